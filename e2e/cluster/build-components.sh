@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Builds the local cluster's components from their Go modules through the Go module proxy and
+# caches them outside the repository, so the second run costs nothing:
+#
+#   ~/.cache/lathe/components/<component>-<version>/bin/<binary>
+#
+# Why a wrapper module: k8s.io/kubernetes points its staging modules (k8s.io/api, ...) at
+# ./staging with `replace` lines, which `go install k8s.io/kubernetes/cmd/...@v1.x` refuses. We
+# build from a throw-away module that requires k8s.io/kubernetes and replaces each staging
+# module with its published v0.x.y. etcd's modules have the same shape, so every component goes
+# through the same wrapper.
+#
+# Concurrency: each component is built in a private temp dir and renamed into place under an
+# exclusive flock, so two runs at once never see (or leave) a half-written cache entry.
+#
+# Usage: build-components.sh            build what is missing, print the bin directories
+#        LATHE_CACHE_DIR=/x build-components.sh
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=versions.env
+source "$here/versions.env"
+
+cache_root=${LATHE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lathe}
+components_dir="$cache_root/components"
+mkdir -p "$components_dir"
+
+export GOFLAGS="-mod=mod -buildvcs=false -trimpath"
+export CGO_ENABLED=0
+export GOTOOLCHAIN=local
+
+log() { printf '[build-components] %s\n' "$*" >&2; }
+
+command -v go >/dev/null || { log "Go toolchain not found on PATH: install Go 1.24 or newer"; exit 1; }
+
+# build_component NAME VERSION MODULE@VERSION LDFLAGS PACKAGE...
+# Builds PACKAGEs of MODULE into $components_dir/NAME-VERSION/bin unless already there.
+build_component() {
+  local name=$1 version=$2 module_at=$3 ldflags=$4
+  shift 4
+  local dest="$components_dir/$name-$version"
+  [ -f "$dest/.complete" ] && return 0
+
+  exec {lock_fd}>"$components_dir/$name.lock"
+  flock "$lock_fd"
+  if [ -f "$dest/.complete" ]; then exec {lock_fd}>&-; return 0; fi
+
+  local work started
+  work=$(mktemp -d "$components_dir/.build-$name-XXXXXX")
+  started=$(date +%s)
+  log "Building $name $version from $module_at (first run only; cached in $dest)"
+  (
+    cd "$work"
+    cat >go.mod <<MOD
+module lathe.dev/localcluster/$name
+
+go 1.24
+MOD
+    go mod edit -require="$module_at"
+    if [ -n "${REPLACE_STAGING:-}" ]; then
+      # Map every "k8s.io/x => ./staging/src/k8s.io/x" line of k8s.io/kubernetes' go.mod to
+      # the published module k8s.io/x@$KUBERNETES_STAGING_VERSION.
+      local gomod
+      gomod=$(go mod download -json "$module_at" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+      sed -n 's#^[[:space:]]*\(k8s\.io/[^ ]*\) => \./staging/.*#\1#p' "$gomod" | while read -r staged; do
+        go mod edit -replace="$staged=$staged@$KUBERNETES_STAGING_VERSION"
+      done
+    fi
+    mkdir -p "$work/bin"
+    local pkg
+    for pkg in "$@"; do
+      # The binary is named after the package's last element, except that a major-version
+      # suffix (go.etcd.io/etcd/server/v3) is skipped, as Go itself does; BIN_NAME overrides.
+      local bin=${pkg##*/}
+      [[ $bin =~ ^v[0-9]+$ ]] && { bin=${pkg%/*}; bin=${bin##*/}; }
+      [ $# -eq 1 ] && [ -n "${BIN_NAME:-}" ] && bin=$BIN_NAME
+      go build -o "$work/bin/$bin" -ldflags "$ldflags" "$pkg"
+    done
+  ) >"$work/build.log" 2>&1 || {
+    log "Building $name failed; the last lines of $work/build.log:"
+    tail -n 30 "$work/build.log" >&2
+    exec {lock_fd}>&-
+    exit 1
+  }
+  rm -rf "$dest"
+  mkdir -p "$dest"
+  mv "$work/bin" "$dest/bin"
+  mv "$work/build.log" "$dest/build.log"
+  echo "$(( $(date +%s) - started ))" >"$dest/build-seconds"
+  touch "$dest/.complete"
+  rm -rf "$work"
+  exec {lock_fd}>&-
+  log "Built $name $version in $(cat "$dest/build-seconds") s"
+}
+
+kube_minor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)
+kube_ldflags="-s -w"
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  kube_ldflags+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$kube_minor"
+  kube_ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.gitCommit=$KUBERNETES_VERSION -X $pkg.buildDate=1970-01-01T00:00:00Z"
+done
+
+REPLACE_STAGING=1 build_component kubernetes "$KUBERNETES_VERSION" "k8s.io/kubernetes@$KUBERNETES_VERSION" "$kube_ldflags" \
+  k8s.io/kubernetes/cmd/kube-apiserver \
+  k8s.io/kubernetes/cmd/kube-controller-manager \
+  k8s.io/kubernetes/cmd/kube-scheduler \
+  k8s.io/kubernetes/cmd/kubectl
+
+BIN_NAME=etcd build_component etcd "$ETCD_VERSION" "go.etcd.io/etcd/server/v3@$ETCD_VERSION" "-s -w" \
+  go.etcd.io/etcd/server/v3
+
+build_component helm "$HELM_VERSION" "helm.sh/helm/v3@$HELM_VERSION" \
+  "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean" \
+  helm.sh/helm/v3/cmd/helm
+
+build_component minio "$MINIO_VERSION" "github.com/minio/minio@$MINIO_VERSION" "-s -w" \
+  github.com/minio/minio
+
+for c in "kubernetes-$KUBERNETES_VERSION" "etcd-$ETCD_VERSION" "helm-$HELM_VERSION" "minio-$MINIO_VERSION"; do
+  echo "$components_dir/$c/bin"
+done

@@ -1,0 +1,51 @@
+/**
+ * `npm run cluster:up` / `npm run cluster:down`: the local cluster from the command line.
+ */
+import { down, isHealthy, up } from './cluster.js';
+
+const usage = 'usage: cli.ts up [--no-node] | down | status';
+
+async function main(command: string | undefined, flags: string[]): Promise<number> {
+  switch (command) {
+    case 'up': {
+      const info = await up({ node: !flags.includes('--no-node') });
+      console.log(`
+Local cluster is up (API server ${info.apiServerUrl}, node ${info.nodeName}).
+
+  source .lathe/env.sh          # kubectl and helm on PATH, KUBECONFIG set
+  kubectl get nodes
+
+Kubeconfig:        ${info.kubeconfigPath}
+MinIO:             ${info.minio.endpoint} (bucket ${info.minio.bucket}; credentials in .lathe/minio.env
+                   and in Secret lathe-system/lathe-object-store)
+Component logs:    .lathe/logs/
+Stop it with:      npm run cluster:down`);
+      return 0;
+    }
+    case 'down': {
+      const stopped = await down();
+      console.log(
+        stopped.length ? `Stopped: ${stopped.join(', ')}` : 'No local cluster was running.',
+      );
+      return 0;
+    }
+    case 'status': {
+      const healthy = await isHealthy();
+      console.log(
+        healthy ? 'Local cluster is up and its node is Ready.' : 'No healthy local cluster.',
+      );
+      return healthy ? 0 : 1;
+    }
+    default:
+      console.error(usage);
+      return 2;
+  }
+}
+
+main(process.argv[2], process.argv.slice(3)).then(
+  (code) => process.exit(code),
+  (error: Error) => {
+    console.error(`\n${error.message}`);
+    process.exit(1);
+  },
+);

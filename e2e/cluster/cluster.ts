@@ -1,0 +1,289 @@
+/**
+ * The local cluster's life cycle: `up` brings a fresh cluster up in the background and returns
+ * once every part is healthy; `down` stops it and leaves no process behind.
+ *
+ * `up` always starts clean: it first stops whatever an earlier (perhaps crashed) run left in
+ * the pid ledger, then makes a new PKI and new data directories, picks free ports, and starts
+ * etcd → kube-apiserver → controller manager, scheduler and MinIO → the process node.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import * as k8s from '@kubernetes/client-node';
+import * as Minio from 'minio';
+import {
+  apiServerSpec,
+  type ClusterLayout,
+  type ComponentSpec,
+  controllerManagerSpec,
+  etcdSpec,
+  minioSpec,
+  processNodeSpec,
+  schedulerSpec,
+} from './components.js';
+import { probeUrl, waitUntilHealthy } from './health.js';
+import { clusterIdentities, generatePki, kubeconfigFor } from './pki.js';
+import { startDetached, stopRecorded } from './processes.js';
+import { type ClusterInfo, clusterInfoPath, repoRoot, stateDir } from './testenv.js';
+
+const exec = promisify(execFile);
+
+/** Stop order: the node first (it stops its pods), the control plane last, etcd at the very end. */
+const stopOrder = [
+  'process-node',
+  'kube-scheduler',
+  'kube-controller-manager',
+  'minio',
+  'kube-apiserver',
+  'etcd',
+];
+
+export const objectStoreNamespace = 'lathe-system';
+export const objectStoreSecretName = 'lathe-object-store';
+
+export interface UpOptions {
+  /** Start the process node too (default true). */
+  node?: boolean;
+  nodeName?: string;
+  nodeCapacity?: Record<string, string>;
+  log?: (line: string) => void;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Runs prepare.sh (host tools + component build, cached) and maps binary name → path. */
+export async function prepareComponents(
+  log: (line: string) => void,
+): Promise<{ binDirs: string[]; binaries: Record<string, string> }> {
+  log('Preparing components (built once from Go modules, then cached in ~/.cache/lathe)');
+  const { stdout } = await exec('bash', [path.join(repoRoot, 'e2e/cluster/prepare.sh')], {
+    maxBuffer: 16 * 1024 * 1024,
+  }).catch((error: { stderr?: string; message: string }) => {
+    throw new Error(
+      `Preparing the cluster's components failed:\n${error.stderr ?? error.message}`,
+      { cause: error },
+    );
+  });
+  const binDirs = stdout.trim().split('\n').filter(Boolean);
+  const binaries: Record<string, string> = {};
+  for (const dir of binDirs) {
+    const { readdir } = await import('node:fs/promises');
+    for (const name of await readdir(dir)) binaries[name] = path.join(dir, name);
+  }
+  return { binDirs, binaries };
+}
+
+/** Brings a fresh local cluster up and returns its connection details (also in `.lathe/cluster.json`). */
+export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
+  const log = options.log ?? ((line: string) => console.error(`[cluster] ${line}`));
+  const started = Date.now();
+  const { binDirs, binaries } = await prepareComponents(log);
+
+  const stale = await stopRecorded(stateDir, stopOrder, 5_000);
+  if (stale.length) log(`Stopped processes left by an earlier run: ${stale.join(', ')}`);
+  for (const dir of ['etcd', 'minio', 'pki', 'logs', 'node'])
+    await rm(path.join(stateDir, dir), { recursive: true, force: true });
+  await rm(clusterInfoPath, { force: true });
+  await mkdir(stateDir, { recursive: true });
+
+  const nodeName = options.nodeName ?? 'lathe-node';
+  const layout: ClusterLayout = {
+    stateDir,
+    repoRoot,
+    binaries,
+    nodeName,
+    podIpPrefix: '127.244',
+    ...(options.nodeCapacity ? { nodeCapacity: JSON.stringify(options.nodeCapacity) } : {}),
+    ports: {
+      etcdClient: await freePort(),
+      etcdPeer: await freePort(),
+      apiServer: await freePort(),
+      controllerManager: await freePort(),
+      scheduler: await freePort(),
+      minio: await freePort(),
+      minioConsole: await freePort(),
+    },
+    minio: {
+      accessKey: `lathe-${randomBytes(4).toString('hex')}`,
+      secretKey: randomBytes(18).toString('base64url'),
+    },
+  };
+  const apiServerUrl = `https://127.0.0.1:${layout.ports.apiServer}`;
+
+  const pkiDir = path.join(stateDir, 'pki');
+  const pki = await generatePki(pkiDir, clusterIdentities(nodeName));
+  const kubeconfigPath = path.join(stateDir, 'kubeconfig');
+  await writeFile(kubeconfigPath, await kubeconfigFor(pki, 'admin', apiServerUrl), { mode: 0o600 });
+  for (const identity of ['controller-manager', 'scheduler', 'node']) {
+    await writeFile(
+      path.join(pkiDir, `${identity}.kubeconfig`),
+      await kubeconfigFor(pki, identity, apiServerUrl),
+      {
+        mode: 0o600,
+      },
+    );
+  }
+  const adminTls = {
+    cert: await readFile(pki.certs.admin!.cert),
+    key: await readFile(pki.certs.admin!.key),
+  };
+
+  const logs: Record<string, string> = {};
+  const launch = async (
+    spec: ComponentSpec,
+    timeoutMs: number,
+    healthy?: () => Promise<boolean>,
+  ) => {
+    const logPath = path.join(stateDir, 'logs', `${spec.name}.log`);
+    logs[spec.name] = logPath;
+    const proc = await startDetached(stateDir, spec, logPath);
+    const check =
+      healthy ??
+      (async () =>
+        (await probeUrl(spec.healthUrl!, spec.healthNeedsAdminCert ? adminTls : {})) === 200);
+    return {
+      proc,
+      wait: () => waitUntilHealthy({ name: spec.name, pid: proc.pid, logPath }, check, timeoutMs),
+    };
+  };
+
+  try {
+    const etcd = await launch(etcdSpec(layout), 30_000);
+    await etcd.wait();
+    const apiServer = await launch(apiServerSpec(layout), 90_000);
+    const minio = await launch(minioSpec(layout), 60_000);
+    await apiServer.wait();
+    log(`kube-apiserver ready at ${apiServerUrl}`);
+    const controllerManager = await launch(controllerManagerSpec(layout), 60_000);
+    const scheduler = await launch(schedulerSpec(layout), 60_000);
+    await Promise.all([controllerManager.wait(), scheduler.wait(), minio.wait()]);
+
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(kubeconfigPath);
+    await createBucketAndSecret(kc, layout);
+
+    if (options.node !== false) {
+      const core = kc.makeApiClient(k8s.CoreV1Api);
+      const node = await launch(processNodeSpec(layout), 60_000, async () =>
+        nodeIsReady(core, nodeName),
+      );
+      await node.wait();
+      log(`Node ${nodeName} is Ready`);
+    }
+  } catch (error) {
+    log('Start-up failed; stopping what was started');
+    await stopRecorded(stateDir, stopOrder, 3_000);
+    throw error;
+  }
+
+  const info: ClusterInfo = {
+    kubeconfigPath,
+    binDirs,
+    apiServerUrl,
+    nodeName,
+    podIpPrefix: layout.podIpPrefix,
+    minio: {
+      endpoint: `http://127.0.0.1:${layout.ports.minio}`,
+      accessKey: layout.minio.accessKey,
+      secretKey: layout.minio.secretKey,
+      bucket: 'lathe',
+    },
+    logs,
+  };
+  await writeFile(clusterInfoPath, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+  await writeFile(path.join(stateDir, 'minio.env'), minioEnv(info), { mode: 0o600 });
+  await writeFile(path.join(stateDir, 'env.sh'), shellEnv(info));
+  log(`Cluster up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return info;
+}
+
+async function nodeIsReady(core: k8s.CoreV1Api, name: string): Promise<boolean> {
+  const node = await core.readNode({ name }).catch(() => undefined);
+  return node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+async function createBucketAndSecret(kc: k8s.KubeConfig, layout: ClusterLayout): Promise<void> {
+  const endpoint = `http://127.0.0.1:${layout.ports.minio}`;
+  const client = new Minio.Client({
+    endPoint: '127.0.0.1',
+    port: layout.ports.minio,
+    useSSL: false,
+    accessKey: layout.minio.accessKey,
+    secretKey: layout.minio.secretKey,
+  });
+  if (!(await client.bucketExists('lathe'))) await client.makeBucket('lathe');
+
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  await core
+    .createNamespace({ body: { metadata: { name: objectStoreNamespace } } })
+    .catch(ignoreConflict);
+  await core
+    .createNamespacedSecret({
+      namespace: objectStoreNamespace,
+      body: {
+        metadata: { name: objectStoreSecretName, labels: { 'app.kubernetes.io/part-of': 'lathe' } },
+        stringData: {
+          endpoint,
+          bucket: 'lathe',
+          accessKey: layout.minio.accessKey,
+          secretKey: layout.minio.secretKey,
+        },
+      },
+    })
+    .catch(ignoreConflict);
+}
+
+function ignoreConflict(error: { code?: number }): void {
+  if (error.code !== 409) throw error;
+}
+
+function minioEnv(info: ClusterInfo): string {
+  return [
+    `LATHE_OBJECT_STORE_ENDPOINT=${info.minio.endpoint}`,
+    `LATHE_OBJECT_STORE_BUCKET=${info.minio.bucket}`,
+    `LATHE_OBJECT_STORE_ACCESS_KEY=${info.minio.accessKey}`,
+    `LATHE_OBJECT_STORE_SECRET_KEY=${info.minio.secretKey}`,
+    '',
+  ].join('\n');
+}
+
+function shellEnv(info: ClusterInfo): string {
+  return [
+    '# source .lathe/env.sh — kubectl and helm for the local cluster',
+    `export KUBECONFIG=${info.kubeconfigPath}`,
+    `export PATH=${info.binDirs.join(':')}:$PATH`,
+    '',
+  ].join('\n');
+}
+
+/** Stops the local cluster; returns the components that were running. */
+export async function down(): Promise<string[]> {
+  const stopped = await stopRecorded(stateDir, stopOrder);
+  await rm(clusterInfoPath, { force: true });
+  return stopped;
+}
+
+/** Whether the cluster in `.lathe/cluster.json` answers: API server ready and the node Ready. */
+export async function isHealthy(): Promise<boolean> {
+  try {
+    const info = JSON.parse(await readFile(clusterInfoPath, 'utf8')) as ClusterInfo;
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(info.kubeconfigPath);
+    return await nodeIsReady(kc.makeApiClient(k8s.CoreV1Api), info.nodeName);
+  } catch {
+    return false;
+  }
+}

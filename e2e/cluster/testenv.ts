@@ -1,0 +1,152 @@
+/**
+ * What integration and end-to-end tests need to reach the local cluster: its connection
+ * details, kubectl and helm from the component cache, and polling with a deadline.
+ *
+ * The cluster is described by `.lathe/cluster.json`, written by `npm run cluster:up` (or the
+ * vitest global setup). Tests never start or stop the cluster themselves.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as k8s from '@kubernetes/client-node';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const stateDir = path.join(repoRoot, '.lathe');
+export const clusterInfoPath = path.join(stateDir, 'cluster.json');
+
+/** The connection details of a running local cluster, as written by `cluster:up`. */
+export interface ClusterInfo {
+  /** Admin kubeconfig (system:masters). */
+  kubeconfigPath: string;
+  /** Directory holding kubectl, helm and the control-plane binaries. */
+  binDirs: string[];
+  apiServerUrl: string;
+  nodeName: string;
+  /** Address prefix of pod IPs on the process node, e.g. `127.244`. */
+  podIpPrefix: string;
+  minio: { endpoint: string; accessKey: string; secretKey: string; bucket: string };
+  /** Where each component writes its log. */
+  logs: Record<string, string>;
+}
+
+export function clusterInfo(): ClusterInfo {
+  try {
+    return JSON.parse(readFileSync(clusterInfoPath, 'utf8')) as ClusterInfo;
+  } catch (error) {
+    throw new Error(`No local cluster found (${clusterInfoPath}); run "npm run cluster:up"`, {
+      cause: error,
+    });
+  }
+}
+
+export function kubeConfig(): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(clusterInfo().kubeconfigPath);
+  return kc;
+}
+
+export interface CommandResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+/** Environment for kubectl and helm: the cluster's kubeconfig and the cached binaries first on PATH. */
+export function toolEnv(): NodeJS.ProcessEnv {
+  const info = clusterInfo();
+  return {
+    ...process.env,
+    KUBECONFIG: info.kubeconfigPath,
+    PATH: [...info.binDirs, process.env.PATH ?? ''].join(path.delimiter),
+    HELM_CACHE_HOME: path.join(stateDir, 'helm/cache'),
+    HELM_CONFIG_HOME: path.join(stateDir, 'helm/config'),
+    HELM_DATA_HOME: path.join(stateDir, 'helm/data'),
+  };
+}
+
+function run(
+  binary: string,
+  args: string[],
+  options: { input?: string; timeoutMs?: number } = {},
+): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      binary,
+      args,
+      { env: toolEnv(), timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error && typeof error.code !== 'number') {
+          reject(
+            new Error(`${binary} ${args.join(' ')} could not run: ${error.message}`, {
+              cause: error,
+            }),
+          );
+          return;
+        }
+        resolve({ stdout, stderr, code: typeof error?.code === 'number' ? error.code : 0 });
+      },
+    );
+    if (options.input !== undefined) child.stdin?.end(options.input);
+  });
+}
+
+/** Runs kubectl against the local cluster. Never throws on a non-zero exit: check `code`. */
+export function kubectl(args: string[], options?: { input?: string; timeoutMs?: number }) {
+  return run('kubectl', args, options);
+}
+
+/** Runs helm against the local cluster. Never throws on a non-zero exit: check `code`. */
+export function helm(args: string[], options?: { input?: string; timeoutMs?: number }) {
+  return run('helm', args, options);
+}
+
+/**
+ * Polls `probe` until it returns without throwing, and returns its value. On the deadline,
+ * throws the probe's last error, so a failed wait says what was still wrong.
+ */
+export async function eventually<T>(
+  probe: () => Promise<T> | T,
+  options: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<T> {
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  let lastError: unknown;
+  for (;;) {
+    try {
+      return await probe();
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      const what = options.what ? `${options.what}: ` : '';
+      throw new Error(
+        `${what}timed out; last error: ${String((lastError as Error)?.message ?? lastError)}`,
+        {
+          cause: lastError,
+        },
+      );
+    }
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 250));
+  }
+}
+
+/** Creates a namespace with a unique name (and optional labels) and returns its name. */
+export async function createTestNamespace(
+  prefix: string,
+  labels: Record<string, string> = {},
+): Promise<string> {
+  const name = `${prefix}-${randomBytes(3).toString('hex')}`;
+  await kubeConfig()
+    .makeApiClient(k8s.CoreV1Api)
+    .createNamespace({ body: { metadata: { name, labels } } });
+  return name;
+}
+
+/** Deletes a namespace without waiting for it to go. */
+export async function deleteTestNamespace(name: string): Promise<void> {
+  await kubeConfig()
+    .makeApiClient(k8s.CoreV1Api)
+    .deleteNamespace({ name })
+    .catch(() => undefined);
+}

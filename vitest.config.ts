@@ -1,0 +1,32 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: `unit` is pure logic beside the code (*.test.ts), fast and needing nothing;
+// `cluster` is the integration and end-to-end suites (*.itest.ts), which share one local
+// cluster per run, brought up by the global setup.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['operator/**/*.test.ts', 'e2e/**/*.test.ts', 'runtime-images/**/*.test.ts', 'scripts/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        test: {
+          name: 'cluster',
+          include: ['**/*.itest.ts'],
+          exclude: ['node_modules/**', 'dist/**'],
+          environment: 'node',
+          globalSetup: ['e2e/cluster/vitest-global-setup.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 600_000,
+          // Suites share one cluster; running them one file at a time keeps the 2-core CI
+          // machine from starving the control plane.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
