@@ -99,6 +99,13 @@ export function apiServerSpec(layout: ClusterLayout): ComponentSpec {
       '--authorization-mode=Node,RBAC',
       '--enable-admission-plugins=NodeRestriction,PodSecurity',
       '--allow-privileged=true',
+      // Set so aggregated-API clients (controller manager, scheduler) find a request-header CA;
+      // no certificate with the allowed name is ever issued, so it grants nothing.
+      `--requestheader-client-ca-file=${pki('ca.crt')}`,
+      '--requestheader-allowed-names=front-proxy-client',
+      '--requestheader-username-headers=X-Remote-User',
+      '--requestheader-group-headers=X-Remote-Group',
+      '--requestheader-extra-headers-prefix=X-Remote-Extra-',
       '--profiling=false',
       '--v=1',
     ],
