@@ -189,7 +189,9 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
     throw error;
   }
 
-  const info: ClusterInfo = {
+  const info: ClusterInfo & { layout: ClusterLayout; withNode: boolean } = {
+    layout,
+    withNode: options.node !== false,
     kubeconfigPath,
     binDirs,
     apiServerUrl,
@@ -269,6 +271,49 @@ function shellEnv(info: ClusterInfo): string {
   ].join('\n');
 }
 
+const specsByName: Record<string, (layout: ClusterLayout) => ComponentSpec> = {
+  etcd: etcdSpec,
+  'kube-apiserver': apiServerSpec,
+  'kube-controller-manager': controllerManagerSpec,
+  'kube-scheduler': schedulerSpec,
+  minio: minioSpec,
+  'process-node': processNodeSpec,
+};
+
+/**
+ * Stops one component of the running cluster and starts it again with the same ports, data and
+ * certificates (for failure tests: an API server restart under a running operator). Resolves
+ * once it is healthy again; `downtimeMs` keeps it stopped that long first.
+ */
+export async function restartComponent(name: string, downtimeMs = 0): Promise<void> {
+  const info = JSON.parse(await readFile(clusterInfoPath, 'utf8')) as ClusterInfo & {
+    layout: ClusterLayout;
+  };
+  const specOf = specsByName[name];
+  if (!specOf)
+    throw new Error(`unknown component "${name}"; one of ${Object.keys(specsByName).join(', ')}`);
+  const spec = specOf(info.layout);
+  await stopRecorded(stateDir, [], 10_000, [name]);
+  if (downtimeMs) await new Promise((r) => setTimeout(r, downtimeMs));
+  const logPath = path.join(stateDir, 'logs', `${name}.log`);
+  const proc = await startDetached(stateDir, spec, logPath);
+  const pki = path.join(stateDir, 'pki');
+  const adminTls = {
+    cert: await readFile(path.join(pki, 'admin.crt')),
+    key: await readFile(path.join(pki, 'admin.key')),
+  };
+  const check =
+    name === 'process-node'
+      ? async () => {
+          const kc = new k8s.KubeConfig();
+          kc.loadFromFile(info.kubeconfigPath);
+          return nodeIsReady(kc.makeApiClient(k8s.CoreV1Api), info.nodeName);
+        }
+      : async () =>
+          (await probeUrl(spec.healthUrl!, spec.healthNeedsAdminCert ? adminTls : {})) === 200;
+  await waitUntilHealthy({ name, pid: proc.pid, logPath }, check, 90_000);
+}
+
 /** Stops the local cluster; returns the components that were running. */
 export async function down(): Promise<string[]> {
   const stopped = await stopRecorded(stateDir, stopOrder);
@@ -276,13 +321,20 @@ export async function down(): Promise<string[]> {
   return stopped;
 }
 
-/** Whether the cluster in `.lathe/cluster.json` answers: API server ready and the node Ready. */
+/**
+ * Whether the cluster in `.lathe/cluster.json` answers: the API server is ready and, unless it
+ * was started without one, the node is Ready.
+ */
 export async function isHealthy(): Promise<boolean> {
   try {
-    const info = JSON.parse(await readFile(clusterInfoPath, 'utf8')) as ClusterInfo;
+    const info = JSON.parse(await readFile(clusterInfoPath, 'utf8')) as ClusterInfo & {
+      withNode?: boolean;
+    };
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(info.kubeconfigPath);
-    return await nodeIsReady(kc.makeApiClient(k8s.CoreV1Api), info.nodeName);
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    if (info.withNode === false) return await core.listNamespace({ limit: 1 }).then(() => true);
+    return await nodeIsReady(core, info.nodeName);
   } catch {
     return false;
   }

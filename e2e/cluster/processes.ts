@@ -96,12 +96,13 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
 /**
  * Stops every recorded process of `stateDir`: SIGTERM to each process group, then SIGKILL to
  * whatever is left after `graceMs`. Returns the names it stopped. Order matters for a clean
- * shutdown, so `order` lists names to stop first (the rest follow).
+ * shutdown, so `order` lists names to stop first (the rest follow); `only` limits it to some.
  */
 export async function stopRecorded(
   stateDir: string,
   order: string[],
   graceMs = 10_000,
+  only?: string[],
 ): Promise<string[]> {
   const dir = ledgerDir(stateDir);
   const files = await readdir(dir).catch(() => [] as string[]);
@@ -113,7 +114,7 @@ export async function stopRecorded(
   const names = [
     ...order.filter((n) => recorded.has(n)),
     ...[...recorded.keys()].filter((n) => !order.includes(n)),
-  ];
+  ].filter((n) => !only || only.includes(n));
   const stopped: string[] = [];
   for (const name of names) {
     const pid = recorded.get(name) as number;
