@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { ObjectNotFoundError, StorageUnavailableError } from '../../storage/object-store.js';
+import { manifestFor, sha256Digest, verifyArtifact } from './verify.js';
+
+/** An in-memory store holding `objects` (bucket/key → bytes): pure logic under test, no I/O. */
+function memoryStore(objects: Record<string, Buffer>) {
+  const get = (bucket: string, key: string) => {
+    const found = objects[`${bucket}/${key}`];
+    if (!found) throw new ObjectNotFoundError(`${bucket}/${key} does not exist`);
+    return found;
+  };
+  return {
+    read: async (bucket: string, key: string) => get(bucket, key),
+    digestOf: async (bucket: string, key: string) => {
+      const bytes = get(bucket, key);
+      return { digest: sha256Digest(bytes), sizeBytes: bytes.length };
+    },
+  };
+}
+
+const files = {
+  'model.json': Buffer.from('{"layers":[]}'),
+  'weights.bin': Buffer.from([1, 2, 3, 4]),
+};
+const { manifest, digest } = manifestFor(files);
+const uri = 's3://lathe/models/ns/iris/1/';
+const stored = (overrides: Record<string, Buffer | undefined> = {}) => {
+  const all: Record<string, Buffer | undefined> = {
+    'lathe/models/ns/iris/1/manifest.json': manifest,
+    'lathe/models/ns/iris/1/model.json': files['model.json'],
+    'lathe/models/ns/iris/1/weights.bin': files['weights.bin'],
+    ...overrides,
+  };
+  return memoryStore(
+    Object.fromEntries(Object.entries(all).filter(([, v]) => v)) as Record<string, Buffer>,
+  );
+};
+
+describe('verifyArtifact', () => {
+  it('verifies an intact artifact and sums its size', async () => {
+    const result = await verifyArtifact(stored(), { uri, digest });
+    expect(result).toEqual({
+      verified: true,
+      digest,
+      files: 2,
+      sizeBytes: manifest.length + files['model.json'].length + files['weights.bin'].length,
+    });
+  });
+
+  it.each([
+    [
+      'a non-s3 URI',
+      { uri: 'https://example.com/m/', digest },
+      {},
+      'UnsupportedArtifactURI',
+      'not an s3://',
+    ],
+    [
+      'a missing manifest',
+      { uri, digest },
+      { 'lathe/models/ns/iris/1/manifest.json': undefined },
+      'ArtifactNotFound',
+      'manifest.json does not exist',
+    ],
+    [
+      'another digest',
+      { uri, digest: `sha256:${'0'.repeat(64)}` },
+      {},
+      'DigestMismatch',
+      'spec.artifact.digest says',
+    ],
+    [
+      'a missing file',
+      { uri, digest },
+      { 'lathe/models/ns/iris/1/weights.bin': undefined },
+      'FileMismatch',
+      'weights.bin is listed',
+    ],
+    [
+      'a changed file',
+      { uri, digest },
+      { 'lathe/models/ns/iris/1/weights.bin': Buffer.from([9, 9, 9, 9]) },
+      'FileMismatch',
+      'weights.bin is 4 bytes',
+    ],
+  ])('reports %s', async (_, artifact, overrides, reason, message) => {
+    const result = await verifyArtifact(stored(overrides), artifact);
+    expect(result).toMatchObject({ verified: false, reason });
+    expect(result.verified === false && result.message).toContain(message);
+  });
+
+  it('reports a manifest that is not one, naming the field', async () => {
+    const bad = Buffer.from('{"files":[{"path":"/abs","sizeBytes":1,"sha256":"x"}]}');
+    const result = await verifyArtifact(stored({ 'lathe/models/ns/iris/1/manifest.json': bad }), {
+      uri,
+      digest: sha256Digest(bad),
+    });
+    expect(result).toMatchObject({ verified: false, reason: 'ManifestInvalid' });
+    expect(result.verified === false && result.message).toContain('files.0.path');
+  });
+
+  it('throws when the store is unreachable, so the reconcile is retried', async () => {
+    const down = {
+      read: async () => {
+        throw new StorageUnavailableError('connect ECONNREFUSED');
+      },
+      digestOf: async () => ({ digest: '', sizeBytes: 0 }),
+    };
+    await expect(verifyArtifact(down, { uri, digest })).rejects.toBeInstanceOf(
+      StorageUnavailableError,
+    );
+  });
+});

@@ -1,0 +1,145 @@
+/**
+ * The object-store client (MinIO or any S3): the few operations Lathe needs, over the `minio`
+ * library, with errors a controller can classify — a missing object is the user's problem
+ * (`ObjectNotFoundError`), an unreachable store is transient (`StorageUnavailableError`).
+ */
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import * as Minio from 'minio';
+
+export interface ObjectStoreConfig {
+  /** e.g. `http://minio.lathe-system:9000` or `https://s3.eu-west-1.amazonaws.com`. */
+  endpoint: string;
+  accessKey: string;
+  secretKey: string;
+  region?: string;
+}
+
+/** The object (or bucket) does not exist. */
+export class ObjectNotFoundError extends Error {
+  override name = 'ObjectNotFoundError';
+}
+
+/** The store could not be reached or answered with a server error; worth retrying. */
+export class StorageUnavailableError extends Error {
+  override name = 'StorageUnavailableError';
+}
+
+const notFoundCodes = new Set(['NoSuchKey', 'NotFound', 'NoSuchBucket']);
+
+function classify(error: unknown, what: string): Error {
+  const code = (error as { code?: string }).code ?? '';
+  const message = (error as Error).message ?? String(error);
+  if (notFoundCodes.has(code))
+    return new ObjectNotFoundError(`${what} does not exist`, { cause: error });
+  return new StorageUnavailableError(`${what}: object store error: ${message}`, { cause: error });
+}
+
+export interface ObjectDigest {
+  /** `sha256:<hex>`. */
+  digest: string;
+  sizeBytes: number;
+}
+
+export class ObjectStore {
+  private readonly client: Minio.Client;
+
+  constructor(config: ObjectStoreConfig) {
+    const url = new URL(config.endpoint);
+    const useSSL = url.protocol === 'https:';
+    this.client = new Minio.Client({
+      endPoint: url.hostname,
+      port: url.port ? Number(url.port) : useSSL ? 443 : 80,
+      useSSL,
+      accessKey: config.accessKey,
+      secretKey: config.secretKey,
+      region: config.region ?? 'us-east-1',
+    });
+  }
+
+  /** Reads a whole object into memory, refusing objects larger than `maxBytes`. */
+  async read(bucket: string, key: string, maxBytes = 16 * 1024 * 1024): Promise<Buffer> {
+    const what = `s3://${bucket}/${key}`;
+    let stream: Readable;
+    try {
+      stream = await this.client.getObject(bucket, key);
+    } catch (error) {
+      throw classify(error, what);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of stream) {
+      size += (chunk as Buffer).length;
+      if (size > maxBytes) {
+        stream.destroy();
+        throw new Error(`${what} is larger than ${maxBytes} bytes`);
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  /** Streams an object through sha256 without holding it in memory. */
+  async digestOf(bucket: string, key: string): Promise<ObjectDigest> {
+    const what = `s3://${bucket}/${key}`;
+    try {
+      const stream = await this.client.getObject(bucket, key);
+      const hash = createHash('sha256');
+      let sizeBytes = 0;
+      for await (const chunk of stream) {
+        hash.update(chunk as Buffer);
+        sizeBytes += (chunk as Buffer).length;
+      }
+      return { digest: `sha256:${hash.digest('hex')}`, sizeBytes };
+    } catch (error) {
+      throw classify(error, what);
+    }
+  }
+
+  async write(
+    bucket: string,
+    key: string,
+    body: Buffer | string,
+    contentType = 'application/octet-stream',
+  ): Promise<void> {
+    const data = typeof body === 'string' ? Buffer.from(body) : body;
+    try {
+      await this.client.putObject(bucket, key, data, data.length, { 'Content-Type': contentType });
+    } catch (error) {
+      throw classify(error, `s3://${bucket}/${key}`);
+    }
+  }
+
+  /** Every key under `prefix`. */
+  async list(bucket: string, prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    try {
+      for await (const item of this.client.listObjectsV2(bucket, prefix, true)) {
+        if ((item as { name?: string }).name) keys.push((item as { name: string }).name);
+      }
+    } catch (error) {
+      throw classify(error, `s3://${bucket}/${prefix}`);
+    }
+    return keys;
+  }
+
+  /** Deletes every object under `prefix`; returns how many. Deleting nothing is not an error. */
+  async removePrefix(bucket: string, prefix: string): Promise<number> {
+    const keys = await this.list(bucket, prefix);
+    if (keys.length === 0) return 0;
+    try {
+      await this.client.removeObjects(bucket, keys);
+    } catch (error) {
+      throw classify(error, `s3://${bucket}/${prefix}`);
+    }
+    return keys.length;
+  }
+
+  async ensureBucket(bucket: string): Promise<void> {
+    try {
+      if (!(await this.client.bucketExists(bucket))) await this.client.makeBucket(bucket);
+    } catch (error) {
+      throw classify(error, `bucket ${bucket}`);
+    }
+  }
+}
