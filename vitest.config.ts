@@ -9,7 +9,12 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['operator/**/*.test.ts', 'e2e/**/*.test.ts', 'runtime-images/**/*.test.ts', 'scripts/**/*.test.ts'],
+          include: [
+            'operator/**/*.test.ts',
+            'e2e/**/*.test.ts',
+            'runtime-images/**/*.test.ts',
+            'scripts/**/*.test.ts',
+          ],
           environment: 'node',
         },
       },
@@ -24,7 +29,8 @@ export default defineConfig({
           hookTimeout: 600_000,
           // Suites share one cluster; running them one file at a time keeps the 2-core CI
           // machine from starving the control plane.
-          fileParallelism: false,
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
         },
       },
     ],

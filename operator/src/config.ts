@@ -1,0 +1,252 @@
+/**
+ * The operator's configuration, read from environment variables (the Helm chart sets them) and
+ * validated once at start-up. A bad value stops the process with one readable message naming
+ * every bad variable and why (exit code 2), instead of failing later in some reconcile.
+ */
+
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { z } from 'zod';
+
+/** The version of the operator and, by default, of the runtime images it runs. Kept equal to package.json (a test checks). */
+export const LATHE_VERSION = '0.1.0';
+
+export const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+export interface OperatorConfig {
+  logLevel: LogLevel;
+  /** Empty: all namespaces. */
+  watchNamespaces: string[];
+  leaderElection: {
+    enabled: boolean;
+    /** Set whenever `enabled`. */
+    namespace: string | undefined;
+    id: string;
+    leaseDurationSeconds: number;
+    renewDeadlineSeconds: number;
+    retryPeriodSeconds: number;
+  };
+  bindAddress: string;
+  metricsPort: number;
+  healthPort: number;
+  workers: number;
+  /** Undefined until configured; the ModelVersion controller requires it. */
+  objectStore:
+    | { endpoint: string; bucket: string; accessKey: string; secretKey: string; region: string }
+    | undefined;
+  images: { ingest: string; trainer: string; server: string; retrain: string };
+  podName: string | undefined;
+  podNamespace: string | undefined;
+  /** This replica's identity: lease holder and event reporting instance. */
+  identity: string;
+}
+
+/** The configuration could not be read; `problems` has one line per bad variable. */
+export class ConfigError extends Error {
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** A loose image-reference check: no whitespace, no scheme, not empty. */
+const imageReference = /^[a-z0-9][a-z0-9._\-/:@]*$/i;
+
+/** Empty and whitespace-only values count as unset, as an empty Helm value renders. */
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess(
+    (v) =>
+      typeof v === 'string' && v.trim() === '' ? undefined : typeof v === 'string' ? v.trim() : v,
+    schema.optional(),
+  );
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, { error: `must be a whole number from ${min} to ${max}` })
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, { error: `must be a whole number from ${min} to ${max}` });
+
+const boolean = z
+  .string()
+  .transform((s) => s.toLowerCase())
+  .refine((s) => ['true', 'false', '1', '0', 'yes', 'no'].includes(s), {
+    error: 'must be true or false',
+  })
+  .transform((s) => s === 'true' || s === '1' || s === 'yes');
+
+const image = z
+  .string()
+  .regex(imageReference, { error: 'must be an image reference such as ghcr.io/org/name:tag' });
+
+const envSchema = z.object({
+  LATHE_LOG_LEVEL: optional(z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` })),
+  LATHE_WATCH_NAMESPACES: optional(
+    z
+      .string()
+      .transform((s) =>
+        s
+          .split(',')
+          .map((n) => n.trim())
+          .filter((n) => n !== ''),
+      )
+      .refine((names) => names.every((n) => dns1123Label.test(n) && n.length <= 63), {
+        error: 'must be a comma-separated list of namespace names',
+      }),
+  ),
+  LATHE_LEADER_ELECT: optional(boolean),
+  LATHE_LEADER_ELECTION_NAMESPACE: optional(
+    z.string().regex(dns1123Label, { error: 'must be a namespace name' }),
+  ),
+  LATHE_LEADER_ELECTION_ID: optional(
+    z
+      .string()
+      .max(253)
+      .regex(dns1123Subdomain, { error: 'must be a valid Lease name (lower-case DNS subdomain)' }),
+  ),
+  LATHE_LEASE_DURATION_SECONDS: optional(integer(1, 3600)),
+  LATHE_RENEW_DEADLINE_SECONDS: optional(integer(1, 3600)),
+  LATHE_RETRY_PERIOD_SECONDS: optional(integer(1, 3600)),
+  LATHE_BIND_ADDRESS: optional(z.union([z.ipv4(), z.ipv6()], { error: 'must be an IP address' })),
+  LATHE_METRICS_PORT: optional(integer(0, 65535)),
+  LATHE_HEALTH_PORT: optional(integer(0, 65535)),
+  LATHE_WORKERS: optional(integer(1, 64)),
+  LATHE_OBJECT_STORE_ENDPOINT: optional(
+    z.url({
+      protocol: /^https?$/,
+      error: 'must be an http:// or https:// URL, such as http://minio:9000',
+    }),
+  ),
+  LATHE_OBJECT_STORE_BUCKET: optional(
+    z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: 'must be a valid S3 bucket name' }),
+  ),
+  LATHE_OBJECT_STORE_ACCESS_KEY: optional(z.string()),
+  LATHE_OBJECT_STORE_SECRET_KEY: optional(z.string()),
+  LATHE_OBJECT_STORE_REGION: optional(
+    z.string().regex(/^[a-z0-9-]+$/, { error: 'must be a region name such as us-east-1' }),
+  ),
+  LATHE_IMAGE_INGEST: optional(image),
+  LATHE_IMAGE_TRAINER: optional(image),
+  LATHE_IMAGE_SERVER: optional(image),
+  LATHE_IMAGE_RETRAIN: optional(image),
+  POD_NAME: optional(z.string()),
+  POD_NAMESPACE: optional(z.string().regex(dns1123Label, { error: 'must be a namespace name' })),
+});
+
+/**
+ * Parses the operator's configuration from `env`. Throws `ConfigError` listing every problem.
+ * `hostname` only seeds the identity when `POD_NAME` is unset (local runs).
+ */
+export function loadConfig(
+  env: NodeJS.ProcessEnv,
+  hostname: string = os.hostname(),
+): OperatorConfig {
+  const relevant = Object.fromEntries(Object.keys(envSchema.shape).map((k) => [k, env[k]]));
+  const parsed = envSchema.safeParse(relevant);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? 'environment');
+        const value = env[name];
+        const shown = name.endsWith('_KEY') || value === undefined ? '' : ` (got "${value}")`;
+        return `${name}: ${issue.message}${shown}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+
+  const leaderElect = e.LATHE_LEADER_ELECT ?? true;
+  const leaseDuration = e.LATHE_LEASE_DURATION_SECONDS ?? 15;
+  const renewDeadline = e.LATHE_RENEW_DEADLINE_SECONDS ?? 10;
+  const retryPeriod = e.LATHE_RETRY_PERIOD_SECONDS ?? 2;
+  const electionNamespace = e.LATHE_LEADER_ELECTION_NAMESPACE ?? e.POD_NAMESPACE;
+  if (leaderElect) {
+    if (!electionNamespace) {
+      problems.push(
+        'LATHE_LEADER_ELECTION_NAMESPACE: required when LATHE_LEADER_ELECT is true and POD_NAMESPACE is unset',
+      );
+    }
+    // client-go's rules: the lease outlives the renew deadline, which outlives a retry (with jitter).
+    if (renewDeadline >= leaseDuration) {
+      problems.push(
+        `LATHE_RENEW_DEADLINE_SECONDS: must be less than LATHE_LEASE_DURATION_SECONDS (${renewDeadline} >= ${leaseDuration})`,
+      );
+    }
+    if (retryPeriod * 1.2 >= renewDeadline) {
+      problems.push(
+        `LATHE_RETRY_PERIOD_SECONDS: must be less than LATHE_RENEW_DEADLINE_SECONDS / 1.2 (${retryPeriod} vs ${renewDeadline})`,
+      );
+    }
+  }
+  const metricsPort = e.LATHE_METRICS_PORT ?? 8080;
+  const healthPort = e.LATHE_HEALTH_PORT ?? 8081;
+  if (metricsPort !== 0 && metricsPort === healthPort) {
+    problems.push(`LATHE_HEALTH_PORT: must differ from LATHE_METRICS_PORT (both ${healthPort})`);
+  }
+
+  let objectStore: OperatorConfig['objectStore'];
+  const storeVars = {
+    LATHE_OBJECT_STORE_ENDPOINT: e.LATHE_OBJECT_STORE_ENDPOINT,
+    LATHE_OBJECT_STORE_ACCESS_KEY: e.LATHE_OBJECT_STORE_ACCESS_KEY,
+    LATHE_OBJECT_STORE_SECRET_KEY: e.LATHE_OBJECT_STORE_SECRET_KEY,
+  };
+  const setStoreVars = Object.entries(storeVars).filter(([, v]) => v !== undefined);
+  if (setStoreVars.length > 0 && setStoreVars.length < 3) {
+    for (const [name, value] of Object.entries(storeVars)) {
+      if (value === undefined) {
+        problems.push(`${name}: required when any of ${Object.keys(storeVars).join(', ')} is set`);
+      }
+    }
+  } else if (
+    e.LATHE_OBJECT_STORE_ENDPOINT &&
+    e.LATHE_OBJECT_STORE_ACCESS_KEY &&
+    e.LATHE_OBJECT_STORE_SECRET_KEY
+  ) {
+    objectStore = {
+      endpoint: e.LATHE_OBJECT_STORE_ENDPOINT,
+      bucket: e.LATHE_OBJECT_STORE_BUCKET ?? 'lathe',
+      accessKey: e.LATHE_OBJECT_STORE_ACCESS_KEY,
+      secretKey: e.LATHE_OBJECT_STORE_SECRET_KEY,
+      region: e.LATHE_OBJECT_STORE_REGION ?? 'us-east-1',
+    };
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const defaultImage = (name: string) => `ghcr.io/lathe-dev/lathe-${name}:${LATHE_VERSION}`;
+  return {
+    logLevel: e.LATHE_LOG_LEVEL ?? 'info',
+    watchNamespaces: e.LATHE_WATCH_NAMESPACES ?? [],
+    leaderElection: {
+      enabled: leaderElect,
+      namespace: electionNamespace,
+      id: e.LATHE_LEADER_ELECTION_ID ?? 'lathe-operator-leader',
+      leaseDurationSeconds: leaseDuration,
+      renewDeadlineSeconds: renewDeadline,
+      retryPeriodSeconds: retryPeriod,
+    },
+    bindAddress: e.LATHE_BIND_ADDRESS ?? '0.0.0.0',
+    metricsPort,
+    healthPort,
+    workers: e.LATHE_WORKERS ?? 2,
+    objectStore,
+    images: {
+      ingest: e.LATHE_IMAGE_INGEST ?? defaultImage('ingest'),
+      trainer: e.LATHE_IMAGE_TRAINER ?? defaultImage('trainer'),
+      server: e.LATHE_IMAGE_SERVER ?? defaultImage('server'),
+      retrain: e.LATHE_IMAGE_RETRAIN ?? defaultImage('retrain'),
+    },
+    podName: e.POD_NAME,
+    podNamespace: e.POD_NAMESPACE,
+    // Two local processes on one host must not share an identity, or both would "hold" the lease.
+    identity: e.POD_NAME ?? `${hostname}_${randomBytes(4).toString('hex')}`,
+  };
+}

@@ -1,0 +1,210 @@
+/**
+ * Kubernetes events (`events.k8s.io/v1`) about the objects the operator manages.
+ *
+ * A controller that fails the same way on every retry would otherwise create one event per
+ * attempt. Like client-go's event broadcaster, the recorder remembers what it emitted: the
+ * same (object, type, reason, note) within the dedupe window updates the existing event's
+ * `series` (count and last time) instead of creating a new one.
+ *
+ * Recording never throws and never fails a reconcile: an event is a courtesy to the user, and
+ * losing one is better than retrying work because of it. Failures are logged.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { isNotFound, type KubeClient } from './kube-client.js';
+import { builtin, type KubeObject } from './resource.js';
+
+export type EventType = 'Normal' | 'Warning';
+
+/** The API limit on `note`. */
+const maxNoteLength = 1024;
+
+export interface EventSeriesState {
+  namespace: string;
+  name: string;
+  count: number;
+  lastSeenMs: number;
+}
+
+export type DedupeDecision =
+  | { action: 'create' }
+  | { action: 'update'; namespace: string; name: string; count: number };
+
+/**
+ * Remembers emitted events and decides whether the next one is new or a repeat. Pure apart from
+ * its own memory: the clock is passed in.
+ */
+export class EventDedupe {
+  readonly #windowMs: number;
+  readonly #maxEntries: number;
+  readonly #seen = new Map<string, EventSeriesState>();
+
+  constructor(windowMs: number, maxEntries = 4096) {
+    this.#windowMs = windowMs;
+    this.#maxEntries = maxEntries;
+  }
+
+  /** The identity of an event for deduplication. */
+  static keyOf(regarding: KubeObject, type: EventType, reason: string, note: string): string {
+    const m = regarding.metadata ?? {};
+    return [
+      m.uid ?? '',
+      regarding.kind ?? '',
+      m.namespace ?? '',
+      m.name ?? '',
+      type,
+      reason,
+      note,
+    ].join('\u0000');
+  }
+
+  decide(key: string, nowMs: number): DedupeDecision {
+    const previous = this.#seen.get(key);
+    if (previous && nowMs - previous.lastSeenMs <= this.#windowMs) {
+      return {
+        action: 'update',
+        namespace: previous.namespace,
+        name: previous.name,
+        count: previous.count + 1,
+      };
+    }
+    return { action: 'create' };
+  }
+
+  /** Records that the event under `key` now exists as `namespace/name` with `count` occurrences. */
+  remember(key: string, state: EventSeriesState): void {
+    this.#seen.delete(key);
+    this.#seen.set(key, state);
+    if (this.#seen.size > this.#maxEntries) {
+      // Maps iterate in insertion order, and remember() re-inserts: the first is the stalest.
+      const oldest = this.#seen.keys().next().value;
+      if (oldest !== undefined) this.#seen.delete(oldest);
+    }
+  }
+
+  forget(key: string): void {
+    this.#seen.delete(key);
+  }
+}
+
+/** `metav1.MicroTime`: RFC 3339 with exactly six fractional digits, as the API server parses it. */
+export function microTime(date: Date): string {
+  return date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+export interface EventRecorderOptions {
+  client: Pick<KubeClient, 'create' | 'patch'>;
+  log: Logger;
+  /** `reportingController`, e.g. `lathe.dev/operator`. */
+  controller: string;
+  /** `reportingInstance`: this replica (pod name). */
+  instance: string;
+  dedupeWindowMs?: number;
+  now?: () => Date;
+}
+
+export class EventRecorder {
+  readonly #options: EventRecorderOptions;
+  readonly #dedupe: EventDedupe;
+  readonly #now: () => Date;
+
+  constructor(options: EventRecorderOptions) {
+    this.#options = options;
+    this.#dedupe = new EventDedupe(options.dedupeWindowMs ?? 10 * 60_000);
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /**
+   * Records an event about `regarding`. `reason` is CamelCase (`ArtifactVerified`), `action`
+   * what the operator did or tried (`Verify`), `note` a short human sentence.
+   */
+  async record(
+    regarding: KubeObject,
+    type: EventType,
+    reason: string,
+    action: string,
+    note: string,
+  ): Promise<void> {
+    const shortNote = note.length > maxNoteLength ? `${note.slice(0, maxNoteLength - 3)}...` : note;
+    const key = EventDedupe.keyOf(regarding, type, reason, shortNote);
+    const now = this.#now();
+    const decision = this.#dedupe.decide(key, now.getTime());
+    try {
+      if (decision.action === 'update') {
+        try {
+          await this.#options.client.patch(
+            builtin.event,
+            decision.namespace,
+            decision.name,
+            'merge',
+            {
+              series: { count: decision.count, lastObservedTime: microTime(now) },
+            },
+          );
+          this.#dedupe.remember(key, {
+            namespace: decision.namespace,
+            name: decision.name,
+            count: decision.count,
+            lastSeenMs: now.getTime(),
+          });
+          return;
+        } catch (error) {
+          // The event expired (events have a TTL) or was deleted: start a new one.
+          if (!isNotFound(error)) throw error;
+          this.#dedupe.forget(key);
+        }
+      }
+      const body = this.eventFor(regarding, type, reason, action, shortNote, now);
+      await this.#options.client.create(builtin.event, body);
+      this.#dedupe.remember(key, {
+        namespace: body.metadata?.namespace ?? 'default',
+        name: body.metadata?.name ?? '',
+        count: 1,
+        lastSeenMs: now.getTime(),
+      });
+    } catch (error) {
+      this.#options.log.warn(
+        {
+          err: error,
+          reason,
+          regardingKind: regarding.kind,
+          regardingName: regarding.metadata?.name,
+        },
+        'Failed to record an event',
+      );
+    }
+  }
+
+  /** The Event object for a first occurrence. */
+  eventFor(
+    regarding: KubeObject,
+    type: EventType,
+    reason: string,
+    action: string,
+    note: string,
+    now: Date,
+  ): KubeObject {
+    const m = regarding.metadata ?? {};
+    const namespace = m.namespace || 'default';
+    return {
+      apiVersion: 'events.k8s.io/v1',
+      kind: 'Event',
+      metadata: { name: `${m.name ?? 'object'}.${randomBytes(8).toString('hex')}`, namespace },
+      eventTime: microTime(now),
+      reportingController: this.#options.controller,
+      reportingInstance: this.#options.instance,
+      action,
+      reason,
+      type,
+      note,
+      regarding: {
+        apiVersion: regarding.apiVersion,
+        kind: regarding.kind,
+        name: m.name,
+        namespace: m.namespace,
+        uid: m.uid,
+        resourceVersion: m.resourceVersion,
+      },
+    };
+  }
+}

@@ -1,0 +1,359 @@
+/**
+ * A small JSON REST client for the Kubernetes API, on top of @kubernetes/client-node's
+ * `KubeConfig` (authentication, TLS, token refresh) and `Watch` (streaming).
+ *
+ * Why not the generated typed clients: they deserialise into classes with `Date` timestamps
+ * for built-in kinds and plain JSON for custom resources, so a cache mixing both would hold two
+ * shapes of the same data, and the zod schemas of Lathe's kinds expect the wire format. This
+ * client keeps every object in its JSON form, exactly as the API server sent it, and exposes
+ * the few verbs a controller needs, including server-side apply and subresources.
+ *
+ * Errors from the API server become `ApiError`, which carries the HTTP status and the
+ * `Status` reason so callers can branch on NotFound / Conflict / Gone / Invalid.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import * as k8s from '@kubernetes/client-node';
+import {
+  apiVersionOf,
+  collectionPath,
+  type KubeObject,
+  objectPath,
+  type ResourceType,
+} from './resource.js';
+
+/** A `Status` object as the API server returns it on failure. */
+export interface ApiStatus {
+  kind?: string;
+  status?: string;
+  message?: string;
+  reason?: string;
+  code?: number;
+  details?: unknown;
+}
+
+/** A failed API request. `statusCode` is the HTTP status (0 when no response was received). */
+export class ApiError extends Error {
+  readonly statusCode: number;
+  readonly reason: string;
+  readonly status: ApiStatus | undefined;
+
+  constructor(
+    statusCode: number,
+    status: ApiStatus | undefined,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'ApiError';
+    this.statusCode = statusCode;
+    this.reason = status?.reason ?? '';
+    this.status = status;
+  }
+}
+
+export function isApiError(error: unknown): error is ApiError {
+  return error instanceof ApiError;
+}
+export const isNotFound = (e: unknown): boolean => isApiError(e) && e.statusCode === 404;
+export const isConflict = (e: unknown): boolean =>
+  isApiError(e) && e.statusCode === 409 && e.reason !== 'AlreadyExists';
+export const isAlreadyExists = (e: unknown): boolean =>
+  isApiError(e) && e.statusCode === 409 && e.reason === 'AlreadyExists';
+export const isGone = (e: unknown): boolean => isApiError(e) && e.statusCode === 410;
+/** 422: the object itself is invalid; retrying the same request cannot succeed. */
+export const isInvalid = (e: unknown): boolean => isApiError(e) && e.statusCode === 422;
+
+export interface KubeList<T extends KubeObject = KubeObject> {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { resourceVersion?: string; continue?: string };
+  items: T[];
+}
+
+export interface ListOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  limit?: number;
+  continue?: string;
+  resourceVersion?: string;
+}
+
+export type PatchType = 'merge' | 'json' | 'strategic' | 'apply';
+
+const patchContentType: Record<PatchType, string> = {
+  merge: k8s.PatchStrategy.MergePatch,
+  json: k8s.PatchStrategy.JsonPatch,
+  strategic: k8s.PatchStrategy.StrategicMergePatch,
+  apply: k8s.PatchStrategy.ServerSideApply,
+};
+
+export interface PatchOptions {
+  subresource?: string;
+  fieldManager?: string;
+  /** Only for `apply`: take ownership of conflicting fields. */
+  force?: boolean;
+}
+
+/** A watch event as the API server sends it. `ERROR` carries a `Status` in `object`. */
+export interface WatchEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR' | string;
+  object: KubeObject;
+}
+
+export interface WatchHandle {
+  abort(): void;
+}
+
+/** The API requests the runtime makes. An interface so unit tests can stand in for the server. */
+export interface KubeClient {
+  get<T extends KubeObject>(
+    resource: ResourceType,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<T>;
+  list<T extends KubeObject>(resource: ResourceType, options?: ListOptions): Promise<KubeList<T>>;
+  create<T extends KubeObject>(resource: ResourceType, obj: KubeObject): Promise<T>;
+  /** PUT; `obj.metadata.resourceVersion` makes it an optimistic-concurrency update. */
+  replace<T extends KubeObject>(
+    resource: ResourceType,
+    obj: KubeObject,
+    subresource?: string,
+  ): Promise<T>;
+  patch<T extends KubeObject>(
+    resource: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    type: PatchType,
+    body: unknown,
+    options?: PatchOptions,
+  ): Promise<T>;
+  delete(
+    resource: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    options?: {
+      propagationPolicy?: 'Foreground' | 'Background' | 'Orphan';
+      preconditions?: { uid?: string; resourceVersion?: string };
+    },
+  ): Promise<void>;
+  /**
+   * Starts a watch. `onEvent` is called once per event; `onDone` exactly once when the watch
+   * ends, with the error if it failed (an HTTP error carries `statusCode`). Aborting through the
+   * returned handle ends it too.
+   */
+  watch(
+    resource: ResourceType,
+    options: {
+      namespace?: string;
+      labelSelector?: string;
+      resourceVersion?: string;
+      timeoutSeconds?: number;
+    },
+    onEvent: (event: WatchEvent) => void,
+    onDone: (error: unknown) => void,
+  ): Promise<WatchHandle>;
+}
+
+const requestTimeoutMs = 30_000;
+
+/** `KubeClient` over HTTP(S), authenticated through a `KubeConfig`. */
+export class HttpKubeClient implements KubeClient {
+  readonly kubeConfig: k8s.KubeConfig;
+  readonly #watch: k8s.Watch;
+
+  constructor(kubeConfig: k8s.KubeConfig) {
+    this.kubeConfig = kubeConfig;
+    this.#watch = new k8s.Watch(kubeConfig);
+  }
+
+  /** Sends one request and returns its parsed JSON body (undefined for an empty body). */
+  async request<T>(
+    method: string,
+    path: string,
+    options: {
+      query?: Record<string, string | number | boolean | undefined>;
+      body?: unknown;
+      contentType?: string;
+    } = {},
+  ): Promise<T> {
+    const cluster = this.kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error('The kubeconfig has no current cluster');
+    const url = new URL(cluster.server.replace(/\/$/, '') + path);
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    const requestOptions: https.RequestOptions = { method, headers: {} };
+    await this.kubeConfig.applyToHTTPSOptions(requestOptions);
+    const headers = requestOptions.headers as Record<string, string>;
+    headers.Accept = 'application/json';
+    let payload: string | undefined;
+    if (options.body !== undefined) {
+      payload = JSON.stringify(options.body);
+      headers['Content-Type'] = options.contentType ?? 'application/json';
+      headers['Content-Length'] = String(Buffer.byteLength(payload));
+    }
+    const transport = url.protocol === 'http:' ? http : https;
+    return await new Promise<T>((resolve, reject) => {
+      const req = transport.request(
+        url,
+        { ...requestOptions, timeout: requestTimeoutMs },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('error', reject);
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const code = res.statusCode ?? 0;
+            let parsed: unknown;
+            try {
+              parsed = text === '' ? undefined : JSON.parse(text);
+            } catch {
+              parsed = undefined;
+            }
+            if (code >= 200 && code < 300) {
+              resolve(parsed as T);
+              return;
+            }
+            const status =
+              parsed !== undefined && typeof parsed === 'object'
+                ? (parsed as ApiStatus)
+                : undefined;
+            const detail =
+              status?.message ?? (text.slice(0, 300) || res.statusMessage || 'no body');
+            reject(
+              new ApiError(code, status, `${method} ${path} failed with HTTP ${code}: ${detail}`),
+            );
+          });
+        },
+      );
+      req.on('timeout', () =>
+        req.destroy(new Error(`${method} ${path} timed out after ${requestTimeoutMs} ms`)),
+      );
+      req.on('error', (error) =>
+        reject(
+          error instanceof ApiError
+            ? error
+            : new ApiError(0, undefined, `${method} ${path} failed: ${error.message}`, {
+                cause: error,
+              }),
+        ),
+      );
+      req.end(payload);
+    });
+  }
+
+  get<T extends KubeObject>(
+    resource: ResourceType,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<T> {
+    return this.request<T>('GET', objectPath(resource, namespace, name));
+  }
+
+  list<T extends KubeObject>(
+    resource: ResourceType,
+    options: ListOptions = {},
+  ): Promise<KubeList<T>> {
+    return this.request<KubeList<T>>('GET', collectionPath(resource, options.namespace), {
+      query: {
+        labelSelector: options.labelSelector,
+        fieldSelector: options.fieldSelector,
+        limit: options.limit,
+        continue: options.continue,
+        resourceVersion: options.resourceVersion,
+      },
+    });
+  }
+
+  create<T extends KubeObject>(resource: ResourceType, obj: KubeObject): Promise<T> {
+    return this.request<T>('POST', collectionPath(resource, obj.metadata?.namespace), {
+      body: withTypeMeta(resource, obj),
+    });
+  }
+
+  replace<T extends KubeObject>(
+    resource: ResourceType,
+    obj: KubeObject,
+    subresource?: string,
+  ): Promise<T> {
+    const name = obj.metadata?.name;
+    if (!name) throw new Error(`Cannot replace a ${resource.kind} without metadata.name`);
+    return this.request<T>(
+      'PUT',
+      objectPath(resource, obj.metadata?.namespace, name, subresource),
+      {
+        body: withTypeMeta(resource, obj),
+      },
+    );
+  }
+
+  patch<T extends KubeObject>(
+    resource: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    type: PatchType,
+    body: unknown,
+    options: PatchOptions = {},
+  ): Promise<T> {
+    return this.request<T>('PATCH', objectPath(resource, namespace, name, options.subresource), {
+      query: {
+        fieldManager: options.fieldManager,
+        force: type === 'apply' ? options.force : undefined,
+      },
+      body,
+      contentType: patchContentType[type],
+    });
+  }
+
+  async delete(
+    resource: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    options: {
+      propagationPolicy?: 'Foreground' | 'Background' | 'Orphan';
+      preconditions?: { uid?: string; resourceVersion?: string };
+    } = {},
+  ): Promise<void> {
+    await this.request('DELETE', objectPath(resource, namespace, name), {
+      body: { apiVersion: 'v1', kind: 'DeleteOptions', ...options },
+    });
+  }
+
+  async watch(
+    resource: ResourceType,
+    options: {
+      namespace?: string;
+      labelSelector?: string;
+      resourceVersion?: string;
+      timeoutSeconds?: number;
+    },
+    onEvent: (event: WatchEvent) => void,
+    onDone: (error: unknown) => void,
+  ): Promise<WatchHandle> {
+    const controller = await this.#watch.watch(
+      collectionPath(resource, options.namespace),
+      {
+        allowWatchBookmarks: true,
+        resourceVersion: options.resourceVersion,
+        labelSelector: options.labelSelector,
+        timeoutSeconds: options.timeoutSeconds,
+      },
+      (type: string, object: KubeObject) => onEvent({ type, object }),
+      onDone,
+    );
+    return { abort: () => controller.abort() };
+  }
+}
+
+/** Server-side apply and create need `apiVersion` and `kind` in the body. */
+function withTypeMeta(resource: ResourceType, obj: KubeObject): KubeObject {
+  return {
+    ...obj,
+    apiVersion: obj.apiVersion ?? apiVersionOf(resource),
+    kind: obj.kind ?? resource.kind,
+  };
+}
+
+export { withTypeMeta };
