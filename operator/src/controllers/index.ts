@@ -6,8 +6,11 @@
 import type { OperatorConfig } from '../config.js';
 import type { ControllerDefinition } from '../runtime/controller.js';
 import type { KubeObject } from '../runtime/resource.js';
+import { ObjectStore } from '../storage/object-store.js';
+import { modelVersionController } from './modelversion/reconcile.js';
 
 /** Builds the controllers from the operator's configuration. */
-export function controllers(_config: OperatorConfig): ControllerDefinition<KubeObject>[] {
-  return [];
+export function controllers(config: OperatorConfig): ControllerDefinition<KubeObject>[] {
+  const store = config.objectStore ? new ObjectStore(config.objectStore) : undefined;
+  return [modelVersionController({ store })];
 }

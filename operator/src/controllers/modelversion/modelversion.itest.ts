@@ -1,0 +1,186 @@
+/**
+ * The ModelVersion controller on the real API server and MinIO, run in-process by the real
+ * manager: verification, waiting for an upload, a tampered artifact, and artifact clean-up.
+ */
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  clusterInfo,
+  createTestNamespace,
+  deleteTestNamespace,
+  eventually,
+  kubeConfig,
+  kubectl,
+  repoRoot,
+} from '../../../../e2e/cluster/testenv.js';
+import { OperatorMetrics } from '../../observability/metrics.js';
+import { HttpKubeClient, isNotFound } from '../../runtime/kube-client.js';
+import { Manager } from '../../runtime/manager.js';
+import { builtin, type KubeObject } from '../../runtime/resource.js';
+import { ObjectStore } from '../../storage/object-store.js';
+import { ARTIFACT_FINALIZER, modelVersionController, modelVersionResource } from './reconcile.js';
+import { manifestFor } from './verify.js';
+
+const { minio } = clusterInfo();
+const store = new ObjectStore(minio);
+const client = new HttpKubeClient(kubeConfig());
+let namespace: string;
+let manager: Manager;
+
+async function uploadArtifact(prefix: string): Promise<string> {
+  const files = {
+    'model.json': Buffer.from('{"modelTopology":{}}'),
+    'group1-shard1of1.bin': randomBytes(2048),
+  };
+  const { manifest, digest } = manifestFor(files);
+  for (const [path, bytes] of Object.entries(files))
+    await store.write(minio.bucket, `${prefix}${path}`, bytes);
+  await store.write(minio.bucket, `${prefix}manifest.json`, manifest);
+  return digest;
+}
+
+function modelVersion(name: string, prefix: string, digest: string, deletionPolicy = 'Retain') {
+  return {
+    apiVersion: 'lathe.dev/v1alpha1',
+    kind: 'ModelVersion',
+    metadata: { name, namespace },
+    spec: {
+      modelName: 'iris',
+      version: Number(name.split('-').at(-1)),
+      artifact: { uri: `s3://${minio.bucket}/${prefix}`, format: 'tfjs', digest },
+      deletionPolicy,
+    },
+  };
+}
+
+const get = (name: string) =>
+  client.get<KubeObject>(modelVersionResource.resource, namespace, name);
+const condition = (mv: KubeObject, type: string) =>
+  (
+    (mv.status as { conditions?: { type: string; status: string; reason: string }[] })
+      ?.conditions ?? []
+  ).find((c) => c.type === type);
+
+beforeAll(async () => {
+  const applied = await kubectl(['apply', '--server-side', '-f', `${repoRoot}/crds/`]);
+  expect(applied.stderr).toBe('');
+  await kubectl([
+    'wait',
+    '--for=condition=Established',
+    'crd/modelversions.lathe.dev',
+    '--timeout=60s',
+  ]);
+  namespace = await createTestNamespace('mv');
+  manager = new Manager({
+    client,
+    log: pino({ level: 'warn' }),
+    metrics: new OperatorMetrics(undefined, { processMetrics: false }),
+    identity: 'modelversion-itest',
+    namespaces: [namespace],
+    defaultWorkers: 2,
+  });
+  manager.add(modelVersionController({ store }));
+  manager.start();
+  await eventually(() => expect(manager.notReadyReason()).toBeUndefined(), {
+    what: 'manager ready',
+  });
+});
+
+afterAll(async () => {
+  await manager?.stop();
+  await deleteTestNamespace(namespace);
+});
+
+describe('ModelVersion controller', () => {
+  it('verifies an uploaded artifact: Ready, digest and size in status, one event', async () => {
+    const prefix = `models/${namespace}/iris/1/`;
+    const digest = await uploadArtifact(prefix);
+    await client.create(modelVersionResource.resource, modelVersion('iris-1', prefix, digest));
+    const mv = await eventually(
+      async () => {
+        const got = await get('iris-1');
+        expect(condition(got, 'Ready')).toMatchObject({
+          status: 'True',
+          reason: 'ArtifactVerified',
+        });
+        expect(condition(got, 'ArtifactVerified')).toMatchObject({ status: 'True' });
+        return got;
+      },
+      { what: 'iris-1 verified' },
+    );
+    expect(mv.status).toMatchObject({ observedGeneration: 1, verifiedDigest: digest });
+    expect((mv.status as { sizeBytes: number }).sizeBytes).toBeGreaterThan(2048);
+    const events = await client.list<
+      KubeObject & { reason?: string; regarding?: { name?: string } }
+    >(builtin.event, namespace);
+    expect(
+      events.items.filter((e) => e.reason === 'ArtifactVerified' && e.regarding?.name === 'iris-1'),
+    ).toHaveLength(1);
+  });
+
+  it('waits for an artifact that is not uploaded yet, then verifies it', async () => {
+    const prefix = `models/${namespace}/iris/2/`;
+    const files = { 'model.json': Buffer.from('{}') };
+    const { manifest, digest } = manifestFor(files);
+    await client.create(modelVersionResource.resource, modelVersion('iris-2', prefix, digest));
+    await eventually(async () => {
+      const got = await get('iris-2');
+      expect(condition(got, 'Reconciling')).toMatchObject({
+        status: 'True',
+        reason: 'ArtifactNotFound',
+      });
+      expect(condition(got, 'Ready')).toMatchObject({ status: 'False' });
+    });
+    await store.write(minio.bucket, `${prefix}model.json`, files['model.json']);
+    await store.write(minio.bucket, `${prefix}manifest.json`, manifest);
+    await eventually(
+      async () => expect(condition(await get('iris-2'), 'Ready')?.status).toBe('True'),
+      {
+        timeoutMs: 40_000,
+        what: 'iris-2 verified after upload',
+      },
+    );
+  });
+
+  it('stalls on a tampered artifact with the reason and the digests in the message', async () => {
+    const prefix = `models/${namespace}/iris/3/`;
+    const digest = await uploadArtifact(prefix);
+    await store.write(minio.bucket, `${prefix}group1-shard1of1.bin`, randomBytes(2048));
+    await client.create(modelVersionResource.resource, modelVersion('iris-3', prefix, digest));
+    await eventually(async () => {
+      const got = await get('iris-3');
+      expect(condition(got, 'Stalled')).toMatchObject({ status: 'True', reason: 'FileMismatch' });
+      expect(condition(got, 'Ready')).toMatchObject({ status: 'False', reason: 'FileMismatch' });
+      expect(JSON.stringify(got.status)).toContain('group1-shard1of1.bin');
+    });
+  });
+
+  it('deletes the artifact with deletionPolicy Delete, and keeps it with Retain', async () => {
+    const deleted = `models/${namespace}/iris/4/`;
+    const kept = `models/${namespace}/iris/5/`;
+    await client.create(
+      modelVersionResource.resource,
+      modelVersion('iris-4', deleted, await uploadArtifact(deleted), 'Delete'),
+    );
+    await client.create(
+      modelVersionResource.resource,
+      modelVersion('iris-5', kept, await uploadArtifact(kept), 'Retain'),
+    );
+    await eventually(async () => {
+      const [four, five] = await Promise.all([get('iris-4'), get('iris-5')]);
+      expect(condition(four, 'Ready')?.status).toBe('True');
+      expect(condition(five, 'Ready')?.status).toBe('True');
+      expect(four.metadata?.finalizers).toEqual([ARTIFACT_FINALIZER]);
+      expect(five.metadata?.finalizers ?? []).toEqual([]);
+    });
+    await client.delete(modelVersionResource.resource, namespace, 'iris-4');
+    await client.delete(modelVersionResource.resource, namespace, 'iris-5');
+    await eventually(async () => {
+      for (const name of ['iris-4', 'iris-5'])
+        await expect(get(name)).rejects.toSatisfy(isNotFound);
+    });
+    expect(await store.list(minio.bucket, deleted)).toEqual([]);
+    expect((await store.list(minio.bucket, kept)).length).toBe(3);
+  });
+});

@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import type { ModelVersion } from '../../api/modelversion.js';
+import { alreadyStalled, alreadyVerified, modelVersionStatus } from './status.js';
+
+const digest = `sha256:${'a'.repeat(64)}`;
+const now = new Date('2026-01-01T00:00:00Z');
+const later = new Date('2026-01-01T01:00:00Z');
+
+function modelVersion(status?: ModelVersion['status']): ModelVersion {
+  return {
+    apiVersion: 'lathe.dev/v1alpha1',
+    kind: 'ModelVersion',
+    metadata: { name: 'iris-1', namespace: 'ns', generation: 3 },
+    spec: {
+      modelName: 'iris',
+      version: 1,
+      artifact: { uri: 's3://lathe/models/ns/iris/1/', format: 'tfjs', digest },
+      stage: 'none',
+      deletionPolicy: 'Retain',
+    },
+    ...(status ? { status } : {}),
+  } as ModelVersion;
+}
+
+const byType = (status: ModelVersion['status']) =>
+  Object.fromEntries((status?.conditions ?? []).map((c) => [c.type, c]));
+
+describe('modelVersionStatus', () => {
+  it.each([
+    [
+      'verified',
+      { state: 'verified', digest, sizeBytes: 42 },
+      { ArtifactVerified: 'True', Ready: 'True' },
+      [],
+    ],
+    [
+      'waiting',
+      { state: 'waiting', reason: 'ArtifactNotFound', message: 'm' },
+      { ArtifactVerified: 'Unknown', Ready: 'False', Reconciling: 'True' },
+      ['Stalled'],
+    ],
+    [
+      'failed',
+      { state: 'failed', reason: 'DigestMismatch', message: 'm' },
+      { ArtifactVerified: 'False', Ready: 'False', Stalled: 'True' },
+      ['Reconciling'],
+    ],
+  ] as const)('%s sets the conditions kstatus expects', (_, outcome, expected, absent) => {
+    const status = modelVersionStatus(modelVersion(), outcome, now);
+    const conditions = byType(status);
+    for (const [type, value] of Object.entries(expected))
+      expect(conditions[type]?.status).toBe(value);
+    for (const type of absent) expect(conditions[type]).toBeUndefined();
+    expect(status.observedGeneration).toBe(3);
+    for (const c of status.conditions ?? []) expect(c.observedGeneration).toBe(3);
+  });
+
+  it('records the digest and size only when verified', () => {
+    expect(
+      modelVersionStatus(modelVersion(), { state: 'verified', digest, sizeBytes: 42 }, now),
+    ).toMatchObject({
+      verifiedDigest: digest,
+      sizeBytes: 42,
+    });
+    const failed = modelVersionStatus(
+      modelVersion(),
+      { state: 'failed', reason: 'FileMismatch', message: 'm' },
+      now,
+    );
+    expect(failed.verifiedDigest).toBeUndefined();
+    expect(byType(failed).Stalled?.reason).toBe('FileMismatch');
+  });
+
+  it('keeps lastTransitionTime when nothing changed', () => {
+    const first = modelVersionStatus(
+      modelVersion(),
+      { state: 'verified', digest, sizeBytes: 42 },
+      now,
+    );
+    const second = modelVersionStatus(
+      modelVersion(first),
+      { state: 'verified', digest, sizeBytes: 42 },
+      later,
+    );
+    expect(byType(second).Ready?.lastTransitionTime).toBe(byType(first).Ready?.lastTransitionTime);
+  });
+});
+
+describe('alreadyVerified', () => {
+  const verified = modelVersionStatus(
+    modelVersion(),
+    { state: 'verified', digest, sizeBytes: 42 },
+    now,
+  );
+  it.each([
+    ['a verified status for this digest', verified, true],
+    ['no status', undefined, false],
+    [
+      'a verified status for another digest',
+      { ...verified, verifiedDigest: `sha256:${'b'.repeat(64)}` },
+      false,
+    ],
+    [
+      'a failed verification',
+      modelVersionStatus(modelVersion(), { state: 'failed', reason: 'X', message: 'm' }, now),
+      false,
+    ],
+  ])('%s → %s', (_, status, expected) => {
+    expect(alreadyVerified(modelVersion(status))).toBe(expected);
+  });
+});
+
+describe('alreadyStalled', () => {
+  const failed = modelVersionStatus(
+    modelVersion(),
+    { state: 'failed', reason: 'DigestMismatch', message: 'm' },
+    now,
+  );
+  it.each([
+    ['a terminal verdict for this generation', failed, 3, true],
+    ['a terminal verdict for an older generation', failed, 4, false],
+    [
+      'a verified status',
+      modelVersionStatus(modelVersion(), { state: 'verified', digest, sizeBytes: 1 }, now),
+      3,
+      false,
+    ],
+    ['no status', undefined, 3, false],
+  ])('%s → %s', (_, status, generation, expected) => {
+    const mv = modelVersion(status);
+    mv.metadata = { ...mv.metadata, generation };
+    expect(alreadyStalled(mv)).toBe(expected);
+  });
+});
