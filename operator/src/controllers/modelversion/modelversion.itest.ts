@@ -113,7 +113,7 @@ describe('ModelVersion controller', () => {
     expect((mv.status as { sizeBytes: number }).sizeBytes).toBeGreaterThan(2048);
     const events = await client.list<
       KubeObject & { reason?: string; regarding?: { name?: string } }
-    >(builtin.event, namespace);
+    >(builtin.event, { namespace });
     expect(
       events.items.filter((e) => e.reason === 'ArtifactVerified' && e.regarding?.name === 'iris-1'),
     ).toHaveLength(1);

@@ -15,7 +15,12 @@ import { defineController, done, requeueAfter, TerminalError } from '../../runti
 import { addFinalizer, hasFinalizer, removeFinalizer } from '../../runtime/finalizers.js';
 import { type KubeObject, schemaKind } from '../../runtime/resource.js';
 import { type ObjectStore, StorageUnavailableError } from '../../storage/object-store.js';
-import { alreadyVerified, modelVersionStatus, type VerificationOutcome } from './status.js';
+import {
+  alreadyStalled,
+  alreadyVerified,
+  modelVersionStatus,
+  type VerificationOutcome,
+} from './status.js';
 import { verifyArtifact } from './verify.js';
 
 export const modelVersionResource = schemaKind(modelVersionKind);
