@@ -26,7 +26,7 @@ import {
 } from './components.js';
 import { probeUrl, waitUntilHealthy } from './health.js';
 import { clusterIdentities, generatePki, kubeconfigFor } from './pki.js';
-import { startDetached, stopRecorded } from './processes.js';
+import { isAlive, recordedPid, startDetached, stopRecorded } from './processes.js';
 import { type ClusterInfo, clusterInfoPath, repoRoot, stateDir } from './testenv.js';
 
 const exec = promisify(execFile);
@@ -312,6 +312,25 @@ export async function restartComponent(name: string, downtimeMs = 0): Promise<vo
       : async () =>
           (await probeUrl(spec.healthUrl!, spec.healthNeedsAdminCert ? adminTls : {})) === 200;
   await waitUntilHealthy({ name, pid: proc.pid, logPath }, check, 90_000);
+  if (name === 'kube-apiserver') await reviveDeadComponents();
+}
+
+/**
+ * Restarts every recorded component whose process has died, as a kubelet restarts crashed
+ * static pods. The controller manager, for one, exits when it cannot reach the API server to
+ * mint its controllers' service-account credentials (`client_builder_dynamic.go`), so an API
+ * server restart takes it down with it.
+ */
+export async function reviveDeadComponents(): Promise<string[]> {
+  const revived: string[] = [];
+  for (const name of Object.keys(specsByName)) {
+    const pid = await recordedPid(stateDir, name);
+    if (pid !== undefined && !(await isAlive(pid))) {
+      await restartComponent(name);
+      revived.push(name);
+    }
+  }
+  return revived;
 }
 
 /** Stops the local cluster; returns the components that were running. */
@@ -333,6 +352,10 @@ export async function isHealthy(): Promise<boolean> {
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(info.kubeconfigPath);
     const core = kc.makeApiClient(k8s.CoreV1Api);
+    for (const name of Object.keys(specsByName)) {
+      const pid = await recordedPid(stateDir, name);
+      if (pid !== undefined && !(await isAlive(pid))) return false;
+    }
     if (info.withNode === false) return await core.listNamespace({ limit: 1 }).then(() => true);
     return await nodeIsReady(core, info.nodeName);
   } catch {

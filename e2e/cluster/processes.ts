@@ -71,6 +71,15 @@ export async function isOurs(pid: number, stateDir: string): Promise<boolean> {
   }
 }
 
+/** The pid recorded for component `name`, if any. */
+export async function recordedPid(stateDir: string, name: string): Promise<number | undefined> {
+  const text = await readFile(path.join(ledgerDir(stateDir), `${name}.pid`), 'utf8').catch(
+    () => '',
+  );
+  const pid = Number(text.trim());
+  return Number.isInteger(pid) && pid > 1 ? pid : undefined;
+}
+
 export async function isAlive(pid: number): Promise<boolean> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
