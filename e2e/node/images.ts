@@ -1,0 +1,109 @@
+/**
+ * The node's "image registry": a map from image name to a local entry point.
+ *
+ * A container image on this node is not pulled and unpacked; its name selects a program that
+ * already exists on this machine. The entry's `entrypoint` plays the role of the image's
+ * ENTRYPOINT and `defaultArgs` of its CMD, so a pod's `command`/`args` override them with the
+ * usual Kubernetes semantics (see `command.ts`). Adding an image is one entry here, or an entry
+ * in the JSON file named by `LATHE_NODE_IMAGES`.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+/** What a mapped image runs. */
+export interface ImageEntry {
+  /** The image's ENTRYPOINT; absent for images that only run what `command` names. */
+  entrypoint?: string[];
+  /** The image's CMD, used when the pod gives neither `command` nor `args`. */
+  defaultArgs?: string[];
+  /** Environment the image sets; the container's own `env` wins. */
+  env?: Record<string, string>;
+  /** The image's WORKDIR, used when the container has no `workingDir`. */
+  workingDir?: string;
+}
+
+export type ImageMap = Record<string, ImageEntry>;
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** A TypeScript program run by this Node.js with tsx, from the repository root. */
+function tsProgram(relativePath: string): ImageEntry {
+  return {
+    entrypoint: [process.execPath, '--import', 'tsx', path.join(repoRoot, relativePath)],
+    // `--import tsx` resolves tsx from the working directory.
+    workingDir: repoRoot,
+  };
+}
+
+/** The images every process node knows. */
+export const builtInImages: ImageMap = {
+  'ghcr.io/lathe-dev/lathe-operator': tsProgram('operator/src/main.ts'),
+  // No entrypoint: `command` is looked up on the host's PATH (sh, sleep, cat, env, ...).
+  'lathe.dev/test/busybox': {},
+  'lathe.dev/test/http': tsProgram('e2e/images/http-server.ts'),
+};
+
+/**
+ * The repository part of an image reference: without `@sha256:...` digest and `:tag`, and
+ * without the implicit `docker.io/` and `library/` a runtime would add. A `:` before the last
+ * `/` is a registry port, not a tag.
+ */
+export function imageNameOf(image: string): string {
+  let name = image.trim();
+  const at = name.indexOf('@');
+  if (at !== -1) name = name.slice(0, at);
+  const lastSlash = name.lastIndexOf('/');
+  const colon = name.lastIndexOf(':');
+  if (colon > lastSlash) name = name.slice(0, colon);
+  name = name.replace(/^(docker\.io|index\.docker\.io)\//, '');
+  name = name.replace(/^library\//, '');
+  return name;
+}
+
+/** The entry for `image`, or undefined when this node cannot run it. */
+export function lookUpImage(images: ImageMap, image: string): ImageEntry | undefined {
+  return Object.hasOwn(images, imageNameOf(image)) ? images[imageNameOf(image)] : undefined;
+}
+
+const entrySchema = z
+  .object({
+    entrypoint: z.array(z.string()).min(1).optional(),
+    defaultArgs: z.array(z.string()).optional(),
+    env: z.record(z.string(), z.string()).optional(),
+    workingDir: z.string().optional(),
+  })
+  .strict();
+
+/** Validates the extra image entries of a `LATHE_NODE_IMAGES` file. */
+export function parseExtraImages(text: string, source: string): ImageMap {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${source}: not valid JSON (${(error as Error).message})`, { cause: error });
+  }
+  const parsed = z.record(z.string(), entrySchema).safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new Error(`${source}: invalid image map: ${issues.join('; ')}`);
+  }
+  const map: ImageMap = {};
+  for (const [name, entry] of Object.entries(parsed.data)) {
+    const clean: ImageEntry = {};
+    if (entry.entrypoint) clean.entrypoint = entry.entrypoint;
+    if (entry.defaultArgs) clean.defaultArgs = entry.defaultArgs;
+    if (entry.env) clean.env = entry.env;
+    if (entry.workingDir) clean.workingDir = entry.workingDir;
+    map[imageNameOf(name)] = clean;
+  }
+  return map;
+}
+
+/** The built-in images with the entries of `imagesFile` (if given) merged over them. */
+export function loadImageMap(imagesFile: string | undefined): ImageMap {
+  if (!imagesFile) return { ...builtInImages };
+  const text = readFileSync(imagesFile, 'utf8');
+  return { ...builtInImages, ...parseExtraImages(text, imagesFile) };
+}
