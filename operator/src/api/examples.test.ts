@@ -1,0 +1,17 @@
+import { readdirSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { exampleFiles, examplesDir, loadExample } from './testdata/examples.js';
+import { schemaOfKind } from './testdata/schemas.js';
+import { describeZodError } from './validation-errors.js';
+
+describe('examples/', () => {
+  it('has one manifest per kind and nothing else', () => {
+    const manifests = readdirSync(examplesDir).filter((f) => f.endsWith('.yaml'));
+    expect(manifests.sort()).toEqual(Object.values(exampleFiles).sort());
+  });
+
+  it.each(Object.keys(exampleFiles) as (keyof typeof exampleFiles)[])('%s parses', (kind) => {
+    const result = schemaOfKind[kind].safeParse(loadExample(kind));
+    expect(result.success, result.success ? '' : describeZodError(result.error)).toBe(true);
+  });
+});

@@ -1,0 +1,183 @@
+/**
+ * `ModelVersion`: one immutable trained artifact with its metrics and lineage, and its stage.
+ *
+ * What was trained (artifact, lineage, model name and version number) is fixed at creation;
+ * the API server enforces it with transition rules, so an audit can trust a ModelVersion.
+ * Only the stage and the deletion policy change over the object's life.
+ */
+import { z } from 'zod';
+import { withCel } from './cel.js';
+import { boundedRecord, dnsSubdomain, observedGeneration, timestamp } from './common.js';
+import { conditionsList } from './conditions.js';
+import { datasetVersion } from './dataset.js';
+import { AGE_COLUMN, conditionColumn, defineKind, resourceSchema } from './kind.js';
+import { ModelStageSchema } from './stage.js';
+import { modelName } from './trainingjob.js';
+
+/** An artifact digest: `sha256:` and 64 lowercase hex digits. */
+export const DIGEST_PATTERN = /^sha256:[a-f0-9]{64}$/;
+
+function immutable<S extends z.ZodType>(schema: S, field: string): S {
+  return withCel(schema, [
+    {
+      rule: 'self == oldSelf',
+      message: `${field} is immutable`,
+      holdsOnUpdate: (self, oldSelf) => JSON.stringify(self) === JSON.stringify(oldSelf),
+    },
+  ]);
+}
+
+/** The trained artifact. */
+export const ArtifactSchema = z
+  .object({
+    uri: z
+      .string()
+      .min(1)
+      .max(2048)
+      .regex(/^(s3|gs|https?|file):\/\/[^\s]+$/, {
+        message: 'must be an s3://, gs://, http(s):// or file:// URI',
+      })
+      .describe('Where the artifact is, e.g. s3://lathe/models/default/iris/3/.'),
+    format: z
+      .enum(['tfjs', 'onnx', 'savedmodel', 'torchscript', 'joblib', 'other'])
+      .describe('Serialisation of the model; tfjs is served by the built-in inference server.'),
+    digest: z
+      .string()
+      .max(71)
+      .regex(DIGEST_PATTERN, { message: 'must be "sha256:" followed by 64 lowercase hex digits' })
+      .describe('sha256 of the artifact’s manifest.json (which lists the sha256 of every file).'),
+  })
+  .describe('The trained artifact. Immutable.');
+
+/** Where the model came from. */
+export const LineageSchema = z
+  .object({
+    dataset: z
+      .object({
+        name: dnsSubdomain('Name of the Dataset.'),
+        version: datasetVersion('The Dataset version trained on.'),
+      })
+      .describe('The Dataset and version the model was trained on.'),
+    trainingJob: z
+      .object({
+        name: dnsSubdomain('Name of the TrainingJob.'),
+        uid: z
+          .string()
+          .max(64)
+          .describe('UID of the TrainingJob, which outlives its name.')
+          .optional(),
+      })
+      .describe('The TrainingJob that produced the model.')
+      .optional(),
+  })
+  .describe('Where the model came from. Immutable once set.');
+
+/** `ModelVersion.spec`. */
+export const ModelVersionSpecSchema = withCel(
+  z
+    .object({
+      modelName: immutable(
+        modelName('Name of the model this is a version of. Immutable.'),
+        'spec.modelName',
+      ),
+      version: immutable(
+        z
+          .number()
+          .int()
+          .min(1)
+          .max(1_000_000)
+          .describe('Version number within the model, from 1. Immutable.'),
+        'spec.version',
+      ),
+      artifact: immutable(ArtifactSchema, 'spec.artifact'),
+      metrics: boundedRecord(
+        z.number(),
+        64,
+        'Evaluation metrics on the test split, e.g. accuracy, f1, rocAuc (classification) or rmse, mae, r2 (regression), and loss.',
+      ).optional(),
+      hyperparameters: boundedRecord(
+        z.string().max(1024),
+        64,
+        'The hyperparameters used, as strings (e.g. learningRate: "0.001").',
+      ).optional(),
+      lineage: LineageSchema.optional(),
+      stage: ModelStageSchema.default('none'),
+      deletionPolicy: z
+        .enum(['Retain', 'Delete'])
+        .describe(
+          'What happens to the artifact in the object store when the ModelVersion is deleted.',
+        )
+        .default('Retain'),
+    })
+    .describe('The desired state of the ModelVersion.'),
+  [
+    {
+      rule: '!has(oldSelf.lineage) || (has(self.lineage) && self.lineage == oldSelf.lineage)',
+      message: 'spec.lineage is immutable once set',
+      fieldPath: '.lineage',
+      holdsOnUpdate: (self, oldSelf) =>
+        oldSelf.lineage === undefined ||
+        JSON.stringify(self.lineage) === JSON.stringify(oldSelf.lineage),
+    },
+  ],
+);
+export type ModelVersionSpec = z.infer<typeof ModelVersionSpecSchema>;
+
+/** `ModelVersion.status`. */
+export const ModelVersionStatusSchema = z
+  .object({
+    observedGeneration: observedGeneration.optional(),
+    conditions: conditionsList(['ArtifactVerified']).optional(),
+    verifiedDigest: z
+      .string()
+      .max(71)
+      .regex(DIGEST_PATTERN, { message: 'must be "sha256:" followed by 64 lowercase hex digits' })
+      .describe('The digest the operator computed from the stored artifact.')
+      .optional(),
+    sizeBytes: z.number().int().min(0).describe('Total size of the artifact’s files.').optional(),
+    stageTransitionTime: timestamp('When spec.stage last changed.').optional(),
+  })
+  .describe('The observed state of the ModelVersion.');
+export type ModelVersionStatus = z.infer<typeof ModelVersionStatusSchema>;
+
+/** A whole `ModelVersion` object. */
+export const ModelVersionSchema = resourceSchema(
+  'ModelVersion',
+  ModelVersionSpecSchema,
+  ModelVersionStatusSchema,
+);
+export type ModelVersion = z.infer<typeof ModelVersionSchema>;
+/** A `ModelVersion` as written by a user, before defaults. */
+export type ModelVersionInput = z.input<typeof ModelVersionSchema>;
+
+/** Names, columns and subresources of `ModelVersion`. */
+export const modelVersionKind = defineKind({
+  kind: 'ModelVersion',
+  plural: 'modelversions',
+  shortNames: ['lmv'],
+  description:
+    'A ModelVersion is one immutable trained artifact (URI, format, sha256 digest) with its evaluation metrics, lineage and stage.',
+  printerColumns: [
+    { name: 'Model', type: 'string', jsonPath: '.spec.modelName', description: 'The model.' },
+    { name: 'Version', type: 'integer', jsonPath: '.spec.version', description: 'Version number.' },
+    { name: 'Stage', type: 'string', jsonPath: '.spec.stage', description: 'Stage.' },
+    {
+      name: 'Accuracy',
+      type: 'number',
+      jsonPath: '.spec.metrics.accuracy',
+      description: 'Test accuracy (classification).',
+    },
+    {
+      name: 'Loss',
+      type: 'number',
+      jsonPath: '.spec.metrics.loss',
+      description: 'Test loss.',
+    },
+    conditionColumn('Ready', 'Ready', 1),
+    AGE_COLUMN,
+  ],
+  selectableFields: ['.spec.modelName', '.spec.stage'],
+  schema: ModelVersionSchema,
+  spec: ModelVersionSpecSchema,
+  status: ModelVersionStatusSchema,
+});

@@ -1,0 +1,31 @@
+/**
+ * The manifests in `examples/`, loaded for tests: they are the valid base every invalid case
+ * is derived from, so the corpus stays realistic as the examples evolve.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+
+export const examplesDir = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../../../examples',
+);
+
+/** The example manifest of each kind, by file. */
+export const exampleFiles = {
+  Dataset: 'dataset-iris.yaml',
+  TrainingJob: 'trainingjob-iris.yaml',
+  ModelVersion: 'modelversion-iris.yaml',
+  InferenceService: 'inferenceservice-iris.yaml',
+  RetrainPolicy: 'retrainpolicy-iris.yaml',
+} as const;
+export type ExampleKind = keyof typeof exampleFiles;
+
+/** A fresh copy of the example manifest of `kind`. */
+export function loadExample(kind: ExampleKind): Record<string, unknown> {
+  return parse(readFileSync(path.join(examplesDir, exampleFiles[kind]), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+}
