@@ -14,6 +14,7 @@ export default defineConfig({
             'e2e/**/*.test.ts',
             'runtime-images/**/*.test.ts',
             'scripts/**/*.test.ts',
+            'charts/**/*.test.ts',
           ],
           environment: 'node',
         },
