@@ -33,7 +33,8 @@ describe('loadConfig', () => {
       healthPort: 8081,
       workers: 2,
       objectStore: undefined,
-      identity: 'lathe-0',
+      // Unique per process, so a restarted container does not inherit its predecessor's lease.
+      identity: expect.stringMatching(/^lathe-0_[0-9a-f]{8}$/),
     });
     expect(config.images.trainer).toBe(`ghcr.io/lathe-dev/lathe-trainer:${LATHE_VERSION}`);
   });

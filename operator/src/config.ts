@@ -246,7 +246,9 @@ export function loadConfig(
     },
     podName: e.POD_NAME,
     podNamespace: e.POD_NAMESPACE,
-    // Two local processes on one host must not share an identity, or both would "hold" the lease.
-    identity: e.POD_NAME ?? `${hostname}_${randomBytes(4).toString('hex')}`,
+    // Unique per process, as in controller-runtime (`<pod>_<random>`): a container restarted in
+    // the same pod after a crash must not inherit the dead process's lease and resume "leading"
+    // with cold caches; it waits for the lease like any other candidate.
+    identity: `${e.POD_NAME ?? hostname}_${randomBytes(4).toString('hex')}`,
   };
 }
