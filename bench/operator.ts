@@ -27,8 +27,8 @@ import {
   createTestNamespace,
   deleteTestNamespace,
   eventually,
+  installCrds,
   kubeConfig,
-  kubectl,
   repoRoot,
 } from '../e2e/cluster/testenv.js';
 import { manifestFor } from '../operator/src/controllers/modelversion/verify.js';
@@ -284,9 +284,7 @@ async function main(): Promise<void> {
     (e: Error) => e,
   );
   if (built instanceof Error) throw new Error(`npm run build failed: ${built.message}`);
-  const applied = await kubectl(['apply', '--server-side', '-f', path.join(repoRoot, 'crds')]);
-  if (applied.code !== 0) throw new Error(applied.stderr);
-  await kubectl(['wait', '--for=condition=Established', 'crd/modelversions.lathe.dev']);
+  await installCrds();
   const kc = kubeConfig();
   console.log(
     `Reconcile benchmark, ${objects} objects, ${concurrency} concurrent creates, same API server:`,

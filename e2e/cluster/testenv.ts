@@ -150,3 +150,19 @@ export async function deleteTestNamespace(name: string): Promise<void> {
     .deleteNamespace({ name })
     .catch(() => undefined);
 }
+
+/**
+ * Applies Lathe's CRDs from `crds/` and waits until each is Established. Server-side apply
+ * with forced ownership: an earlier `helm install` in the same run may own them already.
+ */
+export async function installCrds(): Promise<void> {
+  const crdDir = path.join(repoRoot, 'crds');
+  const applied = await kubectl(['apply', '--server-side', '--force-conflicts', '-f', crdDir]);
+  if (applied.code !== 0) throw new Error(`Applying ${crdDir} failed: ${applied.stderr}`);
+  const names =
+    applied.stdout.match(/customresourcedefinition\.apiextensions\.k8s\.io\/\S+/g) ?? [];
+  for (const name of names) {
+    const waited = await kubectl(['wait', '--for=condition=Established', name, '--timeout=60s']);
+    if (waited.code !== 0) throw new Error(`${name} did not become Established: ${waited.stderr}`);
+  }
+}

@@ -10,6 +10,7 @@
 import { type ZodType, z } from 'zod';
 import { type CelRule, celRulesOf } from './cel.js';
 import type { StructuralHints } from './schema-meta.js';
+import { checksOf, defOf, type ZodCheck, type ZodDef } from './zod-internals.js';
 
 /** A `JSONSchemaProps` of apiextensions.k8s.io/v1, restricted to what Lathe emits. */
 export interface StructuralSchema {
@@ -48,31 +49,6 @@ export interface CelValidation {
   reason?: string;
 }
 
-interface Check {
-  check: string;
-  minimum?: number;
-  maximum?: number;
-  value?: number;
-  inclusive?: boolean;
-  format?: string;
-  pattern?: RegExp;
-}
-
-interface Def {
-  type: string;
-  innerType?: ZodType;
-  defaultValue?: unknown;
-  shape?: Record<string, ZodType>;
-  element?: ZodType;
-  valueType?: ZodType;
-  options?: ZodType[];
-  entries?: Record<string, string>;
-  values?: unknown[];
-  format?: string;
-  checks?: { _zod: { def: Check } }[];
-}
-
-/** A schema with its wrappers (optional, default, …) peeled off and their metadata merged. */
 interface Unwrapped {
   core: ZodType;
   optional: boolean;
@@ -80,10 +56,6 @@ interface Unwrapped {
   description?: string;
   rules: CelRule[];
   hints: StructuralHints;
-}
-
-function defOf(schema: ZodType): Def {
-  return schema._zod.def as unknown as Def;
 }
 
 function unwrap(schema: ZodType): Unwrapped {
@@ -114,23 +86,18 @@ function unwrap(schema: ZodType): Unwrapped {
   return out;
 }
 
-/** zod's built-in checks; custom refinements are mirrored by CEL rules or hints instead. */
-function checksOf(def: Def): Check[] {
-  return (def.checks ?? []).map((c) => c._zod.def).filter((c) => c.check !== 'custom');
-}
-
 function unsupported(path: string, what: string): never {
   throw new Error(
     `${path || '<root>'}: ${what} has no structural OpenAPI mapping in crd-schema.ts`,
   );
 }
 
-function stringSchema(def: Def, path: string): StructuralSchema {
+function stringSchema(def: ZodDef, path: string): StructuralSchema {
   const out: StructuralSchema = { type: 'string' };
   // String formats (z.iso.datetime(), z.email(), …) carry their format on the def itself.
   const ownFormat =
     def.format === undefined ? [] : [{ check: 'string_format', format: def.format }];
-  for (const c of [...ownFormat, ...checksOf(def)] as Check[]) {
+  for (const c of [...ownFormat, ...checksOf(def)] as ZodCheck[]) {
     if (c.check === 'min_length') out.minLength = c.minimum;
     else if (c.check === 'max_length') out.maxLength = c.maximum;
     else if (c.check === 'string_format' && c.format === 'regex' && c.pattern) {
@@ -143,7 +110,7 @@ function stringSchema(def: Def, path: string): StructuralSchema {
   return out;
 }
 
-function numberSchema(def: Def, path: string): StructuralSchema {
+function numberSchema(def: ZodDef, path: string): StructuralSchema {
   const out: StructuralSchema = { type: 'number' };
   for (const c of checksOf(def)) {
     if (c.check === 'number_format' && (c.format === 'safeint' || c.format === 'int32')) {
@@ -159,7 +126,7 @@ function numberSchema(def: Def, path: string): StructuralSchema {
   return out;
 }
 
-function lengthBounds(def: Def, out: StructuralSchema, path: string): void {
+function lengthBounds(def: ZodDef, out: StructuralSchema, path: string): void {
   for (const c of checksOf(def)) {
     if (c.check === 'min_length') {
       if (c.minimum !== 0) out.minItems = c.minimum;
@@ -168,7 +135,7 @@ function lengthBounds(def: Def, out: StructuralSchema, path: string): void {
   }
 }
 
-function intOrStringSchema(def: Def, path: string): StructuralSchema {
+function intOrStringSchema(def: ZodDef, path: string): StructuralSchema {
   const out: StructuralSchema = {
     'x-kubernetes-int-or-string': true,
     anyOf: [{ type: 'integer' }, { type: 'string' }],

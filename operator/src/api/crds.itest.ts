@@ -11,9 +11,9 @@ import {
   createTestNamespace,
   deleteTestNamespace,
   eventually,
+  installCrds,
   kubeConfig,
   kubectl,
-  repoRoot,
 } from '../../../e2e/cluster/testenv.js';
 import { transitionViolations } from './cel.js';
 import { allKinds, kindByName } from './index.js';
@@ -42,21 +42,7 @@ async function mustSucceed(args: string[], input?: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  await mustSucceed([
-    'apply',
-    '--server-side',
-    '--force-conflicts',
-    '-f',
-    path.join(repoRoot, 'crds'),
-  ]);
-  for (const kind of allKinds) {
-    await mustSucceed([
-      'wait',
-      '--for=condition=Established',
-      `crd/${kind.plural}.${kind.group}`,
-      '--timeout=60s',
-    ]);
-  }
+  await installCrds();
   namespace = await createTestNamespace('api');
   // The object lists of a fresh CRD can lag its Established condition for a moment.
   await eventually(() => mustSucceed(['get', 'lathe', '-n', namespace]), {

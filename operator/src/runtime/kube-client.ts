@@ -97,6 +97,13 @@ export interface PatchOptions {
 }
 
 /** A watch event as the API server sends it. `ERROR` carries a `Status` in `object`. */
+export interface WatchOptions {
+  namespace?: string;
+  labelSelector?: string;
+  resourceVersion?: string;
+  timeoutSeconds?: number;
+}
+
 export interface WatchEvent {
   type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR' | string;
   object: KubeObject;
@@ -145,12 +152,7 @@ export interface KubeClient {
    */
   watch(
     resource: ResourceType,
-    options: {
-      namespace?: string;
-      labelSelector?: string;
-      resourceVersion?: string;
-      timeoutSeconds?: number;
-    },
+    options: WatchOptions,
     onEvent: (event: WatchEvent) => void,
     onDone: (error: unknown) => void,
   ): Promise<WatchHandle>;
@@ -323,12 +325,7 @@ export class HttpKubeClient implements KubeClient {
 
   async watch(
     resource: ResourceType,
-    options: {
-      namespace?: string;
-      labelSelector?: string;
-      resourceVersion?: string;
-      timeoutSeconds?: number;
-    },
+    options: WatchOptions,
     onEvent: (event: WatchEvent) => void,
     onDone: (error: unknown) => void,
   ): Promise<WatchHandle> {

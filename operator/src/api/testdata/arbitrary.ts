@@ -9,32 +9,8 @@
  */
 import fc from 'fast-check';
 import { type ZodType, z } from 'zod';
+import { checksOf, defOf, type ZodDef } from '../zod-internals.js';
 
-interface Check {
-  check: string;
-  minimum?: number;
-  maximum?: number;
-  value?: number;
-  inclusive?: boolean;
-  format?: string;
-  pattern?: RegExp;
-}
-
-interface Def {
-  type: string;
-  innerType?: ZodType;
-  shape?: Record<string, ZodType>;
-  element?: ZodType;
-  valueType?: ZodType;
-  options?: ZodType[];
-  entries?: Record<string, string>;
-  values?: unknown[];
-  format?: string;
-  checks?: { _zod: { def: Check } }[];
-}
-
-const defOf = (schema: ZodType) => schema._zod.def as unknown as Def;
-const checksOf = (def: Def) => (def.checks ?? []).map((c) => c._zod.def);
 const LIST_CAP = 3;
 const STRING_CAP = 24;
 
@@ -43,7 +19,7 @@ function isOptional(schema: ZodType): boolean {
   return type === 'optional' || type === 'default' || type === 'prefault';
 }
 
-function stringArbitrary(schema: ZodType, def: Def): fc.Arbitrary<string> {
+function stringArbitrary(schema: ZodType, def: ZodDef): fc.Arbitrary<string> {
   let min = 0;
   let max = Number.POSITIVE_INFINITY;
   let pattern: RegExp | undefined;
@@ -63,7 +39,7 @@ function stringArbitrary(schema: ZodType, def: Def): fc.Arbitrary<string> {
   return base.filter((s) => schema.safeParse(s).success);
 }
 
-function numberArbitrary(def: Def): fc.Arbitrary<number> {
+function numberArbitrary(def: ZodDef): fc.Arbitrary<number> {
   let min = -1e6;
   let max = 1e6;
   let minExcluded = false;
