@@ -1,13 +1,34 @@
 /**
  * `npm run demo`: the main job on the local cluster, end to end, narrated.
  *
- * Until training and serving land, it brings the local cluster up and shows the process node
- * running a Job and a Deployment that answers HTTP on its pod IPs. The cluster is left running
- * for exploration.
+ * Until training and serving land, it covers what exists: the local cluster comes up; Lathe's
+ * CRDs and the operator are installed with Helm; a model artifact is registered as the
+ * `ModelVersion` of `examples/modelversion-iris.yaml`, which the operator verifies against the
+ * object store (and a tampered one it refuses); and the process node runs a Job and a
+ * Deployment that answers HTTP on its pod IPs. The cluster is left running for exploration.
  */
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { isHealthy, up } from '../e2e/cluster/cluster.js';
-import { clusterInfo, eventually, kubeConfig, kubectl } from '../e2e/cluster/testenv.js';
+import { parse, stringify } from 'yaml';
+import {
+  isHealthy,
+  objectStoreNamespace,
+  objectStoreSecretName,
+  up,
+} from '../e2e/cluster/cluster.js';
+import {
+  clusterInfo,
+  eventually,
+  helm,
+  kubeConfig,
+  kubectl,
+  repoRoot,
+} from '../e2e/cluster/testenv.js';
+import { modelVersionPrefix } from '../operator/src/contract/object-store-layout.js';
+import { manifestFor } from '../operator/src/controllers/modelversion/verify.js';
+import { ObjectStore } from '../operator/src/storage/object-store.js';
 
 const step = (text: string) => console.log(`\n==> ${text}`);
 
@@ -67,11 +88,103 @@ async function main(): Promise<void> {
   const info = clusterInfo();
   console.log(await must(['get', 'nodes', '-o', 'wide']));
 
-  step(`Running a Job and a Deployment on the process node (namespace ${namespace})`);
   await kubectl(['create', 'namespace', namespace]);
   await eventually(() => must(['-n', namespace, 'get', 'serviceaccount', 'default']), {
     what: 'default ServiceAccount',
   });
+
+  step("Installing Lathe's CRDs and the operator with Helm (namespace lathe-system)");
+  const installed = await helm(
+    [
+      'upgrade',
+      '--install',
+      'lathe',
+      path.join(repoRoot, 'charts/lathe'),
+      '--namespace',
+      objectStoreNamespace,
+      '--set',
+      `objectStore.endpoint=${info.minio.endpoint}`,
+      '--set',
+      `objectStore.credentialsSecret.name=${objectStoreSecretName}`,
+      '--wait',
+      '--timeout',
+      '180s',
+    ],
+    { timeoutMs: 200_000 },
+  );
+  if (installed.code !== 0) throw new Error(`helm install failed:\n${installed.stderr}`);
+  console.log(
+    await must([
+      '-n',
+      objectStoreNamespace,
+      'get',
+      'deployment,pods',
+      '-l',
+      'app.kubernetes.io/name=lathe',
+    ]),
+  );
+
+  step('Registering a trained model: artifact in MinIO, ModelVersion in the cluster');
+  const store = new ObjectStore(info.minio);
+  const register = async (name: string, version: number, tamper: boolean) => {
+    const prefix = modelVersionPrefix(namespace, 'iris', version);
+    const files = {
+      'model.json': Buffer.from('{"format":"layers-model","modelTopology":{}}'),
+      'group1-shard1of1.bin': randomBytes(4096),
+    };
+    const { manifest, digest } = manifestFor(files);
+    for (const [file, bytes] of Object.entries(files))
+      await store.write(info.minio.bucket, `${prefix}${file}`, bytes);
+    await store.write(info.minio.bucket, `${prefix}manifest.json`, manifest);
+    // A tampered artifact: a weight shard changes after its digest was recorded.
+    if (tamper)
+      await store.write(info.minio.bucket, `${prefix}group1-shard1of1.bin`, randomBytes(4096));
+    const example = parse(
+      await readFile(path.join(repoRoot, 'examples/modelversion-iris.yaml'), 'utf8'),
+    );
+    example.metadata = { name, namespace };
+    example.spec.version = version;
+    example.spec.stage = tamper ? 'staging' : 'production';
+    example.spec.artifact = {
+      ...example.spec.artifact,
+      uri: `s3://${info.minio.bucket}/${prefix}`,
+      digest,
+    };
+    await must(['apply', '-f', '-'], stringify(example));
+    console.log(
+      `modelversion/${name}: s3://${info.minio.bucket}/${prefix} ${digest}${tamper ? ' (then tampered with)' : ''}`,
+    );
+  };
+  await register('iris-v1', 1, false);
+  await register('iris-v2', 2, true);
+  await must([
+    '-n',
+    namespace,
+    'wait',
+    '--for=condition=Ready',
+    'modelversion/iris-v1',
+    '--timeout=60s',
+  ]);
+  await must([
+    '-n',
+    namespace,
+    'wait',
+    '--for=condition=Stalled',
+    'modelversion/iris-v2',
+    '--timeout=60s',
+  ]);
+  console.log(await must(['-n', namespace, 'get', 'lathe']));
+  const refused = await must([
+    '-n',
+    namespace,
+    'get',
+    'modelversion/iris-v2',
+    '-o',
+    "jsonpath={.status.conditions[?(@.type=='Stalled')].message}",
+  ]);
+  console.log(`iris-v2 is refused: ${refused}`);
+
+  step(`Running a Job and a Deployment on the process node (namespace ${namespace})`);
   await kubectl(['-n', namespace, 'delete', 'job', 'hello', '--ignore-not-found', '--wait=true']);
   await must(['apply', '-f', '-'], jobManifest);
   await must(['apply', '-f', '-'], deploymentManifest);
