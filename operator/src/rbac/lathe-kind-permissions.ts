@@ -26,29 +26,20 @@ export const latheResources = [
 export const latheKindPermissions: PermissionRule[] = [
   {
     // `list` and `watch` feed the informer cache each controller reconciles from (per watched
-    // namespace, or across all). `get` reads one object past the cache, when a reconcile must
-    // see the latest resourceVersion rather than the cached one.
+    // namespace, or across all); reconciles read from that cache, never with a `get`.
     apiGroups: [latheGroup],
     resources: [...latheResources],
-    verbs: ['get', 'list', 'watch'],
+    verbs: ['list', 'watch'],
   },
   {
     // Status is computed in memory and written to the status subresource only when it
-    // changed: `patch` for the server-side apply `patchStatusIfChanged` does, `update` for a
-    // PUT guarded by resourceVersion (`KubeClient.replace(kind, obj, 'status')`) where a
-    // controller needs optimistic concurrency. The main resource stays read-only: a controller
-    // never writes its own spec.
+    // changed, by server-side apply (`patchStatusIfChanged`): `patch`, never `update`. The main
+    // resource stays read-only here: a controller never writes its own spec.
     apiGroups: [latheGroup],
     resources: latheResources.map((r) => `${r}/status`),
-    verbs: ['patch', 'update'],
+    verbs: ['patch'],
   },
-  {
-    // Children carry a controller ownerReference with `blockOwnerDeletion: true`. Where the
-    // OwnerReferencesPermissionEnforcement admission plugin is enabled (OpenShift, hardened
-    // clusters), setting that field requires `update` on the owner's `finalizers`
-    // subresource. `finalizers` is not a real subresource: this verb grants nothing else.
-    apiGroups: [latheGroup],
-    resources: latheResources.map((r) => `${r}/finalizers`),
-    verbs: ['update'],
-  },
+  // No `<kind>/finalizers` `update` yet: it is needed only to set `blockOwnerDeletion` on a
+  // child's ownerReference where OwnerReferencesPermissionEnforcement is on, and no controller
+  // creates children yet. The first that does declares it beside its code.
 ];

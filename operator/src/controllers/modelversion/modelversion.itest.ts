@@ -10,9 +10,8 @@ import {
   createTestNamespace,
   deleteTestNamespace,
   eventually,
+  installCrds,
   kubeConfig,
-  kubectl,
-  repoRoot,
 } from '../../../../e2e/cluster/testenv.js';
 import { OperatorMetrics } from '../../observability/metrics.js';
 import { HttpKubeClient, isNotFound } from '../../runtime/kube-client.js';
@@ -63,14 +62,7 @@ const condition = (mv: KubeObject, type: string) =>
   ).find((c) => c.type === type);
 
 beforeAll(async () => {
-  const applied = await kubectl(['apply', '--server-side', '-f', `${repoRoot}/crds/`]);
-  expect(applied.stderr).toBe('');
-  await kubectl([
-    'wait',
-    '--for=condition=Established',
-    'crd/modelversions.lathe.dev',
-    '--timeout=60s',
-  ]);
+  await installCrds();
   namespace = await createTestNamespace('mv');
   manager = new Manager({
     client,
