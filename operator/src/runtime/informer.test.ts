@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Informer, type RestartReason } from './informer.js';
+import { Informer, type RestartReason, withoutManagedFields } from './informer.js';
 import type { KubeClient, KubeList, WatchEvent } from './kube-client.js';
 import { builtin, builtinKind, type KindSpec, type KubeObject } from './resource.js';
 
@@ -309,5 +309,34 @@ describe('Informer', () => {
     expect(source.lists).toBe(2);
     expect(informer.list()).toHaveLength(2);
     await informer.stop();
+  });
+});
+
+describe('withoutManagedFields', () => {
+  it('drops server-side apply bookkeeping and keeps everything else', () => {
+    const obj = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: 'a',
+        namespace: 'n',
+        labels: { x: 'y' },
+        managedFields: [{ manager: 'kubectl', operation: 'Apply', fieldsV1: { 'f:data': {} } }],
+      },
+      data: { k: 'v' },
+    };
+    expect(withoutManagedFields(obj)).toEqual({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'a', namespace: 'n', labels: { x: 'y' } },
+      data: { k: 'v' },
+    });
+    // The input is not mutated: it may be a frozen cache entry or a watch event.
+    expect(obj.metadata.managedFields).toHaveLength(1);
+  });
+
+  it('returns an object without managedFields as it is', () => {
+    const obj = { metadata: { name: 'a' } };
+    expect(withoutManagedFields(obj)).toBe(obj);
   });
 });

@@ -357,7 +357,8 @@ export class Informer<T extends KubeObject> implements ObjectReader<T> {
   }
 
   /** Parses and stores an added or changed object and tells handlers. */
-  #upsert(raw: KubeObject, fromList: boolean): void {
+  #upsert(received: KubeObject, fromList: boolean): void {
+    const raw = withoutManagedFields(received);
     const key = keyStringOf(raw);
     const old = this.#items.get(key);
     const oldInvalid = this.#invalid.get(key);
@@ -466,4 +467,15 @@ function isAbort(error: unknown): boolean {
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
+}
+
+/**
+ * The object without `metadata.managedFields`: server-side apply's bookkeeping, which no
+ * controller reads and which is often the largest part of an object. Dropping it before
+ * caching is what controller-runtime's `TransformStripManagedFields` does.
+ */
+export function withoutManagedFields(obj: KubeObject): KubeObject {
+  if (!obj.metadata || !('managedFields' in obj.metadata)) return obj;
+  const { managedFields: _dropped, ...metadata } = obj.metadata as Record<string, unknown>;
+  return { ...obj, metadata } as KubeObject;
 }
