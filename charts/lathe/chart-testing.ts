@@ -15,16 +15,20 @@ export const chartDir = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(chartDir, '../..');
 
 /**
- * The helm binary: `$LATHE_HELM` if set, else the one `e2e/cluster/build-components.sh` built
- * into the component cache (it prints the bin directories, and is instant once cached; on a
- * fresh machine it builds them, which takes minutes).
+ * The helm binary: `$LATHE_HELM` if set, else the one `npm run cluster:prepare` built into the
+ * component cache. It never builds (minutes of work inside a test would time the test runner
+ * out); on a machine where nothing is built yet it fails, saying to run that command.
  */
 export function helmBinary(): string {
   if (process.env.LATHE_HELM) return process.env.LATHE_HELM;
-  const dirs = execFileSync('bash', [path.join(repoRoot, 'e2e/cluster/build-components.sh')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
+  const dirs = execFileSync(
+    'bash',
+    [path.join(repoRoot, 'e2e/cluster/build-components.sh'), '--locate'],
+    {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  )
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line !== '');

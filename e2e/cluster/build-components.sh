@@ -14,6 +14,8 @@
 # exclusive flock, so two runs at once never see (or leave) a half-written cache entry.
 #
 # Usage: build-components.sh            build what is missing, print the bin directories
+#        build-components.sh --locate   print the bin directories; build nothing, and fail
+#                                       (naming what is missing) unless all are built
 #        LATHE_CACHE_DIR=/x build-components.sh
 set -euo pipefail
 
@@ -30,6 +32,23 @@ export CGO_ENABLED=0
 export GOTOOLCHAIN=local
 
 log() { printf '[build-components] %s\n' "$*" >&2; }
+
+components=("kubernetes-$KUBERNETES_VERSION" "etcd-$ETCD_VERSION" "helm-$HELM_VERSION" "minio-$MINIO_VERSION")
+print_bin_dirs() {
+  local c
+  for c in "${components[@]}"; do echo "$components_dir/$c/bin"; done
+}
+
+if [ "${1:-}" = "--locate" ]; then
+  for c in "${components[@]}"; do
+    if [ ! -f "$components_dir/$c/.complete" ]; then
+      log "$c is not built yet in $components_dir: run 'npm run cluster:prepare' (once, ~10 minutes)"
+      exit 1
+    fi
+  done
+  print_bin_dirs
+  exit 0
+fi
 
 command -v go >/dev/null || { log "Go toolchain not found on PATH: install Go 1.24 or newer"; exit 1; }
 
@@ -116,6 +135,4 @@ build_component helm "$HELM_VERSION" "helm.sh/helm/v3@$HELM_VERSION" \
 build_component minio "$MINIO_VERSION" "github.com/minio/minio@$MINIO_VERSION" "-s -w" \
   github.com/minio/minio
 
-for c in "kubernetes-$KUBERNETES_VERSION" "etcd-$ETCD_VERSION" "helm-$HELM_VERSION" "minio-$MINIO_VERSION"; do
-  echo "$components_dir/$c/bin"
-done
+print_bin_dirs
