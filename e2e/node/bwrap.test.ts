@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bwrapArgs, findBwrap, resolveMountPoint } from './bwrap.js';
+import { imageFileMounts } from './images.js';
 
 describe('bwrapArgs', () => {
   it('binds the host, devices and proc, then the volumes, then runs argv', () => {
@@ -95,5 +96,25 @@ describe('resolveMountPoint', () => {
     ['/data/x', '/data/x'],
   ])('%s → %s', (input, expected) => {
     expect(resolveMountPoint(input, realpath)).toBe(expected);
+  });
+});
+
+describe('image files over volumes', () => {
+  it('binds a repository under /tmp after an emptyDir at /tmp, so the volume cannot hide it', () => {
+    const args = bwrapArgs({
+      mounts: [
+        // What the pod worker passes: the pod's volumes, then the image's own files.
+        { hostPath: '/node/pods/p/volumes/tmp', containerPath: '/tmp', readOnly: false },
+        ...imageFileMounts({ files: ['/tmp/clone'] }),
+      ],
+      workingDir: '/tmp/clone',
+      argv: ['node', 'main.js'],
+    });
+    const mountAt = (source: string, target: string) =>
+      args.findIndex((a, i) => a === '--bind' && args[i + 1] === source && args[i + 2] === target);
+    const volume = mountAt('/node/pods/p/volumes/tmp', '/tmp');
+    const repo = mountAt('/tmp/clone', '/tmp/clone');
+    expect(volume).toBeGreaterThan(0);
+    expect(repo).toBeGreaterThan(volume);
   });
 });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { builtInImages, imageNameOf, lookUpImage, parseExtraImages } from './images.js';
+import {
+  builtInImages,
+  imageFileMounts,
+  imageNameOf,
+  lookUpImage,
+  parseExtraImages,
+} from './images.js';
 
 describe('imageNameOf', () => {
   it.each([
@@ -42,4 +48,17 @@ describe('parseExtraImages', () => {
   ])('rejects %s', (text, message) => {
     expect(() => parseExtraImages(text, 'f.json')).toThrow(message);
   });
+});
+
+describe('programs run from the repository', () => {
+  it.each(['ghcr.io/lathe-dev/lathe-operator', 'lathe.dev/test/http'])(
+    '%s keeps the repository visible over volumes',
+    (image) => {
+      const entry = builtInImages[image];
+      expect(entry?.files).toEqual([entry?.workingDir]);
+      expect(imageFileMounts(entry!)).toEqual([
+        { hostPath: entry?.workingDir, containerPath: entry?.workingDir, readOnly: false },
+      ]);
+    },
+  );
 });

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import type { BindMount } from './bwrap.js';
 
 /** What a mapped image runs. */
 export interface ImageEntry {
@@ -22,6 +23,13 @@ export interface ImageEntry {
   env?: Record<string, string>;
   /** The image's WORKDIR, used when the container has no `workingDir`. */
   workingDir?: string;
+  /**
+   * Host directories that are the image's own files (for a program run from this repository,
+   * the repository). A container's image files are never hidden by a volume mounted elsewhere,
+   * so these are bound at their own paths on top of the pod's volumes: a clone under /tmp stays
+   * visible to a pod that mounts an emptyDir at /tmp.
+   */
+  files?: string[];
 }
 
 export type ImageMap = Record<string, ImageEntry>;
@@ -34,7 +42,13 @@ function tsProgram(relativePath: string): ImageEntry {
     entrypoint: [process.execPath, '--import', 'tsx', path.join(repoRoot, relativePath)],
     // `--import tsx` resolves tsx from the working directory.
     workingDir: repoRoot,
+    files: [repoRoot],
   };
+}
+
+/** The bind mounts that keep an image's own files visible over the pod's volumes. */
+export function imageFileMounts(image: ImageEntry): BindMount[] {
+  return (image.files ?? []).map((dir) => ({ hostPath: dir, containerPath: dir, readOnly: false }));
 }
 
 /** The images every process node knows. */
@@ -73,6 +87,7 @@ const entrySchema = z
     defaultArgs: z.array(z.string()).optional(),
     env: z.record(z.string(), z.string()).optional(),
     workingDir: z.string().optional(),
+    files: z.array(z.string().startsWith('/')).optional(),
   })
   .strict();
 
@@ -96,6 +111,7 @@ export function parseExtraImages(text: string, source: string): ImageMap {
     if (entry.defaultArgs) clean.defaultArgs = entry.defaultArgs;
     if (entry.env) clean.env = entry.env;
     if (entry.workingDir) clean.workingDir = entry.workingDir;
+    if (entry.files) clean.files = entry.files;
     map[imageNameOf(name)] = clean;
   }
   return map;

@@ -29,7 +29,7 @@ import {
   terminationReason,
 } from './container-state.js';
 import { containerEnv } from './env.js';
-import { type ImageMap, imageNameOf, lookUpImage } from './images.js';
+import { type ImageMap, imageFileMounts, imageNameOf, lookUpImage } from './images.js';
 import { describeApiError, statusCodeOf } from './kube-api.js';
 import { containerFileOf, podDirOf, volumeDirOf } from './node-dir.js';
 import { ContainerConfigError } from './pod-fields.js';
@@ -413,12 +413,15 @@ export class PodWorker {
         argv: containerArgv(image, spec, env),
         env,
         workingDir: spec.workingDir || image.workingDir,
-        mounts: containerMounts({
-          container: runSpec,
-          volumes,
-          hostPathOf: (v) => this.volumePaths?.get(v.name) ?? volumeDirOf(this.podDir, v.name),
-          terminationLogPath: containerFileOf(this.podDir, spec.name, 'termination-log'),
-        }),
+        mounts: [
+          ...containerMounts({
+            container: runSpec,
+            volumes,
+            hostPathOf: (v) => this.volumePaths?.get(v.name) ?? volumeDirOf(this.podDir, v.name),
+            terminationLogPath: containerFileOf(this.podDir, spec.name, 'termination-log'),
+          }),
+          ...imageFileMounts(image),
+        ],
       };
     } catch (error) {
       if (error instanceof ContainerConfigError) {
