@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -43,6 +43,46 @@ const stopOrder = [
 
 export const objectStoreNamespace = 'lathe-system';
 export const objectStoreSecretName = 'lathe-object-store';
+
+/** What `.lathe/cluster.json` holds: the tests' `ClusterInfo`, plus what a restart needs. */
+type RecordedCluster = ClusterInfo & { layout: ClusterLayout; withNode: boolean };
+
+async function readRecordedCluster(): Promise<RecordedCluster> {
+  return JSON.parse(await readFile(clusterInfoPath, 'utf8')) as RecordedCluster;
+}
+
+/** How to tell a started component is healthy: its health URL, or for the node, Node Ready. */
+function healthCheckOf(
+  spec: ComponentSpec,
+  context: { adminTls: { cert: Buffer; key: Buffer }; kubeconfigPath: string; nodeName: string },
+): () => Promise<boolean> {
+  if (spec.name === 'process-node') {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(context.kubeconfigPath);
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    return () => nodeIsReady(core, context.nodeName);
+  }
+  const tls = spec.healthNeedsAdminCert ? context.adminTls : {};
+  return async () => (await probeUrl(spec.healthUrl!, tls)) === 200;
+}
+
+async function readAdminTls(): Promise<{ cert: Buffer; key: Buffer }> {
+  const pki = path.join(stateDir, 'pki');
+  return {
+    cert: await readFile(path.join(pki, 'admin.crt')),
+    key: await readFile(path.join(pki, 'admin.key')),
+  };
+}
+
+/** Recorded components whose process has died. */
+async function deadComponents(): Promise<string[]> {
+  const dead: string[] = [];
+  for (const name of Object.keys(specsByName)) {
+    const pid = await recordedPid(stateDir, name);
+    if (pid !== undefined && !(await isAlive(pid))) dead.push(name);
+  }
+  return dead;
+}
 
 export interface UpOptions {
   /** Start the process node too (default true). */
@@ -80,7 +120,6 @@ export async function prepareComponents(
   const binDirs = stdout.trim().split('\n').filter(Boolean);
   const binaries: Record<string, string> = {};
   for (const dir of binDirs) {
-    const { readdir } = await import('node:fs/promises');
     for (const name of await readdir(dir)) binaries[name] = path.join(dir, name);
   }
   return { binDirs, binaries };
@@ -136,24 +175,14 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
       },
     );
   }
-  const adminTls = {
-    cert: await readFile(pki.certs.admin!.cert),
-    key: await readFile(pki.certs.admin!.key),
-  };
+  const adminTls = await readAdminTls();
 
   const logs: Record<string, string> = {};
-  const launch = async (
-    spec: ComponentSpec,
-    timeoutMs: number,
-    healthy?: () => Promise<boolean>,
-  ) => {
+  const launch = async (spec: ComponentSpec, timeoutMs: number) => {
     const logPath = path.join(stateDir, 'logs', `${spec.name}.log`);
     logs[spec.name] = logPath;
     const proc = await startDetached(stateDir, spec, logPath);
-    const check =
-      healthy ??
-      (async () =>
-        (await probeUrl(spec.healthUrl!, spec.healthNeedsAdminCert ? adminTls : {})) === 200);
+    const check = healthCheckOf(spec, { adminTls, kubeconfigPath, nodeName });
     return {
       proc,
       wait: () => waitUntilHealthy({ name: spec.name, pid: proc.pid, logPath }, check, timeoutMs),
@@ -176,10 +205,7 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
     await createBucketAndSecret(kc, layout);
 
     if (options.node !== false) {
-      const core = kc.makeApiClient(k8s.CoreV1Api);
-      const node = await launch(processNodeSpec(layout), 60_000, async () =>
-        nodeIsReady(core, nodeName),
-      );
+      const node = await launch(processNodeSpec(layout), 60_000);
       await node.wait();
       log(`Node ${nodeName} is Ready`);
     }
@@ -189,7 +215,7 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
     throw error;
   }
 
-  const info: ClusterInfo & { layout: ClusterLayout; withNode: boolean } = {
+  const info: RecordedCluster = {
     layout,
     withNode: options.node !== false,
     kubeconfigPath,
@@ -286,9 +312,7 @@ const specsByName: Record<string, (layout: ClusterLayout) => ComponentSpec> = {
  * once it is healthy again; `downtimeMs` keeps it stopped that long first.
  */
 export async function restartComponent(name: string, downtimeMs = 0): Promise<void> {
-  const info = JSON.parse(await readFile(clusterInfoPath, 'utf8')) as ClusterInfo & {
-    layout: ClusterLayout;
-  };
+  const info = await readRecordedCluster();
   const specOf = specsByName[name];
   if (!specOf)
     throw new Error(`unknown component "${name}"; one of ${Object.keys(specsByName).join(', ')}`);
@@ -297,20 +321,7 @@ export async function restartComponent(name: string, downtimeMs = 0): Promise<vo
   if (downtimeMs) await new Promise((r) => setTimeout(r, downtimeMs));
   const logPath = path.join(stateDir, 'logs', `${name}.log`);
   const proc = await startDetached(stateDir, spec, logPath);
-  const pki = path.join(stateDir, 'pki');
-  const adminTls = {
-    cert: await readFile(path.join(pki, 'admin.crt')),
-    key: await readFile(path.join(pki, 'admin.key')),
-  };
-  const check =
-    name === 'process-node'
-      ? async () => {
-          const kc = new k8s.KubeConfig();
-          kc.loadFromFile(info.kubeconfigPath);
-          return nodeIsReady(kc.makeApiClient(k8s.CoreV1Api), info.nodeName);
-        }
-      : async () =>
-          (await probeUrl(spec.healthUrl!, spec.healthNeedsAdminCert ? adminTls : {})) === 200;
+  const check = healthCheckOf(spec, { adminTls: await readAdminTls(), ...info });
   await waitUntilHealthy({ name, pid: proc.pid, logPath }, check, 90_000);
   if (name === 'kube-apiserver') await reviveDeadComponents();
 }
@@ -322,15 +333,9 @@ export async function restartComponent(name: string, downtimeMs = 0): Promise<vo
  * server restart takes it down with it.
  */
 export async function reviveDeadComponents(): Promise<string[]> {
-  const revived: string[] = [];
-  for (const name of Object.keys(specsByName)) {
-    const pid = await recordedPid(stateDir, name);
-    if (pid !== undefined && !(await isAlive(pid))) {
-      await restartComponent(name);
-      revived.push(name);
-    }
-  }
-  return revived;
+  const dead = await deadComponents();
+  for (const name of dead) await restartComponent(name);
+  return dead;
 }
 
 /** Stops the local cluster; returns the components that were running. */
@@ -346,16 +351,11 @@ export async function down(): Promise<string[]> {
  */
 export async function isHealthy(): Promise<boolean> {
   try {
-    const info = JSON.parse(await readFile(clusterInfoPath, 'utf8')) as ClusterInfo & {
-      withNode?: boolean;
-    };
+    const info = await readRecordedCluster();
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(info.kubeconfigPath);
     const core = kc.makeApiClient(k8s.CoreV1Api);
-    for (const name of Object.keys(specsByName)) {
-      const pid = await recordedPid(stateDir, name);
-      if (pid !== undefined && !(await isAlive(pid))) return false;
-    }
+    if ((await deadComponents()).length > 0) return false;
     if (info.withNode === false) return await core.listNamespace({ limit: 1 }).then(() => true);
     return await nodeIsReady(core, info.nodeName);
   } catch {
