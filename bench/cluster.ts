@@ -20,16 +20,11 @@ import {
   kubeConfig,
   repoRoot,
 } from '../e2e/cluster/testenv.js';
+import { percentile } from './stats.js';
 
 const exec = promisify(execFile);
 const args = process.argv.slice(2);
 const podCount = Number(args[args.indexOf('--pods') + 1] ?? 20) || 20;
-
-function percentile(sorted: number[], p: number): number {
-  return (
-    sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN
-  );
-}
 
 async function recordedBuildTimes(): Promise<void> {
   const root = path.join(

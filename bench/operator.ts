@@ -33,6 +33,7 @@ import {
 } from '../e2e/cluster/testenv.js';
 import { manifestFor } from '../operator/src/controllers/modelversion/verify.js';
 import { ObjectStore } from '../operator/src/storage/object-store.js';
+import { percentile } from './stats.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number) => {
@@ -42,12 +43,6 @@ const flag = (name: string, fallback: number) => {
 const objects = flag('--objects', 1000);
 const cached = flag('--cached', 10_000);
 const concurrency = 16;
-
-function percentile(sorted: number[], p: number): number {
-  return (
-    sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN
-  );
-}
 
 function summary(
   label: string,

@@ -24,6 +24,7 @@ import {
   helm,
   kubeConfig,
   kubectl,
+  kubectlOrThrow,
   repoRoot,
 } from '../e2e/cluster/testenv.js';
 import { modelVersionPrefix } from '../operator/src/contract/object-store-layout.js';
@@ -31,12 +32,6 @@ import { manifestFor } from '../operator/src/controllers/modelversion/verify.js'
 import { ObjectStore } from '../operator/src/storage/object-store.js';
 
 const step = (text: string) => console.log(`\n==> ${text}`);
-
-async function must(args: string[], input?: string): Promise<string> {
-  const result = await kubectl(args, input === undefined ? {} : { input });
-  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed:\n${result.stderr}`);
-  return result.stdout;
-}
 
 const namespace = 'lathe-demo';
 
@@ -86,10 +81,10 @@ async function main(): Promise<void> {
   if (await isHealthy()) console.log('A local cluster is already running; using it.');
   else await up();
   const info = clusterInfo();
-  console.log(await must(['get', 'nodes', '-o', 'wide']));
+  console.log(await kubectlOrThrow(['get', 'nodes', '-o', 'wide']));
 
   await kubectl(['create', 'namespace', namespace]);
-  await eventually(() => must(['-n', namespace, 'get', 'serviceaccount', 'default']), {
+  await eventually(() => kubectlOrThrow(['-n', namespace, 'get', 'serviceaccount', 'default']), {
     what: 'default ServiceAccount',
   });
 
@@ -114,7 +109,7 @@ async function main(): Promise<void> {
   );
   if (installed.code !== 0) throw new Error(`helm install failed:\n${installed.stderr}`);
   console.log(
-    await must([
+    await kubectlOrThrow([
       '-n',
       objectStoreNamespace,
       'get',
@@ -150,14 +145,14 @@ async function main(): Promise<void> {
       uri: `s3://${info.minio.bucket}/${prefix}`,
       digest,
     };
-    await must(['apply', '-f', '-'], stringify(example));
+    await kubectlOrThrow(['apply', '-f', '-'], { input: stringify(example) });
     console.log(
       `modelversion/${name}: s3://${info.minio.bucket}/${prefix} ${digest}${tamper ? ' (then tampered with)' : ''}`,
     );
   };
   await register('iris-v1', 1, false);
   await register('iris-v2', 2, true);
-  await must([
+  await kubectlOrThrow([
     '-n',
     namespace,
     'wait',
@@ -165,7 +160,7 @@ async function main(): Promise<void> {
     'modelversion/iris-v1',
     '--timeout=60s',
   ]);
-  await must([
+  await kubectlOrThrow([
     '-n',
     namespace,
     'wait',
@@ -173,8 +168,8 @@ async function main(): Promise<void> {
     'modelversion/iris-v2',
     '--timeout=60s',
   ]);
-  console.log(await must(['-n', namespace, 'get', 'lathe']));
-  const refused = await must([
+  console.log(await kubectlOrThrow(['-n', namespace, 'get', 'lathe']));
+  const refused = await kubectlOrThrow([
     '-n',
     namespace,
     'get',
@@ -186,9 +181,16 @@ async function main(): Promise<void> {
 
   step(`Running a Job and a Deployment on the process node (namespace ${namespace})`);
   await kubectl(['-n', namespace, 'delete', 'job', 'hello', '--ignore-not-found', '--wait=true']);
-  await must(['apply', '-f', '-'], jobManifest);
-  await must(['apply', '-f', '-'], deploymentManifest);
-  await must(['-n', namespace, 'wait', '--for=condition=Complete', 'job/hello', '--timeout=120s']);
+  await kubectlOrThrow(['apply', '-f', '-'], { input: jobManifest });
+  await kubectlOrThrow(['apply', '-f', '-'], { input: deploymentManifest });
+  await kubectlOrThrow([
+    '-n',
+    namespace,
+    'wait',
+    '--for=condition=Complete',
+    'job/hello',
+    '--timeout=120s',
+  ]);
   const core = kubeConfig().makeApiClient(k8s.CoreV1Api);
   const [jobPod] = (await core.listNamespacedPod({ namespace, labelSelector: 'job-name=hello' }))
     .items;
@@ -196,7 +198,7 @@ async function main(): Promise<void> {
     `job/hello is Complete; pod ${jobPod?.metadata?.name} exited ${jobPod?.status?.containerStatuses?.[0]?.state?.terminated?.exitCode}`,
   );
 
-  await must(['-n', namespace, 'rollout', 'status', 'deployment/echo', '--timeout=120s']);
+  await kubectlOrThrow(['-n', namespace, 'rollout', 'status', 'deployment/echo', '--timeout=120s']);
   const pods = (await core.listNamespacedPod({ namespace, labelSelector: 'app=echo' })).items;
   for (const pod of pods) {
     const ip = pod.status?.podIP;

@@ -97,6 +97,16 @@ export function kubectl(args: string[], options?: { input?: string; timeoutMs?: 
   return run('kubectl', args, options);
 }
 
+/** Runs kubectl and returns its stdout; throws with kubectl's stderr on a non-zero exit. */
+export async function kubectlOrThrow(
+  args: string[],
+  options?: { input?: string; timeoutMs?: number },
+): Promise<string> {
+  const result = await kubectl(args, options);
+  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed:\n${result.stderr}`);
+  return result.stdout;
+}
+
 /** Runs helm against the local cluster. Never throws on a non-zero exit: check `code`. */
 export function helm(args: string[], options?: { input?: string; timeoutMs?: number }) {
   return run('helm', args, options);

@@ -22,7 +22,7 @@ import {
   eventually,
   helm,
   kubeConfig,
-  kubectl,
+  kubectlOrThrow,
   repoRoot,
   stateDir,
 } from '../cluster/testenv.js';
@@ -39,12 +39,6 @@ let system: string;
 let work: string;
 let artifact: { uri: string; digest: string };
 let nextVersion = 1;
-
-async function must(args: string[]): Promise<string> {
-  const result = await kubectl(args);
-  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${result.stderr}`);
-  return result.stdout;
-}
 
 async function operatorPods(): Promise<k8s.V1Pod[]> {
   const pods = await core.listNamespacedPod({
@@ -268,9 +262,17 @@ describe('the operator installed with Helm', () => {
 
   it('reconciles each of 200 objects exactly once in effect across an operator restart mid-burst', async () => {
     const names = await createModelVersions(200, async (i) => {
-      if (i === 80) await must(['-n', system, 'rollout', 'restart', `deployment/${release}`]);
+      if (i === 80)
+        await kubectlOrThrow(['-n', system, 'rollout', 'restart', `deployment/${release}`]);
     });
     await expectReconciledOnce(names, { timeoutMs: 300_000 });
-    await must(['-n', system, 'rollout', 'status', `deployment/${release}`, '--timeout=120s']);
+    await kubectlOrThrow([
+      '-n',
+      system,
+      'rollout',
+      'status',
+      `deployment/${release}`,
+      '--timeout=120s',
+    ]);
   });
 });

@@ -14,6 +14,7 @@ import {
   installCrds,
   kubeConfig,
   kubectl,
+  kubectlOrThrow,
 } from '../../../e2e/cluster/testenv.js';
 import { transitionViolations } from './cel.js';
 import { allKinds, kindByName } from './index.js';
@@ -35,17 +36,11 @@ function descriptorOf(kind: string): KindDescriptor {
   return descriptor;
 }
 
-async function mustSucceed(args: string[], input?: string): Promise<string> {
-  const result = await kubectl(args, input === undefined ? {} : { input });
-  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${result.stderr}`);
-  return result.stdout;
-}
-
 beforeAll(async () => {
   await installCrds();
   namespace = await createTestNamespace('api');
   // The object lists of a fresh CRD can lag its Established condition for a moment.
-  await eventually(() => mustSucceed(['get', 'lathe', '-n', namespace]), {
+  await eventually(() => kubectlOrThrow(['get', 'lathe', '-n', namespace]), {
     what: 'kubectl get lathe',
   });
 });
@@ -57,29 +52,29 @@ afterAll(async () => {
 describe('examples/', () => {
   it.each(exampleKinds)('the %s example applies', async (kind) => {
     const file = path.join(examplesDir, exampleFiles[kind]);
-    await mustSucceed(['apply', '--server-side', '-n', namespace, '-f', file]);
+    await kubectlOrThrow(['apply', '--server-side', '-n', namespace, '-f', file]);
   });
 
   it('kubectl get lathe lists every kind with its printer columns', async () => {
-    const out = await mustSucceed(['get', 'lathe', '-n', namespace]);
+    const out = await kubectlOrThrow(['get', 'lathe', '-n', namespace]);
     for (const kind of allKinds) expect(out).toContain(`${kind.singular}.${kind.group}/`);
     expect(out).toMatch(/MODEL\s+VERSION\s+STAGE\s+ACCURACY\s+LOSS/);
     expect(out).toMatch(/iris-v1\s+iris\s+1\s+production\s+0\.967/);
-    const ml = await mustSucceed(['get', 'ml', '-n', namespace, '-o', 'name']);
+    const ml = await kubectlOrThrow(['get', 'ml', '-n', namespace, '-o', 'name']);
     expect(ml.trim().split('\n')).toHaveLength(allKinds.length);
   });
 
   it.each(allKinds.flatMap((k) => k.shortNames.map((s) => [s, k.kind] as const)))(
     'the short name %s lists %s objects',
     async (shortName, kind) => {
-      const out = await mustSucceed(['get', shortName, '-n', namespace, '-o', 'name']);
+      const out = await kubectlOrThrow(['get', shortName, '-n', namespace, '-o', 'name']);
       expect(out).toContain(`${descriptorOf(kind).singular}.${descriptorOf(kind).group}/`);
     },
   );
 
   it('kubectl scale sets spec.replicas.min of an InferenceService', async () => {
-    await mustSucceed(['scale', 'inferenceservice/iris', '-n', namespace, '--replicas=2']);
-    const min = await mustSucceed([
+    await kubectlOrThrow(['scale', 'inferenceservice/iris', '-n', namespace, '--replicas=2']);
+    const min = await kubectlOrThrow([
       'get',
       'inferenceservice/iris',
       '-n',
@@ -103,10 +98,9 @@ describe('examples/', () => {
 describe('defaults', () => {
   it.each(exampleKinds)('a minimal %s is defaulted on create as zod defaults it', async (kind) => {
     const { manifest, defaultedSpec } = minimalManifests[kind];
-    const out = await mustSucceed(
-      ['create', '-n', namespace, '-o', 'json', '-f', '-'],
-      JSON.stringify(manifest),
-    );
+    const out = await kubectlOrThrow(['create', '-n', namespace, '-o', 'json', '-f', '-'], {
+      input: JSON.stringify(manifest),
+    });
     const created = JSON.parse(out) as { spec: unknown };
     expect(created.spec).toEqual(defaultedSpec);
     expect((schemaOfKind[kind].parse(manifest) as { spec: unknown }).spec).toEqual(created.spec);
@@ -129,7 +123,7 @@ describe('kubectl explain', () => {
     // The API server publishes a new CRD's OpenAPI document a few seconds after it is established.
     const out = await eventually(
       async () => {
-        const stdout = await mustSucceed(['explain', field]);
+        const stdout = await kubectlOrThrow(['explain', field]);
         if (!stdout.includes(text)) throw new Error(`explain ${field} lacks "${text}":\n${stdout}`);
         return stdout;
       },
@@ -155,7 +149,7 @@ describe('the invalid corpus', () => {
         const plural = descriptorOf(invalid.kind).plural;
         const name = (base.metadata as { name: string }).name;
         const live = JSON.parse(
-          await mustSucceed(['get', `${plural}/${name}`, '-n', namespace, '-o', 'json']),
+          await kubectlOrThrow(['get', `${plural}/${name}`, '-n', namespace, '-o', 'json']),
         ) as Record<string, unknown>;
         manifest = applyChanges(live, invalid);
         args = ['replace', '--dry-run=server', '-n', namespace, '-f', '-'];
