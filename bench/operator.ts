@@ -31,7 +31,7 @@ import {
   kubeConfig,
   repoRoot,
 } from '../e2e/cluster/testenv.js';
-import { manifestFor } from '../operator/src/controllers/modelversion/verify.js';
+import { manifestFor } from '../operator/src/contract/manifest.js';
 import { ObjectStore } from '../operator/src/storage/object-store.js';
 import { percentile } from './stats.js';
 

@@ -27,8 +27,8 @@ import {
   kubectlOrThrow,
   repoRoot,
 } from '../e2e/cluster/testenv.js';
+import { manifestFor } from '../operator/src/contract/manifest.js';
 import { modelVersionPrefix } from '../operator/src/contract/object-store-layout.js';
-import { manifestFor } from '../operator/src/controllers/modelversion/verify.js';
 import { ObjectStore } from '../operator/src/storage/object-store.js';
 
 const step = (text: string) => console.log(`\n==> ${text}`);

@@ -10,8 +10,6 @@
  * feedback/<namespace>/<inferenceservice>/    sampled prediction logs and ground truth
  * ```
  */
-import { z } from 'zod';
-
 export const DEFAULT_BUCKET = 'lathe';
 
 /** The file in every artifact and dataset version that lists the sha256 of every other file. */
@@ -33,32 +31,44 @@ export function feedbackPrefix(namespace: string, inferenceService: string): str
   return `feedback/${namespace}/${inferenceService}/`;
 }
 
-/**
- * `manifest.json`: every file of an artifact with its size and sha256. The artifact's digest is
- * the sha256 of this file's bytes, so one digest pins every byte of every file.
- */
-export const ArtifactManifestSchema = z.object({
-  files: z
-    .array(
-      z.object({
-        path: z
-          .string()
-          .min(1)
-          .max(1024)
-          .refine(
-            (p) => !p.startsWith('/') && !p.split('/').includes('..') && p !== MANIFEST_FILE,
-            {
-              message: 'must be a relative path inside the artifact, other than manifest.json',
-            },
-          ),
-        sizeBytes: z.number().int().min(0),
-        sha256: z.string().regex(/^[a-f0-9]{64}$/, { message: 'must be 64 lowercase hex digits' }),
-      }),
-    )
-    .min(1)
-    .max(10_000),
-});
-export type ArtifactManifest = z.infer<typeof ArtifactManifestSchema>;
+/** The files of a dataset version (`datasetVersionPrefix`). `manifest.json` is written last. */
+export const DatasetFile = {
+  /** The prepared train split: CSV, header `<feature>...,<label>`, numbers only (see `prepared-data.ts`). */
+  train: 'train.csv',
+  /** The prepared test split, same columns as `train`. */
+  test: 'test.csv',
+  /** The fitted preparation and the task (`PreparedSchema`): what serving applies to raw rows. */
+  schema: 'schema.json',
+  /** Statistics of the version (`DatasetStats`): rows, per-column statistics, distributions. */
+  stats: 'stats.json',
+} as const;
+
+/** The files of a model artifact (`modelVersionPrefix`) Lathe's trainer writes. */
+export const ModelFile = {
+  /** TensorFlow.js layers model topology and weights manifest. */
+  model: 'model.json',
+  /** TensorFlow.js weights, one shard. */
+  weights: 'weights.bin',
+  /** The dataset's `schema.json`, copied so the artifact alone can serve raw records. */
+  schema: 'schema.json',
+  /** Evaluation on the test split (`ModelMetrics`). */
+  metrics: 'metrics.json',
+} as const;
+
+/** The files of a training run (`trainingRunPrefix`). */
+export const RunFile = {
+  /** Per-epoch loss and metrics (`TrainingHistory`), rewritten as training goes. */
+  history: 'history.json',
+  /** The latest epoch (`TrainingProgress`), rewritten every epoch; the operator polls it. */
+  progress: 'progress.json',
+  /** Where the trainer writes the artifact before the operator registers it under `models/`. */
+  artifactDir: 'artifact/',
+} as const;
+
+/** `s3://bucket/key`. */
+export function s3Uri(bucket: string, key: string): string {
+  return `s3://${bucket}/${key}`;
+}
 
 /** A location in an S3-compatible store. */
 export interface ObjectLocation {

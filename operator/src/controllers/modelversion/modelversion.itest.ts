@@ -13,13 +13,13 @@ import {
   installCrds,
   kubeConfig,
 } from '../../../../e2e/cluster/testenv.js';
+import { manifestFor } from '../../contract/manifest.js';
 import { OperatorMetrics } from '../../observability/metrics.js';
 import { HttpKubeClient, isNotFound } from '../../runtime/kube-client.js';
 import { Manager } from '../../runtime/manager.js';
 import { builtin, type KubeObject } from '../../runtime/resource.js';
 import { ObjectStore } from '../../storage/object-store.js';
 import { ARTIFACT_FINALIZER, modelVersionController, modelVersionResource } from './reconcile.js';
-import { manifestFor } from './verify.js';
 
 const { minio } = clusterInfo();
 const store = new ObjectStore(minio);

@@ -8,6 +8,7 @@
  * reconciles (a stage change, a resync) only refresh `observedGeneration`.
  */
 import { type ModelVersion, modelVersionKind } from '../../api/modelversion.js';
+import { verifyArtifact } from '../../contract/manifest.js';
 import { parseS3Uri } from '../../contract/object-store-layout.js';
 import { patchStatusIfChanged } from '../../runtime/apply.js';
 import { type Condition, setKstatus } from '../../runtime/conditions.js';
@@ -21,7 +22,6 @@ import {
   modelVersionStatus,
   type VerificationOutcome,
 } from './status.js';
-import { verifyArtifact } from './verify.js';
 
 export const modelVersionResource = schemaKind(modelVersionKind);
 /** A ModelVersion as the runtime's caches hold it. */

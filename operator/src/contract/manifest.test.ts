@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ObjectNotFoundError, StorageUnavailableError } from '../../storage/object-store.js';
-import { manifestFor, sha256Digest, verifyArtifact } from './verify.js';
+import { ObjectNotFoundError, StorageUnavailableError } from '../storage/object-store.js';
+import { manifestFor, manifestFromEntries, sha256Digest, verifyArtifact } from './manifest.js';
 
 /** An in-memory store holding `objects` (bucket/key → bytes): pure logic under test, no I/O. */
 function memoryStore(objects: Record<string, Buffer>) {
@@ -39,7 +39,7 @@ const stored = (overrides: Record<string, Buffer | undefined> = {}) => {
 describe('verifyArtifact', () => {
   it('verifies an intact artifact and sums its size', async () => {
     const result = await verifyArtifact(stored(), { uri, digest });
-    expect(result).toEqual({
+    expect(result).toMatchObject({
       verified: true,
       digest,
       files: 2,
@@ -67,7 +67,7 @@ describe('verifyArtifact', () => {
       { uri, digest: `sha256:${'0'.repeat(64)}` },
       {},
       'DigestMismatch',
-      'spec.artifact.digest says',
+      'the expected digest is',
     ],
     [
       'a missing file',
@@ -109,5 +109,47 @@ describe('verifyArtifact', () => {
     await expect(verifyArtifact(down, { uri, digest })).rejects.toBeInstanceOf(
       StorageUnavailableError,
     );
+  });
+});
+
+describe('the manifest bytes (what another language must reproduce)', () => {
+  it('pins the canonical bytes and digest of a fixed manifest', () => {
+    const { manifest, digest } = manifestFor({
+      'weights.bin': Buffer.from([0, 1, 2, 3]),
+      'model.json': Buffer.from('{"format":"layers-model"}'),
+      'sub/dir/a.txt': Buffer.from('hello\n'),
+    });
+    // The same bytes as Python's `json.dumps({"files": entries}, indent=2) + "\n"` with the
+    // entries sorted by path: what the scikit-learn trainer writes.
+    expect(manifest.toString('utf8')).toBe(
+      `${[
+        '{',
+        '  "files": [',
+        '    {',
+        '      "path": "model.json",',
+        '      "sizeBytes": 25,',
+        '      "sha256": "d347a2b772de39112d9703afe004935a65dca3d2ccbc74be81247a4fb530748e"',
+        '    },',
+        '    {',
+        '      "path": "sub/dir/a.txt",',
+        '      "sizeBytes": 6,',
+        '      "sha256": "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"',
+        '    },',
+        '    {',
+        '      "path": "weights.bin",',
+        '      "sizeBytes": 4,',
+        '      "sha256": "054edec1d0211f624fed0cbca9d4f9400b0e491c43742af2c5b0abebf0c990d8"',
+        '    }',
+        '  ]',
+        '}',
+      ].join('\n')}\n`,
+    );
+    expect(digest).toBe('sha256:ba60a024c75427b2036ee12fad7fa5bf27029fe0b359a81d94e0798baf6f3e3f');
+  });
+
+  it('is the same whatever order the files come in', () => {
+    const a = { path: 'a', sizeBytes: 1, sha256: 'a'.repeat(64) };
+    const b = { path: 'b', sizeBytes: 2, sha256: 'b'.repeat(64) };
+    expect(manifestFromEntries([b, a]).digest).toBe(manifestFromEntries([a, b]).digest);
   });
 });

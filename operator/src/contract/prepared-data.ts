@@ -1,0 +1,277 @@
+/**
+ * The prepared form of a dataset version, and the fitted preparation that produced it.
+ *
+ * The ingestion program fits the preparation (imputation values, categories, scaling) on the
+ * train split and writes it as `schema.json`; it then writes both splits as *prepared* CSV:
+ * every feature a number, the label a class index (classification) or a number (regression).
+ * A trainer in any language reads those CSVs without knowing how they were prepared. The
+ * inference server applies the same `schema.json` (copied into the model artifact) to raw
+ * records, through `prepareRecord` here, which is also what the ingestion program calls on each
+ * row — one implementation, so training and serving cannot prepare a row differently.
+ *
+ * Prepared CSV: a header `<feature 1>,...,<feature n>,<label name>` (the names of
+ * `PreparedSchema.features`, then `label.name`), then one line per row, numbers formatted by
+ * `formatNumber`. Names are quoted as RFC 4180 requires when they contain `,` or `"`.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+export const PREPARED_FORMAT_VERSION = 1;
+
+/** Column types, as `Dataset.spec.schema.columns[].type` names them. */
+export const columnTypes = ['number', 'integer', 'boolean', 'categorical', 'string'] as const;
+export type ColumnType = (typeof columnTypes)[number];
+
+export const isNumericType = (type: ColumnType): boolean => type === 'number' || type === 'integer';
+
+const NumericTransformSchema = z.object({
+  name: z.string().min(1),
+  type: z.enum(['number', 'integer']),
+  kind: z.literal('numeric'),
+  /** The value imputed for a missing cell; null: the preparation dropped such rows. */
+  impute: z.number().nullable(),
+  scale: z.discriminatedUnion('method', [
+    z.object({ method: z.literal('standard'), mean: z.number(), std: z.number().positive() }),
+    z.object({ method: z.literal('minMax'), min: z.number(), max: z.number() }),
+    z.object({ method: z.literal('none') }),
+  ]),
+});
+
+const CategoricalTransformSchema = z.object({
+  name: z.string().min(1),
+  type: z.enum(['boolean', 'categorical', 'string']),
+  kind: z.literal('categorical'),
+  /** The value imputed for a missing cell; null: the preparation dropped such rows. */
+  impute: z.string().nullable(),
+  encoding: z.enum(['oneHot', 'ordinal']),
+  /** The categories seen (the most frequent `maxCategories`), in feature order. */
+  categories: z.array(z.string()),
+  /**
+   * Whether rarer categories were merged into one "other" feature (one-hot: an extra feature
+   * named `<name>=__other__`; ordinal: the index `categories.length`). An unknown value at
+   * serving time goes there; without it, one-hot gives all zeros and ordinal `-1`.
+   */
+  other: z.boolean(),
+  /** Present for a PII column prepared with `Hash`: values are hashed before anything else. */
+  hashSalt: z.string().optional(),
+});
+
+export const InputTransformSchema = z.discriminatedUnion('kind', [
+  NumericTransformSchema,
+  CategoricalTransformSchema,
+]);
+export type InputTransform = z.infer<typeof InputTransformSchema>;
+export type NumericTransform = z.infer<typeof NumericTransformSchema>;
+export type CategoricalTransform = z.infer<typeof CategoricalTransformSchema>;
+
+/** `schema.json` of a dataset version and of every model artifact trained on it. */
+export const PreparedSchemaSchema = z.object({
+  formatVersion: z.literal(PREPARED_FORMAT_VERSION),
+  task: z.enum(['classification', 'regression']),
+  label: z.object({
+    name: z.string().min(1),
+    type: z.enum(columnTypes),
+    /** Classification: the class names; the prepared label is the index into this list. */
+    classes: z.array(z.string()).optional(),
+  }),
+  /** The raw input columns a prediction request carries, in order, and how each is prepared. */
+  inputs: z.array(InputTransformSchema).min(1),
+  /** The prepared feature names, in column order (what `prepareRecord` returns). */
+  features: z.array(z.string()).min(1),
+});
+export type PreparedSchema = z.infer<typeof PreparedSchemaSchema>;
+
+/** Cell texts that mean "no value", as pandas' `read_csv` treats them by default. */
+const missingTokens = new Set([
+  '',
+  'NA',
+  'N/A',
+  'n/a',
+  'NaN',
+  'nan',
+  '-NaN',
+  '-nan',
+  'null',
+  'NULL',
+  'None',
+  '#N/A',
+  '<NA>',
+  '?',
+]);
+
+/** Whether a raw cell (from CSV, JSON or SQL) is missing. */
+export function isMissing(value: unknown): boolean {
+  if (value === null || value === undefined) return true;
+  if (typeof value === 'number') return Number.isNaN(value);
+  if (typeof value === 'string') return missingTokens.has(value.trim());
+  return false;
+}
+
+/** A raw cell that does not fit its column's type. */
+export class CellError extends Error {
+  readonly column: string;
+  readonly value: unknown;
+
+  constructor(column: string, value: unknown, message: string) {
+    super(message);
+    this.name = 'CellError';
+    this.column = column;
+    this.value = value;
+  }
+}
+
+/** A raw numeric cell as a number, or undefined when missing. Throws `CellError` when not numeric. */
+export function parseNumericCell(column: string, value: unknown): number | undefined {
+  if (isMissing(value)) return undefined;
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (typeof value === 'string') {
+    const n = Number(value.trim());
+    if (Number.isFinite(n)) return n;
+  }
+  throw new CellError(column, value, `column ${column}: ${JSON.stringify(value)} is not a number`);
+}
+
+/** A raw categorical or boolean cell as its category string, or undefined when missing. */
+export function parseCategoryCell(type: ColumnType, value: unknown): string | undefined {
+  if (isMissing(value)) return undefined;
+  if (type === 'boolean') {
+    const text = String(value).trim().toLowerCase();
+    if (['true', 't', 'yes', 'y', '1'].includes(text)) return 'true';
+    if (['false', 'f', 'no', 'n', '0'].includes(text)) return 'false';
+    return text;
+  }
+  if (typeof value === 'string') return value.trim();
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value);
+  return JSON.stringify(value);
+}
+
+/** Names of the features one input produces, in order. */
+export function featureNamesOf(input: InputTransform): string[] {
+  if (input.kind === 'numeric' || input.encoding === 'ordinal') return [input.name];
+  const names = input.categories.map((c) => `${input.name}=${c}`);
+  return input.other ? [...names, `${input.name}=__other__`] : names;
+}
+
+/** Applies a fitted scaling to a number. */
+export function scaleNumber(input: NumericTransform, value: number): number {
+  const s = input.scale;
+  switch (s.method) {
+    case 'standard':
+      return (value - s.mean) / s.std;
+    case 'minMax':
+      return s.max === s.min ? 0 : (value - s.min) / (s.max - s.min);
+    case 'none':
+      return value;
+  }
+}
+
+/**
+ * The prepared features of one raw record (an object keyed by input column name), appended to
+ * `out` in `schema.features` order. Missing values are imputed as fitted; a value that does not
+ * fit its column, or a missing value where the preparation had dropped such rows, throws a
+ * `CellError` naming the column. Extra keys in `record` are ignored.
+ */
+export function prepareRecord(
+  schema: PreparedSchema,
+  record: Readonly<Record<string, unknown>>,
+  out: number[] = [],
+  hash: (salt: string, value: string) => string = defaultHash,
+): number[] {
+  for (const input of schema.inputs) {
+    const raw = record[input.name];
+    if (input.kind === 'numeric') {
+      const parsed = parseNumericCell(input.name, raw);
+      const value = parsed ?? input.impute;
+      if (value === null) {
+        throw new CellError(input.name, raw, `column ${input.name}: a value is required`);
+      }
+      out.push(scaleNumber(input, value));
+      continue;
+    }
+    let category = parseCategoryCell(input.type, raw);
+    if (category !== undefined && input.hashSalt !== undefined)
+      category = hash(input.hashSalt, category);
+    const value = category ?? input.impute;
+    if (value === null) {
+      throw new CellError(input.name, raw, `column ${input.name}: a value is required`);
+    }
+    const index = input.categories.indexOf(value);
+    if (input.encoding === 'ordinal') {
+      out.push(index >= 0 ? index : input.other ? input.categories.length : -1);
+      continue;
+    }
+    const width = input.categories.length + (input.other ? 1 : 0);
+    const start = out.length;
+    for (let i = 0; i < width; i++) out.push(0);
+    if (index >= 0) out[start + index] = 1;
+    else if (input.other) out[start + input.categories.length] = 1;
+  }
+  return out;
+}
+
+/** The prepared label of a raw label cell: class index or number. Throws `CellError`. */
+export function encodeLabel(schema: PreparedSchema, raw: unknown): number {
+  const name = schema.label.name;
+  if (schema.task === 'regression') {
+    const n = parseNumericCell(name, raw);
+    if (n === undefined) throw new CellError(name, raw, `label ${name}: a value is required`);
+    return n;
+  }
+  const value = parseCategoryCell(schema.label.type, raw);
+  if (value === undefined) throw new CellError(name, raw, `label ${name}: a value is required`);
+  const index = (schema.label.classes ?? []).indexOf(value);
+  if (index < 0) {
+    throw new CellError(name, raw, `label ${name}: ${JSON.stringify(value)} is not a known class`);
+  }
+  return index;
+}
+
+/** The label a class index or regression output stands for. */
+export function decodeLabel(schema: PreparedSchema, value: number): string | number {
+  if (schema.task === 'regression') return value;
+  const classes = schema.label.classes ?? [];
+  return classes[value] ?? value;
+}
+
+/**
+ * How prepared numbers are written: shortest round-trip form of the float32 nearest the value
+ * (what a trainer computes in anyway), so the same data always gives the same bytes and the
+ * same content hash. Integers print without a decimal point.
+ */
+export function formatNumber(value: number): string {
+  if (Number.isInteger(value) && Math.abs(value) < 2 ** 24) return String(value);
+  const f = Math.fround(value);
+  // Shortest decimal that reads back as the same float32: try increasing precision.
+  for (let digits = 1; digits <= 9; digits++) {
+    const text = f.toPrecision(digits);
+    if (Math.fround(Number(text)) === f) return String(Number(text));
+  }
+  return String(f);
+}
+
+/** Quotes a CSV field when RFC 4180 requires it. */
+export function csvField(text: string): string {
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** The header line of a prepared CSV (without newline). */
+export function preparedHeader(schema: PreparedSchema): string {
+  return [...schema.features, schema.label.name].map(csvField).join(',');
+}
+
+/** One prepared CSV line (without newline). */
+export function preparedLine(features: readonly number[], label: number): string {
+  let line = '';
+  for (const v of features) line += `${formatNumber(v)},`;
+  return line + formatNumber(label);
+}
+
+/**
+ * The salted hash a PII column with `Hash` is prepared with: the first 16 hex digits of
+ * sha256(salt + value).
+ */
+export function defaultHash(salt: string, value: string): string {
+  return createHash('sha256').update(salt).update(value).digest('hex').slice(0, 16);
+}

@@ -1,0 +1,187 @@
+/**
+ * What a finished runtime pod reports, and the files a trainer writes as it goes.
+ *
+ * A pod reports its result in its termination message (`terminationMessagePath`, by default
+ * `/dev/termination-log`), which the kubelet copies into the container status, where the
+ * operator reads it from its Pod cache: no extra API call, no shared volume. The kubelet keeps
+ * at most 4096 bytes, so a result carries only what the operator needs to decide and to fill
+ * status; everything larger (statistics, confusion matrix) stays in the object store.
+ */
+import { writeFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/** The kubelet's limit on a termination message. */
+export const MAX_TERMINATION_MESSAGE_BYTES = 4096;
+/** Where a container's termination message goes unless the pod says otherwise. */
+export const DEFAULT_TERMINATION_MESSAGE_PATH = '/dev/termination-log';
+
+/** Reasons a runtime program fails with, for conditions a user can act on. */
+export const FailureReasonSchema = z.enum([
+  /** A `spec.validation` rule failed; `rule`, `column` and `observed` say which and why. */
+  'ValidationFailed',
+  /** The source answered 404 / NoSuchKey / no such table. */
+  'SourceNotFound',
+  /** The source refused the credentials (401, 403, password authentication failed). */
+  'SourceUnauthorized',
+  /** The source could not be reached or failed (network, 5xx, timeout): retried. */
+  'SourceUnavailable',
+  /** The SQL query failed (syntax, permission on a table, ...). */
+  'QueryFailed',
+  /** The data could not be parsed or has no usable rows/columns. */
+  'InvalidData',
+  /** The object store could not be reached or failed: retried. */
+  'StorageUnavailable',
+  /** The dataset version a trainer was given is missing or malformed. */
+  'DatasetInvalid',
+  /** The training diverged (NaN loss) or could not build the model. */
+  'TrainingFailed',
+  /** Anything else: the message says what. */
+  'InternalError',
+]);
+export type FailureReason = z.infer<typeof FailureReasonSchema>;
+
+/** Failure reasons worth retrying unchanged: the cause is outside the spec. */
+export const transientFailureReasons: ReadonlySet<FailureReason> = new Set([
+  'SourceUnavailable',
+  'StorageUnavailable',
+]);
+
+const FailureSchema = z.object({
+  outcome: z.literal('failed'),
+  reason: FailureReasonSchema,
+  message: z.string(),
+  /** ValidationFailed: the rule (`minRows`, `maxMissingFraction`, `min`, `max`, `allowedValues`). */
+  rule: z.string().optional(),
+  /** ValidationFailed / InvalidData: the column concerned. */
+  column: z.string().optional(),
+  /** ValidationFailed: the value observed, as text. */
+  observed: z.string().optional(),
+});
+export type Failure = z.infer<typeof FailureSchema>;
+
+/** The ingestion program's result. */
+export const IngestResultSchema = z.discriminatedUnion('outcome', [
+  z.object({
+    kind: z.literal('ingest'),
+    outcome: z.literal('succeeded'),
+    /** The version: content hash of the prepared data. */
+    version: z.string(),
+    rows: z.number().int().min(0),
+    trainRows: z.number().int().min(0),
+    testRows: z.number().int().min(0),
+    /** True when the version was already in the store (unchanged data): nothing was uploaded. */
+    reused: z.boolean(),
+  }),
+  FailureSchema.extend({ kind: z.literal('ingest') }),
+]);
+export type IngestResult = z.infer<typeof IngestResultSchema>;
+
+/** The trainer's result (Lathe's trainer, or any image honouring the contract). */
+export const TrainResultSchema = z.discriminatedUnion('outcome', [
+  z.object({
+    kind: z.literal('train'),
+    outcome: z.literal('succeeded'),
+    /** Where the trainer wrote the artifact (`LATHE_OUTPUT_URI`), and its manifest digest. */
+    artifact: z.object({
+      uri: z.string(),
+      digest: z.string(),
+      format: z.enum(['tfjs', 'onnx', 'savedmodel', 'torchscript', 'joblib', 'other']),
+    }),
+    /** Scalar test metrics (as in `metrics.json`). */
+    metrics: z.record(z.string(), z.number()),
+    /** What computed: `tensorflow-gpu`, `tensorflow`, `wasm`, `cpu`, or a framework's name. */
+    backend: z.string(),
+    epochs: z.number().int().min(0),
+  }),
+  FailureSchema.extend({ kind: z.literal('train') }),
+]);
+export type TrainResult = z.infer<typeof TrainResultSchema>;
+
+/** Serialises `result` to fit the kubelet's 4096 bytes, shortening the message if needed. */
+export function terminationMessage(result: IngestResult | TrainResult): string {
+  let text = JSON.stringify(result);
+  if (Buffer.byteLength(text) <= MAX_TERMINATION_MESSAGE_BYTES) return text;
+  if (result.outcome === 'failed') {
+    const overflow = Buffer.byteLength(text) - MAX_TERMINATION_MESSAGE_BYTES + 3;
+    const message = `${result.message.slice(0, Math.max(0, result.message.length - overflow - 16))}...`;
+    text = JSON.stringify({ ...result, message });
+    if (Buffer.byteLength(text) <= MAX_TERMINATION_MESSAGE_BYTES) return text;
+  }
+  throw new Error(`The result does not fit in ${MAX_TERMINATION_MESSAGE_BYTES} bytes`);
+}
+
+/** Writes `result` as the termination message at `path`. */
+export function writeResult(result: IngestResult | TrainResult, path: string): void {
+  writeFileSync(path, terminationMessage(result));
+}
+
+/** Parses a termination message; undefined when it is not a result of this `kind`. */
+export function parseResult<K extends 'ingest' | 'train'>(
+  kind: K,
+  message: string | undefined,
+): (K extends 'ingest' ? IngestResult : TrainResult) | undefined {
+  if (!message) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(message);
+  } catch {
+    return undefined;
+  }
+  const schema = kind === 'ingest' ? IngestResultSchema : TrainResultSchema;
+  const parsed = schema.safeParse(json);
+  return parsed.success
+    ? (parsed.data as K extends 'ingest' ? IngestResult : TrainResult)
+    : undefined;
+}
+
+/** One epoch of training. */
+export const EpochRecordSchema = z.object({
+  epoch: z.number().int().min(1),
+  loss: z.number(),
+  valLoss: z.number().optional(),
+  /** Other metrics of the epoch (accuracy, val_accuracy, ...). */
+  metrics: z.record(z.string(), z.number()).default({}),
+});
+export type EpochRecord = z.infer<typeof EpochRecordSchema>;
+
+/** `runs/<ns>/<job>/progress.json`: the latest epoch, rewritten each epoch. */
+export const TrainingProgressSchema = z.object({
+  epoch: z.number().int().min(0),
+  totalEpochs: z.number().int().min(1),
+  loss: z.number().optional(),
+  valLoss: z.number().optional(),
+  metrics: z.record(z.string(), z.number()).default({}),
+  backend: z.string().optional(),
+  /** RFC 3339. */
+  updatedAt: z.string(),
+});
+export type TrainingProgress = z.infer<typeof TrainingProgressSchema>;
+
+/** `runs/<ns>/<job>/history.json`: every epoch so far. */
+export const TrainingHistorySchema = z.object({
+  epochs: z.array(EpochRecordSchema),
+});
+export type TrainingHistory = z.infer<typeof TrainingHistorySchema>;
+
+/**
+ * `metrics.json` of a model artifact. Metric keys: classification `accuracy`, `precision`,
+ * `recall`, `f1` (macro averages), `rocAuc` (binary only), `loss`; regression `mse`, `rmse`,
+ * `mae`, `r2`, `loss`.
+ */
+export const ModelMetricsSchema = z.object({
+  formatVersion: z.literal(1),
+  task: z.enum(['classification', 'regression']),
+  metrics: z.record(z.string(), z.number()),
+  /** Classification: rows are true classes, columns predicted, in `classes` order. */
+  confusionMatrix: z.array(z.array(z.number().int().min(0))).optional(),
+  classes: z.array(z.string()).optional(),
+  evaluatedOn: z.object({
+    datasetVersion: z.string(),
+    split: z.literal('test'),
+    rows: z.number().int().min(0),
+  }),
+  /** What trained it: `tensorflow.js` on a backend, `scikit-learn`, ... */
+  framework: z.string(),
+  backend: z.string().optional(),
+});
+export type ModelMetrics = z.infer<typeof ModelMetricsSchema>;

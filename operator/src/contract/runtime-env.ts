@@ -1,0 +1,154 @@
+/**
+ * The environment the operator gives the programs it runs (`runtime-images/`), and the parsers
+ * those programs read it with. The operator's desired-state builders take the variable names
+ * from here, and each program validates its environment with the schema here at start-up, so
+ * a renamed variable breaks the build, not a pod at 3 a.m.
+ *
+ * Secrets never travel in a value the operator writes: credentials come through `secretKeyRef`
+ * (or a Secret volume), so they are never in a Job spec, a log or an event.
+ */
+import { z } from 'zod';
+
+/** Variables every runtime program reads to reach the object store. */
+export const ObjectStoreEnv = {
+  endpoint: 'LATHE_OBJECT_STORE_ENDPOINT',
+  bucket: 'LATHE_OBJECT_STORE_BUCKET',
+  region: 'LATHE_OBJECT_STORE_REGION',
+  /** From the operator's object-store Secret through secretKeyRef. */
+  accessKey: 'LATHE_OBJECT_STORE_ACCESS_KEY',
+  /** From the operator's object-store Secret through secretKeyRef. */
+  secretKey: 'LATHE_OBJECT_STORE_SECRET_KEY',
+} as const;
+
+/** Variables of the ingestion program (`runtime-images/ingest`). */
+export const IngestEnv = {
+  namespace: 'LATHE_DATASET_NAMESPACE',
+  name: 'LATHE_DATASET_NAME',
+  /** The Dataset's spec, JSON, with defaults applied. */
+  spec: 'LATHE_DATASET_SPEC',
+  /** Scratch directory for the spill files of a source larger than memory (an emptyDir). */
+  workDir: 'LATHE_WORK_DIR',
+  /** S3 source: credentials from `spec.source.s3.credentialsSecretRef` (secretKeyRef). */
+  s3AccessKey: 'LATHE_SOURCE_S3_ACCESS_KEY',
+  s3SecretKey: 'LATHE_SOURCE_S3_SECRET_KEY',
+  /** PostgreSQL source: the connection URI from `connectionSecretRef` (secretKeyRef). */
+  postgresUri: 'LATHE_SOURCE_POSTGRES_URI',
+  /** HTTP source: a directory where `headersSecretRef` is mounted, one file per header. */
+  httpHeadersDir: 'LATHE_SOURCE_HTTP_HEADERS_DIR',
+} as const;
+
+/** Variables of a trainer (Lathe's, or a custom image honouring the contract). */
+export const TrainEnv = {
+  namespace: 'LATHE_TRAINING_JOB_NAMESPACE',
+  name: 'LATHE_TRAINING_JOB_NAME',
+  /** `s3://<bucket>/datasets/<ns>/<dataset>/<version>/`: read train.csv, test.csv, schema.json. */
+  datasetUri: 'LATHE_DATASET_URI',
+  datasetVersion: 'LATHE_DATASET_VERSION',
+  /** `s3://<bucket>/runs/<ns>/<job>/artifact/`: write the artifact here, manifest.json last. */
+  outputUri: 'LATHE_OUTPUT_URI',
+  /** `s3://<bucket>/runs/<ns>/<job>/`: write progress.json and history.json here. */
+  runUri: 'LATHE_RUN_URI',
+  /** `classification` or `regression`. */
+  task: 'LATHE_TASK',
+  /** The built-in model (`spec.model.builtin`), JSON; unset for a custom image. */
+  model: 'LATHE_MODEL',
+  /** `spec.hyperparameters` without `extra`, JSON. */
+  hyperparameters: 'LATHE_HYPERPARAMETERS',
+  /** Prefix of one variable per `spec.hyperparameters.extra` entry: `LATHE_HP_<NAME>`. */
+  extraHyperparameterPrefix: 'LATHE_HP_',
+  /** `auto` (default), `tensorflow-gpu`, `tensorflow`, `wasm` or `cpu`. */
+  backend: 'LATHE_BACKEND',
+  /** GPUs the pod was given (0 when none): the trainer uses the GPU backend only when > 0. */
+  gpus: 'LATHE_GPUS',
+} as const;
+
+/** Variables of the inference server (`runtime-images/server`). */
+export const ServeEnv = {
+  namespace: 'LATHE_INFERENCE_SERVICE_NAMESPACE',
+  inferenceService: 'LATHE_INFERENCE_SERVICE',
+  modelName: 'LATHE_MODEL_NAME',
+  modelVersion: 'LATHE_MODEL_VERSION',
+  /** `s3://<bucket>/models/<ns>/<model>/<version>/`. */
+  modelUri: 'LATHE_MODEL_URI',
+  /** The verified digest of the artifact's manifest; the server refuses anything else. */
+  modelDigest: 'LATHE_MODEL_DIGEST',
+  port: 'LATHE_PORT',
+  bindAddress: 'LATHE_BIND_ADDRESS',
+  batchMaxSize: 'LATHE_BATCH_MAX_SIZE',
+  batchMaxLatencyMs: 'LATHE_BATCH_MAX_LATENCY_MS',
+  maxRequestBytes: 'LATHE_MAX_REQUEST_BYTES',
+  requestLogSampleRate: 'LATHE_REQUEST_LOG_SAMPLE_RATE',
+  /** `s3://<bucket>/feedback/<ns>/<inferenceservice>/`. */
+  feedbackUri: 'LATHE_FEEDBACK_URI',
+  backend: 'LATHE_BACKEND',
+} as const;
+
+/** Where a program writes its result (`results.ts`); the pod's `terminationMessagePath`. */
+export const RESULT_PATH_ENV = 'LATHE_RESULT_PATH';
+
+/** The TensorFlow.js backends, fastest first. */
+export const tensorflowBackends = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export type TensorflowBackend = (typeof tensorflowBackends)[number];
+export const BackendChoiceSchema = z.enum(['auto', ...tensorflowBackends]);
+export type BackendChoice = z.infer<typeof BackendChoiceSchema>;
+
+/** The object-store connection every program makes. */
+export interface ObjectStoreSettings {
+  endpoint: string;
+  bucket: string;
+  region: string;
+  accessKey: string;
+  secretKey: string;
+}
+
+/** A variable's problem, named, as a program prints it before exiting with code 2. */
+export class RuntimeEnvError extends Error {
+  constructor(problems: string[]) {
+    super(`Invalid environment:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'RuntimeEnvError';
+  }
+}
+
+/**
+ * Parses `env` with a zod object keyed by variable names; throws `RuntimeEnvError` naming each
+ * bad variable (never printing a value of a variable whose name ends in _KEY or _URI).
+ */
+export function parseEnv<S extends z.ZodObject>(
+  schema: S,
+  env: Record<string, string | undefined>,
+): z.infer<S> {
+  const relevant = Object.fromEntries(Object.keys(schema.shape).map((k) => [k, env[k]]));
+  const parsed = schema.safeParse(relevant);
+  if (parsed.success) return parsed.data;
+  throw new RuntimeEnvError(
+    parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? 'environment');
+      const secret = /(_KEY|_URI|_SPEC)$/.test(name);
+      const value = env[name];
+      return `${name}: ${issue.message}${secret || value === undefined ? '' : ` (got "${value}")`}`;
+    }),
+  );
+}
+
+const required = z.string().min(1);
+
+/** Reads the object-store settings from `env`. */
+export function objectStoreFromEnv(env: Record<string, string | undefined>): ObjectStoreSettings {
+  const e = parseEnv(
+    z.object({
+      [ObjectStoreEnv.endpoint]: z.url({ protocol: /^https?$/ }),
+      [ObjectStoreEnv.bucket]: required.default('lathe'),
+      [ObjectStoreEnv.region]: required.default('us-east-1'),
+      [ObjectStoreEnv.accessKey]: required,
+      [ObjectStoreEnv.secretKey]: required,
+    }),
+    env,
+  );
+  return {
+    endpoint: e[ObjectStoreEnv.endpoint] as string,
+    bucket: e[ObjectStoreEnv.bucket] as string,
+    region: e[ObjectStoreEnv.region] as string,
+    accessKey: e[ObjectStoreEnv.accessKey] as string,
+    secretKey: e[ObjectStoreEnv.secretKey] as string,
+  };
+}
