@@ -389,8 +389,6 @@ describe('helm install on the local cluster', () => {
   });
 
   it('logs no "forbidden" from the API server', async () => {
-    // Give the informers and the elector a few cycles against the API server.
-    await new Promise((r) => setTimeout(r, 5_000));
     const pods = await kubectlJson<{ items: PodJson[] }>([
       '-n',
       namespace,
@@ -400,13 +398,29 @@ describe('helm install on the local cluster', () => {
       'app.kubernetes.io/name=lathe',
     ]);
     expect(pods.items.length).toBe(replicas);
-    for (const pod of pods.items) {
-      const file = path.join(
+    const logOf = (pod: PodJson) =>
+      path.join(
         stateDir,
         'node/pods',
         `${namespace}_${pod.metadata.name}_${pod.metadata.uid}`,
         'operator.log',
       );
+    // Wait for what proves every replica has used its permissions: its informers listed and
+    // watched, and its elector read the Lease (the leader took it and started its controllers,
+    // the standby saw it held).
+    await eventually(
+      () => {
+        const logs = pods.items.map((pod) => readFileSync(logOf(pod), 'utf8'));
+        for (const log of logs) {
+          expect(log).toMatch(/Synced the informer cache/);
+          expect(log).toMatch(/Acquired the leader lease|Waiting for the leader lease/);
+        }
+        expect(logs.some((log) => /Started the controller/.test(log))).toBe(true);
+      },
+      { timeoutMs: 60_000, what: 'every replica to use its permissions' },
+    );
+    for (const pod of pods.items) {
+      const file = logOf(pod);
       const log = readFileSync(file, 'utf8');
       // The log is the operator's: it started and served health, so an empty match means something.
       expect(log, file).toMatch(/Started the metrics and health servers/);

@@ -48,7 +48,7 @@ describe('component command lines', () => {
         '--secure-port=1003',
         '--etcd-servers=http://127.0.0.1:1001',
         '--authorization-mode=Node,RBAC',
-        '--enable-admission-plugins=NodeRestriction,PodSecurity',
+        '--enable-admission-plugins=NodeRestriction,PodSecurity,OwnerReferencesPermissionEnforcement',
         '--service-account-signing-key-file=/repo/.lathe/pki/service-account.key',
       ],
     ],

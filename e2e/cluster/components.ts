@@ -97,7 +97,7 @@ export function apiServerSpec(layout: ClusterLayout): ComponentSpec {
       `--service-account-signing-key-file=${pki('service-account.key')}`,
       `--service-cluster-ip-range=${serviceClusterIpRange}`,
       '--authorization-mode=Node,RBAC',
-      '--enable-admission-plugins=NodeRestriction,PodSecurity',
+      '--enable-admission-plugins=NodeRestriction,PodSecurity,OwnerReferencesPermissionEnforcement',
       '--allow-privileged=true',
       // Set so aggregated-API clients (controller manager, scheduler) find a request-header CA;
       // no certificate with the allowed name is ever issued, so it grants nothing.

@@ -175,8 +175,11 @@ describe('the invalid corpus', () => {
 
 describe('zod and the CRD schema agree', () => {
   let api: k8s.CustomObjectsApi;
+  // Printed so a failing run can be replayed: LATHE_PROPERTY_SEED=<seed> npm run test:cluster
+  const seed = Number(process.env.LATHE_PROPERTY_SEED ?? Date.now() % 2 ** 31);
   beforeAll(() => {
     api = kubeConfig().makeApiClient(k8s.CustomObjectsApi);
+    console.log(`[property] zod/CRD agreement runs with LATHE_PROPERTY_SEED=${seed}`);
   });
 
   it.each(allKinds.map((k) => [k.kind, k] as const))(
@@ -209,7 +212,7 @@ describe('zod and the CRD schema agree', () => {
             });
           }
         }),
-        { numRuns: 40, seed: Number(process.env.LATHE_PROPERTY_SEED ?? Date.now() % 2 ** 31) },
+        { numRuns: 40, seed },
       );
     },
   );

@@ -135,7 +135,12 @@ export const ModelVersionStatusSchema = z
       .describe('The digest the operator computed from the stored artifact.')
       .optional(),
     sizeBytes: z.number().int().min(0).describe('Total size of the artifact’s files.').optional(),
-    stageTransitionTime: timestamp('When spec.stage last changed.').optional(),
+    stage: ModelStageSchema.describe(
+      'The stage the operator last observed in spec.stage; stageTransitionTime is when it changed.',
+    ).optional(),
+    stageTransitionTime: timestamp(
+      'When spec.stage last changed, as observed by the operator.',
+    ).optional(),
   })
   .describe('The observed state of the ModelVersion.');
 export type ModelVersionStatus = z.infer<typeof ModelVersionStatusSchema>;

@@ -1,33 +1,43 @@
 /**
- * The union of every declared permission: what the chart's ClusterRole grants (bound
+ * The union of every permission the operator needs: what the chart's ClusterRole grants (bound
  * cluster-wide, or per watched namespace) and what the leader-election Role grants.
  *
- * A controller that needs more than the baseline on its kind exports its own
- * `PermissionRule[]` beside its code (`controllers/<kind>/permissions.ts`) and is added to
- * `controllerPermissions` below; then `npx tsx scripts/generate-rbac.ts` regenerates the chart.
+ * Each controller's permissions are derived from its declaration (`derive.ts`: the kinds it
+ * reconciles, owns and watches, its finalizer, and any extra rules it lists), so the role
+ * grants exactly what the code uses; `npm run generate` regenerates the chart from them.
  */
-
-import { modelVersionControllerPermissions } from '../controllers/modelversion/permissions.js';
-import { latheKindPermissions } from './lathe-kind-permissions.js';
+import { loadConfig } from '../config.js';
+import { controllers } from '../controllers/index.js';
+import { permissionsOf } from './derive.js';
 import { leaderElectionPermissions, operatorPermissions } from './operator-permissions.js';
 import { normaliseRules, type PermissionRule } from './permissions.js';
 
 /**
- * What each registered controller declares beyond the baseline, by controller name (as in
- * `defineController({ name })`). Every controller in `controllers/index.ts` has an entry, even
- * an empty one: `permissions.test.ts` fails when a registered controller has none.
+ * The registered controllers, built from a configuration with every optional part set (an
+ * object store), so that what a configured operator can do is what the role grants.
  */
-export const controllerPermissions: Readonly<Record<string, readonly PermissionRule[]>> = {
-  modelversion: modelVersionControllerPermissions,
-};
+export function registeredControllers() {
+  return controllers(
+    loadConfig(
+      {
+        POD_NAMESPACE: 'lathe-system',
+        LATHE_OBJECT_STORE_ENDPOINT: 'http://object-store:9000',
+        LATHE_OBJECT_STORE_ACCESS_KEY: 'unused',
+        LATHE_OBJECT_STORE_SECRET_KEY: 'unused',
+      },
+      'rbac-generator',
+    ),
+  );
+}
+
+/** The permissions of each registered controller, by controller name. */
+export function controllerPermissions(): Record<string, PermissionRule[]> {
+  return Object.fromEntries(registeredControllers().map((c) => [c.name, permissionsOf(c)]));
+}
 
 /** The ClusterRole's rules, in normal form. */
 export function clusterRoleRules(): PermissionRule[] {
-  return normaliseRules([
-    ...operatorPermissions,
-    ...latheKindPermissions,
-    ...Object.values(controllerPermissions).flat(),
-  ]);
+  return normaliseRules([...operatorPermissions, ...Object.values(controllerPermissions()).flat()]);
 }
 
 /** The leader-election Role's rules for the Lease `leaseName`, in normal form. */

@@ -3,14 +3,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { loadConfig } from '../config.js';
-import { controllers } from '../controllers/index.js';
+import { defineController, done, owns, watches, watchesPodsOf } from '../runtime/controller.js';
+import { builtin, builtinKind, type ResourceType } from '../runtime/resource.js';
 import { renderRbacTemplates } from './chart-templates.js';
 import {
   clusterRoleRules,
   controllerPermissions,
   leaderElectionRoleRules,
+  registeredControllers,
 } from './cluster-permissions.js';
+import { permissionsOf } from './derive.js';
 import { latheGroup, latheResources } from './lathe-kind-permissions.js';
 import {
   assertValidRules,
@@ -78,11 +80,13 @@ describe('the declared permissions', () => {
 });
 
 describe('the registered controllers', () => {
-  const registered = controllers(loadConfig({ POD_NAMESPACE: 'lathe-system' }, 'host'));
+  const registered = registeredControllers();
 
-  it('each declare their permissions (an empty list when the baseline is enough)', () => {
+  it('each have their permissions derived from their declaration', () => {
     expect(registered.length).toBeGreaterThan(0);
-    expect(Object.keys(controllerPermissions).sort()).toEqual(registered.map((c) => c.name).sort());
+    expect(Object.keys(controllerPermissions()).sort()).toEqual(
+      registered.map((c) => c.name).sort(),
+    );
   });
 
   it('are granted list and watch on every kind their informers read', () => {
@@ -107,6 +111,43 @@ describe('the registered controllers', () => {
       ),
     );
     expect(missing).toEqual([]);
+  });
+});
+
+describe('permissionsOf', () => {
+  const gadget: ResourceType = {
+    group: 'lathe.dev',
+    version: 'v1alpha1',
+    kind: 'Gadget',
+    plural: 'gadgets',
+    namespaced: true,
+  };
+
+  it('derives every verb from what a controller declares', () => {
+    const definition = defineController({
+      name: 'gadget',
+      for: builtinKind(gadget),
+      owns: [owns(builtinKind(builtin.job), { deletes: true }), owns(builtinKind(builtin.service))],
+      watches: [watches(builtinKind(builtin.configMap), () => []), watchesPodsOf('Gadget')],
+      finalizer: { name: 'x', wanted: () => true, finalize: async () => undefined },
+      permissions: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }],
+      reconcile: async () => done(),
+    });
+    expect(normaliseRules(permissionsOf(definition))).toEqual(
+      normaliseRules([
+        { apiGroups: ['lathe.dev'], resources: ['gadgets'], verbs: ['list', 'watch', 'patch'] },
+        { apiGroups: ['lathe.dev'], resources: ['gadgets/status'], verbs: ['patch'] },
+        { apiGroups: ['lathe.dev'], resources: ['gadgets/finalizers'], verbs: ['update'] },
+        {
+          apiGroups: ['batch'],
+          resources: ['jobs'],
+          verbs: ['list', 'watch', 'create', 'patch', 'delete'],
+        },
+        { apiGroups: [''], resources: ['services'], verbs: ['list', 'watch', 'create', 'patch'] },
+        { apiGroups: [''], resources: ['configmaps', 'pods'], verbs: ['list', 'watch'] },
+        { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
+      ]),
+    );
   });
 });
 

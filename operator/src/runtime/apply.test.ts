@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { applyChild, controllerReference, patchStatusIfChanged, statusEqual } from './apply.js';
-import type { KubeClient } from './kube-client.js';
+import {
+  applyChild,
+  controllerReference,
+  deleteChild,
+  patchStatusIfChanged,
+  statusEqual,
+} from './apply.js';
+import { ApiError, isInvalid, type KubeClient } from './kube-client.js';
 import { builtin } from './resource.js';
 
 const cond = (status: string, ltt: string) => ({
@@ -41,16 +47,28 @@ describe('statusEqual', () => {
   });
 });
 
-function recordingClient() {
+/** Records every request; `failures` are thrown, in order, by the first patches. */
+function recordingClient(failures: unknown[] = []) {
   const calls: unknown[][] = [];
   const client = {
     patch: async (...args: unknown[]) => {
-      calls.push(args);
+      calls.push(['patch', ...args]);
+      const failure = failures.shift();
+      if (failure) throw failure;
       return {};
     },
-  } as unknown as Pick<KubeClient, 'patch'>;
+    delete: async (...args: unknown[]) => {
+      calls.push(['delete', ...args]);
+    },
+  } as unknown as Pick<KubeClient, 'patch' | 'delete'>;
   return { client, calls };
 }
+
+const immutable = new ApiError(
+  422,
+  { reason: 'Invalid', code: 422 },
+  'Job.batch "j" is invalid: spec.template: Invalid value: ...: field is immutable',
+);
 
 describe('patchStatusIfChanged', () => {
   const current = {
@@ -63,18 +81,31 @@ describe('patchStatusIfChanged', () => {
   it('writes nothing when the status is unchanged', async () => {
     const { client, calls } = recordingClient();
     expect(
-      await patchStatusIfChanged(client, builtin.configMap, current, { observedGeneration: 1 }),
+      await patchStatusIfChanged(
+        client,
+        builtin.configMap,
+        current,
+        { observedGeneration: 1 },
+        'lathe-widget',
+      ),
     ).toBe(false);
     expect(calls).toHaveLength(0);
   });
 
-  it('applies the status subresource under the operator field manager when it changed', async () => {
+  it('applies the status subresource under the controller field manager when it changed', async () => {
     const { client, calls } = recordingClient();
     expect(
-      await patchStatusIfChanged(client, builtin.configMap, current, { observedGeneration: 2 }),
+      await patchStatusIfChanged(
+        client,
+        builtin.configMap,
+        current,
+        { observedGeneration: 2 },
+        'lathe-widget',
+      ),
     ).toBe(true);
     expect(calls).toEqual([
       [
+        'patch',
         builtin.configMap,
         'ns',
         'a',
@@ -85,7 +116,7 @@ describe('patchStatusIfChanged', () => {
           metadata: { name: 'a', namespace: 'ns' },
           status: { observedGeneration: 2 },
         },
-        { fieldManager: 'lathe-operator', force: true, subresource: 'status' },
+        { fieldManager: 'lathe-widget', force: true, subresource: 'status' },
       ],
     ]);
   });
@@ -94,10 +125,60 @@ describe('patchStatusIfChanged', () => {
 describe('applyChild', () => {
   it('sends a forced server-side apply with apiVersion and kind filled in', async () => {
     const { client, calls } = recordingClient();
-    await applyChild(client, builtin.job, { metadata: { name: 'j', namespace: 'ns' }, spec: {} });
-    expect(calls[0]?.[3]).toBe('apply');
-    expect(calls[0]?.[4]).toMatchObject({ apiVersion: 'batch/v1', kind: 'Job' });
-    expect(calls[0]?.[5]).toEqual({ fieldManager: 'lathe-operator', force: true });
+    await applyChild(
+      client,
+      builtin.job,
+      { metadata: { name: 'j', namespace: 'ns' } },
+      { fieldManager: 'lathe-widget' },
+    );
+    expect(calls[0]?.[4]).toBe('apply');
+    expect(calls[0]?.[5]).toMatchObject({ apiVersion: 'batch/v1', kind: 'Job' });
+    expect(calls[0]?.[6]).toEqual({ fieldManager: 'lathe-widget', force: true });
+  });
+
+  it('keeps the API error type, so a 422 is still recognisable as terminal', async () => {
+    const { client } = recordingClient([immutable]);
+    const error = await applyChild(
+      client,
+      builtin.job,
+      { metadata: { name: 'j', namespace: 'ns' } },
+      { fieldManager: 'lathe-widget' },
+    ).catch((e: unknown) => e);
+    expect(isInvalid(error)).toBe(true);
+    expect((error as Error).message).toMatch(/^Failed to apply Job ns\/j: .*field is immutable/);
+  });
+
+  it('deletes and recreates a child whose change hits an immutable field, when asked', async () => {
+    const { client, calls } = recordingClient([immutable]);
+    await applyChild(
+      client,
+      builtin.job,
+      { metadata: { name: 'j', namespace: 'ns' } },
+      { fieldManager: 'lathe-widget', recreateOnImmutable: true },
+    );
+    expect(calls.map((c) => c[0])).toEqual(['patch', 'delete', 'patch']);
+    expect(calls[1]?.slice(1)).toEqual([
+      builtin.job,
+      'ns',
+      'j',
+      { propagationPolicy: 'Background' },
+    ]);
+  });
+});
+
+describe('deleteChild', () => {
+  it('deletes only the object that was read (uid precondition)', async () => {
+    const { client, calls } = recordingClient();
+    await deleteChild(client, builtin.job, { metadata: { name: 'j', namespace: 'ns', uid: 'u1' } });
+    expect(calls).toEqual([
+      [
+        'delete',
+        builtin.job,
+        'ns',
+        'j',
+        { propagationPolicy: 'Background', preconditions: { uid: 'u1' } },
+      ],
+    ]);
   });
 });
 

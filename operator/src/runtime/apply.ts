@@ -1,15 +1,19 @@
 /**
- * Writes every controller uses: server-side apply of children, status patched only when it
- * changed, and owner references.
+ * Writes every controller uses: server-side apply of children, pruning and replacing them,
+ * status patched only when it changed, and owner references.
  *
- * All writes go through one field manager, `lathe-operator`, so the API server tracks which
- * fields the operator owns: a field the operator stops setting is removed on the next apply,
- * and fields other actors own (an HPA's replicas, a user's annotation) are left alone. `force`
+ * Each controller writes under its own field manager, `lathe-<controller>`, so the API server
+ * tracks which fields each one owns: a field a controller stops setting is removed on its next
+ * apply, two controllers writing different fields of one object never erase each other's, and
+ * fields other actors own (an HPA's replicas, a user's annotation) are left alone. `force`
  * takes back fields another manager changed, which is what a controller enforcing its spec
  * wants. Apply is create-or-update in one request, so `AlreadyExists` cannot happen and a stale
  * cache cannot create a duplicate (names are deterministic).
+ *
+ * Errors keep their API type (`withContext`): a 422 from the API server stays recognisable, so
+ * the controller runner treats it as terminal instead of retrying it for ever.
  */
-import type { KubeClient } from './kube-client.js';
+import { isImmutableFieldError, isNotFound, type KubeClient, withContext } from './kube-client.js';
 import {
   apiVersionOf,
   type KubeObject,
@@ -17,33 +21,96 @@ import {
   type ResourceType,
 } from './resource.js';
 
-export const fieldManager = 'lathe-operator';
+/** The field manager of controller `name`. */
+export function fieldManagerFor(controller: string): string {
+  return `lathe-${controller}`;
+}
+
+/** What a desired child must carry for apply: a name (and namespace, for namespaced kinds). */
+export interface Applicable {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string };
+}
+
+export interface ApplyOptions {
+  fieldManager: string;
+  /**
+   * When the API server refuses the change because a field is immutable (a Job's pod
+   * template), delete the object and create it again: the child then matches the spec, which
+   * is what the owner asked for. Only for children whose replacement loses nothing.
+   */
+  recreateOnImmutable?: boolean;
+}
 
 /**
- * Applies `desired` (the full intent of the operator for that object: apiVersion, kind,
+ * Applies `desired` (the full intent of the controller for that object: apiVersion, kind,
  * metadata.name/namespace, and the fields it owns) and returns the object as stored.
  */
 export async function applyChild<T extends KubeObject>(
-  client: Pick<KubeClient, 'patch'>,
+  client: Pick<KubeClient, 'patch' | 'delete'>,
   resource: ResourceType,
-  desired: KubeObject,
+  desired: Applicable,
+  options: ApplyOptions,
 ): Promise<T> {
   const name = desired.metadata?.name;
+  const namespace = desired.metadata?.namespace;
   if (!name) throw new Error(`Cannot apply a ${resource.kind} without metadata.name`);
   const body = {
     ...desired,
     apiVersion: desired.apiVersion ?? apiVersionOf(resource),
     kind: desired.kind ?? resource.kind,
   };
-  try {
-    return await client.patch<T>(resource, desired.metadata?.namespace, name, 'apply', body, {
-      fieldManager,
+  const apply = () =>
+    client.patch<T>(resource, namespace, name, 'apply', body, {
+      fieldManager: options.fieldManager,
       force: true,
     });
+  try {
+    return await apply();
   } catch (error) {
-    throw new Error(
-      `Failed to apply ${resource.kind} ${desired.metadata?.namespace ?? ''}/${name}`,
-      { cause: error },
+    if (!(options.recreateOnImmutable && isImmutableFieldError(error))) {
+      throw withContext(error, `Failed to apply ${resource.kind} ${namespace ?? ''}/${name}`);
+    }
+  }
+  try {
+    await client.delete(resource, namespace, name, { propagationPolicy: 'Background' });
+  } catch (error) {
+    if (!isNotFound(error)) {
+      throw withContext(error, `Failed to delete ${resource.kind} ${namespace ?? ''}/${name}`);
+    }
+  }
+  try {
+    return await apply();
+  } catch (error) {
+    // Still being deleted (finalizers): the retry with backoff creates it once it is gone.
+    throw withContext(error, `Failed to recreate ${resource.kind} ${namespace ?? ''}/${name}`);
+  }
+}
+
+/**
+ * Deletes a child, only if it is still the object that was read (uid precondition), so a
+ * stale cache can never delete a newer object of the same name. A child already gone is fine.
+ */
+export async function deleteChild(
+  client: Pick<KubeClient, 'delete'>,
+  resource: ResourceType,
+  child: KubeObject,
+): Promise<void> {
+  const name = child.metadata?.name;
+  if (!name) throw new Error(`Cannot delete a ${resource.kind} without metadata.name`);
+  try {
+    await client.delete(resource, child.metadata?.namespace, name, {
+      propagationPolicy: 'Background',
+      ...(child.metadata?.uid ? { preconditions: { uid: child.metadata.uid } } : {}),
+    });
+  } catch (error) {
+    if (isNotFound(error)) return;
+    // 409 on a uid precondition: the name now belongs to a newer object, which is not ours to delete.
+    if ((error as { statusCode?: number }).statusCode === 409) return;
+    throw withContext(
+      error,
+      `Failed to delete ${resource.kind} ${child.metadata?.namespace ?? ''}/${name}`,
     );
   }
 }
@@ -52,14 +119,15 @@ export async function applyChild<T extends KubeObject>(
  * Writes `status` to the status subresource, unless it equals `current.status` (comparing
  * conditions without their `lastTransitionTime`). Returns whether a write happened.
  *
- * Uses server-side apply on `/status` under the operator's field manager, so a status field the
- * controller stops computing disappears instead of lingering.
+ * Uses server-side apply on `/status` under the controller's field manager, so a status field
+ * the controller stops computing disappears instead of lingering.
  */
 export async function patchStatusIfChanged(
   client: Pick<KubeClient, 'patch'>,
   resource: ResourceType,
   current: KubeObject,
   status: Record<string, unknown>,
+  fieldManager: string,
 ): Promise<boolean> {
   if (statusEqual(current.status, status)) return false;
   const name = current.metadata?.name;
@@ -80,11 +148,9 @@ export async function patchStatusIfChanged(
       subresource: 'status',
     });
   } catch (error) {
-    throw new Error(
+    throw withContext(
+      error,
       `Failed to update the status of ${resource.kind} ${current.metadata?.namespace ?? ''}/${name}`,
-      {
-        cause: error,
-      },
     );
   }
   return true;

@@ -38,5 +38,7 @@ export interface ObjectReader<T extends KubeObject> {
   list(namespace?: string): T[];
   /** The object under this key if it exists but failed to parse. */
   getInvalid(namespace: string, name: string): InvalidObject | undefined;
+  /** The objects an index (added with `addIndexer`) files under `value`. */
+  byIndex(index: string, value: string): T[];
   hasSynced(): boolean;
 }

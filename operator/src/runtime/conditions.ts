@@ -7,28 +7,14 @@
  * beside them. All functions here are pure: the clock is passed in, the input is never changed.
  */
 
-export type ConditionStatus = 'True' | 'False' | 'Unknown';
+import { type Condition, ConditionType } from '../api/conditions.js';
 
-export interface Condition {
-  type: string;
-  status: ConditionStatus;
-  /** CamelCase, specific and actionable: `InsufficientGPU`, `InvalidSpec`. */
-  reason: string;
-  message: string;
-  /** RFC 3339; changes only when `status` changes. */
-  lastTransitionTime: string;
-  /** The `metadata.generation` this condition was computed from. */
-  observedGeneration?: number;
-}
+export type { Condition, ConditionStatus } from '../api/conditions.js';
 
 /** A condition as a controller computes it; `setCondition` supplies the transition time. */
 export type ConditionInput = Omit<Condition, 'lastTransitionTime'>;
 
-export const ConditionType = {
-  Ready: 'Ready',
-  Reconciling: 'Reconciling',
-  Stalled: 'Stalled',
-} as const;
+export { ConditionType };
 
 /** Kubernetes' limit on a condition message. */
 const maxMessageLength = 32_768;

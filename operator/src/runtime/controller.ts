@@ -2,29 +2,54 @@
  * How a controller is declared, and the loop that runs it.
  *
  * A controller names the kind it reconciles (`for`), the kinds it creates (`owns`: their events
- * are mapped to the owner through the controller ownerReference) and any other kinds whose
- * changes matter (`watches`, with a mapping to keys). Informer callbacks only enqueue keys;
- * `reconcile` gets a key and reads the world from the caches, so it is level-based.
+ * are mapped to the owner through the controller ownerReference, and they are indexed by owner
+ * UID so `ctx.childrenOf` never scans the cache) and any other kinds whose changes matter
+ * (`watches`, with a mapping to keys that may read the caches; `watchesPodsOf` follows the pods
+ * of the controller's Jobs and Deployments through the standard labels). Informer callbacks
+ * only enqueue keys; a worker takes a key, reads the world from the caches and reconciles.
+ *
+ * Before `reconcile` runs, the runner does what every controller needs, in this order:
+ * 1. An object being deleted: run the controller's finalizer (if it holds one) and release it —
+ *    also for an object that no longer parses, so a bad edit can never make an object
+ *    undeletable.
+ * 2. An object that fails its schema: `Stalled=True`/`InvalidSpec` with the parse error, a
+ *    Warning event, and no retry until the object changes.
+ * 3. The finalizer added or removed as the object wants it.
+ * Then `reconcile(obj, ctx)` gets the parsed object; it is level-based and idempotent.
  *
  * Outcomes, as in controller-runtime:
  * - `done()`: success; the key's backoff is reset.
  * - `requeueAfter(ms)`: success, look again later (polling an external system).
- * - throw `TerminalError`: the spec cannot work (invalid, 422); no retry until the object
- *   changes, which enqueues it again through the informer.
+ * - throw `TerminalError`, or an API error with HTTP 422: the spec cannot work; no retry until
+ *   the object changes, which enqueues it again through the informer.
  * - throw anything else: transient; retried with per-key exponential backoff.
+ * A failed reconcile also records a Warning event on the object (deduplicated), with the
+ * error's `reason` when it has one; optimistic-concurrency conflicts (409) are not reported.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { OperatorMetrics } from '../observability/metrics.js';
+import type { PermissionRule } from '../rbac/permissions.js';
+import {
+  type Applicable,
+  applyChild,
+  deleteChild,
+  fieldManagerFor,
+  patchStatusIfChanged,
+  statusEqual,
+} from './apply.js';
 import type { BackoffPolicy } from './backoff.js';
 import type { ObjectReader } from './cache.js';
+import { type Condition, setKstatus } from './conditions.js';
 import type { EventRecorder } from './events.js';
+import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizers.js';
 import type { InformerHandlers } from './informer.js';
 import type { InformerFactory, InformerScope } from './informer-factory.js';
-import type { KubeClient } from './kube-client.js';
+import { isApiError, isConflict, isInvalid, type KubeClient } from './kube-client.js';
+import { managedBySelector, ownerKeyFromLabels } from './labels.js';
 import { keyString, keyStringOf, type ObjectKey, parseKey } from './object-key.js';
-import { controllerOwnerKey } from './owners.js';
-import { gvkString, type KindSpec, type KubeObject } from './resource.js';
+import { controllerOwnerKey, controllerOwnerUid } from './owners.js';
+import { builtin, builtinKind, gvkString, type KindSpec, type KubeObject } from './resource.js';
 import { WorkQueue } from './workqueue.js';
 
 export type Result = { kind: 'done' } | { kind: 'requeueAfter'; ms: number };
@@ -32,80 +57,159 @@ export type Result = { kind: 'done' } | { kind: 'requeueAfter'; ms: number };
 export const done = (): Result => ({ kind: 'done' });
 export const requeueAfter = (ms: number): Result => ({ kind: 'requeueAfter', ms });
 
+/** The index of owned children by the UID of their controller owner. */
+export const OWNER_UID_INDEX = 'lathe.dev/controller-owner-uid';
+
 /**
- * An error that retrying cannot fix (invalid spec, 422 from the API server). The controller
- * should have written `Stalled=True` before throwing it. Wrap the underlying error as `cause`.
+ * An error that retrying cannot fix (invalid spec). The controller should have written
+ * `Stalled=True` before throwing it. `reason` (CamelCase) becomes the Warning event's reason.
  */
 export class TerminalError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
+  readonly reason: string;
+
+  constructor(message: string, options?: ErrorOptions & { reason?: string }) {
     super(message, options);
     this.name = 'TerminalError';
+    this.reason = options?.reason ?? 'ReconcileFailed';
   }
 }
 
-export function isTerminalError(error: unknown): error is TerminalError {
-  return error instanceof TerminalError;
+/** Whether retrying cannot help: a `TerminalError`, or an API 422 anywhere in the cause chain. */
+export function isTerminalError(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && depth < 8; depth++) {
+    if (e instanceof TerminalError || isInvalid(e)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
-/** What a reconcile gets besides its key. */
-export interface ReconcileContext<T extends KubeObject> {
+/** Read access to the caches of the kinds a controller declared. */
+export interface CacheReaders {
+  reader<U extends KubeObject>(kind: KindSpec<U>): ObjectReader<U>;
+}
+
+/** What a reconcile gets besides the object. */
+export interface ReconcileContext<T extends KubeObject> extends CacheReaders {
   /** Child logger carrying controller, namespace, name and reconcileID. */
   log: Logger;
   reconcileID: string;
   client: KubeClient;
   /** The cache of the reconciled kind (read-only, deep-frozen objects). */
   primary: ObjectReader<T>;
-  /** The cache of another kind this controller owns or watches. */
-  reader<U extends KubeObject>(kind: KindSpec<U>): ObjectReader<U>;
   events: EventRecorder;
   /** Aborted when the replica loses leadership or shutdown gives up waiting. */
   signal: AbortSignal;
   now(): Date;
+  /** This controller's field manager, `lathe-<name>`. */
+  fieldManager: string;
+  /**
+   * Server-side applies a child (or any object) under this controller's field manager. The
+   * desired object has the kind's type (`kinds.job` → `JobObject`), so a wrong field does not
+   * compile.
+   */
+  apply<U extends KubeObject>(
+    kind: KindSpec<U>,
+    desired: U & Applicable,
+    options?: { recreateOnImmutable?: boolean },
+  ): Promise<U>;
+  /** The objects of an owned kind whose controller owner is `owner`, from the owner-UID index. */
+  childrenOf<U extends KubeObject>(kind: KindSpec<U>, owner: KubeObject): U[];
+  /** Deletes the children of `owner` of an owned kind whose names are not in `keep`. */
+  prune<U extends KubeObject>(
+    kind: KindSpec<U>,
+    owner: KubeObject,
+    keep: Iterable<string>,
+  ): Promise<string[]>;
+  /** Deletes one object (uid precondition; already gone is fine). */
+  delete<U extends KubeObject>(kind: KindSpec<U>, obj: U): Promise<void>;
+  /** Writes the reconciled object's status if it changed (see `patchStatusIfChanged`). */
+  patchStatus(current: T, status: Record<string, unknown>): Promise<boolean>;
 }
 
 export interface OwnedKind {
   kind: KindSpec<KubeObject>;
-  /** Narrow the informer, e.g. `app.kubernetes.io/managed-by=lathe`. */
-  labelSelector?: string;
+  /** Narrow the informer; defaults to `app.kubernetes.io/managed-by=lathe`. */
+  labelSelector: string;
+  /** The controller deletes children of this kind (pruning, replacing): RBAC grants `delete`. */
+  deletes: boolean;
 }
 
 export interface WatchedKind {
   kind: KindSpec<KubeObject>;
   labelSelector?: string;
   /** Keys of the reconciled kind to enqueue when an object of this kind changes. */
-  mapToKeys(obj: KubeObject): ObjectKey[];
+  mapToKeys(obj: KubeObject, caches: CacheReaders): ObjectKey[];
+}
+
+/** A finalizer for state outside the cluster (object-store data). */
+export interface FinalizerSpec<T extends KubeObject> {
+  /** e.g. `lathe.dev/artifact-cleanup`. */
+  name: string;
+  /** Whether this object needs the finalizer (added when true, removed when false). */
+  wanted(obj: T): boolean;
+  /**
+   * Cleans up before the object goes. Gets the object as the API server has it, which may
+   * not parse (an invalid object must stay deletable): read its fields defensively.
+   */
+  finalize(obj: KubeObject, ctx: ReconcileContext<T>): Promise<void>;
 }
 
 export interface ControllerDefinition<T extends KubeObject> {
-  /** Short, unique, used in metrics and logs: `modelversion`. */
+  /** Short, unique, used in metrics, logs and the field manager: `modelversion`. */
   name: string;
   for: KindSpec<T>;
   owns?: OwnedKind[];
   watches?: WatchedKind[];
+  finalizer?: FinalizerSpec<T>;
+  /**
+   * API permissions beyond what `for`, `owns`, `watches` and `finalizer` imply (those are
+   * derived by `rbac/derive.ts`); the chart's ClusterRole is generated from both.
+   */
+  permissions?: PermissionRule[];
   /** Workers; defaults to the operator's `LATHE_WORKERS`. */
   workers?: number;
-  reconcile(key: ObjectKey, ctx: ReconcileContext<T>): Promise<Result>;
+  reconcile(obj: T, ctx: ReconcileContext<T>): Promise<Result>;
 }
 
-/** Declares a child kind; `kind` may be a typed `KindSpec`. */
-export function owns<U extends KubeObject>(kind: KindSpec<U>, labelSelector?: string): OwnedKind {
+/** Declares a child kind. Children are labelled `app.kubernetes.io/managed-by=lathe`. */
+export function owns<U extends KubeObject>(
+  kind: KindSpec<U>,
+  options: { deletes?: boolean; labelSelector?: string } = {},
+): OwnedKind {
   return {
     kind: kind as unknown as KindSpec<KubeObject>,
-    ...(labelSelector ? { labelSelector } : {}),
+    labelSelector: options.labelSelector ?? managedBySelector,
+    deletes: options.deletes ?? false,
   };
 }
 
 /** Declares a watched kind with a typed mapping to keys of the reconciled kind. */
 export function watches<U extends KubeObject>(
   kind: KindSpec<U>,
-  mapToKeys: (obj: U) => ObjectKey[],
+  mapToKeys: (obj: U, caches: CacheReaders) => ObjectKey[],
   labelSelector?: string,
 ): WatchedKind {
   return {
     kind: kind as unknown as KindSpec<KubeObject>,
-    mapToKeys: mapToKeys as (obj: KubeObject) => ObjectKey[],
+    mapToKeys: mapToKeys as (obj: KubeObject, caches: CacheReaders) => ObjectKey[],
     ...(labelSelector ? { labelSelector } : {}),
   };
+}
+
+/**
+ * Follows the pods of the reconciled kind's Jobs and Deployments: a pod's controller owner is
+ * its Job or ReplicaSet, so pods are mapped to the Lathe object by the `lathe.dev/<kind>` label
+ * every pod template carries (`labels.ts`).
+ */
+export function watchesPodsOf(ownerKind: string): WatchedKind {
+  return watches(
+    builtinKind(builtin.pod),
+    (pod) => {
+      const key = ownerKeyFromLabels(pod, ownerKind);
+      return key ? [key] : [];
+    },
+    managedBySelector,
+  );
 }
 
 /**
@@ -129,22 +233,36 @@ export interface ControllerDeps {
   now?: () => Date;
 }
 
+/** How many recent status writes a controller remembers (see `#patchStatus`). */
+const maxRememberedStatusWrites = 10_000;
+
+/** Every `result` label value controller-runtime reports, so dashboards show 0, not "no data". */
+const reconcileResults = ['success', 'error', 'requeue', 'requeue_after'] as const;
+
 /** Runs one controller: wires its informers to its queue, and its workers to `reconcile`. */
 export class ControllerRunner<T extends KubeObject> {
   readonly name: string;
   readonly queue: WorkQueue;
+  readonly fieldManager: string;
   readonly #definition: ControllerDefinition<T>;
   readonly #deps: ControllerDeps;
   readonly #log: Logger;
   readonly #workers: number;
   readonly #readers = new Map<string, ObjectReader<KubeObject>>();
+  readonly #owned = new Set<string>();
   readonly #primary: ObjectReader<T>;
+  /** Per object UID: the status last written, and the resourceVersion it was computed from. */
+  readonly #lastStatusWrites = new Map<
+    string,
+    { basedOn: string | undefined; status: Record<string, unknown> }
+  >();
   #abort = new AbortController();
   #running: Promise<void>[] = [];
   #started = false;
 
   constructor(definition: ControllerDefinition<T>, deps: ControllerDeps) {
     this.name = definition.name;
+    this.fieldManager = fieldManagerFor(definition.name);
     this.#definition = definition;
     this.#deps = deps;
     this.#log = deps.log.child({ controller: definition.name });
@@ -153,8 +271,13 @@ export class ControllerRunner<T extends KubeObject> {
       backoff: deps.backoff,
       metrics: deps.metrics.workqueue(definition.name),
     });
-    deps.metrics.maxConcurrentReconciles.set({ controller: this.name }, this.#workers);
-    deps.metrics.activeWorkers.set({ controller: this.name }, 0);
+    const labels = { controller: this.name };
+    deps.metrics.maxConcurrentReconciles.set(labels, this.#workers);
+    deps.metrics.activeWorkers.set(labels, 0);
+    for (const result of reconcileResults)
+      deps.metrics.reconcileTotal.inc({ ...labels, result }, 0);
+    deps.metrics.reconcileErrors.inc(labels, 0);
+    deps.metrics.terminalReconcileErrors.inc(labels, 0);
 
     const forKind = definition.for;
     this.#primary = deps.informers.reader(forKind);
@@ -165,20 +288,18 @@ export class ControllerRunner<T extends KubeObject> {
     deps.informers.addHandlers(forKind, this.#enqueueSelf());
 
     for (const owned of definition.owns ?? []) {
-      const scope: InformerScope = owned.labelSelector
-        ? { labelSelector: owned.labelSelector }
-        : {};
+      const scope: InformerScope = { labelSelector: owned.labelSelector };
+      deps.informers.addIndexer(owned.kind, OWNER_UID_INDEX, ownerUidIndexValues, scope);
       this.#readers.set(gvkString(owned.kind.resource), deps.informers.reader(owned.kind, scope));
+      this.#owned.add(gvkString(owned.kind.resource));
       deps.informers.addHandlers(owned.kind, this.#enqueueOwner(), scope);
     }
     for (const watched of definition.watches ?? []) {
       const scope: InformerScope = watched.labelSelector
         ? { labelSelector: watched.labelSelector }
         : {};
-      this.#readers.set(
-        gvkString(watched.kind.resource),
-        deps.informers.reader(watched.kind, scope),
-      );
+      const id = gvkString(watched.kind.resource);
+      if (!this.#readers.has(id)) this.#readers.set(id, deps.informers.reader(watched.kind, scope));
       deps.informers.addHandlers(watched.kind, this.#enqueueMapped(watched), scope);
     }
   }
@@ -244,8 +365,9 @@ export class ControllerRunner<T extends KubeObject> {
   }
 
   #enqueueMapped(watched: WatchedKind): InformerHandlers<KubeObject> {
+    const caches: CacheReaders = { reader: (kind) => this.#reader(kind) };
     const add = (obj: KubeObject) => {
-      for (const key of watched.mapToKeys(obj)) this.queue.add(keyString(key));
+      for (const key of watched.mapToKeys(obj, caches)) this.queue.add(keyString(key));
     };
     return {
       onAdd: add,
@@ -267,6 +389,16 @@ export class ControllerRunner<T extends KubeObject> {
     return reader as unknown as ObjectReader<U>;
   }
 
+  #childrenOf<U extends KubeObject>(kind: KindSpec<U>, owner: KubeObject): U[] {
+    if (!this.#owned.has(gvkString(kind.resource))) {
+      throw new Error(
+        `Controller ${this.name} lists ${kind.resource.kind} children but does not own them`,
+      );
+    }
+    const uid = owner.metadata?.uid;
+    return uid ? this.#reader(kind).byIndex(OWNER_UID_INDEX, uid) : [];
+  }
+
   async #worker(): Promise<void> {
     for (;;) {
       const key = await this.queue.get();
@@ -279,52 +411,120 @@ export class ControllerRunner<T extends KubeObject> {
     }
   }
 
-  /** Runs one reconcile of `key` and acts on its outcome. Exposed for tests. */
-  async reconcileKey(key: string): Promise<void> {
-    const objectKey = parseKey(key);
+  #context(objectKey: ObjectKey): ReconcileContext<T> {
     const reconcileID = randomUUID();
-    const log = this.#log.child({
-      namespace: objectKey.namespace,
-      name: objectKey.name,
+    const client = this.#deps.client;
+    const fieldManager = this.fieldManager;
+    return {
+      log: this.#log.child({
+        namespace: objectKey.namespace,
+        name: objectKey.name,
+        reconcileID,
+      }),
       reconcileID,
-    });
-    const ctx: ReconcileContext<T> = {
-      log,
-      reconcileID,
-      client: this.#deps.client,
+      client,
       primary: this.#primary,
       reader: (kind) => this.#reader(kind),
       events: this.#deps.events,
       signal: this.#abort.signal,
       now: this.#deps.now ?? (() => new Date()),
+      fieldManager,
+      apply: (kind, desired, options) =>
+        applyChild(client, kind.resource, desired, { fieldManager, ...options }),
+      childrenOf: (kind, owner) => this.#childrenOf(kind, owner),
+      prune: async (kind, owner, keep) => {
+        const wanted = new Set(keep);
+        const deleted: string[] = [];
+        for (const child of this.#childrenOf(kind, owner)) {
+          const name = child.metadata?.name ?? '';
+          if (wanted.has(name)) continue;
+          await deleteChild(client, kind.resource, child);
+          deleted.push(name);
+        }
+        return deleted;
+      },
+      delete: (kind, obj) => deleteChild(client, kind.resource, obj),
+      patchStatus: (current, status) => this.#patchStatus(current, status),
     };
+  }
+
+  /**
+   * Writes status when it changed, and not again while the cache still shows the object as it
+   * was before this controller's last write: a reconcile that runs before the cache catches up
+   * computes the same status from the stale copy and would otherwise write it twice.
+   */
+  async #patchStatus(current: T, status: Record<string, unknown>): Promise<boolean> {
+    const uid = current.metadata?.uid ?? keyStringOf(current);
+    const cachedVersion = current.metadata?.resourceVersion;
+    const last = this.#lastStatusWrites.get(uid);
+    if (last && last.basedOn === cachedVersion && statusEqual(last.status, status)) return false;
+    if (last && last.basedOn !== cachedVersion) this.#lastStatusWrites.delete(uid);
+    const written = await patchStatusIfChanged(
+      this.#deps.client,
+      this.#definition.for.resource,
+      current,
+      status,
+      this.fieldManager,
+    );
+    if (written) {
+      this.#lastStatusWrites.delete(uid);
+      this.#lastStatusWrites.set(uid, { basedOn: cachedVersion, status });
+      if (this.#lastStatusWrites.size > maxRememberedStatusWrites) {
+        const oldest = this.#lastStatusWrites.keys().next().value;
+        if (oldest !== undefined) this.#lastStatusWrites.delete(oldest);
+      }
+    }
+    return written;
+  }
+
+  /** Runs one reconcile of `key` and acts on its outcome. Exposed for tests. */
+  async reconcileKey(key: string): Promise<void> {
+    const objectKey = parseKey(key);
+    const ctx = this.#context(objectKey);
     const m = this.#deps.metrics;
     const labels = { controller: this.name };
     m.activeWorkers.inc(labels);
     const endTimer = m.reconcileTime.startTimer(labels);
+    let subject: KubeObject | undefined;
     try {
-      const result = await this.#definition.reconcile(objectKey, ctx);
+      const cached = this.#primary.get(objectKey.namespace, objectKey.name);
+      const invalid = this.#primary.getInvalid(objectKey.namespace, objectKey.name);
+      subject = cached ?? (invalid && !invalid.deleted ? invalid.raw : undefined);
+      const result = subject ? await this.#reconcileObject(cached, subject, ctx) : done();
       this.queue.forget(key);
       if (result.kind === 'requeueAfter') {
         this.queue.addAfter(key, result.ms);
         m.reconcileTotal.inc({ ...labels, result: 'requeue_after' });
-        log.debug({ requeueAfterMs: result.ms }, 'Reconciled; requeued');
+        ctx.log.debug({ requeueAfterMs: result.ms }, 'Reconciled; requeued');
       } else {
         m.reconcileTotal.inc({ ...labels, result: 'success' });
-        log.debug('Reconciled');
+        ctx.log.debug('Reconciled');
       }
     } catch (error) {
       m.reconcileTotal.inc({ ...labels, result: 'error' });
       m.reconcileErrors.inc(labels);
-      if (isTerminalError(error)) {
+      const terminal = isTerminalError(error);
+      if (terminal) {
         this.queue.forget(key);
         m.terminalReconcileErrors.inc(labels);
-        log.warn({ err: error }, 'Reconcile failed terminally; waiting for the object to change');
+        ctx.log.warn(
+          { err: error },
+          'Reconcile failed terminally; waiting for the object to change',
+        );
       } else {
         this.queue.addRateLimited(key);
-        log.error(
+        ctx.log.error(
           { err: error, retries: this.queue.numRequeues(key) },
           'Reconcile failed; will retry',
+        );
+      }
+      if (subject && !isConflict(error)) {
+        await ctx.events.record(
+          subject,
+          'Warning',
+          reasonOf(error, terminal),
+          'Reconcile',
+          (error as Error)?.message ?? String(error),
         );
       }
     } finally {
@@ -332,4 +532,81 @@ export class ControllerRunner<T extends KubeObject> {
       m.activeWorkers.dec(labels);
     }
   }
+
+  /** Deletion, invalid spec and finalizer bookkeeping, then the controller's reconcile. */
+  async #reconcileObject(
+    parsed: T | undefined,
+    subject: KubeObject,
+    ctx: ReconcileContext<T>,
+  ): Promise<Result> {
+    const finalizer = this.#definition.finalizer;
+    const resource = this.#definition.for.resource;
+    const write = { fieldManager: this.fieldManager };
+    if (subject.metadata?.deletionTimestamp) {
+      if (finalizer && hasFinalizer(subject, finalizer.name)) {
+        await finalizer.finalize(subject, ctx);
+        await removeFinalizer(ctx.client, resource, subject, finalizer.name, write);
+        ctx.log.info({ finalizer: finalizer.name }, `Finalized the ${resource.kind}`);
+      }
+      return done();
+    }
+    if (!parsed) {
+      const invalid = this.#primary.getInvalid(
+        subject.metadata?.namespace ?? '',
+        subject.metadata?.name ?? '',
+      );
+      const message = (invalid?.error.message ?? 'the object does not match its schema').slice(
+        0,
+        1000,
+      );
+      await this.#reportInvalid(subject, message, ctx);
+      throw new TerminalError(`The ${resource.kind} is invalid: ${message}`, {
+        cause: invalid?.error,
+        reason: 'InvalidSpec',
+      });
+    }
+    let obj = parsed;
+    if (finalizer) {
+      obj = finalizer.wanted(obj)
+        ? await addFinalizer(ctx.client, resource, obj, finalizer.name, write)
+        : await removeFinalizer(ctx.client, resource, obj, finalizer.name, write);
+    }
+    return await this.#definition.reconcile(obj, ctx);
+  }
+
+  async #reportInvalid(raw: KubeObject, message: string, ctx: ReconcileContext<T>): Promise<void> {
+    const generation = raw.metadata?.generation;
+    const previous = (raw.status as { conditions?: Condition[] } | undefined)?.conditions;
+    const conditions = setKstatus(
+      previous,
+      { state: 'stalled', reason: 'InvalidSpec', message },
+      generation,
+      ctx.now(),
+    );
+    await patchStatusIfChanged(
+      ctx.client,
+      this.#definition.for.resource,
+      raw,
+      {
+        ...((raw.status as Record<string, unknown>) ?? {}),
+        observedGeneration: generation,
+        conditions,
+      },
+      this.fieldManager,
+    );
+  }
+}
+
+function ownerUidIndexValues(obj: KubeObject): string[] {
+  const uid = controllerOwnerUid(obj);
+  return uid ? [uid] : [];
+}
+
+/** The reason of the Warning event for a failed reconcile. */
+function reasonOf(error: unknown, terminal: boolean): string {
+  if (error instanceof TerminalError) return error.reason;
+  const reason = (error as { reason?: unknown })?.reason;
+  if (typeof reason === 'string' && /^[A-Z][A-Za-z0-9]*$/.test(reason) && !isApiError(error))
+    return reason;
+  return terminal ? 'ReconcileFailed' : 'ReconcileError';
 }

@@ -20,12 +20,16 @@ export async function addFinalizer<T extends KubeObject>(
   resource: ResourceType,
   obj: T,
   finalizer: string,
+  options: { fieldManager?: string } = {},
 ): Promise<T> {
   if (hasFinalizer(obj, finalizer)) return obj;
-  return await writeFinalizers(client, resource, obj, [
-    ...(obj.metadata?.finalizers ?? []),
-    finalizer,
-  ]);
+  return await writeFinalizers(
+    client,
+    resource,
+    obj,
+    [...(obj.metadata?.finalizers ?? []), finalizer],
+    options,
+  );
 }
 
 /** Removes `finalizer` if present, keeping every other finalizer. */
@@ -34,6 +38,7 @@ export async function removeFinalizer<T extends KubeObject>(
   resource: ResourceType,
   obj: T,
   finalizer: string,
+  options: { fieldManager?: string } = {},
 ): Promise<T> {
   if (!hasFinalizer(obj, finalizer)) return obj;
   return await writeFinalizers(
@@ -41,6 +46,7 @@ export async function removeFinalizer<T extends KubeObject>(
     resource,
     obj,
     (obj.metadata?.finalizers ?? []).filter((f) => f !== finalizer),
+    options,
   );
 }
 
@@ -57,6 +63,7 @@ async function writeFinalizers<T extends KubeObject>(
   resource: ResourceType,
   obj: T,
   finalizers: string[],
+  options: { fieldManager?: string },
 ): Promise<T> {
   const name = obj.metadata?.name;
   if (!name)
@@ -67,5 +74,6 @@ async function writeFinalizers<T extends KubeObject>(
     name,
     'merge',
     finalizerPatch(obj, finalizers),
+    options.fieldManager ? { fieldManager: options.fieldManager } : {},
   );
 }

@@ -8,7 +8,12 @@
 import type { Logger } from 'pino';
 import type { BackoffPolicy } from './backoff.js';
 import type { InvalidObject, ObjectReader } from './cache.js';
-import { Informer, type InformerHandlers, type InformerMetrics } from './informer.js';
+import {
+  type IndexFunction,
+  Informer,
+  type InformerHandlers,
+  type InformerMetrics,
+} from './informer.js';
 import type { KubeClient } from './kube-client.js';
 import { gvkString, type KindSpec, type KubeObject } from './resource.js';
 
@@ -76,6 +81,16 @@ export class InformerFactory {
     return new MultiInformerReader(this.informersFor(kind, scope));
   }
 
+  /** Adds the same index to every informer of `kind` in `scope`. */
+  addIndexer<T extends KubeObject>(
+    kind: KindSpec<T>,
+    name: string,
+    fn: IndexFunction<T>,
+    scope: InformerScope = {},
+  ): void {
+    for (const informer of this.informersFor(kind, scope)) informer.addIndexer(name, fn);
+  }
+
   /** Registers the same handlers on every informer of `kind`. */
   addHandlers<T extends KubeObject>(
     kind: KindSpec<T>,
@@ -132,6 +147,10 @@ class MultiInformerReader<T extends KubeObject> implements ObjectReader<T> {
 
   getInvalid(namespace: string, name: string): InvalidObject | undefined {
     return this.#owner(namespace)?.getInvalid(namespace, name);
+  }
+
+  byIndex(index: string, value: string): T[] {
+    return this.#informers.flatMap((i) => i.byIndex(index, value));
   }
 
   hasSynced(): boolean {

@@ -37,6 +37,9 @@ export interface InformerHandlers<T extends KubeObject> {
   onInvalid?(invalid: InvalidObject): void;
 }
 
+/** The values under which an object is indexed (an object may have several, or none). */
+export type IndexFunction<T> = (obj: T) => string[];
+
 /** Why an informer restarted its list/watch cycle. */
 export type RestartReason = 'error' | 'gone' | 'stalled';
 
@@ -81,6 +84,9 @@ export class Informer<T extends KubeObject> implements ObjectReader<T> {
 
   readonly #items = new Map<string, T>();
   readonly #invalid = new Map<string, InvalidObject>();
+  readonly #indexers = new Map<string, IndexFunction<T>>();
+  /** index name → index value → keys of the objects with that value. */
+  readonly #indices = new Map<string, Map<string, Set<string>>>();
   #handlers: InformerHandlers<T>[] = [];
   #resourceVersion = '';
   #synced = false;
@@ -121,6 +127,31 @@ export class Informer<T extends KubeObject> implements ObjectReader<T> {
     return () => {
       this.#handlers = this.#handlers.filter((h) => h !== handlers);
     };
+  }
+
+  /**
+   * Adds a secondary index (client-go's `Indexer`): `byIndex(name, value)` then returns the
+   * objects for which `fn` returns `value`, without scanning the cache. Adding an index that
+   * exists already is a no-op, so controllers sharing an informer can each ask for it.
+   */
+  addIndexer(name: string, fn: IndexFunction<T>): void {
+    if (this.#indexers.has(name)) return;
+    this.#indexers.set(name, fn);
+    this.#indices.set(name, new Map());
+    for (const [key, obj] of this.#items) this.#indexObject(name, fn, key, obj);
+  }
+
+  byIndex(name: string, value: string): T[] {
+    const index = this.#indices.get(name);
+    if (!index) throw new Error(`The ${this.kind.resource.kind} informer has no index "${name}"`);
+    const keys = index.get(value);
+    if (!keys) return [];
+    const found: T[] = [];
+    for (const key of keys) {
+      const obj = this.#items.get(key);
+      if (obj) found.push(obj);
+    }
+    return found;
   }
 
   /** Starts the list/watch cycle in the background. Idempotent. */
@@ -225,7 +256,7 @@ export class Informer<T extends KubeObject> implements ObjectReader<T> {
     }
     for (const [key, old] of [...this.#items]) {
       if (!seen.has(key)) {
-        this.#items.delete(key);
+        this.#unstore(key);
         this.#dispatch((h) => h.onDelete?.(old), 'onDelete');
       }
     }
@@ -373,7 +404,7 @@ export class Informer<T extends KubeObject> implements ObjectReader<T> {
       };
       if (fromList && oldInvalid?.raw.metadata?.resourceVersion === raw.metadata?.resourceVersion)
         return;
-      if (old) this.#items.delete(key);
+      if (old) this.#unstore(key);
       this.#invalid.set(key, invalid);
       this.#log.warn(
         {
@@ -388,7 +419,7 @@ export class Informer<T extends KubeObject> implements ObjectReader<T> {
       return;
     }
     if (oldInvalid) this.#invalid.delete(key);
-    this.#items.set(key, parsed);
+    this.#store(key, parsed);
     if (!old) {
       this.#dispatch((h) => h.onAdd?.(parsed), 'onAdd');
     } else if (!fromList || old.metadata?.resourceVersion !== parsed.metadata?.resourceVersion) {
@@ -400,7 +431,7 @@ export class Informer<T extends KubeObject> implements ObjectReader<T> {
     const key = keyStringOf(raw);
     const old = this.#items.get(key);
     if (old) {
-      this.#items.delete(key);
+      this.#unstore(key);
       this.#dispatch((h) => h.onDelete?.(old), 'onDelete');
       return;
     }
@@ -413,6 +444,48 @@ export class Informer<T extends KubeObject> implements ObjectReader<T> {
         deleted: true,
       };
       this.#dispatch((h) => h.onInvalid?.(gone), 'onInvalid');
+    }
+  }
+
+  #store(key: string, obj: T): void {
+    if (this.#indexers.size > 0 && this.#items.has(key)) this.#unstore(key);
+    this.#items.set(key, obj);
+    for (const [name, fn] of this.#indexers) this.#indexObject(name, fn, key, obj);
+  }
+
+  #unstore(key: string): void {
+    const old = this.#items.get(key);
+    this.#items.delete(key);
+    if (!old) return;
+    for (const [name, fn] of this.#indexers) {
+      const index = this.#indices.get(name);
+      for (const value of this.#indexValues(fn, old)) {
+        const keys = index?.get(value);
+        keys?.delete(key);
+        if (keys?.size === 0) index?.delete(value);
+      }
+    }
+  }
+
+  #indexObject(name: string, fn: IndexFunction<T>, key: string, obj: T): void {
+    const index = this.#indices.get(name);
+    if (!index) return;
+    for (const value of this.#indexValues(fn, obj)) {
+      let keys = index.get(value);
+      if (!keys) {
+        keys = new Set();
+        index.set(value, keys);
+      }
+      keys.add(key);
+    }
+  }
+
+  #indexValues(fn: IndexFunction<T>, obj: T): string[] {
+    try {
+      return fn(obj);
+    } catch (error) {
+      this.#log.error({ err: error }, 'An index function threw; the object is not indexed');
+      return [];
     }
   }
 

@@ -63,6 +63,22 @@ export const isAlreadyExists = (e: unknown): boolean =>
 export const isGone = (e: unknown): boolean => isApiError(e) && e.statusCode === 410;
 /** 422: the object itself is invalid; retrying the same request cannot succeed. */
 export const isInvalid = (e: unknown): boolean => isApiError(e) && e.statusCode === 422;
+/** A 422 because a field that cannot change was changed (a Job's pod template, a selector). */
+export const isImmutableFieldError = (e: unknown): boolean =>
+  isInvalid(e) && /field is immutable|may not change once set/i.test((e as ApiError).message);
+
+/**
+ * `error` with `context` prepended to its message, keeping its type: an `ApiError` stays an
+ * `ApiError` with the same status code and reason (so a 422 is still recognised as terminal
+ * higher up), anything else becomes an `Error`. The original is the `cause`.
+ */
+export function withContext(error: unknown, context: string): Error {
+  const detail = error instanceof Error ? error.message : String(error);
+  if (isApiError(error)) {
+    return new ApiError(error.statusCode, error.status, `${context}: ${detail}`, { cause: error });
+  }
+  return new Error(`${context}: ${detail}`, { cause: error });
+}
 
 export interface KubeList<T extends KubeObject = KubeObject> {
   apiVersion?: string;

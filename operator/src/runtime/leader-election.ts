@@ -127,6 +127,8 @@ export interface LeaderElectorOptions extends LeaderElectionTiming {
   onStoppedLeading: () => void;
   /** Reports leadership (1/0) for `leader_election_master_status`. */
   onStatus?: (leading: boolean) => void;
+  /** Called on each attempt that finds the lease held by another live replica. */
+  onWaiting?: (holder: string) => void;
 }
 
 export class LeaderElector {
@@ -142,6 +144,8 @@ export class LeaderElector {
   /** Fires when the renew deadline passes, even if a renewal request hangs. */
   #deadline: NodeJS.Timeout | undefined;
   #inFlight: Promise<void> | undefined;
+  /** The holder last reported as waited for, so the wait is logged once per holder. */
+  #waitingFor: string | undefined;
 
   constructor(options: LeaderElectorOptions) {
     this.#o = options;
@@ -254,7 +258,15 @@ export class LeaderElector {
     }
 
     const decision = decideLeaseAction(this.#observed, nowMs, this.#o.identity, this.#o);
-    if (decision.action === 'wait') return;
+    if (decision.action === 'wait') {
+      const holder = this.#observed?.spec.holderIdentity ?? '';
+      if (holder !== this.#waitingFor) {
+        this.#waitingFor = holder;
+        this.#log.info({ holder }, 'Waiting for the leader lease');
+      }
+      this.#o.onWaiting?.(holder);
+      return;
+    }
     const body: LeaseObject = {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',

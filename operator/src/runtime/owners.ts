@@ -17,3 +17,8 @@ function groupOf(apiVersion: string): string {
   const slash = apiVersion.indexOf('/');
   return slash < 0 ? '' : apiVersion.slice(0, slash);
 }
+
+/** The UID of `child`'s controller owner, of whatever kind. */
+export function controllerOwnerUid(child: KubeObject): string | undefined {
+  return child.metadata?.ownerReferences?.find((r) => r.controller === true)?.uid;
+}

@@ -166,6 +166,27 @@ export const builtin = {
     plural: 'events',
     namespaced: true,
   },
+  serviceAccount: {
+    group: '',
+    version: 'v1',
+    kind: 'ServiceAccount',
+    plural: 'serviceaccounts',
+    namespaced: true,
+  },
+  role: {
+    group: 'rbac.authorization.k8s.io',
+    version: 'v1',
+    kind: 'Role',
+    plural: 'roles',
+    namespaced: true,
+  },
+  roleBinding: {
+    group: 'rbac.authorization.k8s.io',
+    version: 'v1',
+    kind: 'RoleBinding',
+    plural: 'rolebindings',
+    namespaced: true,
+  },
 } as const satisfies Record<string, ResourceType>;
 
 /**

@@ -1,7 +1,9 @@
 /**
  * The runtime against a real API server (the local cluster): informer list+watch, server-side
- * apply, status written only on change through a small test controller, events deduplicated,
- * and leader election between two in-process electors on a real Lease.
+ * apply under per-controller field managers, events deduplicated, a small test controller that
+ * owns a Job and Deployments (follows their pods, prunes, replaces a Job whose pod template
+ * changed, writes status only on change), and leader election between two in-process electors
+ * on a real Lease.
  */
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,12 +14,14 @@ import {
   kubeConfig,
 } from '../../../e2e/cluster/testenv.js';
 import { OperatorMetrics } from '../observability/metrics.js';
-import { applyChild, controllerReference, patchStatusIfChanged } from './apply.js';
-import { setKstatus } from './conditions.js';
-import { defineController, done, owns } from './controller.js';
+import { applyChild, controllerReference } from './apply.js';
+import { kinds, type PodObject } from './builtin-kinds.js';
+import { type Condition, setKstatus } from './conditions.js';
+import { defineController, done, owns, watchesPodsOf } from './controller.js';
 import { EventRecorder } from './events.js';
 import { Informer } from './informer.js';
 import { HttpKubeClient, isNotFound } from './kube-client.js';
+import { childLabels } from './labels.js';
 import { LeaderElector, type LeaseObject } from './leader-election.js';
 import { Manager } from './manager.js';
 import { builtin, builtinKind, type KubeObject, type ResourceType } from './resource.js';
@@ -80,25 +84,44 @@ describe('Informer on a real API server', () => {
 });
 
 describe('Server-side apply', () => {
-  it('applies a child twice idempotently under the operator field manager', async () => {
+  const one = { fieldManager: 'lathe-one' };
+  it('applies a child twice idempotently under the controller field manager', async () => {
     const desired = configMap('applied', { k: 'v' });
-    const first = await applyChild<KubeObject>(client, builtin.configMap, desired);
-    const second = await applyChild<KubeObject>(client, builtin.configMap, desired);
+    const first = await applyChild<KubeObject>(client, builtin.configMap, desired, one);
+    const second = await applyChild<KubeObject>(client, builtin.configMap, desired, one);
     expect(second.metadata?.resourceVersion).toBe(first.metadata?.resourceVersion);
     const managedFields = (second.metadata?.managedFields ?? []) as {
       manager: string;
       operation: string;
     }[];
-    const managers = managedFields.map((f) => `${f.manager}/${f.operation}`);
-    expect(managers).toEqual(['lathe-operator/Apply']);
+    expect(managedFields.map((f) => `${f.manager}/${f.operation}`)).toEqual(['lathe-one/Apply']);
 
-    // A field the operator stops setting is removed.
+    // A field the controller stops setting is removed.
     const third = await applyChild<KubeObject>(
       client,
       builtin.configMap,
       configMap('applied', { other: 'x' }),
+      one,
     );
     expect(third.data).toEqual({ other: 'x' });
+  });
+
+  it('keeps the fields two controllers own apart: neither erases the other', async () => {
+    await applyChild(client, builtin.configMap, configMap('shared', { a: '1' }), one);
+    const both = await applyChild<KubeObject>(
+      client,
+      builtin.configMap,
+      configMap('shared', { b: '2' }),
+      { fieldManager: 'lathe-two' },
+    );
+    expect(both.data).toEqual({ a: '1', b: '2' });
+    const again = await applyChild<KubeObject>(
+      client,
+      builtin.configMap,
+      configMap('shared', { a: '3' }),
+      one,
+    );
+    expect(again.data).toEqual({ a: '3', b: '2' });
   });
 });
 
@@ -164,7 +187,7 @@ const widget: ResourceType = {
 
 describe('A controller on the runtime', () => {
   beforeAll(async () => {
-    await applyChild(client, widgetCrd, {
+    const crd: KubeObject = {
       metadata: { name: `${widget.plural}.${widget.group}` },
       spec: {
         group: widget.group,
@@ -185,7 +208,10 @@ describe('A controller on the runtime', () => {
               openAPIV3Schema: {
                 type: 'object',
                 properties: {
-                  spec: { type: 'object', properties: { value: { type: 'string' } } },
+                  spec: {
+                    type: 'object',
+                    properties: { value: { type: 'string' }, canary: { type: 'boolean' } },
+                  },
                   status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
                 },
               },
@@ -193,7 +219,8 @@ describe('A controller on the runtime', () => {
           },
         ],
       },
-    });
+    };
+    await applyChild(client, widgetCrd, crd, { fieldManager: 'lathe-itest' });
     await eventually(
       async () => {
         const crd = await client.get<KubeObject>(
@@ -216,38 +243,91 @@ describe('A controller on the runtime', () => {
       .catch(() => undefined);
   });
 
-  it('creates the child, writes status only when it changed, and repairs a deleted child', async () => {
+  it('owns a Job and Deployments: follows their pods, prunes, replaces, writes status on change', async () => {
     let statusWrites = 0;
-    let reconciles = 0;
+    const widgetKind = builtinKind<KubeObject>(widget);
+    type WidgetSpec = { value?: string; canary?: boolean };
     const controller = defineController<KubeObject>({
       name: 'widget',
-      for: builtinKind(widget),
-      owns: [owns(builtinKind(builtin.configMap))],
-      async reconcile(key, ctx) {
-        reconciles++;
-        const obj = ctx.primary.get(key.namespace, key.name);
-        if (!obj) return done();
-        const spec = obj.spec as { value?: string };
-        await applyChild(ctx.client, builtin.configMap, {
-          metadata: {
-            name: `${key.name}-child`,
-            namespace: key.namespace,
-            ownerReferences: [controllerReference(obj, widget)],
+      for: widgetKind,
+      owns: [owns(kinds.job, { deletes: true }), owns(kinds.deployment, { deletes: true })],
+      watches: [watchesPodsOf('Widget')],
+      async reconcile(obj, ctx) {
+        const name = obj.metadata?.name ?? '';
+        const spec = (obj.spec ?? {}) as WidgetSpec;
+        const labels = childLabels('Widget', name);
+        const ownerReferences = [controllerReference(obj, widget)];
+        const template = (role: string, command: string[]) => ({
+          metadata: { labels: { ...labels, role } },
+          spec: {
+            containers: [
+              {
+                name: 'main',
+                image: 'lathe.dev/test/busybox',
+                command,
+                env: [{ name: 'VALUE', value: spec.value ?? '' }],
+              },
+            ],
           },
-          data: { value: spec.value ?? '' },
         });
-        const previous = (obj.status as { conditions?: [] } | undefined)?.conditions;
+        await ctx.apply(
+          kinds.job,
+          {
+            apiVersion: 'batch/v1',
+            kind: 'Job',
+            metadata: { name: `${name}-job`, namespace, labels, ownerReferences },
+            spec: {
+              backoffLimit: 0,
+              template: (() => {
+                const t = template('job', ['sh', '-c', 'echo "$VALUE"']);
+                return { ...t, spec: { ...t.spec, restartPolicy: 'Never' } };
+              })(),
+            },
+          },
+          { recreateOnImmutable: true },
+        );
+        const deployments = spec.canary ? ['web', 'canary'] : ['web'];
+        for (const role of deployments) {
+          await ctx.apply(kinds.deployment, {
+            apiVersion: 'apps/v1',
+            kind: 'Deployment',
+            metadata: { name: `${name}-${role}`, namespace, labels, ownerReferences },
+            spec: {
+              replicas: 1,
+              selector: { matchLabels: { ...labels, role } },
+              template: template(role, ['sleep', '600']),
+            },
+          });
+        }
+        const pruned = await ctx.prune(
+          kinds.deployment,
+          obj,
+          deployments.map((role) => `${name}-${role}`),
+        );
+        if (pruned.length > 0) ctx.log.info({ pruned }, 'Pruned deployments');
+
+        // Pods reach the owner through the labels on the templates.
+        const pods = ctx
+          .reader(kinds.pod)
+          .list(namespace)
+          .filter((p: PodObject) => p.metadata?.labels?.['lathe.dev/widget'] === name);
+        const jobs = ctx.childrenOf(kinds.job, obj);
         const status = {
           observedGeneration: obj.metadata?.generation,
-          value: spec.value ?? '',
+          jobUid: jobs[0]?.metadata?.uid ?? '',
+          jobSucceeded: (jobs[0]?.status?.succeeded ?? 0) > 0,
+          runningPods: pods.filter(
+            (p: PodObject) => p.metadata?.labels?.role === 'web' && p.status?.phase === 'Running',
+          ).length,
+          children: [...ctx.childrenOf(kinds.deployment, obj)].map((d) => d.metadata?.name).sort(),
           conditions: setKstatus(
-            previous,
-            { state: 'ready', reason: 'ChildApplied', message: 'child applied' },
+            (obj.status as { conditions?: Condition[] } | undefined)?.conditions,
+            { state: 'ready', reason: 'ChildrenApplied', message: 'children applied' },
             obj.metadata?.generation,
             ctx.now(),
           ),
         };
-        if (await patchStatusIfChanged(ctx.client, widget, obj, status)) statusWrites++;
+        if (await ctx.patchStatus(obj, status)) statusWrites++;
         return done();
       },
     });
@@ -262,6 +342,8 @@ describe('A controller on the runtime', () => {
     });
     manager.add(controller);
     manager.start();
+    const widgetStatus = async () =>
+      (await client.get<KubeObject>(widget, namespace, 'w1')).status as Record<string, unknown>;
     try {
       await eventually(() => expect(manager.notReadyReason()).toBeUndefined(), {
         what: 'manager ready',
@@ -273,66 +355,87 @@ describe('A controller on the runtime', () => {
         spec: { value: 'one' },
       });
 
-      const settled = await eventually(
+      const first = await eventually(
         async () => {
-          const w = await client.get<KubeObject>(widget, namespace, 'w1');
-          expect(w.status).toMatchObject({
+          const status = await widgetStatus();
+          expect(status).toMatchObject({
             observedGeneration: 1,
-            value: 'one',
-            conditions: [{ type: 'Ready', status: 'True', reason: 'ChildApplied' }],
+            jobSucceeded: true,
+            runningPods: 1,
+            children: ['w1-web'],
           });
-          const child = await client.get<KubeObject>(builtin.configMap, namespace, 'w1-child');
-          expect(child.data).toEqual({ value: 'one' });
-          expect(child.metadata?.ownerReferences?.[0]).toMatchObject({
-            kind: 'Widget',
-            name: 'w1',
-            controller: true,
-          });
-          return w;
+          return status;
         },
-        { what: 'widget reconciled' },
+        {
+          what: 'job succeeded and the web pod running, seen through pod events',
+          timeoutMs: 90_000,
+        },
       );
-      const writesAfterSettle = statusWrites;
-
-      // A child change enqueues the owner; nothing differs, so nothing is written.
-      const before = reconciles;
-      await client.patch(builtin.configMap, namespace, 'w1-child', 'merge', {
-        metadata: { labels: { touched: 'yes' } },
+      const job = await client.get<KubeObject>(builtin.job, namespace, 'w1-job');
+      expect(job.metadata?.labels).toMatchObject({
+        'app.kubernetes.io/managed-by': 'lathe',
+        'lathe.dev/widget': 'w1',
       });
-      await eventually(() => expect(reconciles).toBeGreaterThan(before), {
-        what: 'owner reconciled after child change',
+      expect(job.metadata?.ownerReferences?.[0]).toMatchObject({
+        kind: 'Widget',
+        controller: true,
       });
-      await new Promise((r) => setTimeout(r, 500));
-      const unchanged = await client.get<KubeObject>(widget, namespace, 'w1');
-      expect(unchanged.metadata?.resourceVersion).toBe(settled.metadata?.resourceVersion);
-      expect(statusWrites).toBe(writesAfterSettle);
+      const managers = ((job.metadata?.managedFields ?? []) as { manager: string }[]).map(
+        (f) => f.manager,
+      );
+      expect(managers).toContain('lathe-widget');
 
-      // A deleted child is recreated (delete event mapped to the owner).
-      await client.delete(builtin.configMap, namespace, 'w1-child');
+      // A child change enqueues the owner; the reconcile completes and writes nothing.
+      const writes = statusWrites;
+      const succeeded = async () =>
+        (await metrics.reconcileTotal.get()).values.find((v) => v.labels.result === 'success')
+          ?.value ?? 0;
+      const before = await succeeded();
+      const settled = await client.get<KubeObject>(widget, namespace, 'w1');
+      await client.patch(builtin.job, namespace, 'w1-job', 'merge', {
+        metadata: { annotations: { touched: 'yes' } },
+      });
+      await eventually(async () => expect(await succeeded()).toBeGreaterThan(before), {
+        what: 'owner reconciled after the child changed',
+      });
+      expect(statusWrites).toBe(writes);
+      expect(
+        (await client.get<KubeObject>(widget, namespace, 'w1')).metadata?.resourceVersion,
+      ).toBe(settled.metadata?.resourceVersion);
+
+      // A canary appears, then is pruned when no longer wanted.
+      await client.patch(widget, namespace, 'w1', 'merge', { spec: { canary: true } });
       await eventually(
         async () =>
-          expect(
-            (await client.get<KubeObject>(builtin.configMap, namespace, 'w1-child')).data,
-          ).toEqual({ value: 'one' }),
-        {
-          what: 'child recreated',
+          expect(await widgetStatus()).toMatchObject({ children: ['w1-canary', 'w1-web'] }),
+        { what: 'canary deployment created' },
+      );
+      await client.patch(widget, namespace, 'w1', 'merge', { spec: { canary: false } });
+      await eventually(
+        async () => {
+          expect(await widgetStatus()).toMatchObject({ children: ['w1-web'] });
+          await expect(client.get(builtin.deployment, namespace, 'w1-canary')).rejects.toSatisfy(
+            isNotFound,
+          );
         },
+        { what: 'canary deployment pruned' },
       );
 
-      // A spec change is reconciled: new generation, new status.
+      // A new pod template is immutable on a Job: the Job is replaced, and the new one runs.
       await client.patch(widget, namespace, 'w1', 'merge', { spec: { value: 'two' } });
       await eventually(
-        async () =>
-          expect((await client.get<KubeObject>(widget, namespace, 'w1')).status).toMatchObject({
-            observedGeneration: 2,
-            value: 'two',
-          }),
-        { what: 'spec change reconciled' },
+        async () => {
+          const status = await widgetStatus();
+          expect(status.jobUid).not.toBe(first.jobUid);
+          expect(status).toMatchObject({ jobSucceeded: true, observedGeneration: 4 });
+          const replaced = await client.get<KubeObject>(builtin.job, namespace, 'w1-job');
+          const env = (
+            replaced.spec as { template: { spec: { containers: { env: { value: string }[] }[] } } }
+          ).template.spec.containers[0]?.env[0]?.value;
+          expect(env).toBe('two');
+        },
+        { what: 'job replaced with the new template and succeeded', timeoutMs: 90_000 },
       );
-      expect(
-        (await metrics.reconcileTotal.get()).values.find((v) => v.labels.result === 'success')
-          ?.value,
-      ).toBeGreaterThan(0);
     } finally {
       expect(await manager.stop()).toBe(true);
     }
@@ -343,7 +446,7 @@ describe('Leader election on a real Lease', () => {
   const timing = { leaseDurationMs: 3_000, renewDeadlineMs: 2_000, retryPeriodMs: 250 };
 
   function elector(identity: string, leaseName: string) {
-    const state = { leading: false, lost: false };
+    const state = { leading: false, lost: false, waited: [] as string[] };
     const e = new LeaderElector({
       client,
       log,
@@ -358,6 +461,7 @@ describe('Leader election on a real Lease', () => {
         state.leading = false;
         state.lost = true;
       },
+      onWaiting: (holder) => void state.waited.push(holder),
     });
     return { e, state };
   }
@@ -380,22 +484,29 @@ describe('Leader election on a real Lease', () => {
     await eventually(() => expect(a.state.leading).toBe(true), { what: 'a leads' });
     b.e.start();
     try {
-      await new Promise((r) => setTimeout(r, 1_000));
+      // b has seen the lease held by a, twice, and stood back.
+      await eventually(() => expect(b.state.waited.length).toBeGreaterThanOrEqual(2), {
+        what: 'b waits for a',
+      });
+      expect(b.state.waited.every((h) => h === 'replica-a')).toBe(true);
       expect(b.state.leading).toBe(false);
-      expect(await holder('le-expiry')).toBe('replica-a');
 
       // a stops renewing without releasing (a crash): b waits out the lease, then takes it.
       await a.e.stop();
-      const stoppedAt = Date.now();
+      const lastRenewal = (await client.get<LeaseObject>(builtin.lease, namespace, 'le-expiry'))
+        .spec?.renewTime;
       await eventually(() => expect(b.state.leading).toBe(true), {
         what: 'b takes over',
         timeoutMs: 15_000,
         intervalMs: 50,
       });
-      expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(1_500);
-      expect(await holder('le-expiry')).toBe('replica-b');
       const lease = await client.get<LeaseObject>(builtin.lease, namespace, 'le-expiry');
+      expect(lease.spec?.holderIdentity).toBe('replica-b');
       expect(lease.spec?.leaseTransitions).toBe(1);
+      // The lease record proves b waited for expiry: it acquired a full lease after a's last renewal.
+      expect(
+        Date.parse(lease.spec?.acquireTime ?? '') - Date.parse(lastRenewal ?? ''),
+      ).toBeGreaterThanOrEqual(timing.leaseDurationMs);
     } finally {
       await a.e.stop();
       await b.e.stop();
@@ -409,18 +520,25 @@ describe('Leader election on a real Lease', () => {
     await eventually(() => expect(a.state.leading).toBe(true), { what: 'a leads' });
     b.e.start();
     try {
-      await new Promise((r) => setTimeout(r, 500));
+      await eventually(() => expect(b.state.waited.length).toBeGreaterThanOrEqual(1), {
+        what: 'b waits for a',
+      });
       expect(b.state.leading).toBe(false);
+      const lastRenewal = (await client.get<LeaseObject>(builtin.lease, namespace, 'le-release'))
+        .spec?.renewTime;
       await a.e.release();
       expect(a.state.lost).toBe(false);
-      const releasedAt = Date.now();
       await eventually(() => expect(b.state.leading).toBe(true), {
         what: 'b takes over',
         timeoutMs: 10_000,
         intervalMs: 25,
       });
-      // Well under the 3 s lease: within a couple of retry periods.
-      expect(Date.now() - releasedAt).toBeLessThan(1_500);
+      // The lease record proves the hand-over: b acquired before a's lease would have expired.
+      const lease = await client.get<LeaseObject>(builtin.lease, namespace, 'le-release');
+      expect(lease.spec?.holderIdentity).toBe('replica-b');
+      expect(Date.parse(lease.spec?.acquireTime ?? '')).toBeLessThan(
+        Date.parse(lastRenewal ?? '') + timing.leaseDurationMs,
+      );
     } finally {
       await a.e.stop();
       await b.e.release();

@@ -1,6 +1,8 @@
 /**
  * The ModelVersion controller on the real API server and MinIO, run in-process by the real
- * manager: verification, waiting for an upload, a tampered artifact, and artifact clean-up.
+ * manager: verification of a version registered by hand, waiting for an upload, a tampered
+ * artifact, one production version per model, recovery once the operator gets a store, and
+ * artifact clean-up.
  */
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
@@ -39,18 +41,42 @@ async function uploadArtifact(prefix: string): Promise<string> {
   return digest;
 }
 
-function modelVersion(name: string, prefix: string, digest: string, deletionPolicy = 'Retain') {
+function modelVersion(
+  name: string,
+  prefix: string,
+  digest: string,
+  deletionPolicy = 'Retain',
+  stage = 'none',
+  inNamespace = namespace,
+) {
   return {
     apiVersion: 'lathe.dev/v1alpha1',
     kind: 'ModelVersion',
-    metadata: { name, namespace },
+    metadata: { name, namespace: inNamespace },
     spec: {
       modelName: 'iris',
       version: Number(name.split('-').at(-1)),
       artifact: { uri: `s3://${minio.bucket}/${prefix}`, format: 'tfjs', digest },
       deletionPolicy,
+      stage,
     },
   };
+}
+
+const stageOf = async (name: string) => (await get(name)).spec as { stage: string };
+
+function startManager(ns: string, withStore: boolean): Manager {
+  const m = new Manager({
+    client,
+    log: pino({ level: process.env.LATHE_TEST_LOG_LEVEL ?? 'silent' }),
+    metrics: new OperatorMetrics(undefined, { processMetrics: false }),
+    identity: `modelversion-itest-${ns}`,
+    namespaces: [ns],
+    defaultWorkers: 2,
+  });
+  m.add(modelVersionController({ store: withStore ? store : undefined }));
+  m.start();
+  return m;
 }
 
 const get = (name: string) =>
@@ -64,16 +90,7 @@ const condition = (mv: KubeObject, type: string) =>
 beforeAll(async () => {
   await installCrds();
   namespace = await createTestNamespace('mv');
-  manager = new Manager({
-    client,
-    log: pino({ level: 'warn' }),
-    metrics: new OperatorMetrics(undefined, { processMetrics: false }),
-    identity: 'modelversion-itest',
-    namespaces: [namespace],
-    defaultWorkers: 2,
-  });
-  manager.add(modelVersionController({ store }));
-  manager.start();
+  manager = startManager(namespace, true);
   await eventually(() => expect(manager.notReadyReason()).toBeUndefined(), {
     what: 'manager ready',
   });
@@ -85,7 +102,7 @@ afterAll(async () => {
 });
 
 describe('ModelVersion controller', () => {
-  it('verifies an uploaded artifact: Ready, digest and size in status, one event', async () => {
+  it('verifies a version registered by hand: Ready, digest and size in status, one event', async () => {
     const prefix = `models/${namespace}/iris/1/`;
     const digest = await uploadArtifact(prefix);
     await client.create(modelVersionResource.resource, modelVersion('iris-1', prefix, digest));
@@ -174,5 +191,90 @@ describe('ModelVersion controller', () => {
     });
     expect(await store.list(minio.bucket, deleted)).toEqual([]);
     expect((await store.list(minio.bucket, kept)).length).toBe(3);
+  });
+
+  it('keeps one production version per model: promoting one archives the previous', async () => {
+    const uploaded = async (n: number) => {
+      const prefix = `models/${namespace}/iris/${n}/`;
+      return { prefix, digest: await uploadArtifact(prefix) };
+    };
+    const six = await uploaded(6);
+    await client.create(
+      modelVersionResource.resource,
+      modelVersion('iris-6', six.prefix, six.digest, 'Retain', 'production'),
+    );
+    await eventually(async () => {
+      const got = await get('iris-6');
+      expect(condition(got, 'Ready')?.status).toBe('True');
+      expect(got.status).toMatchObject({ stage: 'production' });
+      expect((got.status as { stageTransitionTime?: string }).stageTransitionTime).toMatch(/Z$/);
+    });
+
+    // A tampered version promoted to production never demotes the one that works.
+    const eight = await uploaded(8);
+    await store.write(minio.bucket, `${eight.prefix}model.json`, Buffer.from('{"tampered":1}'));
+    await client.create(
+      modelVersionResource.resource,
+      modelVersion('iris-8', eight.prefix, eight.digest, 'Retain', 'production'),
+    );
+    await eventually(async () =>
+      expect(condition(await get('iris-8'), 'Stalled')?.reason).toBe('FileMismatch'),
+    );
+    expect((await stageOf('iris-6')).stage).toBe('production');
+
+    // A verified version promoted to production archives the previous one, with an event naming both.
+    const seven = await uploaded(7);
+    await client.create(
+      modelVersionResource.resource,
+      modelVersion('iris-7', seven.prefix, seven.digest, 'Retain', 'production'),
+    );
+    await eventually(
+      async () => {
+        expect((await stageOf('iris-6')).stage).toBe('archived');
+        expect((await stageOf('iris-7')).stage).toBe('production');
+        expect((await get('iris-6')).status).toMatchObject({ stage: 'archived' });
+      },
+      { what: 'iris-6 archived' },
+    );
+    const events = await client.list<KubeObject & { reason?: string; note?: string }>(
+      builtin.event,
+      { namespace },
+    );
+    const archived = events.items.find((e) => e.reason === 'Archived');
+    expect(archived?.note).toContain('iris-7 was promoted to production');
+    expect(archived?.note).toContain('iris-6');
+    expect(events.items.some((e) => e.reason === 'Promoted')).toBe(true);
+  });
+
+  it('reports StorageNotConfigured, and verifies once the operator is given a store', async () => {
+    const other = await createTestNamespace('mv-nostore');
+    const prefix = `models/${other}/iris/9/`;
+    const digest = await uploadArtifact(prefix);
+    const storeless = startManager(other, false);
+    try {
+      await client.create(
+        modelVersionResource.resource,
+        modelVersion('iris-9', prefix, digest, 'Retain', 'none', other),
+      );
+      const getOther = () => client.get<KubeObject>(modelVersionResource.resource, other, 'iris-9');
+      await eventually(async () =>
+        expect(condition(await getOther(), 'Stalled')?.reason).toBe('StorageNotConfigured'),
+      );
+      await storeless.stop();
+      const configured = startManager(other, true);
+      try {
+        await eventually(
+          async () => expect(condition(await getOther(), 'Ready')?.status).toBe('True'),
+          {
+            what: 'verified after the restart with a store',
+          },
+        );
+      } finally {
+        await configured.stop();
+      }
+    } finally {
+      await storeless.stop();
+      await deleteTestNamespace(other);
+    }
   });
 });

@@ -1,27 +1,30 @@
 /**
  * The ModelVersion controller: verifies that the object store holds exactly the artifact a
- * ModelVersion names, reports it in status, and — with `deletionPolicy: Delete` — removes the
- * artifact when the ModelVersion is deleted (a finalizer: the artifact is state outside the
- * cluster).
+ * ModelVersion names, reports it in status, keeps one `production` version per model (the
+ * newly promoted one wins; the previous is archived, with an event naming both), and — with
+ * `deletionPolicy: Delete` — removes the artifact when the ModelVersion is deleted (a
+ * finalizer, run by the runtime: the artifact is state outside the cluster).
  *
  * An artifact is immutable, so once its digest is verified it is not read again; later
- * reconciles (a stage change, a resync) only refresh `observedGeneration`.
+ * reconciles (a stage change, a resync) only refresh the rest of the status. A failed
+ * verification is looked at again on every change and resync, so a verdict caused by the
+ * operator's configuration (`StorageNotConfigured`) clears once the configuration is fixed.
  */
 import { type ModelVersion, modelVersionKind } from '../../api/modelversion.js';
 import { verifyArtifact } from '../../contract/manifest.js';
 import { parseS3Uri } from '../../contract/object-store-layout.js';
-import { patchStatusIfChanged } from '../../runtime/apply.js';
-import { type Condition, setKstatus } from '../../runtime/conditions.js';
-import { defineController, done, requeueAfter, TerminalError } from '../../runtime/controller.js';
-import { addFinalizer, hasFinalizer, removeFinalizer } from '../../runtime/finalizers.js';
+import { isConditionTrue } from '../../runtime/conditions.js';
+import {
+  defineController,
+  done,
+  type ReconcileContext,
+  requeueAfter,
+  TerminalError,
+} from '../../runtime/controller.js';
 import { type KubeObject, schemaKind } from '../../runtime/resource.js';
 import { type ObjectStore, StorageUnavailableError } from '../../storage/object-store.js';
-import {
-  alreadyStalled,
-  alreadyVerified,
-  modelVersionStatus,
-  type VerificationOutcome,
-} from './status.js';
+import { productionWinner, versionsToArchive } from './registry.js';
+import { alreadyVerified, modelVersionStatus, type VerificationOutcome } from './status.js';
 
 export const modelVersionResource = schemaKind(modelVersionKind);
 /** A ModelVersion as the runtime's caches hold it. */
@@ -32,6 +35,8 @@ export const ARTIFACT_FINALIZER = 'lathe.dev/artifact-cleanup';
 
 /** How often to look again for an artifact that is not (fully) uploaded yet. */
 const ARTIFACT_POLL_MS = 15_000;
+/** The first looks come sooner: a trainer's upload usually completes within seconds. */
+const FIRST_ARTIFACT_POLLS_MS = [1_000, 2_000, 4_000, 8_000];
 
 export interface ModelVersionControllerOptions {
   /** Absent when the operator has no object store configured. */
@@ -39,140 +44,169 @@ export interface ModelVersionControllerOptions {
 }
 
 export function modelVersionController({ store }: ModelVersionControllerOptions) {
+  const waits = new Map<string, number>();
   return defineController<ModelVersionObject>({
     name: 'modelversion',
     for: modelVersionResource,
-    async reconcile({ namespace, name }, ctx) {
-      const resource = modelVersionResource.resource;
-      const invalid = ctx.primary.getInvalid(namespace, name);
-      if (invalid && !invalid.deleted) {
-        const raw = invalid.raw;
-        const generation = raw.metadata?.generation;
-        const conditions = setKstatus(
-          ((raw.status as { conditions?: Condition[] } | undefined)?.conditions ??
-            []) as Condition[],
-          {
-            state: 'stalled',
-            reason: 'InvalidSpec',
-            message: invalid.error.message.slice(0, 1000),
-          },
-          generation,
-          ctx.now(),
-        );
-        await patchStatusIfChanged(ctx.client, resource, raw, {
-          observedGeneration: generation,
-          conditions,
-        });
-        throw new TerminalError(`ModelVersion ${namespace}/${name} is invalid`, {
-          cause: invalid.error,
-        });
-      }
-
-      const cached = ctx.primary.get(namespace, name);
-      if (!cached) return done();
-      let mv: ModelVersionObject = cached;
-
-      if (mv.metadata?.deletionTimestamp) {
-        if (hasFinalizer(mv, ARTIFACT_FINALIZER)) {
-          if (mv.spec.deletionPolicy === 'Delete') {
-            if (!store)
-              throw new Error(
-                'Cannot delete the artifact: the operator has no object store configured',
-              );
-            const { bucket, key } = parseS3Uri(mv.spec.artifact.uri);
-            const removed = await store.removePrefix(bucket, key.replace(/\/?$/, '/'));
-            ctx.log.info(
-              { removed, uri: mv.spec.artifact.uri },
-              'Deleted the ModelVersion artifact',
-            );
-          }
-          await removeFinalizer(ctx.client, resource, mv, ARTIFACT_FINALIZER);
+    permissions: [
+      // Archiving the previous production version when another is promoted: a merge patch of
+      // spec.stage guarded by resourceVersion. (The finalizer's own patch is derived.)
+      { apiGroups: ['lathe.dev'], resources: ['modelversions'], verbs: ['patch'] },
+    ],
+    finalizer: {
+      name: ARTIFACT_FINALIZER,
+      wanted: (mv) =>
+        mv.spec.deletionPolicy === 'Delete' && mv.spec.artifact.uri.startsWith('s3://'),
+      async finalize(obj, ctx) {
+        // The object may not parse any more: read the two fields defensively.
+        const spec = (obj.spec ?? {}) as {
+          deletionPolicy?: unknown;
+          artifact?: { uri?: unknown };
+        };
+        const uri = spec.artifact?.uri;
+        if (spec.deletionPolicy !== 'Delete' || typeof uri !== 'string') return;
+        if (!store)
+          throw new Error(
+            'Cannot delete the artifact: the operator has no object store configured',
+          );
+        const { bucket, key } = parseS3Uri(uri);
+        const removed = await store.removePrefix(bucket, key.replace(/\/?$/, '/'));
+        ctx.log.info({ removed, uri }, 'Deleted the ModelVersion artifact');
+      },
+    },
+    async reconcile(mv, ctx) {
+      const key = `${mv.metadata?.namespace}/${mv.metadata?.name}`;
+      const { outcome, verifiedNow } = await verification(mv, store, ctx);
+      await ctx.patchStatus(mv, modelVersionStatus(mv, outcome, ctx.now()));
+      if (outcome.state === 'verified') {
+        waits.delete(key);
+        if (verifiedNow) {
+          await ctx.events.record(
+            mv,
+            'Normal',
+            'ArtifactVerified',
+            'Verify',
+            `Verified ${outcome.digest} (${outcome.sizeBytes} bytes)`,
+          );
         }
+        await keepOneProductionVersion(mv, ctx);
         return done();
       }
-
-      const wantsFinalizer =
-        mv.spec.deletionPolicy === 'Delete' && mv.spec.artifact.uri.startsWith('s3://');
-      if (wantsFinalizer) mv = await addFinalizer(ctx.client, resource, mv, ARTIFACT_FINALIZER);
-      else mv = await removeFinalizer(ctx.client, resource, mv, ARTIFACT_FINALIZER);
-
-      if (alreadyStalled(mv)) return done();
-
-      let outcome: VerificationOutcome;
-      let verifiedNow = false;
-      if (alreadyVerified(mv)) {
-        outcome = {
-          state: 'verified',
-          digest: mv.status!.verifiedDigest!,
-          sizeBytes: mv.status!.sizeBytes!,
-        };
-      } else if (!store) {
-        outcome = {
-          state: 'failed',
-          reason: 'StorageNotConfigured',
-          message:
-            'The operator has no object store configured (LATHE_OBJECT_STORE_ENDPOINT and credentials)',
-        };
-      } else {
-        try {
-          const verification = await verifyArtifact(store, mv.spec.artifact);
-          if (verification.verified) {
-            outcome = {
-              state: 'verified',
-              digest: verification.digest,
-              sizeBytes: verification.sizeBytes,
-            };
-            verifiedNow = true;
-          } else if (verification.reason === 'ArtifactNotFound') {
-            outcome = {
-              state: 'waiting',
-              reason: verification.reason,
-              message: `Waiting for the artifact: ${verification.message}`,
-            };
-          } else {
-            outcome = {
-              state: 'failed',
-              reason: verification.reason,
-              message: verification.message,
-            };
-          }
-        } catch (error) {
-          if (!(error instanceof StorageUnavailableError)) throw error;
-          outcome = { state: 'waiting', reason: 'StorageUnavailable', message: error.message };
-          await patchStatusIfChanged(
-            ctx.client,
-            resource,
-            mv,
-            modelVersionStatus(mv, outcome, ctx.now()),
-          );
-          throw error;
-        }
+      if (outcome.state === 'waiting') {
+        const n = waits.get(key) ?? 0;
+        waits.set(key, n + 1);
+        return requeueAfter(FIRST_ARTIFACT_POLLS_MS[n] ?? ARTIFACT_POLL_MS);
       }
-
-      await patchStatusIfChanged(
-        ctx.client,
-        resource,
-        mv,
-        modelVersionStatus(mv, outcome, ctx.now()),
-      );
-      switch (outcome.state) {
-        case 'verified':
-          if (verifiedNow) {
-            await ctx.events.record(
-              mv,
-              'Normal',
-              'ArtifactVerified',
-              'Verify',
-              `Verified ${outcome.digest} (${outcome.sizeBytes} bytes)`,
-            );
-          }
-          return done();
-        case 'waiting':
-          return requeueAfter(ARTIFACT_POLL_MS);
-        case 'failed':
-          await ctx.events.record(mv, 'Warning', outcome.reason, 'Verify', outcome.message);
-          throw new TerminalError(`ModelVersion ${namespace}/${name}: ${outcome.message}`);
-      }
+      waits.delete(key);
+      throw new TerminalError(outcome.message, { reason: outcome.reason });
     },
   });
+}
+
+async function verification(
+  mv: ModelVersionObject,
+  store: ObjectStore | undefined,
+  ctx: ReconcileContext<ModelVersionObject>,
+): Promise<{ outcome: VerificationOutcome; verifiedNow: boolean }> {
+  if (alreadyVerified(mv)) {
+    return {
+      outcome: {
+        state: 'verified',
+        digest: mv.status!.verifiedDigest!,
+        sizeBytes: mv.status!.sizeBytes!,
+      },
+      verifiedNow: false,
+    };
+  }
+  if (!store) {
+    return {
+      outcome: {
+        state: 'failed',
+        reason: 'StorageNotConfigured',
+        message:
+          'The operator has no object store configured (LATHE_OBJECT_STORE_ENDPOINT and credentials)',
+      },
+      verifiedNow: false,
+    };
+  }
+  try {
+    const verified = await verifyArtifact(store, mv.spec.artifact);
+    if (verified.verified) {
+      return {
+        outcome: { state: 'verified', digest: verified.digest, sizeBytes: verified.sizeBytes },
+        verifiedNow: true,
+      };
+    }
+    if (verified.reason === 'ArtifactNotFound') {
+      return {
+        outcome: {
+          state: 'waiting',
+          reason: verified.reason,
+          message: `Waiting for the artifact: ${verified.message}`,
+        },
+        verifiedNow: false,
+      };
+    }
+    const message =
+      verified.reason === 'DigestMismatch'
+        ? `${verified.message} (spec.artifact.digest)`
+        : verified.message;
+    return { outcome: { state: 'failed', reason: verified.reason, message }, verifiedNow: false };
+  } catch (error) {
+    if (!(error instanceof StorageUnavailableError)) throw error;
+    // Record why it waits, then fail the reconcile so it is retried with backoff.
+    await ctx.patchStatus(
+      mv,
+      modelVersionStatus(
+        mv,
+        { state: 'waiting', reason: 'StorageUnavailable', message: error.message },
+        ctx.now(),
+      ),
+    );
+    throw Object.assign(error, { reason: 'StorageUnavailable' });
+  }
+}
+
+/**
+ * Archives the other production versions of `mv`'s model when `mv` is the newly promoted,
+ * verified one. A version that is not Ready never demotes the one serving.
+ */
+async function keepOneProductionVersion(
+  mv: ModelVersionObject,
+  ctx: ReconcileContext<ModelVersionObject>,
+): Promise<void> {
+  if (mv.spec.stage !== 'production') return;
+  // The verified production versions of this model; `mv` is verified now, whatever its cached
+  // status says yet.
+  const candidates = ctx.primary
+    .list(mv.metadata?.namespace)
+    .filter(
+      (other) =>
+        other.spec.modelName === mv.spec.modelName &&
+        other.spec.stage === 'production' &&
+        (other.metadata?.name === mv.metadata?.name ||
+          isConditionTrue(other.status?.conditions, 'Ready')),
+    );
+  const winner = productionWinner(candidates);
+  if (winner?.metadata?.name !== mv.metadata?.name) return;
+  for (const loser of versionsToArchive(candidates, mv)) {
+    await ctx.client.patch(
+      modelVersionResource.resource,
+      loser.metadata?.namespace,
+      loser.metadata?.name ?? '',
+      'merge',
+      {
+        metadata: { resourceVersion: loser.metadata?.resourceVersion },
+        spec: { stage: 'archived' },
+      },
+      { fieldManager: ctx.fieldManager },
+    );
+    const note = `${mv.metadata?.name} was promoted to production; ${loser.metadata?.name} (version ${loser.spec.version}) was archived`;
+    ctx.log.info(
+      { archived: loser.metadata?.name },
+      'Archived the previous production ModelVersion',
+    );
+    await ctx.events.record(mv, 'Normal', 'Promoted', 'Promote', note);
+    await ctx.events.record(loser, 'Normal', 'Archived', 'Promote', note);
+  }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelVersion } from '../../api/modelversion.js';
-import { alreadyStalled, alreadyVerified, modelVersionStatus } from './status.js';
+import { alreadyVerified, modelVersionStatus } from './status.js';
 
 const digest = `sha256:${'a'.repeat(64)}`;
 const now = new Date('2026-01-01T00:00:00Z');
@@ -110,25 +110,18 @@ describe('alreadyVerified', () => {
   });
 });
 
-describe('alreadyStalled', () => {
-  const failed = modelVersionStatus(
-    modelVersion(),
-    { state: 'failed', reason: 'DigestMismatch', message: 'm' },
-    now,
-  );
-  it.each([
-    ['a terminal verdict for this generation', failed, 3, true],
-    ['a terminal verdict for an older generation', failed, 4, false],
-    [
-      'a verified status',
-      modelVersionStatus(modelVersion(), { state: 'verified', digest, sizeBytes: 1 }, now),
-      3,
-      false,
-    ],
-    ['no status', undefined, 3, false],
-  ])('%s → %s', (_, status, generation, expected) => {
-    const mv = modelVersion(status);
-    mv.metadata = { ...mv.metadata, generation };
-    expect(alreadyStalled(mv)).toBe(expected);
+describe('stage bookkeeping', () => {
+  const verifiedOutcome = { state: 'verified', digest, sizeBytes: 1 } as const;
+  it('records the stage and when it changed', () => {
+    const first = modelVersionStatus(modelVersion(), verifiedOutcome, now);
+    expect(first).toMatchObject({ stage: 'none', stageTransitionTime: '2026-01-01T00:00:00Z' });
+    const same = modelVersionStatus(modelVersion(first), verifiedOutcome, later);
+    expect(same.stageTransitionTime).toBe('2026-01-01T00:00:00Z');
+    const promoted = modelVersion(first);
+    promoted.spec = { ...promoted.spec, stage: 'production' };
+    expect(modelVersionStatus(promoted, verifiedOutcome, later)).toMatchObject({
+      stage: 'production',
+      stageTransitionTime: '2026-01-01T01:00:00Z',
+    });
   });
 });

@@ -1,14 +1,16 @@
 /**
- * The status of a ModelVersion, computed from what verification found: pure, no I/O.
+ * The status of a ModelVersion, computed from what verification found and the stage it is in:
+ * pure, no I/O, clock passed in.
  *
  * - verified: `ArtifactVerified=True`, `Ready=True`;
  * - waiting (artifact not uploaded yet, store unreachable): `Ready=False`, `Reconciling=True`;
  * - failed (digest or file mismatch, invalid manifest, unsupported URI, no store configured):
  *   `Ready=False`, `Stalled=True` — nothing changes until the spec or the operator's
- *   configuration does.
+ *   configuration does (the controller looks again on every change and resync: a verdict is
+ *   never taken as final from the status alone).
  */
 import type { ModelVersion, ModelVersionStatus } from '../../api/modelversion.js';
-import { type Condition, setCondition, setKstatus } from '../../runtime/conditions.js';
+import { type Condition, setCondition, setKstatus, timestamp } from '../../runtime/conditions.js';
 
 export type VerificationOutcome =
   | { state: 'verified'; digest: string; sizeBytes: number }
@@ -23,15 +25,6 @@ export function alreadyVerified(mv: ModelVersion): boolean {
     mv.status?.verifiedDigest === mv.spec.artifact.digest &&
     mv.status?.sizeBytes !== undefined
   );
-}
-
-/**
- * Whether a terminal verdict was already reported for this generation: the artifact is
- * immutable, so reading it again cannot change the answer until the spec does.
- */
-export function alreadyStalled(mv: ModelVersion): boolean {
-  const stalled = mv.status?.conditions?.find((c) => c.type === 'Stalled');
-  return stalled?.status === 'True' && stalled.observedGeneration === mv.metadata?.generation;
 }
 
 export function modelVersionStatus(
@@ -81,11 +74,17 @@ export function modelVersionStatus(
           now,
         );
 
+  const stageChanged = mv.status?.stage !== mv.spec.stage;
+  const stageTransitionTime = stageChanged
+    ? timestamp(now)
+    : (mv.status?.stageTransitionTime ?? timestamp(now));
   return {
     observedGeneration: generation,
-    conditions: conditions as ModelVersionStatus['conditions'],
+    conditions,
     ...(outcome.state === 'verified'
       ? { verifiedDigest: outcome.digest, sizeBytes: outcome.sizeBytes }
       : {}),
+    stage: mv.spec.stage,
+    stageTransitionTime,
   };
 }
