@@ -98,6 +98,11 @@ export class InferenceServer {
   private readonly recent: RecentRequests;
   private readonly liveScore: LiveScore;
   private readonly requestCounters = new Map<string, ReturnType<Counter['labels']>>();
+  /** Metric children bound to this model's labels once, not hashed per request. */
+  private readonly bound: {
+    inFlight: ReturnType<ServerMetrics['inFlight']['labels']>;
+    latency: Record<Protocol, ReturnType<ServerMetrics['latency']['labels']>>;
+  };
   private readonly random: () => number;
   private drained: (() => void) | undefined;
 
@@ -121,6 +126,14 @@ export class InferenceServer {
     });
     const labels = { model: options.modelName, version: options.modelVersion };
     options.metrics.ready.set(labels, 0);
+    const { inFlight, latency } = options.metrics;
+    this.bound = {
+      inFlight: inFlight.labels(labels),
+      latency: {
+        v1: latency.labels({ ...labels, protocol: 'v1' }),
+        v2: latency.labels({ ...labels, protocol: 'v2' }),
+      },
+    };
   }
 
   /** Starts listening; returns the port. The server is live, not ready. */
@@ -354,10 +367,8 @@ export class InferenceServer {
     route: PredictionRoute & { name?: string; version?: string },
   ): Promise<void> {
     const started = performance.now();
-    const { metrics } = this.options;
-    const labels = { model: this.options.modelName, version: this.options.modelVersion };
     this.inFlight++;
-    metrics.inFlight.inc(labels);
+    this.bound.inFlight.inc();
     let status = 500;
     try {
       this.arrivals++;
@@ -400,12 +411,9 @@ export class InferenceServer {
       status = this.sendError(res, requestId, error);
     } finally {
       this.inFlight--;
-      metrics.inFlight.dec(labels);
+      this.bound.inFlight.dec();
       this.requestCounter(route.protocol, status).inc();
-      metrics.latency.observe(
-        { ...labels, protocol: route.protocol },
-        (performance.now() - started) / 1000,
-      );
+      this.bound.latency[route.protocol].observe((performance.now() - started) / 1000);
       if (this.inFlight === 0 && this.drained) {
         this.drained();
         this.drained = undefined;
