@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   datasetVersionPrefix,
+  feedbackFileKey,
   keyInArtifact,
   modelVersionPrefix,
   parseS3Uri,
@@ -32,4 +33,14 @@ describe('object-store layout', () => {
   ])('joins %s and %s', (prefix, file, expected) =>
     expect(keyInArtifact(prefix, file)).toBe(expected),
   );
+
+  it('names feedback files by kind, UTC day and hour, time, writer and sequence', () => {
+    const time = new Date('2026-01-02T03:04:05.678Z');
+    expect(feedbackFileKey('feedback/ns/iris/', 'requests', time, 'iris-v3-7d9f', 12)).toBe(
+      'feedback/ns/iris/requests/2026-01-02/03/20260102T030405.678Z-iris-v3-7d9f-000012.jsonl',
+    );
+    expect(feedbackFileKey('feedback/ns/iris', 'labels', time, 'pod/with:odd', 0)).toBe(
+      'feedback/ns/iris/labels/2026-01-02/03/20260102T030405.678Z-pod_with_odd-000000.jsonl',
+    );
+  });
 });

@@ -9,6 +9,19 @@
  * runs/<namespace>/<trainingjob>/             history.json, logs
  * feedback/<namespace>/<inferenceservice>/    sampled prediction logs and ground truth
  * ```
+ *
+ * Under `feedback/<namespace>/<inferenceservice>/` (`FeedbackDir`, `feedbackFileKey`), the
+ * inference servers write JSON Lines files, one line per request, records as in
+ * `feedback-log.ts`:
+ *
+ * ```
+ * requests/<yyyy-mm-dd>/<hh>/<time>-<pod>-<seq>.jsonl   sampled requests with their predictions
+ * labels/<yyyy-mm-dd>/<hh>/<time>-<pod>-<seq>.jsonl     ground truth submitted for earlier requests
+ * ```
+ *
+ * Dates and hours are UTC, so a reader lists one day or hour by prefix; `<time>` is the
+ * file's first record's time (`20260102T030405.678Z`), so names sort by time within a writer.
+ * Files are immutable once written; a request and its labels share `requestId`.
  */
 export const DEFAULT_BUCKET = 'lathe';
 
@@ -29,6 +42,35 @@ export function trainingRunPrefix(namespace: string, trainingJob: string): strin
 
 export function feedbackPrefix(namespace: string, inferenceService: string): string {
   return `feedback/${namespace}/${inferenceService}/`;
+}
+
+/** The two kinds of file under `feedbackPrefix`. */
+export const FeedbackDir = {
+  /** Sampled requests with their predictions (`SampledRequest` lines). */
+  requests: 'requests/',
+  /** Ground-truth labels for earlier requests (`FeedbackLabels` lines). */
+  labels: 'labels/',
+} as const;
+export type FeedbackKind = keyof typeof FeedbackDir;
+
+/**
+ * The key of one JSON Lines file under `prefix` (a `feedbackPrefix`): `<kind dir><yyyy-mm-dd>/
+ * <hh>/<time>-<writer>-<seq>.jsonl`, where `time` is the file's first record's time, `writer`
+ * the pod that wrote it and `seq` counts that pod's files, so two pods never write one key.
+ */
+export function feedbackFileKey(
+  prefix: string,
+  kind: FeedbackKind,
+  time: Date,
+  writer: string,
+  seq: number,
+): string {
+  const iso = time.toISOString(); // 2026-01-02T03:04:05.678Z
+  const day = iso.slice(0, 10);
+  const hour = iso.slice(11, 13);
+  const compact = iso.replaceAll('-', '').replaceAll(':', '');
+  const safeWriter = writer.replace(/[^A-Za-z0-9._-]/g, '_');
+  return `${prefix.replace(/\/?$/, '/')}${FeedbackDir[kind]}${day}/${hour}/${compact}-${safeWriter}-${String(seq).padStart(6, '0')}.jsonl`;
 }
 
 /** The files of a dataset version (`datasetVersionPrefix`). `manifest.json` is written last. */

@@ -43,4 +43,15 @@ describe('termination messages', () => {
   ])('ignores %j, which is no result', (message) => {
     expect(parseResult('ingest', message)).toBeUndefined();
   });
+
+  it("round-trips the inference server's failure", () => {
+    const text = terminationMessage({
+      kind: 'serve',
+      outcome: 'failed',
+      reason: 'ArtifactInvalid',
+      message: 'The artifact cannot be served (DigestMismatch): manifest.json has digest sha256:…',
+    });
+    expect(parseResult('serve', text)).toMatchObject({ kind: 'serve', reason: 'ArtifactInvalid' });
+    expect(parseResult('train', text)).toBeUndefined();
+  });
 });

@@ -35,6 +35,8 @@ export const FailureReasonSchema = z.enum([
   'DatasetInvalid',
   /** The training diverged (NaN loss) or could not build the model. */
   'TrainingFailed',
+  /** The inference server's artifact failed verification or is not a servable model. */
+  'ArtifactInvalid',
   /** Anything else: the message says what. */
   'InternalError',
 ]);
@@ -97,8 +99,17 @@ export const TrainResultSchema = z.discriminatedUnion('outcome', [
 ]);
 export type TrainResult = z.infer<typeof TrainResultSchema>;
 
+/**
+ * The inference server's result: it only ends on its own when it cannot serve (a server that
+ * drained after SIGTERM writes nothing), so this is always a failure.
+ */
+export const ServeResultSchema = FailureSchema.extend({ kind: z.literal('serve') });
+export type ServeResult = z.infer<typeof ServeResultSchema>;
+
+type AnyResult = IngestResult | TrainResult | ServeResult;
+
 /** Serialises `result` to fit the kubelet's 4096 bytes, shortening the message if needed. */
-export function terminationMessage(result: IngestResult | TrainResult): string {
+export function terminationMessage(result: AnyResult): string {
   let text = JSON.stringify(result);
   if (Buffer.byteLength(text) <= MAX_TERMINATION_MESSAGE_BYTES) return text;
   if (result.outcome === 'failed') {
@@ -111,15 +122,15 @@ export function terminationMessage(result: IngestResult | TrainResult): string {
 }
 
 /** Writes `result` as the termination message at `path`. */
-export function writeResult(result: IngestResult | TrainResult, path: string): void {
+export function writeResult(result: AnyResult, path: string): void {
   writeFileSync(path, terminationMessage(result));
 }
 
 /** Parses a termination message; undefined when it is not a result of this `kind`. */
-export function parseResult<K extends 'ingest' | 'train'>(
+export function parseResult<K extends 'ingest' | 'train' | 'serve'>(
   kind: K,
   message: string | undefined,
-): (K extends 'ingest' ? IngestResult : TrainResult) | undefined {
+): ResultOf<K> | undefined {
   if (!message) return undefined;
   let json: unknown;
   try {
@@ -127,12 +138,21 @@ export function parseResult<K extends 'ingest' | 'train'>(
   } catch {
     return undefined;
   }
-  const schema = kind === 'ingest' ? IngestResultSchema : TrainResultSchema;
+  const schema =
+    kind === 'ingest'
+      ? IngestResultSchema
+      : kind === 'train'
+        ? TrainResultSchema
+        : ServeResultSchema;
   const parsed = schema.safeParse(json);
-  return parsed.success
-    ? (parsed.data as K extends 'ingest' ? IngestResult : TrainResult)
-    : undefined;
+  return parsed.success ? (parsed.data as ResultOf<K>) : undefined;
 }
+
+type ResultOf<K> = K extends 'ingest'
+  ? IngestResult
+  : K extends 'train'
+    ? TrainResult
+    : ServeResult;
 
 /** One epoch of training. */
 export const EpochRecordSchema = z.object({

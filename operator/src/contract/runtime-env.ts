@@ -78,9 +78,18 @@ export const ServeEnv = {
   batchMaxLatencyMs: 'LATHE_BATCH_MAX_LATENCY_MS',
   maxRequestBytes: 'LATHE_MAX_REQUEST_BYTES',
   requestLogSampleRate: 'LATHE_REQUEST_LOG_SAMPLE_RATE',
+  /** How often sampled requests and labels are written out, in ms (default 10000). */
+  requestLogFlushIntervalMs: 'LATHE_REQUEST_LOG_FLUSH_INTERVAL_MS',
   /** `s3://<bucket>/feedback/<ns>/<inferenceservice>/`. */
   feedbackUri: 'LATHE_FEEDBACK_URI',
   backend: 'LATHE_BACKEND',
+  /**
+   * After SIGTERM, how long the server keeps answering (not ready, `Connection: close`) before
+   * it stops accepting connections, so endpoints drop the pod first (default 5000 ms).
+   */
+  shutdownDelayMs: 'LATHE_SHUTDOWN_DELAY_MS',
+  /** The pod's name (downward API), naming the files it writes; the hostname when unset. */
+  podName: 'LATHE_POD_NAME',
 } as const;
 
 /** Where a program writes its result (`results.ts`); the pod's `terminationMessagePath`. */

@@ -1,0 +1,111 @@
+"""The KServe baseline of `npm run bench:serve`: the KServe Python model server (one worker)
+serving the same MLP as Lathe's server, its weights loaded into Keras (tensorflow-cpu) from the
+TensorFlow.js artifact Lathe serves (model.json + weights.bin).
+
+It takes prepared feature rows, as a KServe user would send them to a Keras model:
+  V1: POST /v1/models/<name>:predict  {"instances": [[...features...], ...]}
+  V2: POST /v2/models/<name>/infer    one FP32 input [n, features]
+and answers with the softmax probabilities. The forward pass is the Keras model called directly
+(`model(x, training=False)`), the fastest eager call: `model.predict` adds milliseconds of
+per-call set-up that would make the baseline look worse than it is.
+
+    python mlp_server.py --model_dir DIR --model_name NAME --http_port PORT
+"""
+
+import argparse
+import json
+import logging
+import os
+import uuid
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras  # noqa: E402
+import kserve  # noqa: E402
+from kserve import InferOutput, InferRequest, InferResponse  # noqa: E402
+
+
+def load_tfjs_dense_model(model_dir: str) -> keras.Model:
+    """Builds the Keras equivalent of a TensorFlow.js Sequential of Dense layers and sets its weights."""
+    with open(os.path.join(model_dir, "model.json"), encoding="utf-8") as f:
+        model_json = json.load(f)
+    topology = model_json["modelTopology"]
+    config = topology.get("model_config", topology)["config"]
+    layer_configs = config["layers"] if isinstance(config, dict) else config
+    weights_bytes = b""
+    specs = []
+    for group in model_json["weightsManifest"]:
+        for path in group["paths"]:
+            with open(os.path.join(model_dir, path), "rb") as f:
+                weights_bytes += f.read()
+        specs.extend(group["weights"])
+
+    input_width = None
+    layers = []
+    for layer in layer_configs:
+        if layer["class_name"] == "InputLayer":
+            continue
+        if layer["class_name"] != "Dense":
+            raise ValueError(f"only Dense layers are supported, not {layer['class_name']}")
+        cfg = layer["config"]
+        shape = cfg.get("batch_input_shape") or cfg.get("batchInputShape")
+        if shape and input_width is None:
+            input_width = shape[-1]
+        layers.append(keras.layers.Dense(cfg["units"], activation=cfg["activation"], name=cfg["name"]))
+    model = keras.Sequential([keras.Input(shape=(input_width,)), *layers])
+
+    offset = 0
+    values = {}
+    for spec in specs:
+        count = int(np.prod(spec["shape"]))
+        values[spec["name"]] = np.frombuffer(weights_bytes, dtype=np.float32, count=count, offset=offset).reshape(
+            spec["shape"]
+        )
+        offset += count * 4
+    for layer in layers:
+        kernel = next(v for k, v in values.items() if k.startswith(f"{layer.name}/") and k.endswith("kernel"))
+        bias = next(v for k, v in values.items() if k.startswith(f"{layer.name}/") and k.endswith("bias"))
+        layer.set_weights([kernel, bias])
+    return model
+
+
+class MLP(kserve.Model):
+    def __init__(self, name: str, model_dir: str):
+        super().__init__(name)
+        self.model_dir = model_dir
+        self.model = None
+        self.load()
+
+    def load(self) -> bool:
+        self.model = load_tfjs_dense_model(self.model_dir)
+        self.model(np.zeros((1, self.model.input_shape[-1]), dtype=np.float32), training=False)
+        self.ready = True
+        return self.ready
+
+    def predict(self, payload, headers=None, response_headers=None):
+        if isinstance(payload, InferRequest):
+            x = payload.inputs[0].as_numpy().astype(np.float32, copy=False)
+            y = self.model(x, training=False).numpy()
+            output = InferOutput(name="probabilities", shape=list(y.shape), datatype="FP32")
+            output.set_data_from_numpy(y, binary_data=False)
+            return InferResponse(
+                model_name=self.name, infer_outputs=[output], response_id=payload.id or str(uuid.uuid4())
+            )
+        x = np.asarray(payload["instances"], dtype=np.float32)
+        y = self.model(x, training=False).numpy()
+        return {"predictions": y.tolist()}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(parents=[kserve.model_server.parser])
+    parser.add_argument("--model_dir", required=True)
+    args, _ = parser.parse_known_args()
+    model = MLP(args.model_name, args.model_dir)
+    server = kserve.ModelServer(
+        http_port=args.http_port, workers=1, enable_grpc=False, enable_latency_logging=False
+    )
+    # No log line per request (access log, latency trace): Lathe's server does not write one either.
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    logging.getLogger("kserve.trace").setLevel(logging.WARNING)
+    server.start([model])

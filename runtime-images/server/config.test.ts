@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { RuntimeEnvError } from '../../operator/src/contract/runtime-env.js';
+import { serverConfigFromEnv } from './config.js';
+
+const env = {
+  LATHE_OBJECT_STORE_ENDPOINT: 'http://minio:9000',
+  LATHE_OBJECT_STORE_ACCESS_KEY: 'a',
+  LATHE_OBJECT_STORE_SECRET_KEY: 'b',
+  LATHE_MODEL_NAME: 'iris',
+  LATHE_MODEL_VERSION: '3',
+  LATHE_MODEL_URI: 's3://lathe/models/ns/iris/3/',
+  LATHE_MODEL_DIGEST: `sha256:${'a'.repeat(64)}`,
+};
+
+describe('serverConfigFromEnv', () => {
+  it('applies the defaults: no batching, no request log, WebAssembly', () => {
+    expect(serverConfigFromEnv(env)).toMatchObject({
+      modelName: 'iris',
+      modelVersion: '3',
+      inferenceService: 'iris',
+      port: 8080,
+      batchMaxSize: 1,
+      batchMaxLatencyMs: 5,
+      maxRequestBytes: 8 * 1024 * 1024,
+      requestLogSampleRate: 0,
+      feedbackUri: undefined,
+      backend: 'auto',
+      objectStore: { endpoint: 'http://minio:9000', bucket: 'lathe' },
+    });
+  });
+
+  it('names every bad variable, never printing a URI', () => {
+    const bad = {
+      ...env,
+      LATHE_MODEL_DIGEST: 'md5:abc',
+      LATHE_BATCH_MAX_SIZE: '0',
+      LATHE_REQUEST_LOG_SAMPLE_RATE: '2',
+      LATHE_FEEDBACK_URI: 'https://secret@host/x',
+    };
+    expect(() => serverConfigFromEnv(bad)).toThrow(RuntimeEnvError);
+    const message = (() => {
+      try {
+        serverConfigFromEnv(bad);
+      } catch (error) {
+        return (error as Error).message;
+      }
+    })();
+    expect(message).toContain('LATHE_MODEL_DIGEST: must be sha256:<64 hex digits>');
+    expect(message).toContain('LATHE_BATCH_MAX_SIZE');
+    expect(message).toContain('LATHE_REQUEST_LOG_SAMPLE_RATE');
+    expect(message).toContain('LATHE_FEEDBACK_URI: must be an s3:// URI');
+    expect(message).not.toContain('secret@host');
+  });
+});

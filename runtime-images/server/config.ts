@@ -1,0 +1,99 @@
+/**
+ * The inference server's configuration: the `ServeEnv` variables of the shared contract plus the
+ * object-store connection, validated once at start-up. A bad variable stops the server with a
+ * message naming it (exit code 2), before anything is downloaded.
+ */
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import {
+  type BackendChoice,
+  BackendChoiceSchema,
+  type ObjectStoreSettings,
+  objectStoreFromEnv,
+  parseEnv,
+  ServeEnv,
+} from '../../operator/src/contract/runtime-env.js';
+
+export interface ServerConfig {
+  namespace: string;
+  inferenceService: string;
+  modelName: string;
+  modelVersion: string;
+  modelUri: string;
+  modelDigest: string;
+  port: number;
+  bindAddress: string;
+  /** Most requests sharing one forward pass; 1 turns batching off. */
+  batchMaxSize: number;
+  /** Longest a request waits for others to join its batch. */
+  batchMaxLatencyMs: number;
+  maxRequestBytes: number;
+  /** Fraction of prediction requests written under `feedbackUri`. */
+  requestLogSampleRate: number;
+  requestLogFlushIntervalMs: number;
+  /** Where sampled requests and labels go; unset: nothing is written (labels still score). */
+  feedbackUri: string | undefined;
+  backend: BackendChoice;
+  shutdownDelayMs: number;
+  /** Names the files this replica writes. */
+  podName: string;
+  objectStore: ObjectStoreSettings;
+}
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Reads and validates the server's environment; throws `RuntimeEnvError` naming each bad variable. */
+export function serverConfigFromEnv(env: Record<string, string | undefined>): ServerConfig {
+  const e = parseEnv(
+    z.object({
+      [ServeEnv.namespace]: z.string().min(1).default('default'),
+      [ServeEnv.inferenceService]: z.string().min(1).optional(),
+      [ServeEnv.modelName]: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
+        message: 'must be a model name (lowercase letters, digits and -)',
+      }),
+      [ServeEnv.modelVersion]: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, {
+        message: 'must be a version (letters, digits, . _ -)',
+      }),
+      [ServeEnv.modelUri]: z.string().startsWith('s3://', { message: 'must be an s3:// URI' }),
+      [ServeEnv.modelDigest]: z
+        .string()
+        .regex(/^sha256:[a-f0-9]{64}$/, { message: 'must be sha256:<64 hex digits>' }),
+      [ServeEnv.port]: int(1, 65535).default(8080),
+      [ServeEnv.bindAddress]: z.string().min(1).default('0.0.0.0'),
+      [ServeEnv.batchMaxSize]: int(1, 4096).default(1),
+      [ServeEnv.batchMaxLatencyMs]: int(0, 10_000).default(5),
+      [ServeEnv.maxRequestBytes]: int(1024, 1024 * 1024 * 1024).default(8 * 1024 * 1024),
+      [ServeEnv.requestLogSampleRate]: z.coerce.number().min(0).max(1).default(0),
+      [ServeEnv.requestLogFlushIntervalMs]: int(10, 3_600_000).default(10_000),
+      [ServeEnv.feedbackUri]: z
+        .string()
+        .startsWith('s3://', { message: 'must be an s3:// URI' })
+        .optional(),
+      [ServeEnv.backend]: BackendChoiceSchema.default('auto'),
+      [ServeEnv.shutdownDelayMs]: int(0, 600_000).default(5000),
+      [ServeEnv.podName]: z.string().min(1).optional(),
+    }),
+    env,
+  );
+  const modelName = e[ServeEnv.modelName] as string;
+  return {
+    namespace: e[ServeEnv.namespace] as string,
+    inferenceService: (e[ServeEnv.inferenceService] as string | undefined) ?? modelName,
+    modelName,
+    modelVersion: e[ServeEnv.modelVersion] as string,
+    modelUri: e[ServeEnv.modelUri] as string,
+    modelDigest: e[ServeEnv.modelDigest] as string,
+    port: e[ServeEnv.port] as number,
+    bindAddress: e[ServeEnv.bindAddress] as string,
+    batchMaxSize: e[ServeEnv.batchMaxSize] as number,
+    batchMaxLatencyMs: e[ServeEnv.batchMaxLatencyMs] as number,
+    maxRequestBytes: e[ServeEnv.maxRequestBytes] as number,
+    requestLogSampleRate: e[ServeEnv.requestLogSampleRate] as number,
+    requestLogFlushIntervalMs: e[ServeEnv.requestLogFlushIntervalMs] as number,
+    feedbackUri: e[ServeEnv.feedbackUri] as string | undefined,
+    backend: e[ServeEnv.backend] as BackendChoice,
+    shutdownDelayMs: e[ServeEnv.shutdownDelayMs] as number,
+    podName: (e[ServeEnv.podName] as string | undefined) ?? hostname(),
+    objectStore: objectStoreFromEnv(env),
+  };
+}

@@ -1,0 +1,209 @@
+/**
+ * A small, really trained Lathe model artifact for the server's tests and benchmark: a fitted
+ * preparation of four raw columns (two numeric, one categorical, one boolean: six prepared
+ * features), an MLP trained with TensorFlow.js on synthetic rows, written in the `ModelFile`
+ * layout with its manifest — the same files Lathe's trainer writes.
+ */
+import type { LayersModel, Tensor } from '@tensorflow/tfjs';
+import { manifestFor } from '../../operator/src/contract/manifest.js';
+import { MANIFEST_FILE, ModelFile } from '../../operator/src/contract/object-store-layout.js';
+import { type PreparedSchema, prepareRecord } from '../../operator/src/contract/prepared-data.js';
+import type { TensorflowJs } from './tensorflow.js';
+
+export type FixtureTask = 'classification' | 'regression';
+
+export interface FixtureArtifact {
+  schema: PreparedSchema;
+  /** Every file of the artifact but the manifest. */
+  files: Record<string, Buffer>;
+  manifest: Buffer;
+  digest: string;
+  /** The trained model, for computing expected outputs. */
+  model: LayersModel;
+  /** Raw rows like those it was trained on, with their label under `schema.label.name`. */
+  rows: Record<string, unknown>[];
+}
+
+export function fixtureSchema(task: FixtureTask): PreparedSchema {
+  return {
+    formatVersion: 1,
+    task,
+    label:
+      task === 'classification'
+        ? { name: 'species', type: 'categorical', classes: ['setosa', 'versicolor', 'virginica'] }
+        : { name: 'price', type: 'number' },
+    inputs: [
+      {
+        name: 'length',
+        type: 'number',
+        kind: 'numeric',
+        impute: 5,
+        scale: { method: 'standard', mean: 5, std: 2 },
+      },
+      {
+        name: 'width',
+        type: 'number',
+        kind: 'numeric',
+        impute: null,
+        scale: { method: 'minMax', min: 0, max: 4 },
+      },
+      {
+        name: 'colour',
+        type: 'categorical',
+        kind: 'categorical',
+        impute: 'red',
+        encoding: 'oneHot',
+        categories: ['red', 'green'],
+        other: true,
+      },
+      {
+        name: 'fresh',
+        type: 'boolean',
+        kind: 'categorical',
+        impute: 'true',
+        encoding: 'ordinal',
+        categories: ['false', 'true'],
+        other: false,
+      },
+    ],
+    features: ['length', 'width', 'colour=red', 'colour=green', 'colour=__other__', 'fresh'],
+  };
+}
+
+/** `count` raw rows from a seeded generator, labelled by a simple rule the model can learn. */
+export function fixtureRows(task: FixtureTask, count: number, seed = 1): Record<string, unknown>[] {
+  let state = seed >>> 0 || 1;
+  const random = () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+  const colours = ['red', 'green', 'blue'];
+  const rows: Record<string, unknown>[] = [];
+  for (let i = 0; i < count; i++) {
+    const length = Math.round((1 + random() * 8) * 10) / 10;
+    const width = Math.round(random() * 40) / 10;
+    const colour = colours[Math.floor(random() * 3)]!;
+    const fresh = random() < 0.5;
+    const score = length / 3 + width / 2 + (colour === 'green' ? 1 : 0);
+    const label =
+      task === 'classification'
+        ? score < 2.2
+          ? 'setosa'
+          : score < 3.4
+            ? 'versicolor'
+            : 'virginica'
+        : Math.round((score * 10 + (fresh ? 3 : 0)) * 100) / 100;
+    rows.push({
+      length,
+      width,
+      colour,
+      fresh,
+      [task === 'classification' ? 'species' : 'price']: label,
+    });
+  }
+  return rows;
+}
+
+/** Trains the fixture model and writes its artifact files (in memory). */
+export async function makeFixtureArtifact(
+  tf: TensorflowJs,
+  options: { task?: FixtureTask; hidden?: number[]; epochs?: number; rows?: number } = {},
+): Promise<FixtureArtifact> {
+  const task = options.task ?? 'classification';
+  const schema = fixtureSchema(task);
+  const rows = fixtureRows(task, options.rows ?? 300);
+  const featureCount = schema.features.length;
+  const x = rows.flatMap((row) => prepareRecord(schema, row));
+  const classes = schema.label.classes ?? [];
+
+  const model = tf.sequential();
+  const hidden = options.hidden ?? [8];
+  for (const [i, units] of hidden.entries()) {
+    model.add(
+      tf.layers.dense({
+        units,
+        activation: 'relu',
+        ...(i === 0 ? { inputShape: [featureCount] } : {}),
+      }),
+    );
+  }
+  if (task === 'classification') {
+    model.add(tf.layers.dense({ units: classes.length, activation: 'softmax' }));
+    model.compile({ optimizer: tf.train.adam(0.05), loss: 'categoricalCrossentropy' });
+  } else {
+    model.add(tf.layers.dense({ units: 1 }));
+    model.compile({ optimizer: tf.train.adam(0.05), loss: 'meanSquaredError' });
+  }
+  const xs = tf.tensor2d(x, [rows.length, featureCount]);
+  const ys =
+    task === 'classification'
+      ? tf.oneHot(
+          tf.tensor1d(
+            rows.map((r) => classes.indexOf(r.species as string)),
+            'int32',
+          ),
+          classes.length,
+        )
+      : tf.tensor2d(
+          rows.map((r) => r.price as number),
+          [rows.length, 1],
+        );
+  await model.fit(xs, ys as Tensor, { epochs: options.epochs ?? 30, batchSize: 32, verbose: 0 });
+  xs.dispose();
+  ys.dispose();
+
+  let modelJson: Buffer | undefined;
+  let weights: Buffer | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const data = artifacts.weightData;
+      const parts = data === undefined ? [] : Array.isArray(data) ? data : [data];
+      weights = Buffer.concat(parts.map((part) => Buffer.from(part)));
+      modelJson = Buffer.from(
+        JSON.stringify({
+          format: 'layers-model',
+          generatedBy: artifacts.generatedBy,
+          convertedBy: null,
+          modelTopology: artifacts.modelTopology,
+          weightsManifest: [{ paths: [ModelFile.weights], weights: artifacts.weightSpecs }],
+        }),
+      );
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  const files: Record<string, Buffer> = {
+    [ModelFile.model]: modelJson!,
+    [ModelFile.weights]: weights!,
+    [ModelFile.schema]: Buffer.from(`${JSON.stringify(schema, null, 2)}\n`),
+  };
+  const { manifest, digest } = manifestFor(files);
+  return { schema, files, manifest, digest, model, rows };
+}
+
+/** Uploads the artifact under `prefix`, manifest last (as a trainer does). */
+export async function uploadFixtureArtifact(
+  store: { write(bucket: string, key: string, body: Buffer): Promise<void> },
+  bucket: string,
+  prefix: string,
+  artifact: Pick<FixtureArtifact, 'files' | 'manifest'>,
+): Promise<void> {
+  for (const [path, bytes] of Object.entries(artifact.files)) {
+    await store.write(bucket, `${prefix}${path}`, bytes);
+  }
+  await store.write(bucket, `${prefix}${MANIFEST_FILE}`, artifact.manifest);
+}
+
+/** The model's own output on raw rows (prepared with the same `prepareRecord`), row by row. */
+export function expectedOutputs(
+  tf: TensorflowJs,
+  artifact: Pick<FixtureArtifact, 'model' | 'schema'>,
+  rows: Record<string, unknown>[],
+): number[][] {
+  const x = rows.flatMap((row) => prepareRecord(artifact.schema, row));
+  return tf.tidy(() => {
+    const out = artifact.model.predict(
+      tf.tensor2d(x, [rows.length, artifact.schema.features.length]),
+    ) as Tensor;
+    return out.arraySync() as number[][];
+  });
+}

@@ -1,0 +1,340 @@
+/**
+ * The real server program (`main.ts`, as the process node runs the image) against the local
+ * cluster's MinIO: a model trained here and uploaded in the trainer's layout, served on both
+ * protocols; a corrupted artifact; draining on SIGTERM; sampled requests and labels in the store.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clusterInfo, eventually, repoRoot } from '../../e2e/cluster/testenv.js';
+import {
+  FeedbackLabelsSchema,
+  SampledRequestSchema,
+} from '../../operator/src/contract/feedback-log.js';
+import {
+  feedbackPrefix,
+  modelVersionPrefix,
+} from '../../operator/src/contract/object-store-layout.js';
+import { prepareRecord } from '../../operator/src/contract/prepared-data.js';
+import { ServeEnv } from '../../operator/src/contract/runtime-env.js';
+import { ObjectStore } from '../../operator/src/storage/object-store.js';
+import {
+  expectedOutputs,
+  type FixtureArtifact,
+  fixtureRows,
+  makeFixtureArtifact,
+  uploadFixtureArtifact,
+} from './fixture.js';
+import { loadTensorflow, type TensorflowJs } from './tensorflow.js';
+
+const { minio } = clusterInfo();
+const store = new ObjectStore(minio);
+const namespace = `itest-${randomBytes(3).toString('hex')}`;
+let tf: TensorflowJs;
+let artifact: FixtureArtifact;
+let workDir: string;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface RunningServer {
+  child: ChildProcess;
+  base: string;
+  output: () => string;
+  exited: Promise<number | null>;
+  resultPath: string;
+}
+
+async function startServer(
+  version: number,
+  env: Record<string, string> = {},
+): Promise<RunningServer> {
+  const port = await freePort();
+  const resultPath = path.join(workDir, `result-${port}`);
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(repoRoot, 'runtime-images/server/main.ts')],
+    {
+      cwd: repoRoot,
+      env: {
+        PATH: process.env.PATH,
+        LATHE_OBJECT_STORE_ENDPOINT: minio.endpoint,
+        LATHE_OBJECT_STORE_BUCKET: minio.bucket,
+        LATHE_OBJECT_STORE_ACCESS_KEY: minio.accessKey,
+        LATHE_OBJECT_STORE_SECRET_KEY: minio.secretKey,
+        [ServeEnv.namespace]: namespace,
+        [ServeEnv.inferenceService]: 'iris',
+        [ServeEnv.modelName]: 'iris',
+        [ServeEnv.modelVersion]: String(version),
+        [ServeEnv.modelUri]: `s3://${minio.bucket}/${modelVersionPrefix(namespace, 'iris', version)}`,
+        [ServeEnv.modelDigest]: artifact.digest,
+        [ServeEnv.port]: String(port),
+        [ServeEnv.bindAddress]: '127.0.0.1',
+        [ServeEnv.batchMaxSize]: '16',
+        [ServeEnv.podName]: `iris-v${version}-test`,
+        LATHE_RESULT_PATH: resultPath,
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, base: `http://127.0.0.1:${port}`, output: () => output, exited, resultPath };
+}
+
+async function waitReady(server: RunningServer): Promise<void> {
+  await eventually(
+    async () => {
+      if (server.child.exitCode !== null) {
+        throw new Error(`the server exited with ${server.child.exitCode}:\n${server.output()}`);
+      }
+      const response = await fetch(`${server.base}/v2/health/ready`);
+      if (response.status !== 200) throw new Error(`ready answered ${response.status}`);
+    },
+    { timeoutMs: 90_000, what: 'the server to become ready' },
+  );
+}
+
+async function stop(server: RunningServer): Promise<void> {
+  if (server.child.exitCode === null) server.child.kill('SIGTERM');
+  await server.exited;
+}
+
+beforeAll(async () => {
+  workDir = await mkdtemp(path.join(os.tmpdir(), 'lathe-server-itest-'));
+  ({ tf } = await loadTensorflow('wasm'));
+  artifact = await makeFixtureArtifact(tf, { epochs: 20 });
+  await uploadFixtureArtifact(
+    store,
+    minio.bucket,
+    modelVersionPrefix(namespace, 'iris', 1),
+    artifact,
+  );
+  // Version 2: the same manifest, one byte of the weights changed after it was written.
+  const weights = Buffer.from(artifact.files['weights.bin']!);
+  weights[weights.length - 1] = weights[weights.length - 1]! ^ 0x01;
+  await uploadFixtureArtifact(store, minio.bucket, modelVersionPrefix(namespace, 'iris', 2), {
+    ...artifact,
+    files: { ...artifact.files, 'weights.bin': weights },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await store.removePrefix(minio.bucket, `models/${namespace}/`);
+  await store.removePrefix(minio.bucket, `feedback/${namespace}/`);
+  await rm(workDir, { recursive: true, force: true });
+});
+
+describe('the inference server program', () => {
+  let server: RunningServer;
+  const rows = fixtureRows('classification', 6, 77).map(({ species: _label, ...raw }) => raw);
+  const post = (p: string, body: unknown) =>
+    fetch(`${server.base}${p}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+
+  beforeAll(async () => {
+    server = await startServer(1, {
+      [ServeEnv.requestLogSampleRate]: '1',
+      [ServeEnv.requestLogFlushIntervalMs]: '200',
+      [ServeEnv.feedbackUri]: `s3://${minio.bucket}/${feedbackPrefix(namespace, 'iris')}`,
+      [ServeEnv.shutdownDelayMs]: '300',
+    });
+    await waitReady(server);
+  }, 120_000);
+  afterAll(async () => {
+    await stop(server);
+  });
+
+  it('predicts on both protocols exactly what the model itself computes on the same rows', async () => {
+    const expected = expectedOutputs(tf, artifact, rows).map((row) =>
+      Array.from(Float32Array.from(row)),
+    );
+    const v1 = (await (await post('/v1/models/iris:predict', { instances: rows })).json()) as {
+      predictions: { probabilities: number[] }[];
+    };
+    expect(v1.predictions.map((p) => p.probabilities)).toEqual(expected);
+
+    const prepared = rows.map((row) => prepareRecord(artifact.schema, row));
+    const v1Prepared = (await (
+      await post('/v1/models/iris:predict', { instances: prepared })
+    ).json()) as typeof v1;
+    expect(v1Prepared).toEqual(v1);
+
+    const columns = ['length', 'width', 'colour', 'fresh'] as const;
+    const datatypes = { length: 'FP64', width: 'FP64', colour: 'BYTES', fresh: 'BOOL' };
+    const v2 = (await (
+      await post('/v2/models/iris/versions/1/infer', {
+        inputs: columns.map((name) => ({
+          name,
+          datatype: datatypes[name],
+          shape: [rows.length],
+          data: rows.map((row) => row[name]),
+        })),
+      })
+    ).json()) as { outputs: { name: string; data: unknown[] }[] };
+    expect(v2.outputs.find((o) => o.name === 'probabilities')?.data).toEqual(expected.flat());
+
+    const v2Prepared = (await (
+      await post('/v2/models/iris/infer', {
+        inputs: [{ name: 'features', datatype: 'FP32', shape: [rows.length, 6], data: prepared }],
+      })
+    ).json()) as typeof v2;
+    expect(v2Prepared.outputs).toEqual(v2.outputs);
+  });
+
+  it('answers bad requests with 400s that say what is wrong', async () => {
+    const wrongShape = await post('/v2/models/iris/infer', {
+      inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 3], data: [1, 2, 3] }],
+    });
+    expect(wrongShape.status).toBe(400);
+    expect(await wrongShape.json()).toEqual({
+      error:
+        'input "features" has shape [1,3]; prepared features must have shape [n, 6] (length, width, colour=red, colour=green, colour=__other__, fresh), or send one input per column (length, width, colour, fresh)',
+    });
+    const badCell = await post('/v1/models/iris:predict', {
+      instances: [{ length: 'x', width: 1 }],
+    });
+    expect(badCell.status).toBe(400);
+    expect(await badCell.json()).toEqual({
+      error: 'instances[0]: column length: "x" is not a number',
+    });
+    const unknown = await post('/v1/models/tulip:predict', { instances: rows });
+    expect(unknown.status).toBe(404);
+  });
+
+  it('writes sampled requests and labels under the feedback prefix, and live accuracy moves', async () => {
+    const response = await post('/v1/models/iris:predict', { instances: rows.slice(0, 4) });
+    const requestId = response.headers.get('x-request-id')!;
+    const predicted = (
+      (await response.json()) as { predictions: { label: string }[] }
+    ).predictions.map((p) => p.label);
+    const classes = artifact.schema.label.classes!;
+    const truth = predicted.map((label, i) =>
+      i === 0 ? classes[(classes.indexOf(label) + 1) % 3]! : label,
+    );
+    const feedback = await post('/v1/models/iris:feedback', {
+      request_id: requestId,
+      labels: truth,
+    });
+    expect(feedback.status).toBe(202);
+    const metrics = await (await fetch(`${server.base}/metrics`)).text();
+    expect(metrics).toContain('lathe_feedback_live_accuracy{model="iris",version="1"} 0.75');
+
+    const prefix = feedbackPrefix(namespace, 'iris');
+    const lines = async (dir: string) => {
+      const keys = (await store.list(minio.bucket, `${prefix}${dir}`)).sort();
+      const all: unknown[] = [];
+      for (const key of keys) {
+        expect(key).toMatch(
+          /\/\d{4}-\d{2}-\d{2}\/\d{2}\/\d{8}T\d{6}\.\d{3}Z-iris-v1-test-\d{6}\.jsonl$/,
+        );
+        const text = (await store.read(minio.bucket, key)).toString();
+        all.push(
+          ...text
+            .trim()
+            .split('\n')
+            .map((line) => JSON.parse(line)),
+        );
+      }
+      return all;
+    };
+    const sampled = await eventually(
+      async () => {
+        const found = (await lines('requests/')).map((l) => SampledRequestSchema.parse(l));
+        const mine = found.find((r) => r.requestId === requestId);
+        if (!mine)
+          throw new Error(`request ${requestId} is not in the log yet (${found.length} lines)`);
+        return mine;
+      },
+      { timeoutMs: 20_000, what: 'the sampled request in the store' },
+    );
+    expect(sampled.records).toEqual(rows.slice(0, 4));
+    expect(sampled.predictions.map((p) => (p as { label: string }).label)).toEqual(predicted);
+    const labelled = await eventually(
+      async () => {
+        const found = (await lines('labels/')).map((l) => FeedbackLabelsSchema.parse(l));
+        const mine = found.find((r) => r.requestId === requestId);
+        if (!mine) throw new Error('the labels are not in the store yet');
+        return mine;
+      },
+      { timeoutMs: 20_000, what: 'the labels in the store' },
+    );
+    expect(labelled.labels).toEqual(truth);
+    expect(labelled.records).toEqual(rows.slice(0, 4));
+  });
+
+  it('drains on SIGTERM: not ready at once, a request in flight still answered, exit 0', async () => {
+    const url = new URL(`${server.base}/v1/models/iris:predict`);
+    const body = JSON.stringify({ instances: [rows[0]] });
+    let sent!: () => void;
+    const headersSent = new Promise<void>((r) => (sent = r));
+    const answered = new Promise<number>((resolve, reject) => {
+      const req = request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'content-length': body.length },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.write(body.slice(0, 5), () => sent());
+      setTimeout(() => req.end(body.slice(5)), 1500);
+    });
+    await headersSent;
+    server.child.kill('SIGTERM');
+    await eventually(
+      async () => {
+        const status = (await fetch(`${server.base}/v2/health/ready`)).status;
+        if (status !== 400) throw new Error(`ready answered ${status}`);
+      },
+      { timeoutMs: 5_000, what: 'readiness to go false' },
+    );
+    expect(await answered).toBe(200);
+    expect(await server.exited).toBe(0);
+  });
+});
+
+describe('a corrupted artifact', () => {
+  it('never becomes ready: the server exits 1 with the reason in its termination message', async () => {
+    const server = await startServer(2);
+    let readySeen = false;
+    while (server.child.exitCode === null) {
+      const status = await fetch(`${server.base}/v2/health/ready`).then(
+        (r) => r.status,
+        () => 0,
+      );
+      if (status === 200) readySeen = true;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await server.exited).toBe(1);
+    expect(readySeen).toBe(false);
+    const result = JSON.parse(await readFile(server.resultPath, 'utf8'));
+    expect(result).toMatchObject({ kind: 'serve', outcome: 'failed', reason: 'ArtifactInvalid' });
+    expect(result.message).toContain('(FileMismatch): weights.bin is');
+  }, 120_000);
+});

@@ -1,0 +1,469 @@
+/**
+ * The server in process, on loopback, with a really trained model loaded through the real
+ * verification path from an in-memory store: protocol answers, errors, batching, metrics,
+ * feedback and draining. (`server.itest.ts` runs the real program against MinIO.)
+ */
+import { createHash } from 'node:crypto';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { manifestFor } from '../../operator/src/contract/manifest.js';
+import { MANIFEST_FILE } from '../../operator/src/contract/object-store-layout.js';
+import { prepareRecord } from '../../operator/src/contract/prepared-data.js';
+import { ObjectNotFoundError } from '../../operator/src/storage/object-store.js';
+import {
+  expectedOutputs,
+  type FixtureArtifact,
+  fixtureRows,
+  makeFixtureArtifact,
+} from './fixture.js';
+import { JsonLinesSink } from './json-lines-sink.js';
+import { createServerMetrics } from './metrics.js';
+import { ArtifactError, loadServedModel, type ServedModel } from './model.js';
+import { InferenceServer } from './server.js';
+import { loadTensorflow, type TensorflowJs } from './tensorflow.js';
+
+/** An object store in memory: the `ArtifactReader` the loader needs. */
+class MemoryStore {
+  readonly objects = new Map<string, Buffer>();
+  async read(bucket: string, key: string): Promise<Buffer> {
+    const bytes = this.objects.get(`${bucket}/${key}`);
+    if (!bytes) throw new ObjectNotFoundError(`s3://${bucket}/${key} does not exist`);
+    return bytes;
+  }
+  async digestOf(bucket: string, key: string) {
+    const bytes = await this.read(bucket, key);
+    return {
+      digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`,
+      sizeBytes: bytes.length,
+    };
+  }
+  async write(bucket: string, key: string, body: Buffer): Promise<void> {
+    this.objects.set(`${bucket}/${key}`, body);
+  }
+  put(prefix: string, artifact: Pick<FixtureArtifact, 'files' | 'manifest'>): void {
+    for (const [path, bytes] of Object.entries(artifact.files))
+      this.objects.set(`lathe/${prefix}${path}`, bytes);
+    this.objects.set(`lathe/${prefix}${MANIFEST_FILE}`, artifact.manifest);
+  }
+}
+
+let tf: TensorflowJs;
+let artifact: FixtureArtifact;
+const store = new MemoryStore();
+
+beforeAll(async () => {
+  ({ tf } = await loadTensorflow('cpu'));
+  artifact = await makeFixtureArtifact(tf, { epochs: 20 });
+  store.put('models/ns/iris/1/', artifact);
+}, 60_000);
+
+const load = (prefix: string, digest: string) =>
+  loadServedModel(tf, store, { name: 'iris', version: '1', uri: `s3://lathe/${prefix}`, digest });
+
+describe('loadServedModel', () => {
+  it('loads a verified artifact whose outputs are the trained model’s', async () => {
+    const model = await load('models/ns/iris/1/', artifact.digest);
+    const rows = fixtureRows('classification', 4, 9);
+    const features = Float32Array.from(rows.flatMap((r) => prepareRecord(artifact.schema, r)));
+    const out = model.predict(features, 4);
+    const expected = expectedOutputs(tf, artifact, rows).flat();
+    expect(Array.from(out)).toEqual(Array.from(Float32Array.from(expected)));
+    expect(model.featureCount).toBe(6);
+    expect(model.outputWidth).toBe(3);
+  });
+
+  it('refuses an artifact whose manifest is not the recorded digest', async () => {
+    const wrong = `sha256:${'0'.repeat(64)}`;
+    await expect(load('models/ns/iris/1/', wrong)).rejects.toMatchObject({
+      name: 'ArtifactError',
+      reason: 'DigestMismatch',
+    });
+  });
+
+  it('refuses an artifact whose weights changed after the digest was recorded', async () => {
+    const weights = Buffer.from(artifact.files['weights.bin']!);
+    weights[0] = weights[0]! ^ 0xff;
+    store.put('models/ns/iris/2/', {
+      ...artifact,
+      files: { ...artifact.files, 'weights.bin': weights },
+    });
+    const error = await load('models/ns/iris/2/', artifact.digest).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ArtifactError);
+    expect(error).toMatchObject({ reason: 'FileMismatch' });
+    expect((error as Error).message).toContain('weights.bin is');
+  });
+
+  it('refuses a model whose input does not match the preparation', async () => {
+    const schema = JSON.parse(artifact.files['schema.json']!.toString());
+    schema.features = schema.features.slice(0, 5);
+    schema.inputs[2].other = false;
+    const files = { ...artifact.files, 'schema.json': Buffer.from(JSON.stringify(schema)) };
+    const { manifest, digest } = manifestFor(files);
+    store.put('models/ns/iris/3/', { files, manifest });
+    await expect(load('models/ns/iris/3/', digest)).rejects.toThrow(
+      'the model takes input [null,6]; schema.json prepares 5 features per row',
+    );
+  });
+});
+
+describe('InferenceServer', () => {
+  let server: InferenceServer;
+  let base: string;
+  let model: ServedModel;
+  let forwardPasses = 0;
+  let slowPassMs = 0;
+  const metrics = createServerMetrics();
+  const written = new Map<string, string>();
+  const sinkOf = (kind: 'requests' | 'labels') =>
+    new JsonLinesSink({
+      kind,
+      bucket: 'lathe',
+      prefix: 'feedback/ns/iris/',
+      writer: 'test',
+      flushIntervalMs: 60_000,
+      write: async (_b, key, body) => void written.set(key, body.toString()),
+    });
+  const requestLog = sinkOf('requests');
+  const labelLog = sinkOf('labels');
+
+  beforeAll(async () => {
+    server = new InferenceServer({
+      modelName: 'iris',
+      modelVersion: '1',
+      port: 0,
+      bindAddress: '127.0.0.1',
+      batchMaxSize: 16,
+      batchMaxLatencyMs: 5,
+      maxRequestBytes: 64 * 1024,
+      requestLogSampleRate: 1,
+      shutdownDelayMs: 0,
+      metrics,
+      log: pino({ level: 'silent' }),
+      requestLog,
+      labelLog,
+    });
+    const port = await server.listen();
+    base = `http://127.0.0.1:${port}`;
+    const loaded = await load('models/ns/iris/1/', artifact.digest);
+    model = {
+      ...loaded,
+      predict: (features, rows) => {
+        forwardPasses++;
+        // A slow forward pass, as a large model's would be: requests arrive meanwhile.
+        const until = performance.now() + slowPassMs;
+        while (performance.now() < until);
+        return loaded.predict(features, rows);
+      },
+    };
+  });
+  afterAll(async () => {
+    await server.shutdown();
+  });
+
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+  const rows = fixtureRows('classification', 5, 42).map(({ species: _label, ...raw }) => raw);
+
+  it('is live but not ready until the model is loaded', async () => {
+    expect((await fetch(`${base}/v2/health/live`)).status).toBe(200);
+    expect((await fetch(`${base}/v2/health/ready`)).status).toBe(400);
+    const v1 = await fetch(`${base}/v1/models/iris`);
+    expect(v1.status).toBe(503);
+    expect(await v1.json()).toEqual({ name: 'iris', ready: false });
+    const predict = await post('/v1/models/iris:predict', { instances: rows });
+    expect(predict.status).toBe(503);
+    expect(await predict.json()).toEqual({ error: 'model "iris" is still loading' });
+    server.setModel(model);
+    expect((await fetch(`${base}/v2/health/ready`)).status).toBe(200);
+    expect((await fetch(`${base}/v2/models/iris/versions/1/ready`)).status).toBe(200);
+    expect(await (await fetch(`${base}/v1/models/iris`)).json()).toEqual({
+      name: 'iris',
+      ready: true,
+    });
+  });
+
+  it('answers V1 predict on raw records and prepared rows with the model’s own outputs', async () => {
+    const expected = expectedOutputs(tf, artifact, rows);
+    const response = await post('/v1/models/iris:predict', { instances: rows });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    const body = (await response.json()) as {
+      predictions: { label: string; probabilities: number[] }[];
+    };
+    expect(body.predictions.map((p) => p.probabilities)).toEqual(
+      expected.map((row) => Array.from(Float32Array.from(row))),
+    );
+    const classes = artifact.schema.label.classes!;
+    expect(body.predictions.map((p) => p.label)).toEqual(
+      expected.map((row) => classes[row.indexOf(Math.max(...row))]),
+    );
+    const prepared = rows.map((r) => prepareRecord(artifact.schema, r));
+    const again = (await (
+      await post('/v1/models/iris:predict', { instances: prepared })
+    ).json()) as typeof body;
+    expect(again).toEqual(body);
+  });
+
+  it('answers V2 infer on per-column inputs and on a prepared tensor, echoing the id', async () => {
+    const expected = expectedOutputs(tf, artifact, rows).flat();
+    const tabular = await post('/v2/models/iris/versions/1/infer', {
+      id: 'client-7',
+      inputs: [
+        { name: 'length', datatype: 'FP64', shape: [5], data: rows.map((r) => r.length) },
+        { name: 'width', datatype: 'FP64', shape: [5], data: rows.map((r) => r.width) },
+        { name: 'colour', datatype: 'BYTES', shape: [5], data: rows.map((r) => r.colour) },
+        { name: 'fresh', datatype: 'BOOL', shape: [5, 1], data: rows.map((r) => [r.fresh]) },
+      ],
+    });
+    expect(tabular.status).toBe(200);
+    const body = (await tabular.json()) as {
+      id: string;
+      model_version: string;
+      outputs: { name: string; data: unknown[] }[];
+    };
+    expect(body.id).toBe('client-7');
+    expect(body.model_version).toBe('1');
+    expect(body.outputs[0]!.data).toEqual(Array.from(Float32Array.from(expected)));
+    const prepared = rows.flatMap((r) => prepareRecord(artifact.schema, r));
+    const tensor = await post('/v2/models/iris/infer', {
+      inputs: [{ name: 'features', datatype: 'FP32', shape: [5, 6], data: prepared }],
+    });
+    const tensorBody = (await tensor.json()) as typeof body;
+    expect(tensorBody.outputs).toEqual(body.outputs);
+    expect(tensorBody.id).toBe(tensor.headers.get('x-request-id'));
+  });
+
+  it('serves V2 metadata', async () => {
+    expect(await (await fetch(`${base}/v2`)).json()).toEqual({
+      name: 'lathe-server',
+      version: '0.1.0',
+      extensions: [],
+    });
+    const metadata = (await (await fetch(`${base}/v2/models/iris`)).json()) as {
+      inputs: unknown[];
+    };
+    expect(metadata.inputs).toHaveLength(4);
+  });
+
+  it.each([
+    [
+      'unknown model',
+      'POST',
+      '/v1/models/rose:predict',
+      { instances: [] },
+      404,
+      'model "rose" is not served here; this server serves "iris"',
+    ],
+    [
+      'unknown version',
+      'POST',
+      '/v2/models/iris/versions/9/infer',
+      { inputs: [] },
+      404,
+      'version "9" of model "iris" is not served here',
+    ],
+    [
+      'unknown version (ready)',
+      'GET',
+      '/v2/models/iris/versions/9/ready',
+      undefined,
+      404,
+      'version "9"',
+    ],
+    [
+      'unknown path',
+      'GET',
+      '/v3/models',
+      undefined,
+      404,
+      '/v3/models is not an endpoint of this server',
+    ],
+    [
+      'wrong method',
+      'GET',
+      '/v1/models/iris:predict',
+      undefined,
+      405,
+      'GET is not allowed on /v1/models/iris:predict; use POST',
+    ],
+    [
+      'malformed JSON',
+      'POST',
+      '/v1/models/iris:predict',
+      '{"instances": [',
+      400,
+      'the request body is not valid JSON',
+    ],
+    ['empty body', 'POST', '/v2/models/iris/infer', '', 400, 'the request body is empty'],
+    [
+      'wrong shape',
+      'POST',
+      '/v2/models/iris/infer',
+      { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 2], data: [1, 2] }] },
+      400,
+      'prepared features must have shape [n, 6]',
+    ],
+    [
+      'a bad cell',
+      'POST',
+      '/v1/models/iris:predict',
+      { instances: [{ length: 'tall', width: 1 }] },
+      400,
+      'instances[0]: column length: "tall" is not a number',
+    ],
+  ])('answers %s with %s', async (_name, method, path, body, status, message) => {
+    const response =
+      method === 'POST' ? await post(path, body) : await fetch(`${base}${path}`, { method });
+    expect(response.status).toBe(status);
+    expect(((await response.json()) as { error: string }).error).toContain(message);
+  });
+
+  it('refuses a body over the limit with 413', async () => {
+    const big = { instances: new Array(20_000).fill([0, 0, 0, 0, 0, 0]) };
+    const response = await post('/v1/models/iris:predict', big);
+    expect(response.status).toBe(413);
+    expect(((await response.json()) as { error: string }).error).toContain(
+      'the limit is 65536 bytes',
+    );
+  });
+
+  it('keeps a well-formed client request ID', async () => {
+    const response = await post(
+      '/v1/models/iris:predict',
+      { instances: [rows[0]] },
+      { 'x-request-id': 'abc-123' },
+    );
+    expect(response.headers.get('x-request-id')).toBe('abc-123');
+  });
+
+  it('runs concurrent requests in shared forward passes', async () => {
+    // Forty kept-alive connections, then forty requests written at once: the server reads them
+    // in one turn of its loop (the client shares the process, so it must not wait on it).
+    const { Agent, request } = await import('node:http');
+    const agent = new Agent({ keepAlive: true, maxSockets: 40 });
+    const url = new URL(base);
+    const send = (method: string, path: string, body?: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request({ host: url.hostname, port: url.port, path, method, agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    await Promise.all(Array.from({ length: 40 }, () => send('GET', '/v2/health/live')));
+    const before = forwardPasses;
+    slowPassMs = 2;
+    const statuses = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        send('POST', '/v1/models/iris:predict', JSON.stringify({ instances: [rows[i % 5]] })),
+      ),
+    );
+    slowPassMs = 0;
+    agent.destroy();
+    expect(statuses.every((status) => status === 200)).toBe(true);
+    expect(forwardPasses - before).toBeLessThan(20);
+  });
+
+  it('counts requests by model, version, protocol and code, and observes latency and batches', async () => {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toMatch(
+      /lathe_inference_requests_total\{model="iris",version="1",protocol="v1",code="200"\} \d+/,
+    );
+    expect(text).toMatch(
+      /lathe_inference_requests_total\{model="iris",version="1",protocol="v1",code="400"\} [1-9]/,
+    );
+    expect(text).toMatch(
+      /lathe_inference_requests_total\{model="iris",version="1",protocol="v2",code="404"\} 1/,
+    );
+    expect(text).toMatch(
+      /lathe_inference_request_duration_seconds_count\{model="iris",version="1",protocol="v2"\} [1-9]/,
+    );
+    expect(text).toMatch(
+      /lathe_inference_batch_requests_bucket\{le="1",model="iris",version="1"\} \d+/,
+    );
+    expect(text).toContain('lathe_inference_requests_in_flight{model="iris",version="1"} 0');
+    expect(text).toContain('lathe_inference_model_ready{model="iris",version="1"} 1');
+  });
+
+  it('scores labels submitted for earlier requests and moves live accuracy', async () => {
+    const response = await post('/v1/models/iris:predict', { instances: rows.slice(0, 2) });
+    const id = response.headers.get('x-request-id')!;
+    const predicted = (
+      (await response.json()) as { predictions: { label: string }[] }
+    ).predictions.map((p) => p.label);
+    const right = await post('/v1/models/iris:feedback', { request_id: id, labels: predicted });
+    expect(right.status).toBe(202);
+    expect(await right.json()).toEqual({ request_id: id, rows: 2, matched: true, stored: true });
+    const accuracy = async () =>
+      Number(
+        /lathe_feedback_live_accuracy\{[^}]*\} ([\d.]+)/.exec(
+          await (await fetch(`${base}/metrics`)).text(),
+        )?.[1],
+      );
+    expect(await accuracy()).toBe(1);
+    const classes = artifact.schema.label.classes!;
+    const wrong = predicted.map((label) => classes[(classes.indexOf(label) + 1) % classes.length]);
+    await post('/v1/models/iris:feedback', { request_id: id, labels: wrong });
+    expect(await accuracy()).toBe(0.5);
+
+    const count = await post('/v1/models/iris:feedback', { request_id: id, labels: ['setosa'] });
+    expect(count.status).toBe(400);
+    expect(((await count.json()) as { error: string }).error).toContain(
+      'had 2 rows; 1 labels were given',
+    );
+    const unknown = await post('/v1/models/iris:feedback', {
+      request_id: 'elsewhere',
+      labels: ['setosa'],
+    });
+    expect(await unknown.json()).toMatchObject({ matched: false, stored: true });
+  });
+
+  it('writes sampled requests and labels as JSON Lines', async () => {
+    await requestLog.flush();
+    await labelLog.flush();
+    const requests = [...written.entries()].filter(([key]) => key.includes('/requests/'));
+    const labels = [...written.entries()].filter(([key]) => key.includes('/labels/'));
+    const first = JSON.parse(requests[0]![1].split('\n')[0]!);
+    expect(first).toMatchObject({ model: 'iris', modelVersion: '1', protocol: 'v1' });
+    expect(first.records[0]).toEqual(rows[0]);
+    expect(first.features[0]).toHaveLength(6);
+    const label = JSON.parse(labels[0]![1].split('\n')[0]!);
+    expect(label.labels).toHaveLength(2);
+    expect(label.predictions).toHaveLength(2);
+  });
+
+  it('drains on shutdown: not ready at once, in-flight requests still answered', async () => {
+    // A request whose body is still arriving when shutdown starts.
+    const { request } = await import('node:http');
+    const url = new URL(`${base}/v1/models/iris:predict`);
+    const body = JSON.stringify({ instances: [rows[0]] });
+    const answered = new Promise<number>((resolve, reject) => {
+      const req = request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          headers: { 'content-length': body.length },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.write(body.slice(0, 10));
+      setTimeout(() => req.end(body.slice(10)), 300);
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    const stopped = server.shutdown();
+    expect(server.ready).toBe(false);
+    expect(await answered).toBe(200);
+    await stopped;
+  });
+});

@@ -1,0 +1,654 @@
+/**
+ * The inference server's HTTP side (node:http, no framework): routing, body limits, request
+ * IDs, micro-batched prediction, metrics, the request log, feedback and graceful shutdown.
+ *
+ * Routes (KServe V1, Open Inference Protocol V2, and Lathe's own):
+ *
+ *   GET  /v2/health/live                                    200 while the process serves HTTP
+ *   GET  /v2/health/ready                                   200 ready / 400 not (spec: 4xx = false)
+ *   GET  /v2                                                server metadata
+ *   GET  /v2/models/<m>[/versions/<v>]                      model metadata
+ *   GET  /v2/models/<m>[/versions/<v>]/ready                200 / 400
+ *   POST /v2/models/<m>[/versions/<v>]/infer                inference
+ *   GET  /v1/models                                         {"models": [<m>]}
+ *   GET  /v1/models/<m>                                     {"name", "ready"} (503 when not ready)
+ *   POST /v1/models/<m>:predict                             {"instances"} → {"predictions"}
+ *   POST /v1/models/<m>:feedback                            ground truth for an earlier request
+ *   GET  /metrics                                           Prometheus
+ *
+ * Every response carries `x-request-id` (the client's, when it sent a well-formed one). Errors
+ * are `{"error": "<message>"}`: 400 for a malformed or wrongly shaped request, 404 for an
+ * unknown model, version or path, 405 for a wrong method, 413 for a body over the limit, 503
+ * while the model is not loaded. No request can crash the process: every handler's failure
+ * ends as a response.
+ */
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { Counter } from 'prom-client';
+import type { FeedbackLabels, SampledRequest } from '../../operator/src/contract/feedback-log.js';
+import { Batcher } from './batcher.js';
+import {
+  LiveScore,
+  parseFeedback,
+  RecentRequests,
+  type RememberedRequest,
+  scoreRows,
+} from './feedback.js';
+import type { JsonLinesSink } from './json-lines-sink.js';
+import type { Protocol, ServerMetrics } from './metrics.js';
+import type { ServedModel } from './model.js';
+import { predictionsOf } from './predictions.js';
+import { BadRequestError, type PreparedRows } from './rows.js';
+import { parseV1Predict, v1PredictResponse } from './v1.js';
+import { parseV2Infer, v2InferResponse, v2ModelMetadata } from './v2.js';
+
+export const SERVER_NAME = 'lathe-server';
+export const SERVER_VERSION = '0.1.0';
+
+export interface InferenceServerOptions {
+  modelName: string;
+  modelVersion: string;
+  port: number;
+  bindAddress: string;
+  batchMaxSize: number;
+  batchMaxLatencyMs: number;
+  maxRequestBytes: number;
+  /** Fraction of prediction requests written to `requestLog`. */
+  requestLogSampleRate: number;
+  /** After `shutdown()` starts, how long to keep answering before closing the listener. */
+  shutdownDelayMs: number;
+  metrics: ServerMetrics;
+  log: Logger;
+  requestLog?: JsonLinesSink | undefined;
+  labelLog?: JsonLinesSink | undefined;
+  /** Requests remembered for feedback (default 10,000). */
+  recentRequests?: number;
+  /** Labelled rows the live score covers (default 1,000). */
+  liveScoreWindow?: number;
+  random?: () => number;
+}
+
+/** An error answered with its status and message. */
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:/+=-]{1,128}$/;
+
+interface PredictionRoute {
+  kind: 'predict';
+  protocol: Protocol;
+}
+
+export class InferenceServer {
+  private model: ServedModel | undefined;
+  private batcher: Batcher<PreparedRows, Float32Array> | undefined;
+  private draining = false;
+  private arrivals = 0;
+  private inFlight = 0;
+  private readonly server: http.Server;
+  private readonly recent: RecentRequests;
+  private readonly liveScore: LiveScore;
+  private readonly requestCounters = new Map<string, ReturnType<Counter['labels']>>();
+  /** Metric children bound to this model's labels once, not hashed per request. */
+  private readonly bound: {
+    inFlight: ReturnType<ServerMetrics['inFlight']['labels']>;
+    latency: Record<Protocol, ReturnType<ServerMetrics['latency']['labels']>>;
+  };
+  private readonly random: () => number;
+  private drained: (() => void) | undefined;
+
+  constructor(private readonly options: InferenceServerOptions) {
+    this.recent = new RecentRequests(options.recentRequests ?? 10_000);
+    this.liveScore = new LiveScore(options.liveScoreWindow ?? 1000);
+    this.random = options.random ?? Math.random;
+    this.server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+      this.handle(req, res).catch((error: unknown) => {
+        // `handle` answers its own errors; this is the last line of defence.
+        options.log.error({ err: error }, 'Failed to answer a request');
+        if (!res.headersSent) {
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: 'internal error' }));
+        } else res.destroy();
+      });
+    });
+    this.server.on('clientError', (_error, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+    const labels = { model: options.modelName, version: options.modelVersion };
+    options.metrics.ready.set(labels, 0);
+    const { inFlight, latency } = options.metrics;
+    this.bound = {
+      inFlight: inFlight.labels(labels),
+      latency: {
+        v1: latency.labels({ ...labels, protocol: 'v1' }),
+        v2: latency.labels({ ...labels, protocol: 'v2' }),
+      },
+    };
+  }
+
+  /** Starts listening; returns the port. The server is live, not ready. */
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port, this.options.bindAddress, () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  /** Serves `model` from now on: the server becomes ready. */
+  setModel(model: ServedModel): void {
+    this.model = model;
+    const labels = { model: this.options.modelName, version: this.options.modelVersion };
+    this.batcher = new Batcher<PreparedRows, Float32Array>({
+      maxBatchSize: this.options.batchMaxSize,
+      maxLatencyMs: this.options.batchMaxLatencyMs,
+      arrivalsPending: () => this.arrivals,
+      onBatch: (size) => this.options.metrics.batchRequests.observe(labels, size),
+      run: (items) => this.runBatch(model, items),
+    });
+    if (!this.draining) this.options.metrics.ready.set(labels, 1);
+  }
+
+  get ready(): boolean {
+    return this.model !== undefined && !this.draining;
+  }
+
+  /** Requests being received, queued or computed. */
+  get requestsInFlight(): number {
+    return this.inFlight;
+  }
+
+  /**
+   * Graceful shutdown: readiness goes false at once; requests are still answered (with
+   * `Connection: close`) for `shutdownDelayMs` so that endpoints drop this pod first; then the
+   * listener closes, idle connections are closed, and this resolves when every request in
+   * flight has been answered.
+   */
+  async shutdown(): Promise<void> {
+    if (!this.draining) {
+      this.draining = true;
+      this.options.metrics.ready.set(
+        { model: this.options.modelName, version: this.options.modelVersion },
+        0,
+      );
+      this.options.log.info(
+        { inFlight: this.inFlight, delayMs: this.options.shutdownDelayMs },
+        'Stopped reporting ready; draining',
+      );
+    }
+    await new Promise((r) => setTimeout(r, this.options.shutdownDelayMs));
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+    this.server.closeIdleConnections();
+    await closed;
+  }
+
+  private runBatch(model: ServedModel, items: PreparedRows[]): Float32Array[] {
+    let rows = 0;
+    for (const item of items) rows += item.rows;
+    let features: Float32Array;
+    if (items.length === 1) features = items[0]!.features;
+    else {
+      features = new Float32Array(rows * model.featureCount);
+      let offset = 0;
+      for (const item of items) {
+        features.set(item.features, offset);
+        offset += item.features.length;
+      }
+    }
+    this.options.metrics.batchRows.observe(
+      { model: this.options.modelName, version: this.options.modelVersion },
+      rows,
+    );
+    const outputs = model.predict(features, rows);
+    const results: Float32Array[] = new Array(items.length);
+    let offset = 0;
+    for (let i = 0; i < items.length; i++) {
+      const size = items[i]!.rows * model.outputWidth;
+      results[i] = outputs.subarray(offset, offset + size);
+      offset += size;
+    }
+    return results;
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const header = req.headers['x-request-id'];
+    const requestId = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const route = this.route(req.method ?? 'GET', path);
+    if (route.kind === 'predict') {
+      await this.predict(req, res, requestId, route);
+      return;
+    }
+    try {
+      await route.answer(req, res, requestId);
+    } catch (error) {
+      this.sendError(res, requestId, error);
+    }
+  }
+
+  /** Finds the handler of `method path`; unknown paths and methods answer 404 / 405. */
+  private route(
+    method: string,
+    path: string,
+  ):
+    | PredictionRoute
+    | {
+        kind: 'other';
+        answer: (
+          req: http.IncomingMessage,
+          res: http.ServerResponse,
+          id: string,
+        ) => Promise<void> | void;
+      } {
+    const other = (
+      allowed: string,
+      answer: (
+        req: http.IncomingMessage,
+        res: http.ServerResponse,
+        id: string,
+      ) => Promise<void> | void,
+    ) => ({
+      kind: 'other' as const,
+      answer:
+        method === allowed
+          ? answer
+          : (_req: http.IncomingMessage, res: http.ServerResponse) => {
+              res.setHeader('allow', allowed);
+              throw new HttpError(405, `${method} is not allowed on ${path}; use ${allowed}`);
+            },
+    });
+
+    if (path === '/v2/health/live')
+      return other('GET', (_q, res, id) => this.sendEmpty(res, id, 200));
+    if (path === '/v2/health/ready') {
+      return other('GET', (_q, res, id) => this.sendEmpty(res, id, this.ready ? 200 : 400));
+    }
+    if (path === '/v2' || path === '/v2/') {
+      return other('GET', (_q, res, id) =>
+        this.sendJson(res, id, 200, { name: SERVER_NAME, version: SERVER_VERSION, extensions: [] }),
+      );
+    }
+    if (path === '/metrics') return other('GET', (_q, res, id) => this.sendMetrics(res, id));
+    if (path === '/v1/models') {
+      return other('GET', (_q, res, id) =>
+        this.sendJson(res, id, 200, { models: [this.options.modelName] }),
+      );
+    }
+
+    const v2 = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/infer)?$/.exec(path);
+    if (v2) {
+      const [, name, version, action] = v2;
+      if (action === '/infer') {
+        if (method !== 'POST') return other('POST', () => undefined);
+        return { kind: 'predict', protocol: 'v2', ...this.modelRef(name!, version) };
+      }
+      return other('GET', (_q, res, id) => {
+        this.checkModel(name!, version);
+        if (action === '/ready') return this.sendEmpty(res, id, this.ready ? 200 : 400);
+        this.sendJson(res, id, 200, v2ModelMetadata(this.loadedModel()));
+      });
+    }
+
+    const v1 = /^\/v1\/models\/([^/:]+)(:predict|:feedback)?$/.exec(path);
+    if (v1) {
+      const [, name, verb] = v1;
+      if (verb === ':predict') {
+        if (method !== 'POST') return other('POST', () => undefined);
+        return { kind: 'predict', protocol: 'v1', ...this.modelRef(name!, undefined) };
+      }
+      if (verb === ':feedback') {
+        return other('POST', (req, res, id) => {
+          this.checkModel(name!, undefined);
+          return this.feedback(req, res, id);
+        });
+      }
+      return other('GET', (_q, res, id) => {
+        this.checkModel(name!, undefined);
+        this.sendJson(res, id, this.ready ? 200 : 503, {
+          name: this.options.modelName,
+          ready: this.ready,
+        });
+      });
+    }
+    return other(method, () => {
+      throw new HttpError(404, `${path} is not an endpoint of this server`);
+    });
+  }
+
+  /** The route's model name and version, checked when the request is answered. */
+  private modelRef(name: string, version: string | undefined): { name: string; version?: string } {
+    return version === undefined ? { name } : { name, version };
+  }
+
+  private checkModel(rawName: string, rawVersion: string | undefined): void {
+    const name = safeDecode(rawName);
+    if (name !== this.options.modelName) {
+      throw new HttpError(
+        404,
+        `model "${name}" is not served here; this server serves "${this.options.modelName}"`,
+      );
+    }
+    if (rawVersion !== undefined) {
+      const version = safeDecode(rawVersion);
+      if (version !== this.options.modelVersion) {
+        throw new HttpError(
+          404,
+          `version "${version}" of model "${name}" is not served here; this server serves version "${this.options.modelVersion}"`,
+        );
+      }
+    }
+  }
+
+  private loadedModel(): ServedModel {
+    if (!this.model) throw new HttpError(503, `model "${this.options.modelName}" is still loading`);
+    return this.model;
+  }
+
+  private async predict(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    requestId: string,
+    route: PredictionRoute & { name?: string; version?: string },
+  ): Promise<void> {
+    const started = performance.now();
+    this.inFlight++;
+    this.bound.inFlight.inc();
+    let status = 500;
+    try {
+      this.arrivals++;
+      let body: unknown;
+      try {
+        this.checkModel(route.name ?? '', route.version);
+        body = parseJson(await readBody(req, this.options.maxRequestBytes));
+      } finally {
+        this.arrivals--;
+        this.batcher?.poke();
+      }
+      const model = this.loadedModel();
+      const batcher = this.batcher!;
+      if (route.protocol === 'v1') {
+        const rows = parseV1Predict(model, body);
+        const outputs = await batcher.submit(rows);
+        const predictions = predictionsOf(model.schema, outputs, rows.rows, model.outputWidth);
+        status = 200;
+        this.sendBody(res, requestId, 200, v1PredictResponse(predictions));
+        this.afterPrediction(requestId, 'v1', model, rows, outputs);
+      } else {
+        const request = parseV2Infer(model, body);
+        const outputs = await batcher.submit(request.rows);
+        status = 200;
+        this.sendBody(
+          res,
+          requestId,
+          200,
+          v2InferResponse(
+            model,
+            request.id ?? requestId,
+            outputs,
+            request.rows.rows,
+            request.outputs,
+          ),
+        );
+        this.afterPrediction(requestId, 'v2', model, request.rows, outputs);
+      }
+    } catch (error) {
+      status = this.sendError(res, requestId, error);
+    } finally {
+      this.inFlight--;
+      this.bound.inFlight.dec();
+      this.requestCounter(route.protocol, status).inc();
+      this.bound.latency[route.protocol].observe((performance.now() - started) / 1000);
+      if (this.inFlight === 0 && this.drained) {
+        this.drained();
+        this.drained = undefined;
+      }
+    }
+  }
+
+  /** Remembers the request for feedback and samples it into the request log. */
+  private afterPrediction(
+    requestId: string,
+    protocol: Protocol,
+    model: ServedModel,
+    rows: PreparedRows,
+    outputs: Float32Array,
+  ): void {
+    const remembered: RememberedRequest = {
+      rows: rows.rows,
+      features: rows.features,
+      outputs,
+      records: rows.records,
+    };
+    this.recent.remember(requestId, remembered);
+    const log = this.options.requestLog;
+    if (!log || this.options.requestLogSampleRate <= 0) return;
+    if (this.random() >= this.options.requestLogSampleRate) return;
+    const record: SampledRequest = {
+      requestId,
+      time: new Date().toISOString(),
+      model: model.name,
+      modelVersion: model.version,
+      protocol,
+      ...rowsOf(model, remembered),
+    };
+    log.add(record);
+  }
+
+  private async feedback(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    requestId: string,
+  ): Promise<void> {
+    const model = this.loadedModel();
+    const submission = parseFeedback(
+      model.schema,
+      parseJson(await readBody(req, this.options.maxRequestBytes)),
+    );
+    const remembered = this.recent.get(submission.requestId);
+    const { metrics } = this.options;
+    const labels = { model: this.options.modelName, version: this.options.modelVersion };
+    if (remembered && remembered.rows !== submission.labels.length) {
+      throw new HttpError(
+        400,
+        `request ${submission.requestId} had ${remembered.rows} rows; ${submission.labels.length} labels were given`,
+      );
+    }
+    if (remembered) {
+      const scores = scoreRows(model.schema, model.outputWidth, remembered, submission.encoded);
+      for (const score of scores) {
+        this.liveScore.add(score);
+        metrics.feedbackRows.inc({
+          ...labels,
+          outcome:
+            model.schema.task === 'regression' ? 'scored' : score === 1 ? 'correct' : 'incorrect',
+        });
+      }
+      const mean = this.liveScore.mean!;
+      if (model.schema.task === 'regression') metrics.liveMeanAbsoluteError.set(labels, mean);
+      else metrics.liveAccuracy.set(labels, mean);
+    } else {
+      metrics.feedbackRows.inc({ ...labels, outcome: 'unmatched' }, submission.labels.length);
+    }
+    const record: FeedbackLabels = {
+      requestId: submission.requestId,
+      time: new Date().toISOString(),
+      model: model.name,
+      modelVersion: model.version,
+      labels: submission.labels,
+      ...(remembered
+        ? rowsOf(model, remembered)
+        : { records: null, features: null, predictions: null }),
+    };
+    const stored = this.options.labelLog?.add(record) ?? false;
+    this.sendJson(res, requestId, 202, {
+      request_id: submission.requestId,
+      rows: submission.labels.length,
+      matched: remembered !== undefined,
+      stored,
+    });
+  }
+
+  private requestCounter(protocol: Protocol, status: number) {
+    const key = `${protocol}:${status}`;
+    let counter = this.requestCounters.get(key);
+    if (!counter) {
+      counter = this.options.metrics.requests.labels(
+        this.options.modelName,
+        this.options.modelVersion,
+        protocol,
+        String(status),
+      );
+      this.requestCounters.set(key, counter);
+    }
+    return counter;
+  }
+
+  private async sendMetrics(res: http.ServerResponse, requestId: string): Promise<void> {
+    const { registry } = this.options.metrics;
+    const text = await registry.metrics();
+    this.sendBody(res, requestId, 200, text, registry.contentType);
+  }
+
+  /** Answers `error` (an HttpError, a BadRequestError, or anything else as 500); returns the status. */
+  private sendError(res: http.ServerResponse, requestId: string, error: unknown): number {
+    let status = 500;
+    let message = 'internal error';
+    if (error instanceof HttpError) {
+      status = error.status;
+      message = error.message;
+    } else if (error instanceof BadRequestError) {
+      status = 400;
+      message = error.message;
+    } else {
+      this.options.log.error({ err: error, requestId }, 'Failed to answer a request');
+      message = `internal error: ${(error as Error)?.message ?? String(error)}`;
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return status;
+    }
+    if (status === 413) res.setHeader('connection', 'close');
+    this.sendJson(res, requestId, status, { error: message });
+    return status;
+  }
+
+  private sendJson(
+    res: http.ServerResponse,
+    requestId: string,
+    status: number,
+    body: object,
+  ): void {
+    this.sendBody(res, requestId, status, JSON.stringify(body));
+  }
+
+  private sendEmpty(res: http.ServerResponse, requestId: string, status: number): void {
+    res.writeHead(status, this.headers(requestId, { 'content-length': '0' }));
+    res.end();
+  }
+
+  private sendBody(
+    res: http.ServerResponse,
+    requestId: string,
+    status: number,
+    body: string,
+    contentType = 'application/json',
+  ): void {
+    res.writeHead(
+      status,
+      this.headers(requestId, {
+        'content-type': contentType,
+        'content-length': String(Buffer.byteLength(body)),
+      }),
+    );
+    res.end(body);
+  }
+
+  private headers(requestId: string, extra: Record<string, string>): Record<string, string> {
+    const headers: Record<string, string> = { 'x-request-id': requestId, ...extra };
+    if (this.draining) headers.connection = 'close';
+    return headers;
+  }
+}
+
+/** The rows of a remembered request as the request log writes them. */
+function rowsOf(model: ServedModel, request: RememberedRequest) {
+  const features: number[][] = new Array(request.rows);
+  for (let r = 0; r < request.rows; r++) {
+    features[r] = Array.from(
+      request.features.subarray(r * model.featureCount, (r + 1) * model.featureCount),
+    );
+  }
+  return {
+    records: request.records,
+    features,
+    predictions: predictionsOf(model.schema, request.outputs, request.rows, model.outputWidth),
+  };
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/** Reads the whole body, refusing more than `maxBytes` (413) before or while reading. */
+export function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    req.resume();
+    return Promise.reject(
+      new HttpError(413, `the request body is ${declared} bytes; the limit is ${maxBytes} bytes`),
+    );
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    req.on('data', (chunk: Buffer) => {
+      if (refused) return;
+      size += chunk.length;
+      if (size > maxBytes) {
+        refused = true;
+        chunks.length = 0;
+        reject(new HttpError(413, `the request body is over the limit of ${maxBytes} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (!refused) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    });
+    req.on('error', (error) =>
+      reject(new HttpError(400, `the request body could not be read: ${error.message}`)),
+    );
+    req.on('aborted', () => reject(new HttpError(400, 'the client aborted the request')));
+  });
+}
+
+/** Parses a JSON body; a syntax error is a 400 quoting the parser. */
+export function parseJson(body: Buffer): unknown {
+  if (body.length === 0) throw new BadRequestError('the request body is empty; send a JSON object');
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    throw new BadRequestError(`the request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
