@@ -232,6 +232,9 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
     const apiServer = await launch(apiServerSpec(layout), 90_000);
     const minio = await launch(minioSpec(layout), 60_000);
     const forwarder = await launch(hostForwarderSpec(layout), 90_000);
+    // The process node loads for seconds before its first request; it retries registering
+    // until the API server answers, so it starts now, in parallel with the API server.
+    const node = withNode ? await launch(processNodeSpec(layout), 90_000) : undefined;
     await apiServer.wait();
     log(`kube-apiserver ready at ${apiServerUrl}`);
     const controllerManager = await launch(controllerManagerSpec(layout), 60_000);
@@ -244,7 +247,7 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
     const waits = [controllerManager, scheduler, forwarder, minio].map((c) => c.wait());
     waits.push((await launch(corednsSpec(layout), 60_000)).wait());
     waits.push((await launch(kubeProxySpec(layout), 60_000)).wait());
-    if (withNode) waits.push((await launch(processNodeSpec(layout), 60_000)).wait());
+    if (node) waits.push(node.wait());
     await minio.wait();
     await createBucketAndSecret(kc, layout, minioEndpoint);
     await Promise.all(waits);

@@ -118,9 +118,12 @@ async function main(): Promise<void> {
       await agent.register();
       break;
     } catch (error) {
-      if (attempt >= 30) throw error;
-      log.warn({ err: (error as Error).message, attempt }, 'Failed to register Node; retrying');
-      await new Promise((r) => setTimeout(r, 1_000));
+      // The cluster starts the node alongside the API server: retry briskly, for 30 s.
+      if (attempt >= 120) throw error;
+      if (attempt % 8 === 1) {
+        log.warn({ err: (error as Error).message, attempt }, 'Failed to register Node; retrying');
+      }
+      await new Promise((r) => setTimeout(r, 250));
     }
   }
   agent.startHeartbeats();

@@ -123,6 +123,19 @@ spec:
   containers:${httpContainer('/healthz')}
 ---
 apiVersion: v1
+kind: Pod
+metadata: {name: host-net}
+spec:
+  hostNetwork: true
+  containers:
+  - name: http
+    image: lathe.dev/test/http
+    env:
+    - {name: PORT, value: '18081'}
+    - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+    readinessProbe: {httpGet: {path: /healthz, port: 18081}, periodSeconds: 1}
+---
+apiVersion: v1
 kind: Service
 metadata: {name: web}
 spec:
@@ -143,7 +156,7 @@ subjects: [{kind: ServiceAccount, name: default}]
       if (ready.length !== 2) throw new Error(`${ready.length}/2 web pods Ready`);
       const all = await core.listNamespacedPod({ namespace });
       const running = all.items.filter((p) => p.status?.phase === 'Running' && p.status.podIP);
-      if (running.length !== 4) throw new Error(`${running.length}/4 pods Running with an IP`);
+      if (running.length !== 5) throw new Error(`${running.length}/5 pods Running with an IP`);
       client = (await core.readNamespacedPod({ name: 'client', namespace })).status?.podIP ?? '';
       await getJson(`http://${client}:8080/`);
       // kube-proxy has programmed the Service once it answers.
@@ -159,7 +172,9 @@ afterAll(async () => {
 
 describe('pod networking', () => {
   it('gives each pod an address from the pod CIDR in a namespace of its own', async () => {
-    const pods = (await core.listNamespacedPod({ namespace })).items;
+    const pods = (await core.listNamespacedPod({ namespace })).items.filter(
+      (p) => !p.spec?.hostNetwork,
+    );
     const ips = pods.map((p) => p.status?.podIP ?? '');
     expect(new Set(ips).size).toBe(pods.length);
     const prefix = info.network.podCidr.replace(/\.0\/24$/, '.');
@@ -175,6 +190,16 @@ describe('pod networking', () => {
     for (const pod of pods) {
       expect(netns).toContain(`lathe${info.network.slot}-pod-${pod.metadata?.uid}`);
     }
+  });
+
+  it('runs a hostNetwork pod in the node’s namespace, at the node address', async () => {
+    const pod = await core.readNamespacedPod({ name: 'host-net', namespace });
+    expect(pod.status?.podIP).toBe(info.network.nodeAddress);
+    const base = `http://${info.network.nodeAddress}:18081`;
+    expect(await getJson(`${base}/`)).toMatchObject({ pod: 'host-net' });
+    // dnsPolicy ClusterFirst on the host network falls back to the node's resolver, as on a kubelet.
+    const resolvConf = await getOnce(`${base}/file?path=/etc/resolv.conf`);
+    expect((resolvConf as { body: string }).body).not.toContain(info.network.clusterDnsIP);
   });
 
   it('routes a ClusterIP only to Ready pods, from the host and from another pod', async () => {
