@@ -11,6 +11,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 
 export interface PodNetworkConfig {
   /** Pod namespaces are `<netnsPrefix><pod uid>`. */
@@ -78,7 +79,7 @@ export class PodNetworks {
    */
   async create(uid: string, podIP: string): Promise<string> {
     const name = podNetnsName(this.config, uid);
-    await this.remove(uid);
+    if (existsSync(netnsPathOf(name))) await this.remove(uid);
     await ip(['netns', 'add', name]);
     try {
       await ip(['-batch', '-'], nodeSideBatch(this.config, uid));
