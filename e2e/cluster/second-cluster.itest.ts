@@ -20,6 +20,12 @@ const exec = promisify(execFile);
 
 let secondDir: string;
 let second: ClusterInfo;
+/** The host namespace's nftables ruleset before the second cluster started. */
+let hostRulesetBefore: string;
+
+async function hostRuleset(): Promise<string> {
+  return (await exec('nft', ['list', 'ruleset'])).stdout;
+}
 
 function cli(command: 'up' | 'down') {
   return exec(process.execPath, ['--import', 'tsx', 'e2e/cluster/cli.ts', command], {
@@ -59,6 +65,7 @@ async function processesOf(dir: string): Promise<number[]> {
 
 beforeAll(async () => {
   secondDir = await mkdtemp(path.join(os.tmpdir(), 'lathe-second-'));
+  hostRulesetBefore = await hostRuleset();
   await cli('up');
   second = JSON.parse(await readFile(path.join(secondDir, 'cluster.json'), 'utf8'));
 });
@@ -80,6 +87,8 @@ describe('a second cluster on the same machine', () => {
       const health = await fetch(`${cluster.minio.endpoint}/minio/health/live`);
       expect(health.status).toBe(200);
     }
+    // Its kube-proxy writes its rules in its node's namespace, never in the host's.
+    expect(await hostRuleset()).toBe(hostRulesetBefore);
 
     // A pod on the second cluster's node gets a network namespace of that cluster (once the
     // service account controller has made the namespace's default account).
@@ -163,8 +172,7 @@ spec:
 
     expect(existsSync(path.join(claimDir, `slot-${slot}.json`))).toBe(false);
     expect(await processesOf(secondDir)).toEqual([]);
-    const { stdout: ruleset } = await exec('nft', ['list', 'tables']);
-    expect(ruleset).not.toContain('kube-proxy');
+    expect(await hostRuleset()).toBe(hostRulesetBefore);
 
     // The shared cluster is untouched.
     expect(await isHealthy()).toBe(true);
