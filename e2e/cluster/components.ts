@@ -9,6 +9,7 @@
  */
 import path from 'node:path';
 import { forwardsOf } from './host-services.js';
+import { netnsPath } from './network.js';
 import { apiServerForwardPort, clusterDomain, type NetworkPlan } from './network-plan.js';
 
 /** Everything a component's command line depends on. */
@@ -55,10 +56,6 @@ export interface ComponentSpec {
 /** Where the components of the node namespace reach the API server: the host forwarder. */
 export function nodeNamespaceApiServerUrl(layout: ClusterLayout): string {
   return `https://${layout.network.hostAddress}:${apiServerForwardPort}`;
-}
-
-function netnsPath(name: string): string {
-  return `/run/netns/${name}`;
 }
 
 /** `command args` run in the node's network namespace (nsenter execs it: the pid is the same). */
