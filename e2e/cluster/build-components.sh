@@ -8,7 +8,10 @@
 # ./staging with `replace` lines, which `go install k8s.io/kubernetes/cmd/...@v1.x` refuses. We
 # build from a throw-away module that requires k8s.io/kubernetes and replaces each staging
 # module with its published v0.x.y. etcd's modules have the same shape, so every component goes
-# through the same wrapper.
+# through the same wrapper. kube-proxy is a component of its own (same module, same Go module
+# cache), so adding it never rebuilt the other Kubernetes binaries. CoreDNS is built from a
+# main package of our own that imports only the plugins the local cluster uses (the way CoreDNS
+# documents building with a chosen plugin set), which skips the cloud SDKs of the full build.
 #
 # Concurrency: each component is built in a private temp dir and renamed into place under an
 # exclusive flock, so two runs at once never see (or leave) a half-written cache entry.
@@ -33,7 +36,13 @@ export GOTOOLCHAIN=local
 
 log() { printf '[build-components] %s\n' "$*" >&2; }
 
-components=("kubernetes-$KUBERNETES_VERSION" "etcd-$ETCD_VERSION" "helm-$HELM_VERSION" "minio-$MINIO_VERSION")
+# CoreDNS's plugins, in the order of the import list of coredns_main below. Changing the list
+# changes the cache key (its hash is part of the component's name), so it is rebuilt.
+coredns_plugins="bind cache errors health kubernetes loadbalance log ready"
+coredns_key="$COREDNS_VERSION-$(printf '%s' "$coredns_plugins" | sha256sum | cut -c1-8)"
+
+components=("kubernetes-$KUBERNETES_VERSION" "kube-proxy-$KUBERNETES_VERSION" "etcd-$ETCD_VERSION"
+  "helm-$HELM_VERSION" "minio-$MINIO_VERSION" "coredns-$coredns_key")
 print_bin_dirs() {
   local c
   for c in "${components[@]}"; do echo "$components_dir/$c/bin"; done
@@ -54,6 +63,7 @@ command -v go >/dev/null || { log "Go toolchain not found on PATH: install Go 1.
 
 # build_component NAME VERSION MODULE@VERSION LDFLAGS PACKAGE...
 # Builds PACKAGEs of MODULE into $components_dir/NAME-VERSION/bin unless already there.
+# MAIN_GO, when set, is written as the wrapper module's main.go (build it as package ".").
 build_component() {
   local name=$1 version=$2 module_at=$3 ldflags=$4
   shift 4
@@ -76,6 +86,7 @@ module lathe.dev/localcluster/$name
 go 1.24
 MOD
     go mod edit -require="$module_at"
+    if [ -n "${MAIN_GO:-}" ]; then printf "%s\n" "$MAIN_GO" >main.go; fi
     if [ -n "${REPLACE_STAGING:-}" ]; then
       # Map every "k8s.io/x => ./staging/src/k8s.io/x" line of k8s.io/kubernetes' go.mod to
       # the published module k8s.io/x@$KUBERNETES_STAGING_VERSION.
@@ -125,6 +136,9 @@ REPLACE_STAGING=1 build_component kubernetes "$KUBERNETES_VERSION" "k8s.io/kuber
   k8s.io/kubernetes/cmd/kube-scheduler \
   k8s.io/kubernetes/cmd/kubectl
 
+REPLACE_STAGING=1 build_component kube-proxy "$KUBERNETES_VERSION" "k8s.io/kubernetes@$KUBERNETES_VERSION" "$kube_ldflags" \
+  k8s.io/kubernetes/cmd/kube-proxy
+
 BIN_NAME=etcd build_component etcd "$ETCD_VERSION" "go.etcd.io/etcd/server/v3@$ETCD_VERSION" "-s -w" \
   go.etcd.io/etcd/server/v3
 
@@ -134,5 +148,17 @@ build_component helm "$HELM_VERSION" "helm.sh/helm/v3@$HELM_VERSION" \
 
 build_component minio "$MINIO_VERSION" "github.com/minio/minio@$MINIO_VERSION" "-s -w" \
   github.com/minio/minio
+
+coredns_main="package main
+
+import (
+	\"github.com/coredns/coredns/coremain\"
+$(for p in $coredns_plugins; do printf '\t_ "github.com/coredns/coredns/plugin/%s"\n' "$p"; done)
+)
+
+func main() { coremain.Run() }"
+MAIN_GO=$coredns_main BIN_NAME=coredns build_component coredns "$coredns_key" \
+  "github.com/coredns/coredns@$COREDNS_VERSION" \
+  "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION" .
 
 print_bin_dirs

@@ -17,16 +17,19 @@ Local cluster is up (API server ${info.apiServerUrl}, node ${info.nodeName}).
 
 Kubeconfig:        ${info.kubeconfigPath}
 MinIO:             ${info.minio.endpoint} (bucket ${info.minio.bucket}; credentials in .lathe/minio.env
-                   and in Secret lathe-system/lathe-object-store)
+                   and in Secret lathe-system/lathe-object-store; the same URL from pods)
+Network:           pods ${info.network.podCidr}, Services ${info.network.serviceCidr} (routed from
+                   this host), host address for pods ${info.hostAddress}, node netns ${info.network.nodeNetns}
 Component logs:    .lathe/logs/
 Stop it with:      npm run cluster:down`);
       return 0;
     }
     case 'down': {
-      const stopped = await down();
+      const { stopped, removed } = await down();
       console.log(
         stopped.length ? `Stopped: ${stopped.join(', ')}` : 'No local cluster was running.',
       );
+      if (removed.length) console.log(`Removed: ${removed.join(', ')}`);
       return 0;
     }
     case 'status': {

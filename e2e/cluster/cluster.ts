@@ -1,13 +1,17 @@
 /**
  * The local cluster's life cycle: `up` brings a fresh cluster up in the background and returns
- * once every part is healthy; `down` stops it and leaves no process behind.
+ * once every part is healthy; `down` stops it and leaves no process, network namespace, link
+ * or route behind.
  *
  * `up` always starts clean: it first stops whatever an earlier (perhaps crashed) run left in
- * the pid ledger, then makes a new PKI and new data directories, picks free ports, and starts
- * etcd → kube-apiserver → controller manager, scheduler and MinIO → the process node.
+ * the pid ledger and removes the network it recorded, then builds the network (node namespace,
+ * link, bridge: `network.ts`), makes a new PKI and new data directories, picks free ports, and
+ * starts etcd → kube-apiserver, MinIO and the host forwarder → controller manager, scheduler,
+ * CoreDNS, kube-proxy and the process node.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -19,12 +23,18 @@ import {
   type ClusterLayout,
   type ComponentSpec,
   controllerManagerSpec,
+  corednsSpec,
   etcdSpec,
+  hostForwarderSpec,
+  kubeProxySpec,
   minioSpec,
+  nodeNamespaceApiServerUrl,
   processNodeSpec,
   schedulerSpec,
 } from './components.js';
 import { probeUrl, waitUntilHealthy } from './health.js';
+import { exposedHostServices, networkObjectsOf, objectStoreNamespace } from './host-services.js';
+import { netnsPath, setUpNetwork, tearDownNetwork } from './network.js';
 import { clusterIdentities, generatePki, kubeconfigFor } from './pki.js';
 import { isAlive, recordedPid, startDetached, stopRecorded } from './processes.js';
 import { type ClusterInfo, clusterInfoPath, repoRoot, stateDir } from './testenv.js';
@@ -34,14 +44,17 @@ const exec = promisify(execFile);
 /** Stop order: the node first (it stops its pods), the control plane last, etcd at the very end. */
 const stopOrder = [
   'process-node',
+  'kube-proxy',
+  'coredns',
   'kube-scheduler',
   'kube-controller-manager',
   'minio',
+  'host-forwarder',
   'kube-apiserver',
   'etcd',
 ];
 
-export const objectStoreNamespace = 'lathe-system';
+export { objectStoreNamespace };
 export const objectStoreSecretName = 'lathe-object-store';
 
 /** What `.lathe/cluster.json` holds: the tests' `ClusterInfo`, plus what a restart needs. */
@@ -61,6 +74,14 @@ function healthCheckOf(
     kc.loadFromFile(context.kubeconfigPath);
     const core = kc.makeApiClient(k8s.CoreV1Api);
     return () => nodeIsReady(core, context.nodeName);
+  }
+  if (spec.name === 'kube-proxy') {
+    // Its /healthz answers 200 from the start; a first sync sets lastUpdated.
+    return async () => {
+      const response = await fetch(spec.healthUrl!, { signal: AbortSignal.timeout(2_000) });
+      const { lastUpdated } = (await response.json()) as { lastUpdated?: string };
+      return response.ok && !!lastUpdated && !lastUpdated.startsWith('0001-');
+    };
   }
   const tls = spec.healthNeedsAdminCert ? context.adminTls : {};
   return async () => (await probeUrl(spec.healthUrl!, tls)) === 200;
@@ -131,12 +152,19 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
   const started = Date.now();
   const { binDirs, binaries } = await prepareComponents(log);
 
+  await mkdir(stateDir, { recursive: true });
   const stale = await stopRecorded(stateDir, stopOrder, 5_000);
   if (stale.length) log(`Stopped processes left by an earlier run: ${stale.join(', ')}`);
-  for (const dir of ['etcd', 'minio', 'pki', 'logs', 'node'])
+  for (const dir of ['etcd', 'minio', 'pki', 'logs', 'node', 'kube-proxy', 'coredns'])
     await rm(path.join(stateDir, dir), { recursive: true, force: true });
   await rm(clusterInfoPath, { force: true });
-  await mkdir(stateDir, { recursive: true });
+  const { plan: network, stale: staleNetwork } = await setUpNetwork(stateDir);
+  if (staleNetwork.length)
+    log(`Removed the network an earlier run left: ${staleNetwork.join(', ')}`);
+  log(
+    `Network slot ${network.slot}: pods ${network.podCidr}, services ${network.serviceCidr}, ` +
+      `host ${network.hostAddress}, node ${network.nodeAddress} (netns ${network.nodeNetns})`,
+  );
 
   const nodeName = options.nodeName ?? 'lathe-node';
   const layout: ClusterLayout = {
@@ -144,7 +172,7 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
     repoRoot,
     binaries,
     nodeName,
-    podIpPrefix: '127.244',
+    network,
     ...(options.nodeCapacity ? { nodeCapacity: JSON.stringify(options.nodeCapacity) } : {}),
     ports: {
       etcdClient: await freePort(),
@@ -163,25 +191,33 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
   const apiServerUrl = `https://127.0.0.1:${layout.ports.apiServer}`;
 
   const pkiDir = path.join(stateDir, 'pki');
-  const pki = await generatePki(pkiDir, clusterIdentities(nodeName));
+  const pki = await generatePki(pkiDir, clusterIdentities(nodeName, network));
   const kubeconfigPath = path.join(stateDir, 'kubeconfig');
   await writeFile(kubeconfigPath, await kubeconfigFor(pki, 'admin', apiServerUrl), { mode: 0o600 });
-  for (const identity of ['controller-manager', 'scheduler', 'node']) {
+  // Host-side components use loopback; those in the node namespace use the host forwarder.
+  const servers: Record<string, string> = {
+    'controller-manager': apiServerUrl,
+    scheduler: apiServerUrl,
+    node: nodeNamespaceApiServerUrl(layout),
+    'kube-proxy': nodeNamespaceApiServerUrl(layout),
+    coredns: nodeNamespaceApiServerUrl(layout),
+  };
+  for (const [identity, server] of Object.entries(servers)) {
     await writeFile(
       path.join(pkiDir, `${identity}.kubeconfig`),
-      await kubeconfigFor(pki, identity, apiServerUrl),
-      {
-        mode: 0o600,
-      },
+      await kubeconfigFor(pki, identity, server),
+      { mode: 0o600 },
     );
   }
   const adminTls = await readAdminTls();
+  const hostServices = exposedHostServices(network);
+  const minioEndpoint = `http://${hostServices.minio!.address}`;
 
   const logs: Record<string, string> = {};
   const launch = async (spec: ComponentSpec, timeoutMs: number) => {
     const logPath = path.join(stateDir, 'logs', `${spec.name}.log`);
     logs[spec.name] = logPath;
-    const proc = await startDetached(stateDir, spec, logPath);
+    const proc = await startComponent(spec, logPath);
     const check = healthCheckOf(spec, { adminTls, kubeconfigPath, nodeName });
     return {
       proc,
@@ -189,42 +225,66 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
     };
   };
 
+  const withNode = options.node !== false;
   try {
     const etcd = await launch(etcdSpec(layout), 30_000);
     await etcd.wait();
     const apiServer = await launch(apiServerSpec(layout), 90_000);
     const minio = await launch(minioSpec(layout), 60_000);
+    const forwarder = await launch(hostForwarderSpec(layout), 90_000);
+    // The process node loads for seconds before its first request; it retries registering
+    // until the API server answers, so it starts now, in parallel with the API server.
+    const node = withNode ? await launch(processNodeSpec(layout), 90_000) : undefined;
     await apiServer.wait();
     log(`kube-apiserver ready at ${apiServerUrl}`);
     const controllerManager = await launch(controllerManagerSpec(layout), 60_000);
     const scheduler = await launch(schedulerSpec(layout), 60_000);
-    await Promise.all([controllerManager.wait(), scheduler.wait(), minio.wait()]);
 
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(kubeconfigPath);
-    await createBucketAndSecret(kc, layout);
-
-    if (options.node !== false) {
-      const node = await launch(processNodeSpec(layout), 60_000);
-      await node.wait();
-      log(`Node ${nodeName} is Ready`);
-    }
+    await createObjects(kc, networkObjectsOf(network));
+    await createNodeObject(kc, layout, withNode);
+    const waits = [controllerManager, scheduler, forwarder, minio].map((c) => c.wait());
+    waits.push((await launch(corednsSpec(layout), 60_000)).wait());
+    waits.push((await launch(kubeProxySpec(layout), 60_000)).wait());
+    if (node) waits.push(node.wait());
+    await minio.wait();
+    await createBucketAndSecret(kc, layout, minioEndpoint);
+    await Promise.all(waits);
+    // End to end: host → node namespace → kube-proxy's DNAT → forwarder → MinIO.
+    await waitUntilHealthy(
+      { name: 'kube-proxy (MinIO through its ClusterIP)', logPath: logs['kube-proxy']! },
+      async () => (await probeUrl(`${minioEndpoint}/minio/health/live`)) === 200,
+      30_000,
+    );
+    if (withNode) log(`Node ${nodeName} is Ready`);
   } catch (error) {
     log('Start-up failed; stopping what was started');
     await stopRecorded(stateDir, stopOrder, 3_000);
+    await tearDownNetwork(stateDir).catch(() => undefined);
     throw error;
   }
 
   const info: RecordedCluster = {
     layout,
-    withNode: options.node !== false,
+    withNode,
     kubeconfigPath,
     binDirs,
     apiServerUrl,
     nodeName,
-    podIpPrefix: layout.podIpPrefix,
+    hostAddress: network.hostAddress,
+    network: {
+      slot: network.slot,
+      podCidr: network.podCidr,
+      serviceCidr: network.serviceCidr,
+      nodeAddress: network.nodeAddress,
+      kubernetesServiceIP: network.kubernetesServiceIP,
+      clusterDnsIP: network.clusterDnsIP,
+      nodeNetns: network.nodeNetns,
+    },
+    hostServices,
     minio: {
-      endpoint: `http://127.0.0.1:${layout.ports.minio}`,
+      endpoint: minioEndpoint,
       accessKey: layout.minio.accessKey,
       secretKey: layout.minio.secretKey,
       bucket: 'lathe',
@@ -243,8 +303,64 @@ async function nodeIsReady(core: k8s.CoreV1Api, name: string): Promise<boolean> 
   return node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
 
-async function createBucketAndSecret(kc: k8s.KubeConfig, layout: ClusterLayout): Promise<void> {
-  const endpoint = `http://127.0.0.1:${layout.ports.minio}`;
+/** Writes the component's files, then starts it (see `startDetached`). */
+async function startComponent(spec: ComponentSpec, logPath: string) {
+  for (const file of spec.files ?? []) {
+    await mkdir(path.dirname(file.path), { recursive: true });
+    await writeFile(file.path, file.content);
+  }
+  return startDetached(stateDir, spec, logPath);
+}
+
+/** Creates `objects` in order; one that exists already is left as it is. */
+async function createObjects(kc: k8s.KubeConfig, objects: k8s.KubernetesObject[]): Promise<void> {
+  const client = k8s.KubernetesObjectApi.makeApiClient(kc);
+  for (const object of objects) {
+    await client.create(object).catch((error: { code?: number }) => {
+      if (error.code === 409) return;
+      throw new Error(
+        `Creating ${object.kind} ${object.metadata?.namespace ?? ''}/${object.metadata?.name} failed: ${(error as Error).message}`,
+        { cause: error },
+      );
+    });
+  }
+}
+
+/**
+ * Registers the Node before kube-proxy starts: kube-proxy reads its node's addresses at
+ * start-up and, when the Node is missing, retries for ~30 s before going on without them.
+ * The process node takes the object over when it starts (its status, its heartbeats); without
+ * one (`--no-node`) the Node stays unschedulable.
+ */
+async function createNodeObject(
+  kc: k8s.KubeConfig,
+  layout: ClusterLayout,
+  withNode: boolean,
+): Promise<void> {
+  await createObjects(kc, [
+    {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: {
+        name: layout.nodeName,
+        labels: { 'kubernetes.io/hostname': layout.nodeName, 'kubernetes.io/os': 'linux' },
+      },
+      spec: withNode ? {} : { unschedulable: true },
+      status: {
+        addresses: [
+          { type: 'InternalIP', address: layout.network.nodeAddress },
+          { type: 'Hostname', address: layout.nodeName },
+        ],
+      },
+    } as k8s.KubernetesObject,
+  ]);
+}
+
+async function createBucketAndSecret(
+  kc: k8s.KubeConfig,
+  layout: ClusterLayout,
+  endpoint: string,
+): Promise<void> {
   const client = new Minio.Client({
     endPoint: '127.0.0.1',
     port: layout.ports.minio,
@@ -255,9 +371,6 @@ async function createBucketAndSecret(kc: k8s.KubeConfig, layout: ClusterLayout):
   if (!(await client.bucketExists('lathe'))) await client.makeBucket('lathe');
 
   const core = kc.makeApiClient(k8s.CoreV1Api);
-  await core
-    .createNamespace({ body: { metadata: { name: objectStoreNamespace } } })
-    .catch(ignoreConflict);
   await core
     .createNamespacedSecret({
       namespace: objectStoreNamespace,
@@ -303,6 +416,9 @@ const specsByName: Record<string, (layout: ClusterLayout) => ComponentSpec> = {
   'kube-controller-manager': controllerManagerSpec,
   'kube-scheduler': schedulerSpec,
   minio: minioSpec,
+  'host-forwarder': hostForwarderSpec,
+  coredns: corednsSpec,
+  'kube-proxy': kubeProxySpec,
   'process-node': processNodeSpec,
 };
 
@@ -320,7 +436,7 @@ export async function restartComponent(name: string, downtimeMs = 0): Promise<vo
   await stopRecorded(stateDir, [], 10_000, [name]);
   if (downtimeMs) await new Promise((r) => setTimeout(r, downtimeMs));
   const logPath = path.join(stateDir, 'logs', `${name}.log`);
-  const proc = await startDetached(stateDir, spec, logPath);
+  const proc = await startComponent(spec, logPath);
   const check = healthCheckOf(spec, { adminTls: await readAdminTls(), ...info });
   await waitUntilHealthy({ name, pid: proc.pid, logPath }, check, 90_000);
   if (name === 'kube-apiserver') await reviveDeadComponents();
@@ -338,11 +454,15 @@ export async function reviveDeadComponents(): Promise<string[]> {
   return dead;
 }
 
-/** Stops the local cluster; returns the components that were running. */
-export async function down(): Promise<string[]> {
+/**
+ * Stops the local cluster and removes its network; returns the components that were running
+ * and the network namespaces and links it removed.
+ */
+export async function down(): Promise<{ stopped: string[]; removed: string[] }> {
   const stopped = await stopRecorded(stateDir, stopOrder);
+  const removed = await tearDownNetwork(stateDir);
   await rm(clusterInfoPath, { force: true });
-  return stopped;
+  return { stopped, removed };
 }
 
 /**
@@ -356,6 +476,7 @@ export async function isHealthy(): Promise<boolean> {
     kc.loadFromFile(info.kubeconfigPath);
     const core = kc.makeApiClient(k8s.CoreV1Api);
     if ((await deadComponents()).length > 0) return false;
+    if (!existsSync(netnsPath(info.network.nodeNetns))) return false;
     if (info.withNode === false) return await core.listNamespace({ limit: 1 }).then(() => true);
     return await nodeIsReady(core, info.nodeName);
   } catch {

@@ -3,11 +3,17 @@ import {
   apiServerSpec,
   type ClusterLayout,
   controllerManagerSpec,
+  corednsSpec,
+  corefileOf,
   etcdSpec,
+  hostForwarderSpec,
+  kubeProxyConfigOf,
+  kubeProxySpec,
   minioSpec,
   processNodeSpec,
   schedulerSpec,
 } from './components.js';
+import { networkPlanOf } from './network-plan.js';
 
 const layout: ClusterLayout = {
   stateDir: '/repo/.lathe',
@@ -18,6 +24,8 @@ const layout: ClusterLayout = {
     'kube-controller-manager': '/c/kcm',
     'kube-scheduler': '/c/sched',
     minio: '/c/minio',
+    'kube-proxy': '/c/kube-proxy',
+    coredns: '/c/coredns',
   },
   ports: {
     etcdClient: 1001,
@@ -29,7 +37,7 @@ const layout: ClusterLayout = {
     minioConsole: 1007,
   },
   nodeName: 'n1',
-  podIpPrefix: '127.244',
+  network: networkPlanOf(3),
   minio: { accessKey: 'ak', secretKey: 'sk' },
 };
 
@@ -48,6 +56,7 @@ describe('component command lines', () => {
         '--secure-port=1003',
         '--etcd-servers=http://127.0.0.1:1001',
         '--authorization-mode=Node,RBAC',
+        '--service-cluster-ip-range=10.96.12.0/22',
         '--enable-admission-plugins=NodeRestriction,PodSecurity,OwnerReferencesPermissionEnforcement',
         '--service-account-signing-key-file=/repo/.lathe/pki/service-account.key',
       ],
@@ -59,6 +68,7 @@ describe('component command lines', () => {
         '--controllers=*',
         '--use-service-account-credentials=true',
         '--root-ca-file=/repo/.lathe/pki/ca.crt',
+        '--service-cluster-ip-range=10.96.12.0/22',
       ],
     ],
     ['kube-scheduler', schedulerSpec, ['--secure-port=1005', '--leader-elect=false']],
@@ -67,7 +77,7 @@ describe('component command lines', () => {
     const spec = build(layout);
     expect(spec.name).toBe(name);
     expect(spec.args).toEqual(expect.arrayContaining(expected));
-    // Every component is bound to loopback only.
+    // Every host-side component is bound to loopback only.
     expect(spec.args.join(' ')).not.toMatch(/0\.0\.0\.0/);
   });
 
@@ -77,15 +87,66 @@ describe('component command lines', () => {
     expect(spec.args.join(' ')).not.toContain('sk');
   });
 
-  it('points the process node at the API server and its own identity', () => {
+  it('runs the process node in the node namespace, giving pods the `kubernetes` Service', () => {
     const spec = processNodeSpec(layout);
+    expect(spec.command).toBe('nsenter');
+    expect(spec.args.slice(0, 2)).toEqual(['--net=/run/netns/lathe3-node', '--']);
     expect(spec.args.at(-1)).toBe('/repo/e2e/node/main.ts');
+    expect(spec.cwd).toBe('/repo');
     expect(spec.env).toMatchObject({
       LATHE_NODE_KUBECONFIG: '/repo/.lathe/pki/node.kubeconfig',
       LATHE_NODE_NAME: 'n1',
-      LATHE_API_SERVER_HOST: '127.0.0.1',
-      LATHE_API_SERVER_PORT: '1003',
+      LATHE_NODE_IP: '10.250.3.2',
+      LATHE_NODE_POD_CIDR: '10.244.3.0/24',
+      LATHE_NODE_POD_NETNS_PREFIX: 'lathe3-pod-',
+      LATHE_CLUSTER_DNS: '10.96.12.10',
+      LATHE_API_SERVER_HOST: '10.96.12.1',
+      LATHE_API_SERVER_PORT: '443',
     });
+  });
+
+  it('runs kube-proxy in nftables mode in the node namespace, health on the node address', () => {
+    const spec = kubeProxySpec(layout);
+    expect(spec.command).toBe('nsenter');
+    expect(spec.args).toEqual([
+      '--net=/run/netns/lathe3-node',
+      '--',
+      '/c/kube-proxy',
+      '--config=/repo/.lathe/kube-proxy/config.yaml',
+      '--v=1',
+    ]);
+    expect(spec.healthUrl).toBe('http://10.250.3.2:10256/healthz');
+    expect(spec.files?.[0]?.content).toBe(kubeProxyConfigOf(layout));
+    const config = kubeProxyConfigOf(layout);
+    for (const line of [
+      'mode: nftables',
+      'hostnameOverride: n1',
+      'clusterCIDR: 10.244.3.0/24',
+      'detectLocalMode: ClusterCIDR',
+      '  maxPerCore: 0',
+      '  kubeconfig: /repo/.lathe/pki/kube-proxy.kubeconfig',
+    ]) {
+      expect(config.split('\n')).toContain(line);
+    }
+  });
+
+  it('serves cluster DNS from CoreDNS on the node address', () => {
+    const spec = corednsSpec(layout);
+    expect(spec.args.slice(0, 3)).toEqual(['--net=/run/netns/lathe3-node', '--', '/c/coredns']);
+    expect(spec.healthUrl).toBe('http://10.250.3.2:8181/ready');
+    const corefile = corefileOf(layout);
+    expect(corefile).toContain('bind 10.250.3.2');
+    expect(corefile).toContain('kubernetes cluster.local in-addr.arpa ip6.arpa {');
+    expect(corefile).toContain('kubeconfig /repo/.lathe/pki/coredns.kubeconfig lathe-local');
+  });
+
+  it('relays the API server and MinIO from the host address to loopback', () => {
+    const spec = hostForwarderSpec(layout);
+    expect(JSON.parse(spec.env?.LATHE_FORWARDS ?? '')).toEqual([
+      { name: 'kube-apiserver', listen: '10.250.3.1:6443', target: '127.0.0.1:1003' },
+      { name: 'minio', listen: '10.250.3.1:9000', target: '127.0.0.1:1006' },
+    ]);
+    expect(spec.healthUrl).toBe('https://10.250.3.1:6443/readyz');
   });
 
   it('names a missing binary in its error', () => {

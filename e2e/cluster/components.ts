@@ -1,9 +1,16 @@
 /**
  * How each component of the local cluster is started: pure functions from the cluster's layout
- * (ports, paths, binaries) to a command line, so the flags are unit-tested and one place says
- * how the control plane is configured.
+ * (ports, paths, binaries, network plan) to a command line and the configuration files it
+ * reads, so the flags are unit-tested and one place says how the cluster is configured.
+ *
+ * The control plane and MinIO run in the host's network namespace, bound to 127.0.0.1. The
+ * process node, kube-proxy and CoreDNS run in the node's namespace (`nsenter --net`), where
+ * they reach the API server through the host forwarder on `hostAddress`.
  */
 import path from 'node:path';
+import { forwardsOf } from './host-services.js';
+import { netnsPath } from './network.js';
+import { apiServerForwardPort, clusterDomain, type NetworkPlan } from './network-plan.js';
 
 /** Everything a component's command line depends on. */
 export interface ClusterLayout {
@@ -21,7 +28,8 @@ export interface ClusterLayout {
     minioConsole: number;
   };
   nodeName: string;
-  podIpPrefix: string;
+  /** Names and address ranges of this cluster's network (`network-plan.ts`). */
+  network: NetworkPlan;
   /** Extra node capacity/labels as JSON strings, passed through to the process node. */
   nodeCapacity?: string;
   minio: { accessKey: string; secretKey: string };
@@ -39,9 +47,24 @@ export interface ComponentSpec {
   healthUrl?: string;
   /** Present the admin client certificate when probing `healthUrl`. */
   healthNeedsAdminCert?: boolean;
+  /** Working directory (default: the state directory). */
+  cwd?: string;
+  /** Files the component reads, written before every start. */
+  files?: { path: string; content: string }[];
 }
 
-export const serviceClusterIpRange = '10.96.0.0/16';
+/** Where the components of the node namespace reach the API server: the host forwarder. */
+export function nodeNamespaceApiServerUrl(layout: ClusterLayout): string {
+  return `https://${layout.network.hostAddress}:${apiServerForwardPort}`;
+}
+
+/** `command args` run in the node's network namespace (nsenter execs it: the pid is the same). */
+function inNodeNamespace(layout: ClusterLayout, command: string, args: string[]) {
+  return {
+    command: 'nsenter',
+    args: [`--net=${netnsPath(layout.network.nodeNetns)}`, '--', command, ...args],
+  };
+}
 
 export function pkiPath(layout: ClusterLayout, file: string): string {
   return path.join(layout.stateDir, 'pki', file);
@@ -85,8 +108,8 @@ export function apiServerSpec(layout: ClusterLayout): ComponentSpec {
       `--etcd-servers=http://127.0.0.1:${layout.ports.etcdClient}`,
       '--bind-address=127.0.0.1',
       '--advertise-address=127.0.0.1',
-      // The endpoints of the `kubernetes` Service may not be a loopback address, and nothing
-      // here routes Service IPs; clients reach the API server at its real address instead.
+      // The endpoints of the `kubernetes` Service may not be a loopback address: the cluster
+      // writes that Service's EndpointSlice itself, pointing at the host forwarder.
       '--endpoint-reconciler-type=none',
       `--secure-port=${layout.ports.apiServer}`,
       `--tls-cert-file=${pki('apiserver.crt')}`,
@@ -95,7 +118,7 @@ export function apiServerSpec(layout: ClusterLayout): ComponentSpec {
       `--service-account-issuer=https://kubernetes.default.svc.cluster.local`,
       `--service-account-key-file=${pki('service-account.pub')}`,
       `--service-account-signing-key-file=${pki('service-account.key')}`,
-      `--service-cluster-ip-range=${serviceClusterIpRange}`,
+      `--service-cluster-ip-range=${layout.network.serviceCidr}`,
       '--authorization-mode=Node,RBAC',
       '--enable-admission-plugins=NodeRestriction,PodSecurity,OwnerReferencesPermissionEnforcement',
       '--allow-privileged=true',
@@ -133,7 +156,7 @@ export function controllerManagerSpec(layout: ClusterLayout): ComponentSpec {
       `--root-ca-file=${pki('ca.crt')}`,
       `--cluster-signing-cert-file=${pki('ca.crt')}`,
       `--cluster-signing-key-file=${pki('ca.key')}`,
-      `--service-cluster-ip-range=${serviceClusterIpRange}`,
+      `--service-cluster-ip-range=${layout.network.serviceCidr}`,
       '--leader-elect=false',
       '--v=1',
     ],
@@ -180,19 +203,126 @@ export function minioSpec(layout: ClusterLayout): ComponentSpec {
   };
 }
 
-/** The process node (see `e2e/node/`); its readiness is the Node's Ready condition. */
+/** The relay from `hostAddress` to the API server and the host services (`host-forwarder.ts`). */
+export function hostForwarderSpec(layout: ClusterLayout): ComponentSpec {
+  return {
+    name: 'host-forwarder',
+    command: process.execPath,
+    args: ['--import', 'tsx', path.join(layout.repoRoot, 'e2e/cluster/host-forwarder.ts')],
+    cwd: layout.repoRoot,
+    env: { LATHE_FORWARDS: JSON.stringify(forwardsOf(layout)) },
+    // Through the relay to the API server: both must be up.
+    healthUrl: `${nodeNamespaceApiServerUrl(layout)}/readyz`,
+    healthNeedsAdminCert: true,
+  };
+}
+
+/** kube-proxy's health and metrics port, on the node address. */
+export const kubeProxyHealthPort = 10256;
+
+/** kube-proxy's configuration (`KubeProxyConfiguration`), nftables mode, in the node namespace. */
+export function kubeProxyConfigOf(layout: ClusterLayout): string {
+  const { network } = layout;
+  return [
+    'apiVersion: kubeproxy.config.k8s.io/v1alpha1',
+    'kind: KubeProxyConfiguration',
+    'mode: nftables',
+    'clientConnection:',
+    `  kubeconfig: ${pkiPath(layout, 'kube-proxy.kubeconfig')}`,
+    // Its Node must exist (the process node registers it) or start-up stalls for ~30 s.
+    `hostnameOverride: ${layout.nodeName}`,
+    `clusterCIDR: ${network.podCidr}`,
+    // Traffic from outside the pod CIDR (the host) to a ClusterIP is masqueraded.
+    'detectLocalMode: ClusterCIDR',
+    // Zeros leave the kernel's conntrack settings alone: they are not all per-namespace.
+    'conntrack:',
+    '  maxPerCore: 0',
+    '  min: 0',
+    '  tcpEstablishedTimeout: 0s',
+    '  tcpCloseWaitTimeout: 0s',
+    `healthzBindAddress: ${network.nodeAddress}:${kubeProxyHealthPort}`,
+    `metricsBindAddress: ${network.nodeAddress}:10249`,
+    'nodePortAddresses: [primary]',
+    '',
+  ].join('\n');
+}
+
+export function kubeProxySpec(layout: ClusterLayout): ComponentSpec {
+  const config = path.join(layout.stateDir, 'kube-proxy', 'config.yaml');
+  return {
+    name: 'kube-proxy',
+    ...inNodeNamespace(layout, binary(layout, 'kube-proxy'), [`--config=${config}`, '--v=1']),
+    files: [{ path: config, content: kubeProxyConfigOf(layout) }],
+    healthUrl: `http://${layout.network.nodeAddress}:${kubeProxyHealthPort}/healthz`,
+  };
+}
+
+/** CoreDNS's readiness port (`ready` plugin), on the node address. */
+export const corednsReadyPort = 8181;
+
+/**
+ * The Corefile: cluster names from the API (Services, pods by IP, reverse zones), nothing else.
+ * Names outside the cluster get no answer, because pods cannot leave the machine anyway
+ * (the host does not forward).
+ */
+export function corefileOf(layout: ClusterLayout): string {
+  const { network } = layout;
+  return [
+    '.:53 {',
+    `    bind ${network.nodeAddress}`,
+    '    errors',
+    `    ready ${network.nodeAddress}:${corednsReadyPort}`,
+    `    kubernetes ${clusterDomain} in-addr.arpa ip6.arpa {`,
+    `        kubeconfig ${pkiPath(layout, 'coredns.kubeconfig')} lathe-local`,
+    '        pods insecure',
+    '        fallthrough in-addr.arpa ip6.arpa',
+    '        ttl 30',
+    '    }',
+    '    cache 30',
+    '    loadbalance',
+    '}',
+    '',
+  ].join('\n');
+}
+
+export function corednsSpec(layout: ClusterLayout): ComponentSpec {
+  const corefile = path.join(layout.stateDir, 'coredns', 'Corefile');
+  return {
+    name: 'coredns',
+    ...inNodeNamespace(layout, binary(layout, 'coredns'), ['-conf', corefile, '-quiet']),
+    files: [{ path: corefile, content: corefileOf(layout) }],
+    healthUrl: `http://${layout.network.nodeAddress}:${corednsReadyPort}/ready`,
+  };
+}
+
+/**
+ * The process node (see `e2e/node/`), in the node's network namespace: it creates each pod's
+ * namespace and veth there, and probes pods on the bridge. Its readiness is the Node's Ready
+ * condition.
+ */
 export function processNodeSpec(layout: ClusterLayout): ComponentSpec {
+  const { network } = layout;
   return {
     name: 'process-node',
-    command: process.execPath,
-    args: ['--import', 'tsx', path.join(layout.repoRoot, 'e2e/node/main.ts')],
+    ...inNodeNamespace(layout, process.execPath, [
+      '--import',
+      'tsx',
+      path.join(layout.repoRoot, 'e2e/node/main.ts'),
+    ]),
+    cwd: layout.repoRoot,
     env: {
       LATHE_NODE_KUBECONFIG: pkiPath(layout, 'node.kubeconfig'),
       LATHE_NODE_NAME: layout.nodeName,
       LATHE_NODE_DIR: path.join(layout.stateDir, 'node'),
-      LATHE_NODE_POD_IP_PREFIX: layout.podIpPrefix,
-      LATHE_API_SERVER_HOST: '127.0.0.1',
-      LATHE_API_SERVER_PORT: String(layout.ports.apiServer),
+      LATHE_NODE_IP: network.nodeAddress,
+      LATHE_NODE_POD_CIDR: network.podCidr,
+      LATHE_NODE_POD_NETNS_PREFIX: network.podNetnsPrefix,
+      LATHE_NODE_BRIDGE: network.bridge,
+      LATHE_CLUSTER_DNS: network.clusterDnsIP,
+      LATHE_CLUSTER_DOMAIN: clusterDomain,
+      // What pods get as KUBERNETES_SERVICE_HOST/PORT: the `kubernetes` Service.
+      LATHE_API_SERVER_HOST: network.kubernetesServiceIP,
+      LATHE_API_SERVER_PORT: '443',
       ...(layout.nodeCapacity ? { LATHE_NODE_CAPACITY: layout.nodeCapacity } : {}),
     },
   };

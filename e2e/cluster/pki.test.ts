@@ -2,13 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { clusterIdentities, leafExtensions } from './pki.js';
 
 describe('cluster identities', () => {
-  const identities = clusterIdentities('worker-1');
+  const identities = clusterIdentities('worker-1', {
+    hostAddress: '10.250.3.1',
+    kubernetesServiceIP: '10.96.12.1',
+  });
 
   it.each([
     ['admin', 'lathe-admin', 'system:masters'],
     ['controller-manager', 'system:kube-controller-manager', undefined],
     ['scheduler', 'system:kube-scheduler', undefined],
     ['node', 'system:node:worker-1', 'system:nodes'],
+    ['kube-proxy', 'system:kube-proxy', undefined],
+    ['coredns', 'system:coredns', undefined],
   ])('%s authenticates as %s in group %s', (name, commonName, organization) => {
     const identity = identities.find((i) => i.name === name);
     expect(identity).toMatchObject({ commonName, usage: 'client' });
@@ -18,7 +23,13 @@ describe('cluster identities', () => {
   it('serves the API on every name a client may use', () => {
     const server = identities.find((i) => i.name === 'apiserver');
     expect(server?.altNames).toEqual(
-      expect.arrayContaining(['IP:127.0.0.1', 'DNS:kubernetes.default.svc', 'DNS:localhost']),
+      expect.arrayContaining([
+        'IP:127.0.0.1',
+        'IP:10.250.3.1',
+        'IP:10.96.12.1',
+        'DNS:kubernetes.default.svc',
+        'DNS:localhost',
+      ]),
     );
   });
 });

@@ -4,8 +4,8 @@
  *
  * Keys are ECDSA P-256: generating them takes milliseconds, where RSA would dominate the warm
  * start time. Every identity is a real one that RBAC and the Node authorizer judge:
- * `system:masters` for the admin, the bootstrap users of the controller manager and scheduler,
- * and `system:node:<name>` for the process node.
+ * `system:masters` for the admin, the bootstrap users of the controller manager, scheduler and
+ * kube-proxy, `system:node:<name>` for the process node, and `system:coredns`.
  */
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -35,8 +35,15 @@ export interface Pki {
   certs: Record<string, { cert: string; key: string }>;
 }
 
-/** The identities the local cluster needs, for a node called `nodeName`. */
-export function clusterIdentities(nodeName: string): CertificateRequest[] {
+/**
+ * The identities the local cluster needs, for a node called `nodeName`. The API server's
+ * certificate names every address it is reached at: loopback (host processes), the host
+ * forwarder (the node namespace) and the `kubernetes` Service's ClusterIP (pods).
+ */
+export function clusterIdentities(
+  nodeName: string,
+  addresses: { hostAddress: string; kubernetesServiceIP: string },
+): CertificateRequest[] {
   return [
     {
       name: 'apiserver',
@@ -44,7 +51,8 @@ export function clusterIdentities(nodeName: string): CertificateRequest[] {
       usage: 'server',
       altNames: [
         'IP:127.0.0.1',
-        'IP:10.96.0.1',
+        `IP:${addresses.kubernetesServiceIP}`,
+        `IP:${addresses.hostAddress}`,
         'DNS:localhost',
         'DNS:kubernetes',
         'DNS:kubernetes.default',
@@ -61,6 +69,10 @@ export function clusterIdentities(nodeName: string): CertificateRequest[] {
       organization: 'system:nodes',
       usage: 'client',
     },
+    // Bound to `system:node-proxier` by the API server's bootstrap policy.
+    { name: 'kube-proxy', commonName: 'system:kube-proxy', usage: 'client' },
+    // Bound to the `system:coredns` ClusterRole the cluster creates (host-services.ts).
+    { name: 'coredns', commonName: 'system:coredns', usage: 'client' },
   ];
 }
 

@@ -5,14 +5,23 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-# bubblewrap gives each pod's processes a private mount namespace (volumes at their paths).
-if ! command -v bwrap >/dev/null; then
+# Host tools, as "command:Debian package":
+#   bwrap    a private mount namespace per container (volumes at their paths)
+#   ip       network namespaces, veths and the bridge of the node and its pods
+#   nsenter  starts the node, kube-proxy, CoreDNS and every container in their namespace
+#   nft      what kube-proxy (nftables mode) programs the node namespace's rules with
+tools=(bwrap:bubblewrap ip:iproute2 nsenter:util-linux nft:nftables)
+missing=()
+for entry in "${tools[@]}"; do
+  command -v "${entry%%:*}" >/dev/null || missing+=("${entry#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "[prepare] Installing bubblewrap from Debian's packages" >&2
+    echo "[prepare] Installing ${missing[*]} from Debian's packages" >&2
     apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
   else
-    echo "[prepare] bubblewrap (bwrap) is missing: install it (Debian/Ubuntu: apt-get install bubblewrap)" >&2
+    echo "[prepare] Missing host packages: ${missing[*]} (Debian/Ubuntu: apt-get install ${missing[*]})" >&2
     exit 1
   fi
 fi

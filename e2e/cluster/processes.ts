@@ -27,7 +27,13 @@ function ledgerDir(stateDir: string): string {
  */
 export async function startDetached(
   stateDir: string,
-  spec: { name: string; command: string; args: string[]; env?: Record<string, string> },
+  spec: {
+    name: string;
+    command: string;
+    args: string[];
+    env?: Record<string, string>;
+    cwd?: string;
+  },
   logPath: string,
 ): Promise<StartedProcess> {
   await mkdir(ledgerDir(stateDir), { recursive: true });
@@ -38,7 +44,7 @@ export async function startDetached(
       detached: true,
       stdio: ['ignore', log, log],
       env: { ...process.env, ...spec.env, LATHE_STATE_DIR: stateDir },
-      cwd: stateDir,
+      cwd: spec.cwd ?? stateDir,
     });
     const pid = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid as number));

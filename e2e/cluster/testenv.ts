@@ -11,9 +11,13 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
+import type { ExposedHostService } from './host-services.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const stateDir = path.join(repoRoot, '.lathe');
+/** `.lathe/` of this worktree; `LATHE_STATE_DIR` names another (a second cluster, in tests). */
+export const stateDir = process.env.LATHE_STATE_DIR
+  ? path.resolve(process.env.LATHE_STATE_DIR)
+  : path.join(repoRoot, '.lathe');
 export const clusterInfoPath = path.join(stateDir, 'cluster.json');
 
 /** The connection details of a running local cluster, as written by `cluster:up`. */
@@ -24,8 +28,32 @@ export interface ClusterInfo {
   binDirs: string[];
   apiServerUrl: string;
   nodeName: string;
-  /** Address prefix of pod IPs on the process node, e.g. `127.244`. */
-  podIpPrefix: string;
+  /**
+   * The host's end of the link into the node's network namespace (e.g. `10.250.3.1`). A server
+   * a test starts on the host for pods to call binds here, on any port: pods reach it, and so do
+   * host processes, at `http://<hostAddress>:<port>`.
+   */
+  hostAddress: string;
+  /** The cluster's address ranges (different for every cluster on the machine). */
+  network: {
+    slot: number;
+    podCidr: string;
+    serviceCidr: string;
+    /** The node's InternalIP, every pod's hostIP. */
+    nodeAddress: string;
+    /** The `kubernetes` Service's ClusterIP (KUBERNETES_SERVICE_HOST in pods). */
+    kubernetesServiceIP: string;
+    /** The `kube-dns` Service's ClusterIP, every pod's nameserver. */
+    clusterDnsIP: string;
+    /** The node's network namespace (`ip netns exec <it> ...` to look inside). */
+    nodeNetns: string;
+  };
+  /**
+   * Host servers exposed as Services (`host-services.ts`), by name: one `address`
+   * (ClusterIP:port) that works from host processes and pods alike.
+   */
+  hostServices: Record<string, ExposedHostService>;
+  /** MinIO; `endpoint` is `http://<hostServices.minio.address>`, valid on both sides. */
   minio: { endpoint: string; accessKey: string; secretKey: string; bucket: string };
   /** Where each component writes its log. */
   logs: Record<string, string>;

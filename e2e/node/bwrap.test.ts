@@ -53,6 +53,26 @@ describe('bwrapArgs', () => {
     ]);
   });
 
+  it('gives the sandbox its own hostname when the pod has one', () => {
+    const args = bwrapArgs({
+      mounts: [],
+      workingDir: undefined,
+      argv: ['hostname'],
+      hostname: 'web-1',
+    });
+    expect(args.slice(args.indexOf('--die-with-parent'))).toEqual([
+      '--die-with-parent',
+      '--unshare-uts',
+      '--hostname',
+      'web-1',
+      '--',
+      'hostname',
+    ]);
+    expect(bwrapArgs({ mounts: [], workingDir: undefined, argv: ['x'] })).not.toContain(
+      '--unshare-uts',
+    );
+  });
+
   it('mounts a parent volume before a volume nested in it, whatever the spec order', () => {
     const args = bwrapArgs({
       mounts: [

@@ -7,6 +7,10 @@
  * volumes at the paths the pod spec names, without two pods' mounts colliding.
  *
  * `--die-with-parent` ties the sandbox to the node: if the node dies, the kernel kills it.
+ *
+ * The network is not bwrap's business: the node starts bwrap inside the pod's network
+ * namespace (`nsenter --net`), so the sandbox keeps that one. A pod with its own network
+ * namespace also gets its own hostname (a UTS namespace), as a container does.
  */
 import { accessSync, constants, realpathSync } from 'node:fs';
 import path from 'node:path';
@@ -26,6 +30,8 @@ export function bwrapArgs(options: {
   mounts: readonly BindMount[];
   workingDir: string | undefined;
   argv: readonly string[];
+  /** The pod's hostname; absent: the node's (hostNetwork pods). */
+  hostname?: string | undefined;
 }): string[] {
   const depth = (p: string) => path.posix.normalize(p).split('/').filter(Boolean).length;
   const mounts = [...options.mounts].sort(
@@ -40,6 +46,7 @@ export function bwrapArgs(options: {
     );
   }
   args.push('--die-with-parent');
+  if (options.hostname) args.push('--unshare-uts', '--hostname', options.hostname);
   if (options.workingDir) args.push('--chdir', options.workingDir);
   args.push('--', ...options.argv);
   return args;
@@ -71,8 +78,16 @@ export function resolveMountPoint(
 
 /** The full path of `bwrap` on `searchPath`, or undefined when it is not installed. */
 export function findBwrap(searchPath: string = process.env.PATH ?? ''): string | undefined {
+  return findExecutable('bwrap', searchPath);
+}
+
+/** The full path of executable `name` on `searchPath`, or undefined. */
+export function findExecutable(
+  name: string,
+  searchPath: string = process.env.PATH ?? '',
+): string | undefined {
   for (const dir of searchPath.split(path.delimiter).filter(Boolean)) {
-    const candidate = path.join(dir, 'bwrap');
+    const candidate = path.join(dir, name);
     try {
       accessSync(candidate, constants.X_OK);
       return candidate;

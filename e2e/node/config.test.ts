@@ -4,8 +4,12 @@ import { defaultCapacity, parseNodeConfig } from './config.js';
 const minimal = {
   LATHE_NODE_KUBECONFIG: '/tmp/kubeconfig',
   LATHE_NODE_DIR: '/tmp/node',
-  LATHE_API_SERVER_HOST: '127.0.0.1',
-  LATHE_API_SERVER_PORT: '6443',
+  LATHE_NODE_IP: '10.250.3.2',
+  LATHE_NODE_POD_CIDR: '10.244.3.0/24',
+  LATHE_NODE_POD_NETNS_PREFIX: 'lathe3-pod-',
+  LATHE_CLUSTER_DNS: '10.96.12.10',
+  LATHE_API_SERVER_HOST: '10.96.12.1',
+  LATHE_API_SERVER_PORT: '443',
 };
 
 describe('parseNodeConfig', () => {
@@ -19,9 +23,14 @@ describe('parseNodeConfig', () => {
         nodeDir: '/tmp/node',
         capacity: defaultCapacity,
         extraLabels: {},
-        podIpPrefix: '127.244',
-        apiServerHost: '127.0.0.1',
-        apiServerPort: 6443,
+        nodeIP: '10.250.3.2',
+        podCidr: '10.244.3.0/24',
+        podNetnsPrefix: 'lathe3-pod-',
+        bridge: 'cbr0',
+        clusterDns: '10.96.12.10',
+        clusterDomain: 'cluster.local',
+        apiServerHost: '10.96.12.1',
+        apiServerPort: 443,
         logLevel: 'info',
         imagesFile: undefined,
       },
@@ -46,8 +55,13 @@ describe('parseNodeConfig', () => {
     [{ LATHE_NODE_CAPACITY: '{cpu:8}' }, 'LATHE_NODE_CAPACITY: not valid JSON'],
     [{ LATHE_NODE_CAPACITY: '{"cpu":"lots"}' }, 'LATHE_NODE_CAPACITY: not a resource quantity'],
     [{ LATHE_NODE_LABELS: '{"a":1}' }, 'LATHE_NODE_LABELS'],
-    [{ LATHE_NODE_POD_IP_PREFIX: '10.0' }, 'LATHE_NODE_POD_IP_PREFIX'],
-    [{ LATHE_NODE_POD_IP_PREFIX: '127.300' }, 'LATHE_NODE_POD_IP_PREFIX'],
+    [{ LATHE_NODE_POD_CIDR: '10.244.0.0' }, 'LATHE_NODE_POD_CIDR'],
+    [{ LATHE_NODE_POD_CIDR: '10.244.0.0/8' }, 'LATHE_NODE_POD_CIDR'],
+    [{ LATHE_NODE_POD_CIDR: '10.300.0.0/24' }, 'LATHE_NODE_POD_CIDR'],
+    [{ LATHE_NODE_IP: 'node' }, 'LATHE_NODE_IP: must be an IPv4 address'],
+    [{ LATHE_NODE_IP: undefined }, 'LATHE_NODE_IP'],
+    [{ LATHE_CLUSTER_DNS: '10.96.0.300' }, 'LATHE_CLUSTER_DNS'],
+    [{ LATHE_NODE_POD_NETNS_PREFIX: 'Pods/' }, 'LATHE_NODE_POD_NETNS_PREFIX'],
     [{ LATHE_NODE_NAME: 'Bad_Name' }, 'LATHE_NODE_NAME'],
   ])('rejects %o naming the variable', (override, expected) => {
     const result = parseNodeConfig({ ...minimal, ...override });

@@ -1,6 +1,7 @@
 /**
  * Starting and stopping one container run: `bwrap` with the container's mounts, environment
- * and working directory, in its own process group (detached), stdout and stderr appended to
+ * and working directory, in the pod's network namespace (`nsenter --net`, which execs bwrap,
+ * so the pid is bwrap's), in its own process group (detached), stdout and stderr appended to
  * the container's log file, and a pid file so a later node run can kill it if this one dies.
  */
 import { spawn } from 'node:child_process';
@@ -14,6 +15,10 @@ export interface LaunchSpec {
   env: ReadonlyMap<string, string>;
   workingDir: string | undefined;
   mounts: BindMount[];
+  /** The pod's network namespace (a /run/netns path); absent: the node's own (hostNetwork). */
+  netnsPath?: string | undefined;
+  /** The pod's hostname; absent: the node's. */
+  hostname?: string | undefined;
 }
 
 export interface ProcessExit {
@@ -37,13 +42,21 @@ export interface PidFile {
   startTicks: string;
 }
 
-/** bwrap's arguments, with mount points resolved through the host's symlinks. */
-function sandboxArgs(spec: LaunchSpec): string[] {
+/**
+ * The command that runs the sandbox: bwrap with mount points resolved through the host's
+ * symlinks, entered into the pod's network namespace first when it has one.
+ */
+export function sandboxCommand(
+  bwrapPath: string,
+  spec: LaunchSpec,
+): { command: string; args: string[] } {
   const mounts = spec.mounts.map((m) => ({
     ...m,
     containerPath: resolveMountPoint(m.containerPath),
   }));
-  return bwrapArgs({ ...spec, mounts });
+  const args = bwrapArgs({ ...spec, mounts });
+  if (!spec.netnsPath) return { command: bwrapPath, args };
+  return { command: 'nsenter', args: [`--net=${spec.netnsPath}`, '--', bwrapPath, ...args] };
 }
 
 function exitOf(code: number | null, signal: NodeJS.Signals | null): ProcessExit {
@@ -74,7 +87,8 @@ export async function launchContainer(options: {
   const logFd = openSync(options.logPath, 'a');
   let child: ReturnType<typeof spawn>;
   try {
-    child = spawn(options.bwrapPath, sandboxArgs(options.spec), {
+    const { command, args } = sandboxCommand(options.bwrapPath, options.spec);
+    child = spawn(command, args, {
       detached: true,
       stdio: ['ignore', logFd, logFd],
       env: Object.fromEntries(options.spec.env),
@@ -123,7 +137,8 @@ export async function runInSandbox(options: {
   timeoutMs: number;
 }): Promise<number | undefined> {
   return new Promise((resolve) => {
-    const child = spawn(options.bwrapPath, sandboxArgs(options.spec), {
+    const { command, args } = sandboxCommand(options.bwrapPath, options.spec);
+    const child = spawn(command, args, {
       detached: true,
       stdio: 'ignore',
       env: Object.fromEntries(options.spec.env),

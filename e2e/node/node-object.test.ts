@@ -8,9 +8,14 @@ const config: NodeConfig = {
   nodeDir: '/n',
   capacity: defaultCapacity,
   extraLabels: { team: 'ml' },
-  podIpPrefix: '127.244',
-  apiServerHost: '127.0.0.1',
-  apiServerPort: 6443,
+  nodeIP: '10.250.3.2',
+  podCidr: '10.244.3.0/24',
+  podNetnsPrefix: 'lathe3-pod-',
+  bridge: 'cbr0',
+  clusterDns: '10.96.12.10',
+  clusterDomain: 'cluster.local',
+  apiServerHost: '10.96.12.1',
+  apiServerPort: 443,
   logLevel: 'info',
   imagesFile: undefined,
 };
@@ -50,6 +55,6 @@ describe('desiredNode', () => {
     });
     expect(node.status.allocatable).toEqual(defaultCapacity);
     expect(node.status.nodeInfo.kubeletVersion).toBe('v1.33.13');
-    expect(node.status.addresses).toContainEqual({ type: 'InternalIP', address: '127.0.0.1' });
+    expect(node.status.addresses).toContainEqual({ type: 'InternalIP', address: '10.250.3.2' });
   });
 });

@@ -2,10 +2,9 @@
  * The Node object this node registers and the status it keeps up to date (pure).
  *
  * `kubeletVersion` is the API server's own version, so nothing treats the node as skewed.
- * Addresses point at loopback: pods' IPs are 127.x addresses on this host.
+ * The InternalIP is the node's address in its network namespace, which the host routes to.
  */
 import type { NodeConfig } from './config.js';
-import { hostIP } from './pod-ip.js';
 
 export interface NodeInfo {
   kubeletVersion: string;
@@ -87,7 +86,7 @@ export function nodeStatusOf(config: NodeConfig, info: NodeInfo, now: string, re
       ),
     ],
     addresses: [
-      { type: 'InternalIP', address: hostIP },
+      { type: 'InternalIP', address: config.nodeIP },
       { type: 'Hostname', address: config.nodeName },
     ],
     daemonEndpoints: { kubeletEndpoint: { Port: 0 } },

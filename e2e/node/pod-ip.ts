@@ -1,6 +1,6 @@
 /**
- * Pod IP allocation from a loopback prefix. Linux routes all of 127.0.0.0/8 to `lo`, so every
- * pod can bind its own address with no setup, and two pods can both listen on port 8080.
+ * Pod IP allocation from the node's pod CIDR (the bridge holds its first address, the pods'
+ * gateway).
  *
  * Addresses are handed out cyclically (the next free one after the last handed out), so a
  * released address is not reused at once and a late connection to a deleted pod does not
@@ -8,10 +8,7 @@
  * that one back when it is free.
  */
 
-/** The node's own address, reported as hostIP and as the node's InternalIP. */
-export const hostIP = '127.0.0.1';
-
-/** Allocates distinct pod IPs under a `127.x` or `127.x.y` prefix. Not shared between nodes. */
+/** Allocates distinct pod IPs from an IPv4 CIDR. Not shared between nodes. */
 export class PodIpAllocator {
   private readonly base: number;
   private readonly size: number;
@@ -19,12 +16,18 @@ export class PodIpAllocator {
   private readonly byOwner = new Map<string, number>();
   private cursor = 0;
 
-  /** `prefix` is "127.a" (a /16) or "127.a.b" (a /24). */
-  constructor(prefix: string) {
-    const octets = prefix.split('.').map(Number);
-    const padded = [...octets, 0, 0, 0, 0].slice(0, 4) as [number, number, number, number];
-    this.base = ((padded[0] << 24) | (padded[1] << 16) | (padded[2] << 8) | padded[3]) >>> 0;
-    this.size = octets.length === 2 ? 1 << 16 : 1 << 8;
+  /** `cidr` is an IPv4 CIDR of prefix length 16 to 28, e.g. "10.244.3.0/24". */
+  constructor(cidr: string) {
+    const match = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(cidr);
+    const octets = match?.slice(1, 5).map(Number) ?? [];
+    const length = Number(match?.[5]);
+    if (!match || octets.some((o) => o > 255) || length < 16 || length > 28) {
+      throw new Error(`"${cidr}" is not an IPv4 CIDR of prefix length 16 to 28`);
+    }
+    const [a, b, c, d] = octets as [number, number, number, number];
+    this.size = 2 ** (32 - length);
+    const address = ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
+    this.base = address - (address % this.size);
   }
 
   /**
@@ -56,6 +59,11 @@ export class PodIpAllocator {
     this.owners.delete(offset);
   }
 
+  /** The first address of the range: the bridge's, the pods' gateway. */
+  get gateway(): string {
+    return this.format(1);
+  }
+
   /** Number of addresses in use. */
   get inUse(): number {
     return this.owners.size;
@@ -67,10 +75,13 @@ export class PodIpAllocator {
     return this.format(offset);
   }
 
-  /** Skips .0 and .255 of every /24 (network/broadcast look-alikes) and .1 (the "gateway"). */
+  /**
+   * Skips the network and broadcast addresses, the gateway (the first address), and .0 and .255
+   * of every /24 inside a larger range, which some software takes for network addresses.
+   */
   private usable(offset: number): boolean {
     const last = (this.base + offset) & 0xff;
-    return last !== 0 && last !== 255 && last !== 1;
+    return offset > 1 && offset < this.size - 1 && last !== 0 && last !== 255;
   }
 
   private offsetOf(ip: string): number | undefined {

@@ -3,10 +3,12 @@
  *
  * `sync()` is level-based and serialised: every event (pod update, process exit, probe
  * result, timer) just asks for another pass, and each pass looks at the pod and the
- * containers' records and does the next thing: prepare the sandbox (IP, volumes), run the
+ * containers' records and does the next thing: prepare the sandbox (IP, network namespace,
+ * resolv.conf and hosts, volumes), run the
  * init containers one by one, start or restart the containers (with back-off), and report
  * the status computed by `podStatusOf` when it changed. Deletion stops the processes
- * (SIGTERM, SIGKILL after the grace period) and removes the pod from the API.
+ * (SIGTERM, SIGKILL after the grace period), removes the pod's network namespace and removes
+ * the pod from the API.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -32,8 +34,17 @@ import { containerEnv } from './env.js';
 import { type ImageMap, imageFileMounts, imageNameOf, lookUpImage } from './images.js';
 import { describeApiError, statusCodeOf } from './kube-api.js';
 import { containerFileOf, podDirOf, volumeDirOf } from './node-dir.js';
+import {
+  type ClusterDns,
+  formatResolvConf,
+  hostsFileOf,
+  podHostnameOf,
+  type ResolvConf,
+  resolvConfOf,
+} from './pod-dns.js';
 import { ContainerConfigError } from './pod-fields.js';
-import { hostIP, type PodIpAllocator } from './pod-ip.js';
+import type { PodIpAllocator } from './pod-ip.js';
+import type { PodNetworks } from './pod-network.js';
 import { fetchPodSources, type PodSources, type SourceReader } from './pod-sources.js';
 import { type PodStatusJson, podPhaseOf, podStatusOf, timestampString } from './pod-status.js';
 import { backoffMessage, type RestartPolicy, restartDelayMs, shouldRestart } from './restart.js';
@@ -47,6 +58,11 @@ export interface WorkerContext {
   images: ImageMap;
   bwrapPath: string;
   ips: PodIpAllocator;
+  networks: PodNetworks;
+  /** The node's address: pods' hostIP, hostNetwork pods' podIP. */
+  nodeIP: string;
+  /** Cluster DNS, and the node's own resolver configuration (dnsPolicy Default). */
+  dns: { cluster: ClusterDns; node: ResolvConf };
   api: SourceReader & {
     patchPodStatus(pod: k8s.V1Pod, status: PodStatusJson): Promise<void>;
     deletePod(pod: k8s.V1Pod): Promise<void>;
@@ -121,6 +137,8 @@ export class PodWorker {
   private readonly startFailures = new Map<string, number>();
   private readonly restartPending = new Set<string>();
   private sources: PodSources | undefined;
+  /** The pod's network namespace; undefined until made, and for hostNetwork pods. */
+  private netnsPath: string | undefined;
   private volumePaths: Map<string, string> | undefined;
   private refreshAt = 0;
   private sandboxFailures = 0;
@@ -159,7 +177,7 @@ export class PodWorker {
     const phase = status?.phase;
     this.record = {
       podIP: undefined,
-      hostIP,
+      hostIP: ctx.nodeIP,
       startTime: status?.startTime ? timestampString(status.startTime) : undefined,
       sandboxReady: false,
       initContainers: recordsFromStatus(
@@ -205,6 +223,7 @@ export class PodWorker {
     clearTimeout(this.timer);
     const grace = Math.min(this.graceMs(), maxGraceMs);
     await Promise.all([...this.live.values()].map((l) => l.proc.stop(grace)));
+    await this.releaseNetwork();
   }
 
   /** Asks for a sync pass; passes never overlap. */
@@ -243,26 +262,49 @@ export class PodWorker {
         if (await this.syncInitContainers(now)) await this.syncContainers(now);
       }
       const phase = podPhaseOf(this.restartPolicy, this.record);
-      if (phase === 'Succeeded' || phase === 'Failed') this.finish(phase);
+      if (phase === 'Succeeded' || phase === 'Failed') await this.finish(phase);
     }
     await this.reportStatus();
   }
 
-  /** Allocates the pod IP and writes (or refreshes) the volumes. False while that fails. */
+  /**
+   * Allocates the pod IP, builds the pod's network namespace, and writes (or refreshes) the
+   * volumes. False while that fails.
+   */
   private async ensureSandbox(now: number): Promise<boolean> {
     if (this.volumePaths && now < this.refreshAt) return true;
     if (!this.volumePaths && now < this.sandboxRetryAt) return false;
     const uid = this.pod.metadata?.uid ?? '';
-    this.record.podIP ??= this.pod.spec?.hostNetwork
-      ? hostIP
+    const hostNetwork = this.pod.spec?.hostNetwork === true;
+    this.record.podIP ??= hostNetwork
+      ? this.ctx.nodeIP
       : this.ctx.ips.allocate(uid, this.pod.status?.podIP);
     this.record.startTime ??= rfc3339(new Date(now));
+    if (!hostNetwork && !this.netnsPath) {
+      try {
+        this.netnsPath = await this.ctx.networks.create(uid, this.record.podIP);
+        this.writeNetworkFiles(this.record.podIP);
+      } catch (error) {
+        this.sandboxFailures++;
+        this.sandboxRetryAt = now + Math.min(1000 * 2 ** this.sandboxFailures, maxRetryMs);
+        const message = `Failed to create pod sandbox network: ${(error as Error).message}`;
+        this.log.warn({ reason: message }, 'Failed to set up Pod network; retrying');
+        for (const rec of [...this.record.initContainers, ...this.record.containers]) {
+          if (rec.state.kind === 'waiting') {
+            rec.state = { kind: 'waiting', reason: 'ContainerCreating', message };
+          }
+        }
+        return false;
+      }
+    } else if (hostNetwork && !this.volumePaths) {
+      this.writeNetworkFiles(undefined);
+    }
     try {
       const sources = await fetchPodSources(this.ctx.api, this.runPod);
       mkdirSync(this.podDir, { recursive: true });
       this.volumePaths = writeVolumes(this.podDir, this.runPod, sources, {
         podIP: this.record.podIP,
-        hostIP,
+        hostIP: this.ctx.nodeIP,
       });
       this.sources = sources;
       const tokenDeadlines = [...sources.tokens.values()].map(
@@ -396,7 +438,7 @@ export class PodWorker {
         container: spec,
         sources: this.sources,
         podIP: this.record.podIP,
-        hostIP,
+        hostIP: this.ctx.nodeIP,
         baseEnv: {
           PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
           HOME: process.env.HOME ?? '/root',
@@ -420,8 +462,11 @@ export class PodWorker {
             hostPathOf: (v) => this.volumePaths?.get(v.name) ?? volumeDirOf(this.podDir, v.name),
             terminationLogPath: containerFileOf(this.podDir, spec.name, 'termination-log'),
           }),
+          ...this.networkFileMounts(),
           ...imageFileMounts(image),
         ],
+        netnsPath: this.netnsPath,
+        hostname: this.netnsPath ? podHostnameOf(this.pod) : undefined,
       };
     } catch (error) {
       if (error instanceof ContainerConfigError) {
@@ -527,12 +572,54 @@ export class PodWorker {
     return seconds * 1000;
   }
 
-  /** The pod reached Succeeded or Failed: no more starts; its address is free again. */
-  private finish(phase: 'Succeeded' | 'Failed'): void {
+  /** The pod reached Succeeded or Failed: no more starts; its network and address go. */
+  private async finish(phase: 'Succeeded' | 'Failed'): Promise<void> {
     this.record.terminalPhase = phase;
     this.nextStartAt.clear();
-    this.ctx.ips.release(this.pod.metadata?.uid ?? '');
+    await this.releaseNetwork();
     this.log.info({ phase }, `Pod ${phase === 'Succeeded' ? 'succeeded' : 'failed'}`);
+  }
+
+  /** Removes the pod's network namespace (its processes are gone) and frees its address. */
+  private async releaseNetwork(): Promise<void> {
+    const uid = this.pod.metadata?.uid ?? '';
+    if (this.netnsPath) {
+      await this.ctx.networks.remove(uid).catch((error: Error) => {
+        this.log.warn({ err: error.message }, 'Failed to remove Pod network namespace');
+      });
+      this.netnsPath = undefined;
+    }
+    this.ctx.ips.release(uid);
+  }
+
+  /** The pod's resolv.conf (every pod) and hosts file (a pod with its own network), in its directory. */
+  private writeNetworkFiles(podIP: string | undefined): void {
+    mkdirSync(this.podDir, { recursive: true });
+    const { cluster, node } = this.ctx.dns;
+    const resolv = formatResolvConf(resolvConfOf(this.pod, cluster, node));
+    writeFileSync(path.join(this.podDir, 'resolv.conf'), resolv);
+    if (podIP) {
+      writeFileSync(path.join(this.podDir, 'hosts'), hostsFileOf(this.pod, podIP, cluster.domain));
+    }
+  }
+
+  /** Bind mounts of the files `writeNetworkFiles` wrote, over the node's. */
+  private networkFileMounts() {
+    const mounts = [
+      {
+        hostPath: path.join(this.podDir, 'resolv.conf'),
+        containerPath: '/etc/resolv.conf',
+        readOnly: false,
+      },
+    ];
+    if (this.netnsPath) {
+      mounts.push({
+        hostPath: path.join(this.podDir, 'hosts'),
+        containerPath: '/etc/hosts',
+        readOnly: false,
+      });
+    }
+    return mounts;
   }
 
   private terminate(): Promise<void> {
@@ -548,6 +635,7 @@ export class PodWorker {
     if (this.live.size > 0) this.log.info({ graceMs: grace }, 'Killing Pod containers');
     this.nextStartAt.clear();
     await Promise.all([...this.live.values()].map((l) => l.proc.stop(grace)));
+    await this.releaseNetwork();
     if (!this.record.terminalPhase) {
       // A deleted pod ends in a terminal phase (as since Kubernetes 1.27), so controllers
       // counting finished pods (Jobs) see how it ended.
@@ -569,7 +657,6 @@ export class PodWorker {
         }
       }
     }
-    this.ctx.ips.release(this.pod.metadata?.uid ?? '');
     rmSync(path.join(this.podDir, 'volumes'), { recursive: true, force: true });
     this.finished = true;
     clearTimeout(this.timer);
