@@ -18,6 +18,7 @@ import {
 import { conditionsList } from './conditions.js';
 import { durationAtLeast } from './duration.js';
 import { AGE_COLUMN, conditionColumn, defineKind, resourceSchema } from './kind.js';
+import { ResourcesSchema } from './quantity.js';
 
 /** The most columns a Dataset may declare, prepare or report on. */
 export const MAX_COLUMNS = 256;
@@ -371,9 +372,14 @@ export const DatasetSpecSchema = z
       .min(1)
       .max(MAX_VERSION_HISTORY)
       .describe(
-        'How many versions status.versions keeps; older snapshots are deleted from the object store unless pinned.',
+        'How many versions status.versions keeps; older snapshots are deleted from the object store unless a ModelVersion (lineage) or a TrainingJob (datasetRef.version) in the namespace refers to them.',
       )
       .default(10),
+    resources: ResourcesSchema.omit({ gpu: true })
+      .describe(
+        'Compute resources of the ingestion pod. Defaults: cpu 500m, memory 512Mi. Ingestion streams, so a source larger than the memory limit is fine.',
+      )
+      .optional(),
   })
   .describe('The desired state of the Dataset.');
 export type DatasetSpec = z.infer<typeof DatasetSpecSchema>;
@@ -405,6 +411,29 @@ const DatasetVersionRecordSchema = z
     testRows: z.number().int().min(0).describe('Rows in the test split.').optional(),
   })
   .describe('One version of the data.');
+
+/** The last ingestion run, as its Job shows it. */
+const IngestionRunSchema = z
+  .object({
+    jobName: dnsSubdomain('The ingestion Job.'),
+    trigger: z
+      .enum(['SpecChanged', 'Requested', 'Refresh', 'Retry'])
+      .describe(
+        'What started it: a new spec generation, the lathe.dev/refresh annotation, spec.refreshInterval, or a retry after a failure.',
+      ),
+    attempt: z
+      .number()
+      .int()
+      .min(1)
+      .describe('Consecutive attempts of this run (1, then retries).'),
+    phase: z.enum(['Pending', 'Running', 'Succeeded', 'Failed']).describe('Phase of the run.'),
+    startTime: timestamp('When the run started.').optional(),
+    completionTime: timestamp('When the run finished.').optional(),
+    reason: boundedString('Why it failed or waits, e.g. SourceUnavailable.', 128).optional(),
+    message: boundedString('What happened, quoting the underlying error.', 4096).optional(),
+    nextAttemptTime: timestamp('When a failed run is retried.').optional(),
+  })
+  .describe('The latest ingestion run.');
 
 /** `Dataset.status`. */
 export const DatasetStatusSchema = z
@@ -444,7 +473,14 @@ export const DatasetStatusSchema = z
       { max: MAX_VERSION_HISTORY },
       'Recent versions, newest first, at most spec.versionHistoryLimit.',
     ).optional(),
-    lastRefreshTime: timestamp('When the source was last read.').optional(),
+    lastRefreshTime: timestamp('When the source was last read successfully.').optional(),
+    ingestedGeneration: z
+      .number()
+      .int()
+      .min(0)
+      .describe('The metadata.generation whose spec produced the current version.')
+      .optional(),
+    lastIngestion: IngestionRunSchema.optional(),
     labels: boundedRecord(
       z.number().int().min(0),
       1000,
@@ -481,7 +517,20 @@ export const datasetKind = defineKind({
       description: 'Rows of the current version.',
     },
     conditionColumn('Ready'),
+    {
+      name: 'Ingestion',
+      type: 'string',
+      jsonPath: '.status.lastIngestion.phase',
+      description: 'Phase of the latest ingestion run.',
+    },
     conditionColumn('Validated', 'Validated', 1),
+    {
+      name: 'Reason',
+      type: 'string',
+      jsonPath: '.status.lastIngestion.reason',
+      description: 'Why the latest run failed or waits.',
+      priority: 1,
+    },
     AGE_COLUMN,
   ],
   schema: DatasetSchema,

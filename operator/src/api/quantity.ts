@@ -48,3 +48,33 @@ export const ResourcesSchema = z
   })
   .describe('Compute resources for each pod.');
 export type Resources = z.infer<typeof ResourcesSchema>;
+
+const SUFFIX_MULTIPLIERS: Record<string, number> = {
+  '': 1,
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  k: 1e3,
+  K: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
+
+/** The numeric value of a quantity (`"512Mi"` → 536870912, `"500m"` → 0.5, `2` → 2). */
+export function quantityValue(q: number | string): number {
+  if (typeof q === 'number') return q;
+  const match = /^([0-9.]+(?:[eE][+-]?[0-9.]+)?)([numkKMGTPE]i?)?$/.exec(q.trim());
+  if (!match) throw new Error(`"${q}" is not a quantity`);
+  const multiplier = SUFFIX_MULTIPLIERS[match[2] ?? ''];
+  if (multiplier === undefined) throw new Error(`"${q}" has an unknown suffix`);
+  return Number(match[1]) * multiplier;
+}

@@ -7,10 +7,14 @@ import type { OperatorConfig } from '../config.js';
 import type { ControllerDefinition } from '../runtime/controller.js';
 import type { KubeObject } from '../runtime/resource.js';
 import { ObjectStore } from '../storage/object-store.js';
+import { datasetController } from './dataset/reconcile.js';
 import { modelVersionController } from './modelversion/reconcile.js';
 
 /** Builds the controllers from the operator's configuration. */
 export function controllers(config: OperatorConfig): ControllerDefinition<KubeObject>[] {
   const store = config.objectStore ? new ObjectStore(config.objectStore) : undefined;
-  return [modelVersionController({ store })];
+  return [
+    datasetController({ store, storeConfig: config.objectStore, image: config.images.ingest }),
+    modelVersionController({ store }),
+  ];
 }

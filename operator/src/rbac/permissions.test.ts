@@ -44,10 +44,15 @@ describe('the declared permissions', () => {
     expect(clusterRoleRules().flatMap((r) => r.resources)).not.toContain('leases');
   });
 
-  it('grants no read of Secrets: object-store credentials come from the environment', () => {
+  it('grants no read of Secrets, and writes only the object-store Secret by name', () => {
+    const secretRules = clusterRoleRules().filter(
+      (r) => r.apiGroups.includes('') && r.resources.includes('secrets'),
+    );
     expect(
-      clusterRoleRules().some((r) => r.apiGroups.includes('') && r.resources.includes('secrets')),
-    ).toBe(false);
+      secretRules.flatMap((r) => r.verbs).filter((v) => ['get', 'list', 'watch'].includes(v)),
+    ).toEqual([]);
+    for (const rule of secretRules.filter((r) => r.verbs.some((v) => v !== 'create')))
+      expect(rule.resourceNames).toEqual(['lathe-object-store']);
   });
 
   it('restricts the Lease get/update to the one Lease by name', () => {

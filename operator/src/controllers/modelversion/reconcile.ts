@@ -10,7 +10,6 @@
  * verification is looked at again on every change and resync, so a verdict caused by the
  * operator's configuration (`StorageNotConfigured`) clears once the configuration is fixed.
  */
-import { type ModelVersion, modelVersionKind } from '../../api/modelversion.js';
 import { verifyArtifact } from '../../contract/manifest.js';
 import { parseS3Uri } from '../../contract/object-store-layout.js';
 import { isConditionTrue } from '../../runtime/conditions.js';
@@ -21,14 +20,12 @@ import {
   requeueAfter,
   TerminalError,
 } from '../../runtime/controller.js';
-import { type KubeObject, schemaKind } from '../../runtime/resource.js';
 import { type ObjectStore, StorageUnavailableError } from '../../storage/object-store.js';
+import { latheKinds, type ModelVersionObject } from '../lathe-kinds.js';
 import { productionWinner, versionsToArchive } from './registry.js';
 import { alreadyVerified, modelVersionStatus, type VerificationOutcome } from './status.js';
 
-export const modelVersionResource = schemaKind(modelVersionKind);
-/** A ModelVersion as the runtime's caches hold it. */
-type ModelVersionObject = ModelVersion & KubeObject;
+export const modelVersionResource = latheKinds.modelVersion;
 
 /** Removes the artifact from the object store before a `deletionPolicy: Delete` ModelVersion goes. */
 export const ARTIFACT_FINALIZER = 'lathe.dev/artifact-cleanup';
