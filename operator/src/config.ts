@@ -35,7 +35,14 @@ export interface OperatorConfig {
   objectStore:
     | { endpoint: string; bucket: string; accessKey: string; secretKey: string; region: string }
     | undefined;
-  images: { ingest: string; trainer: string; server: string; retrain: string };
+  images: {
+    ingest: string;
+    trainer: string;
+    /** The trainer built with the GPU variant of TensorFlow, for TrainingJobs that ask for GPUs. */
+    trainerGpu: string;
+    server: string;
+    retrain: string;
+  };
   podName: string | undefined;
   podNamespace: string | undefined;
   /** This replica's identity: lease holder and event reporting instance. */
@@ -135,6 +142,7 @@ const envSchema = z.object({
   ),
   LATHE_IMAGE_INGEST: optional(image),
   LATHE_IMAGE_TRAINER: optional(image),
+  LATHE_IMAGE_TRAINER_GPU: optional(image),
   LATHE_IMAGE_SERVER: optional(image),
   LATHE_IMAGE_RETRAIN: optional(image),
   POD_NAME: optional(z.string()),
@@ -241,6 +249,7 @@ export function loadConfig(
     images: {
       ingest: e.LATHE_IMAGE_INGEST ?? defaultImage('ingest'),
       trainer: e.LATHE_IMAGE_TRAINER ?? defaultImage('trainer'),
+      trainerGpu: e.LATHE_IMAGE_TRAINER_GPU ?? defaultImage('trainer-gpu'),
       server: e.LATHE_IMAGE_SERVER ?? defaultImage('server'),
       retrain: e.LATHE_IMAGE_RETRAIN ?? defaultImage('retrain'),
     },

@@ -66,6 +66,13 @@ export const LineageSchema = z
           .max(64)
           .describe('UID of the TrainingJob, which outlives its name.')
           .optional(),
+        backend: z
+          .string()
+          .max(64)
+          .describe(
+            'What computed the training: a TensorFlow.js backend (tensorflow-gpu, tensorflow, wasm, cpu) or a framework (scikit-learn).',
+          )
+          .optional(),
       })
       .describe('The TrainingJob that produced the model.')
       .optional(),

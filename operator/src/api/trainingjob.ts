@@ -65,6 +65,12 @@ function builtinModelSchema(at: string) {
           .max(0.9)
           .describe('Dropout rate after each hidden layer.')
           .default(0),
+        backend: z
+          .enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'])
+          .describe(
+            'TensorFlow.js backend: auto picks the fastest present (native GPU when GPUs are requested, native CPU, WebAssembly, plain JS); the others force one, failing if it cannot load.',
+          )
+          .default('auto'),
       })
       .describe('A built-in TensorFlow.js architecture for tabular data.'),
     [

@@ -9,12 +9,19 @@ import type { KubeObject } from '../runtime/resource.js';
 import { ObjectStore } from '../storage/object-store.js';
 import { datasetController } from './dataset/reconcile.js';
 import { modelVersionController } from './modelversion/reconcile.js';
+import { trainingJobController } from './trainingjob/reconcile.js';
 
 /** Builds the controllers from the operator's configuration. */
 export function controllers(config: OperatorConfig): ControllerDefinition<KubeObject>[] {
   const store = config.objectStore ? new ObjectStore(config.objectStore) : undefined;
   return [
     datasetController({ store, storeConfig: config.objectStore, image: config.images.ingest }),
+    trainingJobController({
+      store,
+      storeConfig: config.objectStore,
+      image: config.images.trainer,
+      gpuImage: config.images.trainerGpu,
+    }),
     modelVersionController({ store }),
   ];
 }

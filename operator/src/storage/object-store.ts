@@ -110,6 +110,18 @@ export class ObjectStore {
     }
   }
 
+  /** Copies an object within the store (server-side: the bytes never pass through here). */
+  async copy(
+    source: { bucket: string; key: string },
+    target: { bucket: string; key: string },
+  ): Promise<void> {
+    try {
+      await this.client.copyObject(target.bucket, target.key, `/${source.bucket}/${source.key}`);
+    } catch (error) {
+      throw classify(error, `s3://${source.bucket}/${source.key}`);
+    }
+  }
+
   /** Every key under `prefix`. */
   async list(bucket: string, prefix: string): Promise<string[]> {
     const keys: string[] = [];

@@ -43,7 +43,9 @@ export const minimalManifests: Record<ExampleKind, DefaultsCase> = {
     }),
     defaultedSpec: {
       datasetRef: { name: 'data' },
-      model: { builtin: { architecture: 'linear', activation: 'relu', dropout: 0 } },
+      model: {
+        builtin: { architecture: 'linear', activation: 'relu', dropout: 0, backend: 'auto' },
+      },
       modelName: 'm',
       hyperparameters: {
         epochs: 50,
@@ -102,7 +104,9 @@ export const minimalManifests: Record<ExampleKind, DefaultsCase> = {
       template: {
         spec: {
           datasetRef: { name: 'data' },
-          model: { builtin: { architecture: 'linear', activation: 'relu', dropout: 0 } },
+          model: {
+            builtin: { architecture: 'linear', activation: 'relu', dropout: 0, backend: 'auto' },
+          },
           modelName: 'm',
           hyperparameters: {
             epochs: 50,

@@ -1,0 +1,181 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type TrainingJob,
+  type TrainingJobInput,
+  TrainingJobSchema,
+} from '../../api/trainingjob.js';
+import {
+  desiredModelVersion,
+  desiredTrainingJob,
+  extraHyperparameterVariable,
+  hyperparameterStrings,
+  trainingJobName,
+} from './desired.js';
+
+const store = {
+  endpoint: 'http://minio:9000',
+  bucket: 'lathe',
+  region: 'us-east-1',
+  accessKey: 'AK',
+  secretKey: 'SK',
+};
+const owner = {
+  apiVersion: 'lathe.dev/v1alpha1',
+  kind: 'TrainingJob',
+  name: 't',
+  uid: 'u',
+  controller: true,
+  blockOwnerDeletion: true,
+};
+const run = {
+  datasetVersion: 'abcdefabcdef1234',
+  datasetUri: 's3://lathe/datasets/ns/iris/abcdefabcdef1234/',
+  runUri: 's3://lathe/runs/ns/t/',
+  outputUri: 's3://lathe/runs/ns/t/artifact/',
+  task: 'classification' as const,
+};
+
+function trainingJob(spec: Partial<TrainingJobInput['spec']> = {}): TrainingJob {
+  return TrainingJobSchema.parse({
+    apiVersion: 'lathe.dev/v1alpha1',
+    kind: 'TrainingJob',
+    metadata: { name: 't', namespace: 'ns', uid: 'u', generation: 3 },
+    spec: {
+      datasetRef: { name: 'iris' },
+      model: { builtin: { architecture: 'mlp', layers: [16, 8] } },
+      modelName: 'iris',
+      hyperparameters: { epochs: 20, extra: { 'warmup-steps': '10' } },
+      ...spec,
+    },
+  });
+}
+
+const job = (tj: TrainingJob) =>
+  desiredTrainingJob(tj, run, { image: 'trainer:1', gpuImage: 'trainer-gpu:1', store, owner });
+const container = (tj: TrainingJob) => job(tj).spec?.template.spec?.containers[0];
+const env = (tj: TrainingJob) =>
+  Object.fromEntries((container(tj)?.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
+
+describe('desiredTrainingJob', () => {
+  it('runs the CPU trainer with the contract environment, and no credential in the spec', () => {
+    const tj = trainingJob();
+    const j = job(tj);
+    expect(j.metadata?.name).toBe(trainingJobName(tj));
+    expect(j.metadata?.name).toBe('t-train-g3');
+    expect(container(tj)?.image).toBe('trainer:1');
+    expect(env(tj)).toMatchObject({
+      LATHE_DATASET_URI: run.datasetUri,
+      LATHE_OUTPUT_URI: run.outputUri,
+      LATHE_TASK: 'classification',
+      LATHE_BACKEND: 'auto',
+      LATHE_GPUS: '0',
+      LATHE_HP_WARMUP_STEPS: '10',
+      LATHE_OBJECT_STORE_ACCESS_KEY: {
+        secretKeyRef: { name: 'lathe-object-store', key: 'accessKey' },
+      },
+    });
+    expect(JSON.parse(String(env(tj).LATHE_MODEL))).toEqual({
+      architecture: 'mlp',
+      layers: [16, 8],
+      activation: 'relu',
+      dropout: 0,
+    });
+    expect(JSON.stringify(j)).not.toContain('secret-9f3');
+    expect(JSON.stringify(j)).not.toContain('access-9f3');
+    expect(container(tj)?.resources?.limits).toEqual({ memory: '2Gi' });
+    expect(j.spec?.template.spec?.tolerations).toBeUndefined();
+    expect(j.spec?.template.spec?.securityContext?.runAsNonRoot).toBe(true);
+    expect(j.metadata?.labels).toMatchObject({ 'lathe.dev/trainingjob': 't' });
+  });
+
+  it('asks for GPUs with the GPU image, the toleration and the scheduling fields', () => {
+    const tj = trainingJob({
+      resources: { gpu: 2, memory: '4Gi' },
+      nodeSelector: { 'nvidia.com/gpu.product': 'H100' },
+      priorityClassName: 'training',
+      activeDeadlineSeconds: 600,
+      backoffLimit: 1,
+    });
+    const j = job(tj);
+    expect(container(tj)?.image).toBe('trainer-gpu:1');
+    expect(container(tj)?.resources?.limits).toEqual({ memory: '4Gi', 'nvidia.com/gpu': '2' });
+    expect(j.spec?.template.spec?.tolerations).toEqual([
+      { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' },
+    ]);
+    expect(j.spec).toMatchObject({ backoffLimit: 1, activeDeadlineSeconds: 600 });
+    expect(j.spec?.template.spec).toMatchObject({
+      nodeSelector: { 'nvidia.com/gpu.product': 'H100' },
+      priorityClassName: 'training',
+    });
+    expect(env(tj).LATHE_GPUS).toBe('2');
+  });
+
+  it('runs a custom image with its command, and no built-in model', () => {
+    const tj = trainingJob({
+      model: {
+        custom: {
+          image: 'ghcr.io/me/sklearn:1',
+          command: ['python', 'train.py'],
+          env: [{ name: 'X', value: '1' }],
+        },
+      },
+    });
+    expect(container(tj)).toMatchObject({
+      image: 'ghcr.io/me/sklearn:1',
+      command: ['python', 'train.py'],
+    });
+    expect(env(tj).LATHE_MODEL).toBeUndefined();
+    expect(env(tj).X).toBe('1');
+  });
+
+  it.each([
+    ['lr', 'LATHE_HP_LR'],
+    ['warmup-steps', 'LATHE_HP_WARMUP_STEPS'],
+    ['a.b', 'LATHE_HP_A_B'],
+  ])('names the extra hyperparameter %s %s', (name, variable) => {
+    expect(extraHyperparameterVariable(name)).toBe(variable);
+  });
+});
+
+describe('desiredModelVersion', () => {
+  it('records the artifact, metrics, hyperparameters and lineage of the run', () => {
+    const tj = trainingJob();
+    const mv = desiredModelVersion(
+      tj,
+      {
+        kind: 'train',
+        outcome: 'succeeded',
+        artifact: {
+          uri: 's3://lathe/runs/ns/t/artifact/',
+          digest: `sha256:${'a'.repeat(64)}`,
+          format: 'tfjs',
+        },
+        metrics: { accuracy: 0.96, loss: 0.1 },
+        backend: 'tensorflow',
+        epochs: 20,
+      },
+      {
+        version: 4,
+        artifactUri: 's3://lathe/models/ns/iris/4/',
+        datasetVersion: run.datasetVersion,
+      },
+    );
+    expect(mv.metadata?.name).toBe('iris-v4');
+    expect(mv.metadata?.labels).toMatchObject({ 'lathe.dev/trainingjob-uid': 'u' });
+    expect(mv.spec).toMatchObject({
+      modelName: 'iris',
+      version: 4,
+      artifact: { uri: 's3://lathe/models/ns/iris/4/', format: 'tfjs' },
+      metrics: { accuracy: 0.96 },
+      lineage: {
+        dataset: { name: 'iris', version: run.datasetVersion },
+        trainingJob: { name: 't', uid: 'u', backend: 'tensorflow' },
+      },
+    });
+    expect(hyperparameterStrings(tj)).toMatchObject({
+      epochs: '20',
+      layers: '16,8',
+      'warmup-steps': '10',
+    });
+  });
+});

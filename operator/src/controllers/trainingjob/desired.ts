@@ -1,0 +1,242 @@
+/**
+ * What a TrainingJob makes: the training Job, and on success the ModelVersion. Pure: the
+ * TrainingJob, the resolved dataset version and the operator's configuration in, objects out.
+ *
+ * The Job runs Lathe's trainer (or the image of `spec.model.custom`) once per spec generation,
+ * with the contract's environment (`TrainEnv`): where the prepared dataset version is, where to
+ * write the artifact, progress and history, the task, the model and hyperparameters. GPUs are
+ * requested as `nvidia.com/gpu` (limits), with the toleration GPU nodes are usually tainted
+ * with and the GPU variant of the image; scheduling fields pass through verbatim.
+ */
+import type { V1EnvVar, V1Toleration } from '@kubernetes/client-node';
+import type { ModelVersion } from '../../api/modelversion.js';
+import { quantityValue } from '../../api/quantity.js';
+import type { TrainingJob } from '../../api/trainingjob.js';
+import { DEFAULT_TERMINATION_MESSAGE_PATH, type TrainResult } from '../../contract/results.js';
+import { RESULT_PATH_ENV, TrainEnv } from '../../contract/runtime-env.js';
+import type { JobObject, Wire } from '../../runtime/builtin-kinds.js';
+import { childLabels, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../runtime/labels.js';
+import type { OwnerReference } from '../../runtime/resource.js';
+import { childName } from '../shared/names.js';
+import { type ObjectStoreConfig, objectStoreEnv } from '../shared/object-store-access.js';
+import {
+  restrictedContainerSecurityContext,
+  restrictedPodSecurityContext,
+} from '../shared/pod-security.js';
+
+export const DEFAULT_TRAINING_RESOURCES = { cpu: '1', memory: '2Gi' } as const;
+/** The label (and annotation) that ties a ModelVersion to the TrainingJob that produced it. */
+export const TRAINING_JOB_UID_LABEL = 'lathe.dev/trainingjob-uid';
+export const TRAINING_JOB_LABEL = 'lathe.dev/trainingjob';
+/** Annotations of the training Job: the dataset version and task it trains on. */
+export const TrainingAnnotation = {
+  datasetVersion: 'lathe.dev/dataset-version',
+  task: 'lathe.dev/task',
+  generation: 'lathe.dev/generation',
+} as const;
+
+const GPU_RESOURCE = 'nvidia.com/gpu';
+
+/** The training Job of generation `generation` of a TrainingJob. */
+export function trainingJobName(tj: TrainingJob): string {
+  return childName(tj.metadata.name ?? '', `train-g${tj.metadata.generation ?? 1}`);
+}
+
+export interface TrainingRun {
+  datasetVersion: string;
+  /** `s3://…/datasets/<ns>/<dataset>/<version>/`. */
+  datasetUri: string;
+  /** `s3://…/runs/<ns>/<job>/`. */
+  runUri: string;
+  /** `s3://…/runs/<ns>/<job>/artifact/`. */
+  outputUri: string;
+  task: 'classification' | 'regression';
+}
+
+/** `LATHE_HP_<NAME>`: an extra hyperparameter as a variable name (upper case, `_` for others). */
+export function extraHyperparameterVariable(name: string): string {
+  return `${TrainEnv.extraHyperparameterPrefix}${name.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`;
+}
+
+export function desiredTrainingJob(
+  tj: TrainingJob,
+  run: TrainingRun,
+  options: {
+    image: string;
+    gpuImage: string;
+    store: ObjectStoreConfig;
+    owner: OwnerReference;
+  },
+): JobObject {
+  const name = tj.metadata.name ?? '';
+  const namespace = tj.metadata.namespace ?? '';
+  const spec = tj.spec;
+  const labels = { ...childLabels('TrainingJob', name), 'app.kubernetes.io/component': 'trainer' };
+  const gpus = spec.resources?.gpu ?? 0;
+  const resources = {
+    cpu: spec.resources?.cpu ?? DEFAULT_TRAINING_RESOURCES.cpu,
+    memory: spec.resources?.memory ?? DEFAULT_TRAINING_RESOURCES.memory,
+  };
+  const { extra, ...hyperparameters } = spec.hyperparameters;
+  const builtin = spec.model.builtin;
+  const custom = spec.model.custom;
+
+  const env: Wire<V1EnvVar>[] = [
+    ...objectStoreEnv(options.store),
+    { name: TrainEnv.namespace, value: namespace },
+    { name: TrainEnv.name, value: name },
+    { name: TrainEnv.datasetUri, value: run.datasetUri },
+    { name: TrainEnv.datasetVersion, value: run.datasetVersion },
+    { name: TrainEnv.outputUri, value: run.outputUri },
+    { name: TrainEnv.runUri, value: run.runUri },
+    { name: TrainEnv.task, value: run.task },
+    { name: TrainEnv.hyperparameters, value: JSON.stringify(hyperparameters) },
+    { name: TrainEnv.gpus, value: String(gpus) },
+    { name: RESULT_PATH_ENV, value: DEFAULT_TERMINATION_MESSAGE_PATH },
+    ...Object.entries(extra ?? {}).map(([key, value]) => ({
+      name: extraHyperparameterVariable(key),
+      value,
+    })),
+  ];
+  if (builtin) {
+    const { backend, ...model } = builtin;
+    env.push(
+      { name: TrainEnv.model, value: JSON.stringify(model) },
+      { name: TrainEnv.backend, value: backend },
+      {
+        name: 'NODE_OPTIONS',
+        value: `--max-old-space-size=${Math.max(128, Math.floor((quantityValue(resources.memory) * 0.75) / 2 ** 20))}`,
+      },
+    );
+  }
+  for (const variable of custom?.env ?? [])
+    env.push({ name: variable.name, value: variable.value });
+
+  const tolerations: Wire<V1Toleration>[] = [...(spec.tolerations ?? [])];
+  if (gpus > 0 && !tolerations.some((t) => t.key === GPU_RESOURCE)) {
+    tolerations.push({ key: GPU_RESOURCE, operator: 'Exists', effect: 'NoSchedule' });
+  }
+  const image = custom?.image ?? (gpus > 0 ? options.gpuImage : options.image);
+
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name: trainingJobName(tj),
+      namespace,
+      labels,
+      annotations: {
+        [TrainingAnnotation.datasetVersion]: run.datasetVersion,
+        [TrainingAnnotation.task]: run.task,
+        [TrainingAnnotation.generation]: String(tj.metadata.generation ?? 1),
+      },
+      ownerReferences: [options.owner],
+    },
+    spec: {
+      backoffLimit: spec.backoffLimit,
+      ...(spec.activeDeadlineSeconds ? { activeDeadlineSeconds: spec.activeDeadlineSeconds } : {}),
+      suspend: spec.suspend,
+      template: {
+        metadata: { labels },
+        spec: {
+          restartPolicy: 'Never',
+          automountServiceAccountToken: false,
+          securityContext: restrictedPodSecurityContext,
+          ...(spec.nodeSelector ? { nodeSelector: spec.nodeSelector } : {}),
+          ...(tolerations.length > 0 ? { tolerations } : {}),
+          ...(spec.affinity ? { affinity: spec.affinity as JobAffinity } : {}),
+          ...(spec.priorityClassName ? { priorityClassName: spec.priorityClassName } : {}),
+          containers: [
+            {
+              name: 'trainer',
+              image,
+              ...(custom?.command ? { command: custom.command } : {}),
+              ...(custom?.args ? { args: custom.args } : {}),
+              env,
+              resources: {
+                requests: { cpu: String(resources.cpu), memory: String(resources.memory) },
+                limits: {
+                  memory: String(resources.memory),
+                  ...(gpus > 0 ? { [GPU_RESOURCE]: String(gpus) } : {}),
+                },
+              },
+              securityContext: restrictedContainerSecurityContext,
+              terminationMessagePolicy: 'FallbackToLogsOnError',
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+            },
+          ],
+          volumes: [{ name: 'tmp', emptyDir: {} }],
+        },
+      },
+    },
+  };
+}
+
+type JobAffinity = NonNullable<
+  NonNullable<NonNullable<JobObject['spec']>['template']['spec']>['affinity']
+>;
+
+/** The hyperparameters a ModelVersion records, as strings (at most 64). */
+export function hyperparameterStrings(tj: TrainingJob): Record<string, string> {
+  const out: Record<string, string> = {};
+  const { extra, earlyStopping, ...plain } = tj.spec.hyperparameters;
+  for (const [key, value] of Object.entries(plain)) out[key] = String(value);
+  if (earlyStopping) {
+    for (const [key, value] of Object.entries(earlyStopping))
+      out[`earlyStopping.${key}`] = String(value);
+  }
+  const builtin = tj.spec.model.builtin;
+  if (builtin) {
+    out.architecture = builtin.architecture;
+    if (builtin.layers) out.layers = builtin.layers.join(',');
+    out.activation = builtin.activation;
+    out.dropout = String(builtin.dropout);
+  } else if (tj.spec.model.custom) {
+    out.image = tj.spec.model.custom.image;
+  }
+  for (const [key, value] of Object.entries(extra ?? {})) out[key] = value;
+  return Object.fromEntries(Object.entries(out).slice(0, 64));
+}
+
+/** The ModelVersion `<model>-v<version>` a successful run registers. */
+export function desiredModelVersion(
+  tj: TrainingJob,
+  result: Extract<TrainResult, { outcome: 'succeeded' }>,
+  options: { version: number; artifactUri: string; datasetVersion: string },
+): ModelVersion {
+  const name = tj.metadata.name ?? '';
+  return {
+    apiVersion: 'lathe.dev/v1alpha1',
+    kind: 'ModelVersion',
+    metadata: {
+      name: modelVersionName(tj.spec.modelName, options.version),
+      namespace: tj.metadata.namespace,
+      labels: {
+        [MANAGED_BY_LABEL]: MANAGED_BY_VALUE,
+        [TRAINING_JOB_LABEL]: name,
+        [TRAINING_JOB_UID_LABEL]: tj.metadata.uid ?? '',
+      },
+    },
+    spec: {
+      modelName: tj.spec.modelName,
+      version: options.version,
+      artifact: {
+        uri: options.artifactUri,
+        format: result.artifact.format,
+        digest: result.artifact.digest,
+      },
+      metrics: Object.fromEntries(Object.entries(result.metrics).slice(0, 64)),
+      hyperparameters: hyperparameterStrings(tj),
+      lineage: {
+        dataset: { name: tj.spec.datasetRef.name, version: options.datasetVersion },
+        trainingJob: { name, uid: tj.metadata.uid, backend: result.backend },
+      },
+      stage: 'none',
+      deletionPolicy: 'Retain',
+    },
+  };
+}
+
+export function modelVersionName(model: string, version: number): string {
+  return `${model}-v${version}`;
+}
