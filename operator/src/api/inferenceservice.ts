@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { withCel } from './cel.js';
 import { boundedString, DNS_LABEL_PATTERN, mapList, observedGeneration } from './common.js';
 import { conditionsList } from './conditions.js';
+import { durationAtLeast } from './duration.js';
 import { AGE_COLUMN, conditionColumn, defineKind, resourceSchema } from './kind.js';
 import { ResourcesSchema } from './quantity.js';
 import { ServingStageSchema } from './stage.js';
@@ -99,6 +100,11 @@ const AutoscalingSchema = withCel(
         .gt(0)
         .max(100000)
         .describe('Target value of the metric per replica; for cpu, a utilisation percent.'),
+      scaleDownStabilization: durationAtLeast(
+        'spec.autoscaling.scaleDownStabilization',
+        '1s',
+        'How long the load must stay low before replicas are removed (mode lathe): the highest recommendation within this window is kept. Scaling up is immediate.',
+      ).default('5m'),
     })
     .describe(
       'Autoscaling between spec.replicas.min and max. Unset keeps spec.replicas.min replicas.',

@@ -8,6 +8,7 @@ import type { ControllerDefinition } from '../runtime/controller.js';
 import type { KubeObject } from '../runtime/resource.js';
 import { ObjectStore } from '../storage/object-store.js';
 import { datasetController } from './dataset/reconcile.js';
+import { inferenceServiceController } from './inferenceservice/reconcile.js';
 import { modelVersionController } from './modelversion/reconcile.js';
 import { trainingJobController } from './trainingjob/reconcile.js';
 
@@ -23,5 +24,6 @@ export function controllers(config: OperatorConfig): ControllerDefinition<KubeOb
       gpuImage: config.images.trainerGpu,
     }),
     modelVersionController({ store }),
+    inferenceServiceController({ storeConfig: config.objectStore, image: config.images.server }),
   ];
 }

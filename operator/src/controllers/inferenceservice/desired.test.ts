@@ -1,0 +1,176 @@
+import { describe, expect, it } from 'vitest';
+import { type InferenceService, InferenceServiceSchema } from '../../api/inferenceservice.js';
+import type { ModelVersionObject } from '../lathe-kinds.js';
+import { desiredAutoscaler, desiredService, desiredServingDeployment } from './desired.js';
+import { resolveModelVersion } from './resolve.js';
+
+const store = {
+  endpoint: 'http://minio:9000',
+  bucket: 'lathe',
+  region: 'us-east-1',
+  accessKey: 'access-7c1',
+  secretKey: 'secret-7c1',
+};
+const owner = {
+  apiVersion: 'lathe.dev/v1alpha1',
+  kind: 'InferenceService',
+  name: 'iris',
+  uid: 'u',
+  controller: true,
+  blockOwnerDeletion: true,
+};
+
+const isvc = (spec: Record<string, unknown> = {}): InferenceService =>
+  InferenceServiceSchema.parse({
+    apiVersion: 'lathe.dev/v1alpha1',
+    kind: 'InferenceService',
+    metadata: { name: 'iris', namespace: 'ns', generation: 1 },
+    spec: { model: { name: 'iris' }, ...spec },
+  });
+
+function mv(
+  version: number,
+  stage: string,
+  ready: boolean,
+  promotedAt?: string,
+): ModelVersionObject {
+  return {
+    apiVersion: 'lathe.dev/v1alpha1',
+    kind: 'ModelVersion',
+    metadata: { name: `iris-v${version}`, namespace: 'ns' },
+    spec: {
+      modelName: 'iris',
+      version,
+      stage,
+      deletionPolicy: 'Retain',
+      artifact: {
+        uri: `s3://lathe/models/ns/iris/${version}/`,
+        format: 'tfjs',
+        digest: `sha256:${String(version).repeat(64)}`,
+      },
+    },
+    status: {
+      ...(promotedAt ? { stage, stageTransitionTime: promotedAt } : {}),
+      conditions: [
+        {
+          type: 'Ready',
+          status: ready ? 'True' : 'False',
+          reason: ready ? 'ArtifactVerified' : 'FileMismatch',
+          message: 'm',
+          lastTransitionTime: '2026-01-01T00:00:00Z',
+        },
+      ],
+    },
+  } as ModelVersionObject;
+}
+
+describe('resolveModelVersion', () => {
+  const versions = [
+    mv(1, 'archived', true),
+    mv(2, 'production', true, '2026-01-01T00:00:00Z'),
+    mv(3, 'production', false),
+    mv(4, 'staging', true, '2026-01-02T00:00:00Z'),
+  ];
+  it.each([
+    [{}, 'iris-v2'],
+    [{ stage: 'staging' as const }, 'iris-v4'],
+    [{ version: 1 }, 'iris-v1'],
+  ])('%j serves %s', (selector, name) => {
+    const r = resolveModelVersion(versions, 'iris', selector);
+    expect(r.ok && r.modelVersion.metadata.name).toBe(name);
+  });
+  it.each([
+    [{ version: 9 }, 'ModelNotFound', 'has version 9'],
+    [{ version: 3 }, 'ModelNotReady', 'iris-v3 is not Ready (FileMismatch'],
+  ])('%j → %s', (selector, reason, message) => {
+    const r = resolveModelVersion(versions, 'iris', selector);
+    expect(r).toMatchObject({ ok: false, reason });
+    expect(!r.ok && r.message).toContain(message);
+  });
+  it('finds nothing for a model with no version in the stage', () => {
+    expect(resolveModelVersion(versions, 'wine', {})).toMatchObject({
+      ok: false,
+      reason: 'ModelNotFound',
+    });
+  });
+});
+
+describe('serving children', () => {
+  it('runs the server on the verified artifact with probes, the contract env and no credential', () => {
+    const d = desiredServingDeployment(
+      isvc({
+        batching: { maxBatchSize: 16, maxLatencyMs: 3 },
+        requestLogging: { sampleRate: 0.1 },
+      }),
+      { version: 2, role: 'primary', modelVersion: mv(2, 'production', true), replicas: 3 },
+      { image: 'server:1', store, owner },
+    );
+    const c = d.spec?.template.spec?.containers[0];
+    const env = Object.fromEntries((c?.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
+    expect(d.metadata?.name).toBe('iris-v2');
+    expect(d.spec?.replicas).toBe(3);
+    expect(d.spec?.selector.matchLabels).toEqual({
+      'app.kubernetes.io/managed-by': 'lathe',
+      'lathe.dev/inferenceservice': 'iris',
+      'lathe.dev/model-version': '2',
+    });
+    expect(env).toMatchObject({
+      LATHE_MODEL_NAME: 'iris',
+      LATHE_MODEL_VERSION: '2',
+      LATHE_MODEL_URI: 's3://lathe/models/ns/iris/2/',
+      LATHE_MODEL_DIGEST: `sha256:${'2'.repeat(64)}`,
+      LATHE_BATCH_MAX_SIZE: '16',
+      LATHE_REQUEST_LOG_SAMPLE_RATE: '0.1',
+      LATHE_FEEDBACK_URI: 's3://lathe/feedback/ns/iris/',
+    });
+    expect(c?.readinessProbe?.httpGet?.path).toBe('/v2/health/ready');
+    expect(c?.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+    expect(JSON.stringify(d)).not.toContain('secret-7c1');
+    expect(d.spec?.strategy?.rollingUpdate).toEqual({ maxSurge: 1, maxUnavailable: 0 });
+  });
+
+  it('selects every version behind one Service on port 80', () => {
+    const s = desiredService(isvc(), owner);
+    expect(s.spec?.selector).toEqual({
+      'app.kubernetes.io/managed-by': 'lathe',
+      'lathe.dev/inferenceservice': 'iris',
+    });
+    expect(s.spec?.ports).toEqual([
+      { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' },
+    ]);
+  });
+
+  it.each([
+    [
+      'cpu',
+      70,
+      {
+        type: 'Resource',
+        resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } },
+      },
+    ],
+    [
+      'concurrency',
+      8,
+      {
+        type: 'Pods',
+        pods: {
+          metric: { name: 'lathe_inference_requests_in_flight' },
+          target: { type: 'AverageValue', averageValue: '8' },
+        },
+      },
+    ],
+  ])('in hpa mode scales the primary on %s', (metric, target, expected) => {
+    const hpa = desiredAutoscaler(
+      isvc({ autoscaling: { mode: 'hpa', metric, target }, replicas: { min: 2, max: 5 } }),
+      2,
+      owner,
+    );
+    expect(hpa.spec).toMatchObject({
+      minReplicas: 2,
+      maxReplicas: 5,
+      scaleTargetRef: { kind: 'Deployment', name: 'iris-v2' },
+      metrics: [expected],
+    });
+  });
+});

@@ -1,0 +1,266 @@
+/**
+ * The children of an InferenceService: one Deployment per served version, the Service in
+ * front of them, a PodDisruptionBudget, and in `hpa` mode a HorizontalPodAutoscaler. Pure:
+ * the InferenceService, the planned versions and the operator's configuration in.
+ */
+import type { V1EnvVar, V1Toleration } from '@kubernetes/client-node';
+import type { InferenceService } from '../../api/inferenceservice.js';
+import { quantityValue } from '../../api/quantity.js';
+import { feedbackPrefix, s3Uri } from '../../contract/object-store-layout.js';
+import { ServeEnv } from '../../contract/runtime-env.js';
+import type {
+  DeploymentObject,
+  HorizontalPodAutoscalerObject,
+  PodDisruptionBudgetObject,
+  ServiceObject,
+  Wire,
+} from '../../runtime/builtin-kinds.js';
+import { childLabels } from '../../runtime/labels.js';
+import type { OwnerReference } from '../../runtime/resource.js';
+import { type ObjectStoreConfig, objectStoreEnv } from '../shared/object-store-access.js';
+import {
+  restrictedContainerSecurityContext,
+  restrictedPodSecurityContext,
+} from '../shared/pod-security.js';
+import type { PlannedDeployment, Role } from './rollout.js';
+
+export const SERVER_PORT = 8080;
+export const DEFAULT_SERVING_RESOURCES = { cpu: '250m', memory: '512Mi' } as const;
+/** Labels of a serving Deployment and its pods. */
+export const ServingLabel = { version: 'lathe.dev/model-version', role: 'lathe.dev/role' } as const;
+/** The ModelVersion a serving Deployment runs. */
+export const MODEL_VERSION_ANNOTATION = 'lathe.dev/model-version-name';
+/** How long a rollout may make no progress before the Deployment reports it failed. */
+export const PROGRESS_DEADLINE_SECONDS = 180;
+const GPU_RESOURCE = 'nvidia.com/gpu';
+
+export function servingDeploymentName(isvc: string, version: number): string {
+  return `${isvc}-v${version}`;
+}
+
+/** The selector of the pods of one served version. */
+export function versionSelector(isvc: string, version: number): Record<string, string> {
+  return { ...childLabels('InferenceService', isvc), [ServingLabel.version]: String(version) };
+}
+
+/** `key=value,...`: a selector as `status.selector` (the scale subresource) shows it. */
+export function selectorString(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}
+
+/** The in-cluster URL of the service. */
+export function serviceUrl(isvc: InferenceService): string {
+  return `http://${isvc.metadata.name}.${isvc.metadata.namespace}.svc.cluster.local`;
+}
+
+export function desiredServingDeployment(
+  isvc: InferenceService,
+  planned: PlannedDeployment,
+  options: { image: string; store: ObjectStoreConfig; owner: OwnerReference },
+): DeploymentObject {
+  const name = isvc.metadata.name ?? '';
+  const namespace = isvc.metadata.namespace ?? '';
+  const mv = planned.modelVersion;
+  const selector = versionSelector(name, planned.version);
+  const labels: Record<string, string> = {
+    ...selector,
+    [ServingLabel.role]: planned.role satisfies Role,
+    'app.kubernetes.io/component': 'server',
+  };
+  const gpus = isvc.spec.resources?.gpu ?? 0;
+  const resources = {
+    cpu: isvc.spec.resources?.cpu ?? DEFAULT_SERVING_RESOURCES.cpu,
+    memory: isvc.spec.resources?.memory ?? DEFAULT_SERVING_RESOURCES.memory,
+  };
+  const env: Wire<V1EnvVar>[] = [
+    ...objectStoreEnv(options.store),
+    { name: ServeEnv.namespace, value: namespace },
+    { name: ServeEnv.inferenceService, value: name },
+    // Clients address the service by its name, whatever version answers (as in KServe).
+    { name: ServeEnv.modelName, value: name },
+    { name: ServeEnv.modelVersion, value: String(planned.version) },
+    { name: ServeEnv.modelUri, value: mv.spec.artifact.uri },
+    { name: ServeEnv.modelDigest, value: mv.spec.artifact.digest },
+    { name: ServeEnv.port, value: String(SERVER_PORT) },
+    { name: ServeEnv.podName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    {
+      name: ServeEnv.requestLogSampleRate,
+      value: String(isvc.spec.requestLogging.sampleRate),
+    },
+    {
+      name: ServeEnv.feedbackUri,
+      value: s3Uri(options.store.bucket, feedbackPrefix(namespace, name)),
+    },
+    {
+      name: 'NODE_OPTIONS',
+      value: `--max-old-space-size=${Math.max(96, Math.floor((quantityValue(resources.memory) * 0.75) / 2 ** 20))}`,
+    },
+  ];
+  if (isvc.spec.batching) {
+    env.push(
+      { name: ServeEnv.batchMaxSize, value: String(isvc.spec.batching.maxBatchSize) },
+      { name: ServeEnv.batchMaxLatencyMs, value: String(isvc.spec.batching.maxLatencyMs) },
+    );
+  }
+  const tolerations: Wire<V1Toleration>[] =
+    gpus > 0 ? [{ key: GPU_RESOURCE, operator: 'Exists', effect: 'NoSchedule' }] : [];
+
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: servingDeploymentName(name, planned.version),
+      namespace,
+      labels,
+      annotations: { [MODEL_VERSION_ANNOTATION]: mv.metadata.name ?? '' },
+      ownerReferences: [options.owner],
+    },
+    spec: {
+      ...(planned.replicas !== undefined ? { replicas: planned.replicas } : {}),
+      selector: { matchLabels: selector },
+      progressDeadlineSeconds: PROGRESS_DEADLINE_SECONDS,
+      // A changed pod template (batching, resources) rolls without losing capacity.
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+      template: {
+        metadata: { labels },
+        spec: {
+          automountServiceAccountToken: false,
+          securityContext: restrictedPodSecurityContext,
+          terminationGracePeriodSeconds: 30,
+          ...(tolerations.length > 0 ? { tolerations } : {}),
+          containers: [
+            {
+              name: 'server',
+              image: options.image,
+              env,
+              ports: [{ name: 'http', containerPort: SERVER_PORT, protocol: 'TCP' }],
+              readinessProbe: {
+                httpGet: { path: '/v2/health/ready', port: 'http' },
+                periodSeconds: 2,
+                failureThreshold: 1,
+                successThreshold: 1,
+              },
+              livenessProbe: {
+                httpGet: { path: '/v2/health/live', port: 'http' },
+                periodSeconds: 10,
+                failureThreshold: 3,
+              },
+              resources: {
+                requests: { cpu: String(resources.cpu), memory: String(resources.memory) },
+                limits: {
+                  memory: String(resources.memory),
+                  ...(gpus > 0 ? { [GPU_RESOURCE]: String(gpus) } : {}),
+                },
+              },
+              securityContext: restrictedContainerSecurityContext,
+              terminationMessagePolicy: 'FallbackToLogsOnError',
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+            },
+          ],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }],
+        },
+      },
+    },
+  };
+}
+
+/** The Service in front of every version's pods: traffic follows ready replicas. */
+export function desiredService(isvc: InferenceService, owner: OwnerReference): ServiceObject {
+  const name = isvc.metadata.name ?? '';
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name,
+      namespace: isvc.metadata.namespace,
+      labels: childLabels('InferenceService', name),
+      ownerReferences: [owner],
+    },
+    spec: {
+      type: 'ClusterIP',
+      selector: childLabels('InferenceService', name),
+      ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
+    },
+  };
+}
+
+/** At most one serving pod of the service evicted at a time (drains, upgrades). */
+export function desiredDisruptionBudget(
+  isvc: InferenceService,
+  owner: OwnerReference,
+): PodDisruptionBudgetObject {
+  const name = isvc.metadata.name ?? '';
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: {
+      name,
+      namespace: isvc.metadata.namespace,
+      labels: childLabels('InferenceService', name),
+      ownerReferences: [owner],
+    },
+    spec: {
+      maxUnavailable: 1,
+      selector: { matchLabels: childLabels('InferenceService', name) },
+    },
+  };
+}
+
+/**
+ * `autoscaling.mode: hpa`: a HorizontalPodAutoscaler on the primary version's Deployment. CPU
+ * needs metrics-server; concurrency and rps are the per-pod metrics
+ * `lathe_inference_requests_in_flight` and `lathe_inference_requests_per_second`, which need a
+ * custom-metrics adapter (e.g. prometheus-adapter) to expose them.
+ */
+export function desiredAutoscaler(
+  isvc: InferenceService,
+  primaryVersion: number,
+  owner: OwnerReference,
+): HorizontalPodAutoscalerObject {
+  const name = isvc.metadata.name ?? '';
+  const autoscaling = isvc.spec.autoscaling;
+  const target = autoscaling?.target ?? 1;
+  const metric =
+    autoscaling?.metric === 'cpu'
+      ? {
+          type: 'Resource',
+          resource: {
+            name: 'cpu',
+            target: { type: 'Utilization', averageUtilization: Math.round(target) },
+          },
+        }
+      : {
+          type: 'Pods',
+          pods: {
+            metric: {
+              name:
+                autoscaling?.metric === 'rps'
+                  ? 'lathe_inference_requests_per_second'
+                  : 'lathe_inference_requests_in_flight',
+            },
+            target: { type: 'AverageValue', averageValue: String(target) },
+          },
+        };
+  return {
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: {
+      name,
+      namespace: isvc.metadata.namespace,
+      labels: childLabels('InferenceService', name),
+      ownerReferences: [owner],
+    },
+    spec: {
+      scaleTargetRef: {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        name: servingDeploymentName(name, primaryVersion),
+      },
+      minReplicas: Math.max(1, isvc.spec.replicas.min),
+      maxReplicas: isvc.spec.replicas.max,
+      metrics: [metric],
+    },
+  };
+}
