@@ -263,6 +263,19 @@ export const InferenceServiceStatusSchema = z
       })
       .describe('Load observed by the autoscaler.')
       .optional(),
+    drift: z
+      .object({
+        time: z.iso.datetime({ offset: true }).describe('When drift was measured.'),
+        metric: z.enum(['psi', 'ks']).describe('The statistic.'),
+        value: z.number().describe("The worst feature's drift."),
+        feature: boundedString('The feature that drifted most.', 128).optional(),
+        samples: z.number().int().min(0).describe('Sampled request rows compared.'),
+        retrainPolicy: boundedString('The RetrainPolicy that measured it.', 253),
+      })
+      .describe(
+        'Drift of the sampled requests from the training data, measured by a RetrainPolicy with a drift trigger on this service.',
+      )
+      .optional(),
   })
   .describe('The observed state of the InferenceService.');
 export type InferenceServiceStatus = z.infer<typeof InferenceServiceStatusSchema>;

@@ -155,6 +155,11 @@ export const RetrainPolicySpecSchema = z
       .boolean()
       .describe('Suspend all triggers; running TrainingJobs continue.')
       .default(false),
+    cooldown: durationAtLeast(
+      'spec.cooldown',
+      '1s',
+      'The shortest time between two runs the policy starts, whatever the trigger, e.g. "30m". Unset: no cooldown.',
+    ).optional(),
   })
   .describe('The desired state of the RetrainPolicy.');
 export type RetrainPolicySpec = z.infer<typeof RetrainPolicySpecSchema>;
@@ -207,11 +212,24 @@ export const RetrainPolicyStatusSchema = z
     lastDrift: z
       .object({
         time: timestamp('When drift was measured.'),
-        value: z.number().describe('The drift statistic.'),
+        value: z.number().describe("The drift statistic (the worst feature's)."),
         feature: boundedString('The feature that drifted most.', 128).optional(),
+        samples: z.number().int().min(0).describe('Sampled request rows compared.').optional(),
+        modelVersion: boundedString(
+          'The ModelVersion whose training data was the reference.',
+          253,
+        ).optional(),
       })
       .describe('The last drift measurement.')
       .optional(),
+    lastDatasetVersion: boundedString(
+      'The Dataset version the datasetChange trigger last acted on (or found when the policy was created).',
+      64,
+    ).optional(),
+    lastManualRun: boundedString(
+      'The value of the lathe.dev/run-now annotation last acted on.',
+      256,
+    ).optional(),
   })
   .describe('The observed state of the RetrainPolicy.');
 export type RetrainPolicyStatus = z.infer<typeof RetrainPolicyStatusSchema>;

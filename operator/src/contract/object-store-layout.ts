@@ -83,6 +83,12 @@ export const DatasetFile = {
   schema: 'schema.json',
   /** Statistics of the version (`DatasetStats`): rows, per-column statistics, distributions. */
   stats: 'stats.json',
+  /**
+   * The test split's rows before preparation (after PII handling), one JSON object per line
+   * keyed by input column, with the label: what a model trained on another version is scored
+   * on, through its own preparation (champion/challenger on the same split).
+   */
+  testRaw: 'test.raw.jsonl',
 } as const;
 
 /** The files of a model artifact (`modelVersionPrefix`) Lathe's trainer writes. */

@@ -106,7 +106,28 @@ export type TrainResult = z.infer<typeof TrainResultSchema>;
 export const ServeResultSchema = FailureSchema.extend({ kind: z.literal('serve') });
 export type ServeResult = z.infer<typeof ServeResultSchema>;
 
-type AnyResult = IngestResult | TrainResult | ServeResult;
+/** An evaluation run's result: the model's metrics on the dataset version's test split. */
+export const EvaluateResultSchema = z.discriminatedUnion('outcome', [
+  z.object({
+    kind: z.literal('evaluate'),
+    outcome: z.literal('succeeded'),
+    metrics: z.record(z.string(), z.number()),
+    rows: z.number().int().min(0),
+  }),
+  FailureSchema.extend({ kind: z.literal('evaluate') }),
+]);
+export type EvaluateResult = z.infer<typeof EvaluateResultSchema>;
+
+/** The schema of each kind of result, by `kind`. */
+const resultSchemas = {
+  ingest: IngestResultSchema,
+  train: TrainResultSchema,
+  serve: ServeResultSchema,
+  evaluate: EvaluateResultSchema,
+} as const;
+type ResultKind = keyof typeof resultSchemas;
+type ResultOf<K extends ResultKind> = z.infer<(typeof resultSchemas)[K]>;
+type AnyResult = ResultOf<ResultKind>;
 
 /** Serialises `result` to fit the kubelet's 4096 bytes, shortening the message if needed. */
 export function terminationMessage(result: AnyResult): string {
@@ -127,7 +148,7 @@ export function writeResult(result: AnyResult, path: string): void {
 }
 
 /** Parses a termination message; undefined when it is not a result of this `kind`. */
-export function parseResult<K extends 'ingest' | 'train' | 'serve'>(
+export function parseResult<K extends ResultKind>(
   kind: K,
   message: string | undefined,
 ): ResultOf<K> | undefined {
@@ -138,21 +159,9 @@ export function parseResult<K extends 'ingest' | 'train' | 'serve'>(
   } catch {
     return undefined;
   }
-  const schema =
-    kind === 'ingest'
-      ? IngestResultSchema
-      : kind === 'train'
-        ? TrainResultSchema
-        : ServeResultSchema;
-  const parsed = schema.safeParse(json);
+  const parsed = resultSchemas[kind].safeParse(json);
   return parsed.success ? (parsed.data as ResultOf<K>) : undefined;
 }
-
-type ResultOf<K> = K extends 'ingest'
-  ? IngestResult
-  : K extends 'train'
-    ? TrainResult
-    : ServeResult;
 
 /** One epoch of training. */
 export const EpochRecordSchema = z.object({

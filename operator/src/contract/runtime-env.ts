@@ -92,6 +92,33 @@ export const ServeEnv = {
   podName: 'LATHE_POD_NAME',
 } as const;
 
+/**
+ * Variables of an evaluation run (the trainer image, `evaluate` mode): score an existing model
+ * artifact on a dataset version's test split, preparing the split's raw rows with the model's
+ * own `schema.json`. The champion/challenger decision uses it to evaluate both on one split.
+ */
+export const EvaluateEnv = {
+  /** `s3://…/models/<ns>/<model>/<version>/`: the artifact to evaluate. */
+  modelUri: 'LATHE_EVALUATE_MODEL_URI',
+  /** Its verified digest; the run refuses anything else. */
+  modelDigest: 'LATHE_EVALUATE_MODEL_DIGEST',
+  /** `s3://…/datasets/<ns>/<dataset>/<version>/`: whose `test.raw.jsonl` is scored. */
+  datasetUri: 'LATHE_DATASET_URI',
+} as const;
+
+/** Variables of the retrain trigger (`runtime-images/retrain`), run by a RetrainPolicy's CronJob. */
+export const RetrainEnv = {
+  namespace: 'LATHE_RETRAIN_NAMESPACE',
+  policy: 'LATHE_RETRAIN_POLICY',
+  policyUid: 'LATHE_RETRAIN_POLICY_UID',
+  /** The policy's `spec.template` (metadata and spec of the TrainingJob), JSON. */
+  template: 'LATHE_TRAINING_TEMPLATE',
+  /** `Allow`, `Forbid` or `Replace`. */
+  concurrencyPolicy: 'LATHE_CONCURRENCY_POLICY',
+  /** The scheduled Job's name (downward API label `job-name`): names the TrainingJob, so a retried pod creates it once. */
+  runName: 'LATHE_RUN_NAME',
+} as const;
+
 /** Where a program writes its result (`results.ts`); the pod's `terminationMessagePath`. */
 export const RESULT_PATH_ENV = 'LATHE_RESULT_PATH';
 

@@ -10,6 +10,7 @@ import { ObjectStore } from '../storage/object-store.js';
 import { datasetController } from './dataset/reconcile.js';
 import { inferenceServiceController } from './inferenceservice/reconcile.js';
 import { modelVersionController } from './modelversion/reconcile.js';
+import { retrainPolicyController } from './retrainpolicy/reconcile.js';
 import { trainingJobController } from './trainingjob/reconcile.js';
 
 /** Builds the controllers from the operator's configuration. */
@@ -25,5 +26,11 @@ export function controllers(config: OperatorConfig): ControllerDefinition<KubeOb
     }),
     modelVersionController({ store }),
     inferenceServiceController({ storeConfig: config.objectStore, image: config.images.server }),
+    retrainPolicyController({
+      store,
+      storeConfig: config.objectStore,
+      retrainImage: config.images.retrain,
+      trainerImage: config.images.trainer,
+    }),
   ];
 }

@@ -98,6 +98,8 @@ export function inferenceServiceController(options: InferenceServiceControllerOp
       ),
     ],
     permissions: objectStoreSecretPermissions,
+    // Written by the RetrainPolicy controller that measures this service's drift.
+    foreignStatusFields: ['drift'],
     async reconcile(isvc, ctx) {
       const storeConfig = options.storeConfig;
       const key = `${isvc.metadata.namespace}/${isvc.metadata.name}`;

@@ -1,0 +1,259 @@
+/**
+ * What a RetrainPolicy makes. Pure: the policy and the operator's configuration in.
+ *
+ * - For the schedule trigger: a CronJob whose pod runs the retrain trigger
+ *   (`runtime-images/retrain`), under a ServiceAccount bound to a Role that can only create and
+ *   list TrainingJobs in the namespace.
+ * - For the other triggers (a new dataset version, drift, a manual request): the TrainingJob
+ *   itself, from the template, named after what triggered it so it is made once.
+ * - For a champion/challenger decision: an evaluation Job that scores the champion's artifact
+ *   on the challenger's test split (the trainer image in `evaluate` mode).
+ */
+import type { RetrainPolicy } from '../../api/retrainpolicy.js';
+import type { TrainingJobInput } from '../../api/trainingjob.js';
+import { DEFAULT_TERMINATION_MESSAGE_PATH } from '../../contract/results.js';
+import { EvaluateEnv, RESULT_PATH_ENV, RetrainEnv, TrainEnv } from '../../contract/runtime-env.js';
+import type {
+  CronJobObject,
+  JobObject,
+  RoleBindingObject,
+  RoleObject,
+  ServiceAccountObject,
+} from '../../runtime/builtin-kinds.js';
+import { childLabels, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../runtime/labels.js';
+import type { OwnerReference } from '../../runtime/resource.js';
+import type { ModelVersionObject } from '../lathe-kinds.js';
+import { childName, shortHash } from '../shared/names.js';
+import { type ObjectStoreConfig, objectStoreEnv } from '../shared/object-store-access.js';
+import {
+  restrictedContainerSecurityContext,
+  restrictedPodSecurityContext,
+} from '../shared/pod-security.js';
+
+export const POLICY_LABEL = 'lathe.dev/retrainpolicy';
+export const TRIGGER_LABEL = 'lathe.dev/trigger';
+/** The annotation a user sets (to any new value) to run now. */
+export const RUN_NOW_ANNOTATION = 'lathe.dev/run-now';
+
+export type Trigger = 'schedule' | 'datasetChange' | 'drift' | 'manual';
+
+/** The ServiceAccount, Role and RoleBinding of the retrain trigger. */
+export function triggerIdentityName(policy: string): string {
+  return childName(policy, 'retrain');
+}
+
+/** CronJob names are limited to 52 characters (their Jobs add a suffix). */
+export function cronJobName(policy: string): string {
+  return childName(policy, 'retrain', 52);
+}
+
+export function triggerIdentity(
+  policy: RetrainPolicy,
+  owner: OwnerReference,
+): { serviceAccount: ServiceAccountObject; role: RoleObject; roleBinding: RoleBindingObject } {
+  const name = triggerIdentityName(policy.metadata.name ?? '');
+  const namespace = policy.metadata.namespace;
+  const metadata = {
+    name,
+    namespace,
+    labels: childLabels('RetrainPolicy', policy.metadata.name ?? ''),
+    ownerReferences: [owner],
+  };
+  return {
+    serviceAccount: {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata,
+      automountServiceAccountToken: false,
+    },
+    role: {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata,
+      rules: [{ apiGroups: ['lathe.dev'], resources: ['trainingjobs'], verbs: ['create', 'list'] }],
+    },
+    roleBinding: {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata,
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      subjects: [{ kind: 'ServiceAccount', name, namespace }],
+    },
+  };
+}
+
+export function desiredCronJob(
+  policy: RetrainPolicy,
+  options: { image: string; owner: OwnerReference },
+): CronJobObject {
+  const name = policy.metadata.name ?? '';
+  const schedule = policy.spec.triggers.schedule;
+  const labels = {
+    ...childLabels('RetrainPolicy', name),
+    'app.kubernetes.io/component': 'retrain-trigger',
+  };
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'CronJob',
+    metadata: {
+      name: cronJobName(name),
+      namespace: policy.metadata.namespace,
+      labels,
+      ownerReferences: [options.owner],
+    },
+    spec: {
+      schedule: schedule?.cron ?? '0 0 1 1 *',
+      timeZone: schedule?.timeZone ?? 'Etc/UTC',
+      // Overlapping trigger pods are pointless; the runs' own concurrency is the policy's.
+      concurrencyPolicy: 'Forbid',
+      startingDeadlineSeconds: 300,
+      successfulJobsHistoryLimit: 1,
+      failedJobsHistoryLimit: 1,
+      suspend: policy.spec.suspend,
+      jobTemplate: {
+        metadata: { labels },
+        spec: {
+          backoffLimit: 3,
+          activeDeadlineSeconds: 300,
+          template: {
+            metadata: { labels },
+            spec: {
+              restartPolicy: 'Never',
+              serviceAccountName: triggerIdentityName(name),
+              automountServiceAccountToken: true,
+              securityContext: restrictedPodSecurityContext,
+              containers: [
+                {
+                  name: 'trigger',
+                  image: options.image,
+                  env: [
+                    { name: RetrainEnv.namespace, value: policy.metadata.namespace ?? '' },
+                    { name: RetrainEnv.policy, value: name },
+                    { name: RetrainEnv.policyUid, value: policy.metadata.uid ?? '' },
+                    { name: RetrainEnv.template, value: JSON.stringify(policy.spec.template) },
+                    { name: RetrainEnv.concurrencyPolicy, value: policy.spec.concurrencyPolicy },
+                    {
+                      name: RetrainEnv.runName,
+                      valueFrom: {
+                        fieldRef: { fieldPath: "metadata.labels['batch.kubernetes.io/job-name']" },
+                      },
+                    },
+                  ],
+                  resources: {
+                    requests: { cpu: '50m', memory: '128Mi' },
+                    limits: { memory: '256Mi' },
+                  },
+                  securityContext: restrictedContainerSecurityContext,
+                  terminationMessagePolicy: 'FallbackToLogsOnError',
+                },
+              ],
+            },
+          },
+        },
+      },
+    },
+  };
+}
+
+/** The name of a run the controller starts, from what triggered it. */
+export function runName(
+  policy: string,
+  trigger: Exclude<Trigger, 'schedule'>,
+  token: string,
+): string {
+  const short = { datasetChange: 'data', drift: 'drift', manual: 'manual' }[trigger];
+  return childName(policy, `${short}-${shortHash(token)}`);
+}
+
+/** A TrainingJob of the policy from its template (`datasetVersion` pins the data when given). */
+export function desiredRun(
+  policy: RetrainPolicy,
+  run: { name: string; trigger: Trigger; datasetVersion?: string },
+  owner: OwnerReference,
+): TrainingJobInput {
+  const template = policy.spec.template;
+  return {
+    apiVersion: 'lathe.dev/v1alpha1',
+    kind: 'TrainingJob',
+    metadata: {
+      name: run.name,
+      namespace: policy.metadata.namespace,
+      labels: {
+        ...(template.metadata?.labels ?? {}),
+        [MANAGED_BY_LABEL]: MANAGED_BY_VALUE,
+        [POLICY_LABEL]: policy.metadata.name ?? '',
+        [TRIGGER_LABEL]: run.trigger,
+      },
+      annotations: { ...(template.metadata?.annotations ?? {}) },
+      ownerReferences: [{ ...owner }],
+    },
+    spec: {
+      ...template.spec,
+      datasetRef: {
+        ...template.spec.datasetRef,
+        ...(run.datasetVersion ? { version: run.datasetVersion } : {}),
+      },
+    } as TrainingJobInput['spec'],
+  };
+}
+
+/** Scores `champion`'s artifact on the test split of the dataset version at `datasetUri`. */
+export function desiredEvaluationJob(
+  policy: RetrainPolicy,
+  input: {
+    name: string;
+    champion: ModelVersionObject;
+    datasetUri: string;
+    task: 'classification' | 'regression';
+    image: string;
+    store: ObjectStoreConfig;
+    owner: OwnerReference;
+  },
+): JobObject {
+  const labels = {
+    ...childLabels('RetrainPolicy', policy.metadata.name ?? ''),
+    'app.kubernetes.io/component': 'evaluate',
+  };
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name: input.name,
+      namespace: policy.metadata.namespace,
+      labels,
+      ownerReferences: [input.owner],
+    },
+    spec: {
+      backoffLimit: 1,
+      activeDeadlineSeconds: 1800,
+      template: {
+        metadata: { labels },
+        spec: {
+          restartPolicy: 'Never',
+          automountServiceAccountToken: false,
+          securityContext: restrictedPodSecurityContext,
+          containers: [
+            {
+              name: 'evaluate',
+              image: input.image,
+              args: ['evaluate'],
+              env: [
+                ...objectStoreEnv(input.store),
+                { name: EvaluateEnv.modelUri, value: input.champion.spec.artifact.uri },
+                { name: EvaluateEnv.modelDigest, value: input.champion.spec.artifact.digest },
+                { name: EvaluateEnv.datasetUri, value: input.datasetUri },
+                { name: TrainEnv.task, value: input.task },
+                { name: RESULT_PATH_ENV, value: DEFAULT_TERMINATION_MESSAGE_PATH },
+              ],
+              resources: { requests: { cpu: '500m', memory: '1Gi' }, limits: { memory: '1Gi' } },
+              securityContext: restrictedContainerSecurityContext,
+              terminationMessagePolicy: 'FallbackToLogsOnError',
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+            },
+          ],
+          volumes: [{ name: 'tmp', emptyDir: {} }],
+        },
+      },
+    },
+  };
+}
