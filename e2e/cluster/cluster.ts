@@ -4,7 +4,7 @@
  *
  * `up` always starts clean: it first stops whatever an earlier (perhaps crashed) run left in
  * the pid ledger, then makes a new PKI and new data directories, picks free ports, and starts
- * etcd → kube-apiserver → controller manager, scheduler and MinIO → the process node.
+ * etcd → kube-apiserver → controller manager, scheduler, MinIO and PostgreSQL → the process node.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -14,6 +14,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import * as Minio from 'minio';
+import pg from 'pg';
 import {
   apiServerSpec,
   type ClusterLayout,
@@ -21,6 +22,9 @@ import {
   controllerManagerSpec,
   etcdSpec,
   minioSpec,
+  POSTGRES_ADMIN_USER,
+  postgresInitCommand,
+  postgresSpec,
   processNodeSpec,
   schedulerSpec,
 } from './components.js';
@@ -36,6 +40,7 @@ const stopOrder = [
   'process-node',
   'kube-scheduler',
   'kube-controller-manager',
+  'postgres',
   'minio',
   'kube-apiserver',
   'etcd',
@@ -54,7 +59,12 @@ async function readRecordedCluster(): Promise<RecordedCluster> {
 /** How to tell a started component is healthy: its health URL, or for the node, Node Ready. */
 function healthCheckOf(
   spec: ComponentSpec,
-  context: { adminTls: { cert: Buffer; key: Buffer }; kubeconfigPath: string; nodeName: string },
+  context: {
+    adminTls: { cert: Buffer; key: Buffer };
+    kubeconfigPath: string;
+    nodeName: string;
+    layout: ClusterLayout;
+  },
 ): () => Promise<boolean> {
   if (spec.name === 'process-node') {
     const kc = new k8s.KubeConfig();
@@ -62,6 +72,7 @@ function healthCheckOf(
     const core = kc.makeApiClient(k8s.CoreV1Api);
     return () => nodeIsReady(core, context.nodeName);
   }
+  if (spec.name === 'postgres') return () => postgresAnswers(context.layout);
   const tls = spec.healthNeedsAdminCert ? context.adminTls : {};
   return async () => (await probeUrl(spec.healthUrl!, tls)) === 200;
 }
@@ -133,7 +144,7 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
 
   const stale = await stopRecorded(stateDir, stopOrder, 5_000);
   if (stale.length) log(`Stopped processes left by an earlier run: ${stale.join(', ')}`);
-  for (const dir of ['etcd', 'minio', 'pki', 'logs', 'node'])
+  for (const dir of ['etcd', 'minio', 'postgres', 'pki', 'logs', 'node'])
     await rm(path.join(stateDir, dir), { recursive: true, force: true });
   await rm(clusterInfoPath, { force: true });
   await mkdir(stateDir, { recursive: true });
@@ -154,11 +165,19 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
       scheduler: await freePort(),
       minio: await freePort(),
       minioConsole: await freePort(),
+      postgres: await freePort(),
     },
     minio: {
       accessKey: `lathe-${randomBytes(4).toString('hex')}`,
       secretKey: randomBytes(18).toString('base64url'),
     },
+    postgres: { host: '127.0.0.1', adminPassword: randomBytes(18).toString('base64url') },
+    runsAsRoot: process.getuid?.() === 0,
+  };
+  const postgresUser = {
+    user: 'lathe',
+    database: 'lathe',
+    password: randomBytes(18).toString('base64url'),
   };
   const apiServerUrl = `https://127.0.0.1:${layout.ports.apiServer}`;
 
@@ -182,7 +201,7 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
     const logPath = path.join(stateDir, 'logs', `${spec.name}.log`);
     logs[spec.name] = logPath;
     const proc = await startDetached(stateDir, spec, logPath);
-    const check = healthCheckOf(spec, { adminTls, kubeconfigPath, nodeName });
+    const check = healthCheckOf(spec, { adminTls, kubeconfigPath, nodeName, layout });
     return {
       proc,
       wait: () => waitUntilHealthy({ name: spec.name, pid: proc.pid, logPath }, check, timeoutMs),
@@ -194,11 +213,14 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
     await etcd.wait();
     const apiServer = await launch(apiServerSpec(layout), 90_000);
     const minio = await launch(minioSpec(layout), 60_000);
+    await initPostgres(layout);
+    const postgres = await launch(postgresSpec(layout), 60_000);
     await apiServer.wait();
     log(`kube-apiserver ready at ${apiServerUrl}`);
     const controllerManager = await launch(controllerManagerSpec(layout), 60_000);
     const scheduler = await launch(schedulerSpec(layout), 60_000);
-    await Promise.all([controllerManager.wait(), scheduler.wait(), minio.wait()]);
+    await Promise.all([controllerManager.wait(), scheduler.wait(), minio.wait(), postgres.wait()]);
+    await createPostgresDatabase(layout, postgresUser);
 
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(kubeconfigPath);
@@ -229,10 +251,17 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
       secretKey: layout.minio.secretKey,
       bucket: 'lathe',
     },
+    postgres: {
+      host: layout.postgres.host,
+      port: layout.ports.postgres,
+      ...postgresUser,
+      uri: `postgresql://${postgresUser.user}:${encodeURIComponent(postgresUser.password)}@${layout.postgres.host}:${layout.ports.postgres}/${postgresUser.database}`,
+    },
     logs,
   };
   await writeFile(clusterInfoPath, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
   await writeFile(path.join(stateDir, 'minio.env'), minioEnv(info), { mode: 0o600 });
+  await writeFile(path.join(stateDir, 'postgres.env'), postgresEnv(info), { mode: 0o600 });
   await writeFile(path.join(stateDir, 'env.sh'), shellEnv(info));
   log(`Cluster up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return info;
@@ -253,6 +282,7 @@ async function createBucketAndSecret(kc: k8s.KubeConfig, layout: ClusterLayout):
     secretKey: layout.minio.secretKey,
   });
   if (!(await client.bucketExists('lathe'))) await client.makeBucket('lathe');
+  await uploadExampleData(client);
 
   const core = kc.makeApiClient(k8s.CoreV1Api);
   await core
@@ -274,6 +304,21 @@ async function createBucketAndSecret(kc: k8s.KubeConfig, layout: ClusterLayout):
     .catch(ignoreConflict);
 }
 
+/**
+ * The example data sets (`examples/data/*.csv`) at `s3://lathe/examples/<file>`, where the
+ * example Datasets read them, so `kubectl apply -f examples/` works on the local cluster as is.
+ */
+export const exampleDataPrefix = 'examples/';
+
+async function uploadExampleData(client: Minio.Client): Promise<void> {
+  const dir = path.join(repoRoot, 'examples/data');
+  for (const file of (await readdir(dir)).filter((f) => f.endsWith('.csv'))) {
+    await client.fPutObject('lathe', `${exampleDataPrefix}${file}`, path.join(dir, file), {
+      'Content-Type': 'text/csv',
+    });
+  }
+}
+
 function ignoreConflict(error: { code?: number }): void {
   if (error.code !== 409) throw error;
 }
@@ -286,6 +331,80 @@ function minioEnv(info: ClusterInfo): string {
     `LATHE_OBJECT_STORE_SECRET_KEY=${info.minio.secretKey}`,
     '',
   ].join('\n');
+}
+
+/** libpq's variables, so `psql` (in the PostgreSQL bin directory on env.sh's PATH) connects. */
+function postgresEnv(info: ClusterInfo): string {
+  const p = info.postgres;
+  return [
+    `PGHOST=${p.host}`,
+    `PGPORT=${p.port}`,
+    `PGDATABASE=${p.database}`,
+    `PGUSER=${p.user}`,
+    `PGPASSWORD=${p.password}`,
+    '',
+  ].join('\n');
+}
+
+/** A fresh PostgreSQL data directory (initdb), its superuser's password read from a file. */
+async function initPostgres(layout: ClusterLayout): Promise<void> {
+  const passwordFile = path.join(layout.stateDir, 'postgres.pw');
+  await writeFile(passwordFile, `${layout.postgres.adminPassword}\n`, { mode: 0o600 });
+  const { command, args } = postgresInitCommand(layout, passwordFile);
+  try {
+    await exec(command, args, { maxBuffer: 16 * 1024 * 1024 });
+  } catch (error) {
+    const e = error as { stderr?: string; message: string };
+    throw new Error(`initdb failed: ${e.stderr || e.message}`, { cause: error });
+  } finally {
+    await rm(passwordFile, { force: true });
+  }
+  // Password authentication from any address: the server listens only where the layout says,
+  // and pods may come from addresses other than loopback.
+  await writeFile(
+    path.join(layout.stateDir, 'postgres', 'pg_hba.conf'),
+    'host all all 0.0.0.0/0 scram-sha-256\nhost all all ::/0 scram-sha-256\n',
+  );
+}
+
+function postgresAdmin(layout: ClusterLayout): pg.Client {
+  const client = new pg.Client({
+    host: layout.postgres.host,
+    port: layout.ports.postgres,
+    user: POSTGRES_ADMIN_USER,
+    password: layout.postgres.adminPassword,
+    database: 'postgres',
+    connectionTimeoutMillis: 2_000,
+  });
+  client.on('error', () => undefined);
+  return client;
+}
+
+async function postgresAnswers(layout: ClusterLayout): Promise<boolean> {
+  const client = postgresAdmin(layout);
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** The role and database the tests use (the role owns the database). */
+async function createPostgresDatabase(
+  layout: ClusterLayout,
+  user: { user: string; database: string; password: string },
+): Promise<void> {
+  const client = postgresAdmin(layout);
+  await client.connect();
+  try {
+    const password = user.password.replaceAll("'", "''");
+    await client.query(`CREATE ROLE ${user.user} LOGIN PASSWORD '${password}'`);
+    await client.query(`CREATE DATABASE ${user.database} OWNER ${user.user}`);
+  } finally {
+    await client.end();
+  }
 }
 
 function shellEnv(info: ClusterInfo): string {
@@ -303,6 +422,7 @@ const specsByName: Record<string, (layout: ClusterLayout) => ComponentSpec> = {
   'kube-controller-manager': controllerManagerSpec,
   'kube-scheduler': schedulerSpec,
   minio: minioSpec,
+  postgres: postgresSpec,
   'process-node': processNodeSpec,
 };
 

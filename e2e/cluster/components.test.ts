@@ -5,6 +5,8 @@ import {
   controllerManagerSpec,
   etcdSpec,
   minioSpec,
+  postgresInitCommand,
+  postgresSpec,
   processNodeSpec,
   schedulerSpec,
 } from './components.js';
@@ -18,6 +20,8 @@ const layout: ClusterLayout = {
     'kube-controller-manager': '/c/kcm',
     'kube-scheduler': '/c/sched',
     minio: '/c/minio',
+    postgres: '/pg/postgres',
+    initdb: '/pg/initdb',
   },
   ports: {
     etcdClient: 1001,
@@ -27,10 +31,13 @@ const layout: ClusterLayout = {
     scheduler: 1005,
     minio: 1006,
     minioConsole: 1007,
+    postgres: 1008,
   },
   nodeName: 'n1',
   podIpPrefix: '127.244',
   minio: { accessKey: 'ak', secretKey: 'sk' },
+  postgres: { host: '127.0.0.1', adminPassword: 'secret-admin-password' },
+  runsAsRoot: false,
 };
 
 describe('component command lines', () => {
@@ -86,6 +93,35 @@ describe('component command lines', () => {
       LATHE_API_SERVER_HOST: '127.0.0.1',
       LATHE_API_SERVER_PORT: '1003',
     });
+  });
+
+  it('runs PostgreSQL on its own port, TCP only, with password authentication', () => {
+    const spec = postgresSpec(layout);
+    expect(spec.command).toBe('/pg/postgres');
+    expect(spec.args).toEqual(
+      expect.arrayContaining([
+        '/repo/.lathe/postgres',
+        'listen_addresses=127.0.0.1',
+        'port=1008',
+        'unix_socket_directories=',
+      ]),
+    );
+    const init = postgresInitCommand(layout, '/repo/.lathe/postgres.pw');
+    expect(init.args).toEqual(
+      expect.arrayContaining(['--auth=scram-sha-256', '--pwfile=/repo/.lathe/postgres.pw']),
+    );
+    // The password is read from a file, never passed on a command line.
+    expect([...spec.args, ...init.args].join(' ')).not.toContain('secret-admin-password');
+  });
+
+  it('runs PostgreSQL as an unprivileged user in a user namespace when run as root', () => {
+    for (const build of [
+      postgresSpec({ ...layout, runsAsRoot: true }),
+      postgresInitCommand({ ...layout, runsAsRoot: true }, '/f'),
+    ]) {
+      expect(build.command).toBe('unshare');
+      expect(build.args.slice(0, 3)).toEqual(['--user', '--map-user=1000', '--map-group=1000']);
+    }
   });
 
   it('names a missing binary in its error', () => {

@@ -27,6 +27,18 @@ export interface ClusterInfo {
   /** Address prefix of pod IPs on the process node, e.g. `127.244`. */
   podIpPrefix: string;
   minio: { endpoint: string; accessKey: string; secretKey: string; bucket: string };
+  /**
+   * PostgreSQL: a database and a role owning it, for tests and examples. Pods reach it at
+   * `host` (today they share the host's loopback); `uri` is `postgresql://user:password@host:port/database`.
+   */
+  postgres: {
+    host: string;
+    port: number;
+    database: string;
+    user: string;
+    password: string;
+    uri: string;
+  };
   /** Where each component writes its log. */
   logs: Record<string, string>;
 }
