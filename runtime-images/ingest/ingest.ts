@@ -21,13 +21,14 @@ import {
   DatasetStatsSchema,
 } from '../../operator/src/contract/dataset-stats.js';
 import { DatasetFile } from '../../operator/src/contract/object-store-layout.js';
+import type { PreparedSchema } from '../../operator/src/contract/prepared-data.js';
 import { ObjectStore, StorageUnavailableError } from '../../operator/src/storage/object-store.js';
 import { IngestFailure, messageOf } from './failure.js';
 import { SpillWriter } from './files.js';
 import { fitPreparation } from './fit.js';
 import { postgresTable } from './postgres.js';
 import { checkMinRows, SourceProfiler } from './profile.js';
-import { publishVersion } from './publish.js';
+import { publishVersion, type VersionFiles } from './publish.js';
 import { countKeptRows, rowRules } from './rows.js';
 import type { IngestSettings } from './settings.js';
 import { httpParts, s3Parts } from './sources.js';
@@ -87,85 +88,106 @@ async function withStore<T>(what: string, action: () => Promise<T>): Promise<T> 
   }
 }
 
+/** A prepared dataset version in the scratch directory, not yet named or uploaded. */
+export interface PreparedVersion {
+  files: VersionFiles;
+  schema: PreparedSchema;
+  stats: DatasetStats;
+}
+
+/** Passes 1 to 4: from the source table to the version's files in `workDir`. */
+export async function prepareVersion(
+  spec: DatasetSpec,
+  table: Table,
+  workDir: string,
+  log: IngestLog = () => undefined,
+): Promise<PreparedVersion> {
+  // Pass 1: source → spill, profiled.
+  const spillPath = path.join(workDir, 'source.jsonl');
+  const spill = new SpillWriter(spillPath);
+  const profiler = new SourceProfiler(spec);
+  let dataDigest: string;
+  try {
+    for await (const batch of table.batches()) {
+      await spill.write(profiler.observe(table.columns, batch));
+    }
+  } finally {
+    dataDigest = await spill.close();
+  }
+  const profile = profiler.finish(table.columns);
+  log('Read the source', {
+    sourceRows: profile.sourceRows,
+    columns: profile.sourceColumns.length,
+    task: profile.task,
+  });
+
+  // Pass 2, when needed: rows kept per stratum.
+  const rules = rowRules(spec, profile);
+  const kept = profile.keptPerStratum ?? (await countKeptRows(spillPath, rules));
+  let rows = 0;
+  for (const n of kept.values()) rows += n;
+  checkMinRows(spec, rows);
+  if (rows === 0) {
+    throw new IngestFailure(
+      'InvalidData',
+      `no row is left: all ${profile.sourceRows} rows miss the label or a value whose rows are dropped (spec.preparation.missingValues)`,
+    );
+  }
+
+  // Pass 3: split and fit on the train split. Pass 4: prepare every row.
+  const fitted = await fitPreparation(spec, profile, spillPath, dataDigest, rules, kept);
+  const written = await writePrepared(spec, profile, fitted, spillPath, workDir, rules, kept);
+  await rm(spillPath, { force: true });
+
+  const stats: DatasetStats = DatasetStatsSchema.parse({
+    formatVersion: 1,
+    rows: fitted.rows,
+    trainRows: fitted.trainRows,
+    testRows: fitted.testRows,
+    sourceRows: profile.sourceRows,
+    columns: fitted.columns,
+    ...(fitted.labels ? { labels: fitted.labels } : {}),
+    distributions: written.distributions,
+  });
+  const json = (value: unknown) => Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
+  return {
+    files: {
+      onDisk: written.files,
+      inMemory: { [DatasetFile.schema]: json(fitted.schema), [DatasetFile.stats]: json(stats) },
+    },
+    schema: fitted.schema,
+    stats,
+  };
+}
+
 export async function ingest(
   settings: IngestSettings,
   table: Table,
   log: IngestLog,
 ): Promise<IngestOutcome> {
-  const { spec } = settings;
   const store = new ObjectStore(settings.store);
   const bucket = settings.store.bucket;
   await withStore('The object store', () => store.checkBucket(bucket));
 
   const workDir = await mkdtemp(path.join(settings.workDir, 'lathe-ingest-'));
   try {
-    // Pass 1: source → spill, profiled.
-    const spillPath = path.join(workDir, 'source.jsonl');
-    const spill = new SpillWriter(spillPath);
-    const profiler = new SourceProfiler(spec);
-    let dataDigest: string;
-    try {
-      for await (const batch of table.batches()) {
-        await spill.write(profiler.observe(table.columns, batch));
-      }
-    } finally {
-      dataDigest = await spill.close();
-    }
-    const profile = profiler.finish(table.columns);
-    log('Read the source', {
-      sourceRows: profile.sourceRows,
-      columns: profile.sourceColumns.length,
-      task: profile.task,
-    });
-
-    // Pass 2, when needed: rows kept per stratum.
-    const rules = rowRules(spec, profile);
-    const kept = profile.keptPerStratum ?? (await countKeptRows(spillPath, rules));
-    let rows = 0;
-    for (const n of kept.values()) rows += n;
-    checkMinRows(spec, rows);
-    if (rows === 0) {
-      throw new IngestFailure(
-        'InvalidData',
-        `no row is left: all ${profile.sourceRows} rows miss the label or a value whose rows are dropped (spec.preparation.missingValues)`,
-      );
-    }
-
-    // Pass 3: split and fit on the train split.
-    const fitted = await fitPreparation(spec, profile, spillPath, dataDigest, rules, kept);
-    // Pass 4: prepare every row.
-    const written = await writePrepared(spec, profile, fitted, spillPath, workDir, rules, kept);
-    await rm(spillPath, { force: true });
-
-    const stats: DatasetStats = DatasetStatsSchema.parse({
-      formatVersion: 1,
-      rows: fitted.rows,
-      trainRows: fitted.trainRows,
-      testRows: fitted.testRows,
-      sourceRows: profile.sourceRows,
-      columns: fitted.columns,
-      ...(fitted.labels ? { labels: fitted.labels } : {}),
-      distributions: written.distributions,
-    });
-    const json = (value: unknown) => Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
+    const prepared = await prepareVersion(settings.spec, table, workDir, log);
+    const { stats } = prepared;
     const published = await withStore('Uploading the version', () =>
-      publishVersion(store, bucket, settings, {
-        onDisk: written.files,
-        inMemory: { [DatasetFile.schema]: json(fitted.schema), [DatasetFile.stats]: json(stats) },
-      }),
+      publishVersion(store, bucket, settings, prepared.files),
     );
     log(published.reused ? 'Reused the dataset version' : 'Uploaded the dataset version', {
       version: published.version,
-      rows: fitted.rows,
-      trainRows: fitted.trainRows,
-      testRows: fitted.testRows,
+      rows: stats.rows,
+      trainRows: stats.trainRows,
+      testRows: stats.testRows,
     });
     return {
       ...published,
-      rows: fitted.rows,
-      trainRows: fitted.trainRows,
-      testRows: fitted.testRows,
-      sourceRows: profile.sourceRows,
+      rows: stats.rows,
+      trainRows: stats.trainRows,
+      testRows: stats.testRows,
+      sourceRows: stats.sourceRows,
     };
   } finally {
     await rm(workDir, { recursive: true, force: true });
