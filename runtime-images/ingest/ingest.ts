@@ -136,7 +136,14 @@ export async function prepareVersion(
 
   // Pass 3: split and fit on the train split. Pass 4: prepare every row.
   const fitted = await fitPreparation(spec, profile, spillPath, dataDigest, rules, kept);
+  log('Fitted the preparation on the train split', {
+    features: fitted.schema.features.length,
+    trainRows: fitted.trainRows,
+  });
   const written = await writePrepared(spec, profile, fitted, spillPath, workDir, rules, kept);
+  log('Wrote the prepared splits', {
+    bytes: written.files.reduce((sum, f) => sum + f.sizeBytes, 0),
+  });
   await rm(spillPath, { force: true });
 
   const stats: DatasetStats = DatasetStatsSchema.parse({

@@ -103,7 +103,17 @@ const missingTokens = new Set([
 export function isMissing(value: unknown): boolean {
   if (value === null || value === undefined) return true;
   if (typeof value === 'number') return Number.isNaN(value);
-  if (typeof value === 'string') return missingTokens.has(value.trim());
+  if (typeof value === 'string') {
+    // Fast path: every missing token is at most 4 characters once trimmed, so a longer text
+    // that starts and ends with a printable ASCII character is a value.
+    const n = value.length;
+    if (n > 4) {
+      const first = value.charCodeAt(0);
+      const last = value.charCodeAt(n - 1);
+      if (first > 32 && first < 127 && last > 32 && last < 127) return false;
+    }
+    return missingTokens.has(value.trim());
+  }
   return false;
 }
 
@@ -246,15 +256,42 @@ export function formatNumber(value: number): string {
   if (!Number.isFinite(f) || Math.abs(f) >= 2 ** 22 || isPowerOfTwo(f)) return shortestFloat32(f);
   // Below 2^22 and off a power of two, f's rounding interval is symmetric and holds no short
   // decimal on its edge, so "d digits read back as f" holds for every d above the shortest:
-  // search down from 8 (9 digits always read back), 2-3 tries instead of up to 9. The unit
-  // test checks this against `shortestFloat32` on a million random float32 values.
-  let best = f.toPrecision(9);
-  for (let digits = 8; digits >= 1; digits--) {
-    const text = f.toPrecision(digits);
-    if (Math.fround(Number(text)) !== f) break;
-    best = text;
+  // search down from 8 digits (9 always read back). Each shorter rounding comes from the
+  // 9-digit one by integer arithmetic, exact unless its dropped digits are 5 then zeros (a
+  // double rounding may hide there: then ask toExponential), and is read back as
+  // m / 10^k, which is the double `Number(text)` gives, without parsing text. The unit test
+  // checks this against `shortestFloat32` on a million random float32 values.
+  const nine = f.toExponential(8);
+  const e = nine.indexOf('e');
+  const exponent = Number(nine.slice(e + 1));
+  const negative = nine.charCodeAt(0) === 45;
+  const m9 = Number(nine.slice(negative ? 1 : 0, e).replace('.', ''));
+  const sign = negative ? -1 : 1;
+  let best = sign * m9;
+  let bestScale = exponent - 8;
+  for (let d = 8; d >= 1; d--) {
+    const scale = exponent - d + 1;
+    const q = 10 ** (9 - d);
+    let kept = Math.floor(m9 / q);
+    const rest = m9 - kept * q;
+    let candidate: number;
+    if (rest * 2 === q || scale < -22 || scale > 22) {
+      candidate = Number(f.toExponential(d - 1));
+    } else {
+      if (rest * 2 > q) kept++;
+      candidate = sign * (scale < 0 ? kept / 10 ** -scale : kept * 10 ** scale);
+    }
+    if (Math.fround(candidate) !== f) break;
+    best = candidate;
+    bestScale = 0;
   }
-  return String(Number(best));
+  return String(bestScale === 0 ? best : decimalValue(best, bestScale));
+}
+
+/** `m × 10^scale` as the double nearest the decimal (what `Number(text)` gives). */
+function decimalValue(m: number, scale: number): number {
+  if (scale >= -22 && scale <= 22) return scale < 0 ? m / 10 ** -scale : m * 10 ** scale;
+  return Number(`${m}e${scale}`);
 }
 
 /** Whether `f` is ± a power of two (its float32 mantissa is zero). */
