@@ -20,6 +20,8 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Node.js flags, e.g. `--max-old-space-size=48`. */
   nodeArgs?: string[];
+  /** The program to run: the TypeScript source through tsx (default), or a built `.js` file. */
+  program?: string;
 }
 
 export interface IngestRun {
@@ -29,6 +31,9 @@ export interface IngestRun {
   output: string;
   /** The peak resident set size the program logged, in bytes. */
   peakRssBytes: number | undefined;
+  /** CPU time (user + system) the program logged. */
+  cpuSeconds: number | undefined;
+  /** Wall-clock time from start to exit. */
   seconds: number;
 }
 
@@ -45,9 +50,9 @@ export async function runIngestProgram(
       process.execPath,
       [
         ...(options.nodeArgs ?? []),
-        '--import',
-        'tsx',
-        path.join(repoRoot, 'runtime-images/ingest/main.ts'),
+        ...(options.program
+          ? [options.program]
+          : ['--import', 'tsx', path.join(repoRoot, 'runtime-images/ingest/main.ts')]),
       ],
       {
         cwd: repoRoot,
@@ -78,8 +83,18 @@ export async function runIngestProgram(
     const seconds = (performance.now() - started) / 1000;
     const result = parseResult('ingest', await readFile(resultPath, 'utf8').catch(() => undefined));
     if (!result) throw new Error(`the program wrote no result (exit ${code}); output:\n${output}`);
-    const peak = /"peakRssBytes":(\d+)/.exec(output);
-    return { code, result, output, peakRssBytes: peak ? Number(peak[1]) : undefined, seconds };
+    const logged = (field: string) => {
+      const match = new RegExp(`"${field}":([0-9.]+)`).exec(output);
+      return match ? Number(match[1]) : undefined;
+    };
+    return {
+      code,
+      result,
+      output,
+      peakRssBytes: logged('peakRssBytes'),
+      cpuSeconds: logged('cpuSeconds'),
+      seconds,
+    };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -12,6 +12,11 @@ import { CsvDecoder } from './csv.js';
 import type { Cell } from './table.js';
 
 const FLUSH_CHARS = 256 * 1024;
+/**
+ * Bytes a file may have queued before a writer waits: large enough that computing the next
+ * rows overlaps writing the last ones, small enough to keep memory flat.
+ */
+const QUEUED_BYTES = 4 * 1024 * 1024;
 
 /** Appends text to a file through a buffer; optionally sha256s and counts the bytes. */
 export class TextFileWriter {
@@ -24,7 +29,7 @@ export class TextFileWriter {
 
   constructor(path: string, options: { hash?: boolean } = {}) {
     this.path = path;
-    this.stream = createWriteStream(path);
+    this.stream = createWriteStream(path, { highWaterMark: QUEUED_BYTES });
     this.hash = options.hash ? createHash('sha256') : undefined;
   }
 
@@ -76,16 +81,7 @@ export class SpillWriter {
 
   async write(rows: readonly Cell[][]): Promise<void> {
     let text = '';
-    for (const row of rows) {
-      let line = '';
-      for (let j = 0; j < row.length; j++) {
-        const cell = row[j];
-        const field = cell === null || cell === undefined ? '' : String(cell);
-        line += j === 0 ? csvField(field) : `,${csvField(field)}`;
-      }
-      // A row of one empty cell would read back as a blank line, which CSV skips.
-      text += line === '' ? '""\n' : `${line}\n`;
-    }
+    for (const row of rows) text += `${spillLine(row)}\n`;
     this.file.write(text);
     this.rows += rows.length;
     await this.file.drain();
@@ -97,10 +93,30 @@ export class SpillWriter {
   }
 }
 
+/** One row as a spill line (without its line break). */
+export function spillLine(row: readonly Cell[]): string {
+  // Fast path: joined as is (null becomes the empty field), the line is right when it holds
+  // no quote or line break and no cell held a comma: as many commas as cell boundaries.
+  const line = row.join(',');
+  if (!/["\r\n]/.test(line)) {
+    let commas = 0;
+    for (let at = line.indexOf(','); at !== -1; at = line.indexOf(',', at + 1)) commas++;
+    if (commas === row.length - 1) return line === '' ? '""' : line;
+  }
+  let quoted = '';
+  for (let j = 0; j < row.length; j++) {
+    const cell = row[j];
+    const field = cell === null || cell === undefined ? '' : String(cell);
+    quoted += j === 0 ? csvField(field) : `,${csvField(field)}`;
+  }
+  // A row of one empty cell would read back as a blank line, which CSV skips.
+  return quoted === '' ? '""' : quoted;
+}
+
 /** Reads a spill back in batches of rows (cells as text, missing ones empty). */
 export async function* readSpill(path: string): AsyncGenerator<Cell[][]> {
   const decoder = new CsvDecoder(',');
-  for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 })) {
+  for await (const chunk of createReadStream(path, { highWaterMark: 64 * 1024 })) {
     const { records } = decoder.write(chunk as Buffer);
     if (records.length > 0) yield records;
   }

@@ -14,6 +14,11 @@ import { readHeaderFiles } from './sources.js';
 
 const log = pino({ base: { program: 'lathe-ingest' }, timestamp: pino.stdTimeFunctions.isoTime });
 
+function cpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
 function report(path: string, result: IngestResult): void {
   try {
     writeResult(result, path);
@@ -59,6 +64,7 @@ async function main(): Promise<number> {
         reused: outcome.reused,
         sourceRows: outcome.sourceRows,
         seconds: (Date.now() - started) / 1000,
+        cpuSeconds: cpuSeconds(),
         peakRssBytes: process.resourceUsage().maxRSS * 1024,
       },
       'Ingested the Dataset',

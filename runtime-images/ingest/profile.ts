@@ -162,15 +162,18 @@ export class SourceProfiler {
     const declared = this.declared;
     const labelIndex = this.labelIndex;
     const labelType = labelIndex >= 0 ? this.declaredType(this.names[labelIndex]!) : undefined;
+    // The kept columns are often all of them, in order: then a row is spilled as it came.
+    let identity = width === columns.length;
+    for (let j = 0; identity && j < width; j++) identity = sourceIndex[j] === j;
     const out: Cell[][] = new Array(batch.length);
     for (let r = 0; r < batch.length; r++) {
       const source = batch[r]!;
-      const row: Cell[] = new Array(width);
+      const row: Cell[] = identity && source.length === width ? source : new Array(width);
       const rowNumber = this.rows + r + 1;
       let complete = true;
       for (let j = 0; j < width; j++) {
         const cell = source[sourceIndex[j]!] ?? null;
-        row[j] = cell;
+        if (row !== source) row[j] = cell;
         if (isMissing(cell)) {
           this.missing[j]!++;
           if (j !== labelIndex) complete = false;

@@ -12,14 +12,14 @@ import { DatasetFile } from '../../operator/src/contract/object-store-layout.js'
 import {
   CellError,
   encodeLabel,
-  parseNumericCell,
   preparedHeader,
   preparedLine,
   prepareRecord,
+  scaleNumber,
 } from '../../operator/src/contract/prepared-data.js';
 import { IngestFailure } from './failure.js';
 import { readSpill, TextFileWriter } from './files.js';
-import { categoryOf, type Fitted } from './fit.js';
+import type { Fitted } from './fit.js';
 import type { SourceProfile } from './profile.js';
 import type { RowRules } from './rows.js';
 import { SplitAssigner } from './split.js';
@@ -70,14 +70,31 @@ export async function writePrepared(
   test.write(header);
 
   const labelIndex = profile.labelIndex;
+  // Each input's first feature, its width, and its distribution's counts. A numeric input's
+  // bins are found on its prepared (scaled) value against the scaled edges: scaling is
+  // increasing, so a value and an edge keep their order, and nothing is parsed twice.
+  let offset = 0;
   const inputs = schema.inputs.map((input, k) => {
     const index = fitted.inputIndexes[k]!;
+    const at = offset;
     if (input.kind === 'numeric') {
+      offset += 1;
       const edges = fitted.edges.get(input.name)!;
-      return { input, index, edges, counts: new Array<number>(edges.length + 1).fill(0) };
+      const scaledEdges = edges.map((e) => scaleNumber(input, e));
+      return {
+        input,
+        index,
+        at,
+        width: 1,
+        edges,
+        scaledEdges,
+        counts: new Array<number>(edges.length + 1).fill(0),
+      };
     }
-    const width = input.categories.length + 1;
-    return { input, index, edges: undefined, counts: new Array<number>(width).fill(0) };
+    const width = input.encoding === 'oneHot' ? input.categories.length + (input.other ? 1 : 0) : 1;
+    offset += width;
+    const counts = new Array<number>(input.categories.length + 1).fill(0);
+    return { input, index, at, width, edges: undefined, scaledEdges: undefined, counts };
   });
   const record: Record<string, Cell> = {};
   const features: number[] = [];
@@ -109,15 +126,17 @@ export async function writePrepared(
       }
       train.write(`${line}\n`);
       trainRows++;
-      for (const { input, index, edges, counts } of inputs) {
-        const cell = row[index] ?? null;
-        if (input.kind === 'numeric') {
-          const value = parseNumericCell(input.name, cell) ?? input.impute!;
-          counts[binOf(edges!, value)]!++;
+      for (const { input, at, width, scaledEdges, counts } of inputs) {
+        if (scaledEdges !== undefined) {
+          counts[binOf(scaledEdges, features[at]!)]!++;
+        } else if (input.kind === 'categorical' && input.encoding === 'oneHot') {
+          let hot = 0;
+          while (hot < width && features[at + hot] !== 1) hot++;
+          // The "other" slot, or no slot at all, both count as other.
+          counts[Math.min(hot, input.categories.length)]!++;
         } else {
-          const value = categoryOf(input, input.hashSalt, cell) ?? input.impute!;
-          const at = input.categories.indexOf(value);
-          counts[at >= 0 ? at : input.categories.length]!++;
+          const code = features[at]!;
+          counts[code >= 0 && code < counts.length ? code : counts.length - 1]!++;
         }
       }
     }

@@ -253,52 +253,93 @@ export function decodeLabel(schema: PreparedSchema, value: number): string | num
 export function formatNumber(value: number): string {
   if (Number.isInteger(value) && Math.abs(value) < 2 ** 24) return String(value);
   const f = Math.fround(value);
-  if (!Number.isFinite(f) || Math.abs(f) >= 2 ** 22 || isPowerOfTwo(f)) return shortestFloat32(f);
+  const a = Math.abs(f);
+  if (!(a < 2 ** 22) || a < 1e-14 || isPowerOfTwo(f)) return shortestFloat32(f);
   // Below 2^22 and off a power of two, f's rounding interval is symmetric and holds no short
   // decimal on its edge, so "d digits read back as f" holds for every d above the shortest:
-  // search down from 8 digits (9 always read back). Each shorter rounding comes from the
-  // 9-digit one by integer arithmetic, exact unless its dropped digits are 5 then zeros (a
-  // double rounding may hide there: then ask toExponential), and is read back as
-  // m / 10^k, which is the double `Number(text)` gives, without parsing text. The unit test
-  // checks this against `shortestFloat32` on a million random float32 values.
-  const nine = f.toExponential(8);
-  const e = nine.indexOf('e');
-  const exponent = Number(nine.slice(e + 1));
-  const negative = nine.charCodeAt(0) === 45;
-  const m9 = Number(nine.slice(negative ? 1 : 0, e).replace('.', ''));
-  const sign = negative ? -1 : 1;
-  let best = sign * m9;
-  let bestScale = exponent - 8;
+  // search down from 8 digits (9 always read back). Each rounding is computed with doubles
+  // and integers (`roundedTo`), as `f.toPrecision(d)` would give it, and the text is built
+  // from its digits as `String(Number(...))` would write it, without formatting or parsing
+  // text. The unit test checks this against `shortestFloat32` on a million float32 values.
+  let exponent = Math.floor(Math.log10(a));
+  const y9 = scaled(a, 8 - exponent);
+  if (y9 >= 1e9) exponent++;
+  else if (y9 < 1e8) exponent--;
+  let best = roundedTo(f, a, exponent, 9);
   for (let d = 8; d >= 1; d--) {
-    const scale = exponent - d + 1;
-    const q = 10 ** (9 - d);
-    let kept = Math.floor(m9 / q);
-    const rest = m9 - kept * q;
-    let candidate: number;
-    if (rest * 2 === q || scale < -22 || scale > 22) {
-      candidate = Number(f.toExponential(d - 1));
-    } else {
-      if (rest * 2 > q) kept++;
-      candidate = sign * (scale < 0 ? kept / 10 ** -scale : kept * 10 ** scale);
-    }
-    if (Math.fround(candidate) !== f) break;
+    const candidate = roundedTo(f, a, exponent, d);
+    if (Math.fround(scaled(candidate.digits, -candidate.scale)) !== a) break;
     best = candidate;
-    bestScale = 0;
   }
-  return String(bestScale === 0 ? best : decimalValue(best, bestScale));
+  return decimalText(f < 0, best.digits, best.scale);
 }
 
-/** `m × 10^scale` as the double nearest the decimal (what `Number(text)` gives). */
-function decimalValue(m: number, scale: number): number {
-  if (scale >= -22 && scale <= 22) return scale < 0 ? m / 10 ** -scale : m * 10 ** scale;
-  return Number(`${m}e${scale}`);
+/** Powers of ten that doubles hold exactly. */
+const POWERS_OF_TEN = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
+
+/** a × 10^k, rounded once (|k| ≤ 22, so 10^|k| is exact). */
+function scaled(a: number, k: number): number {
+  return k >= 0 ? a * POWERS_OF_TEN[k]! : a / POWERS_OF_TEN[-k]!;
 }
 
-/** Whether `f` is ± a power of two (its float32 mantissa is zero). */
+/**
+ * |f| (= a, with 10^exponent ≤ a < 10^(exponent+1)) rounded half up to d significant digits:
+ * the integer `digits` and `scale` with value digits × 10^-scale. a × 10^(d-1-exponent) is
+ * below 10^9 and off by less than 2e-7, so rounding it is exact unless it lies within 1e-6 of
+ * a half: then toExponential (exact) decides.
+ */
+function roundedTo(
+  f: number,
+  a: number,
+  exponent: number,
+  d: number,
+): { digits: number; scale: number } {
+  const scale = d - 1 - exponent;
+  const y = scaled(a, scale);
+  const floor = Math.floor(y);
+  const fraction = y - floor;
+  if (Math.abs(fraction - 0.5) >= 1e-6) {
+    return { digits: fraction > 0.5 ? floor + 1 : floor, scale };
+  }
+  const text = Math.abs(f).toExponential(d - 1);
+  const e = text.indexOf('e');
+  return {
+    digits: Number(text.slice(0, e).replace('.', '')),
+    scale: d - 1 - Number(text.slice(e + 1)),
+  };
+}
+
+/**
+ * How JavaScript writes the number digits × 10^-scale (`Number.prototype.toString`): its
+ * shortest digits are those of `digits` without trailing zeros, as a decimal up to 21 digits
+ * and down to 1e-6, else in exponent form.
+ */
+function decimalText(negative: boolean, digits: number, scale: number): string {
+  let s = String(digits);
+  let end = s.length;
+  while (end > 1 && s.charCodeAt(end - 1) === 48) end--;
+  const zeros = s.length - end;
+  s = s.slice(0, end);
+  const k = s.length;
+  const n = k + zeros - scale;
+  let text: string;
+  if (k <= n && n <= 21) text = s + '0'.repeat(n - k);
+  else if (0 < n && n <= 21) text = `${s.slice(0, n)}.${s.slice(n)}`;
+  else if (-6 < n && n <= 0) text = `0.${'0'.repeat(-n)}${s}`;
+  else {
+    const e = n - 1;
+    text = `${s[0]}${k > 1 ? `.${s.slice(1)}` : ''}e${e >= 0 ? '+' : '-'}${Math.abs(e)}`;
+  }
+  return negative ? `-${text}` : text;
+}
+
+/** Whether `f` (a float32 value) is ± a power of two: its mantissa bits are all zero. */
 function isPowerOfTwo(f: number): boolean {
-  const a = Math.abs(f);
-  return a !== 0 && 2 ** Math.floor(Math.log2(a)) === a;
+  FLOAT32[0] = f;
+  return (BITS32[0]! & 0x7fffff) === 0;
 }
+const FLOAT32 = new Float32Array(1);
+const BITS32 = new Uint32Array(FLOAT32.buffer);
 
 /**
  * The definition `formatNumber` implements: the shortest `toPrecision` text (1 to 9 digits)
