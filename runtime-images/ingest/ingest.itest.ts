@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { clusterInfo, repoRoot } from '../../e2e/cluster/testenv.js';
 import type { DatasetInput } from '../../operator/src/api/dataset.js';
 import { DatasetStatsSchema } from '../../operator/src/contract/dataset-stats.js';
@@ -184,6 +185,22 @@ describe('the ingestion program', () => {
     } finally {
       await rm(headers, { recursive: true, force: true });
     }
+  });
+
+  it.each([
+    ['dataset-iris.yaml', 'classification', 150],
+    ['dataset-diabetes.yaml', 'regression', 442],
+  ])('ingests examples/%s as is, from the copy cluster:up uploaded', async (file, task, rows) => {
+    const manifest = parse(await readFile(path.join(repoRoot, 'examples', file), 'utf8'));
+    const run = succeeded(
+      await runIngest(manifest.spec, { namespace, name: manifest.metadata.name }),
+    );
+    expect(run.rows).toBe(rows);
+    const prefix = datasetVersionPrefix(namespace, manifest.metadata.name, run.version);
+    const schema = PreparedSchemaSchema.parse(
+      JSON.parse((await store.read(minio.bucket, `${prefix}schema.json`)).toString()),
+    );
+    expect(schema.task).toBe(task);
   });
 
   it('reports a 404 as SourceNotFound, and exits 1', async () => {

@@ -172,7 +172,8 @@ export async function ingest(
   table: Table,
   log: IngestLog,
 ): Promise<IngestOutcome> {
-  const store = new ObjectStore(settings.store);
+  // Parts of 8 MiB keep the upload's memory small and flat (objects up to 80 GB).
+  const store = new ObjectStore({ ...settings.store, uploadPartBytes: 8 * 1024 * 1024 });
   const bucket = settings.store.bucket;
   await withStore('The object store', () => store.checkBucket(bucket));
 

@@ -14,6 +14,11 @@ export interface ObjectStoreConfig {
   accessKey: string;
   secretKey: string;
   region?: string;
+  /**
+   * Size of the parts of a multipart upload, which the client holds in memory one at a time
+   * (the minio library's default is 64 MiB). At least 5 MiB; at most 10,000 parts an object.
+   */
+  uploadPartBytes?: number;
 }
 
 /** The object (or bucket) does not exist. */
@@ -77,6 +82,7 @@ export class ObjectStore {
       accessKey: config.accessKey,
       secretKey: config.secretKey,
       region: config.region ?? 'us-east-1',
+      ...(config.uploadPartBytes ? { partSize: config.uploadPartBytes } : {}),
     });
   }
 
