@@ -1,10 +1,15 @@
 /**
  * How the ingestion program fails: one error type carrying a reason from the contract's
  * `FailureReasonSchema` (and, for a failed validation, the rule, column and observed value),
- * the exit code each reason gives, and the redaction that keeps credentials out of messages.
+ * the exit codes (the contract's `RuntimeExitCode`), and the redaction that keeps credentials
+ * out of messages.
  */
 import type { FailureReason } from '../../operator/src/contract/results.js';
-import { transientFailureReasons } from '../../operator/src/contract/results.js';
+
+export {
+  exitCodeFor,
+  RuntimeExitCode as IngestExitCode,
+} from '../../operator/src/contract/results.js';
 
 /** A failure with a reason a user can act on; its message quotes the underlying error. */
 export class IngestFailure extends Error {
@@ -25,24 +30,6 @@ export class IngestFailure extends Error {
     this.column = details.column;
     this.observed = details.observed;
   }
-}
-
-/**
- * Exit codes. Every failure exits non-zero, so the Job shows it; the code says whether a
- * retry can help, for the Job's `podFailurePolicy`: 1 (the data or the spec must change: a
- * failed validation, a missing source, bad credentials, a failing query) fails the Job at once,
- * 75 (EX_TEMPFAIL: source or object store unreachable) is retried with the Job's back-off.
- * The termination message says the same in words either way.
- */
-export const IngestExitCode = {
-  succeeded: 0,
-  failed: 1,
-  invalidEnvironment: 2,
-  transient: 75,
-} as const;
-
-export function exitCodeFor(reason: FailureReason): number {
-  return transientFailureReasons.has(reason) ? IngestExitCode.transient : IngestExitCode.failed;
 }
 
 /** The message of any thrown value. */

@@ -45,7 +45,7 @@ async function main(): Promise<number> {
     const headers = settings.spec.source.http ? await readHeaderFiles(settings.httpHeadersDir) : {};
     secrets = secretsOf(settings, headers);
     log.info(context, 'Started ingesting the Dataset');
-    const outcome = await ingest(settings, openTable(settings, headers), (msg, fields) =>
+    const outcome = await ingest(settings, await openTable(settings, headers), (msg, fields) =>
       log.info({ ...context, ...fields }, msg),
     );
     report(settings.resultPath, {

@@ -216,7 +216,7 @@ export class SourceProfiler {
         }
       }
       for (const [i, observation] of this.rules)
-        this.observeRule(i, columns[i]!, source[i] ?? null, rowNumber, observation);
+        this.observeRule(columns[i]!, source[i] ?? null, rowNumber, observation);
       out[r] = row;
     }
     this.rows += batch.length;
@@ -227,13 +227,7 @@ export class SourceProfiler {
     return this.declared?.get(name);
   }
 
-  private observeRule(
-    _index: number,
-    name: string,
-    cell: Cell,
-    row: number,
-    o: RuleObservation,
-  ): void {
+  private observeRule(name: string, cell: Cell, row: number, o: RuleObservation): void {
     if (isMissing(cell)) {
       o.missing++;
       return;

@@ -9,7 +9,7 @@
  * awaits back-pressure once per chunk.
  */
 import { StringDecoder } from 'node:string_decoder';
-import { CsvDecoder, CsvSyntaxError } from './csv.js';
+import { CsvDecoder, CsvSyntaxError, MAX_RECORD_CHARS } from './csv.js';
 import { IngestFailure } from './failure.js';
 
 /** A raw cell: CSV gives strings, JSON Lines and PostgreSQL also numbers, booleans and null. */
@@ -187,6 +187,12 @@ export function jsonLinesTable(parts: AsyncIterable<SourcePart>): Table {
         }
         line = n;
         pending = p < text.length ? text.slice(p) : '';
+        if (pending.length > MAX_RECORD_CHARS) {
+          throw new IngestFailure(
+            'InvalidData',
+            `${part.name}: line ${n + 1} is longer than ${MAX_RECORD_CHARS} characters`,
+          );
+        }
         return rows;
       };
       for await (const chunk of part.chunks) {
