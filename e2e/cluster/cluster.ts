@@ -18,6 +18,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import * as Minio from 'minio';
+import pg from 'pg';
 import {
   apiServerSpec,
   type ClusterLayout,
@@ -29,6 +30,9 @@ import {
   kubeProxySpec,
   minioSpec,
   nodeNamespaceApiServerUrl,
+  POSTGRES_ADMIN_USER,
+  postgresInitCommand,
+  postgresSpec,
   processNodeSpec,
   schedulerSpec,
 } from './components.js';
@@ -48,6 +52,7 @@ const stopOrder = [
   'coredns',
   'kube-scheduler',
   'kube-controller-manager',
+  'postgres',
   'minio',
   'host-forwarder',
   'kube-apiserver',
@@ -67,8 +72,14 @@ async function readRecordedCluster(): Promise<RecordedCluster> {
 /** How to tell a started component is healthy: its health URL, or for the node, Node Ready. */
 function healthCheckOf(
   spec: ComponentSpec,
-  context: { adminTls: { cert: Buffer; key: Buffer }; kubeconfigPath: string; nodeName: string },
+  context: {
+    adminTls: { cert: Buffer; key: Buffer };
+    kubeconfigPath: string;
+    nodeName: string;
+    layout: ClusterLayout;
+  },
 ): () => Promise<boolean> {
+  if (spec.name === 'postgres') return () => postgresAnswers(context.layout);
   if (spec.name === 'process-node') {
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(context.kubeconfigPath);
@@ -155,7 +166,7 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
   await mkdir(stateDir, { recursive: true });
   const stale = await stopRecorded(stateDir, stopOrder, 5_000);
   if (stale.length) log(`Stopped processes left by an earlier run: ${stale.join(', ')}`);
-  for (const dir of ['etcd', 'minio', 'pki', 'logs', 'node', 'kube-proxy', 'coredns'])
+  for (const dir of ['etcd', 'minio', 'postgres', 'pki', 'logs', 'node', 'kube-proxy', 'coredns'])
     await rm(path.join(stateDir, dir), { recursive: true, force: true });
   await rm(clusterInfoPath, { force: true });
   const { plan: network, stale: staleNetwork } = await setUpNetwork(stateDir);
@@ -182,11 +193,19 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
       scheduler: await freePort(),
       minio: await freePort(),
       minioConsole: await freePort(),
+      postgres: await freePort(),
     },
     minio: {
       accessKey: `lathe-${randomBytes(4).toString('hex')}`,
       secretKey: randomBytes(18).toString('base64url'),
     },
+    postgres: { host: '127.0.0.1', adminPassword: randomBytes(18).toString('base64url') },
+    runsAsRoot: process.getuid?.() === 0,
+  };
+  const postgresUser = {
+    user: 'lathe',
+    database: 'lathe',
+    password: randomBytes(18).toString('base64url'),
   };
   const apiServerUrl = `https://127.0.0.1:${layout.ports.apiServer}`;
 
@@ -218,7 +237,7 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
     const logPath = path.join(stateDir, 'logs', `${spec.name}.log`);
     logs[spec.name] = logPath;
     const proc = await startComponent(spec, logPath);
-    const check = healthCheckOf(spec, { adminTls, kubeconfigPath, nodeName });
+    const check = healthCheckOf(spec, { adminTls, kubeconfigPath, nodeName, layout });
     return {
       proc,
       wait: () => waitUntilHealthy({ name: spec.name, pid: proc.pid, logPath }, check, timeoutMs),
@@ -231,6 +250,8 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
     await etcd.wait();
     const apiServer = await launch(apiServerSpec(layout), 90_000);
     const minio = await launch(minioSpec(layout), 60_000);
+    await initPostgres(layout);
+    const postgres = await launch(postgresSpec(layout), 60_000);
     const forwarder = await launch(hostForwarderSpec(layout), 90_000);
     // The process node loads for seconds before its first request; it retries registering
     // until the API server answers, so it starts now, in parallel with the API server.
@@ -250,6 +271,8 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
     if (node) waits.push(node.wait());
     await minio.wait();
     await createBucketAndSecret(kc, layout, minioEndpoint);
+    await postgres.wait();
+    await createPostgresDatabase(layout, postgresUser);
     await Promise.all(waits);
     // End to end: host → node namespace → kube-proxy's DNAT → forwarder → MinIO.
     await waitUntilHealthy(
@@ -289,10 +312,18 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
       secretKey: layout.minio.secretKey,
       bucket: 'lathe',
     },
+    postgres: {
+      // Reached through its Service's ClusterIP, from host processes and pods alike.
+      host: hostServices.postgres!.clusterIP,
+      port: hostServices.postgres!.port,
+      ...postgresUser,
+      uri: `postgresql://${postgresUser.user}:${encodeURIComponent(postgresUser.password)}@${hostServices.postgres!.address}/${postgresUser.database}`,
+    },
     logs,
   };
   await writeFile(clusterInfoPath, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
   await writeFile(path.join(stateDir, 'minio.env'), minioEnv(info), { mode: 0o600 });
+  await writeFile(path.join(stateDir, 'postgres.env'), postgresEnv(info), { mode: 0o600 });
   await writeFile(path.join(stateDir, 'env.sh'), shellEnv(info));
   log(`Cluster up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return info;
@@ -369,6 +400,7 @@ async function createBucketAndSecret(
     secretKey: layout.minio.secretKey,
   });
   if (!(await client.bucketExists('lathe'))) await client.makeBucket('lathe');
+  await uploadExampleData(client);
 
   const core = kc.makeApiClient(k8s.CoreV1Api);
   await core
@@ -387,6 +419,21 @@ async function createBucketAndSecret(
     .catch(ignoreConflict);
 }
 
+/**
+ * The example data sets (`examples/data/*.csv`) at `s3://lathe/examples/<file>`, where the
+ * example Datasets read them, so `kubectl apply -f examples/` works on the local cluster as is.
+ */
+export const exampleDataPrefix = 'examples/';
+
+async function uploadExampleData(client: Minio.Client): Promise<void> {
+  const dir = path.join(repoRoot, 'examples/data');
+  for (const file of (await readdir(dir)).filter((f) => f.endsWith('.csv'))) {
+    await client.fPutObject('lathe', `${exampleDataPrefix}${file}`, path.join(dir, file), {
+      'Content-Type': 'text/csv',
+    });
+  }
+}
+
 function ignoreConflict(error: { code?: number }): void {
   if (error.code !== 409) throw error;
 }
@@ -399,6 +446,80 @@ function minioEnv(info: ClusterInfo): string {
     `LATHE_OBJECT_STORE_SECRET_KEY=${info.minio.secretKey}`,
     '',
   ].join('\n');
+}
+
+/** libpq's variables, so `psql` (in the PostgreSQL bin directory on env.sh's PATH) connects. */
+function postgresEnv(info: ClusterInfo): string {
+  const p = info.postgres;
+  return [
+    `PGHOST=${p.host}`,
+    `PGPORT=${p.port}`,
+    `PGDATABASE=${p.database}`,
+    `PGUSER=${p.user}`,
+    `PGPASSWORD=${p.password}`,
+    '',
+  ].join('\n');
+}
+
+/** A fresh PostgreSQL data directory (initdb), its superuser's password read from a file. */
+async function initPostgres(layout: ClusterLayout): Promise<void> {
+  const passwordFile = path.join(layout.stateDir, 'postgres.pw');
+  await writeFile(passwordFile, `${layout.postgres.adminPassword}\n`, { mode: 0o600 });
+  const { command, args } = postgresInitCommand(layout, passwordFile);
+  try {
+    await exec(command, args, { maxBuffer: 16 * 1024 * 1024 });
+  } catch (error) {
+    const e = error as { stderr?: string; message: string };
+    throw new Error(`initdb failed: ${e.stderr || e.message}`, { cause: error });
+  } finally {
+    await rm(passwordFile, { force: true });
+  }
+  // Password authentication from any address: the server listens only where the layout says,
+  // and pods may come from addresses other than loopback.
+  await writeFile(
+    path.join(layout.stateDir, 'postgres', 'pg_hba.conf'),
+    'host all all 0.0.0.0/0 scram-sha-256\nhost all all ::/0 scram-sha-256\n',
+  );
+}
+
+function postgresAdmin(layout: ClusterLayout): pg.Client {
+  const client = new pg.Client({
+    host: layout.postgres.host,
+    port: layout.ports.postgres,
+    user: POSTGRES_ADMIN_USER,
+    password: layout.postgres.adminPassword,
+    database: 'postgres',
+    connectionTimeoutMillis: 2_000,
+  });
+  client.on('error', () => undefined);
+  return client;
+}
+
+async function postgresAnswers(layout: ClusterLayout): Promise<boolean> {
+  const client = postgresAdmin(layout);
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** The role and database the tests use (the role owns the database). */
+async function createPostgresDatabase(
+  layout: ClusterLayout,
+  user: { user: string; database: string; password: string },
+): Promise<void> {
+  const client = postgresAdmin(layout);
+  await client.connect();
+  try {
+    const password = user.password.replaceAll("'", "''");
+    await client.query(`CREATE ROLE ${user.user} LOGIN PASSWORD '${password}'`);
+    await client.query(`CREATE DATABASE ${user.database} OWNER ${user.user}`);
+  } finally {
+    await client.end();
+  }
 }
 
 function shellEnv(info: ClusterInfo): string {
@@ -416,6 +537,7 @@ const specsByName: Record<string, (layout: ClusterLayout) => ComponentSpec> = {
   'kube-controller-manager': controllerManagerSpec,
   'kube-scheduler': schedulerSpec,
   minio: minioSpec,
+  postgres: postgresSpec,
   'host-forwarder': hostForwarderSpec,
   coredns: corednsSpec,
   'kube-proxy': kubeProxySpec,

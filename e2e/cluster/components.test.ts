@@ -10,6 +10,8 @@ import {
   kubeProxyConfigOf,
   kubeProxySpec,
   minioSpec,
+  postgresInitCommand,
+  postgresSpec,
   processNodeSpec,
   schedulerSpec,
 } from './components.js';
@@ -26,6 +28,8 @@ const layout: ClusterLayout = {
     minio: '/c/minio',
     'kube-proxy': '/c/kube-proxy',
     coredns: '/c/coredns',
+    postgres: '/pg/postgres',
+    initdb: '/pg/initdb',
   },
   ports: {
     etcdClient: 1001,
@@ -35,10 +39,13 @@ const layout: ClusterLayout = {
     scheduler: 1005,
     minio: 1006,
     minioConsole: 1007,
+    postgres: 1008,
   },
   nodeName: 'n1',
   network: networkPlanOf(3),
   minio: { accessKey: 'ak', secretKey: 'sk' },
+  postgres: { host: '127.0.0.1', adminPassword: 'secret-admin-password' },
+  runsAsRoot: false,
 };
 
 describe('component command lines', () => {
@@ -140,13 +147,43 @@ describe('component command lines', () => {
     expect(corefile).toContain('kubeconfig /repo/.lathe/pki/coredns.kubeconfig lathe-local');
   });
 
-  it('relays the API server and MinIO from the host address to loopback', () => {
+  it('relays the API server, MinIO and PostgreSQL from the host address to loopback', () => {
     const spec = hostForwarderSpec(layout);
     expect(JSON.parse(spec.env?.LATHE_FORWARDS ?? '')).toEqual([
       { name: 'kube-apiserver', listen: '10.250.3.1:6443', target: '127.0.0.1:1003' },
       { name: 'minio', listen: '10.250.3.1:9000', target: '127.0.0.1:1006' },
+      { name: 'postgres', listen: '10.250.3.1:5432', target: '127.0.0.1:1008' },
     ]);
     expect(spec.healthUrl).toBe('https://10.250.3.1:6443/readyz');
+  });
+
+  it('runs PostgreSQL on its own port, TCP only, with password authentication', () => {
+    const spec = postgresSpec(layout);
+    expect(spec.command).toBe('/pg/postgres');
+    expect(spec.args).toEqual(
+      expect.arrayContaining([
+        '/repo/.lathe/postgres',
+        'listen_addresses=127.0.0.1',
+        'port=1008',
+        'unix_socket_directories=',
+      ]),
+    );
+    const init = postgresInitCommand(layout, '/repo/.lathe/postgres.pw');
+    expect(init.args).toEqual(
+      expect.arrayContaining(['--auth=scram-sha-256', '--pwfile=/repo/.lathe/postgres.pw']),
+    );
+    // The password is read from a file, never passed on a command line.
+    expect([...spec.args, ...init.args].join(' ')).not.toContain('secret-admin-password');
+  });
+
+  it('runs PostgreSQL as an unprivileged user in a user namespace when run as root', () => {
+    for (const build of [
+      postgresSpec({ ...layout, runsAsRoot: true }),
+      postgresInitCommand({ ...layout, runsAsRoot: true }, '/f'),
+    ]) {
+      expect(build.command).toBe('unshare');
+      expect(build.args.slice(0, 3)).toEqual(['--user', '--map-user=1000', '--map-group=1000']);
+    }
   });
 
   it('names a missing binary in its error', () => {

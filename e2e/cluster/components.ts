@@ -26,6 +26,7 @@ export interface ClusterLayout {
     scheduler: number;
     minio: number;
     minioConsole: number;
+    postgres: number;
   };
   nodeName: string;
   /** Names and address ranges of this cluster's network (`network-plan.ts`). */
@@ -33,6 +34,13 @@ export interface ClusterLayout {
   /** Extra node capacity/labels as JSON strings, passed through to the process node. */
   nodeCapacity?: string;
   minio: { accessKey: string; secretKey: string };
+  /** PostgreSQL: the address it listens on and the superuser's generated password. */
+  postgres: { host: string; adminPassword: string };
+  /**
+   * Whether this process runs as root. PostgreSQL refuses to run as root, so then it runs in
+   * a user namespace as an unprivileged user mapped to root (files stay root's on the host).
+   */
+  runsAsRoot: boolean;
   /** The repository root, for the process node's sources. */
   repoRoot: string;
 }
@@ -293,6 +301,83 @@ export function corednsSpec(layout: ClusterLayout): ComponentSpec {
     files: [{ path: corefile, content: corefileOf(layout) }],
     healthUrl: `http://${layout.network.nodeAddress}:${corednsReadyPort}/ready`,
   };
+}
+
+/** The PostgreSQL superuser the cluster creates (the tests use the role in `ClusterInfo`). */
+export const POSTGRES_ADMIN_USER = 'lathe_admin';
+/** The user PostgreSQL runs as inside its user namespace when the cluster runs as root. */
+const POSTGRES_NAMESPACE_UID = 1000;
+
+export function postgresDataDir(layout: ClusterLayout): string {
+  return path.join(layout.stateDir, 'postgres');
+}
+
+/** `command args` as `layout` must run a PostgreSQL program (inside a user namespace as root). */
+function postgresCommand(
+  layout: ClusterLayout,
+  program: string,
+  args: string[],
+): { command: string; args: string[] } {
+  const binaryPath = binary(layout, program);
+  if (!layout.runsAsRoot) return { command: binaryPath, args };
+  return {
+    command: 'unshare',
+    args: [
+      '--user',
+      `--map-user=${POSTGRES_NAMESPACE_UID}`,
+      `--map-group=${POSTGRES_NAMESPACE_UID}`,
+      binaryPath,
+      ...args,
+    ],
+  };
+}
+
+/**
+ * `initdb` for a fresh data directory: password authentication (SCRAM) for every connection,
+ * the superuser's password read from `passwordFile`, no fsync (a throw-away test database).
+ */
+export function postgresInitCommand(
+  layout: ClusterLayout,
+  passwordFile: string,
+): { command: string; args: string[] } {
+  return postgresCommand(layout, 'initdb', [
+    `--pgdata=${postgresDataDir(layout)}`,
+    `--username=${POSTGRES_ADMIN_USER}`,
+    `--pwfile=${passwordFile}`,
+    '--auth=scram-sha-256',
+    '--encoding=UTF8',
+    '--no-locale',
+    '--no-sync',
+    '--no-instructions',
+  ]);
+}
+
+/**
+ * The PostgreSQL server: TCP only (no Unix socket), on the layout's host and port, small
+ * memory, durability off. Its health is checked by connecting (see cluster.ts).
+ */
+export function postgresSpec(layout: ClusterLayout): ComponentSpec {
+  const { command, args } = postgresCommand(layout, 'postgres', [
+    '-D',
+    postgresDataDir(layout),
+    '-c',
+    `listen_addresses=${layout.postgres.host}`,
+    '-c',
+    `port=${layout.ports.postgres}`,
+    '-c',
+    'unix_socket_directories=',
+    '-c',
+    'shared_buffers=32MB',
+    '-c',
+    'max_connections=50',
+    '-c',
+    'fsync=off',
+    '-c',
+    'synchronous_commit=off',
+    '-c',
+    'full_page_writes=off',
+  ]);
+  return { name: 'postgres', command, args };
 }
 
 /**

@@ -31,9 +31,16 @@ describe('exposedHostServices', () => {
     });
   });
 
+  it('exposes PostgreSQL the same way, at the next fixed ClusterIP', () => {
+    expect(exposedHostServices(plan).postgres?.address).toBe('10.96.12.21:5432');
+  });
+
   it('takes another host service from one more table entry', () => {
-    const exposed = exposedHostServices(plan, [...hostServices, postgres]);
-    expect(exposed.postgres?.address).toBe('10.96.12.21:5432');
+    const exposed = exposedHostServices(plan, [
+      ...hostServices,
+      { ...postgres, name: 'redis', port: 6379, clusterIpIndex: 22 },
+    ]);
+    expect(exposed.redis?.address).toBe('10.96.12.22:6379');
   });
 
   it.each([
@@ -47,11 +54,14 @@ describe('exposedHostServices', () => {
 
 describe('forwardsOf', () => {
   it('relays the API server and each host service from the host address to loopback', () => {
-    const layout = { network: plan, ports: { apiServer: 40001, minio: 40002 } } as ClusterLayout;
-    expect(forwardsOf(layout, [...hostServices, postgres])).toEqual([
+    const layout = {
+      network: plan,
+      ports: { apiServer: 40001, minio: 40002, postgres: 40003 },
+    } as ClusterLayout;
+    expect(forwardsOf(layout)).toEqual([
       { name: 'kube-apiserver', listen: '10.250.3.1:6443', target: '127.0.0.1:40001' },
       { name: 'minio', listen: '10.250.3.1:9000', target: '127.0.0.1:40002' },
-      { name: 'postgres', listen: '10.250.3.1:5432', target: '127.0.0.1:15432' },
+      { name: 'postgres', listen: '10.250.3.1:5432', target: '127.0.0.1:40003' },
     ]);
   });
 });

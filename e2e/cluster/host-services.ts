@@ -49,6 +49,14 @@ export const hostServices: readonly HostService[] = [
     clusterIpIndex: 20,
     loopbackPort: (layout) => layout.ports.minio,
   },
+  {
+    name: 'postgres',
+    namespace: objectStoreNamespace,
+    port: 5432,
+    portName: 'postgres',
+    clusterIpIndex: 21,
+    loopbackPort: (layout) => layout.ports.postgres,
+  },
 ];
 
 /** Where a host service is reached, as recorded in `ClusterInfo.hostServices`. */

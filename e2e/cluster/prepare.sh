@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes this machine able to run the local cluster: host tools from Debian's packages, then the
 # cluster's components from their Go modules (cached; see build-components.sh). Idempotent and
-# quick once done. Prints the component bin directories, one per line, on stdout.
+# quick once done. Prints the component bin directories (PostgreSQL's first), one per line, on
+# stdout.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -25,8 +26,37 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
 fi
+# PostgreSQL (Debian package `postgresql`): the server the PostgreSQL-source tests query. Its
+# programs live in /usr/lib/postgresql/<major>/bin, off PATH; LATHE_POSTGRES_BIN_DIR overrides.
+# The package would create and start a system-wide cluster; createcluster.conf says not to.
+postgres_bin_dir() {
+  if [ -n "${LATHE_POSTGRES_BIN_DIR:-}" ]; then echo "$LATHE_POSTGRES_BIN_DIR"; return; fi
+  local found
+  found=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  if [ -z "$found" ] && command -v initdb >/dev/null; then found=$(dirname "$(command -v initdb)"); fi
+  echo "$found"
+}
+pg_bin=$(postgres_bin_dir)
+if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "[prepare] Installing PostgreSQL from Debian's packages" >&2
+    if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+      mkdir -p /etc/postgresql-common
+      echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.conf
+    fi
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >&2
+    pg_bin=$(postgres_bin_dir)
+  fi
+  if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then
+    echo "[prepare] PostgreSQL (initdb, postgres) is missing: install it (Debian/Ubuntu: apt-get install postgresql) or set LATHE_POSTGRES_BIN_DIR" >&2
+    exit 1
+  fi
+fi
+
 for tool in openssl go; do
   command -v "$tool" >/dev/null || { echo "[prepare] $tool is missing: install it first" >&2; exit 1; }
 done
 
+echo "$pg_bin"
 exec bash "$here/build-components.sh"

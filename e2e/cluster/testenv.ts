@@ -55,6 +55,18 @@ export interface ClusterInfo {
   hostServices: Record<string, ExposedHostService>;
   /** MinIO; `endpoint` is `http://<hostServices.minio.address>`, valid on both sides. */
   minio: { endpoint: string; accessKey: string; secretKey: string; bucket: string };
+  /**
+   * PostgreSQL: a database and a role owning it, for tests and examples. Pods reach it at
+   * `host:port` (its Service's ClusterIP), as host processes do; `uri` is `postgresql://user:password@host:port/database`.
+   */
+  postgres: {
+    host: string;
+    port: number;
+    database: string;
+    user: string;
+    password: string;
+    uri: string;
+  };
   /** Where each component writes its log. */
   logs: Record<string, string>;
 }

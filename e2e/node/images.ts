@@ -56,6 +56,7 @@ export const builtInImages: ImageMap = {
   'ghcr.io/lathe-dev/lathe-operator': tsProgram('operator/src/main.ts'),
   'ghcr.io/lathe-dev/lathe-server': tsProgram('runtime-images/server/main.ts'),
   'ghcr.io/lathe-dev/lathe-retrain': tsProgram('runtime-images/retrain/main.ts'),
+  'ghcr.io/lathe-dev/lathe-ingest': tsProgram('runtime-images/ingest/main.ts'),
   // No entrypoint: `command` is looked up on the host's PATH (sh, sleep, cat, env, ...).
   'lathe.dev/test/busybox': {},
   'lathe.dev/test/http': tsProgram('e2e/images/http-server.ts'),

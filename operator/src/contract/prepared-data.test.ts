@@ -10,6 +10,7 @@ import {
   preparedHeader,
   preparedLine,
   prepareRecord,
+  shortestFloat32,
 } from './prepared-data.js';
 
 const schema: PreparedSchema = PreparedSchemaSchema.parse({
@@ -114,4 +115,29 @@ describe('prepared CSV', () => {
   it.each(['', ' ', 'NA', 'NaN', null, undefined, Number.NaN, '?'])('treats %j as missing', (v) => {
     expect(isMissing(v)).toBe(true);
   });
+});
+
+describe('formatNumber, fast path', () => {
+  it('matches the shortest-digits definition on a million float32 values', () => {
+    // A seeded xorshift over float32 bit patterns: every exponent and mantissa shape.
+    let state = 0x9e3779b9;
+    const bits = new Uint32Array(1);
+    const view = new Float32Array(bits.buffer);
+    let checked = 0;
+    for (let i = 0; i < 1_000_000; i++) {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      // A quarter anywhere, the rest between 1e-16 and 2^22 (the fast path), either sign.
+      const u = state >>> 0;
+      bits[0] = i % 4 === 0 ? u : (0x24000000 + (u % 0x26800000)) | (u & 0x80000000);
+      const f = view[0]!;
+      if (!Number.isFinite(f)) continue;
+      const expected =
+        Number.isInteger(f) && Math.abs(f) < 2 ** 24 ? String(f) : shortestFloat32(f);
+      if (formatNumber(f) !== expected) expect(formatNumber(f)).toBe(expected);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(990_000);
+  }, 120_000);
 });

@@ -48,6 +48,27 @@ export const transientFailureReasons: ReadonlySet<FailureReason> = new Set([
   'StorageUnavailable',
 ]);
 
+/**
+ * Exit codes of the runtime programs. Every failure exits non-zero so the Job shows it, and
+ * the code says whether a retry can help, for the Job's `podFailurePolicy`: `failed` and
+ * `invalidEnvironment` should fail the Job at once (`FailJob`), `transient` (EX_TEMPFAIL) is
+ * worth the Job's back-off. The termination message says the same in words.
+ */
+export const RuntimeExitCode = {
+  succeeded: 0,
+  /** The data, the spec or a Secret must change (any non-transient reason). */
+  failed: 1,
+  /** The program's environment is invalid: an operator bug. */
+  invalidEnvironment: 2,
+  /** A reason in `transientFailureReasons`. */
+  transient: 75,
+} as const;
+
+/** The exit code a program gives for a failure with `reason`. */
+export function exitCodeFor(reason: FailureReason): number {
+  return transientFailureReasons.has(reason) ? RuntimeExitCode.transient : RuntimeExitCode.failed;
+}
+
 const FailureSchema = z.object({
   outcome: z.literal('failed'),
   reason: FailureReasonSchema,

@@ -4,6 +4,7 @@
  * (`ObjectNotFoundError`), an unreachable store is transient (`StorageUnavailableError`).
  */
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import * as Minio from 'minio';
 
@@ -13,6 +14,11 @@ export interface ObjectStoreConfig {
   accessKey: string;
   secretKey: string;
   region?: string;
+  /**
+   * Size of the parts of a multipart upload, which the client holds in memory one at a time
+   * (the minio library's default is 64 MiB). At least 5 MiB; at most 10,000 parts an object.
+   */
+  uploadPartBytes?: number;
 }
 
 /** The object (or bucket) does not exist. */
@@ -25,13 +31,35 @@ export class StorageUnavailableError extends Error {
   override name = 'StorageUnavailableError';
 }
 
+/**
+ * The store refused the credentials or the request (403). A `StorageUnavailableError`, so
+ * callers that only tell "missing" from "retry" keep working; the ingestion program reports it
+ * as `SourceUnauthorized` when it reads a user's bucket.
+ */
+export class ObjectAccessDeniedError extends StorageUnavailableError {
+  override name = 'ObjectAccessDeniedError';
+}
+
 const notFoundCodes = new Set(['NoSuchKey', 'NotFound', 'NoSuchBucket']);
+const deniedCodes = new Set([
+  'AccessDenied',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'AllAccessDisabled',
+]);
 
 function classify(error: unknown, what: string): Error {
+  if (error instanceof ObjectNotFoundError || error instanceof StorageUnavailableError)
+    return error;
   const code = (error as { code?: string }).code ?? '';
   const message = (error as Error).message ?? String(error);
   if (notFoundCodes.has(code))
     return new ObjectNotFoundError(`${what} does not exist`, { cause: error });
+  if (deniedCodes.has(code)) {
+    return new ObjectAccessDeniedError(`${what}: access denied (${code}): ${message}`, {
+      cause: error,
+    });
+  }
   return new StorageUnavailableError(`${what}: object store error: ${message}`, { cause: error });
 }
 
@@ -54,6 +82,7 @@ export class ObjectStore {
       accessKey: config.accessKey,
       secretKey: config.secretKey,
       region: config.region ?? 'us-east-1',
+      ...(config.uploadPartBytes ? { partSize: config.uploadPartBytes } : {}),
     });
   }
 
@@ -94,6 +123,64 @@ export class ObjectStore {
     } catch (error) {
       throw classify(error, what);
     }
+  }
+
+  /** Opens an object for streaming; errors while reading it are classified too. */
+  async openRead(bucket: string, key: string): Promise<AsyncIterable<Buffer>> {
+    const what = `s3://${bucket}/${key}`;
+    let stream: Readable;
+    try {
+      stream = await this.client.getObject(bucket, key);
+    } catch (error) {
+      throw classify(error, what);
+    }
+    return (async function* () {
+      try {
+        for await (const chunk of stream) yield chunk as Buffer;
+      } catch (error) {
+        throw classify(error, what);
+      }
+    })();
+  }
+
+  /** Whether an object exists. */
+  async exists(bucket: string, key: string): Promise<boolean> {
+    try {
+      await this.client.statObject(bucket, key);
+      return true;
+    } catch (error) {
+      const classified = classify(error, `s3://${bucket}/${key}`);
+      if (classified instanceof ObjectNotFoundError) return false;
+      throw classified;
+    }
+  }
+
+  /** Uploads a file of `sizeBytes` bytes from disk, streaming it. */
+  async upload(
+    bucket: string,
+    key: string,
+    filePath: string,
+    sizeBytes: number,
+    contentType = 'application/octet-stream',
+  ): Promise<void> {
+    try {
+      await this.client.putObject(bucket, key, createReadStream(filePath), sizeBytes, {
+        'Content-Type': contentType,
+      });
+    } catch (error) {
+      throw classify(error, `s3://${bucket}/${key}`);
+    }
+  }
+
+  /** Throws `StorageUnavailableError` unless `bucket` exists and answers. */
+  async checkBucket(bucket: string): Promise<void> {
+    let found: boolean;
+    try {
+      found = await this.client.bucketExists(bucket);
+    } catch (error) {
+      throw classify(error, `bucket ${bucket}`);
+    }
+    if (!found) throw new StorageUnavailableError(`bucket ${bucket} does not exist`);
   }
 
   async write(

@@ -22,6 +22,16 @@ export const exampleFiles = {
 } as const;
 export type ExampleKind = keyof typeof exampleFiles;
 
+/** Further example manifests (another variant of a kind), by file. */
+export const moreExampleFiles: Record<string, ExampleKind> = {
+  'dataset-diabetes.yaml': 'Dataset',
+};
+
+/** A fresh copy of the example manifest in `file`. */
+export function loadExampleFile(file: string): Record<string, unknown> {
+  return parse(readFileSync(path.join(examplesDir, file), 'utf8')) as Record<string, unknown>;
+}
+
 /** A fresh copy of the example manifest of `kind`. */
 export function loadExample(kind: ExampleKind): Record<string, unknown> {
   return parse(readFileSync(path.join(examplesDir, exampleFiles[kind]), 'utf8')) as Record<

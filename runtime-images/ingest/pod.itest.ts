@@ -1,0 +1,211 @@
+/**
+ * The ingestion image as the operator will run it: a Job on the local cluster's process node,
+ * credentials from Secrets (secretKeyRef for the object store and PostgreSQL, a Secret volume
+ * for HTTP headers), an emptyDir as scratch, and the result read from the pod's termination
+ * message. The exit codes meet a real Job controller: a failing query fails the Job at once
+ * through a podFailurePolicy.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as k8s from '@kubernetes/client-node';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  clusterInfo,
+  createTestNamespace,
+  deleteTestNamespace,
+  eventually,
+  kubeConfig,
+  kubectl,
+} from '../../e2e/cluster/testenv.js';
+import { type DatasetInput, DatasetSpecSchema } from '../../operator/src/api/dataset.js';
+import { type IngestResult, parseResult } from '../../operator/src/contract/results.js';
+import { IngestEnv, ObjectStoreEnv } from '../../operator/src/contract/runtime-env.js';
+import { ObjectStore } from '../../operator/src/storage/object-store.js';
+
+let namespace: string;
+let core: k8s.CoreV1Api;
+let batch: k8s.BatchV1Api;
+const { minio, postgres } = clusterInfo();
+const table = `pod_rows_${Date.now().toString(36)}`;
+const server = http.createServer((req, res) => {
+  if (req.headers.authorization !== 'Bearer pod-token') res.writeHead(401).end();
+  else res.writeHead(200).end('x,y\n1,a\n2,b\n3,a\n4,b\n5,a\n');
+});
+
+async function apply(object: unknown): Promise<void> {
+  const result = await kubectl(['apply', '-n', namespace, '-f', '-'], {
+    input: JSON.stringify(object),
+  });
+  if (result.code !== 0) throw new Error(`kubectl apply failed: ${result.stderr}`);
+}
+
+const fromSecret = (name: string, secret: string, key: string) => ({
+  name,
+  valueFrom: { secretKeyRef: { name: secret, key } },
+});
+
+/** The Job the Dataset controller would make for `spec`. */
+function ingestionJob(name: string, spec: DatasetInput['spec']) {
+  const source = DatasetSpecSchema.parse(spec).source;
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name },
+    spec: {
+      backoffLimit: 3,
+      podFailurePolicy: {
+        rules: [{ action: 'FailJob', onExitCodes: { operator: 'In', values: [1, 2] } }],
+      },
+      template: {
+        spec: {
+          restartPolicy: 'Never',
+          volumes: [
+            { name: 'work', emptyDir: {} },
+            ...(source.http ? [{ name: 'headers', secret: { secretName: 'headers' } }] : []),
+          ],
+          containers: [
+            {
+              name: 'ingest',
+              image: 'ghcr.io/lathe-dev/lathe-ingest:0.1.0',
+              env: [
+                { name: IngestEnv.namespace, value: namespace },
+                { name: IngestEnv.name, value: name },
+                { name: IngestEnv.spec, value: JSON.stringify(DatasetSpecSchema.parse(spec)) },
+                { name: IngestEnv.workDir, value: '/work' },
+                { name: ObjectStoreEnv.endpoint, value: minio.endpoint },
+                fromSecret(ObjectStoreEnv.accessKey, 'store', 'accessKey'),
+                fromSecret(ObjectStoreEnv.secretKey, 'store', 'secretKey'),
+                ...(source.postgres ? [fromSecret(IngestEnv.postgresUri, 'pg', 'uri')] : []),
+                ...(source.http ? [{ name: IngestEnv.httpHeadersDir, value: '/headers' }] : []),
+              ],
+              volumeMounts: [
+                { name: 'work', mountPath: '/work' },
+                ...(source.http
+                  ? [{ name: 'headers', mountPath: '/headers', readOnly: true }]
+                  : []),
+              ],
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+/** Waits for the Job to finish; returns its final condition and its pod's result. */
+async function finished(
+  name: string,
+): Promise<{ condition: k8s.V1JobCondition; result: IngestResult; exitCode: number }> {
+  const condition = await eventually(
+    async () => {
+      const job = await batch.readNamespacedJob({ name, namespace });
+      const done = job.status?.conditions?.find(
+        (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
+      );
+      if (!done) throw new Error(`Job ${name} not finished: ${JSON.stringify(job.status)}`);
+      return done;
+    },
+    { timeoutMs: 120_000, what: `Job ${name} finished` },
+  );
+  const pods = await core.listNamespacedPod({ namespace, labelSelector: `job-name=${name}` });
+  const terminated = pods.items[0]?.status?.containerStatuses?.[0]?.state?.terminated;
+  const result = parseResult('ingest', terminated?.message);
+  if (!result)
+    throw new Error(`no result in the termination message: ${JSON.stringify(terminated)}`);
+  return { condition, result, exitCode: terminated?.exitCode ?? -1 };
+}
+
+beforeAll(async () => {
+  const kc = kubeConfig();
+  core = kc.makeApiClient(k8s.CoreV1Api);
+  batch = kc.makeApiClient(k8s.BatchV1Api);
+  namespace = await createTestNamespace('ingest-pod');
+  await eventually(() => core.readNamespacedServiceAccount({ name: 'default', namespace }), {
+    what: 'default service account',
+  });
+  for (const [name, data] of [
+    ['store', { accessKey: minio.accessKey, secretKey: minio.secretKey }],
+    ['pg', { uri: postgres.uri }],
+    ['headers', { Authorization: 'Bearer pod-token' }],
+  ] as const) {
+    await core.createNamespacedSecret({
+      namespace,
+      body: { metadata: { name }, stringData: data },
+    });
+  }
+  const db = new pg.Client({ connectionString: postgres.uri });
+  await db.connect();
+  await db.query(
+    `CREATE TABLE ${table} AS SELECT g AS x, CASE WHEN g % 3 = 0 THEN 'a' ELSE 'b' END AS y FROM generate_series(1, 60) g`,
+  );
+  await db.end();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+});
+
+afterAll(async () => {
+  server.close();
+  const db = new pg.Client({ connectionString: postgres.uri });
+  await db.connect();
+  await db.query(`DROP TABLE IF EXISTS ${table}`);
+  await db.end();
+  if (namespace) {
+    await new ObjectStore(minio).removePrefix(minio.bucket, `datasets/${namespace}/`);
+    await deleteTestNamespace(namespace);
+  }
+});
+
+describe('the ingestion image in a Job', () => {
+  it('reads PostgreSQL with the Secret’s URI and reports the version', async () => {
+    const spec = {
+      source: {
+        postgres: { connectionSecretRef: { name: 'pg' }, query: `SELECT x, y FROM ${table}` },
+      },
+      schema: { label: 'y' },
+    };
+    await apply(ingestionJob('from-postgres', spec));
+    const { condition, result, exitCode } = await finished('from-postgres');
+    expect(condition.type).toBe('Complete');
+    expect(exitCode).toBe(0);
+    expect(result).toMatchObject({ outcome: 'succeeded', rows: 60, trainRows: 48, testRows: 12 });
+    const version = (result as { version: string }).version;
+    expect(
+      await new ObjectStore(minio).exists(
+        minio.bucket,
+        `datasets/${namespace}/from-postgres/${version}/manifest.json`,
+      ),
+    ).toBe(true);
+  });
+
+  it('sends the headers of the mounted Secret over HTTP', async () => {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/data.csv`;
+    await apply(
+      ingestionJob('from-http', {
+        source: { http: { url, headersSecretRef: { name: 'headers' } } },
+        schema: { label: 'y' },
+        split: { testFraction: 0.4 },
+      }),
+    );
+    const { condition, result } = await finished('from-http');
+    expect(condition.type).toBe('Complete');
+    expect(result).toMatchObject({ outcome: 'succeeded', rows: 5 });
+  });
+
+  it('fails the Job at once on a failing query, with the reason in the termination message', async () => {
+    const spec = {
+      source: {
+        postgres: { connectionSecretRef: { name: 'pg' }, query: 'SELECT * FROM nowhere_at_all' },
+      },
+      schema: { label: 'y' },
+    };
+    await apply(ingestionJob('bad-query', spec));
+    const { condition, result, exitCode } = await finished('bad-query');
+    expect(condition).toMatchObject({ type: 'Failed', reason: 'PodFailurePolicy' });
+    expect(exitCode).toBe(1);
+    expect(result).toMatchObject({ outcome: 'failed', reason: 'SourceNotFound' });
+    const pods = await core.listNamespacedPod({ namespace, labelSelector: 'job-name=bad-query' });
+    expect(pods.items).toHaveLength(1);
+    // The termination message carries no credential.
+    expect(JSON.stringify(result)).not.toContain(postgres.password);
+  });
+});

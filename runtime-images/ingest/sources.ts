@@ -1,0 +1,196 @@
+/**
+ * Byte sources: an HTTP(S) URL, or an S3/MinIO object or every object under a prefix (in key
+ * order). Each yields parts of chunks, streamed: nothing is held beyond a chunk. A name ending
+ * in `.gz` is gunzipped on the way.
+ *
+ * Failures get the contract's reasons: 404 / NoSuchKey → SourceNotFound, 401 / 403 / bad keys
+ * → SourceUnauthorized, unreachable or 5xx → SourceUnavailable (or StorageUnavailable when the
+ * source is the operator's own object store, which is down for everything else too).
+ * Messages name the URL without its query string or user-info, which may carry credentials.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import type { DatasetSpec } from '../../operator/src/api/dataset.js';
+import type { ObjectStoreSettings } from '../../operator/src/contract/runtime-env.js';
+import {
+  ObjectAccessDeniedError,
+  ObjectNotFoundError,
+  ObjectStore,
+} from '../../operator/src/storage/object-store.js';
+import { IngestFailure, messageOf } from './failure.js';
+import type { SourcePart } from './table.js';
+
+/** A URL as messages may show it: no user-info, no query string or fragment. */
+export function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}${u.search ? '?…' : ''}`;
+  } catch {
+    return '(an invalid URL)';
+  }
+}
+
+/** Gunzips the chunks when `name` ends in `.gz`. */
+function maybeGunzip(name: string, chunks: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+  if (!/\.gz$/i.test(name.replace(/\?.*$/, ''))) return chunks;
+  return Readable.from(chunks).pipe(createGunzip()) as AsyncIterable<Buffer>;
+}
+
+/**
+ * The HTTP headers of `spec.source.http.headersSecretRef`, mounted as a directory with one
+ * file per header (Kubernetes' `..data` links and other dot files are skipped).
+ */
+export async function readHeaderFiles(dir: string | undefined): Promise<Record<string, string>> {
+  if (!dir) return {};
+  const headers: Record<string, string> = {};
+  for (const name of (await readdir(dir)).sort()) {
+    if (name.startsWith('.')) continue;
+    const file = path.join(dir, name);
+    if (!(await stat(file)).isFile()) continue;
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+      throw new IngestFailure(
+        'InvalidData',
+        `the headers Secret has the key "${name}", which is not an HTTP header name`,
+      );
+    }
+    headers[name] = (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
+  }
+  return headers;
+}
+
+function httpFailure(status: number, statusText: string, shown: string): IngestFailure {
+  const what = `GET ${shown} answered ${status}${statusText ? ` ${statusText}` : ''}`;
+  if (status === 404 || status === 410) return new IngestFailure('SourceNotFound', what);
+  if (status === 401 || status === 403 || status === 407) {
+    return new IngestFailure(
+      'SourceUnauthorized',
+      `${what} (check spec.source.http.headersSecretRef)`,
+    );
+  }
+  return new IngestFailure('SourceUnavailable', what);
+}
+
+export async function* httpParts(
+  url: string,
+  headers: Record<string, string>,
+): AsyncGenerator<SourcePart> {
+  const shown = displayUrl(url);
+  let response: Response;
+  try {
+    response = await fetch(url, { headers, redirect: 'follow' });
+  } catch (error) {
+    const cause = (error as { cause?: unknown }).cause;
+    throw new IngestFailure(
+      'SourceUnavailable',
+      `GET ${shown} failed: ${messageOf(cause ?? error)}`,
+      { cause: error },
+    );
+  }
+  if (!response.ok || !response.body) {
+    await response.body?.cancel().catch(() => undefined);
+    throw httpFailure(response.status, response.statusText, shown);
+  }
+  const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream);
+  async function* chunks(): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of maybeGunzip(shown, body as AsyncIterable<Buffer>)) {
+        yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+      }
+    } catch (error) {
+      if (error instanceof IngestFailure) throw error;
+      throw new IngestFailure('SourceUnavailable', `reading ${shown} failed: ${messageOf(error)}`, {
+        cause: error,
+      });
+    }
+  }
+  yield { name: shown, chunks: chunks() };
+}
+
+export interface S3SourceAccess {
+  /** The operator's object store (the default endpoint and credentials). */
+  store: ObjectStoreSettings;
+  /** Credentials of `credentialsSecretRef`, when the Dataset names one. */
+  accessKey: string | undefined;
+  secretKey: string | undefined;
+}
+
+type S3Source = NonNullable<DatasetSpec['source']['s3']>;
+
+/**
+ * The client for an S3 source. The operator's credentials are only ever sent to the operator's
+ * own endpoint: another endpoint gets the Dataset's `credentialsSecretRef`, or no credentials
+ * (anonymous requests, for public buckets).
+ */
+export function s3ClientFor(
+  source: S3Source,
+  access: S3SourceAccess,
+): {
+  client: ObjectStore;
+  isOperatorStore: boolean;
+} {
+  const endpoint = source.endpoint ?? access.store.endpoint;
+  const isOperatorStore = new URL(endpoint).href === new URL(access.store.endpoint).href;
+  const own = access.accessKey !== undefined && access.secretKey !== undefined;
+  const keys = own
+    ? { accessKey: access.accessKey!, secretKey: access.secretKey! }
+    : isOperatorStore
+      ? { accessKey: access.store.accessKey, secretKey: access.store.secretKey }
+      : { accessKey: '', secretKey: '' };
+  const client = new ObjectStore({
+    endpoint,
+    ...keys,
+    region: source.region ?? (isOperatorStore ? access.store.region : 'us-east-1'),
+  });
+  return { client, isOperatorStore };
+}
+
+/** Maps an object-store error while reading the source to the contract's reasons. */
+export function s3Failure(error: unknown, isOperatorStore: boolean): IngestFailure {
+  if (error instanceof IngestFailure) return error;
+  const message = messageOf(error);
+  if (error instanceof ObjectNotFoundError)
+    return new IngestFailure('SourceNotFound', message, { cause: error });
+  if (error instanceof ObjectAccessDeniedError) {
+    return new IngestFailure('SourceUnauthorized', message, { cause: error });
+  }
+  // StorageUnavailableError, or a network error while streaming.
+  return new IngestFailure(isOperatorStore ? 'StorageUnavailable' : 'SourceUnavailable', message, {
+    cause: error,
+  });
+}
+
+export async function* s3Parts(
+  source: S3Source,
+  access: S3SourceAccess,
+): AsyncGenerator<SourcePart> {
+  const { client, isOperatorStore } = s3ClientFor(source, access);
+  const guard = async function* (name: string, chunks: AsyncIterable<Buffer>) {
+    try {
+      yield* maybeGunzip(name, chunks);
+    } catch (error) {
+      throw s3Failure(error, isOperatorStore);
+    }
+  };
+  try {
+    if (source.key !== undefined) {
+      const name = `s3://${source.bucket}/${source.key}`;
+      const chunks = await client.openRead(source.bucket, source.key);
+      yield { name, chunks: guard(name, chunks) };
+      return;
+    }
+    const prefix = source.prefix!;
+    const keys = (await client.list(source.bucket, prefix)).filter((k) => !k.endsWith('/')).sort();
+    if (keys.length === 0) {
+      throw new IngestFailure('SourceNotFound', `no object under s3://${source.bucket}/${prefix}`);
+    }
+    for (const key of keys) {
+      const name = `s3://${source.bucket}/${key}`;
+      const chunks = await client.openRead(source.bucket, key);
+      yield { name, chunks: guard(name, chunks) };
+    }
+  } catch (error) {
+    throw s3Failure(error, isOperatorStore);
+  }
+}

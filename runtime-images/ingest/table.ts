@@ -1,0 +1,207 @@
+/**
+ * The source as a table: column names and rows of raw cells, read in batches, whatever the
+ * source (bytes from HTTP or S3 in CSV or JSON Lines, rows from PostgreSQL).
+ *
+ * A byte source is a sequence of parts (one HTTP body, or each object under an S3 prefix in
+ * key order), each a stream of chunks. With CSV, every part starts with its own header when
+ * `header` is true (files split by a writer each carry one), and all headers must agree.
+ * JSON Lines parts are simply concatenated. Rows arrive one batch per chunk, so the reader
+ * awaits back-pressure once per chunk.
+ */
+import { StringDecoder } from 'node:string_decoder';
+import { CsvDecoder, CsvSyntaxError, MAX_RECORD_CHARS } from './csv.js';
+import { IngestFailure } from './failure.js';
+
+/** A raw cell: CSV gives strings, JSON Lines and PostgreSQL also numbers, booleans and null. */
+export type Cell = string | number | boolean | null;
+
+/** One part of a byte source. */
+export interface SourcePart {
+  /** How messages name it: a URL or an s3:// URI, never with credentials. */
+  name: string;
+  chunks: AsyncIterable<Buffer>;
+}
+
+/**
+ * A table being read. `columns` may grow while batches are read (JSON Lines objects with new
+ * keys); a row shorter than `columns` has missing trailing cells.
+ */
+export interface Table {
+  readonly columns: string[];
+  batches(): AsyncIterable<Cell[][]>;
+}
+
+/** A cell of a JSON object or a database row, as a raw cell. */
+export function cellOf(value: unknown): Cell {
+  if (value === null || value === undefined) return null;
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+      return value;
+    case 'bigint':
+      return value.toString();
+    default:
+      if (value instanceof Date) return value.toISOString();
+      if (Buffer.isBuffer(value)) return value.toString('base64');
+      return JSON.stringify(value);
+  }
+}
+
+export interface CsvTableOptions {
+  delimiter: string;
+  header: boolean;
+  /** Column names when there is no header (`spec.schema.columns`). */
+  names?: readonly string[];
+}
+
+export function csvTable(parts: AsyncIterable<SourcePart>, options: CsvTableOptions): Table {
+  const columns: string[] = [];
+  if (!options.header) {
+    if (!options.names?.length) {
+      throw new IngestFailure(
+        'InvalidData',
+        'spec.csv.header is false, so spec.schema.columns must name the columns in order',
+      );
+    }
+    columns.push(...options.names);
+  }
+  async function* batches(): AsyncGenerator<Cell[][]> {
+    let firstPart: string | undefined;
+    for await (const part of parts) {
+      const decoder = new CsvDecoder(options.delimiter);
+      let needHeader = options.header;
+      const take = (records: string[][], lines: number[]): Cell[][] => {
+        let start = 0;
+        if (needHeader && records.length > 0) {
+          needHeader = false;
+          start = 1;
+          const header = records[0]!.map((h) => h.trim());
+          if (firstPart === undefined) {
+            firstPart = part.name;
+            checkHeader(header, part.name);
+            columns.push(...header);
+          } else if (header.join('\u0000') !== columns.join('\u0000')) {
+            throw new IngestFailure(
+              'InvalidData',
+              `${part.name} has the header ${JSON.stringify(header.join(options.delimiter))}; ${firstPart} has ${JSON.stringify(columns.join(options.delimiter))}: every object under the prefix must have the same columns`,
+            );
+          }
+        }
+        const width = columns.length;
+        for (let i = start; i < records.length; i++) {
+          const fields = records[i]!;
+          if (fields.length !== width) {
+            throw new IngestFailure(
+              'InvalidData',
+              `${part.name}: line ${lines[i]} has ${fields.length} fields, the ${options.header ? 'header has' : 'schema names'} ${width}`,
+            );
+          }
+        }
+        return start === 0 ? records : records.slice(start);
+      };
+      try {
+        for await (const chunk of part.chunks) {
+          const batch = decoder.write(chunk);
+          if (batch.records.length > 0) yield take(batch.records, batch.lines);
+        }
+        const last = decoder.end();
+        if (last.records.length > 0) yield take(last.records, last.lines);
+      } catch (error) {
+        if (error instanceof CsvSyntaxError) {
+          throw new IngestFailure('InvalidData', `${part.name}: ${error.message}`, {
+            cause: error,
+          });
+        }
+        throw error;
+      }
+    }
+  }
+  return { columns, batches };
+}
+
+function checkHeader(header: string[], source: string): void {
+  const seen = new Set<string>();
+  for (const [i, name] of header.entries()) {
+    if (name === '') {
+      throw new IngestFailure('InvalidData', `${source}: column ${i + 1} of the header is empty`);
+    }
+    if (seen.has(name)) {
+      throw new IngestFailure('InvalidData', `${source}: the header names column "${name}" twice`, {
+        column: name,
+      });
+    }
+    seen.add(name);
+  }
+}
+
+export function jsonLinesTable(parts: AsyncIterable<SourcePart>): Table {
+  const columns: string[] = [];
+  const indexOf = new Map<string, number>();
+  async function* batches(): AsyncGenerator<Cell[][]> {
+    for await (const part of parts) {
+      const decoder = new StringDecoder('utf8');
+      let pending = '';
+      let line = 0;
+      const take = (text: string, final: boolean): Cell[][] => {
+        const rows: Cell[][] = [];
+        let p = 0;
+        let n = line;
+        for (;;) {
+          let nl = text.indexOf('\n', p);
+          if (nl === -1) {
+            if (!final || p >= text.length) break;
+            nl = text.length;
+          }
+          n++;
+          const lineText = text.slice(p, nl).trim();
+          p = nl + 1;
+          if (lineText === '') continue;
+          let value: unknown;
+          try {
+            value = JSON.parse(lineText);
+          } catch (error) {
+            throw new IngestFailure(
+              'InvalidData',
+              `${part.name}: line ${n} is not valid JSON (${(error as Error).message})`,
+              { cause: error },
+            );
+          }
+          if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+            throw new IngestFailure(
+              'InvalidData',
+              `${part.name}: line ${n} is not a JSON object; JSON Lines data has one object per line`,
+            );
+          }
+          const row: Cell[] = new Array(columns.length).fill(null);
+          for (const key in value) {
+            let index = indexOf.get(key);
+            if (index === undefined) {
+              index = columns.length;
+              columns.push(key);
+              indexOf.set(key, index);
+            }
+            row[index] = cellOf((value as Record<string, unknown>)[key]);
+          }
+          rows.push(row);
+        }
+        line = n;
+        pending = p < text.length ? text.slice(p) : '';
+        if (pending.length > MAX_RECORD_CHARS) {
+          throw new IngestFailure(
+            'InvalidData',
+            `${part.name}: line ${n + 1} is longer than ${MAX_RECORD_CHARS} characters`,
+          );
+        }
+        return rows;
+      };
+      for await (const chunk of part.chunks) {
+        const rows = take(pending + decoder.write(chunk), false);
+        if (rows.length > 0) yield rows;
+      }
+      const rows = take(pending + decoder.end(), true);
+      if (rows.length > 0) yield rows;
+    }
+  }
+  return { columns, batches };
+}

@@ -1,0 +1,166 @@
+/**
+ * The writing pass: every kept row through the contract's `prepareRecord` and `encodeLabel`
+ * (the very functions the inference server applies to a request, so a row is prepared the same
+ * way for training and for serving), into the prepared CSVs of its split, hashed as written.
+ * It also measures the train split's distributions, which drift detection compares served
+ * requests against.
+ */
+import path from 'node:path';
+import type { DatasetSpec } from '../../operator/src/api/dataset.js';
+import type { ColumnDistribution } from '../../operator/src/contract/dataset-stats.js';
+import { DatasetFile } from '../../operator/src/contract/object-store-layout.js';
+import {
+  CellError,
+  encodeLabel,
+  preparedHeader,
+  preparedLine,
+  prepareRecord,
+  scaleNumber,
+} from '../../operator/src/contract/prepared-data.js';
+import { IngestFailure } from './failure.js';
+import { readSpill, TextFileWriter } from './files.js';
+import type { Fitted } from './fit.js';
+import type { SourceProfile } from './profile.js';
+import type { RowRules } from './rows.js';
+import { SplitAssigner } from './split.js';
+import type { Cell } from './table.js';
+
+/** The category under which values beyond `maxCategories` are counted. */
+export const OTHER_CATEGORY = '__other__';
+
+export interface WrittenFile {
+  path: string;
+  /** The file name in the dataset version. */
+  name: string;
+  sizeBytes: number;
+  sha256: string;
+}
+
+export interface Written {
+  files: WrittenFile[];
+  distributions: ColumnDistribution[];
+}
+
+/** Index of the bin of `value` among `edges`: the number of edges ≤ value. */
+export function binOf(edges: readonly number[], value: number): number {
+  let lo = 0;
+  let hi = edges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (edges[mid]! <= value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+export async function writePrepared(
+  spec: DatasetSpec,
+  profile: SourceProfile,
+  fitted: Fitted,
+  spill: string,
+  workDir: string,
+  rules: RowRules,
+  keptPerStratum: ReadonlyMap<string, number>,
+): Promise<Written> {
+  const { schema } = fitted;
+  const header = `${preparedHeader(schema)}\n`;
+  const train = new TextFileWriter(path.join(workDir, DatasetFile.train), { hash: true });
+  const test = new TextFileWriter(path.join(workDir, DatasetFile.test), { hash: true });
+  train.write(header);
+  test.write(header);
+
+  const labelIndex = profile.labelIndex;
+  // Each input's first feature, its width, and its distribution's counts. A numeric input's
+  // bins are found on its prepared (scaled) value against the scaled edges: scaling is
+  // increasing, so a value and an edge keep their order, and nothing is parsed twice.
+  let offset = 0;
+  const inputs = schema.inputs.map((input, k) => {
+    const index = fitted.inputIndexes[k]!;
+    const at = offset;
+    if (input.kind === 'numeric') {
+      offset += 1;
+      const edges = fitted.edges.get(input.name)!;
+      const scaledEdges = edges.map((e) => scaleNumber(input, e));
+      return {
+        input,
+        index,
+        at,
+        width: 1,
+        edges,
+        scaledEdges,
+        counts: new Array<number>(edges.length + 1).fill(0),
+      };
+    }
+    const width = input.encoding === 'oneHot' ? input.categories.length + (input.other ? 1 : 0) : 1;
+    offset += width;
+    const counts = new Array<number>(input.categories.length + 1).fill(0);
+    return { input, index, at, width, edges: undefined, scaledEdges: undefined, counts };
+  });
+  const record: Record<string, Cell> = {};
+  const features: number[] = [];
+  const split = new SplitAssigner(keptPerStratum, spec.split.testFraction, spec.split.seed);
+  let trainRows = 0;
+
+  for await (const batch of readSpill(spill)) {
+    for (const row of batch) {
+      if (!rules.keeps(row)) continue;
+      const isTest = split.isTest(rules.stratumOf(row));
+      for (const { input, index } of inputs) record[input.name] = row[index] ?? null;
+      features.length = 0;
+      let line: string;
+      try {
+        prepareRecord(schema, record, features);
+        line = preparedLine(features, encodeLabel(schema, row[labelIndex] ?? null));
+      } catch (error) {
+        if (error instanceof CellError) {
+          throw new IngestFailure('InvalidData', error.message, {
+            column: error.column,
+            cause: error,
+          });
+        }
+        throw error;
+      }
+      if (isTest) {
+        test.write(`${line}\n`);
+        continue;
+      }
+      train.write(`${line}\n`);
+      trainRows++;
+      for (const { input, at, width, scaledEdges, counts } of inputs) {
+        if (scaledEdges !== undefined) {
+          counts[binOf(scaledEdges, features[at]!)]!++;
+        } else if (input.kind === 'categorical' && input.encoding === 'oneHot') {
+          let hot = 0;
+          while (hot < width && features[at + hot] !== 1) hot++;
+          // The "other" slot, or no slot at all, both count as other.
+          counts[Math.min(hot, input.categories.length)]!++;
+        } else {
+          const code = features[at]!;
+          counts[code >= 0 && code < counts.length ? code : counts.length - 1]!++;
+        }
+      }
+    }
+    await Promise.all([train.drain(), test.drain()]);
+  }
+  const [trainSha, testSha] = await Promise.all([train.close(), test.close()]);
+
+  const distributions: ColumnDistribution[] = inputs.map(({ input, edges, counts }) => {
+    const fractions = counts.map((c) => (trainRows > 0 ? c / trainRows : 0));
+    if (input.kind === 'numeric') {
+      return { name: input.name, numeric: { edges: edges!, fractions } };
+    }
+    const byCategory: Record<string, number> = {};
+    input.categories.forEach((c, i) => {
+      byCategory[c] = fractions[i]!;
+    });
+    if (input.other) byCategory[OTHER_CATEGORY] = fractions[input.categories.length]!;
+    return { name: input.name, categorical: { fractions: byCategory } };
+  });
+  return {
+    files: [
+      { path: train.path, name: DatasetFile.train, sizeBytes: train.sizeBytes, sha256: trainSha! },
+      { path: test.path, name: DatasetFile.test, sizeBytes: test.sizeBytes, sha256: testSha! },
+    ],
+    distributions,
+  };
+}
