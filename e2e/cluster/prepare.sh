@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Makes this machine able to run the local cluster: host tools from Debian's packages, then the
-# cluster's components from their Go modules (cached; see build-components.sh). Idempotent and
-# quick once done. Prints the component bin directories, one per line, on stdout.
+# Makes this machine able to run the local cluster: host tools from Debian's packages, the
+# native TensorFlow.js addon the trainer runs on (cached; see runtime-images/tensorflow/prepare.sh),
+# then the cluster's components from their Go modules (cached; see build-components.sh).
+# Idempotent and quick once done. Prints the component bin directories, one per line, on stdout.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -19,5 +20,8 @@ fi
 for tool in openssl go; do
   command -v "$tool" >/dev/null || { echo "[prepare] $tool is missing: install it first" >&2; exit 1; }
 done
+
+# The trainer's native CPU backend (libtensorflow from PyPI, compiled with node-gyp): ~1 minute once.
+bash "$here/../../runtime-images/tensorflow/prepare.sh" >/dev/null
 
 exec bash "$here/build-components.sh"

@@ -1,0 +1,110 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  BackendUnavailableError,
+  backendPlan,
+  cacheRoot,
+  loadTensorflow,
+  preparedAddonDir,
+} from './backend.js';
+
+describe('backendPlan', () => {
+  it.each([
+    ['auto', 0, ['tensorflow', 'wasm', 'cpu'], ['tensorflow-gpu']],
+    ['auto', 1, ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'], []],
+    ['tensorflow', 2, ['tensorflow'], []],
+    ['wasm', 0, ['wasm'], []],
+    ['cpu', 0, ['cpu'], []],
+    ['tensorflow-gpu', 1, ['tensorflow-gpu'], []],
+  ] as const)('%s with %d GPUs tries %j', (choice, gpus, candidates, ruledOut) => {
+    const plan = backendPlan(choice, gpus);
+    expect(plan.candidates).toEqual(candidates);
+    expect(plan.ruledOut.map((s) => s.backend)).toEqual(ruledOut);
+  });
+
+  it('refuses a forced GPU backend without GPUs, saying what to do', () => {
+    expect(() => backendPlan('tensorflow-gpu', 0)).toThrow(
+      /needs a GPU, but the pod was given none \(LATHE_GPUS=0\): request nvidia.com\/gpu/,
+    );
+  });
+});
+
+describe('preparedAddonDir', () => {
+  it('names the cache entry by variant, versions and lockfile', () => {
+    expect(path.basename(preparedAddonDir('cpu', '/c'))).toMatch(
+      /^tfjs-node-cpu-4\.22\.0-tensorflow-2\.15\.1-[0-9a-f]{12}$/,
+    );
+    expect(preparedAddonDir('gpu', '/c')).toMatch(/^\/c\/tensorflow\/tfjs-node-gpu-/);
+  });
+
+  it('honours LATHE_CACHE_DIR, then XDG_CACHE_HOME', () => {
+    expect(cacheRoot({ LATHE_CACHE_DIR: '/x' })).toBe('/x');
+    expect(cacheRoot({ XDG_CACHE_HOME: '/y' })).toBe('/y/lathe');
+  });
+});
+
+describe('loadTensorflow without native addons', () => {
+  const empty = mkdtempSync(path.join(os.tmpdir(), 'lathe-no-addon-'));
+  const dirs = { cpu: path.join(empty, 'cpu'), gpu: path.join(empty, 'gpu') };
+
+  it('falls back to WebAssembly and says why each faster backend was skipped', async () => {
+    const loaded = await loadTensorflow({
+      choice: 'auto',
+      gpus: 1,
+      dirs,
+      nvidiaDevicePresent: () => false,
+    });
+    expect(loaded.backend).toBe('wasm');
+    expect(loaded.tf.getBackend()).toBe('wasm');
+    expect(loaded.skipped).toEqual([
+      {
+        backend: 'tensorflow-gpu',
+        reason: 'no NVIDIA device in this container (/dev/nvidiactl is missing)',
+      },
+      {
+        backend: 'tensorflow',
+        reason: expect.stringContaining('@tensorflow/tfjs-node is not built in'),
+      },
+    ]);
+  });
+
+  it('tries the GPU build when a device is present, and names what is missing', async () => {
+    const loaded = await loadTensorflow({
+      choice: 'auto',
+      gpus: 1,
+      dirs,
+      nvidiaDevicePresent: () => true,
+    });
+    expect(loaded.skipped[0]).toEqual({
+      backend: 'tensorflow-gpu',
+      reason: expect.stringContaining('npm run tensorflow:prepare -- --gpu'),
+    });
+  });
+
+  it('fails a forced native backend that is not there', async () => {
+    await expect(loadTensorflow({ choice: 'tensorflow', gpus: 0, dirs })).rejects.toThrow(
+      BackendUnavailableError,
+    );
+    await expect(loadTensorflow({ choice: 'tensorflow', gpus: 0, dirs })).rejects.toThrow(
+      /LATHE_BACKEND=tensorflow cannot be used: @tensorflow\/tfjs-node is not built/,
+    );
+  });
+
+  it('loads plain JavaScript when forced', async () => {
+    const loaded = await loadTensorflow({ choice: 'cpu', gpus: 0, dirs });
+    expect(loaded).toMatchObject({ backend: 'cpu', skipped: [] });
+    expect(loaded.tf.getBackend()).toBe('cpu');
+  });
+});
+
+describe('loadTensorflow with the native CPU addon (built by the test setup)', () => {
+  it('chooses native TensorFlow and computes on it', async () => {
+    const loaded = await loadTensorflow({ choice: 'auto', gpus: 0 });
+    expect(loaded.backend).toBe('tensorflow');
+    expect(loaded.tf.getBackend()).toBe('tensorflow');
+    const product = loaded.tf.matMul(loaded.tf.tensor2d([[1, 2]]), loaded.tf.tensor2d([[3], [4]]));
+    expect(Array.from(product.dataSync())).toEqual([11]);
+  });
+});
