@@ -78,6 +78,10 @@ function builtinModelSchema(at: string) {
   );
 }
 
+/** `spec.model.builtin`: what the operator passes to Lathe's trainer as `LATHE_MODEL`. */
+export const BuiltinModelSchema = builtinModelSchema('spec');
+export type BuiltinModel = z.infer<typeof BuiltinModelSchema>;
+
 const EnvVarSchema = z
   .object({
     name: z
