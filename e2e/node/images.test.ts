@@ -51,14 +51,17 @@ describe('parseExtraImages', () => {
 });
 
 describe('programs run from the repository', () => {
-  it.each(['ghcr.io/lathe-dev/lathe-operator', 'lathe.dev/test/http'])(
-    '%s keeps the repository visible over volumes',
-    (image) => {
-      const entry = builtInImages[image];
-      expect(entry?.files).toEqual([entry?.workingDir]);
-      expect(imageFileMounts(entry!)).toEqual([
-        { hostPath: entry?.workingDir, containerPath: entry?.workingDir, readOnly: false },
-      ]);
-    },
-  );
+  it.each([
+    'ghcr.io/lathe-dev/lathe-operator',
+    'ghcr.io/lathe-dev/lathe-trainer',
+    'ghcr.io/lathe-dev/lathe-trainer-gpu',
+    'ghcr.io/lathe-dev/lathe-trainer-sklearn',
+    'lathe.dev/test/http',
+  ])('%s keeps the repository visible over volumes', (image) => {
+    const entry = builtInImages[image];
+    expect(entry?.files).toEqual([entry?.workingDir]);
+    expect(imageFileMounts(entry!)).toEqual([
+      { hostPath: entry?.workingDir, containerPath: entry?.workingDir, readOnly: false },
+    ]);
+  });
 });
