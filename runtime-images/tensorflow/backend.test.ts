@@ -7,6 +7,7 @@ import {
   backendPlan,
   cacheRoot,
   loadTensorflow,
+  nativeAddonDir,
   preparedAddonDir,
 } from './backend.js';
 
@@ -37,6 +38,13 @@ describe('preparedAddonDir', () => {
       /^tfjs-node-cpu-4\.22\.0-tensorflow-2\.15\.1-[0-9a-f]{12}$/,
     );
     expect(preparedAddonDir('gpu', '/c')).toMatch(/^\/c\/tensorflow\/tfjs-node-gpu-/);
+  });
+
+  it('prefers the directories an image names', () => {
+    const env = { LATHE_TFJS_NODE_DIR: '/opt/cpu', LATHE_TFJS_NODE_GPU_DIR: '/opt/gpu' };
+    expect(nativeAddonDir('cpu', env)).toBe('/opt/cpu');
+    expect(nativeAddonDir('gpu', env)).toBe('/opt/gpu');
+    expect(nativeAddonDir('cpu', { LATHE_CACHE_DIR: '/c' })).toBe(preparedAddonDir('cpu', '/c'));
   });
 
   it('honours LATHE_CACHE_DIR, then XDG_CACHE_HOME', () => {

@@ -40,10 +40,10 @@ export interface LoadedTensorflow {
   skipped: SkippedBackend[];
 }
 
-/** Where to look for the native addons; defaults from `LATHE_*` variables and the cache. */
+/** Where to look for the native addons; defaults from `nativeAddonDir`. */
 export interface NativeAddonDirs {
-  cpu: string;
-  gpu: string;
+  cpu?: string;
+  gpu?: string;
 }
 
 export interface LoadOptions {
@@ -88,12 +88,22 @@ export function preparedAddonDir(variant: 'cpu' | 'gpu', root = cacheRoot()): st
   );
 }
 
-/** The addon directories: `LATHE_TFJS_NODE_DIR` / `LATHE_TFJS_NODE_GPU_DIR`, else the cache. */
-export function nativeAddonDirs(env: NodeJS.ProcessEnv = process.env): NativeAddonDirs {
-  return {
-    cpu: env.LATHE_TFJS_NODE_DIR ?? preparedAddonDir('cpu', cacheRoot(env)),
-    gpu: env.LATHE_TFJS_NODE_GPU_DIR ?? preparedAddonDir('gpu', cacheRoot(env)),
-  };
+/**
+ * Where the `variant` addon is: `LATHE_TFJS_NODE_DIR` / `LATHE_TFJS_NODE_GPU_DIR` (what an image
+ * sets), else the cache entry `prepare.sh` builds; undefined when neither can be known (a
+ * compiled program without the prepare files next to it, and no variable set).
+ */
+export function nativeAddonDir(
+  variant: 'cpu' | 'gpu',
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  const fromEnv = variant === 'cpu' ? env.LATHE_TFJS_NODE_DIR : env.LATHE_TFJS_NODE_GPU_DIR;
+  if (fromEnv) return fromEnv;
+  try {
+    return preparedAddonDir(variant, cacheRoot(env));
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -125,10 +135,14 @@ function firstLine(error: unknown): string {
 
 /** Loads a native addon from a prepared directory, or says why it cannot. */
 async function loadNative(
-  dir: string,
+  dir: string | undefined,
   packageName: string,
   variant: 'cpu' | 'gpu',
 ): Promise<Tf | string> {
+  if (dir === undefined) {
+    const variable = variant === 'cpu' ? 'LATHE_TFJS_NODE_DIR' : 'LATHE_TFJS_NODE_GPU_DIR';
+    return `${packageName} is not installed (${variable} is unset)`;
+  }
   if (!existsSync(path.join(dir, 'node_modules', packageName, 'package.json'))) {
     const flag = variant === 'gpu' ? ' -- --gpu' : '';
     return `${packageName} is not built in ${dir} (run "npm run tensorflow:prepare${flag}")`;
@@ -170,7 +184,7 @@ function usesGpu(tf: Tf): boolean {
  */
 export async function loadTensorflow(options: LoadOptions): Promise<LoadedTensorflow> {
   const { candidates, ruledOut } = backendPlan(options.choice, options.gpus);
-  const dirs = options.dirs ?? nativeAddonDirs();
+  const dirs = options.dirs ?? {};
   const nvidiaPresent = options.nvidiaDevicePresent ?? (() => existsSync('/dev/nvidiactl'));
   const skipped: SkippedBackend[] = [...ruledOut];
   for (const backend of candidates) {
@@ -179,7 +193,7 @@ export async function loadTensorflow(options: LoadOptions): Promise<LoadedTensor
       // Loading the CUDA build where there is no device only to fall back would leave a second
       // libtensorflow in the process; look for the device first.
       loaded = nvidiaPresent()
-        ? await loadNative(dirs.gpu, '@tensorflow/tfjs-node-gpu', 'gpu')
+        ? await loadNative(dirs.gpu ?? nativeAddonDir('gpu'), '@tensorflow/tfjs-node-gpu', 'gpu')
         : 'no NVIDIA device in this container (/dev/nvidiactl is missing)';
       if (typeof loaded !== 'string') {
         if (usesGpu(loaded)) return { tf: loaded, backend, skipped };
@@ -188,7 +202,7 @@ export async function loadTensorflow(options: LoadOptions): Promise<LoadedTensor
         return { tf: loaded, backend: 'tensorflow', skipped };
       }
     } else if (backend === 'tensorflow') {
-      loaded = await loadNative(dirs.cpu, '@tensorflow/tfjs-node', 'cpu');
+      loaded = await loadNative(dirs.cpu ?? nativeAddonDir('cpu'), '@tensorflow/tfjs-node', 'cpu');
     } else {
       loaded = await loadPortable(backend);
     }

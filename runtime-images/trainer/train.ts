@@ -54,6 +54,8 @@ export interface TrainingOutcome {
   stoppedEarly: boolean;
   /** Training throughput: rows of the train split processed per second, validation excluded. */
   samplesPerSecond: number;
+  /** Seconds each epoch's training took (validation excluded); the first includes warm-up. */
+  epochSeconds: number[];
   trainRows: number;
   validationRows: number;
 }
@@ -226,7 +228,7 @@ export async function trainNetwork(input: TrainingInput): Promise<TrainingOutcom
   let best: { value: number; epoch: number; weights: Tensor[] } | undefined;
   let wait = 0;
   let stoppedEarly = false;
-  let trainingSeconds = 0;
+  const epochSeconds: number[] = [];
   let step = 0;
   let trained = false;
   try {
@@ -261,7 +263,7 @@ export async function trainNetwork(input: TrainingInput): Promise<TrainingOutcom
       const accuracy =
         hits.length > 0 ? tf.tidy(() => tf.addN(hits).dataSync()[0]!) / trainRows : undefined;
       tf.dispose([shuffled, xs, labels, oneHots, sums, hits]);
-      trainingSeconds += (performance.now() - started) / 1000;
+      epochSeconds.push((performance.now() - started) / 1000);
 
       if (!Number.isFinite(loss)) {
         throw new TrainingError(
@@ -318,7 +320,13 @@ export async function trainNetwork(input: TrainingInput): Promise<TrainingOutcom
       epochs: history.length,
       bestEpoch,
       stoppedEarly,
-      samplesPerSecond: (trainRows * history.length) / Math.max(trainingSeconds, 1e-9),
+      samplesPerSecond:
+        (trainRows * history.length) /
+        Math.max(
+          epochSeconds.reduce((a, b) => a + b, 0),
+          1e-9,
+        ),
+      epochSeconds,
       trainRows,
       validationRows,
     };
