@@ -6,6 +6,7 @@ import {
   BackendUnavailableError,
   backendPlan,
   cacheRoot,
+  cpuBudget,
   loadTensorflow,
   nativeAddonDir,
   preparedAddonDir,
@@ -29,6 +30,29 @@ describe('backendPlan', () => {
     expect(() => backendPlan('tensorflow-gpu', 0)).toThrow(
       /needs a GPU, but the pod was given none \(LATHE_GPUS=0\): request nvidia.com\/gpu/,
     );
+  });
+});
+
+describe('cpuBudget', () => {
+  const files = (entries: Record<string, string>) => (file: string) => entries[file];
+  it.each([
+    ['no cgroup files', {}, 8],
+    ['cgroup v2 without a limit', { '/sys/fs/cgroup/cpu.max': 'max 100000\n' }, 8],
+    ['cgroup v2, 2 CPUs', { '/sys/fs/cgroup/cpu.max': '200000 100000\n' }, 2],
+    ['cgroup v2, 1.5 CPUs rounds up', { '/sys/fs/cgroup/cpu.max': '150000 100000' }, 2],
+    ['cgroup v2, a quarter CPU', { '/sys/fs/cgroup/cpu.max': '25000 100000' }, 1],
+    ['cgroup v2, more than the machine', { '/sys/fs/cgroup/cpu.max': '3200000 100000' }, 8],
+    [
+      'cgroup v1, 3 CPUs',
+      {
+        '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '300000\n',
+        '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000\n',
+      },
+      3,
+    ],
+    ['cgroup v1 without a limit', { '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '-1' }, 8],
+  ])('%s', (_, entries, expected) => {
+    expect(cpuBudget(files(entries), 8)).toBe(expected);
   });
 });
 

@@ -128,6 +128,44 @@ export function backendPlan(
   };
 }
 
+/**
+ * CPUs the container may use: its cgroup's CPU quota (`cpu.max` in cgroup v2, `cpu.cfs_quota_us`
+ * / `cpu.cfs_period_us` in v1), rounded up, capped by the CPUs Node.js sees. Without a quota,
+ * the CPUs Node.js sees.
+ */
+export function cpuBudget(
+  readText: (file: string) => string | undefined = (file) => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch {
+      return undefined;
+    }
+  },
+  available = os.availableParallelism(),
+): number {
+  let quota: number | undefined;
+  const v2 = readText('/sys/fs/cgroup/cpu.max')?.trim().split(/\s+/);
+  if (v2 && v2[0] !== 'max' && Number(v2[0]) > 0 && Number(v2[1]) > 0) {
+    quota = Number(v2[0]) / Number(v2[1]);
+  } else {
+    const limit = Number(readText('/sys/fs/cgroup/cpu/cpu.cfs_quota_us'));
+    const period = Number(readText('/sys/fs/cgroup/cpu/cpu.cfs_period_us'));
+    if (limit > 0 && period > 0) quota = limit / period;
+  }
+  return Math.max(1, Math.min(available, quota === undefined ? available : Math.ceil(quota)));
+}
+
+/**
+ * TensorFlow sizes its thread pools by the host's cores, not by the pod's CPU limit, so a pod
+ * limited to 2 CPUs on a 64-core node would run 64 compute threads into throttling. Unless the
+ * user set them, size the intra-op pool by the CPU budget; the inter-op pool serves graph
+ * functions, which eager execution (what tfjs-node does) does not run, so it gets one thread.
+ */
+function setTensorflowThreads(): void {
+  process.env.TF_NUM_INTRAOP_THREADS ??= String(cpuBudget());
+  process.env.TF_NUM_INTEROP_THREADS ??= '1';
+}
+
 /** The first line of an error's message: dlopen and node-gyp errors run long. */
 function firstLine(error: unknown): string {
   return String((error as Error)?.message ?? error).split('\n')[0]!;
@@ -149,6 +187,7 @@ async function loadNative(
   }
   // TensorFlow reads these when it creates its context; a value the user set wins.
   process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
+  setTensorflowThreads();
   try {
     const tf = createRequire(path.join(dir, 'package.json'))(packageName) as Tf;
     // Every copy of tfjs-core in a process shares one engine (a global), so another copy may
