@@ -45,7 +45,7 @@ export async function serializeLayersModel(
 
 /** Uploads `files` under `outputUri`, then their manifest; returns the artifact's digest. */
 export async function uploadArtifact(
-  store: ObjectStore,
+  store: Pick<ObjectStore, 'write'>,
   outputUri: string,
   files: Record<string, Buffer>,
 ): Promise<string> {

@@ -42,6 +42,9 @@ import { isNativeBackend } from './native-ops.js';
 import { RunReporter } from './run-files.js';
 import { TrainingError, trainNetwork } from './train.js';
 
+/** What the trainer needs of an object store (the `ObjectStore` fits; tests pass their own). */
+export type TrainerStore = Pick<ObjectStore, 'read' | 'write'>;
+
 /** Datasets are read whole into memory; refuse anything beyond this per file. */
 const MAX_DATASET_FILE_BYTES = 2 * 1024 * 1024 * 1024 - 1;
 
@@ -57,7 +60,7 @@ class RunFailure extends Error {
 
 /** Reads train.csv, test.csv and schema.json of a dataset version, checked against its manifest. */
 export async function readDatasetVersion(
-  store: ObjectStore,
+  store: TrainerStore,
   datasetUri: string,
 ): Promise<{ schema: Buffer; train: Buffer; test: Buffer }> {
   const { bucket, key: prefix } = parseS3Uri(datasetUri);
@@ -151,7 +154,7 @@ export function evaluateOnTest(
 
 /** Options that tests and the benchmark change; the program uses the defaults. */
 export interface RunOptions {
-  store?: ObjectStore;
+  store?: TrainerStore;
   loadBackend?: (settings: TrainSettings) => Promise<LoadedTensorflow>;
 }
 
@@ -186,7 +189,7 @@ async function train(
   log: Logger,
   options: RunOptions,
 ): Promise<TrainResult> {
-  const store =
+  const store: TrainerStore =
     options.store ??
     new ObjectStore({
       endpoint: settings.objectStore.endpoint,
