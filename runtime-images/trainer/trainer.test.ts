@@ -114,29 +114,22 @@ describe('runTraining', () => {
     [
       'a missing dataset version',
       {},
-      'DatasetInvalid',
+      'classification',
       'has no manifest.json (it is not complete)',
     ],
     [
       'a dataset file changed after its manifest',
       { ...files, 'train.csv': Buffer.concat([files['train.csv']!, Buffer.from('0,0,0,0,1\n')]) },
-      'DatasetInvalid',
+      'classification',
       'train.csv is',
     ],
-    [
-      'a version prepared for another task',
-      { ...files },
-      'DatasetInvalid',
-      'prepared for classification',
-    ],
-  ] as const)('reports %s', async (what, dataset, reason, message) => {
-    const store = withDataset(dataset);
-    const run =
-      what === 'a version prepared for another task'
-        ? { ...settings, task: 'regression' as const }
-        : settings;
-    const result = await runTraining(run, log, { store, loadBackend });
-    expect(result).toMatchObject({ outcome: 'failed', reason });
+    ['a version prepared for another task', files, 'regression', 'prepared for classification'],
+  ] as const)('reports %s as DatasetInvalid', async (_, dataset, task, message) => {
+    const result = await runTraining({ ...settings, task }, log, {
+      store: withDataset(dataset),
+      loadBackend,
+    });
+    expect(result).toMatchObject({ outcome: 'failed', reason: 'DatasetInvalid' });
     expect(result.outcome === 'failed' && result.message).toContain(message);
   });
 
