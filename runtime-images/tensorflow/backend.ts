@@ -222,6 +222,14 @@ function usesGpu(tf: Tf): boolean {
  * used throws `BackendUnavailableError`; `auto` always ends on plain JavaScript at worst.
  */
 export async function loadTensorflow(options: LoadOptions): Promise<LoadedTensorflow> {
+  const loaded = await loadFastest(options);
+  // Programs log JSON lines; tfjs' console banners and notices would break them. (Production
+  // mode only silences tfjs' console output; it changes no computation.)
+  loaded.tf.enableProdMode();
+  return loaded;
+}
+
+async function loadFastest(options: LoadOptions): Promise<LoadedTensorflow> {
   const { candidates, ruledOut } = backendPlan(options.choice, options.gpus);
   const dirs = options.dirs ?? {};
   const nvidiaPresent = options.nvidiaDevicePresent ?? (() => existsSync('/dev/nvidiactl'));
