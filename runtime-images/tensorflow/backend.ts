@@ -244,6 +244,11 @@ async function loadFastest(options: LoadOptions): Promise<LoadedTensorflow> {
         : 'no NVIDIA device in this container (/dev/nvidiactl is missing)';
       if (typeof loaded !== 'string') {
         if (usesGpu(loaded)) return { tf: loaded, backend, skipped };
+        if (options.choice !== 'auto') {
+          throw new BackendUnavailableError(
+            'LATHE_BACKEND=tensorflow-gpu cannot be used: TensorFlow found no usable GPU (see its log above)',
+          );
+        }
         // The CUDA build runs its CPU kernels: that is the native CPU backend.
         skipped.push({ backend, reason: 'TensorFlow found no usable GPU (see its log above)' });
         return { tf: loaded, backend: 'tensorflow', skipped };
