@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -138,5 +138,31 @@ describe('loadTensorflow with the native CPU addon (built by the test setup)', (
     expect(loaded.tf.getBackend()).toBe('tensorflow');
     const product = loaded.tf.matMul(loaded.tf.tensor2d([[1, 2]]), loaded.tf.tensor2d([[3], [4]]));
     expect(Array.from(product.dataSync())).toEqual([11]);
+  });
+});
+
+describe('loadTensorflow with a GPU build that finds no GPU', () => {
+  // Stands in for tfjs-node-gpu on a node whose GPU TensorFlow cannot use: the CPU addon under
+  // the GPU package's name (it reports no GPU device, as the CUDA build does without a driver).
+  const gpu = mkdtempSync(path.join(os.tmpdir(), 'lathe-gpu-addon-'));
+  mkdirSync(path.join(gpu, 'node_modules/@tensorflow'), { recursive: true });
+  symlinkSync(
+    path.join(nativeAddonDir('cpu')!, 'node_modules/@tensorflow/tfjs-node'),
+    path.join(gpu, 'node_modules/@tensorflow/tfjs-node-gpu'),
+  );
+  const options = { gpus: 1, dirs: { gpu }, nvidiaDevicePresent: () => true };
+
+  it('refuses it when the GPU backend is forced', async () => {
+    await expect(loadTensorflow({ choice: 'tensorflow-gpu', ...options })).rejects.toThrow(
+      'LATHE_BACKEND=tensorflow-gpu cannot be used: TensorFlow found no usable GPU',
+    );
+  });
+
+  it('runs native TensorFlow on the CPU under auto, saying why not on the GPU', async () => {
+    const loaded = await loadTensorflow({ choice: 'auto', ...options });
+    expect(loaded.backend).toBe('tensorflow');
+    expect(loaded.skipped).toEqual([
+      { backend: 'tensorflow-gpu', reason: 'TensorFlow found no usable GPU (see its log above)' },
+    ]);
   });
 });
