@@ -8,11 +8,16 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BackendChoiceSchema } from '../operator/src/contract/runtime-env.js';
-import { BackendUnavailableError, loadTensorflow } from '../runtime-images/tensorflow/backend.js';
+import {
+  BackendUnavailableError,
+  intraOpThreadsFor,
+  loadTensorflow,
+} from '../runtime-images/tensorflow/backend.js';
 import { preparedDataset } from '../runtime-images/trainer/dataset.js';
 import { denseNetworkOf } from '../runtime-images/trainer/layers-model.js';
 import { classificationMetrics } from '../runtime-images/trainer/metrics.js';
 import { isNativeBackend } from '../runtime-images/trainer/native-ops.js';
+import { largestMatMul } from '../runtime-images/trainer/network.js';
 import { trainNetwork } from '../runtime-images/trainer/train.js';
 import { predictionsOf } from '../runtime-images/trainer/trainer.js';
 
@@ -20,17 +25,6 @@ const [backendArg, dir, batchArg, epochsArg, seedArg] = process.argv.slice(2);
 const choice = BackendChoiceSchema.parse(backendArg);
 const read = (file: string) => readFileSync(path.join(dir!, file), 'utf8');
 
-let loaded: Awaited<ReturnType<typeof loadTensorflow>>;
-try {
-  loaded = await loadTensorflow({ choice, gpus: choice === 'tensorflow-gpu' ? 1 : 0 });
-} catch (error) {
-  if (error instanceof BackendUnavailableError) {
-    console.log(JSON.stringify({ absent: error.message }));
-    process.exit(3);
-  }
-  throw error;
-}
-const { tf, backend } = loaded;
 const dataset = preparedDataset(
   { schema: read('schema.json'), train: read('train.csv'), test: read('test.csv') },
   'classification',
@@ -41,6 +35,23 @@ const network = denseNetworkOf(
   dataset.featureCount,
   dataset.classCount,
 );
+// TensorFlow's threads as the trainer chooses them.
+const intraOpThreads = intraOpThreadsFor(largestMatMul(network, Number(batchArg)));
+let loaded: Awaited<ReturnType<typeof loadTensorflow>>;
+try {
+  loaded = await loadTensorflow({
+    choice,
+    gpus: choice === 'tensorflow-gpu' ? 1 : 0,
+    intraOpThreads,
+  });
+} catch (error) {
+  if (error instanceof BackendUnavailableError) {
+    console.log(JSON.stringify({ absent: error.message }));
+    process.exit(3);
+  }
+  throw error;
+}
+const { tf, backend } = loaded;
 const outcome = await trainNetwork({
   tf,
   native: isNativeBackend(tf),

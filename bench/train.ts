@@ -4,11 +4,12 @@
  * model (mlp [64, 32] relu, softmax, Adam 0.001), data and batch size (64 and 512), and test
  * accuracy next to scikit-learn's LogisticRegression on the same split.
  *
- *   npm run bench:train
+ *   npm run bench:train [-- --rounds 2]
  *
  * Every run is a fresh process; samples/s is that of the median epoch after the first (the
- * first is warm-up: kernel caches, tracing). Figures and ratios, no assertions: this machine is shared and noisy.
- * The Python environments and the native addon are built (once, cached) if missing.
+ * first is warm-up: kernel caches, tracing), the best of `--rounds` interleaved rounds.
+ * Figures and ratios, no assertions: this machine is shared and noisy. The Python environments
+ * and the native addon are built (once, cached) if missing.
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +27,8 @@ import {
 const exec = promisify(execFile);
 const seed = 7;
 const throughputEpochs: Record<number, number> = { 64: 4, 512: 8 };
+const args = process.argv.slice(2);
+const rounds = Number(args[args.indexOf('--rounds') + 1] ?? 2) || 2;
 const accuracyRuns = { synthetic: { epochs: 10, batch: 64 }, digits: { epochs: 40, batch: 64 } };
 
 interface Run {
@@ -136,20 +139,41 @@ async function main(): Promise<void> {
       `${data.rows.length} rows (${Math.round(data.rows.length * 0.8)} train / ${Math.round(data.rows.length * 0.2)} test), ${data.features.length} features, ${schema.label.classes!.length} classes`;
   }
 
-  console.log('\nTraining throughput, samples/s (median epoch; the first, warm-up, left out)');
+  console.log(
+    `\nTraining throughput, samples/s (median epoch, the first left out; best of ${rounds} rounds)`,
+  );
   console.log(`  data: synthetic, ${shapes.synthetic}; model mlp [64, 32] relu, Adam 0.001`);
   const rows: { name: string; perBatch: Record<number, number> }[] = [];
-  const kerasRow: Record<number, number> = {};
+  // Keras as installed (TensorFlow's thread pools sized by the cores), and with one thread per
+  // pool, the TensorFlow.js trainer's choice for this small model: ratios are against the faster.
+  const kerasConfigs = [
+    { name: 'default threads', env: {} },
+    { name: '1 thread', env: { TF_NUM_INTRAOP_THREADS: '1', TF_NUM_INTEROP_THREADS: '1' } },
+  ];
+  const kerasRows = kerasConfigs.map((c) => ({ ...c, perBatch: {} as Record<number, number> }));
+  const bestKeras: Record<number, number> = {};
   let kerasVersion = '';
-  for (const batch of [64, 512]) {
+  // Rounds, each running every configuration once, and the best round of each kept: a burst of
+  // load from other work on this shared machine then slows one round, not the comparison.
+  const plan = Array.from({ length: rounds }, () => [64, 512]).flat();
+  for (const batch of plan) {
     const epochs = throughputEpochs[batch]!;
-    const k = await runJson<Run & { version: string }>(
-      keras,
-      ['bench/python/keras_train.py', dirs.synthetic!, String(batch), String(epochs), String(seed)],
-      pythonPath,
-    );
-    kerasVersion = k.version;
-    kerasRow[batch] = throughput(k);
+    for (const config of kerasRows) {
+      const k = await runJson<Run & { version: string }>(
+        keras,
+        [
+          'bench/python/keras_train.py',
+          dirs.synthetic!,
+          String(batch),
+          String(epochs),
+          String(seed),
+        ],
+        { ...pythonPath, ...config.env },
+      );
+      kerasVersion = k.version;
+      config.perBatch[batch] = Math.max(config.perBatch[batch] ?? 0, throughput(k));
+      bestKeras[batch] = Math.max(bestKeras[batch] ?? 0, throughput(k));
+    }
     for (const backend of tensorflowBackends) {
       const run = await tfjsRun(backend, dirs.synthetic!, batch, epochs);
       if (!run) continue;
@@ -160,24 +184,23 @@ async function main(): Promise<void> {
         row = { name: backend, perBatch: {} };
         rows.push(row);
       }
-      row.perBatch[batch] = throughput(run);
+      row.perBatch[batch] = Math.max(row.perBatch[batch] ?? 0, throughput(run));
     }
   }
   console.log(
-    `  ${pad('backend', 22)}${pad('batch 64', 12)}${pad('vs Keras', 10)}${pad('batch 512', 12)}vs Keras`,
+    `  ${pad('', 30)}${pad('batch 64', 12)}${pad('vs Keras', 10)}${pad('batch 512', 12)}vs Keras (the faster Keras row)`,
   );
-  for (const row of rows) {
+  const line = (name: string, perBatch: Record<number, number>) => {
     const cells = [64, 512].map((b) => {
-      const v = row.perBatch[b];
+      const v = perBatch[b];
       return v === undefined
         ? [pad('absent', 12), pad('', 10)]
-        : [pad(fmt(v), 12), pad(`${(v / kerasRow[b]!).toFixed(2)}x`, 10)];
+        : [pad(fmt(v), 12), pad(`${(v / bestKeras[b]!).toFixed(2)}x`, 10)];
     });
-    console.log(`  ${pad(`tfjs ${row.name}`, 22)}${cells.flat().join('')}`);
-  }
-  console.log(
-    `  ${pad(`keras ${kerasVersion}`, 22)}${pad(fmt(kerasRow[64]!), 12)}${pad('1.00x', 10)}${pad(fmt(kerasRow[512]!), 12)}1.00x`,
-  );
+    console.log(`  ${pad(name, 30)}${cells.flat().join('')}`);
+  };
+  for (const row of rows) line(`tfjs ${row.name}`, row.perBatch);
+  for (const row of kerasRows) line(`keras ${kerasVersion}, ${row.name}`, row.perBatch);
   const absent = tensorflowBackends.filter((b) => !rows.some((r) => r.name === b));
   if (absent.length > 0) console.log(`  absent here: ${absent.join(', ')}`);
 

@@ -7,6 +7,7 @@ import {
   backendPlan,
   cacheRoot,
   cpuBudget,
+  intraOpThreadsFor,
   loadTensorflow,
   nativeAddonDir,
   preparedAddonDir,
@@ -53,6 +54,17 @@ describe('cpuBudget', () => {
     ['cgroup v1 without a limit', { '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '-1' }, 8],
   ])('%s', (_, entries, expected) => {
     expect(cpuBudget(files(entries), 8)).toBe(expected);
+  });
+});
+
+describe('intraOpThreadsFor', () => {
+  it.each([
+    [64 * 64 * 32, 8, 1],
+    [4 * 1024 * 1024 - 1, 8, 1],
+    [4 * 1024 * 1024, 8, 8],
+    [512 * 1024 * 512, 2, 2],
+  ])('%d multiply-adds with %d CPUs: %d threads', (work, budget, expected) => {
+    expect(intraOpThreadsFor(work, budget)).toBe(expected);
   });
 });
 

@@ -6,6 +6,7 @@ import {
   type Activation,
   type DenseNetwork,
   forward,
+  largestMatMul,
   type OptimizerName,
   type ParameterStore,
   type Tensor,
@@ -82,6 +83,20 @@ function problem(tf: Tf, network: DenseNetwork, rows: number) {
   const regressionTargets = tf.randomNormal([rows, 1], 0, 1, 'float32', 7);
   return { weights, x, labels, oneHot, regressionTargets };
 }
+
+describe('largestMatMul', () => {
+  it('is the batch times the largest fan-in x fan-out of the layers', () => {
+    const network: DenseNetwork = {
+      inputs: 20,
+      units: [64, 32, 3],
+      activation: 'relu',
+      dropout: 0,
+      task: 'classification',
+    };
+    expect(largestMatMul(network, 512)).toBe(512 * 64 * 32);
+    expect(largestMatMul({ ...network, inputs: 100 }, 10)).toBe(10 * 100 * 64);
+  });
+});
 
 const backends: [string, () => Promise<{ tf: Tf; ops: TensorOps }>][] = [
   [

@@ -44,6 +44,17 @@ export function weightShapes(network: DenseNetwork): number[][] {
   return shapes;
 }
 
+/** Multiply-adds of the largest matmul of a training step at `batchSize` rows. */
+export function largestMatMul(network: DenseNetwork, batchSize: number): number {
+  let largest = 0;
+  let inputs = network.inputs;
+  for (const units of network.units) {
+    largest = Math.max(largest, batchSize * inputs * units);
+    inputs = units;
+  }
+  return largest;
+}
+
 /** A batch's loss, summed over its rows, and what the optimizer descends (mean loss). */
 export interface LossResult {
   /** Scalar: the sum over the batch's rows of the loss. */

@@ -29,6 +29,7 @@ import {
 } from '../../operator/src/storage/object-store.js';
 import {
   BackendUnavailableError,
+  intraOpThreadsFor,
   type LoadedTensorflow,
   loadTensorflow,
   type Tf,
@@ -39,6 +40,7 @@ import type { TrainSettings } from './env.js';
 import { denseNetworkOf } from './layers-model.js';
 import { classificationMetrics, regressionMetrics } from './metrics.js';
 import { isNativeBackend } from './native-ops.js';
+import { largestMatMul } from './network.js';
 import { RunReporter } from './run-files.js';
 import { TrainingError, trainNetwork } from './train.js';
 
@@ -155,7 +157,7 @@ export function evaluateOnTest(
 /** Options that tests and the benchmark change; the program uses the defaults. */
 export interface RunOptions {
   store?: TrainerStore;
-  loadBackend?: (settings: TrainSettings) => Promise<LoadedTensorflow>;
+  loadBackend?: (settings: TrainSettings, intraOpThreads: number) => Promise<LoadedTensorflow>;
 }
 
 /** Runs one training; never throws: failures are results. */
@@ -197,13 +199,6 @@ async function train(
       secretKey: settings.objectStore.secretKey,
       region: settings.objectStore.region,
     });
-  const loaded = await (options.loadBackend ?? defaultBackend)(settings);
-  const { tf, backend } = loaded;
-  log.info(
-    { backend, skipped: loaded.skipped, requested: settings.backend, gpus: settings.gpus },
-    `Chose the TensorFlow.js backend ${backend}`,
-  );
-
   const files = await readDatasetVersion(store, settings.datasetUri);
   const dataset = preparedDataset(
     {
@@ -229,6 +224,22 @@ async function train(
     settings.task,
     dataset.featureCount,
     settings.task === 'classification' ? dataset.classCount : 1,
+  );
+  // The backend is loaded once the model's size is known: it decides TensorFlow's threads.
+  const intraOpThreads = intraOpThreadsFor(
+    largestMatMul(network, settings.hyperparameters.batchSize),
+  );
+  const loaded = await (options.loadBackend ?? defaultBackend)(settings, intraOpThreads);
+  const { tf, backend } = loaded;
+  log.info(
+    {
+      backend,
+      skipped: loaded.skipped,
+      requested: settings.backend,
+      gpus: settings.gpus,
+      intraOpThreads: process.env.TF_NUM_INTRAOP_THREADS ?? intraOpThreads,
+    },
+    `Chose the TensorFlow.js backend ${backend}`,
   );
   const reporter = new RunReporter(
     store,
@@ -282,6 +293,9 @@ async function train(
   };
 }
 
-function defaultBackend(settings: TrainSettings): Promise<LoadedTensorflow> {
-  return loadTensorflow({ choice: settings.backend, gpus: settings.gpus });
+function defaultBackend(
+  settings: TrainSettings,
+  intraOpThreads: number,
+): Promise<LoadedTensorflow> {
+  return loadTensorflow({ choice: settings.backend, gpus: settings.gpus, intraOpThreads });
 }
