@@ -191,6 +191,9 @@ export function trainStep(
     if (mask) da = ops.mul(da, mask);
     dz = ops.activationGrad(network.activation, da, outputs[layer - 1]!);
   }
+  // Let go of the weights read for this step before updating them: TensorFlow copies a variable
+  // it updates while another tensor still holds its buffer.
+  for (const w of weights) w.dispose();
   parameters.update(grads);
   return loss.correct
     ? { lossSum: loss.lossSum, correct: loss.correct }
