@@ -17,6 +17,8 @@ export default defineConfig({
             'charts/**/*.test.ts',
           ],
           environment: 'node',
+          // Builds (once, cached) the native TensorFlow.js addon some unit tests train on.
+          globalSetup: ['runtime-images/tensorflow/vitest-setup.ts'],
         },
       },
       {
@@ -25,7 +27,11 @@ export default defineConfig({
           include: ['**/*.itest.ts'],
           exclude: ['node_modules/**', 'dist/**'],
           environment: 'node',
-          globalSetup: ['e2e/cluster/vitest-global-setup.ts'],
+          globalSetup: [
+            'e2e/cluster/vitest-global-setup.ts',
+            'runtime-images/tensorflow/vitest-setup.ts',
+            'runtime-images/trainer-sklearn/vitest-setup.ts',
+          ],
           testTimeout: 180_000,
           hookTimeout: 600_000,
           // Suites share one cluster; running them one file at a time keeps the 2-core CI

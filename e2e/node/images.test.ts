@@ -54,6 +54,9 @@ describe('programs run from the repository', () => {
   it.each([
     'ghcr.io/lathe-dev/lathe-operator',
     'ghcr.io/lathe-dev/lathe-ingest',
+    'ghcr.io/lathe-dev/lathe-trainer',
+    'ghcr.io/lathe-dev/lathe-trainer-gpu',
+    'ghcr.io/lathe-dev/lathe-trainer-sklearn',
     'lathe.dev/test/http',
   ])('%s keeps the repository visible over volumes', (image) => {
     const entry = builtInImages[image];

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { pythonEnvDir, pythonOf } from '../../runtime-images/python/env-dir.js';
 import type { BindMount } from './bwrap.js';
 
 /** What a mapped image runs. */
@@ -46,6 +47,35 @@ function tsProgram(relativePath: string): ImageEntry {
   };
 }
 
+/**
+ * Where the programs find what the project's scripts cached (the native TensorFlow.js addon,
+ * Python environments): the node's own LATHE_CACHE_DIR, when it has one, reaches the pods.
+ */
+function cacheEnv(): Record<string, string> {
+  return process.env.LATHE_CACHE_DIR ? { LATHE_CACHE_DIR: process.env.LATHE_CACHE_DIR } : {};
+}
+
+/** Lathe's TensorFlow.js trainer; it picks its backend itself (a GPU one only with GPUs). */
+function trainer(): ImageEntry {
+  const entry = tsProgram('runtime-images/trainer/main.ts');
+  return { ...entry, env: cacheEnv() };
+}
+
+/**
+ * The scikit-learn trainer (Python), run by the interpreter of the environment that
+ * `runtime-images/python/prepare-env.sh trainer-sklearn ...` builds.
+ */
+function sklearnTrainer(): ImageEntry {
+  const dir = path.join(repoRoot, 'runtime-images/trainer-sklearn');
+  const env = pythonEnvDir('trainer-sklearn', path.join(dir, 'requirements.txt'));
+  return {
+    entrypoint: [pythonOf(env), '-m', 'lathe_sklearn'],
+    env: { ...cacheEnv(), PYTHONPATH: dir, PYTHONUNBUFFERED: '1' },
+    workingDir: repoRoot,
+    files: [repoRoot],
+  };
+}
+
 /** The bind mounts that keep an image's own files visible over the pod's volumes. */
 export function imageFileMounts(image: ImageEntry): BindMount[] {
   return (image.files ?? []).map((dir) => ({ hostPath: dir, containerPath: dir, readOnly: false }));
@@ -57,6 +87,11 @@ export const builtInImages: ImageMap = {
   'ghcr.io/lathe-dev/lathe-server': tsProgram('runtime-images/server/main.ts'),
   'ghcr.io/lathe-dev/lathe-retrain': tsProgram('runtime-images/retrain/main.ts'),
   'ghcr.io/lathe-dev/lathe-ingest': tsProgram('runtime-images/ingest/main.ts'),
+  'ghcr.io/lathe-dev/lathe-trainer': trainer(),
+  // The CUDA variant a TrainingJob asking for GPUs runs; here the same program, which uses a
+  // GPU only where TensorFlow finds one.
+  'ghcr.io/lathe-dev/lathe-trainer-gpu': trainer(),
+  'ghcr.io/lathe-dev/lathe-trainer-sklearn': sklearnTrainer(),
   // No entrypoint: `command` is looked up on the host's PATH (sh, sleep, cat, env, ...).
   'lathe.dev/test/busybox': {},
   'lathe.dev/test/http': tsProgram('e2e/images/http-server.ts'),

@@ -84,6 +84,14 @@ function builtinModelSchema(at: string) {
   );
 }
 
+/** `spec.model.builtin`: what the operator passes to Lathe's trainer as `LATHE_MODEL`. */
+export const BuiltinModelSchema = builtinModelSchema('spec');
+/**
+ * The built-in model as the trainer receives it (`LATHE_MODEL`): the architecture only; the
+ * backend travels separately (`LATHE_BACKEND`).
+ */
+export type BuiltinModel = Omit<z.infer<typeof BuiltinModelSchema>, 'backend'>;
+
 const EnvVarSchema = z
   .object({
     name: z

@@ -91,9 +91,25 @@ export const DatasetFile = {
   testRaw: 'test.raw.jsonl',
 } as const;
 
-/** The files of a model artifact (`modelVersionPrefix`) Lathe's trainer writes. */
+/**
+ * The files of a model artifact (`modelVersionPrefix`) Lathe's trainer writes.
+ *
+ * The model's inputs and outputs, which the inference server relies on:
+ * - input: one row of prepared features, `schema.json`'s `features` in order (the server gets
+ *   them from raw records with `prepareRecord`), float32, shape `[rows, features.length]`;
+ * - output, classification: softmax probabilities over `schema.label.classes`, in that order,
+ *   shape `[rows, classes.length]` (two columns for a binary task); the prediction is the most
+ *   probable class;
+ * - output, regression: one unit, the label in its original units, shape `[rows, 1]` (a trainer
+ *   that standardises the target for training folds the inverse into the saved model).
+ *
+ * `metrics.json` records which backend trained it. Other formats (`format` in the result) keep
+ * `schema.json`, `metrics.json` and `manifest.json` and name their own model file: the
+ * scikit-learn trainer's `model.joblib` is a fitted estimator over the same prepared features,
+ * whose `predict_proba` columns are `estimator.classes_` (indices into `schema.label.classes`).
+ */
 export const ModelFile = {
-  /** TensorFlow.js layers model topology and weights manifest. */
+  /** TensorFlow.js layers model topology and weights manifest (`format: layers-model`). */
   model: 'model.json',
   /** TensorFlow.js weights, one shard. */
   weights: 'weights.bin',

@@ -1,0 +1,123 @@
+/**
+ * The trainer's settings, read from the environment the operator gives it (the contract's
+ * `TrainEnv` and `ObjectStoreEnv`), validated at start-up: a bad variable is named in the error,
+ * and the program exits before touching anything.
+ */
+import { z } from 'zod';
+import {
+  type BuiltinModel,
+  BuiltinModelSchema,
+  type Hyperparameters,
+  HyperparametersSchema,
+} from '../../operator/src/api/trainingjob.js';
+import { parseS3Uri } from '../../operator/src/contract/object-store-layout.js';
+import { DEFAULT_TERMINATION_MESSAGE_PATH } from '../../operator/src/contract/results.js';
+import {
+  type BackendChoice,
+  BackendChoiceSchema,
+  type ObjectStoreSettings,
+  objectStoreFromEnv,
+  parseEnv,
+  RESULT_PATH_ENV,
+  TrainEnv,
+} from '../../operator/src/contract/runtime-env.js';
+
+export type TrainHyperparameters = Omit<Hyperparameters, 'extra'>;
+
+export interface TrainSettings {
+  namespace: string;
+  name: string;
+  /** `s3://<bucket>/datasets/<ns>/<dataset>/<version>/`. */
+  datasetUri: string;
+  datasetVersion: string;
+  /** Where the artifact goes; manifest.json last. */
+  outputUri: string;
+  /** Where progress.json and history.json go. */
+  runUri: string;
+  task: 'classification' | 'regression';
+  model: BuiltinModel;
+  hyperparameters: TrainHyperparameters;
+  backend: BackendChoice;
+  gpus: number;
+  objectStore: ObjectStoreSettings;
+  resultPath: string;
+}
+
+const prefixUri = z
+  .string()
+  .min(1)
+  .refine(
+    (uri) => {
+      try {
+        parseS3Uri(uri);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'must be an s3://<bucket>/<prefix>/ URI' },
+  );
+
+/** Parses a JSON variable with `schema`, naming the variable and the field on error. */
+function jsonOf<S extends z.ZodType>(schema: S) {
+  return z.string().transform((text, ctx): z.output<S> => {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `not JSON (${(error as Error).message})` });
+      return z.NEVER;
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        const at = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+        ctx.addIssue({ code: 'custom', message: `${at}${issue.message}` });
+      }
+      return z.NEVER;
+    }
+    return parsed.data;
+  });
+}
+
+const TrainEnvSchema = z.object({
+  [TrainEnv.namespace]: z.string().min(1),
+  [TrainEnv.name]: z.string().min(1),
+  [TrainEnv.datasetUri]: prefixUri,
+  [TrainEnv.datasetVersion]: z.string().min(1),
+  [TrainEnv.outputUri]: prefixUri,
+  [TrainEnv.runUri]: prefixUri,
+  [TrainEnv.task]: z.enum(['classification', 'regression']),
+  [TrainEnv.model]: jsonOf(BuiltinModelSchema),
+  [TrainEnv.hyperparameters]: jsonOf(HyperparametersSchema.omit({ extra: true })).default({
+    epochs: 50,
+    batchSize: 32,
+    learningRate: 0.001,
+    optimizer: 'adam',
+    validationSplit: 0.1,
+    seed: 42,
+  }),
+  [TrainEnv.backend]: BackendChoiceSchema.default('auto'),
+  [TrainEnv.gpus]: z.coerce.number().int().min(0).default(0),
+  [RESULT_PATH_ENV]: z.string().min(1).default(DEFAULT_TERMINATION_MESSAGE_PATH),
+});
+
+/** Reads the trainer's settings; throws `RuntimeEnvError` naming every bad variable. */
+export function trainSettingsFromEnv(env: Record<string, string | undefined>): TrainSettings {
+  const e = parseEnv(TrainEnvSchema, env);
+  return {
+    namespace: e[TrainEnv.namespace],
+    name: e[TrainEnv.name],
+    datasetUri: e[TrainEnv.datasetUri],
+    datasetVersion: e[TrainEnv.datasetVersion],
+    outputUri: e[TrainEnv.outputUri],
+    runUri: e[TrainEnv.runUri],
+    task: e[TrainEnv.task],
+    model: e[TrainEnv.model],
+    hyperparameters: e[TrainEnv.hyperparameters],
+    backend: e[TrainEnv.backend],
+    gpus: e[TrainEnv.gpus],
+    objectStore: objectStoreFromEnv(env),
+    resultPath: e[RESULT_PATH_ENV],
+  } as TrainSettings;
+}

@@ -1,0 +1,140 @@
+/**
+ * A prepared dataset version made from numeric columns, in the contract's format (schema.json,
+ * train.csv, test.csv, manifest.json): what the ingestion program would write for a table of
+ * numbers with standard scaling. The tests and the benchmark train on these; the scaling is
+ * fitted on the train split only, as the ingestion program does.
+ */
+import { manifestFor } from '../../operator/src/contract/manifest.js';
+import { DatasetFile, MANIFEST_FILE } from '../../operator/src/contract/object-store-layout.js';
+import {
+  PREPARED_FORMAT_VERSION,
+  type PreparedSchema,
+  preparedHeader,
+  preparedLine,
+} from '../../operator/src/contract/prepared-data.js';
+import { permutation, seededRandom } from './train.js';
+
+export interface NumericTable {
+  featureNames: string[];
+  /** One array of feature values per row. */
+  rows: number[][];
+  /** Classification: class names; regression: numbers. */
+  labels: (string | number)[];
+  labelName: string;
+  task: 'classification' | 'regression';
+}
+
+/** The files of a prepared version of `table`, split `testFraction` / rest with `seed`. */
+export function preparedVersionOf(
+  table: NumericTable,
+  testFraction = 0.2,
+  seed = 7,
+): { schema: PreparedSchema; files: Record<string, Buffer> } {
+  const order = permutation(table.rows.length, seededRandom(seed));
+  const testRows = Math.round(table.rows.length * testFraction);
+  const test = order.subarray(0, testRows);
+  const train = order.subarray(testRows);
+  const classes =
+    table.task === 'classification' ? [...new Set(table.labels.map(String))].sort() : undefined;
+  const inputs = table.featureNames.map((name, column) => {
+    let mean = 0;
+    for (const r of train) mean += table.rows[r]![column]!;
+    mean /= train.length;
+    let variance = 0;
+    for (const r of train) variance += (table.rows[r]![column]! - mean) ** 2;
+    const std = Math.sqrt(variance / train.length);
+    return {
+      name,
+      type: 'number' as const,
+      kind: 'numeric' as const,
+      impute: mean,
+      scale: std > 0 ? { method: 'standard' as const, mean, std } : { method: 'none' as const },
+    };
+  });
+  const schema: PreparedSchema = {
+    formatVersion: PREPARED_FORMAT_VERSION,
+    task: table.task,
+    label: {
+      name: table.labelName,
+      type: table.task === 'classification' ? 'categorical' : 'number',
+      ...(classes ? { classes } : {}),
+    },
+    inputs,
+    features: [...table.featureNames],
+  };
+  const csv = (rows: Int32Array) => {
+    const lines = [preparedHeader(schema)];
+    for (const r of rows) {
+      const features = table.rows[r]!.map((v, c) => {
+        const s = inputs[c]!.scale;
+        return s.method === 'standard' ? (v - s.mean) / s.std : v;
+      });
+      const label = classes ? classes.indexOf(String(table.labels[r])) : Number(table.labels[r]);
+      lines.push(preparedLine(features, label));
+    }
+    return Buffer.from(`${lines.join('\n')}\n`);
+  };
+  const files: Record<string, Buffer> = {
+    [DatasetFile.schema]: Buffer.from(`${JSON.stringify(schema, null, 2)}\n`),
+    [DatasetFile.train]: csv(train),
+    [DatasetFile.test]: csv(test),
+  };
+  files[MANIFEST_FILE] = manifestFor(files).manifest;
+  return { schema, files };
+}
+
+/** A table whose class is the largest of `classes` noisy linear scores: learnable, not trivial. */
+export function syntheticClassification(
+  rows: number,
+  features: number,
+  classes: number,
+  seed = 1,
+): NumericTable {
+  const random = seededRandom(seed);
+  const normal = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  const weights = Array.from({ length: classes }, () =>
+    Array.from({ length: features }, () => normal()),
+  );
+  const table: NumericTable = {
+    featureNames: Array.from({ length: features }, (_, i) => `x${i + 1}`),
+    rows: [],
+    labels: [],
+    labelName: 'class',
+    task: 'classification',
+  };
+  for (let r = 0; r < rows; r++) {
+    const x = Array.from({ length: features }, () => normal() * 3 + 1);
+    let best = 0;
+    let bestScore = -Infinity;
+    for (let c = 0; c < classes; c++) {
+      const score = weights[c]!.reduce((s, w, i) => s + w * x[i]!, 0) + normal() * 0.5;
+      if (score > bestScore) {
+        bestScore = score;
+        best = c;
+      }
+    }
+    table.rows.push(x);
+    table.labels.push(`class-${best}`);
+  }
+  return table;
+}
+
+/** A table whose label is a linear function of the features, in large units, plus noise. */
+export function syntheticRegression(rows: number, features: number, seed = 2): NumericTable {
+  const random = seededRandom(seed);
+  const normal = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  const weights = Array.from({ length: features }, () => normal() * 1000);
+  const table: NumericTable = {
+    featureNames: Array.from({ length: features }, (_, i) => `x${i + 1}`),
+    rows: [],
+    labels: [],
+    labelName: 'price',
+    task: 'regression',
+  };
+  for (let r = 0; r < rows; r++) {
+    const x = Array.from({ length: features }, () => normal());
+    table.rows.push(x);
+    table.labels.push(50_000 + weights.reduce((s, w, i) => s + w * x[i]!, 0) + normal() * 100);
+  }
+  return table;
+}

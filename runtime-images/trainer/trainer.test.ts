@@ -1,0 +1,163 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { sha256Digest, verifyArtifact } from '../../operator/src/contract/manifest.js';
+import { ModelMetricsSchema, TrainingProgressSchema } from '../../operator/src/contract/results.js';
+import { ObjectNotFoundError } from '../../operator/src/storage/object-store.js';
+import { loadTensorflow } from '../tensorflow/backend.js';
+import type { TrainSettings } from './env.js';
+import { preparedVersionOf, syntheticClassification } from './prepared-fixture.js';
+import { runTraining } from './trainer.js';
+
+/** An object store in memory: the trainer's whole run, without a server. */
+function memoryStore(objects: Map<string, Buffer> = new Map()) {
+  const get = (bucket: string, key: string) => {
+    const found = objects.get(`${bucket}/${key}`);
+    if (!found) throw new ObjectNotFoundError(`s3://${bucket}/${key} does not exist`);
+    return found;
+  };
+  return {
+    objects,
+    read: async (bucket: string, key: string) => get(bucket, key),
+    write: async (bucket: string, key: string, body: Buffer | string) => {
+      objects.set(`${bucket}/${key}`, Buffer.from(body));
+    },
+    digestOf: async (bucket: string, key: string) => {
+      const bytes = get(bucket, key);
+      return { digest: sha256Digest(bytes), sizeBytes: bytes.length };
+    },
+  };
+}
+
+const settings: TrainSettings = {
+  namespace: 'ns',
+  name: 'job',
+  datasetUri: 's3://lathe/datasets/ns/d/v1/',
+  datasetVersion: 'v1',
+  outputUri: 's3://lathe/runs/ns/job/artifact/',
+  runUri: 's3://lathe/runs/ns/job/',
+  task: 'classification',
+  model: { architecture: 'mlp', layers: [8], activation: 'relu', dropout: 0 },
+  hyperparameters: {
+    epochs: 5,
+    batchSize: 16,
+    learningRate: 0.01,
+    optimizer: 'adam',
+    validationSplit: 0.1,
+    seed: 1,
+  },
+  backend: 'cpu',
+  gpus: 0,
+  objectStore: {
+    endpoint: 'http://unused',
+    bucket: 'lathe',
+    region: 'r',
+    accessKey: 'a',
+    secretKey: 's',
+  },
+  resultPath: '/dev/null',
+};
+const log = pino({ level: 'silent' });
+const loadBackend = () => loadTensorflow({ choice: 'cpu', gpus: 0 });
+
+function withDataset(files: Record<string, Buffer>) {
+  const store = memoryStore();
+  for (const [file, bytes] of Object.entries(files)) {
+    store.objects.set(`lathe/datasets/ns/d/v1/${file}`, bytes);
+  }
+  return store;
+}
+
+const { files } = preparedVersionOf(syntheticClassification(300, 4, 2));
+
+describe('runTraining', () => {
+  it('trains, uploads a verifiable artifact with manifest.json last, and reports success', async () => {
+    const store = withDataset(files);
+    const order: string[] = [];
+    const write = store.write;
+    store.write = async (bucket, key, body) => {
+      order.push(key);
+      await write(bucket, key, body);
+    };
+    const result = await runTraining(settings, log, { store, loadBackend });
+    expect(result).toMatchObject({ outcome: 'succeeded', backend: 'cpu', epochs: 5 });
+    if (result.outcome !== 'succeeded') throw new Error('unreachable');
+    expect(await verifyArtifact(store, result.artifact)).toMatchObject({
+      verified: true,
+      files: 4,
+    });
+    const artifactWrites = order.filter((k) => k.includes('/artifact/'));
+    expect(artifactWrites.at(-1)).toBe('runs/ns/job/artifact/manifest.json');
+    const metrics = ModelMetricsSchema.parse(
+      JSON.parse(store.objects.get('lathe/runs/ns/job/artifact/metrics.json')!.toString()),
+    );
+    expect(metrics).toMatchObject({
+      task: 'classification',
+      backend: 'cpu',
+      classes: ['class-0', 'class-1'],
+    });
+    expect(metrics.metrics).toEqual(result.metrics);
+    expect(Object.keys(result.metrics).sort()).toEqual([
+      'accuracy',
+      'f1',
+      'loss',
+      'precision',
+      'recall',
+      'rocAuc',
+    ]);
+    const progress = TrainingProgressSchema.parse(
+      JSON.parse(store.objects.get('lathe/runs/ns/job/progress.json')!.toString()),
+    );
+    expect(progress).toMatchObject({ epoch: 5, totalEpochs: 5, backend: 'cpu' });
+  });
+
+  it.each([
+    [
+      'a missing dataset version',
+      {},
+      'classification',
+      'has no manifest.json (it is not complete)',
+    ],
+    [
+      'a dataset file changed after its manifest',
+      { ...files, 'train.csv': Buffer.concat([files['train.csv']!, Buffer.from('0,0,0,0,1\n')]) },
+      'classification',
+      'train.csv is',
+    ],
+    ['a version prepared for another task', files, 'regression', 'prepared for classification'],
+  ] as const)('reports %s as DatasetInvalid', async (_, dataset, task, message) => {
+    const result = await runTraining({ ...settings, task }, log, {
+      store: withDataset(dataset),
+      loadBackend,
+    });
+    expect(result).toMatchObject({ outcome: 'failed', reason: 'DatasetInvalid' });
+    expect(result.outcome === 'failed' && result.message).toContain(message);
+  });
+
+  it('reports an impossible early-stopping setting as TrainingFailed', async () => {
+    const result = await runTraining(
+      {
+        ...settings,
+        hyperparameters: {
+          ...settings.hyperparameters,
+          validationSplit: 0,
+          earlyStopping: { monitor: 'val_loss', patience: 2, minDelta: 0 },
+        },
+      },
+      log,
+      { store: withDataset(files), loadBackend },
+    );
+    expect(result).toMatchObject({ outcome: 'failed', reason: 'TrainingFailed' });
+  });
+
+  it('reports an unreachable object store as StorageUnavailable (retried by the operator)', async () => {
+    const { StorageUnavailableError } = await import('../../operator/src/storage/object-store.js');
+    const store = {
+      read: async () => {
+        throw new StorageUnavailableError('connect ECONNREFUSED');
+      },
+      write: async () => {},
+    };
+    const result = await runTraining(settings, log, { store, loadBackend });
+    expect(result).toMatchObject({ outcome: 'failed', reason: 'StorageUnavailable' });
+  });
+});

@@ -1,0 +1,301 @@
+/**
+ * One training run, end to end: choose the backend, read and check the dataset version, train,
+ * evaluate the saved model on the test split, upload the artifact (manifest last) and return
+ * the result the pod reports. Every failure becomes a `TrainResult` with a reason a user can
+ * act on (`FailureReasonSchema`); nothing here exits the process (`main.ts` does).
+ */
+import type * as tfjs from '@tensorflow/tfjs';
+import type { Logger } from 'pino';
+import {
+  ArtifactManifestSchema,
+  checkAgainstManifest,
+} from '../../operator/src/contract/manifest.js';
+import {
+  DatasetFile,
+  keyInArtifact,
+  MANIFEST_FILE,
+  ModelFile,
+  parseS3Uri,
+} from '../../operator/src/contract/object-store-layout.js';
+import type {
+  FailureReason,
+  ModelMetrics,
+  TrainResult,
+} from '../../operator/src/contract/results.js';
+import {
+  ObjectNotFoundError,
+  ObjectStore,
+  StorageUnavailableError,
+} from '../../operator/src/storage/object-store.js';
+import {
+  BackendUnavailableError,
+  intraOpThreadsFor,
+  type LoadedTensorflow,
+  loadTensorflow,
+  type Tf,
+} from '../tensorflow/backend.js';
+import { metricsFile, serializeLayersModel, uploadArtifact } from './artifact.js';
+import { DatasetError, type PreparedDataset, preparedDataset, type Split } from './dataset.js';
+import type { TrainSettings } from './env.js';
+import { denseNetworkOf } from './layers-model.js';
+import { classificationMetrics, regressionMetrics } from './metrics.js';
+import { isNativeBackend } from './native-ops.js';
+import { largestMatMul } from './network.js';
+import { RunReporter } from './run-files.js';
+import { TrainingError, trainNetwork } from './train.js';
+
+/** What the trainer needs of an object store (the `ObjectStore` fits; tests pass their own). */
+export type TrainerStore = Pick<ObjectStore, 'read' | 'write'>;
+
+/** Datasets are read whole into memory; refuse anything beyond this per file. */
+const MAX_DATASET_FILE_BYTES = 2 * 1024 * 1024 * 1024 - 1;
+
+class RunFailure extends Error {
+  constructor(
+    readonly reason: FailureReason,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Reads train.csv, test.csv and schema.json of a dataset version, checked against its manifest. */
+export async function readDatasetVersion(
+  store: TrainerStore,
+  datasetUri: string,
+): Promise<{ schema: Buffer; train: Buffer; test: Buffer }> {
+  const { bucket, key: prefix } = parseS3Uri(datasetUri);
+  const read = async (file: string) => {
+    try {
+      return await store.read(bucket, keyInArtifact(prefix, file), MAX_DATASET_FILE_BYTES);
+    } catch (error) {
+      if (error instanceof ObjectNotFoundError) {
+        throw new RunFailure(
+          'DatasetInvalid',
+          `the dataset version ${datasetUri} has no ${file}${file === MANIFEST_FILE ? ' (it is not complete)' : ''}`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  };
+  const manifestBytes = await read(MANIFEST_FILE);
+  let manifest: ReturnType<typeof ArtifactManifestSchema.parse>;
+  try {
+    manifest = ArtifactManifestSchema.parse(JSON.parse(manifestBytes.toString('utf8')));
+  } catch (error) {
+    throw new RunFailure(
+      'DatasetInvalid',
+      `${datasetUri}${MANIFEST_FILE} is not a valid manifest`,
+      {
+        cause: error,
+      },
+    );
+  }
+  const files: Record<string, Buffer> = {};
+  for (const file of [DatasetFile.schema, DatasetFile.train, DatasetFile.test]) {
+    const bytes = await read(file);
+    const mismatch = checkAgainstManifest(manifest, file, bytes);
+    if (mismatch) throw new RunFailure('DatasetInvalid', `${datasetUri}: ${mismatch}`);
+    files[file] = bytes;
+  }
+  return {
+    schema: files[DatasetFile.schema]!,
+    train: files[DatasetFile.train]!,
+    test: files[DatasetFile.test]!,
+  };
+}
+
+/** The saved model's outputs on `split`: probabilities (classes per row) or predictions. */
+export function predictionsOf(tf: Tf, model: tfjs.LayersModel, split: Split, featureCount: number) {
+  return tf.tidy(() => {
+    const x = tf.tensor2d(split.features, [split.rows, featureCount]);
+    const output = model.predict(x, { batchSize: 8192 }) as tfjs.Tensor;
+    return output.dataSync() as Float32Array;
+  });
+}
+
+/** Test metrics of the trained model, as `metrics.json` has them. */
+export function evaluateOnTest(
+  tf: Tf,
+  model: tfjs.LayersModel,
+  dataset: PreparedDataset,
+  datasetVersion: string,
+  backend: string,
+): ModelMetrics {
+  const outputs = predictionsOf(tf, model, dataset.test, dataset.featureCount);
+  const evaluatedOn = { datasetVersion, split: 'test' as const, rows: dataset.test.rows };
+  const framework = `tensorflow.js ${tf.version_core}`;
+  if (dataset.schema.task === 'classification') {
+    const { metrics, confusionMatrix } = classificationMetrics(
+      outputs,
+      dataset.test.labels as Int32Array,
+      dataset.classCount,
+    );
+    return {
+      formatVersion: 1,
+      task: 'classification',
+      metrics,
+      confusionMatrix,
+      classes: dataset.schema.label.classes ?? [],
+      evaluatedOn,
+      framework,
+      backend,
+    };
+  }
+  return {
+    formatVersion: 1,
+    task: 'regression',
+    metrics: regressionMetrics(outputs, dataset.test.labels as Float32Array),
+    evaluatedOn,
+    framework,
+    backend,
+  };
+}
+
+/** Options that tests and the benchmark change; the program uses the defaults. */
+export interface RunOptions {
+  store?: TrainerStore;
+  loadBackend?: (settings: TrainSettings, intraOpThreads: number) => Promise<LoadedTensorflow>;
+}
+
+/** Runs one training; never throws: failures are results. */
+export async function runTraining(
+  settings: TrainSettings,
+  log: Logger,
+  options: RunOptions = {},
+): Promise<TrainResult> {
+  try {
+    return await train(settings, log, options);
+  } catch (error) {
+    const failure = asFailure(error);
+    log.error({ reason: failure.reason, err: error }, 'TrainingJob failed');
+    return { kind: 'train', outcome: 'failed', reason: failure.reason, message: failure.message };
+  }
+}
+
+function asFailure(error: unknown): { reason: FailureReason; message: string } {
+  const message = (error as Error)?.message ?? String(error);
+  if (error instanceof RunFailure) return { reason: error.reason, message };
+  if (error instanceof DatasetError) return { reason: 'DatasetInvalid', message };
+  if (error instanceof StorageUnavailableError) return { reason: 'StorageUnavailable', message };
+  if (error instanceof TrainingError || error instanceof BackendUnavailableError) {
+    return { reason: 'TrainingFailed', message };
+  }
+  return { reason: 'InternalError', message };
+}
+
+async function train(
+  settings: TrainSettings,
+  log: Logger,
+  options: RunOptions,
+): Promise<TrainResult> {
+  const store: TrainerStore =
+    options.store ??
+    new ObjectStore({
+      endpoint: settings.objectStore.endpoint,
+      accessKey: settings.objectStore.accessKey,
+      secretKey: settings.objectStore.secretKey,
+      region: settings.objectStore.region,
+    });
+  const files = await readDatasetVersion(store, settings.datasetUri);
+  const dataset = preparedDataset(
+    {
+      schema: files.schema.toString('utf8'),
+      train: files.train.toString('utf8'),
+      test: files.test.toString('utf8'),
+    },
+    settings.task,
+  );
+  log.info(
+    {
+      datasetVersion: settings.datasetVersion,
+      trainRows: dataset.train.rows,
+      testRows: dataset.test.rows,
+      features: dataset.featureCount,
+      classes: dataset.classCount || undefined,
+    },
+    'Loaded the dataset version',
+  );
+
+  const network = denseNetworkOf(
+    settings.model,
+    settings.task,
+    dataset.featureCount,
+    settings.task === 'classification' ? dataset.classCount : 1,
+  );
+  // The backend is loaded once the model's size is known: it decides TensorFlow's threads.
+  const intraOpThreads = intraOpThreadsFor(
+    largestMatMul(network, settings.hyperparameters.batchSize),
+  );
+  const loaded = await (options.loadBackend ?? defaultBackend)(settings, intraOpThreads);
+  const { tf, backend } = loaded;
+  log.info(
+    {
+      backend,
+      skipped: loaded.skipped,
+      requested: settings.backend,
+      gpus: settings.gpus,
+      intraOpThreads: process.env.TF_NUM_INTRAOP_THREADS ?? intraOpThreads,
+    },
+    `Chose the TensorFlow.js backend ${backend}`,
+  );
+  const reporter = new RunReporter(
+    store,
+    settings.runUri,
+    settings.hyperparameters.epochs,
+    backend,
+  );
+  reporter.schedule();
+  const outcome = await trainNetwork({
+    tf,
+    native: isNativeBackend(tf),
+    network,
+    hyperparameters: settings.hyperparameters,
+    train: dataset.train,
+    onEpoch: (record) => {
+      reporter.epoch(record);
+      log.info({ ...record, totalEpochs: settings.hyperparameters.epochs }, 'Trained an epoch');
+    },
+  });
+  log.info(
+    {
+      epochs: outcome.epochs,
+      bestEpoch: outcome.bestEpoch,
+      stoppedEarly: outcome.stoppedEarly,
+      samplesPerSecond: Math.round(outcome.samplesPerSecond),
+      trainRows: outcome.trainRows,
+      validationRows: outcome.validationRows,
+    },
+    'Trained the model',
+  );
+
+  const metrics = evaluateOnTest(tf, outcome.model, dataset, settings.datasetVersion, backend);
+  log.info({ metrics: metrics.metrics }, 'Evaluated the model on the test split');
+
+  const { modelJson, weights } = await serializeLayersModel(tf, outcome.model);
+  const digest = await uploadArtifact(store, settings.outputUri, {
+    [ModelFile.model]: modelJson,
+    [ModelFile.weights]: weights,
+    [ModelFile.schema]: files.schema,
+    [ModelFile.metrics]: metricsFile(metrics),
+  });
+  await reporter.flush();
+  log.info({ uri: settings.outputUri, digest }, 'Saved the model artifact');
+  return {
+    kind: 'train',
+    outcome: 'succeeded',
+    artifact: { uri: settings.outputUri, digest, format: 'tfjs' },
+    metrics: metrics.metrics,
+    backend,
+    epochs: outcome.epochs,
+  };
+}
+
+function defaultBackend(
+  settings: TrainSettings,
+  intraOpThreads: number,
+): Promise<LoadedTensorflow> {
+  return loadTensorflow({ choice: settings.backend, gpus: settings.gpus, intraOpThreads });
+}
