@@ -1,0 +1,345 @@
+/**
+ * The Dataset controller, run in-process by the real manager, on the local cluster: real
+ * ingestion Jobs on the process node reading from a real HTTP server, MinIO and PostgreSQL.
+ *
+ * A version from each source with its statistics in status; unchanged data keeps its version;
+ * a failed validation names the rule and the column; a missing source is retried and recovers
+ * by itself; MinIO stopped during an ingestion gives StorageUnavailable and recovers when it
+ * restarts; a source larger than the ingestion pod's memory limit is ingested.
+ */
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import pg from 'pg';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { restartComponent } from '../../../../e2e/cluster/cluster.js';
+import {
+  clusterInfo,
+  createTestNamespace,
+  deleteTestNamespace,
+  eventually,
+  installCrds,
+  kubeConfig,
+  repoRoot,
+} from '../../../../e2e/cluster/testenv.js';
+import type { DatasetInput } from '../../api/dataset.js';
+import { LATHE_VERSION } from '../../config.js';
+import { OperatorMetrics } from '../../observability/metrics.js';
+import { HttpKubeClient } from '../../runtime/kube-client.js';
+import { Manager } from '../../runtime/manager.js';
+import { builtin, type KubeObject } from '../../runtime/resource.js';
+import { ObjectStore } from '../../storage/object-store.js';
+import { type DatasetObject, latheKinds } from '../lathe-kinds.js';
+import { datasetController } from './reconcile.js';
+import { REFRESH_ANNOTATION } from './runs.js';
+
+const info = clusterInfo();
+const store = new ObjectStore(info.minio);
+const client = new HttpKubeClient(kubeConfig());
+let namespace: string;
+let manager: Manager;
+let baseUrl: string;
+const files = new Map<string, () => AsyncIterable<string> | string>();
+let irisCsv: string;
+
+/** An HTTP server on the host address, which pods reach: fixed bodies, streamed generators, 404s. */
+const server = http.createServer(async (req, res) => {
+  const body = files.get(new URL(req.url ?? '/', 'http://x').pathname);
+  if (!body) {
+    res.writeHead(404).end('not found\n');
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'text/csv' });
+  const produced = body();
+  if (typeof produced === 'string') {
+    res.end(produced);
+    return;
+  }
+  for await (const chunk of produced) {
+    if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
+  }
+  res.end();
+});
+
+function dataset(name: string, spec: Partial<DatasetInput['spec']>): DatasetInput {
+  return {
+    apiVersion: 'lathe.dev/v1alpha1',
+    kind: 'Dataset',
+    metadata: { name, namespace },
+    spec: {
+      source: { http: { url: `${baseUrl}/iris.csv` } },
+      schema: { label: 'species' },
+      ...spec,
+    } as DatasetInput['spec'],
+  };
+}
+
+const createDataset = (ds: DatasetInput) =>
+  client.create(latheKinds.dataset.resource, ds as unknown as KubeObject);
+const get = (name: string) =>
+  client.get<DatasetObject>(latheKinds.dataset.resource, namespace, name);
+const condition = (ds: DatasetObject, type: string) =>
+  ds.status?.conditions?.find((c) => c.type === type);
+
+async function readyDataset(name: string, timeoutMs = 120_000): Promise<DatasetObject> {
+  return await eventually(
+    async () => {
+      const ds = await get(name);
+      expect(condition(ds, 'Ready'), JSON.stringify(ds.status?.lastIngestion)).toMatchObject({
+        status: 'True',
+      });
+      expect(ds.status?.ingestedGeneration).toBe(ds.metadata.generation);
+      return ds;
+    },
+    { what: `Dataset ${name} Ready`, timeoutMs },
+  );
+}
+
+beforeAll(async () => {
+  await installCrds();
+  namespace = await createTestNamespace('dataset');
+  irisCsv = await readFile(path.join(repoRoot, 'examples/data/iris.csv'), 'utf8');
+  files.set('/iris.csv', () => irisCsv);
+  await new Promise<void>((resolve) => server.listen(0, info.hostAddress, resolve));
+  baseUrl = `http://${info.hostAddress}:${(server.address() as AddressInfo).port}`;
+  manager = new Manager({
+    client,
+    log: pino({ level: process.env.LATHE_TEST_LOG_LEVEL ?? 'silent' }),
+    metrics: new OperatorMetrics(undefined, { processMetrics: false }),
+    identity: 'dataset-itest',
+    namespaces: [namespace],
+    defaultWorkers: 2,
+  });
+  manager.add(
+    datasetController({
+      store,
+      storeConfig: { ...info.minio, region: 'us-east-1' },
+      image: `ghcr.io/lathe-dev/lathe-ingest:${LATHE_VERSION}`,
+    }),
+  );
+  manager.start();
+});
+
+afterAll(async () => {
+  await manager?.stop();
+  server.close();
+  await deleteTestNamespace(namespace);
+});
+
+describe('Dataset', () => {
+  it('ingests an HTTP source into a version, with statistics and labels in status', async () => {
+    await createDataset(dataset('iris', { validation: { minRows: 100 } }));
+    const ds = await readyDataset('iris');
+    expect(ds.status).toMatchObject({
+      rows: 150,
+      trainRows: 120,
+      testRows: 30,
+      labels: { setosa: 50, versicolor: 50, virginica: 50 },
+      lastIngestion: { phase: 'Succeeded', trigger: 'SpecChanged' },
+    });
+    expect(ds.status?.currentVersion).toMatch(/^[0-9a-f]{16}$/);
+    expect(ds.status?.versions?.[0]?.version).toBe(ds.status?.currentVersion);
+    expect(ds.status?.columns?.find((c) => c.name === 'petal_length')).toMatchObject({
+      missing: 0,
+      min: 1,
+      max: 6.9,
+    });
+    expect(condition(ds, 'Validated')).toMatchObject({
+      status: 'True',
+      reason: 'ValidationPassed',
+    });
+    const keys = await store.list(
+      info.minio.bucket,
+      `datasets/${namespace}/iris/${ds.status?.currentVersion}/`,
+    );
+    expect(keys.map((k) => k.split('/').at(-1)).sort()).toEqual(
+      expect.arrayContaining([
+        'manifest.json',
+        'schema.json',
+        'stats.json',
+        'test.csv',
+        'train.csv',
+      ]),
+    );
+  });
+
+  it('keeps the version of unchanged data when asked to read the source again', async () => {
+    const before = await get('iris');
+    await client.patch(latheKinds.dataset.resource, namespace, 'iris', 'merge', {
+      metadata: { annotations: { [REFRESH_ANNOTATION]: 'again-1' } },
+    });
+    const after = await eventually(
+      async () => {
+        const ds = await get('iris');
+        expect(ds.status?.lastIngestion).toMatchObject({
+          trigger: 'Requested',
+          phase: 'Succeeded',
+        });
+        return ds;
+      },
+      { what: 'the requested run', timeoutMs: 120_000 },
+    );
+    expect(after.status?.currentVersion).toBe(before.status?.currentVersion);
+    expect(after.status?.versions).toHaveLength(1);
+    const events = await client.list<
+      KubeObject & { reason?: string; regarding?: { name?: string } }
+    >(builtin.event, { namespace });
+    expect(
+      events.items.some((e) => e.reason === 'VersionUnchanged' && e.regarding?.name === 'iris'),
+    ).toBe(true);
+  });
+
+  it('gives the same version to the same data from S3 and from PostgreSQL', async () => {
+    const db = new pg.Client({ connectionString: info.postgres.uri });
+    await db.connect();
+    try {
+      await db.query(`DROP TABLE IF EXISTS ${namespace.replaceAll('-', '_')}`);
+      await db.query(
+        `CREATE TABLE ${namespace.replaceAll('-', '_')} (sepal_length float8, sepal_width float8, petal_length float8, petal_width float8, species text)`,
+      );
+      for (const line of irisCsv.trim().split('\n').slice(1)) {
+        const [a, b, c, d, species] = line.split(',');
+        await db.query(`INSERT INTO ${namespace.replaceAll('-', '_')} VALUES ($1,$2,$3,$4,$5)`, [
+          a,
+          b,
+          c,
+          d,
+          species,
+        ]);
+      }
+    } finally {
+      await db.end();
+    }
+    await client.create(builtin.secret, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'warehouse', namespace },
+      stringData: { uri: info.postgres.uri },
+    });
+    await createDataset(
+      dataset('iris-s3', {
+        source: { s3: { bucket: info.minio.bucket, key: 'examples/iris.csv' } },
+      }),
+    );
+    await createDataset(
+      dataset('iris-sql', {
+        source: {
+          postgres: {
+            connectionSecretRef: { name: 'warehouse' },
+            query: `SELECT sepal_length, sepal_width, petal_length, petal_width, species FROM ${namespace.replaceAll('-', '_')}`,
+          },
+        },
+        schema: {
+          label: 'species',
+          columns: [
+            { name: 'sepal_length', type: 'number' },
+            { name: 'sepal_width', type: 'number' },
+            { name: 'petal_length', type: 'number' },
+            { name: 'petal_width', type: 'number' },
+            { name: 'species', type: 'categorical' },
+          ],
+        },
+      }),
+    );
+    const [fromHttp, fromS3, fromSql] = [
+      await get('iris'),
+      await readyDataset('iris-s3'),
+      await readyDataset('iris-sql'),
+    ];
+    expect(fromS3.status?.currentVersion).toBe(fromHttp.status?.currentVersion);
+    expect(fromSql.status?.rows).toBe(150);
+    expect(fromSql.status?.labels).toEqual({ setosa: 50, versicolor: 50, virginica: 50 });
+  });
+
+  it('names the rule and the column of a failed validation, and stalls', async () => {
+    await createDataset(
+      dataset('iris-strict', { validation: { columns: [{ name: 'petal_length', max: 5 }] } }),
+    );
+    const ds = await eventually(
+      async () => {
+        const d = await get('iris-strict');
+        expect(condition(d, 'Stalled')).toMatchObject({
+          status: 'True',
+          reason: 'ValidationFailed',
+        });
+        return d;
+      },
+      { what: 'validation failure', timeoutMs: 120_000 },
+    );
+    expect(condition(ds, 'Validated')).toMatchObject({
+      status: 'False',
+      reason: 'ValidationFailed',
+    });
+    expect(condition(ds, 'Validated')?.message).toContain('petal_length');
+    expect(condition(ds, 'Validated')?.message).toContain('max');
+    expect(ds.status?.currentVersion).toBeUndefined();
+  });
+
+  it('retries a missing source with backoff and recovers by itself once it appears', async () => {
+    await createDataset(dataset('late', { source: { http: { url: `${baseUrl}/late.csv` } } }));
+    const waiting = await eventually(
+      async () => {
+        const d = await get('late');
+        expect(condition(d, 'Reconciling')).toMatchObject({
+          status: 'True',
+          reason: 'SourceNotFound',
+        });
+        return d;
+      },
+      { what: 'SourceNotFound', timeoutMs: 120_000 },
+    );
+    expect(condition(waiting, 'Reconciling')?.message).toMatch(/404|not found/i);
+    expect(waiting.status?.lastIngestion?.nextAttemptTime).toBeDefined();
+    files.set('/late.csv', () => irisCsv);
+    const ready = await readyDataset('late', 180_000);
+    expect(ready.status?.lastIngestion?.trigger).toBe('Retry');
+  });
+
+  it('reports StorageUnavailable while MinIO is down during an ingestion, and recovers', async () => {
+    const restarted = restartComponent('minio', 25_000);
+    try {
+      await createDataset(
+        dataset('outage', { source: { http: { url: `${baseUrl}/iris.csv` } }, split: { seed: 3 } }),
+      );
+      await eventually(
+        async () =>
+          expect(condition(await get('outage'), 'Reconciling')?.reason).toBe('StorageUnavailable'),
+        { what: 'StorageUnavailable', timeoutMs: 90_000 },
+      );
+    } finally {
+      await restarted;
+    }
+    await readyDataset('outage', 180_000);
+  });
+
+  it("ingests a source larger than the ingestion pod's memory limit", async () => {
+    const rows = 2_000_000;
+    let served = 0;
+    files.set('/big.csv', async function* () {
+      let chunk = 'a,b,c,d,e,category,label\n';
+      for (let i = 0; i < rows; i++) {
+        chunk += `${i % 997},${(i * 7919) % 1009},${((i % 13) / 7).toFixed(6)},${((i % 101) * 1.5).toFixed(3)},${(i % 7) - 3.25},c${i % 5},${i % 3 === 0 ? 'yes' : 'no'}\n`;
+        if (chunk.length > 64 * 1024) {
+          served += chunk.length;
+          yield chunk;
+          chunk = '';
+        }
+      }
+      served += chunk.length;
+      yield chunk;
+    });
+    await createDataset(
+      dataset('big', {
+        source: { http: { url: `${baseUrl}/big.csv` } },
+        schema: { label: 'label' },
+        resources: { memory: '64Mi' },
+      }),
+    );
+    const ds = await readyDataset('big', 300_000);
+    expect(ds.status?.rows).toBe(rows);
+    // What the pod read is larger than its memory limit (and its heap, three quarters of it).
+    expect(served).toBeGreaterThan(64 * 2 ** 20);
+  });
+});
