@@ -198,8 +198,12 @@ export function trainingJobController(options: TrainingJobControllerOptions) {
           storeConfig,
         );
       }
+      // While it trains, and once more when it has just finished: the last epochs often land
+      // between two polls.
+      const justFinished =
+        !tj.status?.completionTime && (run?.phase === 'Succeeded' || run?.phase === 'Failed');
       const progress =
-        run?.phase === 'Running' && store && storeConfig
+        (run?.phase === 'Running' || justFinished) && store && storeConfig
           ? await readProgress(store, storeConfig.bucket, namespace, tj.metadata.name ?? '')
           : undefined;
 
