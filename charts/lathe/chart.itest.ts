@@ -292,7 +292,7 @@ describe('helm install on the local cluster', () => {
     // The example a user would apply, with an artifact that is not uploaded (the controller
     // waits for it) and deletionPolicy Delete (the controller manages a finalizer).
     const example = parse(
-      readFileSync(path.join(repoRoot, 'examples/modelversion-iris.yaml'), 'utf8'),
+      readFileSync(path.join(repoRoot, 'examples/registry/modelversion-iris.yaml'), 'utf8'),
     ) as {
       metadata: Record<string, unknown>;
       spec: { artifact: { uri: string }; deletionPolicy?: string };

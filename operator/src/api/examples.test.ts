@@ -12,7 +12,9 @@ import { describeZodError } from './validation-errors.js';
 
 describe('examples/', () => {
   it('has one manifest per kind, the listed variants, and nothing else', () => {
-    const manifests = readdirSync(examplesDir).filter((f) => f.endsWith('.yaml'));
+    const manifests = readdirSync(examplesDir, { recursive: true })
+      .map(String)
+      .filter((f) => f.endsWith('.yaml'));
     expect(manifests.sort()).toEqual(
       [...Object.values(exampleFiles), ...Object.keys(moreExampleFiles)].sort(),
     );

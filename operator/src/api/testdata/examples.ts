@@ -16,7 +16,7 @@ export const examplesDir = path.resolve(
 export const exampleFiles = {
   Dataset: 'dataset-iris.yaml',
   TrainingJob: 'trainingjob-iris.yaml',
-  ModelVersion: 'modelversion-iris.yaml',
+  ModelVersion: 'registry/modelversion-iris.yaml',
   InferenceService: 'inferenceservice-iris.yaml',
   RetrainPolicy: 'retrainpolicy-iris.yaml',
 } as const;
