@@ -1,17 +1,16 @@
 /**
- * `npm run demo`: the main job on the local cluster, end to end, narrated.
+ * `npm run demo`: the whole loop on the local cluster, narrated as it happens.
  *
- * Until training and serving land, it covers what exists: the local cluster comes up; Lathe's
- * CRDs and the operator are installed with Helm; a model artifact is registered as the
- * `ModelVersion` of `examples/modelversion-iris.yaml`, which the operator verifies against the
- * object store (and a tampered one it refuses); and the process node runs a Job and a
- * Deployment that answers HTTP on its pod IPs. The cluster is left running for exploration.
+ * The local cluster comes up; Lathe is installed with its Helm chart; the examples are applied
+ * (a Dataset, a TrainingJob, an InferenceService and a RetrainPolicy); the demo follows the
+ * ingestion, the training epoch by epoch, the ModelVersion's verification, promotes it to
+ * production, waits for the InferenceService, and sends predictions through its Service on both
+ * protocols. It prints the evaluation metrics, a request and its response, and the commands to
+ * try next, and leaves the cluster running. A failure names the step and the object to
+ * `kubectl describe`.
  */
-import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import * as k8s from '@kubernetes/client-node';
-import { parse, stringify } from 'yaml';
 import {
   isHealthy,
   objectStoreNamespace,
@@ -22,197 +21,360 @@ import {
   clusterInfo,
   eventually,
   helm,
-  kubeConfig,
   kubectl,
   kubectlOrThrow,
   repoRoot,
 } from '../e2e/cluster/testenv.js';
-import { manifestFor } from '../operator/src/contract/manifest.js';
-import { modelVersionPrefix } from '../operator/src/contract/object-store-layout.js';
+import { ModelFile, parseS3Uri } from '../operator/src/contract/object-store-layout.js';
 import { ObjectStore } from '../operator/src/storage/object-store.js';
 
-const step = (text: string) => console.log(`\n==> ${text}`);
-
 const namespace = 'lathe-demo';
+const examples = [
+  'dataset-iris.yaml',
+  'trainingjob-iris.yaml',
+  'inferenceservice-iris.yaml',
+  'retrainpolicy-iris.yaml',
+];
 
-const jobManifest = `
-apiVersion: batch/v1
-kind: Job
-metadata: { name: hello, namespace: ${namespace} }
-spec:
-  backoffLimit: 0
-  template:
-    spec:
-      restartPolicy: Never
-      containers:
-      - name: hello
-        image: lathe.dev/test/busybox
-        command: [sh, -c, 'echo "hello from $(hostname) as pod $POD_NAME"; echo sha256 of this pod name: $(echo -n $POD_NAME | sha256sum | cut -c1-16)']
-        env:
-        - name: POD_NAME
-          valueFrom: { fieldRef: { fieldPath: metadata.name } }
-`;
+let currentStep = '';
+let inspect = '';
+const step = (text: string, object = '') => {
+  currentStep = text;
+  inspect = object;
+  console.log(`\n==> ${text}`);
+};
 
-const deploymentManifest = `
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: echo, namespace: ${namespace} }
-spec:
-  replicas: 2
-  selector: { matchLabels: { app: echo } }
-  template:
-    metadata: { labels: { app: echo } }
-    spec:
-      containers:
-      - name: http
-        image: lathe.dev/test/http
-        env:
-        - name: POD_IP
-          valueFrom: { fieldRef: { fieldPath: status.podIP } }
-        - name: POD_NAME
-          valueFrom: { fieldRef: { fieldPath: metadata.name } }
-        readinessProbe:
-          httpGet: { path: /healthz, port: 8080 }
-          periodSeconds: 1
-`;
+type Conditions = { type: string; status: string; reason?: string; message?: string }[];
+
+async function getJson<T>(kind: string, name: string): Promise<T> {
+  return JSON.parse(await kubectlOrThrow(['-n', namespace, 'get', kind, name, '-o', 'json'])) as T;
+}
+
+function condition(status: { conditions?: Conditions } | undefined, type: string) {
+  return status?.conditions?.find((c) => c.type === type);
+}
+
+/** Polls `probe` (which prints what changed) until it returns a value. */
+async function follow<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline)
+      throw new Error(`${what} did not happen within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
 
 async function main(): Promise<void> {
-  step('Bringing the local cluster up (first run builds its components: ~10 minutes, once)');
+  step('Bringing the local cluster up (the first run builds its components: ~10 minutes, once)');
   if (await isHealthy()) console.log('A local cluster is already running; using it.');
   else await up();
   const info = clusterInfo();
   console.log(await kubectlOrThrow(['get', 'nodes', '-o', 'wide']));
 
-  await kubectl(['create', 'namespace', namespace]);
-  await eventually(() => kubectlOrThrow(['-n', namespace, 'get', 'serviceaccount', 'default']), {
-    what: 'default ServiceAccount',
-  });
-
   step("Installing Lathe's CRDs and the operator with Helm (namespace lathe-system)");
-  const installed = await helm(
-    [
-      'upgrade',
-      '--install',
-      'lathe',
-      path.join(repoRoot, 'charts/lathe'),
-      '--namespace',
-      objectStoreNamespace,
-      '--set',
-      `objectStore.endpoint=${info.minio.endpoint}`,
-      '--set',
-      `objectStore.credentialsSecret.name=${objectStoreSecretName}`,
-      '--wait',
-      '--timeout',
-      '180s',
-    ],
-    { timeoutMs: 200_000 },
-  );
+  const install = [
+    'upgrade',
+    '--install',
+    'lathe',
+    path.join(repoRoot, 'charts/lathe'),
+    '--namespace',
+    objectStoreNamespace,
+    '--set',
+    `objectStore.endpoint=${info.minio.endpoint}`,
+    '--set',
+    `objectStore.credentialsSecret.name=${objectStoreSecretName}`,
+    '--wait',
+    '--timeout',
+    '180s',
+  ];
+  console.log(`$ helm ${install.join(' ').replace(repoRoot, '.')}`);
+  const installed = await helm(install, { timeoutMs: 200_000 });
   if (installed.code !== 0) throw new Error(`helm install failed:\n${installed.stderr}`);
   console.log(
     await kubectlOrThrow([
       '-n',
       objectStoreNamespace,
       'get',
-      'deployment,pods',
+      'pods',
       '-l',
       'app.kubernetes.io/name=lathe',
     ]),
   );
 
-  step('Registering a trained model: artifact in MinIO, ModelVersion in the cluster');
-  const store = new ObjectStore(info.minio);
-  const register = async (name: string, version: number, tamper: boolean) => {
-    const prefix = modelVersionPrefix(namespace, 'iris', version);
-    const files = {
-      'model.json': Buffer.from('{"format":"layers-model","modelTopology":{}}'),
-      'group1-shard1of1.bin': randomBytes(4096),
-    };
-    const { manifest, digest } = manifestFor(files);
-    for (const [file, bytes] of Object.entries(files))
-      await store.write(info.minio.bucket, `${prefix}${file}`, bytes);
-    await store.write(info.minio.bucket, `${prefix}manifest.json`, manifest);
-    // A tampered artifact: a weight shard changes after its digest was recorded.
-    if (tamper)
-      await store.write(info.minio.bucket, `${prefix}group1-shard1of1.bin`, randomBytes(4096));
-    const example = parse(
-      await readFile(path.join(repoRoot, 'examples/modelversion-iris.yaml'), 'utf8'),
-    );
-    example.metadata = { name, namespace };
-    example.spec.version = version;
-    example.spec.stage = tamper ? 'staging' : 'production';
-    example.spec.artifact = {
-      ...example.spec.artifact,
-      uri: `s3://${info.minio.bucket}/${prefix}`,
-      digest,
-    };
-    await kubectlOrThrow(['apply', '-f', '-'], { input: stringify(example) });
+  step(`Applying the examples to namespace ${namespace}`);
+  await kubectl(['create', 'namespace', namespace]);
+  for (const file of examples) {
+    console.log(`$ kubectl -n ${namespace} apply -f examples/${file}`);
     console.log(
-      `modelversion/${name}: s3://${info.minio.bucket}/${prefix} ${digest}${tamper ? ' (then tampered with)' : ''}`,
+      (
+        await kubectlOrThrow([
+          '-n',
+          namespace,
+          'apply',
+          '-f',
+          path.join(repoRoot, 'examples', file),
+        ])
+      ).trim(),
     );
-  };
-  await register('iris-v1', 1, false);
-  await register('iris-v2', 2, true);
-  await kubectlOrThrow([
-    '-n',
-    namespace,
-    'wait',
-    '--for=condition=Ready',
-    'modelversion/iris-v1',
-    '--timeout=60s',
-  ]);
-  await kubectlOrThrow([
-    '-n',
-    namespace,
-    'wait',
-    '--for=condition=Stalled',
-    'modelversion/iris-v2',
-    '--timeout=60s',
-  ]);
-  console.log(await kubectlOrThrow(['-n', namespace, 'get', 'lathe']));
-  const refused = await kubectlOrThrow([
-    '-n',
-    namespace,
-    'get',
-    'modelversion/iris-v2',
-    '-o',
-    "jsonpath={.status.conditions[?(@.type=='Stalled')].message}",
-  ]);
-  console.log(`iris-v2 is refused: ${refused}`);
-
-  step(`Running a Job and a Deployment on the process node (namespace ${namespace})`);
-  await kubectl(['-n', namespace, 'delete', 'job', 'hello', '--ignore-not-found', '--wait=true']);
-  await kubectlOrThrow(['apply', '-f', '-'], { input: jobManifest });
-  await kubectlOrThrow(['apply', '-f', '-'], { input: deploymentManifest });
-  await kubectlOrThrow([
-    '-n',
-    namespace,
-    'wait',
-    '--for=condition=Complete',
-    'job/hello',
-    '--timeout=120s',
-  ]);
-  const core = kubeConfig().makeApiClient(k8s.CoreV1Api);
-  const [jobPod] = (await core.listNamespacedPod({ namespace, labelSelector: 'job-name=hello' }))
-    .items;
-  console.log(
-    `job/hello is Complete; pod ${jobPod?.metadata?.name} exited ${jobPod?.status?.containerStatuses?.[0]?.state?.terminated?.exitCode}`,
-  );
-
-  await kubectlOrThrow(['-n', namespace, 'rollout', 'status', 'deployment/echo', '--timeout=120s']);
-  const pods = (await core.listNamespacedPod({ namespace, labelSelector: 'app=echo' })).items;
-  for (const pod of pods) {
-    const ip = pod.status?.podIP;
-    const body = await (await fetch(`http://${ip}:8080/`)).text();
-    console.log(`GET http://${ip}:8080/ -> ${body}`);
   }
 
-  step('Done. The cluster is still running:');
-  console.log(`  source .lathe/env.sh && kubectl get all -n ${namespace}
+  step('Ingesting the Iris data: read, validated, prepared, split and versioned', 'dataset/iris');
+  let lastIngestion = '';
+  const dataset = await follow(
+    async () => {
+      const ds = await getJson<{
+        status?: {
+          conditions?: Conditions;
+          currentVersion?: string;
+          rows?: number;
+          trainRows?: number;
+          testRows?: number;
+          labels?: Record<string, number>;
+          columns?: {
+            name: string;
+            type: string;
+            mean?: number;
+            stddev?: number;
+            missing: number;
+          }[];
+          lastIngestion?: {
+            phase: string;
+            trigger: string;
+            jobName: string;
+            reason?: string;
+            message?: string;
+          };
+        };
+      }>('dataset', 'iris');
+      const run = ds.status?.lastIngestion;
+      const line = run
+        ? `  ingestion ${run.jobName}: ${run.phase}${run.reason ? ` (${run.reason}: ${run.message})` : ''}`
+        : '';
+      if (line && line !== lastIngestion) {
+        lastIngestion = line;
+        console.log(line);
+      }
+      if (condition(ds.status, 'Stalled')?.status === 'True')
+        throw new Error(condition(ds.status, 'Stalled')?.message);
+      return condition(ds.status, 'Ready')?.status === 'True' ? ds : undefined;
+    },
+    300_000,
+    'Dataset iris Ready',
+  );
+  const s = dataset.status!;
+  console.log(
+    `  version ${s.currentVersion}: ${s.rows} rows (train ${s.trainRows}, test ${s.testRows})`,
+  );
+  console.log(
+    `  labels: ${Object.entries(s.labels ?? {})
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
+  for (const c of s.columns ?? []) {
+    if (c.mean !== undefined)
+      console.log(
+        `  ${c.name.padEnd(14)} mean ${c.mean.toFixed(3)}  stddev ${c.stddev?.toFixed(3)}  missing ${c.missing}`,
+      );
+  }
+
+  step('Training the model (TensorFlow.js), epoch by epoch', 'trainingjob/iris-mlp-1');
+  let lastProgress = '';
+  const trained = await follow(
+    async () => {
+      const tj = await getJson<{
+        status?: {
+          phase?: string;
+          progress?: { summary?: string };
+          modelVersion?: { name: string };
+          failure?: { reason: string; message: string };
+          conditions?: Conditions;
+        };
+      }>('trainingjob', 'iris-mlp-1');
+      const line = `  ${tj.status?.phase ?? 'Pending'} ${tj.status?.progress?.summary ?? condition(tj.status, 'Ready')?.message ?? ''}`;
+      if (line !== lastProgress) {
+        lastProgress = line;
+        console.log(line);
+      }
+      if (tj.status?.phase === 'Failed')
+        throw new Error(`${tj.status.failure?.reason}: ${tj.status.failure?.message}`);
+      return tj.status?.phase === 'Succeeded' ? tj : undefined;
+    },
+    600_000,
+    'TrainingJob iris-mlp-1 Succeeded',
+  );
+  const mvName = trained.status?.modelVersion?.name ?? '';
+
+  step(
+    `Verifying ModelVersion ${mvName}: every byte of the artifact against its digest`,
+    `modelversion/${mvName}`,
+  );
+  const mv = await follow(
+    async () => {
+      const m = await getJson<{
+        spec: {
+          metrics?: Record<string, number>;
+          artifact: { uri: string; digest: string };
+          lineage?: {
+            dataset: { name: string; version: string };
+            trainingJob?: { name: string; backend?: string };
+          };
+        };
+        status?: { conditions?: Conditions };
+      }>('modelversion', mvName);
+      if (condition(m.status, 'Stalled')?.status === 'True')
+        throw new Error(condition(m.status, 'Stalled')?.message);
+      return condition(m.status, 'Ready')?.status === 'True' ? m : undefined;
+    },
+    120_000,
+    `ModelVersion ${mvName} Ready`,
+  );
+  console.log(`  artifact ${mv.spec.artifact.uri} (${mv.spec.artifact.digest})`);
+  console.log(
+    `  lineage: Dataset ${mv.spec.lineage?.dataset.name} version ${mv.spec.lineage?.dataset.version}, TrainingJob ${mv.spec.lineage?.trainingJob?.name}, backend ${mv.spec.lineage?.trainingJob?.backend}`,
+  );
+  console.log('  test metrics (held-out split):');
+  for (const [k, v] of Object.entries(mv.spec.metrics ?? {}))
+    console.log(`    ${k.padEnd(10)} ${v.toFixed(4)}`);
+  const store = new ObjectStore(info.minio);
+  const { bucket, key } = parseS3Uri(mv.spec.artifact.uri);
+  const metricsFile = JSON.parse(
+    (await store.read(bucket, `${key}${ModelFile.metrics}`)).toString('utf8'),
+  ) as {
+    classes?: string[];
+    confusionMatrix?: number[][];
+  };
+  if (metricsFile.confusionMatrix && metricsFile.classes) {
+    console.log(
+      `  confusion matrix (rows: true class, columns: predicted) ${metricsFile.classes.join(' / ')}`,
+    );
+    for (const [i, row] of metricsFile.confusionMatrix.entries())
+      console.log(
+        `    ${metricsFile.classes[i]?.padEnd(12)} ${row.map((n) => String(n).padStart(4)).join('')}`,
+      );
+  }
+
+  step(`Promoting ${mvName} to production`, `modelversion/${mvName}`);
+  const promote = [
+    '-n',
+    namespace,
+    'patch',
+    'modelversion',
+    mvName,
+    '--type',
+    'merge',
+    '-p',
+    '{"spec":{"stage":"production"}}',
+  ];
+  console.log(`$ kubectl ${promote.join(' ')}`);
+  await kubectlOrThrow(promote);
+
+  step(
+    'Serving it: InferenceService iris (KServe V1 and Open Inference V2)',
+    'inferenceservice/iris',
+  );
+  await follow(
+    async () => {
+      const isvc = await getJson<{ status?: { conditions?: Conditions } }>(
+        'inferenceservice',
+        'iris',
+      );
+      return condition(isvc.status, 'Ready')?.status === 'True' ? isvc : undefined;
+    },
+    300_000,
+    'InferenceService iris Ready',
+  );
+  console.log(
+    await kubectlOrThrow(['-n', namespace, 'get', 'inferenceservice', 'iris', '-o', 'wide']),
+  );
+  const clusterIP = (
+    await kubectlOrThrow([
+      '-n',
+      namespace,
+      'get',
+      'service',
+      'iris',
+      '-o',
+      'jsonpath={.spec.clusterIP}',
+    ])
+  ).trim();
+  const base = `http://${clusterIP}`;
+
+  step(`Predicting through the Service (${base}) on both protocols`, 'inferenceservice/iris');
+  const csv = (await readFile(path.join(repoRoot, 'examples/data/iris.csv'), 'utf8'))
+    .trim()
+    .split('\n');
+  const header = csv[0]!.split(',');
+  const rows = [1, 60, 120].map((i) =>
+    Object.fromEntries(
+      csv[i]!.split(',').map((v, j) => [header[j]!, Number.isNaN(Number(v)) ? v : Number(v)]),
+    ),
+  );
+  const instances = rows.map(({ species: _label, ...features }) => features);
+  const v1Body = { instances };
+  const v1 = await eventually(async () => {
+    const r = await fetch(`${base}/v1/models/iris:predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(v1Body),
+    });
+    if (!r.ok) throw new Error(`HTTP ${r.status}: ${await r.text()}`);
+    return (await r.json()) as { predictions: { label: string; probabilities: number[] }[] };
+  });
+  console.log(`  POST ${base}/v1/models/iris:predict`);
+  console.log(`  request:  ${JSON.stringify(v1Body)}`);
+  console.log(
+    `  response: ${JSON.stringify(v1).slice(0, 400)}${JSON.stringify(v1).length > 400 ? '…' : ''}`,
+  );
+  for (const [i, p] of v1.predictions.entries())
+    console.log(`    row ${i + 1}: predicted ${p.label}, actually ${rows[i]!.species}`);
+  const v2Body = {
+    inputs: Object.keys(instances[0]!).map((name) => ({
+      name,
+      shape: [instances.length],
+      datatype: 'FP32',
+      data: instances.map((r) => r[name]),
+    })),
+  };
+  const v2r = await fetch(`${base}/v2/models/iris/infer`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(v2Body),
+  });
+  const v2 = (await v2r.json()) as {
+    model_version?: string;
+    outputs?: { name: string; data: unknown[] }[];
+  };
+  console.log(
+    `  POST ${base}/v2/models/iris/infer -> HTTP ${v2r.status}, model_version ${v2.model_version}, labels ${JSON.stringify(v2.outputs?.find((o) => o.name === 'label')?.data)}`,
+  );
+
+  step('Done. The cluster is still running; try:');
+  console.log(`  source .lathe/env.sh
+  kubectl -n ${namespace} get lathe                      # every Lathe object and its state
+  kubectl -n ${namespace} describe inferenceservice iris
+  curl -s ${base}/v2/models/iris
+  curl -s -X POST ${base}/v1/models/iris:predict -H 'content-type: application/json' \\
+       -d '{"instances":[{"sepal_length":6.1,"sepal_width":2.8,"petal_length":4.7,"petal_width":1.2}]}'
+  kubectl -n ${namespace} annotate dataset iris lathe.dev/refresh="$(date +%s)" --overwrite   # read the source again
+  kubectl -n ${namespace} annotate retrainpolicy iris-nightly lathe.dev/run-now="$(date +%s)" --overwrite   # retrain now
   MinIO: ${info.minio.endpoint} (credentials in .lathe/minio.env)
   Stop it with: npm run cluster:down`);
 }
 
-main().catch((error: Error) => {
-  console.error(`\nThe demo failed: ${error.message}`);
+main().catch(async (error: Error) => {
+  console.error(`\nThe demo failed at: ${currentStep}\n${error.message}`);
+  if (inspect) {
+    console.error(
+      `Inspect it with: source .lathe/env.sh && kubectl -n ${namespace} describe ${inspect}`,
+    );
+    const described = await kubectl(['-n', namespace, 'describe', inspect]).catch(() => undefined);
+    if (described?.stdout) console.error(described.stdout.split('\n').slice(-30).join('\n'));
+  }
   process.exit(1);
 });

@@ -152,6 +152,14 @@ export function observeJobRun(job: JobObject, pods: readonly PodObject[]): JobRu
         waiting.message ?? `cannot pull ${latest.spec?.containers?.[0]?.image ?? 'the image'}`,
     };
   }
+  if (latest.status?.phase === 'Succeeded' || latest.status?.phase === 'Failed') {
+    // The pod ended; the Job controller has not recorded it yet.
+    return {
+      phase: 'Running',
+      startTime: latest.status.startTime ?? startTime,
+      message: `Pod ${latest.metadata?.name} ${latest.status.phase === 'Succeeded' ? 'finished' : 'failed'}; the Job is recording it`,
+    };
+  }
   if (latest.status?.phase === 'Running') {
     return {
       phase: 'Running',

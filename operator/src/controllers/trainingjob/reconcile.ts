@@ -66,7 +66,7 @@ import {
 import { type DatasetResolution, type TrainingObservation, trainingJobStatus } from './status.js';
 
 /** How often a running training's progress file is read. */
-const PROGRESS_POLL_MS = 3_000;
+const PROGRESS_POLL_MS = 1_500;
 /** Version numbers tried when several runs of one model finish at once. */
 const MAX_VERSION_CLAIMS = 20;
 
