@@ -225,7 +225,12 @@ export function desiredModelVersion(
         format: result.artifact.format,
         digest: result.artifact.digest,
       },
-      metrics: Object.fromEntries(Object.entries(result.metrics).slice(0, 64)),
+      // Four decimals, as `kubectl get` shows them; metrics.json in the artifact keeps them whole.
+      metrics: Object.fromEntries(
+        Object.entries(result.metrics)
+          .slice(0, 64)
+          .map(([k, v]) => [k, Number.isFinite(v) ? Math.round(v * 1e4) / 1e4 : v]),
+      ),
       hyperparameters: hyperparameterStrings(tj),
       lineage: {
         dataset: { name: tj.spec.datasetRef.name, version: options.datasetVersion },
