@@ -1,0 +1,481 @@
+/**
+ * Continuous learning on the local cluster, with every controller run in-process by the real
+ * manager and the real programs as pods: ingestion, training, the schedule trigger, serving.
+ *
+ * A schedule (every minute) submits TrainingJobs through the trigger's own identity; a better
+ * challenger is promoted and the InferenceService rolls to it while a client keeps sending
+ * requests, none of which fails; a worse one is rejected and production stays; a new dataset
+ * version triggers exactly one run, across an operator restart; traffic drawn from the
+ * training distribution leaves the drift score low, shifted traffic raises it and starts a
+ * run; suspend stops new runs; deleting the policy removes its CronJob and RBAC.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  clusterInfo,
+  createTestNamespace,
+  deleteTestNamespace,
+  eventually,
+  installCrds,
+  kubeConfig,
+  repoRoot,
+} from '../../../../e2e/cluster/testenv.js';
+import { LATHE_VERSION } from '../../config.js';
+import { OperatorMetrics } from '../../observability/metrics.js';
+import { HttpKubeClient, isNotFound } from '../../runtime/kube-client.js';
+import { Manager } from '../../runtime/manager.js';
+import { builtin, type KubeObject } from '../../runtime/resource.js';
+import { ObjectStore } from '../../storage/object-store.js';
+import { datasetController } from '../dataset/reconcile.js';
+import { REFRESH_ANNOTATION } from '../dataset/runs.js';
+import { inferenceServiceController } from '../inferenceservice/reconcile.js';
+import {
+  latheKinds,
+  type ModelVersionObject,
+  type RetrainPolicyObject,
+  type TrainingJobObject,
+} from '../lathe-kinds.js';
+import { modelVersionController } from '../modelversion/reconcile.js';
+import { trainingJobController } from '../trainingjob/reconcile.js';
+import { POLICY_LABEL, RUN_NOW_ANNOTATION } from './desired.js';
+import { retrainPolicyController } from './reconcile.js';
+
+const info = clusterInfo();
+const store = new ObjectStore(info.minio);
+const client = new HttpKubeClient(kubeConfig());
+const storeConfig = { ...info.minio, region: 'us-east-1' };
+const image = (name: string) => `ghcr.io/lathe-dev/lathe-${name}:${LATHE_VERSION}`;
+let namespace: string;
+let manager: Manager | undefined;
+let irisCsv: string;
+
+function startManager(): Manager {
+  const m = new Manager({
+    client,
+    log: pino({ level: process.env.LATHE_TEST_LOG_LEVEL ?? 'silent' }),
+    metrics: new OperatorMetrics(undefined, { processMetrics: false }),
+    identity: `retrain-itest-${Date.now()}`,
+    namespaces: [namespace],
+    defaultWorkers: 2,
+  });
+  m.add(datasetController({ store, storeConfig, image: image('ingest') }));
+  m.add(
+    trainingJobController({
+      store,
+      storeConfig,
+      image: image('trainer'),
+      gpuImage: image('trainer-gpu'),
+    }),
+  );
+  m.add(modelVersionController({ store }));
+  m.add(inferenceServiceController({ storeConfig, image: image('server') }));
+  m.add(
+    retrainPolicyController({
+      store,
+      storeConfig,
+      retrainImage: image('retrain'),
+      trainerImage: image('trainer'),
+    }),
+  );
+  m.start();
+  return m;
+}
+
+const dataKey = () => `itest/${namespace}/iris.csv`;
+
+/** A template whose model is good (an MLP trained long enough) or poor (one epoch, linear). */
+function template(quality: 'good' | 'poor') {
+  return {
+    spec: {
+      datasetRef: { name: 'iris' },
+      model:
+        quality === 'good'
+          ? { builtin: { architecture: 'mlp', layers: [16] } }
+          : { builtin: { architecture: 'linear' } },
+      hyperparameters:
+        quality === 'good'
+          ? { epochs: 80, batchSize: 16, learningRate: 0.02, seed: 7 }
+          : { epochs: 1, batchSize: 64, learningRate: 0.0001, seed: 7 },
+      modelName: 'iris',
+    },
+  };
+}
+
+const getPolicy = (name: string) =>
+  client.get<RetrainPolicyObject>(latheKinds.retrainPolicy.resource, namespace, name);
+const runsOf = async (policy: string) =>
+  (
+    await client.list<TrainingJobObject>(latheKinds.trainingJob.resource, {
+      namespace,
+      labelSelector: `${POLICY_LABEL}=${policy}`,
+    })
+  ).items;
+const mvs = async () =>
+  (await client.list<ModelVersionObject>(latheKinds.modelVersion.resource, { namespace })).items;
+const production = async () =>
+  (await mvs()).filter((m) => m.spec.stage === 'production').map((m) => m.metadata.name);
+
+/** Replaces the policy's template, then asks for a run now. */
+async function runWithTemplate(request: string, quality: 'good' | 'poor'): Promise<void> {
+  await client.patch(latheKinds.retrainPolicy.resource, namespace, 'manual', 'json', [
+    { op: 'replace', path: '/spec/template', value: template(quality) },
+  ]);
+  await annotate(latheKinds.retrainPolicy, 'manual', RUN_NOW_ANNOTATION, request);
+}
+
+async function annotate(
+  kind: typeof latheKinds.retrainPolicy | typeof latheKinds.dataset,
+  name: string,
+  key: string,
+  value: string,
+) {
+  await client.patch(kind.resource, namespace, name, 'merge', {
+    metadata: { annotations: { [key]: value } },
+  });
+}
+
+beforeAll(async () => {
+  await installCrds();
+  namespace = await createTestNamespace('retrain');
+  irisCsv = await readFile(path.join(repoRoot, 'examples/data/iris.csv'), 'utf8');
+  await store.write(info.minio.bucket, dataKey(), irisCsv);
+  manager = startManager();
+  await client.create(latheKinds.dataset.resource, {
+    apiVersion: 'lathe.dev/v1alpha1',
+    kind: 'Dataset',
+    metadata: { name: 'iris', namespace },
+    spec: {
+      source: { s3: { bucket: info.minio.bucket, key: dataKey() } },
+      schema: { label: 'species' },
+    },
+  });
+  await eventually(
+    async () => {
+      const ds = await client.get<KubeObject>(latheKinds.dataset.resource, namespace, 'iris');
+      expect(JSON.stringify(ds.status)).toContain('"VersionAvailable"');
+    },
+    { what: 'Dataset iris Ready', timeoutMs: 120_000 },
+  );
+});
+
+afterAll(async () => {
+  await manager?.stop();
+  await deleteTestNamespace(namespace);
+});
+
+describe('RetrainPolicy', () => {
+  it('promotes a first run (no champion), then a better challenger under traffic, and rejects a worse one', async () => {
+    await client.create(latheKinds.retrainPolicy.resource, {
+      apiVersion: 'lathe.dev/v1alpha1',
+      kind: 'RetrainPolicy',
+      metadata: { name: 'manual', namespace, annotations: { [RUN_NOW_ANNOTATION]: 'first' } },
+      spec: {
+        template: template('poor'),
+        triggers: { datasetChange: true },
+        promotion: { metric: 'accuracy', direction: 'maximize', minImprovement: 0.01 },
+      },
+    });
+    const first = await eventually(
+      async () => {
+        const p = await getPolicy('manual');
+        expect(p.status?.lastPromotion?.decision).toBe('Promoted');
+        return p;
+      },
+      { what: 'the first run promoted', timeoutMs: 240_000 },
+    );
+    expect(first.status?.lastPromotion?.reason).toContain('no version is in production');
+    const champion = first.status?.lastPromotion?.challenger.modelVersion ?? '';
+    expect(await production()).toEqual([champion]);
+
+    // Serve it, and keep a client busy through the next promotion.
+    await client.create(latheKinds.inferenceService.resource, {
+      apiVersion: 'lathe.dev/v1alpha1',
+      kind: 'InferenceService',
+      metadata: { name: 'iris', namespace },
+      spec: { model: { name: 'iris' }, requestLogging: { sampleRate: 1 } },
+    });
+    const isvcReady = async () => {
+      const isvc = await client.get<KubeObject>(
+        latheKinds.inferenceService.resource,
+        namespace,
+        'iris',
+      );
+      const status = isvc.status as {
+        conditions?: { type: string; status: string }[];
+        servedVersions?: { modelVersion: string }[];
+      };
+      expect(status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+      return status;
+    };
+    await eventually(isvcReady, { what: 'iris served', timeoutMs: 120_000 });
+    const svc = await client.get<KubeObject>(builtin.service, namespace, 'iris');
+    const url = `http://${(svc.spec as { clusterIP: string }).clusterIP}/v1/models/iris:predict`;
+    const row = { sepal_length: 5.9, sepal_width: 3.0, petal_length: 5.1, petal_width: 1.8 };
+    let stop = false;
+    const outcomes: boolean[] = [];
+    const traffic = (async () => {
+      while (!stop) {
+        const ok = await fetch(url, {
+          method: 'POST',
+          body: JSON.stringify({ instances: [row] }),
+          signal: AbortSignal.timeout(10_000),
+        })
+          .then((r) => r.ok)
+          .catch(() => false);
+        outcomes.push(ok);
+      }
+    })();
+    try {
+      await runWithTemplate('better', 'good');
+      const better = await eventually(
+        async () => {
+          const p = await getPolicy('manual');
+          expect(p.status?.lastPromotion?.challenger.modelVersion).not.toBe(champion);
+          expect(p.status?.lastPromotion?.decision).toBe('Promoted');
+          return p;
+        },
+        { what: 'the better challenger promoted', timeoutMs: 240_000 },
+      );
+      const promoted = better.status?.lastPromotion?.challenger.modelVersion ?? '';
+      expect(better.status?.lastPromotion?.champion?.modelVersion).toBe(champion);
+      expect(better.status?.lastPromotion?.reason).toContain('on the same test split');
+      await eventually(
+        async () =>
+          expect((await isvcReady()).servedVersions?.map((v) => v.modelVersion)).toEqual([
+            promoted,
+          ]),
+        { what: 'the service rolled to the promoted version', timeoutMs: 180_000 },
+      );
+    } finally {
+      stop = true;
+      await traffic;
+    }
+    expect(outcomes.length).toBeGreaterThan(20);
+    expect(outcomes.filter((ok) => !ok)).toEqual([]);
+
+    const before = await production();
+    await runWithTemplate('worse', 'poor');
+    const rejected = await eventually(
+      async () => {
+        const p = await getPolicy('manual');
+        expect(p.status?.lastPromotion?.decision).toBe('Rejected');
+        return p;
+      },
+      { what: 'the worse challenger rejected', timeoutMs: 240_000 },
+    );
+    expect(rejected.status?.lastPromotion?.reason).toContain('does not beat');
+    expect(await production()).toEqual(before);
+  });
+
+  it('starts exactly one run for a new dataset version, across an operator restart', async () => {
+    const runsBefore = (await runsOf('manual')).length;
+    const policy = await getPolicy('manual');
+    const baseline = policy.status?.lastDatasetVersion;
+    expect(baseline).toBeDefined();
+    // New data: one more row, then ask the Dataset to read it.
+    await store.write(
+      info.minio.bucket,
+      dataKey(),
+      `${irisCsv.trimEnd()}\n6.1,3.0,4.6,1.4,versicolor\n`,
+    );
+    await annotate(latheKinds.dataset, 'iris', REFRESH_ANNOTATION, 'new-data');
+    await eventually(
+      async () => {
+        const ds = await client.get<KubeObject>(latheKinds.dataset.resource, namespace, 'iris');
+        expect((ds.status as { currentVersion?: string }).currentVersion).not.toBe(baseline);
+      },
+      { what: 'a new dataset version', timeoutMs: 120_000 },
+    );
+    await manager?.stop();
+    manager = startManager();
+    const run = await eventually(
+      async () => {
+        const runs = await runsOf('manual');
+        const data = runs.filter(
+          (tj) => tj.metadata.labels?.['lathe.dev/trigger'] === 'datasetChange',
+        );
+        expect(data).toHaveLength(1);
+        return data[0]!;
+      },
+      { what: 'the dataset-change run', timeoutMs: 120_000 },
+    );
+    await manager.stop();
+    manager = startManager();
+    await eventually(async () =>
+      expect((await getPolicy('manual')).status?.lastDatasetVersion).not.toBe(baseline),
+    );
+    const data = (await runsOf('manual')).filter(
+      (tj) => tj.metadata.labels?.['lathe.dev/trigger'] === 'datasetChange',
+    );
+    expect(data.map((tj) => tj.metadata.name)).toEqual([run.metadata.name]);
+    expect(run.spec.datasetRef.version).toBe(
+      (await getPolicy('manual')).status?.lastDatasetVersion,
+    );
+    expect((await runsOf('manual')).length).toBeLessThanOrEqual(runsBefore + 1);
+  });
+
+  it("runs on a schedule through the trigger's own identity, stops when suspended, and cleans up when deleted", async () => {
+    await client.create(latheKinds.retrainPolicy.resource, {
+      apiVersion: 'lathe.dev/v1alpha1',
+      kind: 'RetrainPolicy',
+      metadata: { name: 'cron', namespace },
+      spec: {
+        template: template('poor'),
+        triggers: { schedule: { cron: '* * * * *' } },
+        concurrencyPolicy: 'Allow',
+      },
+    });
+    const scheduled = await eventually(
+      async () => {
+        const runs = await runsOf('cron');
+        expect(runs.length).toBeGreaterThan(0);
+        return runs[0]!;
+      },
+      { what: 'a scheduled run', timeoutMs: 150_000 },
+    );
+    expect(scheduled.metadata.labels?.['lathe.dev/trigger']).toBe('schedule');
+    expect(scheduled.metadata.ownerReferences?.[0]).toMatchObject({
+      kind: 'RetrainPolicy',
+      name: 'cron',
+    });
+    const role = await client.get<KubeObject>(builtin.role, namespace, 'cron-retrain');
+    expect(role.rules).toEqual([
+      { apiGroups: ['lathe.dev'], resources: ['trainingjobs'], verbs: ['create', 'list'] },
+    ]);
+
+    await client.patch(latheKinds.retrainPolicy.resource, namespace, 'cron', 'merge', {
+      spec: { suspend: true },
+    });
+    await eventually(async () => {
+      const cron = await client.get<KubeObject>(builtin.cronJob, namespace, 'cron-retrain');
+      expect((cron.spec as { suspend?: boolean }).suspend).toBe(true);
+    });
+    await annotate(latheKinds.retrainPolicy, 'cron', RUN_NOW_ANNOTATION, 'while-suspended');
+    const count = (await runsOf('cron')).length;
+    // A reconcile after the annotation has run once it shows in status (the status is rewritten
+    // on each reconcile); a suspended policy records no manual run.
+    await eventually(async () =>
+      expect(
+        (await getPolicy('cron')).status?.conditions?.find((c) => c.type === 'Ready')?.reason,
+      ).toBe('Suspended'),
+    );
+    expect((await runsOf('cron')).length).toBe(count);
+    expect((await getPolicy('cron')).status?.lastManualRun).toBeUndefined();
+
+    await client.delete(latheKinds.retrainPolicy.resource, namespace, 'cron', {
+      propagationPolicy: 'Foreground',
+    });
+    await eventually(
+      async () => {
+        for (const [kind, name] of [
+          [builtin.cronJob, 'cron-retrain'],
+          [builtin.role, 'cron-retrain'],
+          [builtin.roleBinding, 'cron-retrain'],
+          [builtin.serviceAccount, 'cron-retrain'],
+        ] as const) {
+          await expect(client.get(kind, namespace, name)).rejects.toSatisfy(isNotFound);
+        }
+      },
+      { what: 'the CronJob and RBAC gone', timeoutMs: 60_000 },
+    );
+  });
+
+  it('keeps the drift score low for training-like traffic, and retrains when the inputs shift', async () => {
+    await client.create(latheKinds.inferenceService.resource, {
+      apiVersion: 'lathe.dev/v1alpha1',
+      kind: 'InferenceService',
+      metadata: { name: 'drifty', namespace },
+      spec: { model: { name: 'iris' }, requestLogging: { sampleRate: 1 } },
+    });
+    await eventually(
+      async () => {
+        const isvc = await client.get<KubeObject>(
+          latheKinds.inferenceService.resource,
+          namespace,
+          'drifty',
+        );
+        expect(JSON.stringify(isvc.status)).toContain('"Serving"');
+      },
+      { what: 'drifty served', timeoutMs: 120_000 },
+    );
+    const svc = await client.get<KubeObject>(builtin.service, namespace, 'drifty');
+    const url = `http://${(svc.spec as { clusterIP: string }).clusterIP}/v1/models/drifty:predict`;
+    const lines = irisCsv.trim().split('\n').slice(1);
+    const send = async (shift: number) => {
+      for (const line of lines) {
+        const [a, b, c, d] = line.split(',').map(Number);
+        const instance = {
+          sepal_length: a,
+          sepal_width: b,
+          petal_length: c! + shift,
+          petal_width: d! + shift / 2,
+        };
+        const r = await fetch(url, {
+          method: 'POST',
+          body: JSON.stringify({ instances: [instance] }),
+        });
+        expect(r.ok).toBe(true);
+      }
+    };
+    await send(0);
+    // The server writes its sampled requests every 10 s.
+    await new Promise((r) => setTimeout(r, 11_000));
+    await client.create(latheKinds.retrainPolicy.resource, {
+      apiVersion: 'lathe.dev/v1alpha1',
+      kind: 'RetrainPolicy',
+      metadata: { name: 'watch-drift', namespace },
+      spec: {
+        template: template('good'),
+        triggers: {
+          drift: {
+            inferenceServiceRef: { name: 'drifty' },
+            metric: 'psi',
+            threshold: 0.5,
+            checkInterval: '1m',
+          },
+        },
+      },
+    });
+    const calm = await eventually(
+      async () => {
+        const p = await getPolicy('watch-drift');
+        expect(p.status?.lastDrift?.samples).toBeGreaterThanOrEqual(100);
+        return p;
+      },
+      { what: 'the first drift measurement', timeoutMs: 60_000 },
+    );
+    expect(calm.status?.lastDrift?.value).toBeLessThan(0.5);
+    expect(await runsOf('watch-drift')).toEqual([]);
+    const isvc = await client.get<KubeObject>(
+      latheKinds.inferenceService.resource,
+      namespace,
+      'drifty',
+    );
+    expect(
+      (isvc.status as { drift?: { value: number; retrainPolicy: string } }).drift,
+    ).toMatchObject({
+      value: calm.status?.lastDrift?.value,
+      retrainPolicy: 'watch-drift',
+    });
+
+    await send(3);
+    const drifted = await eventually(
+      async () => {
+        const p = await getPolicy('watch-drift');
+        expect(p.status?.lastDrift?.value).toBeGreaterThan(0.5);
+        return p;
+      },
+      { what: 'drift measured above the threshold', timeoutMs: 150_000, intervalMs: 2_000 },
+    );
+    expect(['petal_length', 'petal_width']).toContain(drifted.status?.lastDrift?.feature);
+    await eventually(
+      async () => {
+        const runs = await runsOf('watch-drift');
+        expect(runs.map((tj) => tj.metadata.labels?.['lathe.dev/trigger'])).toEqual(['drift']);
+      },
+      { what: 'a drift run', timeoutMs: 60_000 },
+    );
+  });
+});
