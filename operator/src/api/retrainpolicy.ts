@@ -77,6 +77,35 @@ const DriftTriggerSchema = z
   })
   .describe('Run when the inputs a service receives drift away from the training data.');
 
+const AccuracyTriggerSchema = z
+  .object({
+    inferenceServiceRef: z
+      .object({ name: dnsLabel('Name of the InferenceService.') })
+      .describe(
+        'The InferenceService whose live accuracy (ground-truth labels sent to its feedback endpoint) is watched.',
+      ),
+    minimum: z
+      .number()
+      .min(0)
+      .max(1)
+      .describe('Retrain when the live accuracy of the served version falls below this.'),
+    minSamples: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .describe('Fewest labelled rows before the accuracy is judged.')
+      .default(50),
+    checkInterval: durationAtLeast(
+      'spec.triggers.accuracy.checkInterval',
+      '1m',
+      'How often the live accuracy is read, e.g. "5m".',
+    ).default('5m'),
+  })
+  .describe(
+    'Run when the accuracy of the served version on labelled feedback falls below a floor (classification).',
+  );
+
 const TriggersSchema = withCel(
   z
     .object({
@@ -86,15 +115,20 @@ const TriggersSchema = withCel(
         .describe('Run when the Dataset gets a new version.')
         .default(false),
       drift: DriftTriggerSchema.optional(),
+      accuracy: AccuracyTriggerSchema.optional(),
     })
     .describe('When to retrain. At least one trigger is set.'),
   [
     {
-      rule: 'has(self.schedule) || self.datasetChange || has(self.drift)',
-      message: 'spec.triggers must enable at least one of schedule, datasetChange or drift',
+      rule: 'has(self.schedule) || self.datasetChange || has(self.drift) || has(self.accuracy)',
+      message:
+        'spec.triggers must enable at least one of schedule, datasetChange, drift or accuracy',
       reason: 'FieldValueRequired',
       holds: (self) =>
-        self.schedule !== undefined || self.datasetChange || self.drift !== undefined,
+        self.schedule !== undefined ||
+        self.datasetChange ||
+        self.drift !== undefined ||
+        self.accuracy !== undefined,
     },
   ],
 );
@@ -196,7 +230,7 @@ export const RetrainPolicyStatusSchema = z
       .describe('The TrainingJob created last.')
       .optional(),
     lastTrigger: z
-      .enum(['schedule', 'datasetChange', 'drift'])
+      .enum(['schedule', 'datasetChange', 'drift', 'accuracy', 'manual'])
       .describe('What caused the last run.')
       .optional(),
     active: z
@@ -221,6 +255,15 @@ export const RetrainPolicyStatusSchema = z
         ).optional(),
       })
       .describe('The last drift measurement.')
+      .optional(),
+    lastAccuracy: z
+      .object({
+        time: timestamp('When the live accuracy was read.'),
+        value: z.number().min(0).max(1).describe('Correct predictions over labelled rows.'),
+        samples: z.number().int().min(0).describe('Labelled rows it was computed on.'),
+        modelVersion: boundedString('The ModelVersion served.', 253).optional(),
+      })
+      .describe("The last reading of the served version's live accuracy.")
       .optional(),
     lastDatasetVersion: boundedString(
       'The Dataset version the datasetChange trigger last acted on (or found when the policy was created).',

@@ -581,7 +581,7 @@ export const invalidCorpus: readonly InvalidCase[] = [
     remove: ['spec.triggers.schedule', 'spec.triggers.drift'],
     set: { 'spec.triggers.datasetChange': false },
     field: 'spec.triggers',
-    message: 'at least one of schedule, datasetChange or drift',
+    message: 'at least one of schedule, datasetChange, drift or accuracy',
   },
   {
     name: 'zero drift threshold',

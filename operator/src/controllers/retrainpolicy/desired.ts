@@ -35,7 +35,7 @@ export const TRIGGER_LABEL = 'lathe.dev/trigger';
 /** The annotation a user sets (to any new value) to run now. */
 export const RUN_NOW_ANNOTATION = 'lathe.dev/run-now';
 
-export type Trigger = 'schedule' | 'datasetChange' | 'drift' | 'manual';
+export type Trigger = 'schedule' | 'datasetChange' | 'drift' | 'accuracy' | 'manual';
 
 /** The ServiceAccount, Role and RoleBinding of the retrain trigger. */
 export function triggerIdentityName(policy: string): string {
@@ -161,7 +161,9 @@ export function runName(
   trigger: Exclude<Trigger, 'schedule'>,
   token: string,
 ): string {
-  const short = { datasetChange: 'data', drift: 'drift', manual: 'manual' }[trigger];
+  const short = { datasetChange: 'data', drift: 'drift', accuracy: 'accuracy', manual: 'manual' }[
+    trigger
+  ];
   return childName(policy, `${short}-${shortHash(token)}`);
 }
 

@@ -31,3 +31,21 @@ describe('decidePromotion', () => {
     });
   });
 });
+
+describe('live accuracy', () => {
+  it('sums the correct and incorrect rows of every replica', async () => {
+    const { liveAccuracy, parseFeedbackCounts } = await import('./accuracy.js');
+    const text = [
+      '# HELP lathe_feedback_rows_total Labelled rows received',
+      'lathe_feedback_rows_total{model="iris",version="2",outcome="correct"} 30',
+      'lathe_feedback_rows_total{model="iris",version="2",outcome="incorrect"} 10',
+      'lathe_feedback_rows_total{model="iris",version="2",outcome="unmatched"} 99',
+    ].join('\n');
+    expect(parseFeedbackCounts(text)).toEqual({ correct: 30, incorrect: 10 });
+    expect(liveAccuracy([parseFeedbackCounts(text), { correct: 10, incorrect: 0 }])).toEqual({
+      value: 0.8,
+      samples: 50,
+    });
+    expect(liveAccuracy([{ correct: 0, incorrect: 0 }])).toBeUndefined();
+  });
+});

@@ -46,6 +46,7 @@ import {
   type ObjectStoreConfig,
   objectStoreSecretPermissions,
 } from '../shared/object-store-access.js';
+import { liveAccuracy, parseFeedbackCounts } from './accuracy.js';
 import {
   desiredCronJob,
   desiredEvaluationJob,
@@ -89,11 +90,14 @@ interface Markers {
   lastDatasetVersion: string | undefined;
   lastManualRun: string | undefined;
   lastDrift: PolicyObservation['lastDrift'];
+  lastAccuracy: PolicyObservation['lastAccuracy'];
 }
 
 export function retrainPolicyController(options: RetrainPolicyControllerOptions) {
   const { store, storeConfig } = options;
   const statsCache = new Map<string, DatasetStats>();
+  /** When each policy last read its service's live accuracy (a read may find no labels). */
+  const accuracyChecks = new Map<string, number>();
 
   return defineController<RetrainPolicyObject>({
     name: 'retrainpolicy',
@@ -179,6 +183,7 @@ export function retrainPolicyController(options: RetrainPolicyControllerOptions)
         lastDatasetVersion: policy.status?.lastDatasetVersion,
         lastManualRun: policy.status?.lastManualRun,
         lastDrift: policy.status?.lastDrift,
+        lastAccuracy: policy.status?.lastAccuracy,
       };
       let blocked: PolicyObservation['blocked'];
       let deferred: string | undefined;
@@ -247,6 +252,33 @@ export function retrainPolicyController(options: RetrainPolicyControllerOptions)
         }
       }
 
+      const accuracy = spec.triggers.accuracy;
+      if (accuracy && !spec.suspend) {
+        const checkMs = durationMs(accuracy.checkInterval);
+        const key = `${namespace}/${name}`;
+        const lastCheck =
+          accuracyChecks.get(key) ?? (Date.parse(markers.lastAccuracy?.time ?? '') || 0);
+        if (now.getTime() - lastCheck >= checkMs) {
+          accuracyChecks.set(key, now.getTime());
+          const measured = await readLiveAccuracy(policy, ctx);
+          if ('blocked' in measured) blocked = measured.blocked;
+          else if (measured.accuracy) markers.lastAccuracy = measured.accuracy;
+        }
+        requeues.push(
+          Math.max(1_000, (accuracyChecks.get(key) ?? now.getTime()) + checkMs - now.getTime()),
+        );
+        const last = markers.lastAccuracy;
+        if (last && last.samples >= accuracy.minSamples && last.value < accuracy.minimum) {
+          const accuracyRun = runName(name, 'accuracy', last.time);
+          if (
+            !runs.some((tj) => tj.metadata.name === accuracyRun) &&
+            policy.status?.lastTrainingJob?.name !== accuracyRun
+          ) {
+            due.push({ name: accuracyRun, trigger: 'accuracy', record: () => undefined });
+          }
+        }
+      }
+
       // The guards, then at most one new run per reconcile.
       const next = spec.suspend ? undefined : due[0];
       if (next) {
@@ -299,6 +331,7 @@ export function retrainPolicyController(options: RetrainPolicyControllerOptions)
           runs,
           lastPromotion,
           lastDrift: markers.lastDrift,
+          lastAccuracy: markers.lastAccuracy,
           lastDatasetVersion: markers.lastDatasetVersion,
           lastManualRun: markers.lastManualRun,
           blocked,
@@ -408,6 +441,66 @@ export function retrainPolicyController(options: RetrainPolicyControllerOptions)
     );
     ctx.log.info({ drift: measured }, 'Measured drift of the served inputs');
     return { drift: measured };
+  }
+
+  /** Reads the live accuracy of the served version from its ready pods' feedback counters. */
+  async function readLiveAccuracy(
+    policy: RetrainPolicyObject,
+    ctx: ReconcileContext<RetrainPolicyObject>,
+  ): Promise<
+    | { accuracy: PolicyObservation['lastAccuracy'] }
+    | { blocked: NonNullable<PolicyObservation['blocked']> }
+  > {
+    const trigger = policy.spec.triggers.accuracy!;
+    const namespace = policy.metadata.namespace ?? '';
+    const service = trigger.inferenceServiceRef.name;
+    const isvc = ctx.reader(latheKinds.inferenceService).get(namespace, service);
+    const primary = isvc?.status?.servedVersions?.find((v) => v.role === 'primary');
+    if (!isvc || !primary) {
+      return {
+        blocked: {
+          reason: 'InferenceServiceNotReady',
+          message: `InferenceService ${service} serves no version yet`,
+        },
+      };
+    }
+    const pods = ctx
+      .reader(kinds.pod)
+      .list(namespace)
+      .filter(
+        (p) =>
+          p.metadata?.labels?.['lathe.dev/inferenceservice'] === service &&
+          p.metadata?.labels?.['lathe.dev/model-version'] === String(primary.version) &&
+          p.status?.podIP &&
+          p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      );
+    const counts = await Promise.all(
+      pods.map(async (p) => {
+        try {
+          const response = await fetch(`http://${p.status?.podIP}:8080/metrics`, {
+            signal: AbortSignal.timeout(2_000),
+          });
+          return parseFeedbackCounts(await response.text());
+        } catch (error) {
+          ctx.log.debug(
+            { err: error, pod: p.metadata?.name },
+            'Could not read the feedback of a pod',
+          );
+          return { correct: 0, incorrect: 0 };
+        }
+      }),
+    );
+    const live = liveAccuracy(counts);
+    return {
+      accuracy: live
+        ? {
+            time: timestamp(ctx.now()),
+            value: Math.round(live.value * 1e4) / 1e4,
+            samples: live.samples,
+            modelVersion: primary.modelVersion,
+          }
+        : undefined,
+    };
   }
 
   /** Decides about the ModelVersion `run` produced, once; evaluates the champion if needed. */

@@ -478,4 +478,76 @@ describe('RetrainPolicy', () => {
       { what: 'a drift run', timeoutMs: 60_000 },
     );
   });
+
+  it('retrains when the live accuracy on labelled feedback falls below the floor', async () => {
+    await client.create(latheKinds.inferenceService.resource, {
+      apiVersion: 'lathe.dev/v1alpha1',
+      kind: 'InferenceService',
+      metadata: { name: 'labelled', namespace },
+      spec: { model: { name: 'iris' } },
+    });
+    await eventually(
+      async () => {
+        const isvc = await client.get<KubeObject>(
+          latheKinds.inferenceService.resource,
+          namespace,
+          'labelled',
+        );
+        expect(JSON.stringify(isvc.status)).toContain('"Serving"');
+      },
+      { what: 'labelled served', timeoutMs: 120_000 },
+    );
+    const svc = await client.get<KubeObject>(builtin.service, namespace, 'labelled');
+    const base = `http://${(svc.spec as { clusterIP: string }).clusterIP}/v1/models/labelled`;
+    for (const line of irisCsv.trim().split('\n').slice(1, 61)) {
+      const [a, b, c, d, species] = line.split(',');
+      const r = await fetch(`${base}:predict`, {
+        method: 'POST',
+        body: JSON.stringify({
+          instances: [{ sepal_length: +a!, sepal_width: +b!, petal_length: +c!, petal_width: +d! }],
+        }),
+      });
+      expect(r.ok).toBe(true);
+      const requestId = r.headers.get('x-request-id');
+      // Ground truth that disagrees with the true species: the served model looks wrong.
+      const wrong = species === 'setosa' ? 'virginica' : 'setosa';
+      const labelled = await fetch(`${base}:feedback`, {
+        method: 'POST',
+        body: JSON.stringify({ request_id: requestId, labels: [wrong] }),
+      });
+      expect(labelled.status).toBe(202);
+    }
+    await client.create(latheKinds.retrainPolicy.resource, {
+      apiVersion: 'lathe.dev/v1alpha1',
+      kind: 'RetrainPolicy',
+      metadata: { name: 'watch-accuracy', namespace },
+      spec: {
+        template: template('good'),
+        triggers: {
+          accuracy: {
+            inferenceServiceRef: { name: 'labelled' },
+            minimum: 0.5,
+            minSamples: 50,
+            checkInterval: '1m',
+          },
+        },
+      },
+    });
+    const policy = await eventually(
+      async () => {
+        const p = await getPolicy('watch-accuracy');
+        expect(p.status?.lastAccuracy?.samples).toBe(60);
+        return p;
+      },
+      { what: 'the live accuracy read', timeoutMs: 60_000 },
+    );
+    expect(policy.status?.lastAccuracy?.value).toBeLessThan(0.5);
+    await eventually(
+      async () =>
+        expect(
+          (await runsOf('watch-accuracy')).map((tj) => tj.metadata.labels?.['lathe.dev/trigger']),
+        ).toEqual(['accuracy']),
+      { what: 'an accuracy run', timeoutMs: 60_000 },
+    );
+  });
 });

@@ -28,6 +28,7 @@ export interface PolicyObservation {
   runs: readonly TrainingJobObject[];
   lastPromotion: PromotionRecord | undefined;
   lastDrift: RetrainPolicyStatus['lastDrift'];
+  lastAccuracy: RetrainPolicyStatus['lastAccuracy'];
   lastDatasetVersion: string | undefined;
   lastManualRun: string | undefined;
   /** Why a trigger cannot work now (its Dataset or InferenceService is missing), if so. */
@@ -95,7 +96,11 @@ export function retrainPolicyStatus(
         ? { name: newest.metadata.name ?? '' }
         : policy.status?.lastTrainingJob,
       lastTrigger:
-        trigger === 'schedule' || trigger === 'datasetChange' || trigger === 'drift'
+        trigger === 'schedule' ||
+        trigger === 'datasetChange' ||
+        trigger === 'drift' ||
+        trigger === 'accuracy' ||
+        trigger === 'manual'
           ? trigger
           : policy.status?.lastTrigger,
       active: active.length > 0 ? active.slice(0, 100) : undefined,
@@ -110,6 +115,7 @@ export function retrainPolicyStatus(
           }
         : policy.status?.lastPromotion,
       lastDrift: observed.lastDrift,
+      lastAccuracy: observed.lastAccuracy,
       lastDatasetVersion: observed.lastDatasetVersion,
       lastManualRun: observed.lastManualRun,
     }).filter(([, v]) => v !== undefined),
