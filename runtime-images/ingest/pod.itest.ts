@@ -140,7 +140,8 @@ beforeAll(async () => {
     `CREATE TABLE ${table} AS SELECT g AS x, CASE WHEN g % 3 = 0 THEN 'a' ELSE 'b' END AS y FROM generate_series(1, 60) g`,
   );
   await db.end();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  // On the host address, which pods reach (they have network namespaces of their own).
+  await new Promise<void>((r) => server.listen(0, clusterInfo().hostAddress, r));
 });
 
 afterAll(async () => {
@@ -178,7 +179,7 @@ describe('the ingestion image in a Job', () => {
   });
 
   it('sends the headers of the mounted Secret over HTTP', async () => {
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/data.csv`;
+    const url = `http://${clusterInfo().hostAddress}:${(server.address() as AddressInfo).port}/data.csv`;
     await apply(
       ingestionJob('from-http', {
         source: { http: { url, headersSecretRef: { name: 'headers' } } },

@@ -59,7 +59,7 @@ describe('examples/', () => {
     const out = await kubectlOrThrow(['get', 'lathe', '-n', namespace]);
     for (const kind of allKinds) expect(out).toContain(`${kind.singular}.${kind.group}/`);
     expect(out).toMatch(/MODEL\s+VERSION\s+STAGE\s+ACCURACY\s+LOSS/);
-    expect(out).toMatch(/iris-v1\s+iris\s+1\s+production\s+0\.967/);
+    expect(out).toMatch(/iris-v100\s+iris\s+100\s+staging\s+0\.967/);
     const ml = await kubectlOrThrow(['get', 'ml', '-n', namespace, '-o', 'name']);
     expect(ml.trim().split('\n')).toHaveLength(allKinds.length);
   });

@@ -259,13 +259,17 @@ export function retrainPolicyController(options: RetrainPolicyControllerOptions)
         const lastCheck =
           accuracyChecks.get(key) ?? (Date.parse(markers.lastAccuracy?.time ?? '') || 0);
         if (now.getTime() - lastCheck >= checkMs) {
-          accuracyChecks.set(key, now.getTime());
           const measured = await readLiveAccuracy(policy, ctx);
           if ('blocked' in measured) blocked = measured.blocked;
-          else if (measured.accuracy) markers.lastAccuracy = measured.accuracy;
+          else if (measured.accuracy) {
+            markers.lastAccuracy = measured.accuracy;
+            accuracyChecks.set(key, now.getTime());
+          }
         }
+        // Until a reading found labelled rows, look again soon; after, at the check interval.
+        const checked = accuracyChecks.get(key);
         requeues.push(
-          Math.max(1_000, (accuracyChecks.get(key) ?? now.getTime()) + checkMs - now.getTime()),
+          checked === undefined ? 5_000 : Math.max(1_000, checked + checkMs - now.getTime()),
         );
         const last = markers.lastAccuracy;
         if (last && last.samples >= accuracy.minSamples && last.value < accuracy.minimum) {
