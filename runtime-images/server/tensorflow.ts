@@ -5,10 +5,10 @@
  * Serving is not training: a request is one row, a micro-batch a few dozen, and each forward
  * pass of a small tabular model is a handful of ops, so the cost of dispatching an op decides,
  * not arithmetic. Measured on the server's own forward pass (`npm run bench:serve-backends`,
- * figures in docs/server.md), WebAssembly answered 6-8x faster than native TensorFlow at batch
- * 1 and 32, and faster than plain JavaScript; so `auto` serves on WebAssembly, then plain JS,
- * and native TensorFlow is used only when asked for (`LATHE_BACKEND=tensorflow`, e.g. for a
- * model wide enough that its arithmetic outweighs the dispatches).
+ * figures in docs/server.md), WebAssembly answered 5.6-8.2x faster than native TensorFlow at
+ * batch 1 and 32, and at least as fast as plain JavaScript; so `auto` serves on WebAssembly,
+ * then plain JS, and native TensorFlow is used only when asked for (`LATHE_BACKEND=tensorflow`,
+ * e.g. for a model wide enough that its arithmetic outweighs the dispatches).
  *
  * Everything else in the server only uses the `tf` namespace this returns.
  */
