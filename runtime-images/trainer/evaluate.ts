@@ -46,7 +46,6 @@ import {
   StorageUnavailableError,
 } from '../../operator/src/storage/object-store.js';
 import {
-  BackendUnavailableError,
   intraOpThreadsFor,
   type LoadedTensorflow,
   loadTensorflow,
@@ -119,7 +118,7 @@ function asFailure(error: unknown): { reason: FailureReason; message: string } {
   }
   if (error instanceof DatasetError) return { reason: 'DatasetInvalid', message };
   if (error instanceof StorageUnavailableError) return { reason: 'StorageUnavailable', message };
-  if (error instanceof BackendUnavailableError) return { reason: 'InternalError', message };
+  // A forced backend that cannot load (BackendUnavailableError), or anything unexpected.
   return { reason: 'InternalError', message };
 }
 
@@ -216,7 +215,9 @@ async function predictAll(
           features.subarray(start * featureCount, (start + rows) * featureCount),
           [rows, featureCount],
         );
-        return (model.predict(x) as tfjs.Tensor).dataSync() as Float32Array;
+        // One forward pass per batch (predict's default would split it into batches of 32).
+        const output = model.predict(x, { batchSize: PREDICT_BATCH_ROWS }) as tfjs.Tensor;
+        return output.dataSync() as Float32Array;
       });
       outputs.set(batch, start * width);
     }
