@@ -84,7 +84,11 @@ export function imageFileMounts(image: ImageEntry): BindMount[] {
 /** The images every process node knows. */
 export const builtInImages: ImageMap = {
   'ghcr.io/lathe-dev/lathe-operator': tsProgram('operator/src/main.ts'),
-  'ghcr.io/lathe-dev/lathe-server': tsProgram('runtime-images/server/main.ts'),
+  // The server finds the native TensorFlow.js addon (LATHE_BACKEND=tensorflow) in the cache.
+  'ghcr.io/lathe-dev/lathe-server': {
+    ...tsProgram('runtime-images/server/main.ts'),
+    env: cacheEnv(),
+  },
   'ghcr.io/lathe-dev/lathe-retrain': tsProgram('runtime-images/retrain/main.ts'),
   'ghcr.io/lathe-dev/lathe-ingest': tsProgram('runtime-images/ingest/main.ts'),
   'ghcr.io/lathe-dev/lathe-trainer': trainer(),

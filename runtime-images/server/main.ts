@@ -3,7 +3,8 @@
  * over KServe V1 and the Open Inference Protocol V2.
  *
  * Start-up: validate the environment (exit 2 naming a bad variable); listen at once (live, not
- * ready); load TensorFlow.js, verify and load the artifact, warm up; only then report ready. An
+ * ready); verify and read the artifact, load TensorFlow.js (`LATHE_BACKEND`; `auto` is
+ * WebAssembly, see tensorflow.ts), build the model and warm it up; only then report ready. An
  * artifact that fails verification or is not a servable model ends the process with exit code 1
  * and a `serve` failure in the termination message — it never becomes ready. An unreachable
  * object store is retried with backoff while the server stays not ready.
@@ -19,10 +20,16 @@ import {
 } from '../../operator/src/contract/results.js';
 import { RESULT_PATH_ENV, RuntimeEnvError } from '../../operator/src/contract/runtime-env.js';
 import { ObjectStore, StorageUnavailableError } from '../../operator/src/storage/object-store.js';
+import { BackendUnavailableError, intraOpThreadsFor } from '../tensorflow/backend.js';
+import {
+  type LayersArtifact,
+  largestKernel,
+  readLayersArtifact,
+} from '../tensorflow/layers-artifact.js';
 import { type ServerConfig, serverConfigFromEnv } from './config.js';
 import { JsonLinesSink } from './json-lines-sink.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
-import { ArtifactError, loadServedModel, type ServedModel } from './model.js';
+import { ArtifactError, type ServedModel, servedModelOf } from './model.js';
 import { InferenceServer } from './server.js';
 import { loadTensorflow } from './tensorflow.js';
 
@@ -56,22 +63,24 @@ function feedbackSinks(
   };
 }
 
+/**
+ * Reads and verifies the artifact (retrying an unreachable store), then loads TensorFlow.js with
+ * its intra-op threads sized for the model's largest matmul at the largest batch, then builds
+ * and warms up the model.
+ */
 async function loadWithRetry(
   config: ServerConfig,
   store: ObjectStore,
   log: Logger,
 ): Promise<ServedModel> {
-  const { tf, backend } = await loadTensorflow(config.backend);
-  log.info({ backend }, 'Loaded TensorFlow.js');
+  let artifact: LayersArtifact;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await loadServedModel(tf, store, {
-        name: config.modelName,
-        version: config.modelVersion,
+      artifact = await readLayersArtifact(store, {
         uri: config.modelUri,
         digest: config.modelDigest,
-        warmUpBatchSizes: [config.batchMaxSize],
       });
+      break;
     } catch (error) {
       if (!(error instanceof StorageUnavailableError)) throw error;
       const delayMs = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
@@ -79,6 +88,24 @@ async function loadWithRetry(
       await new Promise((r) => setTimeout(r, delayMs));
     }
   }
+  const intraOpThreads = intraOpThreadsFor(config.batchMaxSize * largestKernel(artifact));
+  const { tf, backend, skipped } = await loadTensorflow(config.backend, { intraOpThreads });
+  log.info(
+    {
+      backend,
+      requested: config.backend,
+      skipped,
+      ...(backend.startsWith('tensorflow')
+        ? { intraOpThreads: process.env.TF_NUM_INTRAOP_THREADS ?? intraOpThreads }
+        : {}),
+    },
+    `Loaded TensorFlow.js on the ${backend} backend`,
+  );
+  return servedModelOf(tf, artifact, {
+    name: config.modelName,
+    version: config.modelVersion,
+    warmUpBatchSizes: [config.batchMaxSize],
+  });
 }
 
 function fail(
@@ -151,6 +178,9 @@ async function main(): Promise<void> {
         'ArtifactInvalid',
         `The artifact cannot be served (${error.reason}): ${error.message}`,
       );
+    }
+    if (error instanceof BackendUnavailableError) {
+      fail(log, 'InternalError', `The TensorFlow.js backend cannot be used: ${error.message}`);
     }
     fail(log, 'InternalError', `The model could not be loaded: ${(error as Error).message}`);
   }

@@ -1,43 +1,23 @@
 /**
- * The served model: a verified Lathe artifact (`ModelFile` layout) loaded into TensorFlow.js.
- *
- * Loading is all-or-nothing and trusts no byte it has not checked: the artifact is verified
- * against the digest the operator recorded (`verifyArtifact`: the manifest's digest, then every
- * file's size and sha256), and each file the server then downloads to use is checked again
- * against the verified manifest (`checkAgainstManifest`), so a file swapped between the two
- * reads is refused too. The model is built from memory (no filesystem), its input and output
- * shapes are checked against the fitted preparation (`schema.json`), and it is run once per
- * batch size it will see before the server reports ready.
+ * The served model: a verified Lathe artifact loaded into TensorFlow.js by the shared loader
+ * (`runtime-images/tensorflow/layers-artifact.ts`: verification against the recorded digest,
+ * every downloaded file checked against the verified manifest, the model built from memory and
+ * its shapes checked against `schema.json`), then run once per batch size it will see before
+ * the server reports ready.
  */
 import type { Tensor } from '@tensorflow/tfjs';
+import type { PreparedSchema } from '../../operator/src/contract/prepared-data.js';
 import {
-  type ArtifactManifest,
-  type ArtifactReader,
-  checkAgainstManifest,
-  verifyArtifact,
-} from '../../operator/src/contract/manifest.js';
-import {
-  keyInArtifact,
-  ModelFile,
-  parseS3Uri,
-} from '../../operator/src/contract/object-store-layout.js';
-import {
-  type PreparedSchema,
-  PreparedSchemaSchema,
-} from '../../operator/src/contract/prepared-data.js';
+  ArtifactError,
+  buildLayersModel,
+  type LayersArtifact,
+  type LayersArtifactStore,
+  outputWidthOf,
+  readLayersArtifact,
+} from '../tensorflow/layers-artifact.js';
 import type { TensorflowJs } from './tensorflow.js';
 
-/** The artifact cannot be served as it is; retrying will not help. */
-export class ArtifactError extends Error {
-  override name = 'ArtifactError';
-  constructor(
-    /** `DigestMismatch`, `FileMismatch`, `ArtifactNotFound`, `ManifestInvalid`, `ModelInvalid`, … */
-    readonly reason: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { ArtifactError };
 
 /** A model ready to run on prepared rows. */
 export interface ServedModel {
@@ -57,51 +37,6 @@ export interface ServedModel {
   predict(features: Float32Array, rows: number): Float32Array;
 }
 
-interface LayersModelJson {
-  modelTopology: object;
-  weightsManifest: { paths: string[]; weights: unknown[] }[];
-}
-
-function parseModelJson(bytes: Buffer): LayersModelJson {
-  let json: unknown;
-  try {
-    json = JSON.parse(bytes.toString('utf8'));
-  } catch (error) {
-    throw new ArtifactError(
-      'ModelInvalid',
-      `${ModelFile.model} is not JSON: ${(error as Error).message}`,
-    );
-  }
-  const j = json as Partial<LayersModelJson>;
-  if (typeof j?.modelTopology !== 'object' || j.modelTopology === null) {
-    throw new ArtifactError(
-      'ModelInvalid',
-      `${ModelFile.model} has no modelTopology (not a TensorFlow.js layers model)`,
-    );
-  }
-  if (
-    !Array.isArray(j.weightsManifest) ||
-    !j.weightsManifest.every((g) => Array.isArray(g?.paths) && Array.isArray(g?.weights))
-  ) {
-    throw new ArtifactError('ModelInvalid', `${ModelFile.model} has no valid weightsManifest`);
-  }
-  return j as LayersModelJson;
-}
-
-/** Reads one file of the artifact and checks it against the verified manifest. */
-async function readChecked(
-  store: ArtifactReader,
-  bucket: string,
-  prefix: string,
-  manifest: ArtifactManifest,
-  file: string,
-): Promise<Buffer> {
-  const bytes = await store.read(bucket, keyInArtifact(prefix, file));
-  const problem = checkAgainstManifest(manifest, file, bytes);
-  if (problem) throw new ArtifactError('FileMismatch', problem);
-  return bytes;
-}
-
 export interface LoadModelOptions {
   name: string;
   version: string;
@@ -118,77 +53,22 @@ export interface LoadModelOptions {
  */
 export async function loadServedModel(
   tf: TensorflowJs,
-  store: ArtifactReader & { read(bucket: string, key: string, maxBytes?: number): Promise<Buffer> },
+  store: LayersArtifactStore,
   options: LoadModelOptions,
 ): Promise<ServedModel> {
-  const verification = await verifyArtifact(store, { uri: options.uri, digest: options.digest });
-  if (!verification.verified) throw new ArtifactError(verification.reason, verification.message);
-  const { bucket, key: prefix } = parseS3Uri(options.uri);
-  const manifest = verification.manifest;
+  return servedModelOf(tf, await readLayersArtifact(store, options), options);
+}
 
-  const modelJson = parseModelJson(
-    await readChecked(store, bucket, prefix, manifest, ModelFile.model),
-  );
-  const schemaBytes = await readChecked(store, bucket, prefix, manifest, ModelFile.schema);
-  let schema: PreparedSchema;
-  try {
-    schema = PreparedSchemaSchema.parse(JSON.parse(schemaBytes.toString('utf8')));
-  } catch (error) {
-    const issue = (error as { issues?: { path: unknown[]; message: string }[] }).issues?.[0];
-    const why = issue ? `${issue.path.join('.')}: ${issue.message}` : (error as Error).message;
-    throw new ArtifactError(
-      'ModelInvalid',
-      `${ModelFile.schema} is not a valid prepared schema (${why})`,
-    );
-  }
-
-  // Weight shards in manifest order, concatenated: what the layers loader expects.
-  const shards: Buffer[] = [];
-  const weightSpecs: unknown[] = [];
-  for (const group of modelJson.weightsManifest) {
-    for (const path of group.paths) {
-      shards.push(await readChecked(store, bucket, prefix, manifest, path));
-    }
-    weightSpecs.push(...group.weights);
-  }
-  const weights = Buffer.concat(shards);
-  const weightData = weights.buffer.slice(
-    weights.byteOffset,
-    weights.byteOffset + weights.byteLength,
-  );
-
-  let model: Awaited<ReturnType<TensorflowJs['loadLayersModel']>>;
-  try {
-    model = await tf.loadLayersModel(
-      tf.io.fromMemory({
-        modelTopology: modelJson.modelTopology,
-        weightSpecs: weightSpecs as never,
-        weightData,
-      }),
-    );
-  } catch (error) {
-    throw new ArtifactError(
-      'ModelInvalid',
-      `${ModelFile.model} could not be loaded: ${(error as Error).message}`,
-    );
-  }
-
+/** Builds and warms up the model of an artifact already read (`readLayersArtifact`). */
+export async function servedModelOf(
+  tf: TensorflowJs,
+  artifact: LayersArtifact,
+  options: Omit<LoadModelOptions, 'uri' | 'digest'>,
+): Promise<ServedModel> {
+  const model = await buildLayersModel(tf, artifact);
+  const schema = artifact.schema;
   const featureCount = schema.features.length;
-  const outputWidth = schema.task === 'classification' ? (schema.label.classes ?? []).length : 1;
-  const inputShape = model.inputs[0]?.shape ?? [];
-  const outputShape = model.outputs[0]?.shape ?? [];
-  if (model.inputs.length !== 1 || inputShape.length !== 2 || inputShape[1] !== featureCount) {
-    throw new ArtifactError(
-      'ModelInvalid',
-      `the model takes input ${JSON.stringify(inputShape)}; ${ModelFile.schema} prepares ${featureCount} features per row`,
-    );
-  }
-  if (model.outputs.length !== 1 || outputShape.length !== 2 || outputShape[1] !== outputWidth) {
-    throw new ArtifactError(
-      'ModelInvalid',
-      `the model returns ${JSON.stringify(outputShape)}; a ${schema.task} model of ${ModelFile.schema} must return [null, ${outputWidth}]`,
-    );
-  }
+  const outputWidth = outputWidthOf(schema);
 
   const predict = (features: Float32Array, rows: number): Float32Array =>
     tf.tidy(() => {
@@ -211,7 +91,7 @@ export async function loadServedModel(
   return {
     name: options.name,
     version: options.version,
-    digest: verification.digest,
+    digest: artifact.digest,
     schema,
     featureCount,
     outputWidth,

@@ -319,6 +319,41 @@ describe('the inference server program', () => {
   });
 });
 
+describe('the inference server on native TensorFlow', () => {
+  it('serves with LATHE_BACKEND=tensorflow what the model computes, and says so in its log', async () => {
+    const server = await startServer(1, { [ServeEnv.backend]: 'tensorflow' });
+    try {
+      await waitReady(server);
+      const rows = fixtureRows('classification', 5, 91).map(({ species: _label, ...raw }) => raw);
+      const response = await fetch(`${server.base}/v1/models/iris:predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ instances: rows }),
+      });
+      const { predictions } = (await response.json()) as {
+        predictions: { probabilities: number[] }[];
+      };
+      // Another backend's kernels: the same outputs up to float32 rounding.
+      const expected = expectedOutputs(tf, artifact, rows);
+      expect(predictions).toHaveLength(rows.length);
+      for (const [i, prediction] of predictions.entries()) {
+        for (const [c, p] of prediction.probabilities.entries()) {
+          expect(p).toBeCloseTo(expected[i]![c]!, 5);
+        }
+      }
+      const loaded = server
+        .output()
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as { msg?: string; backend?: string })
+        .find((line) => line.msg?.startsWith('Loaded TensorFlow.js'));
+      expect(loaded).toMatchObject({ backend: 'tensorflow', requested: 'tensorflow' });
+    } finally {
+      await stop(server);
+    }
+  }, 120_000);
+});
+
 describe('a corrupted artifact', () => {
   it('never becomes ready: the server exits 1 with the reason in its termination message', async () => {
     const server = await startServer(2);

@@ -27,6 +27,20 @@ describe('backendPlan', () => {
     expect(plan.ruledOut.map((s) => s.backend)).toEqual(ruledOut);
   });
 
+  it.each([
+    [0, ['wasm', 'cpu'], []],
+    [1, ['wasm', 'cpu'], []],
+  ] as const)(
+    'auto in another order (%d GPUs) tries exactly that order',
+    (gpus, candidates, ruledOut) => {
+      const plan = backendPlan('auto', gpus, ['wasm', 'cpu']);
+      expect(plan.candidates).toEqual(candidates);
+      expect(plan.ruledOut.map((s) => s.backend)).toEqual(ruledOut);
+      // A forced backend is tried whatever the order says.
+      expect(backendPlan('tensorflow', gpus, ['wasm', 'cpu']).candidates).toEqual(['tensorflow']);
+    },
+  );
+
   it('refuses a forced GPU backend without GPUs, saying what to do', () => {
     expect(() => backendPlan('tensorflow-gpu', 0)).toThrow(
       /needs a GPU, but the pod was given none \(LATHE_GPUS=0\): request nvidia.com\/gpu/,

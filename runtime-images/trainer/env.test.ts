@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { trainSettingsFromEnv } from './env.js';
+import { evaluateSettingsFromEnv, trainSettingsFromEnv } from './env.js';
 
 const base = {
   LATHE_TRAINING_JOB_NAMESPACE: 'ns',
@@ -72,5 +72,39 @@ describe('trainSettingsFromEnv', () => {
     expect(() =>
       trainSettingsFromEnv({ ...base, LATHE_RUN_URI: 'https://user:password@host/' }),
     ).toThrow(/^(?![\s\S]*password)/);
+  });
+});
+
+describe('evaluateSettingsFromEnv', () => {
+  const evaluateBase = {
+    LATHE_EVALUATE_MODEL_URI: 's3://lathe/models/ns/iris/3/',
+    LATHE_EVALUATE_MODEL_DIGEST: `sha256:${'ab'.repeat(32)}`,
+    LATHE_DATASET_URI: 's3://lathe/datasets/ns/iris/def/',
+    LATHE_TASK: 'classification',
+    LATHE_OBJECT_STORE_ENDPOINT: 'http://127.0.0.1:9000',
+    LATHE_OBJECT_STORE_ACCESS_KEY: 'access',
+    LATHE_OBJECT_STORE_SECRET_KEY: 'secret',
+  };
+
+  it('reads what the RetrainPolicy controller gives the evaluation Job', () => {
+    expect(evaluateSettingsFromEnv(evaluateBase)).toMatchObject({
+      modelUri: 's3://lathe/models/ns/iris/3/',
+      modelDigest: `sha256:${'ab'.repeat(32)}`,
+      datasetUri: 's3://lathe/datasets/ns/iris/def/',
+      task: 'classification',
+      backend: 'auto',
+      gpus: 0,
+      resultPath: '/dev/termination-log',
+    });
+  });
+
+  it.each([
+    [{ LATHE_EVALUATE_MODEL_URI: undefined }, 'LATHE_EVALUATE_MODEL_URI'],
+    [{ LATHE_EVALUATE_MODEL_DIGEST: 'sha256:abc' }, 'LATHE_EVALUATE_MODEL_DIGEST: must be sha256:'],
+    [{ LATHE_DATASET_URI: 'file:///data/' }, 'LATHE_DATASET_URI: must be an s3://'],
+    [{ LATHE_TASK: undefined }, 'LATHE_TASK'],
+    [{ LATHE_OBJECT_STORE_ENDPOINT: 'minio:9000' }, 'LATHE_OBJECT_STORE_ENDPOINT'],
+  ])('names the bad variable: %o', (override, message) => {
+    expect(() => evaluateSettingsFromEnv({ ...evaluateBase, ...override })).toThrow(message);
   });
 });

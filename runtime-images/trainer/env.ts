@@ -15,6 +15,7 @@ import { DEFAULT_TERMINATION_MESSAGE_PATH } from '../../operator/src/contract/re
 import {
   type BackendChoice,
   BackendChoiceSchema,
+  EvaluateEnv,
   type ObjectStoreSettings,
   objectStoreFromEnv,
   parseEnv,
@@ -43,7 +44,8 @@ export interface TrainSettings {
   resultPath: string;
 }
 
-const prefixUri = z
+/** An `s3://<bucket>/<prefix>/` variable. */
+export const prefixUri = z
   .string()
   .min(1)
   .refine(
@@ -120,4 +122,46 @@ export function trainSettingsFromEnv(env: Record<string, string | undefined>): T
     objectStore: objectStoreFromEnv(env),
     resultPath: e[RESULT_PATH_ENV],
   } as TrainSettings;
+}
+
+/** The settings of the `evaluate` mode (`EvaluateEnv`, `LATHE_TASK`, the object store). */
+export interface EvaluateSettings {
+  /** The artifact to evaluate: `s3://<bucket>/models/<ns>/<model>/<version>/`. */
+  modelUri: string;
+  /** Its digest (`sha256:<hex>` of its manifest): the run refuses anything else. */
+  modelDigest: string;
+  /** The dataset version whose `test.raw.jsonl` is scored. */
+  datasetUri: string;
+  task: 'classification' | 'regression';
+  backend: BackendChoice;
+  gpus: number;
+  objectStore: ObjectStoreSettings;
+  resultPath: string;
+}
+
+const EvaluateEnvSchema = z.object({
+  [EvaluateEnv.modelUri]: prefixUri,
+  [EvaluateEnv.modelDigest]: z
+    .string()
+    .regex(/^sha256:[a-f0-9]{64}$/, { message: 'must be sha256:<64 lowercase hex digits>' }),
+  [EvaluateEnv.datasetUri]: prefixUri,
+  [TrainEnv.task]: z.enum(['classification', 'regression']),
+  [TrainEnv.backend]: BackendChoiceSchema.default('auto'),
+  [TrainEnv.gpus]: z.coerce.number().int().min(0).default(0),
+  [RESULT_PATH_ENV]: z.string().min(1).default(DEFAULT_TERMINATION_MESSAGE_PATH),
+});
+
+/** Reads the `evaluate` mode's settings; throws `RuntimeEnvError` naming every bad variable. */
+export function evaluateSettingsFromEnv(env: Record<string, string | undefined>): EvaluateSettings {
+  const e = parseEnv(EvaluateEnvSchema, env);
+  return {
+    modelUri: e[EvaluateEnv.modelUri],
+    modelDigest: e[EvaluateEnv.modelDigest],
+    datasetUri: e[EvaluateEnv.datasetUri],
+    task: e[TrainEnv.task],
+    backend: e[TrainEnv.backend],
+    gpus: e[TrainEnv.gpus],
+    objectStore: objectStoreFromEnv(env),
+    resultPath: e[RESULT_PATH_ENV],
+  } as EvaluateSettings;
 }

@@ -1,17 +1,24 @@
 /**
- * Lathe's trainer (image `ghcr.io/lathe-dev/lathe-trainer`): trains a built-in TensorFlow.js
- * model on a prepared dataset version and saves it as a verifiable artifact. Reads its settings
- * from the environment (`TrainEnv` in the contract), writes its result to `LATHE_RESULT_PATH`
- * (the pod's termination message) and exits 0 on success, 1 on a failed run, 2 on an invalid
- * environment. See docs/trainer.md.
+ * Lathe's trainer (image `ghcr.io/lathe-dev/lathe-trainer`), two modes chosen by the first
+ * argument (the pod's `args`):
+ * - none: trains a built-in TensorFlow.js model on a prepared dataset version and saves it as a
+ *   verifiable artifact (`TrainEnv` in the contract; `runTraining`);
+ * - `evaluate`: scores an existing model artifact on a dataset version's raw test rows with the
+ *   model's own preparation (`EvaluateEnv`; `runEvaluation`), for a RetrainPolicy's
+ *   champion/challenger decision.
+ * Either writes its result to `LATHE_RESULT_PATH` (the pod's termination message) and exits 0 on
+ * success, 1 on a failed run, 2 on an invalid environment or arguments. See docs/trainer.md.
  */
 import { pino } from 'pino';
 import {
   DEFAULT_TERMINATION_MESSAGE_PATH,
+  type EvaluateResult,
+  type TrainResult,
   writeResult,
 } from '../../operator/src/contract/results.js';
 import { RESULT_PATH_ENV, RuntimeEnvError } from '../../operator/src/contract/runtime-env.js';
-import { trainSettingsFromEnv } from './env.js';
+import { evaluateSettingsFromEnv, trainSettingsFromEnv } from './env.js';
+import { runEvaluation } from './evaluate.js';
 import { runTraining } from './trainer.js';
 
 const log = pino({
@@ -21,26 +28,46 @@ const log = pino({
   redact: { paths: ['*.accessKey', '*.secretKey', 'accessKey', 'secretKey'], censor: '[REDACTED]' },
 });
 
-async function main(): Promise<number> {
-  const resultPath = process.env[RESULT_PATH_ENV] || DEFAULT_TERMINATION_MESSAGE_PATH;
-  let settings: ReturnType<typeof trainSettingsFromEnv>;
+/**
+ * Reads a mode's settings, runs it and writes its result; the exit code. An invalid environment
+ * is named in a failed result (exit 2) before anything is touched.
+ */
+async function runMode<S extends { resultPath: string }, R extends TrainResult | EvaluateResult>(
+  kind: R['kind'],
+  readSettings: (env: NodeJS.ProcessEnv) => S,
+  run: (settings: S, logger: typeof log) => Promise<R>,
+  resultPath: string,
+): Promise<number> {
+  let settings: S;
   try {
-    settings = trainSettingsFromEnv(process.env);
+    settings = readSettings(process.env);
   } catch (error) {
     if (!(error instanceof RuntimeEnvError)) throw error;
     log.error({ err: error }, 'Refused the environment');
     writeResult(
-      { kind: 'train', outcome: 'failed', reason: 'InternalError', message: error.message },
+      { kind, outcome: 'failed', reason: 'InternalError', message: error.message },
       resultPath,
     );
     return 2;
   }
-  const result = await runTraining(settings, log);
+  const result = await run(settings, log);
   writeResult(result, settings.resultPath);
   return result.outcome === 'succeeded' ? 0 : 1;
 }
 
-main().then(
+async function main(args: string[]): Promise<number> {
+  const resultPath = process.env[RESULT_PATH_ENV] || DEFAULT_TERMINATION_MESSAGE_PATH;
+  if (args.length === 0) return runMode('train', trainSettingsFromEnv, runTraining, resultPath);
+  if (args.length === 1 && args[0] === 'evaluate') {
+    return runMode('evaluate', evaluateSettingsFromEnv, runEvaluation, resultPath);
+  }
+  const message = `Invalid arguments ${JSON.stringify(args)}: expected none (train) or "evaluate"`;
+  log.error(message);
+  writeResult({ kind: 'train', outcome: 'failed', reason: 'InternalError', message }, resultPath);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
   // Exit explicitly: the object-store client's keep-alive sockets would hold the process open.
   (code) => process.exit(code),
   (error) => {

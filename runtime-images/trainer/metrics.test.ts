@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { classificationMetrics, regressionMetrics, rocAuc } from './metrics.js';
+import {
+  classificationMetrics,
+  classificationMetricsOf,
+  regressionMetrics,
+  rocAuc,
+} from './metrics.js';
 
 describe('classificationMetrics', () => {
   it('computes accuracy, macro precision/recall/F1, ROC AUC, loss and the confusion matrix (binary)', () => {
@@ -60,12 +65,42 @@ describe('rocAuc', () => {
     ['inverted ranking', [0.9, 0.8, 0.2, 0.1], [0, 0, 1, 1], 0],
     ['ties count one half', [0.5, 0.5], [0, 1], 0.5],
     ['ties across classes', [0.2, 0.5, 0.5, 0.9], [0, 0, 1, 1], 0.875],
+    // Rows scored as surely wrong (the evaluate mode's rejected rows), several of each sign.
+    [
+      'infinite scores',
+      [-Infinity, -Infinity, 0.4, Infinity, Infinity, 0.3],
+      [1, 1, 1, 0, 0, 0],
+      1 / 9,
+    ],
   ])('%s', (_, scores, labels, expected) => {
     expect(rocAuc(new Float64Array(scores), new Int32Array(labels))).toBeCloseTo(expected, 6);
   });
 
   it('is undefined with one class only', () => {
     expect(rocAuc(new Float64Array([0.1, 0.9]), new Int32Array([1, 1]))).toBeUndefined();
+  });
+});
+
+describe('classificationMetricsOf', () => {
+  it('counts a row without a prediction against its class’s recall, and no one’s precision', () => {
+    const { metrics, confusionMatrix } = classificationMetricsOf(
+      {
+        labels: new Int32Array([0, 0, 1]),
+        predicted: new Int32Array([0, -1, 1]),
+        truthProbability: new Float64Array([0.9, 0, 0.6]),
+      },
+      2,
+    );
+    expect(confusionMatrix).toEqual([
+      [1, 0],
+      [0, 1],
+    ]);
+    expect(metrics.accuracy).toBeCloseTo(2 / 3, 12);
+    expect(metrics.precision).toBeCloseTo(1, 12);
+    expect(metrics.recall).toBeCloseTo((0.5 + 1) / 2, 12);
+    expect(metrics.loss).toBeCloseTo((-Math.log(0.9) - Math.log(1e-7) - Math.log(0.6)) / 3, 6);
+    // Without scores, no ROC AUC.
+    expect(metrics).not.toHaveProperty('rocAuc');
   });
 });
 

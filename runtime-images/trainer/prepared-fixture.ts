@@ -1,22 +1,24 @@
 /**
  * A prepared dataset version made from numeric columns, in the contract's format (schema.json,
- * train.csv, test.csv, manifest.json): what the ingestion program would write for a table of
- * numbers with standard scaling. The tests and the benchmark train on these; the scaling is
- * fitted on the train split only, as the ingestion program does.
+ * train.csv, test.csv, test.raw.jsonl, manifest.json): what the ingestion program would write
+ * for a table of numbers. The tests and the benchmark train on these; the scaling is fitted on
+ * the train split only, as the ingestion program does.
  */
 import { manifestFor } from '../../operator/src/contract/manifest.js';
 import { DatasetFile, MANIFEST_FILE } from '../../operator/src/contract/object-store-layout.js';
 import {
+  type NumericTransform,
   PREPARED_FORMAT_VERSION,
   type PreparedSchema,
   preparedHeader,
   preparedLine,
+  scaleNumber,
 } from '../../operator/src/contract/prepared-data.js';
 import { permutation, seededRandom } from './train.js';
 
 export interface NumericTable {
   featureNames: string[];
-  /** One array of feature values per row. */
+  /** One array of feature values per row; NaN is a missing cell. */
   rows: number[][];
   /** Classification: class names; regression: numbers. */
   labels: (string | number)[];
@@ -24,31 +26,55 @@ export interface NumericTable {
   task: 'classification' | 'regression';
 }
 
-/** The files of a prepared version of `table`, split `testFraction` / rest with `seed`. */
+/** How a version is prepared, as a Dataset's `spec.preparation` would say. */
+export interface NumericPreparation {
+  /** `scaleNumerics` (default `standard`). */
+  scale?: 'standard' | 'minMax';
+  /**
+   * Missing cells: `impute` the train split's mean (default), or `drop` the rows that have one
+   * (the version then holds no such row, and its schema imputes nothing).
+   */
+  missing?: 'impute' | 'drop';
+}
+
+/**
+ * The files of a prepared version of `table`, split `testFraction` / rest with `seed`.
+ * `test.raw.jsonl` holds the test rows before preparation, keyed by column, with the label.
+ */
 export function preparedVersionOf(
   table: NumericTable,
   testFraction = 0.2,
   seed = 7,
+  preparation: NumericPreparation = {},
 ): { schema: PreparedSchema; files: Record<string, Buffer> } {
-  const order = permutation(table.rows.length, seededRandom(seed));
-  const testRows = Math.round(table.rows.length * testFraction);
+  const kept = table.rows.flatMap((row, r) =>
+    preparation.missing === 'drop' && row.some(Number.isNaN) ? [] : [r],
+  );
+  const order = permutation(kept.length, seededRandom(seed)).map((i) => kept[i]!);
+  const testRows = Math.round(kept.length * testFraction);
   const test = order.subarray(0, testRows);
   const train = order.subarray(testRows);
   const classes =
-    table.task === 'classification' ? [...new Set(table.labels.map(String))].sort() : undefined;
-  const inputs = table.featureNames.map((name, column) => {
-    let mean = 0;
-    for (const r of train) mean += table.rows[r]![column]!;
-    mean /= train.length;
-    let variance = 0;
-    for (const r of train) variance += (table.rows[r]![column]! - mean) ** 2;
-    const std = Math.sqrt(variance / train.length);
+    table.task === 'classification'
+      ? [...new Set(kept.map((r) => String(table.labels[r])))].sort()
+      : undefined;
+  const inputs = table.featureNames.map((name, column): NumericTransform => {
+    const values = [...train].map((r) => table.rows[r]![column]!).filter((v) => !Number.isNaN(v));
+    const mean = values.reduce((sum, v) => sum + v, 0) / values.length;
+    const std = Math.sqrt(values.reduce((sum, v) => sum + (v - mean) ** 2, 0) / values.length);
+    const min = Math.min(...values);
+    const max = Math.max(...values);
     return {
       name,
-      type: 'number' as const,
-      kind: 'numeric' as const,
-      impute: mean,
-      scale: std > 0 ? { method: 'standard' as const, mean, std } : { method: 'none' as const },
+      type: 'number',
+      kind: 'numeric',
+      impute: preparation.missing === 'drop' ? null : mean,
+      scale:
+        preparation.scale === 'minMax'
+          ? { method: 'minMax', min, max }
+          : std > 0
+            ? { method: 'standard', mean, std }
+            : { method: 'none' },
     };
   });
   const schema: PreparedSchema = {
@@ -65,19 +91,28 @@ export function preparedVersionOf(
   const csv = (rows: Int32Array) => {
     const lines = [preparedHeader(schema)];
     for (const r of rows) {
-      const features = table.rows[r]!.map((v, c) => {
-        const s = inputs[c]!.scale;
-        return s.method === 'standard' ? (v - s.mean) / s.std : v;
-      });
+      const features = table.rows[r]!.map((v, c) =>
+        scaleNumber(inputs[c]!, Number.isNaN(v) ? (inputs[c]!.impute as number) : v),
+      );
       const label = classes ? classes.indexOf(String(table.labels[r])) : Number(table.labels[r]);
       lines.push(preparedLine(features, label));
     }
     return Buffer.from(`${lines.join('\n')}\n`);
   };
+  const rawLines = [...test].map((r) => {
+    const record: Record<string, number | string | null> = {};
+    for (const [c, name] of table.featureNames.entries()) {
+      const v = table.rows[r]![c]!;
+      record[name] = Number.isNaN(v) ? null : v;
+    }
+    record[table.labelName] = table.labels[r]!;
+    return `${JSON.stringify(record)}\n`;
+  });
   const files: Record<string, Buffer> = {
     [DatasetFile.schema]: Buffer.from(`${JSON.stringify(schema, null, 2)}\n`),
     [DatasetFile.train]: csv(train),
     [DatasetFile.test]: csv(test),
+    [DatasetFile.testRaw]: Buffer.from(rawLines.join('')),
   };
   files[MANIFEST_FILE] = manifestFor(files).manifest;
   return { schema, files };

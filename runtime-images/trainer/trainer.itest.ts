@@ -4,7 +4,6 @@
  * prepared in the contract's format), and must leave an artifact that `verifyArtifact` accepts,
  * metrics in the contract's shape and a result the operator parses.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,7 +16,6 @@ import {
   eventually,
   kubeConfig,
   kubectlOrThrow,
-  repoRoot,
 } from '../../e2e/cluster/testenv.js';
 import { verifyArtifact } from '../../operator/src/contract/manifest.js';
 import {
@@ -33,68 +31,16 @@ import {
   type TrainResult,
 } from '../../operator/src/contract/results.js';
 import { ObjectStore } from '../../operator/src/storage/object-store.js';
-import { pythonEnvDir, pythonOf } from '../python/env-dir.js';
 import { loadTensorflow } from '../tensorflow/backend.js';
 import { classificationMetrics } from './metrics.js';
 import { type NumericTable, preparedVersionOf } from './prepared-fixture.js';
+import { python, runProgram as run, sklearnDataset, sklearnDir } from './sklearn-fixture.js';
 
-const sklearnDir = path.join(repoRoot, 'runtime-images/trainer-sklearn');
-const python = pythonOf(pythonEnvDir('trainer-sklearn', path.join(sklearnDir, 'requirements.txt')));
 const namespace = `trainer-${process.pid}`;
 
 let store: ObjectStore;
 let bucket: string;
 let objectStoreEnv: Record<string, string>;
-
-/** One of scikit-learn's bundled data sets (in its wheel, no download) as a numeric table. */
-async function sklearnDataset(name: 'iris' | 'breast_cancer' | 'diabetes'): Promise<NumericTable> {
-  const program = `
-import json
-from sklearn import datasets
-d = getattr(datasets, "load_${name}")()
-names = [str(n) for n in d.target_names] if "target_names" in d else None
-print(json.dumps({"features": list(d.feature_names), "rows": d.data.tolist(),
-                  "labels": [names[int(t)] for t in d.target] if names else d.target.tolist()}))
-`;
-  const { stdout } = await run(python, ['-c', program], {});
-  const data = JSON.parse(stdout) as {
-    features: string[];
-    rows: number[][];
-    labels: (string | number)[];
-  };
-  return {
-    featureNames: data.features,
-    rows: data.rows,
-    labels: data.labels,
-    labelName: name === 'diabetes' ? 'progression' : 'target',
-    task: name === 'diabetes' ? 'regression' : 'classification',
-  };
-}
-
-function run(
-  command: string,
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      command,
-      args,
-      {
-        cwd: repoRoot,
-        env: { PATH: process.env.PATH ?? '', HOME: os.homedir(), ...env },
-        maxBuffer: 64 << 20,
-      },
-      (error, stdout, stderr) => {
-        resolve({
-          code: typeof error?.code === 'number' ? error.code : error ? -1 : 0,
-          stdout,
-          stderr,
-        });
-      },
-    );
-  });
-}
 
 interface Version {
   uri: string;

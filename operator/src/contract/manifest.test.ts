@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { ObjectNotFoundError, StorageUnavailableError } from '../storage/object-store.js';
-import { manifestFor, manifestFromEntries, sha256Digest, verifyArtifact } from './manifest.js';
+import {
+  ArtifactManifestSchema,
+  checkAgainstManifest,
+  checkEntryAgainstManifest,
+  manifestEntry,
+  manifestFor,
+  manifestFromEntries,
+  sha256Digest,
+  verifyArtifact,
+} from './manifest.js';
 
 /** An in-memory store holding `objects` (bucket/key → bytes): pure logic under test, no I/O. */
 function memoryStore(objects: Record<string, Buffer>) {
@@ -151,5 +160,28 @@ describe('the manifest bytes (what another language must reproduce)', () => {
     const a = { path: 'a', sizeBytes: 1, sha256: 'a'.repeat(64) };
     const b = { path: 'b', sizeBytes: 2, sha256: 'b'.repeat(64) };
     expect(manifestFromEntries([b, a]).digest).toBe(manifestFromEntries([a, b]).digest);
+  });
+});
+
+describe('checkAgainstManifest and checkEntryAgainstManifest', () => {
+  const bytes = Buffer.from('{"size": 1}\n');
+  const manifest = ArtifactManifestSchema.parse(
+    JSON.parse(manifestFor({ 'test.raw.jsonl': bytes }).manifest.toString()),
+  );
+
+  it('accepts the bytes the manifest lists, in memory or hashed while streamed', () => {
+    expect(checkAgainstManifest(manifest, 'test.raw.jsonl', bytes)).toBeUndefined();
+    expect(
+      checkEntryAgainstManifest(manifest, manifestEntry('test.raw.jsonl', bytes)),
+    ).toBeUndefined();
+  });
+
+  it('names a changed or unlisted file', () => {
+    expect(checkAgainstManifest(manifest, 'test.raw.jsonl', Buffer.from('{}\n'))).toMatch(
+      /^test.raw.jsonl is 3 bytes with sha256:[0-9a-f]{64}; manifest.json says 12 bytes with sha256:/,
+    );
+    expect(checkEntryAgainstManifest(manifest, manifestEntry('test.csv', bytes))).toBe(
+      'test.csv is not listed in manifest.json',
+    );
   });
 });

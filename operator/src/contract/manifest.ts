@@ -203,9 +203,21 @@ export function checkAgainstManifest(
   path: string,
   bytes: Buffer,
 ): string | undefined {
+  return checkEntryAgainstManifest(manifest, manifestEntry(path, bytes));
+}
+
+/**
+ * `checkAgainstManifest` for a file hashed while it was streamed (too large to hold in memory):
+ * `actual` is its path, size and sha256 as read. The reader must not act on what it read before
+ * this passes.
+ */
+export function checkEntryAgainstManifest(
+  manifest: ArtifactManifest,
+  actual: ManifestEntry,
+): string | undefined {
+  const { path } = actual;
   const entry = manifest.files.find((f) => f.path === path);
   if (!entry) return `${path} is not listed in ${MANIFEST_FILE}`;
-  const actual = manifestEntry(path, bytes);
   if (actual.sha256 !== entry.sha256 || actual.sizeBytes !== entry.sizeBytes) {
     return `${path} is ${actual.sizeBytes} bytes with sha256:${actual.sha256}; ${MANIFEST_FILE} says ${entry.sizeBytes} bytes with sha256:${entry.sha256}`;
   }

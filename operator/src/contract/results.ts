@@ -35,7 +35,10 @@ export const FailureReasonSchema = z.enum([
   'DatasetInvalid',
   /** The training diverged (NaN loss) or could not build the model. */
   'TrainingFailed',
-  /** The inference server's artifact failed verification or is not a servable model. */
+  /**
+   * The model artifact (to serve, or to evaluate) failed verification or is not a model this
+   * program can run.
+   */
   'ArtifactInvalid',
   /** Anything else: the message says what. */
   'InternalError',

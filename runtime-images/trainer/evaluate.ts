@@ -1,0 +1,350 @@
+/**
+ * The trainer image's `evaluate` mode: scores an existing model artifact (a RetrainPolicy's
+ * champion) on another dataset version's test split (the challenger's), preparing that split's
+ * raw rows with the model's own fitted preparation, so champion and challenger are compared on
+ * the same rows (operator/src/controllers/retrainpolicy/promotion.ts).
+ *
+ * 1. The artifact is verified against the digest the operator recorded, and its files checked
+ *    against the verified manifest as they are read (`readLayersArtifact`, shared with the
+ *    inference server). Only TensorFlow.js layers models: a scikit-learn artifact fails with a
+ *    message naming the format.
+ * 2. The dataset version's `schema.json` (read for its PII salts, `piiHashFor`) is checked
+ *    against its `manifest.json`, and `test.raw.jsonl` is streamed through the model's preparation (`RawTestSplit`) while its
+ *    sha256 is computed; it is checked against the manifest before any figure is computed.
+ * 3. TensorFlow.js is loaded on the fastest backend (native first, as for training: the split is
+ *    predicted in batches of thousands of rows), the model is built from memory and run on the
+ *    accepted rows.
+ * 4. The metrics, with the trainer's keys and code, are the result (`EvaluateResult`).
+ *
+ * Every failure becomes a result with a reason (`FailureReasonSchema`); nothing here exits the
+ * process (`main.ts` does).
+ */
+import { createHash } from 'node:crypto';
+import { StringDecoder } from 'node:string_decoder';
+import type * as tfjs from '@tensorflow/tfjs';
+import type { Logger } from 'pino';
+import {
+  type ArtifactManifest,
+  ArtifactManifestSchema,
+  checkAgainstManifest,
+  checkEntryAgainstManifest,
+} from '../../operator/src/contract/manifest.js';
+import {
+  DatasetFile,
+  keyInArtifact,
+  MANIFEST_FILE,
+  parseS3Uri,
+} from '../../operator/src/contract/object-store-layout.js';
+import {
+  type PreparedSchema,
+  PreparedSchemaSchema,
+} from '../../operator/src/contract/prepared-data.js';
+import type { EvaluateResult, FailureReason } from '../../operator/src/contract/results.js';
+import {
+  ObjectNotFoundError,
+  ObjectStore,
+  StorageUnavailableError,
+} from '../../operator/src/storage/object-store.js';
+import {
+  intraOpThreadsFor,
+  type LoadedTensorflow,
+  loadTensorflow,
+  type Tf,
+} from '../tensorflow/backend.js';
+import {
+  ArtifactError,
+  buildLayersModel,
+  type LayersArtifact,
+  largestKernel,
+  outputWidthOf,
+  readLayersArtifact,
+} from '../tensorflow/layers-artifact.js';
+import { DatasetError } from './dataset.js';
+import type { EvaluateSettings } from './env.js';
+import { piiHashFor, RawTestSplit } from './raw-test-split.js';
+
+/** What the evaluation needs of an object store (the `ObjectStore` fits; tests pass their own). */
+export type EvaluationStore = Pick<ObjectStore, 'read' | 'digestOf' | 'openRead'>;
+
+/** Rows per forward pass: large enough to amortise dispatches, small enough for any pod. */
+const PREDICT_BATCH_ROWS = 8192;
+
+/** A failure with the reason the result reports. */
+class EvaluationFailure extends Error {
+  constructor(
+    readonly reason: FailureReason,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface EvaluationOptions {
+  store?: EvaluationStore;
+  loadBackend?: (settings: EvaluateSettings, intraOpThreads: number) => Promise<LoadedTensorflow>;
+}
+
+/** Runs one evaluation; never throws: failures are results. */
+export async function runEvaluation(
+  settings: EvaluateSettings,
+  log: Logger,
+  options: EvaluationOptions = {},
+): Promise<EvaluateResult> {
+  try {
+    return await evaluate(settings, log, options);
+  } catch (error) {
+    const failure = asFailure(error);
+    log.error({ reason: failure.reason, err: error }, 'Evaluation failed');
+    return {
+      kind: 'evaluate',
+      outcome: 'failed',
+      reason: failure.reason,
+      message: failure.message,
+    };
+  }
+}
+
+function asFailure(error: unknown): { reason: FailureReason; message: string } {
+  const message = (error as Error)?.message ?? String(error);
+  if (error instanceof EvaluationFailure) return { reason: error.reason, message };
+  if (error instanceof ArtifactError) {
+    // Another framework's artifact is not a broken one: this image cannot run it.
+    if (error.reason === 'UnsupportedFormat') return { reason: 'InternalError', message };
+    return {
+      reason: 'ArtifactInvalid',
+      message: `The artifact cannot be evaluated (${error.reason}): ${message}`,
+    };
+  }
+  if (error instanceof DatasetError) return { reason: 'DatasetInvalid', message };
+  if (error instanceof StorageUnavailableError) return { reason: 'StorageUnavailable', message };
+  // A forced backend that cannot load (BackendUnavailableError), or anything unexpected.
+  return { reason: 'InternalError', message };
+}
+
+async function evaluate(
+  settings: EvaluateSettings,
+  log: Logger,
+  options: EvaluationOptions,
+): Promise<EvaluateResult> {
+  const store: EvaluationStore =
+    options.store ??
+    new ObjectStore({
+      endpoint: settings.objectStore.endpoint,
+      accessKey: settings.objectStore.accessKey,
+      secretKey: settings.objectStore.secretKey,
+      region: settings.objectStore.region,
+    });
+
+  const artifact = await readLayersArtifact(store, {
+    uri: settings.modelUri,
+    digest: settings.modelDigest,
+  });
+  const schema = artifact.schema;
+  if (schema.task !== settings.task) {
+    throw new EvaluationFailure(
+      'ArtifactInvalid',
+      `the model was trained for ${schema.task}, the evaluation is of a ${settings.task} task (LATHE_TASK)`,
+    );
+  }
+  log.info(
+    { uri: settings.modelUri, digest: artifact.digest, features: schema.features.length },
+    'Verified the model artifact',
+  );
+
+  const split = await readRawTestSplit(store, settings.datasetUri, schema, log);
+  log.info(
+    {
+      rows: split.rows,
+      scoredRows: split.acceptedRows,
+      rejectedRows: split.rejectedRows,
+      ...(split.rejectedRows > 0
+        ? { rejectedByColumn: split.rejectedByColumn, rejectedExamples: split.rejectedExamples }
+        : {}),
+      ...(split.unseenClasses.length > 0 ? { unseenClasses: split.unseenClasses } : {}),
+    },
+    split.rejectedRows > 0
+      ? `Prepared the test rows with the model's preparation; it rejected ${split.rejectedRows} of ${split.rows} rows, which count as wrong`
+      : "Prepared the test rows with the model's preparation",
+  );
+  if (split.rows === 0) {
+    throw new DatasetError(`${DatasetFile.testRaw} has no rows: nothing to evaluate on`);
+  }
+
+  const batchRows = Math.min(PREDICT_BATCH_ROWS, Math.max(1, split.acceptedRows));
+  const intraOpThreads = intraOpThreadsFor(batchRows * largestKernel(artifact));
+  const loaded = await (options.loadBackend ?? defaultBackend)(settings, intraOpThreads);
+  log.info(
+    {
+      backend: loaded.backend,
+      skipped: loaded.skipped,
+      requested: settings.backend,
+      intraOpThreads: process.env.TF_NUM_INTRAOP_THREADS ?? intraOpThreads,
+    },
+    `Chose the TensorFlow.js backend ${loaded.backend}`,
+  );
+  const outputs = await predictAll(loaded.tf, artifact, split);
+  const metrics = split.metrics(outputs);
+  log.info({ metrics, rows: split.rows, backend: loaded.backend }, 'Evaluated the model');
+  return { kind: 'evaluate', outcome: 'succeeded', metrics, rows: split.rows };
+}
+
+function defaultBackend(
+  settings: EvaluateSettings,
+  intraOpThreads: number,
+): Promise<LoadedTensorflow> {
+  return loadTensorflow({ choice: settings.backend, gpus: settings.gpus, intraOpThreads });
+}
+
+/** The model's outputs on every accepted row of `split`, row-major, in batches. */
+async function predictAll(
+  tf: Tf,
+  artifact: LayersArtifact,
+  split: RawTestSplit,
+): Promise<Float32Array> {
+  const model = await buildLayersModel(tf, artifact);
+  try {
+    const featureCount = artifact.schema.features.length;
+    const width = outputWidthOf(artifact.schema);
+    const features = split.preparedFeatures();
+    const outputs = new Float32Array(split.acceptedRows * width);
+    for (let start = 0; start < split.acceptedRows; start += PREDICT_BATCH_ROWS) {
+      const rows = Math.min(PREDICT_BATCH_ROWS, split.acceptedRows - start);
+      const batch = tf.tidy(() => {
+        const x = tf.tensor2d(
+          features.subarray(start * featureCount, (start + rows) * featureCount),
+          [rows, featureCount],
+        );
+        // One forward pass per batch (predict's default would split it into batches of 32).
+        const output = model.predict(x, { batchSize: PREDICT_BATCH_ROWS }) as tfjs.Tensor;
+        return output.dataSync() as Float32Array;
+      });
+      outputs.set(batch, start * width);
+    }
+    return outputs;
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Reads a small file of the dataset version; a missing one is `DatasetInvalid`. */
+async function readDatasetFile(
+  store: EvaluationStore,
+  datasetUri: string,
+  file: string,
+): Promise<Buffer> {
+  const { bucket, key: prefix } = parseS3Uri(datasetUri);
+  try {
+    return await store.read(bucket, keyInArtifact(prefix, file));
+  } catch (error) {
+    if (error instanceof ObjectNotFoundError) {
+      throw new DatasetError(
+        `the dataset version ${datasetUri} has no ${file}${file === MANIFEST_FILE ? ' (it is not complete)' : ''}`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+/**
+ * Streams `test.raw.jsonl` of the dataset version through the model's preparation, checking it
+ * (and `schema.json`, read for the version's PII salts) against the version's manifest; holds
+ * only the prepared rows, never the file.
+ */
+async function readRawTestSplit(
+  store: EvaluationStore,
+  datasetUri: string,
+  schema: PreparedSchema,
+  log: Logger,
+): Promise<RawTestSplit> {
+  const manifestBytes = await readDatasetFile(store, datasetUri, MANIFEST_FILE);
+  let manifest: ArtifactManifest;
+  try {
+    manifest = ArtifactManifestSchema.parse(JSON.parse(manifestBytes.toString('utf8')));
+  } catch (error) {
+    throw new DatasetError(`${datasetUri}${MANIFEST_FILE} is not a valid manifest`, {
+      cause: error,
+    });
+  }
+  if (!manifest.files.some((f) => f.path === DatasetFile.testRaw)) {
+    throw new DatasetError(
+      `the dataset version ${datasetUri} has no ${DatasetFile.testRaw} (written by ingestion since the evaluate mode exists; re-ingest to get it)`,
+    );
+  }
+  const pii = piiHashFor(schema, await readDatasetSchema(store, datasetUri, manifest));
+  if (pii.otherSalt.length > 0) {
+    log.warn(
+      { columns: pii.otherSalt },
+      `The dataset version hashes the PII columns ${pii.otherSalt.join(', ')} with another salt than the model's (salts derive from each version's data): their values cannot match the model's categories and are scored as unknown ones`,
+    );
+  }
+
+  const { bucket, key: prefix } = parseS3Uri(datasetUri);
+  let chunks: AsyncIterable<Buffer>;
+  try {
+    chunks = await store.openRead(bucket, keyInArtifact(prefix, DatasetFile.testRaw));
+  } catch (error) {
+    if (error instanceof ObjectNotFoundError) {
+      throw new DatasetError(`the dataset version ${datasetUri} has no ${DatasetFile.testRaw}`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  const split = new RawTestSplit(schema, pii.hash);
+  const hash = createHash('sha256');
+  const decoder = new StringDecoder('utf8');
+  let sizeBytes = 0;
+  let pending = '';
+  let line = 0;
+  for await (const chunk of chunks) {
+    hash.update(chunk);
+    sizeBytes += chunk.length;
+    pending += decoder.write(chunk);
+    let newline = pending.indexOf('\n');
+    let start = 0;
+    while (newline !== -1) {
+      split.addLine(pending.slice(start, newline).replace(/\r$/, ''), ++line);
+      start = newline + 1;
+      newline = pending.indexOf('\n', start);
+    }
+    pending = pending.slice(start);
+  }
+  pending += decoder.end();
+  if (pending !== '') split.addLine(pending.replace(/\r$/, ''), ++line);
+  const mismatch = checkEntryAgainstManifest(manifest, {
+    path: DatasetFile.testRaw,
+    sizeBytes,
+    sha256: hash.digest('hex'),
+  });
+  if (mismatch) throw new DatasetError(`${datasetUri}: ${mismatch}`);
+  return split;
+}
+
+/** The dataset version's own `schema.json`, checked against its manifest. */
+async function readDatasetSchema(
+  store: EvaluationStore,
+  datasetUri: string,
+  manifest: ArtifactManifest,
+): Promise<PreparedSchema> {
+  const bytes = await readDatasetFile(store, datasetUri, DatasetFile.schema);
+  const mismatch = checkAgainstManifest(manifest, DatasetFile.schema, bytes);
+  if (mismatch) throw new DatasetError(`${datasetUri}: ${mismatch}`);
+  const parsed = PreparedSchemaSchema.safeParse(
+    (() => {
+      try {
+        return JSON.parse(bytes.toString('utf8'));
+      } catch {
+        return undefined;
+      }
+    })(),
+  );
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new DatasetError(
+      `${datasetUri}${DatasetFile.schema} is not a prepared schema${issue ? ` (${issue.path.join('.')}: ${issue.message})` : ''}`,
+    );
+  }
+  return parsed.data;
+}
