@@ -12,7 +12,6 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { restartComponent } from '../../../../e2e/cluster/cluster.js';
 import {
@@ -21,23 +20,19 @@ import {
   deleteTestNamespace,
   eventually,
   installCrds,
-  kubeConfig,
   repoRoot,
 } from '../../../../e2e/cluster/testenv.js';
 import type { DatasetInput } from '../../api/dataset.js';
-import { LATHE_VERSION } from '../../config.js';
-import { OperatorMetrics } from '../../observability/metrics.js';
-import { HttpKubeClient } from '../../runtime/kube-client.js';
-import { Manager } from '../../runtime/manager.js';
+import type { Manager } from '../../runtime/manager.js';
 import { builtin, type KubeObject } from '../../runtime/resource.js';
-import { ObjectStore } from '../../storage/object-store.js';
 import { type DatasetObject, latheKinds } from '../lathe-kinds.js';
+import { runtimeImage, startTestManager, testClient, testStore } from '../testing.js';
 import { datasetController } from './reconcile.js';
 import { REFRESH_ANNOTATION } from './runs.js';
 
 const info = clusterInfo();
-const store = new ObjectStore(info.minio);
-const client = new HttpKubeClient(kubeConfig());
+const { store, storeConfig } = testStore();
+const client = testClient();
 let namespace: string;
 let manager: Manager;
 let baseUrl: string;
@@ -104,22 +99,11 @@ beforeAll(async () => {
   files.set('/iris.csv', () => irisCsv);
   await new Promise<void>((resolve) => server.listen(0, info.hostAddress, resolve));
   baseUrl = `http://${info.hostAddress}:${(server.address() as AddressInfo).port}`;
-  manager = new Manager({
-    client,
-    log: pino({ level: process.env.LATHE_TEST_LOG_LEVEL ?? 'silent' }),
-    metrics: new OperatorMetrics(undefined, { processMetrics: false }),
-    identity: 'dataset-itest',
-    namespaces: [namespace],
-    defaultWorkers: 2,
-  });
-  manager.add(
-    datasetController({
-      store,
-      storeConfig: { ...info.minio, region: 'us-east-1' },
-      image: `ghcr.io/lathe-dev/lathe-ingest:${LATHE_VERSION}`,
-    }),
+  manager = startTestManager(
+    namespace,
+    [datasetController({ store, storeConfig, image: runtimeImage('ingest') })],
+    'dataset-itest',
   );
-  manager.start();
 });
 
 afterAll(async () => {

@@ -12,12 +12,12 @@
  */
 import type { V1EnvVar } from '@kubernetes/client-node';
 import type { Dataset } from '../../api/dataset.js';
-import { quantityValue } from '../../api/quantity.js';
 import { DEFAULT_TERMINATION_MESSAGE_PATH } from '../../contract/results.js';
 import { IngestEnv, RESULT_PATH_ENV } from '../../contract/runtime-env.js';
 import type { JobObject, Wire } from '../../runtime/builtin-kinds.js';
 import { childLabels } from '../../runtime/labels.js';
 import type { OwnerReference } from '../../runtime/resource.js';
+import { nodeHeapEnv, resourceRequirements } from '../shared/container.js';
 import { type ObjectStoreConfig, objectStoreEnv } from '../shared/object-store-access.js';
 import {
   restrictedContainerSecurityContext,
@@ -31,11 +31,6 @@ export const INGEST_DEADLINE_SECONDS = 6 * 3600;
 
 const WORK_DIR = '/work';
 const HEADERS_DIR = '/var/run/lathe/source-headers';
-
-/** Heap for Node.js: three quarters of the memory limit, leaving room for buffers and code. */
-export function heapMegabytes(memoryLimit: string | number): number {
-  return Math.max(64, Math.floor((quantityValue(memoryLimit) * 0.75) / 2 ** 20));
-}
 
 export function desiredIngestJob(
   ds: Dataset,
@@ -55,7 +50,7 @@ export function desiredIngestJob(
     { name: IngestEnv.spec, value: JSON.stringify(ds.spec) },
     { name: IngestEnv.workDir, value: WORK_DIR },
     { name: RESULT_PATH_ENV, value: DEFAULT_TERMINATION_MESSAGE_PATH },
-    { name: 'NODE_OPTIONS', value: `--max-old-space-size=${heapMegabytes(resources.memory)}` },
+    nodeHeapEnv(resources.memory),
   ];
   if (source.s3?.credentialsSecretRef) {
     const secret = source.s3.credentialsSecretRef.name;
@@ -109,10 +104,7 @@ export function desiredIngestJob(
               name: 'ingest',
               image: options.image,
               env,
-              resources: {
-                requests: { cpu: String(resources.cpu), memory: String(resources.memory) },
-                limits: { memory: String(resources.memory) },
-              },
+              resources: resourceRequirements(resources),
               securityContext: restrictedContainerSecurityContext,
               // A crash before the program wrote its result still says why.
               terminationMessagePolicy: 'FallbackToLogsOnError',

@@ -3,9 +3,8 @@
  * front of them, a PodDisruptionBudget, and in `hpa` mode a HorizontalPodAutoscaler. Pure:
  * the InferenceService, the planned versions and the operator's configuration in.
  */
-import type { V1EnvVar, V1Toleration } from '@kubernetes/client-node';
+import type { V1EnvVar } from '@kubernetes/client-node';
 import type { InferenceService } from '../../api/inferenceservice.js';
-import { quantityValue } from '../../api/quantity.js';
 import { feedbackPrefix, s3Uri } from '../../contract/object-store-layout.js';
 import { ServeEnv } from '../../contract/runtime-env.js';
 import type {
@@ -17,6 +16,7 @@ import type {
 } from '../../runtime/builtin-kinds.js';
 import { childLabels } from '../../runtime/labels.js';
 import type { OwnerReference } from '../../runtime/resource.js';
+import { gpuTolerations, nodeHeapEnv, resourceRequirements } from '../shared/container.js';
 import { type ObjectStoreConfig, objectStoreEnv } from '../shared/object-store-access.js';
 import {
   restrictedContainerSecurityContext,
@@ -32,7 +32,6 @@ export const ServingLabel = { version: 'lathe.dev/model-version', role: 'lathe.d
 export const MODEL_VERSION_ANNOTATION = 'lathe.dev/model-version-name';
 /** How long a rollout may make no progress before the Deployment reports it failed. */
 export const PROGRESS_DEADLINE_SECONDS = 180;
-const GPU_RESOURCE = 'nvidia.com/gpu';
 
 export function servingDeploymentName(isvc: string, version: number): string {
   return `${isvc}-v${version}`;
@@ -93,10 +92,7 @@ export function desiredServingDeployment(
       name: ServeEnv.feedbackUri,
       value: s3Uri(options.store.bucket, feedbackPrefix(namespace, name)),
     },
-    {
-      name: 'NODE_OPTIONS',
-      value: `--max-old-space-size=${Math.max(96, Math.floor((quantityValue(resources.memory) * 0.75) / 2 ** 20))}`,
-    },
+    nodeHeapEnv(resources.memory, 96),
   ];
   if (isvc.spec.batching) {
     env.push(
@@ -104,8 +100,7 @@ export function desiredServingDeployment(
       { name: ServeEnv.batchMaxLatencyMs, value: String(isvc.spec.batching.maxLatencyMs) },
     );
   }
-  const tolerations: Wire<V1Toleration>[] =
-    gpus > 0 ? [{ key: GPU_RESOURCE, operator: 'Exists', effect: 'NoSchedule' }] : [];
+  const tolerations = gpuTolerations(gpus);
 
   return {
     apiVersion: 'apps/v1',
@@ -147,13 +142,7 @@ export function desiredServingDeployment(
                 periodSeconds: 10,
                 failureThreshold: 3,
               },
-              resources: {
-                requests: { cpu: String(resources.cpu), memory: String(resources.memory) },
-                limits: {
-                  memory: String(resources.memory),
-                  ...(gpus > 0 ? { [GPU_RESOURCE]: String(gpus) } : {}),
-                },
-              },
+              resources: resourceRequirements({ ...resources, gpu: gpus }),
               securityContext: restrictedContainerSecurityContext,
               terminationMessagePolicy: 'FallbackToLogsOnError',
               volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],

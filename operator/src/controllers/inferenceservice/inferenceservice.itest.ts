@@ -17,7 +17,6 @@ import {
   deleteTestNamespace,
   eventually,
   installCrds,
-  kubeConfig,
 } from '../../../../e2e/cluster/testenv.js';
 import {
   expectedOutputs,
@@ -30,18 +29,16 @@ import { LATHE_VERSION } from '../../config.js';
 import { modelVersionPrefix } from '../../contract/object-store-layout.js';
 import { OperatorMetrics } from '../../observability/metrics.js';
 import type { ServiceObject } from '../../runtime/builtin-kinds.js';
-import { HttpKubeClient } from '../../runtime/kube-client.js';
 import { Manager } from '../../runtime/manager.js';
 import { builtin, type KubeObject } from '../../runtime/resource.js';
-import { ObjectStore } from '../../storage/object-store.js';
 import { latheKinds } from '../lathe-kinds.js';
 import { modelVersionController } from '../modelversion/reconcile.js';
+import { testClient, testStore } from '../testing.js';
 import { inferenceServiceController } from './reconcile.js';
 
 const { minio } = clusterInfo();
-const store = new ObjectStore(minio);
-const client = new HttpKubeClient(kubeConfig());
-const storeConfig = { ...minio, region: 'us-east-1' };
+const { store, storeConfig } = testStore();
+const client = testClient();
 let namespace: string;
 let manager: Manager;
 let tf: TensorflowJs;

@@ -23,6 +23,7 @@ import type {
 import { childLabels, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../runtime/labels.js';
 import type { OwnerReference } from '../../runtime/resource.js';
 import type { ModelVersionObject } from '../lathe-kinds.js';
+import { resourceRequirements } from '../shared/container.js';
 import { childName, shortHash } from '../shared/names.js';
 import { type ObjectStoreConfig, objectStoreEnv } from '../shared/object-store-access.js';
 import {
@@ -139,10 +140,7 @@ export function desiredCronJob(
                       },
                     },
                   ],
-                  resources: {
-                    requests: { cpu: '50m', memory: '128Mi' },
-                    limits: { memory: '256Mi' },
-                  },
+                  resources: resourceRequirements({ cpu: '50m', memory: '256Mi' }),
                   securityContext: restrictedContainerSecurityContext,
                   terminationMessagePolicy: 'FallbackToLogsOnError',
                 },
@@ -247,7 +245,7 @@ export function desiredEvaluationJob(
                 { name: TrainEnv.task, value: input.task },
                 { name: RESULT_PATH_ENV, value: DEFAULT_TERMINATION_MESSAGE_PATH },
               ],
-              resources: { requests: { cpu: '500m', memory: '1Gi' }, limits: { memory: '1Gi' } },
+              resources: resourceRequirements({ cpu: '500m', memory: '1Gi' }),
               securityContext: restrictedContainerSecurityContext,
               terminationMessagePolicy: 'FallbackToLogsOnError',
               volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],

@@ -11,7 +11,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   clusterInfo,
@@ -19,15 +18,11 @@ import {
   deleteTestNamespace,
   eventually,
   installCrds,
-  kubeConfig,
   repoRoot,
 } from '../../../../e2e/cluster/testenv.js';
-import { LATHE_VERSION } from '../../config.js';
-import { OperatorMetrics } from '../../observability/metrics.js';
-import { HttpKubeClient, isNotFound } from '../../runtime/kube-client.js';
-import { Manager } from '../../runtime/manager.js';
+import { isNotFound } from '../../runtime/kube-client.js';
+import type { Manager } from '../../runtime/manager.js';
 import { builtin, type KubeObject } from '../../runtime/resource.js';
-import { ObjectStore } from '../../storage/object-store.js';
 import { datasetController } from '../dataset/reconcile.js';
 import { REFRESH_ANNOTATION } from '../dataset/runs.js';
 import { inferenceServiceController } from '../inferenceservice/reconcile.js';
@@ -38,49 +33,41 @@ import {
   type TrainingJobObject,
 } from '../lathe-kinds.js';
 import { modelVersionController } from '../modelversion/reconcile.js';
+import { runtimeImage, startTestManager, testClient, testStore } from '../testing.js';
 import { trainingJobController } from '../trainingjob/reconcile.js';
 import { POLICY_LABEL, RUN_NOW_ANNOTATION } from './desired.js';
 import { retrainPolicyController } from './reconcile.js';
 
 const info = clusterInfo();
-const store = new ObjectStore(info.minio);
-const client = new HttpKubeClient(kubeConfig());
-const storeConfig = { ...info.minio, region: 'us-east-1' };
-const image = (name: string) => `ghcr.io/lathe-dev/lathe-${name}:${LATHE_VERSION}`;
+const { store, storeConfig } = testStore();
+const client = testClient();
+const image = runtimeImage;
 let namespace: string;
 let manager: Manager | undefined;
 let irisCsv: string;
 
 function startManager(): Manager {
-  const m = new Manager({
-    client,
-    log: pino({ level: process.env.LATHE_TEST_LOG_LEVEL ?? 'silent' }),
-    metrics: new OperatorMetrics(undefined, { processMetrics: false }),
-    identity: `retrain-itest-${Date.now()}`,
-    namespaces: [namespace],
-    defaultWorkers: 2,
-  });
-  m.add(datasetController({ store, storeConfig, image: image('ingest') }));
-  m.add(
-    trainingJobController({
-      store,
-      storeConfig,
-      image: image('trainer'),
-      gpuImage: image('trainer-gpu'),
-    }),
+  return startTestManager(
+    namespace,
+    [
+      datasetController({ store, storeConfig, image: image('ingest') }),
+      trainingJobController({
+        store,
+        storeConfig,
+        image: image('trainer'),
+        gpuImage: image('trainer-gpu'),
+      }),
+      modelVersionController({ store }),
+      inferenceServiceController({ storeConfig, image: image('server') }),
+      retrainPolicyController({
+        store,
+        storeConfig,
+        retrainImage: image('retrain'),
+        trainerImage: image('trainer'),
+      }),
+    ],
+    'retrain-itest',
   );
-  m.add(modelVersionController({ store }));
-  m.add(inferenceServiceController({ storeConfig, image: image('server') }));
-  m.add(
-    retrainPolicyController({
-      store,
-      storeConfig,
-      retrainImage: image('retrain'),
-      trainerImage: image('trainer'),
-    }),
-  );
-  m.start();
-  return m;
 }
 
 const dataKey = () => `itest/${namespace}/iris.csv`;

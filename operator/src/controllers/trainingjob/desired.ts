@@ -8,15 +8,15 @@
  * requested as `nvidia.com/gpu` (limits), with the toleration GPU nodes are usually tainted
  * with and the GPU variant of the image; scheduling fields pass through verbatim.
  */
-import type { V1EnvVar, V1Toleration } from '@kubernetes/client-node';
+import type { V1EnvVar } from '@kubernetes/client-node';
 import type { ModelVersion } from '../../api/modelversion.js';
-import { quantityValue } from '../../api/quantity.js';
 import type { TrainingJob } from '../../api/trainingjob.js';
 import { DEFAULT_TERMINATION_MESSAGE_PATH, type TrainResult } from '../../contract/results.js';
 import { RESULT_PATH_ENV, TrainEnv } from '../../contract/runtime-env.js';
 import type { JobObject, Wire } from '../../runtime/builtin-kinds.js';
 import { childLabels, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../runtime/labels.js';
 import type { OwnerReference } from '../../runtime/resource.js';
+import { gpuTolerations, nodeHeapEnv, resourceRequirements } from '../shared/container.js';
 import { childName } from '../shared/names.js';
 import { type ObjectStoreConfig, objectStoreEnv } from '../shared/object-store-access.js';
 import {
@@ -34,8 +34,6 @@ export const TrainingAnnotation = {
   task: 'lathe.dev/task',
   generation: 'lathe.dev/generation',
 } as const;
-
-const GPU_RESOURCE = 'nvidia.com/gpu';
 
 /** The training Job of generation `generation` of a TrainingJob. */
 export function trainingJobName(tj: TrainingJob): string {
@@ -103,19 +101,13 @@ export function desiredTrainingJob(
     env.push(
       { name: TrainEnv.model, value: JSON.stringify(model) },
       { name: TrainEnv.backend, value: backend },
-      {
-        name: 'NODE_OPTIONS',
-        value: `--max-old-space-size=${Math.max(128, Math.floor((quantityValue(resources.memory) * 0.75) / 2 ** 20))}`,
-      },
+      nodeHeapEnv(resources.memory, 128),
     );
   }
   for (const variable of custom?.env ?? [])
     env.push({ name: variable.name, value: variable.value });
 
-  const tolerations: Wire<V1Toleration>[] = [...(spec.tolerations ?? [])];
-  if (gpus > 0 && !tolerations.some((t) => t.key === GPU_RESOURCE)) {
-    tolerations.push({ key: GPU_RESOURCE, operator: 'Exists', effect: 'NoSchedule' });
-  }
+  const tolerations = gpuTolerations(gpus, spec.tolerations ?? []);
   const image = custom?.image ?? (gpus > 0 ? options.gpuImage : options.image);
 
   return {
@@ -153,13 +145,7 @@ export function desiredTrainingJob(
               ...(custom?.command ? { command: custom.command } : {}),
               ...(custom?.args ? { args: custom.args } : {}),
               env,
-              resources: {
-                requests: { cpu: String(resources.cpu), memory: String(resources.memory) },
-                limits: {
-                  memory: String(resources.memory),
-                  ...(gpus > 0 ? { [GPU_RESOURCE]: String(gpus) } : {}),
-                },
-              },
+              resources: resourceRequirements({ ...resources, gpu: gpus }),
               securityContext: restrictedContainerSecurityContext,
               terminationMessagePolicy: 'FallbackToLogsOnError',
               volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],

@@ -11,7 +11,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import {
@@ -20,56 +19,40 @@ import {
   deleteTestNamespace,
   eventually,
   installCrds,
-  kubeConfig,
   repoRoot,
 } from '../../../../e2e/cluster/testenv.js';
 import type { TrainingJobInput } from '../../api/trainingjob.js';
 import { LATHE_VERSION } from '../../config.js';
 import { RunFile, trainingRunPrefix } from '../../contract/object-store-layout.js';
-import { OperatorMetrics } from '../../observability/metrics.js';
-import { HttpKubeClient } from '../../runtime/kube-client.js';
-import { Manager } from '../../runtime/manager.js';
+import type { Manager } from '../../runtime/manager.js';
 import type { KubeObject } from '../../runtime/resource.js';
-import { ObjectStore } from '../../storage/object-store.js';
 import { datasetController } from '../dataset/reconcile.js';
 import { latheKinds, type ModelVersionObject, type TrainingJobObject } from '../lathe-kinds.js';
 import { modelVersionController } from '../modelversion/reconcile.js';
+import { runtimeImage, startTestManager, testClient, testStore } from '../testing.js';
 import { trainingJobController } from './reconcile.js';
 
 const info = clusterInfo();
-const store = new ObjectStore(info.minio);
-const client = new HttpKubeClient(kubeConfig());
-const storeConfig = { ...info.minio, region: 'us-east-1' };
+const { store, storeConfig } = testStore();
+const client = testClient();
 let namespace: string;
 let manager: Manager | undefined;
 
 function startManager(): Manager {
-  const m = new Manager({
-    client,
-    log: pino({ level: process.env.LATHE_TEST_LOG_LEVEL ?? 'silent' }),
-    metrics: new OperatorMetrics(undefined, { processMetrics: false }),
-    identity: `trainingjob-itest-${Date.now()}`,
-    namespaces: [namespace],
-    defaultWorkers: 2,
-  });
-  m.add(
-    datasetController({
-      store,
-      storeConfig,
-      image: `ghcr.io/lathe-dev/lathe-ingest:${LATHE_VERSION}`,
-    }),
+  return startTestManager(
+    namespace,
+    [
+      datasetController({ store, storeConfig, image: runtimeImage('ingest') }),
+      trainingJobController({
+        store,
+        storeConfig,
+        image: runtimeImage('trainer'),
+        gpuImage: runtimeImage('trainer-gpu'),
+      }),
+      modelVersionController({ store }),
+    ],
+    'trainingjob-itest',
   );
-  m.add(
-    trainingJobController({
-      store,
-      storeConfig,
-      image: `ghcr.io/lathe-dev/lathe-trainer:${LATHE_VERSION}`,
-      gpuImage: `ghcr.io/lathe-dev/lathe-trainer-gpu:${LATHE_VERSION}`,
-    }),
-  );
-  m.add(modelVersionController({ store }));
-  m.start();
-  return m;
 }
 
 async function applyExample(file: string): Promise<void> {
