@@ -17,7 +17,12 @@ import type { DatasetInput } from '../../operator/src/api/dataset.js';
 import { DatasetStatsSchema } from '../../operator/src/contract/dataset-stats.js';
 import { sha256Digest, verifyArtifact } from '../../operator/src/contract/manifest.js';
 import { datasetVersionPrefix, s3Uri } from '../../operator/src/contract/object-store-layout.js';
-import { PreparedSchemaSchema } from '../../operator/src/contract/prepared-data.js';
+import {
+  encodeLabel,
+  PreparedSchemaSchema,
+  preparedLine,
+  prepareTestRawRecord,
+} from '../../operator/src/contract/prepared-data.js';
 import { ObjectStore } from '../../operator/src/storage/object-store.js';
 import { type IngestRun, type RunOptions, runIngestProgram } from './child-process.js';
 
@@ -135,11 +140,44 @@ describe('the ingestion program', () => {
       uri: s3Uri(minio.bucket, prefix),
       digest: sha256Digest(manifest),
     });
-    expect(verified).toMatchObject({ verified: true, files: 4 });
+    expect(verified).toMatchObject({ verified: true, files: 5 });
     const schema = PreparedSchemaSchema.parse(
       JSON.parse((await store.read(minio.bucket, `${prefix}schema.json`)).toString()),
     );
     expect(schema.label.classes).toEqual(['setosa', 'versicolor', 'virginica']);
+    // The raw test split: the test rows as read, line for line with test.csv.
+    const testCsv = (await store.read(minio.bucket, `${prefix}test.csv`)).toString();
+    const testRaw = (await store.read(minio.bucket, `${prefix}test.raw.jsonl`)).toString();
+    const raw = testRaw
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const prepared = testCsv.trim().split('\n').slice(1);
+    expect(raw).toHaveLength(30);
+    expect(prepared).toHaveLength(30);
+    // The source's rows, numbers as numbers ("3.0" is 3).
+    const irisRows = new Set(
+      (await iris())
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => JSON.stringify(l.split(',').map((c, j) => (j < 4 ? Number(c) : c)))),
+    );
+    for (const [i, row] of raw.entries()) {
+      expect(Object.keys(row)).toEqual([
+        'sepal_length',
+        'sepal_width',
+        'petal_length',
+        'petal_width',
+        'species',
+      ]);
+      const values = Object.values(row);
+      expect(values.slice(0, 4).every((v) => typeof v === 'number')).toBe(true);
+      expect(irisRows.has(JSON.stringify(values))).toBe(true);
+      expect(
+        preparedLine(prepareTestRawRecord(schema, row), encodeLabel(schema, row.species)),
+      ).toBe(prepared[i]);
+    }
     const stats = DatasetStatsSchema.parse(
       JSON.parse((await store.read(minio.bucket, `${prefix}stats.json`)).toString()),
     );

@@ -6,7 +6,8 @@
  * 2. (only when dropping rows depends on inferred types) count the rows each stratum keeps;
  * 3. read the spill: split the rows, fit the preparation on the train split, gather statistics;
  * 4. read the spill again: prepare every row with the contract's `prepareRecord` into the
- *    prepared CSVs, measuring the train distributions;
+ *    prepared CSVs (and write each test row unprepared to `test.raw.jsonl`), measuring the
+ *    train distributions;
  * 5. name the version by the content hash of its files and upload it, manifest last, unless
  *    it is already in the store.
  *

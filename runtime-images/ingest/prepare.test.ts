@@ -8,7 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type DatasetInput, DatasetSpecSchema } from '../../operator/src/api/dataset.js';
-import { preparedLine, prepareRecord } from '../../operator/src/contract/prepared-data.js';
+import {
+  defaultHash,
+  encodeLabel,
+  preparedLine,
+  prepareRecord,
+  prepareTestRawRecord,
+} from '../../operator/src/contract/prepared-data.js';
 import { decodeCsv } from './csv.js';
 import { IngestFailure } from './failure.js';
 import { type PreparedVersion, prepareVersion, tableOf } from './ingest.js';
@@ -42,11 +48,29 @@ const http = { http: { url: 'http://example.test/data.csv' } };
 async function prepare(
   spec: Partial<SpecInput> & Pick<SpecInput, 'schema'>,
   ...texts: string[]
-): Promise<PreparedVersion & { train: string[][]; test: string[][] }> {
+): Promise<
+  PreparedVersion & {
+    train: string[][];
+    test: string[][];
+    /** test.raw.jsonl: its text, and each line parsed. */
+    testRawText: string;
+    testRaw: Record<string, unknown>[];
+  }
+> {
   const parsed = DatasetSpecSchema.parse({ source: http, ...spec });
   const version = await prepareVersion(parsed, tableOf(parsed, partsOf(...texts)), workDir);
   const read = async (name: string) => decodeCsv(await readFile(path.join(workDir, name), 'utf8'));
-  return { ...version, train: await read('train.csv'), test: await read('test.csv') };
+  const testRawText = await readFile(path.join(workDir, 'test.raw.jsonl'), 'utf8');
+  return {
+    ...version,
+    train: await read('train.csv'),
+    test: await read('test.csv'),
+    testRawText,
+    testRaw: testRawText
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l)),
+  };
 }
 
 async function failure(
@@ -102,6 +126,103 @@ describe('a prepared version', () => {
     );
     for (const row of [...v.train.slice(1), ...v.test.slice(1)])
       expect(expected.has(row.join(','))).toBe(true);
+  });
+
+  it('writes the test split unprepared to test.raw.jsonl, line for line with test.csv', async () => {
+    // 24 rows: every third n missing, every fourth colour "NA"; id dropped, email hashed,
+    // name dropped as PII. Each email is distinct, so it identifies its source row.
+    const lines = ['id,n,colour,email,name,y'];
+    const source = new Map<string, string[]>();
+    for (let i = 0; i < 24; i++) {
+      const row = [
+        `${i}`,
+        i % 3 === 0 ? '' : `${i * 1.5}`,
+        i % 4 === 0 ? 'NA' : ['red', 'green'][i % 2]!,
+        `p${i}@x.org`,
+        `Person ${i}`,
+        i % 2 === 0 ? 'yes' : 'no',
+      ];
+      lines.push(row.join(','));
+      source.set(row[3]!, row);
+    }
+    const v = await prepare(
+      {
+        schema: { label: 'y' },
+        preparation: {
+          drop: ['id'],
+          pii: [
+            { column: 'email', action: 'Hash' },
+            { column: 'name', action: 'Drop' },
+          ],
+        },
+        split: { testFraction: 0.5, stratify: false },
+      },
+      `${lines.join('\n')}\n`,
+    );
+    const email = v.schema.inputs.find((i) => i.name === 'email')!;
+    const salt = email.kind === 'categorical' ? email.hashSalt! : '';
+    const bySaltedEmail = new Map(
+      [...source.entries()].map(([e, row]) => [defaultHash(salt, e), row]),
+    );
+
+    expect(v.testRaw).toHaveLength(v.stats.testRows);
+    expect(v.testRaw).toHaveLength(v.test.length - 1);
+    expect(v.testRawText).not.toContain('@x.org');
+    expect(v.testRawText).not.toContain('Person');
+    for (const [i, line] of v.testRaw.entries()) {
+      expect(Object.keys(line)).toEqual(['n', 'colour', 'email', 'y']);
+      const [, n, colour, , , y] = bySaltedEmail.get(line.email as string)!;
+      // Raw values: numbers as numbers, text as read, missing as null; nothing imputed.
+      expect(line.n).toBe(n === '' ? null : Number(n));
+      expect(line.colour).toBe(colour === 'NA' ? null : colour);
+      expect(line.y).toBe(y);
+      // Prepared with the version's schema, the line is test.csv's line i.
+      const prepared = preparedLine(
+        prepareTestRawRecord(v.schema, line),
+        encodeLabel(v.schema, line.y),
+      );
+      expect(prepared).toBe(v.test[i + 1]!.join(','));
+    }
+    expect(v.testRaw.some((l) => l.n === null)).toBe(true);
+    expect(v.testRaw.some((l) => l.colour === null)).toBe(true);
+    // The raw split is part of the content hash.
+    const names = versionOf(v.files).manifest.toString();
+    expect(names).toContain('"test.raw.jsonl"');
+  });
+
+  it('keeps a regression label a number, and the numbers of a categorical column as text', async () => {
+    const v = await prepare(
+      {
+        format: 'jsonl',
+        schema: {
+          columns: [
+            { name: 'code', type: 'categorical' },
+            { name: '7', type: 'number' },
+            { name: 'target', type: 'number' },
+          ],
+          label: 'target',
+        },
+        split: { testFraction: 0.5, stratify: false },
+      },
+      '{"code": 1, "7": 2, "target": 0.5}\n{"code": "b", "7": 3, "target": 1.5}\n' +
+        '{"code": 1, "7": null, "target": 2.5}\n{"code": "b", "7": 5, "target": 3.5}\n',
+    );
+    expect(v.testRaw).toHaveLength(2);
+    for (const [i, line] of v.testRaw.entries()) {
+      expect(typeof line.code).toBe('string');
+      expect(typeof line.target).toBe('number');
+      expect(line['7'] === null || typeof line['7'] === 'number').toBe(true);
+      const prepared = preparedLine(
+        prepareTestRawRecord(v.schema, line),
+        encodeLabel(v.schema, line.target),
+      );
+      expect(prepared).toBe(v.test[i + 1]!.join(','));
+    }
+    // Keys in schema.inputs order and the label last, as written (JSON.parse would list an
+    // integer-like key first whatever the text says).
+    const keys = [...v.testRawText.split('\n')[0]!.matchAll(/"([^"]+)":/g)].map((m) => m[1]);
+    expect(keys).toEqual([...v.schema.inputs.map((input) => input.name), 'target']);
+    expect(keys.at(-1)).toBe('target');
   });
 
   it('is a regression when the label is numeric', async () => {

@@ -21,7 +21,7 @@ import type { WrittenFile } from './write.js';
 export const VERSION_DIGITS = 16;
 
 export interface VersionFiles {
-  /** Large files on disk (the prepared splits). */
+  /** Large files on disk (the prepared splits and the raw test split). */
   onDisk: WrittenFile[];
   /** Small files in memory (schema.json, stats.json). */
   inMemory: Record<string, Buffer>;
@@ -57,7 +57,13 @@ export async function publishVersion(
   if (await store.exists(bucket, `${prefix}${MANIFEST_FILE}`))
     return { version, digest, reused: true };
   for (const file of files.onDisk) {
-    await store.upload(bucket, `${prefix}${file.name}`, file.path, file.sizeBytes, 'text/csv');
+    await store.upload(
+      bucket,
+      `${prefix}${file.name}`,
+      file.path,
+      file.sizeBytes,
+      file.contentType,
+    );
   }
   for (const [name, bytes] of Object.entries(files.inMemory)) {
     await store.write(bucket, `${prefix}${name}`, bytes, 'application/json');

@@ -1,7 +1,8 @@
 /**
  * The writing pass: every kept row through the contract's `prepareRecord` and `encodeLabel`
  * (the very functions the inference server applies to a request, so a row is prepared the same
- * way for training and for serving), into the prepared CSVs of its split, hashed as written.
+ * way for training and for serving), into the prepared CSVs of its split, hashed as written;
+ * a test row also goes, unprepared, to `test.raw.jsonl` (`raw-split.ts`), in the same order.
  * It also measures the train split's distributions, which drift detection compares served
  * requests against.
  */
@@ -21,6 +22,7 @@ import { IngestFailure } from './failure.js';
 import { readSpill, TextFileWriter } from './files.js';
 import type { Fitted } from './fit.js';
 import type { SourceProfile } from './profile.js';
+import { rawLineWriter } from './raw-split.js';
 import type { RowRules } from './rows.js';
 import { SplitAssigner } from './split.js';
 import type { Cell } from './table.js';
@@ -34,6 +36,7 @@ export interface WrittenFile {
   name: string;
   sizeBytes: number;
   sha256: string;
+  contentType: string;
 }
 
 export interface Written {
@@ -66,8 +69,10 @@ export async function writePrepared(
   const header = `${preparedHeader(schema)}\n`;
   const train = new TextFileWriter(path.join(workDir, DatasetFile.train), { hash: true });
   const test = new TextFileWriter(path.join(workDir, DatasetFile.test), { hash: true });
+  const testRaw = new TextFileWriter(path.join(workDir, DatasetFile.testRaw), { hash: true });
   train.write(header);
   test.write(header);
+  const rawLineOf = rawLineWriter(schema, fitted.inputIndexes, profile.labelIndex);
 
   const labelIndex = profile.labelIndex;
   // Each input's first feature, its width, and its distribution's counts. A numeric input's
@@ -122,6 +127,7 @@ export async function writePrepared(
       }
       if (isTest) {
         test.write(`${line}\n`);
+        testRaw.write(`${rawLineOf(row)}\n`);
         continue;
       }
       train.write(`${line}\n`);
@@ -140,9 +146,13 @@ export async function writePrepared(
         }
       }
     }
-    await Promise.all([train.drain(), test.drain()]);
+    await Promise.all([train.drain(), test.drain(), testRaw.drain()]);
   }
-  const [trainSha, testSha] = await Promise.all([train.close(), test.close()]);
+  const [trainSha, testSha, testRawSha] = await Promise.all([
+    train.close(),
+    test.close(),
+    testRaw.close(),
+  ]);
 
   const distributions: ColumnDistribution[] = inputs.map(({ input, edges, counts }) => {
     const fractions = counts.map((c) => (trainRows > 0 ? c / trainRows : 0));
@@ -158,9 +168,17 @@ export async function writePrepared(
   });
   return {
     files: [
-      { path: train.path, name: DatasetFile.train, sizeBytes: train.sizeBytes, sha256: trainSha! },
-      { path: test.path, name: DatasetFile.test, sizeBytes: test.sizeBytes, sha256: testSha! },
+      { ...writtenFile(train, DatasetFile.train, trainSha!), contentType: 'text/csv' },
+      { ...writtenFile(test, DatasetFile.test, testSha!), contentType: 'text/csv' },
+      {
+        ...writtenFile(testRaw, DatasetFile.testRaw, testRawSha!),
+        contentType: 'application/jsonl',
+      },
     ],
     distributions,
   };
+}
+
+function writtenFile(file: TextFileWriter, name: string, sha256: string) {
+  return { path: file.path, name, sizeBytes: file.sizeBytes, sha256 };
 }

@@ -4,7 +4,7 @@
  * cannot drift between the side that writes and the side that reads.
  *
  * ```
- * datasets/<namespace>/<dataset>/<version>/   train and test splits, schema.json, stats.json, manifest.json
+ * datasets/<namespace>/<dataset>/<version>/   train and test splits, the raw test split, schema.json, stats.json, manifest.json
  * models/<namespace>/<model>/<version>/       model.json + weight shards, metrics.json, manifest.json
  * runs/<namespace>/<trainingjob>/             history.json, logs
  * feedback/<namespace>/<inferenceservice>/    sampled prediction logs and ground truth
@@ -84,9 +84,19 @@ export const DatasetFile = {
   /** Statistics of the version (`DatasetStats`): rows, per-column statistics, distributions. */
   stats: 'stats.json',
   /**
-   * The test split's rows before preparation (after PII handling), one JSON object per line
-   * keyed by input column, with the label: what a model trained on another version is scored
-   * on, through its own preparation (champion/challenger on the same split).
+   * The test split's rows before preparation, one JSON object per line, in `test`'s row order:
+   * what a model trained on another version (with its own fitted preparation) is scored on, so
+   * a champion and a challenger are compared on the same split.
+   *
+   * Each line has the raw input columns of `schema.json` (`inputs`, in order), then the label
+   * under its column name. Rows are taken after select/drop and PII handling and before
+   * imputation, encoding and scaling: a numeric column's value is a JSON number, any other a
+   * string as read, a missing value `null` (never imputed); the label is a number for
+   * regression, else the class text as read. A PII `Drop` column is absent; a PII `Hash`
+   * column holds the value already hashed with this version's salt, never the raw value, so
+   * prepare a line with `prepareTestRawRecord` (which does not hash again), not `prepareRecord`.
+   * Prepared that way with this version's `schema.json`, line i gives exactly line i of
+   * `test` (`encodeLabel` for the label).
    */
   testRaw: 'test.raw.jsonl',
 } as const;

@@ -221,6 +221,21 @@ export function prepareRecord(
   return out;
 }
 
+/**
+ * The prepared features of one line of a dataset version's `test.raw.jsonl`: `prepareRecord`,
+ * except that a hashed PII column's value is taken as already hashed (the file never holds
+ * the raw value). With the version's own schema this gives the line of `test.csv`; with the
+ * schema of a model trained on another version it prepares the row as that model would, a
+ * hashed value then being an unknown category (each version hashes with its own salt).
+ */
+export function prepareTestRawRecord(
+  schema: PreparedSchema,
+  record: Readonly<Record<string, unknown>>,
+  out: number[] = [],
+): number[] {
+  return prepareRecord(schema, record, out, (_salt, hashed) => hashed);
+}
+
 /** The prepared label of a raw label cell: class index or number. Throws `CellError`. */
 export function encodeLabel(schema: PreparedSchema, raw: unknown): number {
   const name = schema.label.name;

@@ -1,0 +1,57 @@
+/**
+ * The lines of `test.raw.jsonl`: a test row as it was before preparation, so that a model
+ * trained on another version can be scored on this version's split through its own fitted
+ * preparation (`DatasetFile.testRaw` in the contract says what a line holds).
+ *
+ * A line is built as text, keys in `schema.inputs` order and the label last, rather than
+ * through `JSON.stringify` of an object, which would move integer-like column names first:
+ * the same row always gives the same bytes, and the bytes are part of the version's hash.
+ */
+import {
+  defaultHash,
+  type InputTransform,
+  isMissing,
+  type PreparedSchema,
+  parseCategoryCell,
+  parseNumericCell,
+} from '../../operator/src/contract/prepared-data.js';
+import type { Cell } from './table.js';
+
+/** A cell's raw value as JSON text: a number, a string, or null when missing. */
+export function rawValueJson(input: InputTransform, cell: Cell): string {
+  if (isMissing(cell)) return 'null';
+  if (input.kind === 'numeric') return JSON.stringify(parseNumericCell(input.name, cell)!);
+  if (input.hashSalt !== undefined) {
+    return JSON.stringify(defaultHash(input.hashSalt, parseCategoryCell(input.type, cell)!));
+  }
+  return JSON.stringify(typeof cell === 'string' ? cell : String(cell));
+}
+
+/**
+ * A function from a kept row (working columns, as spilled) to its `test.raw.jsonl` line,
+ * without the line break. `inputIndexes[k]` is the working index of `schema.inputs[k]`.
+ */
+export function rawLineWriter(
+  schema: PreparedSchema,
+  inputIndexes: readonly number[],
+  labelIndex: number,
+): (row: readonly Cell[]) => string {
+  const inputs = schema.inputs.map((input, k) => ({
+    input,
+    index: inputIndexes[k]!,
+    key: `${JSON.stringify(input.name)}:`,
+  }));
+  const labelName = schema.label.name;
+  const labelKey = `${JSON.stringify(labelName)}:`;
+  const regression = schema.task === 'regression';
+  return (row) => {
+    let line = '{';
+    for (const { input, index, key } of inputs) {
+      line += `${key}${rawValueJson(input, row[index] ?? null)},`;
+    }
+    // Kept rows always have their label (rows without one are dropped).
+    const label = row[labelIndex] ?? null;
+    const value = regression ? parseNumericCell(labelName, label)! : String(label);
+    return `${line}${labelKey}${JSON.stringify(value)}}`;
+  };
+}
