@@ -109,7 +109,8 @@ describe('defaults', () => {
 
 describe('kubectl explain', () => {
   it.each([
-    ['datasets.spec.source', 'Exactly one of http, s3 or postgres is set'],
+    ['datasets.spec.source', 'Exactly one of http, s3, postgres or feedback'],
+    ['datasets.spec.source.feedback.since', 'Only labels received in this window'],
     ['datasets.spec.split.testFraction', 'held out as the test split'],
     ['trainingjobs.spec.resources.gpu', 'nvidia.com/gpu'],
     ['trainingjobs.spec.hyperparameters.learningRate', 'Step size of the optimizer'],

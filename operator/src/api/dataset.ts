@@ -8,6 +8,7 @@ import { withCel } from './cel.js';
 import {
   boundedRecord,
   boundedString,
+  dnsLabel,
   dnsSubdomain,
   mapList,
   observedGeneration,
@@ -126,21 +127,40 @@ const PostgresSourceSchema = z
   })
   .describe('Run a SQL query against PostgreSQL.');
 
-/** Where the data comes from: exactly one of `http`, `s3` or `postgres`. */
+const FeedbackSourceSchema = z
+  .object({
+    inferenceServiceRef: z
+      .object({ name: dnsLabel('Name of the InferenceService.') })
+      .describe(
+        'The InferenceService, in the same namespace, whose labelled feedback becomes the data: each label submitted to its feedback endpoint, joined with the sampled request it labels (spec.requestLogging).',
+      ),
+    since: durationAtLeast(
+      'spec.source.feedback.since',
+      '1m',
+      'Only labels received in this window before the ingestion runs, e.g. "168h" for the last week. Unset: every label.',
+    ).optional(),
+  })
+  .describe(
+    'Learn from production: the ground-truth labels an InferenceService received, joined with the requests they label. Rows are the raw request records plus the label column spec.schema.label.',
+  );
+
+/** Where the data comes from: exactly one of `http`, `s3`, `postgres` or `feedback`. */
 export const DatasetSourceSchema = withCel(
   z
     .object({
       http: HttpSourceSchema.optional(),
       s3: S3SourceSchema.optional(),
       postgres: PostgresSourceSchema.optional(),
+      feedback: FeedbackSourceSchema.optional(),
     })
-    .describe('Where the data comes from. Exactly one of http, s3 or postgres is set.'),
+    .describe('Where the data comes from. Exactly one of http, s3, postgres or feedback is set.'),
   [
     {
-      rule: '[has(self.http), has(self.s3), has(self.postgres)].filter(x, x).size() == 1',
-      message: 'spec.source must set exactly one of http, s3 or postgres',
+      rule: '[has(self.http), has(self.s3), has(self.postgres), has(self.feedback)].filter(x, x).size() == 1',
+      message: 'spec.source must set exactly one of http, s3, postgres or feedback',
       holds: (self) =>
-        [self.http, self.s3, self.postgres].filter((s) => s !== undefined).length === 1,
+        [self.http, self.s3, self.postgres, self.feedback].filter((s) => s !== undefined).length ===
+        1,
     },
   ],
 );
@@ -354,7 +374,9 @@ export const DatasetSpecSchema = z
     source: DatasetSourceSchema,
     format: z
       .enum(['csv', 'jsonl'])
-      .describe('Format of the source data: csv or jsonl (JSON Lines). Ignored for postgres.')
+      .describe(
+        'Format of the source data: csv or jsonl (JSON Lines). Ignored for postgres and feedback.',
+      )
       .default('csv'),
     csv: CsvOptionsSchema.prefault({}),
     schema: DatasetSchemaSchema,
@@ -502,7 +524,7 @@ export const datasetKind = defineKind({
   plural: 'datasets',
   shortNames: ['lds'],
   description:
-    'A Dataset is a versioned, validated table of examples pulled from an HTTP(S) URL, an S3/MinIO object or prefix, or a PostgreSQL query, and prepared for training.',
+    'A Dataset is a versioned, validated table of examples pulled from an HTTP(S) URL, an S3/MinIO object or prefix, a PostgreSQL query or the labelled feedback of an InferenceService, and prepared for training.',
   printerColumns: [
     {
       name: 'Version',

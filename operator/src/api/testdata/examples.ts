@@ -25,6 +25,7 @@ export type ExampleKind = keyof typeof exampleFiles;
 /** Further example manifests (another variant of a kind), by file. */
 export const moreExampleFiles: Record<string, ExampleKind> = {
   'dataset-diabetes.yaml': 'Dataset',
+  'dataset-iris-feedback.yaml': 'Dataset',
 };
 
 /** A fresh copy of the example manifest in `file`. */
