@@ -4,6 +4,7 @@ import {
   feedbackFileKey,
   keyInArtifact,
   modelVersionPrefix,
+  parseFeedbackFileKey,
   parseS3Uri,
   trainingRunPrefix,
 } from './object-store-layout.js';
@@ -42,5 +43,23 @@ describe('object-store layout', () => {
     expect(feedbackFileKey('feedback/ns/iris', 'labels', time, 'pod/with:odd', 0)).toBe(
       'feedback/ns/iris/labels/2026-01-02/03/20260102T030405.678Z-pod_with_odd-000000.jsonl',
     );
+  });
+
+  it('reads a feedback file name back', () => {
+    const time = new Date('2026-01-02T03:04:05.678Z');
+    for (const [writer, seq] of [
+      ['iris-v3-7d9f', 12],
+      ['a', 1234567],
+    ] as const) {
+      const key = feedbackFileKey('feedback/ns/iris/', 'labels', time, writer, seq);
+      expect(parseFeedbackFileKey(key)).toEqual({ time, writer, seq });
+    }
+    for (const key of [
+      'feedback/ns/iris/labels/notes.txt',
+      'feedback/ns/iris/labels/2026-01-02/03/20260102T030405Z-pod-000001.jsonl',
+      'feedback/ns/iris/labels/2026-01-02/03/20261302T030405.678Z-pod-000001.jsonl',
+    ]) {
+      expect(parseFeedbackFileKey(key)).toBeUndefined();
+    }
   });
 });

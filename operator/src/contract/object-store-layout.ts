@@ -73,6 +73,30 @@ export function feedbackFileKey(
   return `${prefix.replace(/\/?$/, '/')}${FeedbackDir[kind]}${day}/${hour}/${compact}-${safeWriter}-${String(seq).padStart(6, '0')}.jsonl`;
 }
 
+/** What the name of a feedback file says (`feedbackFileKey`'s inputs, read back). */
+export interface FeedbackFileName {
+  /** The file's first record's time. */
+  time: Date;
+  writer: string;
+  seq: number;
+}
+
+/**
+ * Reads the time, writer and sequence number from a key `feedbackFileKey` wrote (any prefix);
+ * undefined for a key it did not write.
+ */
+export function parseFeedbackFileKey(key: string): FeedbackFileName | undefined {
+  const match =
+    /\/(\d{4})-(\d{2})-(\d{2})\/(\d{2})\/(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2}\.\d{3})Z-(.+)-(\d{6,})\.jsonl$/.exec(
+      key,
+    );
+  if (!match) return undefined;
+  const [, , , , , year, month, day, hour, minute, second, writer, seq] = match;
+  const time = new Date(`${year}-${month}-${day}T${hour}:${minute}:${second}Z`);
+  if (Number.isNaN(time.getTime())) return undefined;
+  return { time, writer: writer!, seq: Number(seq) };
+}
+
 /** The files of a dataset version (`datasetVersionPrefix`). `manifest.json` is written last. */
 export const DatasetFile = {
   /** The prepared train split: CSV, header `<feature>...,<label>`, numbers only (see `prepared-data.ts`). */

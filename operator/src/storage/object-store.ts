@@ -212,14 +212,23 @@ export class ObjectStore {
   /** Every key under `prefix`. */
   async list(bucket: string, prefix: string): Promise<string[]> {
     const keys: string[] = [];
+    for await (const key of this.keys(bucket, prefix)) keys.push(key);
+    return keys;
+  }
+
+  /**
+   * Every key under `prefix`, streamed a listing page at a time, in the store's order (S3
+   * lists keys in ascending UTF-8 byte order): for prefixes with more keys than memory should
+   * hold at once.
+   */
+  async *keys(bucket: string, prefix: string): AsyncGenerator<string> {
     try {
       for await (const item of this.client.listObjectsV2(bucket, prefix, true)) {
-        if ((item as { name?: string }).name) keys.push((item as { name: string }).name);
+        if ((item as { name?: string }).name) yield (item as { name: string }).name;
       }
     } catch (error) {
       throw classify(error, `s3://${bucket}/${prefix}`);
     }
-    return keys;
   }
 
   /** Deletes every object under `prefix`; returns how many. Deleting nothing is not an error. */
