@@ -17,21 +17,27 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { DatasetSpec } from '../../operator/src/api/dataset.js';
+import { durationMs } from '../../operator/src/api/duration.js';
 import {
   type DatasetStats,
   DatasetStatsSchema,
 } from '../../operator/src/contract/dataset-stats.js';
-import { DatasetFile } from '../../operator/src/contract/object-store-layout.js';
+import {
+  DatasetFile,
+  feedbackPrefix,
+  s3Uri,
+} from '../../operator/src/contract/object-store-layout.js';
 import type { PreparedSchema } from '../../operator/src/contract/prepared-data.js';
 import { ObjectStore, StorageUnavailableError } from '../../operator/src/storage/object-store.js';
 import { IngestFailure, messageOf } from './failure.js';
+import { feedbackTable } from './feedback.js';
 import { SpillWriter } from './files.js';
 import { fitPreparation } from './fit.js';
 import { checkMinRows, SourceProfiler } from './profile.js';
 import { publishVersion, type VersionFiles } from './publish.js';
 import { countKeptRows, rowRules } from './rows.js';
 import type { IngestSettings } from './settings.js';
-import { httpParts, s3Parts } from './sources.js';
+import { httpParts, operatorFeedbackStore, s3Parts } from './sources.js';
 import { csvTable, jsonLinesTable, type SourcePart, type Table } from './table.js';
 import { writePrepared } from './write.js';
 
@@ -52,9 +58,26 @@ export type IngestLog = (message: string, fields: Record<string, unknown>) => vo
 export async function openTable(
   settings: IngestSettings,
   headers: Record<string, string>,
+  log: IngestLog = () => undefined,
+  now: Date = new Date(),
 ): Promise<Table> {
   const { spec } = settings;
   const source = spec.source;
+  if (source.feedback) {
+    const service = source.feedback.inferenceServiceRef.name;
+    const prefix = feedbackPrefix(settings.namespace, service);
+    const since = source.feedback.since;
+    return feedbackTable({
+      store: operatorFeedbackStore(settings.store),
+      prefix,
+      location: s3Uri(settings.store.bucket, prefix),
+      service: `InferenceService ${settings.namespace}/${service}`,
+      label: spec.schema.label,
+      since: since === undefined ? undefined : new Date(now.getTime() - durationMs(since)),
+      workDir: settings.workDir,
+      log,
+    });
+  }
   if (source.postgres) {
     // Loaded only for a PostgreSQL source: the driver is a tenth of the start-up time.
     const { postgresTable } = await import('./postgres.js');

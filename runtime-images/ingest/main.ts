@@ -45,9 +45,9 @@ async function main(): Promise<number> {
     const headers = settings.spec.source.http ? await readHeaderFiles(settings.httpHeadersDir) : {};
     secrets = secretsOf(settings, headers);
     log.info(context, 'Started ingesting the Dataset');
-    const outcome = await ingest(settings, await openTable(settings, headers), (msg, fields) =>
-      log.info({ ...context, ...fields }, msg),
-    );
+    const progress = (msg: string, fields: Record<string, unknown>) =>
+      log.info({ ...context, ...fields }, msg);
+    const outcome = await ingest(settings, await openTable(settings, headers, progress), progress);
     report(settings.resultPath, {
       kind: 'ingest',
       outcome: 'succeeded',

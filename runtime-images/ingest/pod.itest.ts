@@ -3,7 +3,8 @@
  * credentials from Secrets (secretKeyRef for the object store and PostgreSQL, a Secret volume
  * for HTTP headers), an emptyDir as scratch, and the result read from the pod's termination
  * message. The exit codes meet a real Job controller: a failing query fails the Job at once
- * through a podFailurePolicy.
+ * through a podFailurePolicy. A feedback Dataset runs in the very Job the Dataset controller
+ * builds (`desiredIngestJob`), showing that it needs nothing beyond the object store's access.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,12 +16,22 @@ import {
   createTestNamespace,
   deleteTestNamespace,
   eventually,
+  installCrds,
   kubeConfig,
   kubectl,
 } from '../../e2e/cluster/testenv.js';
 import { type DatasetInput, DatasetSpecSchema } from '../../operator/src/api/dataset.js';
+import { FeedbackLabelsSchema } from '../../operator/src/contract/feedback-log.js';
+import {
+  feedbackFileKey,
+  feedbackPrefix,
+} from '../../operator/src/contract/object-store-layout.js';
 import { type IngestResult, parseResult } from '../../operator/src/contract/results.js';
 import { IngestEnv, ObjectStoreEnv } from '../../operator/src/contract/runtime-env.js';
+import { desiredIngestJob } from '../../operator/src/controllers/dataset/desired.js';
+import { type DatasetObject, latheKinds } from '../../operator/src/controllers/lathe-kinds.js';
+import { desiredObjectStoreSecret } from '../../operator/src/controllers/shared/object-store-access.js';
+import { controllerReference } from '../../operator/src/runtime/apply.js';
 import { ObjectStore } from '../../operator/src/storage/object-store.js';
 
 let namespace: string;
@@ -142,6 +153,7 @@ beforeAll(async () => {
   await db.end();
   // On the host address, which pods reach (they have network namespaces of their own).
   await new Promise<void>((r) => server.listen(0, clusterInfo().hostAddress, r));
+  await installCrds();
 });
 
 afterAll(async () => {
@@ -152,6 +164,7 @@ afterAll(async () => {
   await db.end();
   if (namespace) {
     await new ObjectStore(minio).removePrefix(minio.bucket, `datasets/${namespace}/`);
+    await new ObjectStore(minio).removePrefix(minio.bucket, `feedback/${namespace}/`);
     await deleteTestNamespace(namespace);
   }
 });
@@ -208,5 +221,64 @@ describe('the ingestion image in a Job', () => {
     expect(pods.items).toHaveLength(1);
     // The termination message carries no credential.
     expect(JSON.stringify(result)).not.toContain(postgres.password);
+  });
+
+  it('runs the Job the Dataset controller makes for a feedback source', async () => {
+    // 40 labelled rows, stored by a server replica with their records, for InferenceService
+    // "iris" of the namespace.
+    const time = new Date(Date.now() - 60_000);
+    const lines = Array.from({ length: 20 }, (_, i) =>
+      FeedbackLabelsSchema.parse({
+        requestId: `request-${i}`,
+        time: new Date(time.getTime() + i).toISOString(),
+        model: 'iris',
+        modelVersion: '1',
+        labels: i % 2 ? ['a', 'b'] : ['b', 'a'],
+        records: [{ x: i }, { x: i + 0.5 }],
+        features: [[i], [i + 0.5]],
+        predictions: [
+          { label: 'a', probabilities: [1, 0] },
+          { label: 'a', probabilities: [1, 0] },
+        ],
+      }),
+    );
+    const key = feedbackFileKey(feedbackPrefix(namespace, 'iris'), 'labels', time, 'iris-1', 0);
+    await new ObjectStore(minio).write(
+      minio.bucket,
+      key,
+      lines.map((l) => `${JSON.stringify(l)}\n`).join(''),
+    );
+
+    // The Dataset, as the API server validates and stores it, and the controller's Job for it.
+    await apply({
+      apiVersion: 'lathe.dev/v1alpha1',
+      kind: 'Dataset',
+      metadata: { name: 'from-feedback' },
+      spec: {
+        source: { feedback: { inferenceServiceRef: { name: 'iris' }, since: '24h' } },
+        schema: { label: 'y' },
+      },
+    });
+    const got = await kubectl(['get', 'dataset', 'from-feedback', '-n', namespace, '-o', 'json']);
+    const ds: DatasetObject = latheKinds.dataset.parse(JSON.parse(got.stdout));
+    const store = { ...minio, region: 'us-east-1' };
+    await apply(desiredObjectStoreSecret(namespace, store));
+    const run = {
+      jobName: 'from-feedback-ingest',
+      trigger: 'SpecChanged' as const,
+      generation: 1,
+      attempt: 1,
+      request: '',
+    };
+    await apply(
+      desiredIngestJob(ds, run, {
+        image: 'ghcr.io/lathe-dev/lathe-ingest:0.1.0',
+        store,
+        owner: controllerReference(ds, latheKinds.dataset.resource),
+      }),
+    );
+    const { condition, result } = await finished('from-feedback-ingest');
+    expect(condition.type).toBe('Complete');
+    expect(result).toMatchObject({ outcome: 'succeeded', rows: 40, trainRows: 32, testRows: 8 });
   });
 });

@@ -20,6 +20,7 @@ import {
   ObjectStore,
 } from '../../operator/src/storage/object-store.js';
 import { IngestFailure, messageOf } from './failure.js';
+import type { FeedbackStore } from './feedback.js';
 import type { SourcePart } from './table.js';
 
 /** A URL as messages may show it: no user-info, no query string or fragment. */
@@ -193,4 +194,38 @@ export async function* s3Parts(
   } catch (error) {
     throw s3Failure(error, isOperatorStore);
   }
+}
+
+/**
+ * The operator's own object store, as the feedback source reads it: its bucket and
+ * credentials, failures mapped as for an S3 source on that store (unreachable:
+ * `StorageUnavailable`).
+ */
+export function operatorFeedbackStore(settings: ObjectStoreSettings): FeedbackStore {
+  const client = new ObjectStore(settings);
+  const bucket = settings.bucket;
+  return {
+    async *keys(prefix) {
+      try {
+        yield* client.keys(bucket, prefix);
+      } catch (error) {
+        throw s3Failure(error, true);
+      }
+    },
+    async open(key) {
+      let chunks: AsyncIterable<Buffer>;
+      try {
+        chunks = await client.openRead(bucket, key);
+      } catch (error) {
+        throw s3Failure(error, true);
+      }
+      return (async function* () {
+        try {
+          yield* chunks;
+        } catch (error) {
+          throw s3Failure(error, true);
+        }
+      })();
+    },
+  };
 }

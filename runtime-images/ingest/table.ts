@@ -135,42 +135,78 @@ function checkHeader(header: string[], source: string): void {
   }
 }
 
+/** The values of a batch of JSON Lines, and the line number of each. */
+export interface JsonLineBatch {
+  values: unknown[];
+  lines: number[];
+}
+
+/**
+ * Parses a JSON Lines part: one batch of values per chunk (blank lines skipped). A line that
+ * is not valid JSON, or longer than `MAX_RECORD_CHARS`, is `InvalidData` naming the part and
+ * the line.
+ */
+export async function* jsonLineBatches(part: SourcePart): AsyncGenerator<JsonLineBatch> {
+  const decoder = new StringDecoder('utf8');
+  let pending = '';
+  let line = 0;
+  const take = (text: string, final: boolean): JsonLineBatch => {
+    const values: unknown[] = [];
+    const lines: number[] = [];
+    let p = 0;
+    let n = line;
+    for (;;) {
+      let nl = text.indexOf('\n', p);
+      if (nl === -1) {
+        if (!final || p >= text.length) break;
+        nl = text.length;
+      }
+      n++;
+      const lineText = text.slice(p, nl).trim();
+      p = nl + 1;
+      if (lineText === '') continue;
+      try {
+        values.push(JSON.parse(lineText));
+      } catch (error) {
+        throw new IngestFailure(
+          'InvalidData',
+          `${part.name}: line ${n} is not valid JSON (${(error as Error).message})`,
+          { cause: error },
+        );
+      }
+      lines.push(n);
+    }
+    line = n;
+    pending = p < text.length ? text.slice(p) : '';
+    if (pending.length > MAX_RECORD_CHARS) {
+      throw new IngestFailure(
+        'InvalidData',
+        `${part.name}: line ${n + 1} is longer than ${MAX_RECORD_CHARS} characters`,
+      );
+    }
+    return { values, lines };
+  };
+  for await (const chunk of part.chunks) {
+    const batch = take(pending + decoder.write(chunk), false);
+    if (batch.values.length > 0) yield batch;
+  }
+  const batch = take(pending + decoder.end(), true);
+  if (batch.values.length > 0) yield batch;
+}
+
 export function jsonLinesTable(parts: AsyncIterable<SourcePart>): Table {
   const columns: string[] = [];
   const indexOf = new Map<string, number>();
   async function* batches(): AsyncGenerator<Cell[][]> {
     for await (const part of parts) {
-      const decoder = new StringDecoder('utf8');
-      let pending = '';
-      let line = 0;
-      const take = (text: string, final: boolean): Cell[][] => {
-        const rows: Cell[][] = [];
-        let p = 0;
-        let n = line;
-        for (;;) {
-          let nl = text.indexOf('\n', p);
-          if (nl === -1) {
-            if (!final || p >= text.length) break;
-            nl = text.length;
-          }
-          n++;
-          const lineText = text.slice(p, nl).trim();
-          p = nl + 1;
-          if (lineText === '') continue;
-          let value: unknown;
-          try {
-            value = JSON.parse(lineText);
-          } catch (error) {
-            throw new IngestFailure(
-              'InvalidData',
-              `${part.name}: line ${n} is not valid JSON (${(error as Error).message})`,
-              { cause: error },
-            );
-          }
+      for await (const { values, lines } of jsonLineBatches(part)) {
+        const rows: Cell[][] = new Array(values.length);
+        for (let i = 0; i < values.length; i++) {
+          const value = values[i];
           if (value === null || typeof value !== 'object' || Array.isArray(value)) {
             throw new IngestFailure(
               'InvalidData',
-              `${part.name}: line ${n} is not a JSON object; JSON Lines data has one object per line`,
+              `${part.name}: line ${lines[i]} is not a JSON object; JSON Lines data has one object per line`,
             );
           }
           const row: Cell[] = new Array(columns.length).fill(null);
@@ -183,24 +219,10 @@ export function jsonLinesTable(parts: AsyncIterable<SourcePart>): Table {
             }
             row[index] = cellOf((value as Record<string, unknown>)[key]);
           }
-          rows.push(row);
+          rows[i] = row;
         }
-        line = n;
-        pending = p < text.length ? text.slice(p) : '';
-        if (pending.length > MAX_RECORD_CHARS) {
-          throw new IngestFailure(
-            'InvalidData',
-            `${part.name}: line ${n + 1} is longer than ${MAX_RECORD_CHARS} characters`,
-          );
-        }
-        return rows;
-      };
-      for await (const chunk of part.chunks) {
-        const rows = take(pending + decoder.write(chunk), false);
-        if (rows.length > 0) yield rows;
+        yield rows;
       }
-      const rows = take(pending + decoder.end(), true);
-      if (rows.length > 0) yield rows;
     }
   }
   return { columns, batches };
