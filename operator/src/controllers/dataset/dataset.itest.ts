@@ -5,7 +5,9 @@
  * A version from each source with its statistics in status; unchanged data keeps its version;
  * a failed validation names the rule and the column; a missing source is retried and recovers
  * by itself; MinIO stopped during an ingestion gives StorageUnavailable and recovers when it
- * restarts; a source larger than the ingestion pod's memory limit is ingested.
+ * restarts; a source larger than the ingestion pod's memory limit is ingested; a feedback
+ * Dataset waits (SourceNotFound) until its InferenceService has labelled feedback, then gets
+ * a version of the labelled rows.
  */
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -23,6 +25,8 @@ import {
   repoRoot,
 } from '../../../../e2e/cluster/testenv.js';
 import type { DatasetInput } from '../../api/dataset.js';
+import { FeedbackLabelsSchema, SampledRequestSchema } from '../../contract/feedback-log.js';
+import { feedbackFileKey, feedbackPrefix } from '../../contract/object-store-layout.js';
 import type { Manager } from '../../runtime/manager.js';
 import { builtin, type KubeObject } from '../../runtime/resource.js';
 import { type DatasetObject, latheKinds } from '../lathe-kinds.js';
@@ -144,6 +148,7 @@ describe('Dataset', () => {
         'schema.json',
         'stats.json',
         'test.csv',
+        'test.raw.jsonl',
         'train.csv',
       ]),
     );
@@ -279,6 +284,96 @@ describe('Dataset', () => {
     files.set('/late.csv', () => irisCsv);
     const ready = await readyDataset('late', 180_000);
     expect(ready.status?.lastIngestion?.trigger).toBe('Retry');
+  });
+
+  it('learns from the labelled feedback of an InferenceService once there is some', async () => {
+    await createDataset(
+      dataset('from-feedback', {
+        source: { feedback: { inferenceServiceRef: { name: 'iris' }, since: '24h' } },
+      }),
+    );
+    const waiting = await eventually(
+      async () => {
+        const d = await get('from-feedback');
+        expect(condition(d, 'Reconciling')).toMatchObject({
+          status: 'True',
+          reason: 'SourceNotFound',
+        });
+        return d;
+      },
+      { what: 'SourceNotFound', timeoutMs: 120_000 },
+    );
+    expect(condition(waiting, 'Reconciling')?.message).toContain(
+      `InferenceService ${namespace}/iris has no labelled feedback`,
+    );
+
+    // The service's replicas store what the inference server stores: the 150 flowers as
+    // sampled requests of one row, and a label for each, the first 100 with their records
+    // (the replica that served the request took the label), the rest without.
+    const flowers = irisCsv
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => {
+        const [a, b, c, d, species] = line.split(',');
+        const record = { sepal_length: +a!, sepal_width: +b!, petal_length: +c!, petal_width: +d! };
+        return { record, species: species! };
+      });
+    const prefix = feedbackPrefix(namespace, 'iris');
+    const time = new Date(Date.now() - 60_000);
+    const rows = (record: Record<string, number>) => ({
+      records: [record],
+      features: [[0, 0, 0, 0]],
+      predictions: [{ label: 'setosa', probabilities: [1, 0, 0] }],
+    });
+    const requests = flowers.map((f, i) =>
+      SampledRequestSchema.parse({
+        requestId: `${namespace}-${i}`,
+        time: time.toISOString(),
+        model: 'iris',
+        modelVersion: '1',
+        protocol: 'v2',
+        ...rows(f.record),
+      }),
+    );
+    const labels = flowers.map((f, i) =>
+      FeedbackLabelsSchema.parse({
+        requestId: `${namespace}-${i}`,
+        time: new Date(time.getTime() + 1000).toISOString(),
+        model: 'iris',
+        modelVersion: '1',
+        labels: [f.species],
+        ...(i < 100 ? rows(f.record) : { records: null, features: null, predictions: null }),
+      }),
+    );
+    const jsonLines = (lines: object[]) => lines.map((l) => `${JSON.stringify(l)}\n`).join('');
+    await store.write(
+      info.minio.bucket,
+      feedbackFileKey(prefix, 'requests', time, 'iris-pod-a', 0),
+      jsonLines(requests),
+    );
+    await store.write(
+      info.minio.bucket,
+      feedbackFileKey(prefix, 'labels', new Date(time.getTime() + 1000), 'iris-pod-b', 0),
+      jsonLines(labels),
+    );
+    try {
+      const ready = await readyDataset('from-feedback', 180_000);
+      expect(ready.status).toMatchObject({
+        rows: 150,
+        labels: { setosa: 50, versicolor: 50, virginica: 50 },
+        lastIngestion: { trigger: 'Retry', phase: 'Succeeded' },
+      });
+      expect(ready.status?.columns?.map((c) => c.name).sort()).toEqual([
+        'petal_length',
+        'petal_width',
+        'sepal_length',
+        'sepal_width',
+        'species',
+      ]);
+    } finally {
+      await store.removePrefix(info.minio.bucket, prefix);
+    }
   });
 
   it('reports StorageUnavailable while MinIO is down during an ingestion, and recovers', async () => {
