@@ -20,7 +20,8 @@ import type { Cell } from './table.js';
 /** A cell's raw value as JSON text: a number, a string, or null when missing. */
 export function rawValueJson(input: InputTransform, cell: Cell): string {
   if (isMissing(cell)) return 'null';
-  if (input.kind === 'numeric') return JSON.stringify(parseNumericCell(input.name, cell)!);
+  // A numeric column's present values are finite numbers, whose JSON text is String(n).
+  if (input.kind === 'numeric') return String(parseNumericCell(input.name, cell)!);
   if (input.hashSalt !== undefined) {
     return JSON.stringify(defaultHash(input.hashSalt, parseCategoryCell(input.type, cell)!));
   }
