@@ -26,6 +26,7 @@ import {
   type FeedbackStore,
   feedbackTable,
   labelFilesToRead,
+  leadingRequestId,
   partitionOf,
 } from './feedback.js';
 import type { Cell } from './table.js';
@@ -299,6 +300,49 @@ describe('the feedback source', () => {
     expect(error.reason).toBe('InvalidData');
     expect(error.message).toContain(`s3://lathe/${key}: line 2 is not a feedback label`);
     expect(error.message).toContain('labels');
+  });
+});
+
+describe('sampled requests', () => {
+  it('are joined whatever the order of their keys, and parsed only when a label needs them', async () => {
+    const store = new MemoryStore();
+    const { requestId, ...rest } = request('r2', [flower(2)]);
+    const key = `${prefix}requests/2026-01-02/03/20260102T030000.000Z-other-000000.jsonl`;
+    store.objects.set(
+      key,
+      [
+        `${JSON.stringify(request('r1', [flower(1)]))}\n`,
+        // Another writer's key order: the line is parsed to find its ID.
+        `${JSON.stringify({ ...rest, requestId })}\n`,
+        // Never labelled, so never parsed: a broken tail goes unnoticed.
+        '{"requestId":"r3","time": broken\n',
+      ].join(''),
+    );
+    store.put('labels', '2026-01-02T04:00:00.000Z', 'iris-b', 0, [
+      labels('r1', ['setosa'], '2026-01-02T04:00:00.000Z'),
+      labels('r2', ['virginica'], '2026-01-02T04:00:01.000Z'),
+    ]);
+    const { rows } = await read(store);
+    expect(rows.map((r) => [r.species, r.sepal_length])).toEqual([
+      ['setosa', 1],
+      ['virginica', 2],
+    ]);
+    // A labelled request whose line is broken is InvalidData, naming the file and line.
+    store.put('labels', '2026-01-02T04:00:00.000Z', 'iris-b', 0, [
+      labels('r3', ['setosa'], '2026-01-02T04:00:00.000Z'),
+    ]);
+    const error = await failure(store);
+    expect(error.reason).toBe('InvalidData');
+    expect(error.message).toContain(`s3://lathe/${key}: line 3 is not valid JSON`);
+  });
+
+  it.each([
+    ['{"requestId":"abc-1","time":"x"}', 'abc-1'],
+    ['{"requestId":"a\\"b","time":"x"}', undefined],
+    ['{"time":"x","requestId":"abc"}', undefined],
+    ['{"requestId": "abc"}', undefined],
+  ])('reads the leading request ID of %s', (line, expected) => {
+    expect(leadingRequestId(line)).toBe(expected);
   });
 });
 

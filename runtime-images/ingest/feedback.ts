@@ -14,7 +14,9 @@
  * Memory stays flat however much feedback there is: the labels in the window are spilled to
  * the scratch directory, and the join runs on partitions of that spill by a hash of the request
  * ID, each small enough to hold (`bucketBytes`); with more than one partition the sampled
- * requests are partitioned to disk the same way, in one pass over `requests/`. Rows come out
+ * requests are partitioned to disk the same way, in one pass over `requests/`. A request line
+ * is parsed (and checked against the contract) only when a label needs it: the others are
+ * scanned for their ID, as most sampled requests are never labelled. Rows come out
  * partition by partition; in a partition, labels that carried their records first (label
  * order), then joined requests (request-file order). The same feedback always gives the same
  * rows in the same order, hence the same version.
@@ -39,7 +41,15 @@ import {
 } from '../../operator/src/contract/object-store-layout.js';
 import { IngestFailure } from './failure.js';
 import { TextFileWriter } from './files.js';
-import { type Cell, cellOf, jsonLineBatches, type SourcePart, type Table } from './table.js';
+import {
+  type Cell,
+  cellOf,
+  jsonLineBatches,
+  lineBatches,
+  parseJsonLine,
+  type SourcePart,
+  type Table,
+} from './table.js';
 
 /** What the feedback source reads: keys and objects of the operator's store. */
 export interface FeedbackStore {
@@ -161,6 +171,20 @@ export function partitionOf(requestId: string, partitions: number): number {
   return (hash >>> 0) % partitions;
 }
 
+/**
+ * The request ID of a `requests/` line as the server writes it (`{"requestId":"…",…}`, by
+ * `JSON.stringify` of a `SampledRequest`), read without parsing the line; undefined for a line
+ * that starts otherwise or whose ID holds an escape, which is then parsed.
+ */
+export function leadingRequestId(text: string): string | undefined {
+  const head = '{"requestId":"';
+  if (!text.startsWith(head)) return undefined;
+  const end = text.indexOf('"', head.length);
+  if (end === -1) return undefined;
+  const id = text.slice(head.length, end);
+  return id.includes('\\') ? undefined : id;
+}
+
 function invalidLine(part: string, line: number, what: string, issues: string): IngestFailure {
   return new IngestFailure('InvalidData', `${part}: line ${line} is not ${what}: ${issues}`);
 }
@@ -248,12 +272,31 @@ export function feedbackTable(options: FeedbackSourceOptions): Table {
     }
   }
 
-  /** Each sampled request's ID and records, from the store or from a partition file. */
-  async function* requestsOf(parts: AsyncIterable<SourcePart>) {
+  /** A `requests/` line's request ID, and the line parsed when that took parsing it. */
+  function requestIdOf(part: string, line: number, text: string) {
+    const id = leadingRequestId(text);
+    if (id !== undefined) return { id, value: undefined };
+    const value = parseJsonLine(part, line, text);
+    const parsed = RequestLineSchema.safeParse(value);
+    if (!parsed.success) {
+      throw invalidLine(part, line, 'a sampled request', issuesOf(parsed.error));
+    }
+    return { id: parsed.data.requestId, value };
+  }
+
+  /**
+   * The sampled requests whose ID `wanted` accepts, parsed and checked against the contract;
+   * the other lines are only scanned for their ID (most sampled requests are never labelled).
+   */
+  async function* requestsOf(parts: AsyncIterable<SourcePart>, wanted: (id: string) => boolean) {
     for await (const part of parts) {
-      for await (const { values, lines } of jsonLineBatches(part)) {
-        for (let i = 0; i < values.length; i++) {
-          const parsed = RequestLineSchema.safeParse(values[i]);
+      for await (const { texts, lines } of lineBatches(part)) {
+        for (let i = 0; i < texts.length; i++) {
+          const { id, value } = requestIdOf(part.name, lines[i]!, texts[i]!);
+          if (!wanted(id)) continue;
+          const parsed = RequestLineSchema.safeParse(
+            value ?? parseJsonLine(part.name, lines[i]!, texts[i]!),
+          );
           if (!parsed.success) {
             throw invalidLine(part.name, lines[i]!, 'a sampled request', issuesOf(parsed.error));
           }
@@ -379,11 +422,16 @@ export function feedbackTable(options: FeedbackSourceOptions): Table {
         await labelParts.close();
         await rm(labelSpill);
         labelFiles = labelParts.files;
+        // The sampled requests, line by line as stored, to the partition of their ID.
         const requestParts = new PartitionWriter(dir, 'requests', partitions);
-        let n = 0;
-        for await (const request of requestsOf(objectParts(requestKeys()))) {
-          requestParts.write(request.requestId, JSON.stringify(request));
-          if (++n % BATCH_ROWS === 0) await requestParts.drain();
+        for await (const part of objectParts(requestKeys())) {
+          for await (const { texts, lines } of lineBatches(part)) {
+            for (let i = 0; i < texts.length; i++) {
+              const { id } = requestIdOf(part.name, lines[i]!, texts[i]!);
+              requestParts.write(id, texts[i]!);
+            }
+            await requestParts.drain();
+          }
         }
         await requestParts.close();
         requestFiles = requestParts.files;
@@ -408,6 +456,7 @@ export function feedbackTable(options: FeedbackSourceOptions): Table {
         if (waiting > 0) {
           const requests = requestsOf(
             requestFiles ? localParts(requestFiles[p]!) : objectParts(requestKeys()),
+            (id) => labels.has(id),
           );
           for await (const request of requests) {
             const entry = labels.get(request.requestId);

@@ -135,23 +135,22 @@ function checkHeader(header: string[], source: string): void {
   }
 }
 
-/** The values of a batch of JSON Lines, and the line number of each. */
-export interface JsonLineBatch {
-  values: unknown[];
+/** A batch of non-blank lines of a part (trimmed), and the line number of each. */
+export interface LineBatch {
+  texts: string[];
   lines: number[];
 }
 
 /**
- * Parses a JSON Lines part: one batch of values per chunk (blank lines skipped). A line that
- * is not valid JSON, or longer than `MAX_RECORD_CHARS`, is `InvalidData` naming the part and
- * the line.
+ * Splits a part into lines: one batch per chunk, blank lines skipped. A line longer than
+ * `MAX_RECORD_CHARS` is `InvalidData` naming the part and the line.
  */
-export async function* jsonLineBatches(part: SourcePart): AsyncGenerator<JsonLineBatch> {
+export async function* lineBatches(part: SourcePart): AsyncGenerator<LineBatch> {
   const decoder = new StringDecoder('utf8');
   let pending = '';
   let line = 0;
-  const take = (text: string, final: boolean): JsonLineBatch => {
-    const values: unknown[] = [];
+  const take = (text: string, final: boolean): LineBatch => {
+    const texts: string[] = [];
     const lines: number[] = [];
     let p = 0;
     let n = line;
@@ -165,15 +164,7 @@ export async function* jsonLineBatches(part: SourcePart): AsyncGenerator<JsonLin
       const lineText = text.slice(p, nl).trim();
       p = nl + 1;
       if (lineText === '') continue;
-      try {
-        values.push(JSON.parse(lineText));
-      } catch (error) {
-        throw new IngestFailure(
-          'InvalidData',
-          `${part.name}: line ${n} is not valid JSON (${(error as Error).message})`,
-          { cause: error },
-        );
-      }
+      texts.push(lineText);
       lines.push(n);
     }
     line = n;
@@ -184,14 +175,40 @@ export async function* jsonLineBatches(part: SourcePart): AsyncGenerator<JsonLin
         `${part.name}: line ${n + 1} is longer than ${MAX_RECORD_CHARS} characters`,
       );
     }
-    return { values, lines };
+    return { texts, lines };
   };
   for await (const chunk of part.chunks) {
     const batch = take(pending + decoder.write(chunk), false);
-    if (batch.values.length > 0) yield batch;
+    if (batch.texts.length > 0) yield batch;
   }
   const batch = take(pending + decoder.end(), true);
-  if (batch.values.length > 0) yield batch;
+  if (batch.texts.length > 0) yield batch;
+}
+
+/** A line of JSON Lines, parsed; `InvalidData` naming the part and the line when it is not JSON. */
+export function parseJsonLine(part: string, line: number, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new IngestFailure(
+      'InvalidData',
+      `${part}: line ${line} is not valid JSON (${(error as Error).message})`,
+      { cause: error },
+    );
+  }
+}
+
+/** The values of a batch of JSON Lines, and the line number of each. */
+export interface JsonLineBatch {
+  values: unknown[];
+  lines: number[];
+}
+
+/** Parses a JSON Lines part: one batch of values per chunk (`lineBatches`, `parseJsonLine`). */
+export async function* jsonLineBatches(part: SourcePart): AsyncGenerator<JsonLineBatch> {
+  for await (const { texts, lines } of lineBatches(part)) {
+    yield { values: texts.map((t, i) => parseJsonLine(part.name, lines[i]!, t)), lines };
+  }
 }
 
 export function jsonLinesTable(parts: AsyncIterable<SourcePart>): Table {
