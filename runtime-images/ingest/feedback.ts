@@ -331,7 +331,8 @@ export function feedbackTable(options: FeedbackSourceOptions): Table {
             continue;
           }
           counts.labels++;
-          const spilled: SpilledLabel = { ...parsed.data, time };
+          const { requestId, labels, records } = parsed.data;
+          const spilled: SpilledLabel = { requestId, time, labels, records };
           text += `${JSON.stringify(spilled)}\n`;
         }
         spill.write(text);
@@ -411,11 +412,12 @@ export function feedbackTable(options: FeedbackSourceOptions): Table {
       let labelFiles = [labelSpill];
       let requestFiles: string[] | undefined;
       if (partitions > 1) {
+        // Spilled lines start with their request ID (`SpilledLabel`'s first key): copied as is.
         const labelParts = new PartitionWriter(dir, 'labels', partitions);
-        for await (const { values } of jsonLineBatches(filePart(labelSpill))) {
-          for (const value of values) {
-            const entry = value as SpilledLabel;
-            labelParts.write(entry.requestId, JSON.stringify(entry));
+        for await (const { texts } of lineBatches(filePart(labelSpill))) {
+          for (const text of texts) {
+            const id = leadingRequestId(text) ?? (JSON.parse(text) as SpilledLabel).requestId;
+            labelParts.write(id, text);
           }
           await labelParts.drain();
         }
