@@ -117,10 +117,12 @@ export const DatasetFile = {
    * imputation, encoding and scaling: a numeric column's value is a JSON number, any other a
    * string as read, a missing value `null` (never imputed); the label is a number for
    * regression, else the class text as read. A PII `Drop` column is absent; a PII `Hash`
-   * column holds the value already hashed with this version's salt, never the raw value, so
-   * prepare a line with `prepareTestRawRecord` (which does not hash again), not `prepareRecord`.
-   * Prepared that way with this version's `schema.json`, line i gives exactly line i of
-   * `test` (`encodeLabel` for the label).
+   * column holds the value already hashed with this version's salt, never the raw value: with
+   * this version's own `schema.json`, `prepareTestRawRecord` (which does not hash again) gives
+   * line i of `test` exactly from line i (`encodeLabel` for the label). A model of another
+   * version is prepared with its own schema, taking this version's hashed columns as they are
+   * and hashing the columns this version did not hash (the trainer's evaluate mode,
+   * `piiHashFor` in `runtime-images/trainer/raw-test-split.ts`).
    */
   testRaw: 'test.raw.jsonl',
 } as const;

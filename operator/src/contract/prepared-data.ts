@@ -222,11 +222,9 @@ export function prepareRecord(
 }
 
 /**
- * The prepared features of one line of a dataset version's `test.raw.jsonl`: `prepareRecord`,
- * except that a hashed PII column's value is taken as already hashed (the file never holds
- * the raw value). With the version's own schema this gives the line of `test.csv`; with the
- * schema of a model trained on another version it prepares the row as that model would, a
- * hashed value then being an unknown category (each version hashes with its own salt).
+ * The prepared features of one line of a dataset version's `test.raw.jsonl`, with that
+ * version's own schema: `prepareRecord`, except that a hashed PII column's value is taken as
+ * already hashed (the file never holds the raw value). It gives the line of `test.csv`.
  */
 export function prepareTestRawRecord(
   schema: PreparedSchema,
