@@ -15,6 +15,7 @@ import {
   prepareRecord,
   prepareTestRawRecord,
 } from '../../operator/src/contract/prepared-data.js';
+import { piiHashFor, RawTestSplit } from '../trainer/raw-test-split.js';
 import { decodeCsv } from './csv.js';
 import { IngestFailure } from './failure.js';
 import { type PreparedVersion, prepareVersion, tableOf } from './ingest.js';
@@ -188,6 +189,30 @@ describe('a prepared version', () => {
     // The raw split is part of the content hash.
     const names = versionOf(v.files).manifest.toString();
     expect(names).toContain('"test.raw.jsonl"');
+  });
+
+  it('writes a raw test split the evaluate mode reads back as test.csv', async () => {
+    const lines = ['n,colour,email,y'];
+    for (let i = 0; i < 30; i++) {
+      lines.push(
+        `${i % 5 === 0 ? '' : i / 4},${['red', 'green', ''][i % 3]},u${i % 4}@x.org,${i % 3 ? 'a' : 'b'}`,
+      );
+    }
+    const v = await prepare(
+      {
+        schema: { label: 'y' },
+        preparation: { pii: [{ column: 'email', action: 'Hash' }] },
+        split: { testFraction: 0.3 },
+      },
+      `${lines.join('\n')}\n`,
+    );
+    // The trainer's evaluate mode, scoring a model of this very version.
+    const split = new RawTestSplit(v.schema, piiHashFor(v.schema, v.schema).hash);
+    for (const [i, line] of v.testRaw.entries()) split.add(line, i + 1);
+    expect(split.rejectedRows).toBe(0);
+    expect(split.unseenClasses).toEqual([]);
+    const expected = v.test.slice(1).flatMap((row) => row.slice(0, -1).map(Number));
+    expect([...split.preparedFeatures()]).toEqual([...Float32Array.from(expected)]);
   });
 
   it('keeps a regression label a number, and the numbers of a categorical column as text', async () => {
