@@ -96,8 +96,14 @@ interface Markers {
 export function retrainPolicyController(options: RetrainPolicyControllerOptions) {
   const { store, storeConfig } = options;
   const statsCache = new Map<string, DatasetStats>();
-  /** When each policy last read its service's live accuracy (a read may find no labels). */
-  const accuracyChecks = new Map<string, number>();
+  /**
+   * Each policy's last read of its service's live accuracy: when (a read may find no labels)
+   * and what it found, which the informer's copy of the status may not show yet.
+   */
+  const accuracyChecks = new Map<
+    string,
+    { at: number; reading: PolicyObservation['lastAccuracy'] }
+  >();
 
   return defineController<RetrainPolicyObject>({
     name: 'retrainpolicy',
@@ -256,18 +262,22 @@ export function retrainPolicyController(options: RetrainPolicyControllerOptions)
       if (accuracy && !spec.suspend) {
         const checkMs = durationMs(accuracy.checkInterval);
         const key = `${namespace}/${name}`;
-        const lastCheck =
-          accuracyChecks.get(key) ?? (Date.parse(markers.lastAccuracy?.time ?? '') || 0);
+        const readAt = (r: PolicyObservation['lastAccuracy']) => Date.parse(r?.time ?? '') || 0;
+        const remembered = accuracyChecks.get(key);
+        if (remembered && readAt(remembered.reading) > readAt(markers.lastAccuracy)) {
+          markers.lastAccuracy = remembered.reading;
+        }
+        const lastCheck = remembered?.at ?? readAt(markers.lastAccuracy);
         if (now.getTime() - lastCheck >= checkMs) {
           const measured = await readLiveAccuracy(policy, ctx);
           if ('blocked' in measured) blocked = measured.blocked;
           else if (measured.accuracy) {
             markers.lastAccuracy = measured.accuracy;
-            accuracyChecks.set(key, now.getTime());
+            accuracyChecks.set(key, { at: now.getTime(), reading: measured.accuracy });
           }
         }
         // Until a reading found labelled rows, look again soon; after, at the check interval.
-        const checked = accuracyChecks.get(key);
+        const checked = accuracyChecks.get(key)?.at;
         requeues.push(
           checked === undefined ? 5_000 : Math.max(1_000, checked + checkMs - now.getTime()),
         );

@@ -301,6 +301,25 @@ describe('RetrainPolicy', () => {
       (await getPolicy('manual')).status?.lastDatasetVersion,
     );
     expect((await runsOf('manual')).length).toBeLessThanOrEqual(runsBefore + 1);
+
+    // Its challenger is judged against the champion trained on the earlier version: the
+    // champion's artifact is scored on the new version's test split by an evaluation Job.
+    const judged = await eventually(
+      async () => {
+        const p = await getPolicy('manual');
+        const challenger = (await mvs()).find(
+          (m) => m.spec.lineage?.trainingJob?.name === run.metadata.name,
+        );
+        expect(challenger).toBeDefined();
+        expect(p.status?.lastPromotion?.challenger.modelVersion).toBe(challenger?.metadata.name);
+        return p;
+      },
+      { what: 'the dataset-change challenger judged', timeoutMs: 300_000 },
+    );
+    const decision = judged.status?.lastPromotion;
+    expect(decision?.champion?.value).toBeGreaterThan(0.5);
+    expect(decision?.reason).toContain('on the same test split');
+    expect(decision?.reason).not.toContain('not compared');
   });
 
   it("runs on a schedule through the trigger's own identity, stops when suspended, and cleans up when deleted", async () => {
@@ -523,7 +542,7 @@ describe('RetrainPolicy', () => {
     const policy = await eventually(
       async () => {
         const p = await getPolicy('watch-accuracy');
-        expect(p.status?.lastAccuracy?.samples).toBe(60);
+        expect(p.status?.lastAccuracy?.samples, JSON.stringify(p.status)).toBe(60);
         return p;
       },
       { what: 'the live accuracy read', timeoutMs: 60_000 },

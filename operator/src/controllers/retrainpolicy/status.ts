@@ -57,6 +57,9 @@ export function retrainPolicyStatus(
     triggers.drift
       ? `${triggers.drift.metric} drift of ${triggers.drift.inferenceServiceRef.name} above ${triggers.drift.threshold}`
       : '',
+    triggers.accuracy
+      ? `live accuracy of ${triggers.accuracy.inferenceServiceRef.name} below ${triggers.accuracy.minimum}`
+      : '',
   ].filter(Boolean);
 
   const inputs: ConditionInput[] = [];
