@@ -68,7 +68,7 @@ function main(): number {
   }
   if (problems.length > 0) {
     console.error(
-      `The CRDs in crds/ are out of date with operator/src/api:\n${problems.join('\n')}\nRun "npm run generate:crds" and commit the result.`,
+      `The CRDs in crds/ are out of date with operator/src/api:\n${problems.join('\n')}\nRun "npm run generate" and commit the result.`,
     );
     return 1;
   }

@@ -78,7 +78,7 @@ function visit(
 }
 
 describe.each(allKinds.map((k) => [k.kind, k] as const))('the %s CRD', (_name, kind) => {
-  it('is checked in as generated (run npm run generate:crds)', () => {
+  it('is checked in as generated (run npm run generate)', () => {
     const checkedIn = readFileSync(path.join(crdDir, crdFileName(kind)), 'utf8');
     expect(checkedIn).toBe(renderCrdYaml(kind));
   });
