@@ -82,6 +82,13 @@ function jsonOf<S extends z.ZodType>(schema: S) {
   });
 }
 
+/** What both modes read about where they run: the backend, the GPUs, the result file. */
+const executionEnv = {
+  [TrainEnv.backend]: BackendChoiceSchema.default('auto'),
+  [TrainEnv.gpus]: z.coerce.number().int().min(0).default(0),
+  [RESULT_PATH_ENV]: z.string().min(1).default(DEFAULT_TERMINATION_MESSAGE_PATH),
+};
+
 const TrainEnvSchema = z.object({
   [TrainEnv.namespace]: z.string().min(1),
   [TrainEnv.name]: z.string().min(1),
@@ -99,9 +106,7 @@ const TrainEnvSchema = z.object({
     validationSplit: 0.1,
     seed: 42,
   }),
-  [TrainEnv.backend]: BackendChoiceSchema.default('auto'),
-  [TrainEnv.gpus]: z.coerce.number().int().min(0).default(0),
-  [RESULT_PATH_ENV]: z.string().min(1).default(DEFAULT_TERMINATION_MESSAGE_PATH),
+  ...executionEnv,
 });
 
 /** Reads the trainer's settings; throws `RuntimeEnvError` naming every bad variable. */
@@ -146,9 +151,7 @@ const EvaluateEnvSchema = z.object({
     .regex(/^sha256:[a-f0-9]{64}$/, { message: 'must be sha256:<64 lowercase hex digits>' }),
   [EvaluateEnv.datasetUri]: prefixUri,
   [TrainEnv.task]: z.enum(['classification', 'regression']),
-  [TrainEnv.backend]: BackendChoiceSchema.default('auto'),
-  [TrainEnv.gpus]: z.coerce.number().int().min(0).default(0),
-  [RESULT_PATH_ENV]: z.string().min(1).default(DEFAULT_TERMINATION_MESSAGE_PATH),
+  ...executionEnv,
 });
 
 /** Reads the `evaluate` mode's settings; throws `RuntimeEnvError` naming every bad variable. */
