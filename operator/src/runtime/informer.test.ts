@@ -67,7 +67,14 @@ class FakeSource implements Pick<KubeClient, 'list' | 'watch'> {
   }
 }
 
-function setup(options: { kind?: KindSpec; resyncMs?: number; watchdogMs?: number } = {}) {
+function setup(
+  options: {
+    kind?: KindSpec;
+    resyncMs?: number;
+    watchdogMs?: number;
+    transform?: (obj: KubeObject) => KubeObject;
+  } = {},
+) {
   const source = new FakeSource();
   const restarts: RestartReason[] = [];
   const seen: string[] = [];
@@ -79,6 +86,7 @@ function setup(options: { kind?: KindSpec; resyncMs?: number; watchdogMs?: numbe
     watchdogMs: options.watchdogMs ?? 300_000,
     backoff: { baseMs: 1_000, capMs: 8_000 },
     metrics: { restarted: (r) => void restarts.push(r), synced: () => undefined },
+    ...(options.transform ? { transform: options.transform } : {}),
   });
   informer.addHandlers({
     onAdd: (o) => void seen.push(`add ${o.metadata?.name}@${o.metadata?.resourceVersion}`),
@@ -251,6 +259,26 @@ describe('Informer', () => {
       (obj.data as Record<string, string>).k = 'changed';
     }).toThrow(TypeError);
     expect(informer.get('ns', 'a')?.data).toEqual({ k: 'v' });
+    await informer.stop();
+  });
+
+  it('caches and hands to handlers what the transform keeps, frozen', async () => {
+    const kept: string[] = [];
+    const { source, informer } = setup({
+      transform: (obj) => ({ ...obj, data: { k: (obj.data as Record<string, string>).k ?? '' } }),
+    });
+    source.listResult = async () => ({
+      metadata: { resourceVersion: '10' },
+      items: [cm('a', '5', { k: 'v', bulky: 'x'.repeat(1000) })],
+    });
+    informer.addHandlers({ onAdd: (o) => void kept.push(JSON.stringify(o.data)) });
+    informer.start();
+    await vi.advanceTimersByTimeAsync(0);
+    source.current.emit({ type: 'ADDED', object: cm('b', '11', { k: 'w', bulky: 'y' }) });
+    expect(informer.get('ns', 'a')?.data).toEqual({ k: 'v' });
+    expect(informer.get('ns', 'b')?.data).toEqual({ k: 'w' });
+    expect(Object.isFrozen(informer.get('ns', 'b')?.data)).toBe(true);
+    expect(kept).toEqual(['{"k":"v"}', '{"k":"w"}']);
     await informer.stop();
   });
 
