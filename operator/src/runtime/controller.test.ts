@@ -155,6 +155,37 @@ describe('ControllerRunner outcomes', () => {
     expect(statusWrites()).toBe(2);
   });
 
+  it('remembers a status write only until the cache shows a newer version, or for 5 minutes', async () => {
+    let size = 1;
+    const { runner, emit } = await setup(
+      async (obj, ctx) => {
+        await ctx.patchStatus(obj, { size });
+        return done();
+      },
+      {},
+      { objects: { Widget: [widgetObject('a'), widgetObject('b')] } },
+    );
+    await runner.reconcileKey('ns/a');
+    expect(runner.rememberedStatusWrites).toBe(1);
+    // A resync re-delivers the same version: the cache has not caught up yet.
+    emit('Widget', { type: 'MODIFIED', object: widgetObject('a') });
+    expect(runner.rememberedStatusWrites).toBe(1);
+    const written = widgetObject('a', { status: { size: 1 } });
+    emit('Widget', {
+      type: 'MODIFIED',
+      object: { ...written, metadata: { ...written.metadata, resourceVersion: '2' } },
+    });
+    expect(runner.rememberedStatusWrites).toBe(0);
+
+    await runner.reconcileKey('ns/b');
+    expect(runner.rememberedStatusWrites).toBe(1);
+    await vi.advanceTimersByTimeAsync(5 * 60_000 + 1);
+    size = 2;
+    await runner.reconcileKey('ns/a');
+    // b's write expired when a's new one was remembered.
+    expect(runner.rememberedStatusWrites).toBe(1);
+  });
+
   it('requeueAfter: adds the key again after the delay', async () => {
     const { runner, total } = await setup(async () => requeueAfter(5_000));
     await runner.reconcileKey('ns/a');

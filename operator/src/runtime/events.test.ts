@@ -55,6 +55,16 @@ describe('EventDedupe', () => {
     expect(d.decide('a', 1)).toEqual({ action: 'create' });
     expect(d.decide('c', 1).action).toBe('update');
   });
+
+  it('forgets entries older than the window as newer ones are remembered', () => {
+    const d = new EventDedupe(60_000);
+    d.remember('a', { namespace: 'ns', name: 'a', count: 1, lastSeenMs: 0 });
+    d.remember('b', { namespace: 'ns', name: 'b', count: 1, lastSeenMs: 30_000 });
+    expect(d.size).toBe(2);
+    d.remember('c', { namespace: 'ns', name: 'c', count: 1, lastSeenMs: 60_001 });
+    expect(d.size).toBe(2);
+    expect(d.decide('b', 60_001).action).toBe('update');
+  });
 });
 
 describe('microTime', () => {

@@ -71,15 +71,26 @@ export class EventDedupe {
     return { action: 'create' };
   }
 
-  /** Records that the event under `key` now exists as `namespace/name` with `count` occurrences. */
+  /**
+   * Records that the event under `key` now exists as `namespace/name` with `count` occurrences,
+   * and forgets entries that no longer decide anything: those seen longer than the window ago
+   * (their next occurrence creates a new event anyway), and the stalest beyond the size limit.
+   */
   remember(key: string, state: EventSeriesState): void {
     this.#seen.delete(key);
     this.#seen.set(key, state);
-    if (this.#seen.size > this.#maxEntries) {
-      // Maps iterate in insertion order, and remember() re-inserts: the first is the stalest.
-      const oldest = this.#seen.keys().next().value;
-      if (oldest !== undefined) this.#seen.delete(oldest);
+    // Maps iterate in insertion order, and remember() re-inserts: the first is the stalest.
+    for (const [oldKey, old] of this.#seen) {
+      const expired =
+        state.lastSeenMs - old.lastSeenMs > this.#windowMs || this.#seen.size > this.#maxEntries;
+      if (!expired) break;
+      this.#seen.delete(oldKey);
     }
+  }
+
+  /** How many events are remembered. */
+  get size(): number {
+    return this.#seen.size;
   }
 
   forget(key: string): void {
