@@ -9,7 +9,7 @@
  * Recording never throws and never fails a reconcile: an event is a courtesy to the user, and
  * losing one is better than retrying work because of it. Failures are logged.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isNotFound, type KubeClient } from './kube-client.js';
 import { builtin, type KubeObject } from './resource.js';
@@ -44,10 +44,13 @@ export class EventDedupe {
     this.#maxEntries = maxEntries;
   }
 
-  /** The identity of an event for deduplication. */
+  /**
+   * The identity of an event for deduplication: a digest of object, type, reason and note, so
+   * a remembered event costs a few dozen bytes whatever the length of its note.
+   */
   static keyOf(regarding: KubeObject, type: EventType, reason: string, note: string): string {
     const m = regarding.metadata ?? {};
-    return [
+    const identity = [
       m.uid ?? '',
       regarding.kind ?? '',
       m.namespace ?? '',
@@ -56,6 +59,7 @@ export class EventDedupe {
       reason,
       note,
     ].join('\u0000');
+    return createHash('sha256').update(identity).digest('base64url');
   }
 
   decide(key: string, nowMs: number): DedupeDecision {
