@@ -338,6 +338,38 @@ describe('Informer', () => {
     expect(informer.list()).toHaveLength(2);
     await informer.stop();
   });
+
+  it('applies a relist page by page, deleting only what the last page did not bring back', async () => {
+    const { source, informer, seen } = setup();
+    source.listResult = async () => ({
+      metadata: { resourceVersion: '5' },
+      items: [cm('a', '1'), cm('b', '2'), cm('c', '3')],
+    });
+    informer.start();
+    await vi.advanceTimersByTimeAsync(0);
+    seen.length = 0;
+    let release: () => void = () => undefined;
+    const secondPageAsked = new Promise<void>((resolve) => {
+      source.listResult = async () => {
+        if (source.lists === 2)
+          return { metadata: { resourceVersion: '9', continue: 'next' }, items: [cm('a', '6')] };
+        resolve();
+        await new Promise<void>((r) => {
+          release = r;
+        });
+        return { metadata: { resourceVersion: '9' }, items: [cm('c', '3')] };
+      };
+    });
+    source.current.end(Object.assign(new Error('Gone'), { statusCode: 410 }));
+    await secondPageAsked;
+    // The first page is applied before the second arrives; nothing is deleted yet.
+    expect(seen).toEqual(['update a@1->6']);
+    expect(informer.list().map((o) => o.metadata?.name)).toEqual(['a', 'b', 'c']);
+    release();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(seen).toEqual(['update a@1->6', 'delete b']);
+    await informer.stop();
+  });
 });
 
 describe('withoutManagedFields', () => {

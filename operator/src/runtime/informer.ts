@@ -244,9 +244,14 @@ export class Informer<T extends KubeObject> implements ObjectReader<T> {
     }
   }
 
-  /** Lists every page and makes the cache equal to the result, telling handlers the difference. */
+  /**
+   * Lists every page and makes the cache equal to the result, telling handlers the difference.
+   * Each page is applied as it arrives, so a relist of many objects never holds them all twice
+   * (as received and as cached); deletions wait for the last page. The pages are one snapshot
+   * (continue tokens keep the list's resourceVersion), never older than what the cache holds.
+   */
   async #listAndReplace(): Promise<void> {
-    const raws: KubeObject[] = [];
+    const seen = new Set<string>();
     let continueToken: string | undefined;
     let resourceVersion = '';
     do {
@@ -257,22 +262,20 @@ export class Informer<T extends KubeObject> implements ObjectReader<T> {
         continue: continueToken,
       });
       if (this.#stopped) return;
-      raws.push(...(page.items ?? []));
+      for (const raw of page.items ?? []) {
+        // Items of a list carry no apiVersion/kind; the schema of a kind may require them.
+        const withType = {
+          ...raw,
+          apiVersion: raw.apiVersion ?? apiVersionOf(this.kind.resource),
+          kind: raw.kind ?? this.kind.resource.kind,
+        };
+        seen.add(keyStringOf(withType));
+        this.#upsert(withType, true);
+      }
       continueToken = page.metadata?.continue || undefined;
       resourceVersion = page.metadata?.resourceVersion ?? '';
     } while (continueToken);
 
-    const seen = new Set<string>();
-    for (const raw of raws) {
-      // Items of a list carry no apiVersion/kind; the schema of a kind may require them.
-      const withType = {
-        ...raw,
-        apiVersion: raw.apiVersion ?? apiVersionOf(this.kind.resource),
-        kind: raw.kind ?? this.kind.resource.kind,
-      };
-      seen.add(keyStringOf(withType));
-      this.#upsert(withType, true);
-    }
     for (const [key, old] of [...this.#items]) {
       if (!seen.has(key)) {
         this.#unstore(key);
