@@ -23,8 +23,9 @@
  * - throw `TerminalError`, or an API error with HTTP 422: the spec cannot work; no retry until
  *   the object changes, which enqueues it again through the informer.
  * - throw anything else: transient; retried with per-key exponential backoff.
- * A failed reconcile also records a Warning event on the object (deduplicated), with the
- * error's `reason` when it has one; optimistic-concurrency conflicts (409) are not reported.
+ * A failed reconcile also records a Warning event on the object (deduplicated, sent in the
+ * background), with the error's `reason` when it has one; optimistic-concurrency conflicts
+ * (409) are not reported.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -551,7 +552,10 @@ export class ControllerRunner<T extends KubeObject> {
         );
       }
       if (subject && !isConflict(error)) {
-        await ctx.events.record(
+        // Sent in the background, as controller-runtime's recorder does: the worker moves on
+        // to the next key instead of waiting for a courtesy write (the manager flushes events
+        // before it exits; `record` never rejects).
+        void ctx.events.record(
           subject,
           'Warning',
           reasonOf(error, terminal),

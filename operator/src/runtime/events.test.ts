@@ -110,6 +110,21 @@ describe('EventRecorder', () => {
     expect(calls).toEqual(['create p', 'patch count=2', 'patch count=3']);
   });
 
+  it('sends repeats recorded concurrently one after the other, as one series', async () => {
+    const { client, calls } = fakeClient();
+    const r = new EventRecorder({
+      client,
+      log: pino({ level: 'silent' }),
+      controller: 'c',
+      instance: 'i',
+    });
+    void r.record(pod, 'Warning', 'Failed', 'Reconcile', 'boom');
+    void r.record(pod, 'Warning', 'Failed', 'Reconcile', 'boom');
+    void r.record(pod, 'Normal', 'Other', 'Reconcile', 'fine');
+    await r.flush();
+    expect(calls.sort()).toEqual(['create p', 'create p', 'patch count=2']);
+  });
+
   it('creates a fresh event when the remembered one is gone', async () => {
     const { client, calls } = fakeClient(new ApiError(404, { reason: 'NotFound' }, 'gone'));
     const r = new EventRecorder({

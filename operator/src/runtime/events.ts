@@ -122,6 +122,8 @@ export class EventRecorder {
   readonly #options: EventRecorderOptions;
   readonly #dedupe: EventDedupe;
   readonly #now: () => Date;
+  /** Per dedupe key, the last record still being sent. */
+  readonly #sending = new Map<string, Promise<void>>();
 
   constructor(options: EventRecorderOptions) {
     this.#options = options;
@@ -132,6 +134,11 @@ export class EventRecorder {
   /**
    * Records an event about `regarding`. `reason` is CamelCase (`ArtifactVerified`), `action`
    * what the operator did or tried (`Verify`), `note` a short human sentence.
+   *
+   * Records of the same event are sent one after the other, so a repeat recorded while the
+   * first is still being created counts into its series instead of creating a second event.
+   * A caller that need not wait (a failed reconcile's Warning) may leave the promise alone;
+   * `flush` waits for everything still being sent.
    */
   async record(
     regarding: KubeObject,
@@ -142,6 +149,30 @@ export class EventRecorder {
   ): Promise<void> {
     const shortNote = note.length > maxNoteLength ? `${note.slice(0, maxNoteLength - 3)}...` : note;
     const key = EventDedupe.keyOf(regarding, type, reason, shortNote);
+    const sending = (this.#sending.get(key) ?? Promise.resolve()).then(() =>
+      this.#send(key, regarding, type, reason, action, shortNote),
+    );
+    this.#sending.set(key, sending);
+    try {
+      await sending;
+    } finally {
+      if (this.#sending.get(key) === sending) this.#sending.delete(key);
+    }
+  }
+
+  /** Resolves once every event recorded so far has been sent (or given up on). */
+  async flush(): Promise<void> {
+    while (this.#sending.size > 0) await Promise.all([...this.#sending.values()]);
+  }
+
+  async #send(
+    key: string,
+    regarding: KubeObject,
+    type: EventType,
+    reason: string,
+    action: string,
+    shortNote: string,
+  ): Promise<void> {
     const now = this.#now();
     const decision = this.#dedupe.decide(key, now.getTime());
     try {

@@ -183,6 +183,8 @@ export class Manager {
     const drained = await Promise.all(this.#controllers.map((c) => c.drain(timeoutMs)));
     const allDrained = drained.every(Boolean);
     if (!allDrained) this.#o.log.warn('Stopped with reconciles still in flight');
+    // Warning events of failed reconciles are sent in the background.
+    await this.events.flush();
     await this.informers.stop();
     await this.#elector?.release();
     this.#o.log.info('Stopped the manager');
