@@ -125,6 +125,45 @@ describe('EventRecorder', () => {
     expect(calls.sort()).toEqual(['create p', 'create p', 'patch count=2']);
   });
 
+  it('sends a bounded number at once and drops what exceeds the pending limit', async () => {
+    let inFlight = 0;
+    let mostInFlight = 0;
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const created: string[] = [];
+    const client = {
+      create: async (_r: unknown, body: { note: string }) => {
+        inFlight += 1;
+        mostInFlight = Math.max(mostInFlight, inFlight);
+        await held;
+        inFlight -= 1;
+        created.push(body.note);
+        return body;
+      },
+      patch: async () => ({}),
+    } as unknown as Pick<KubeClient, 'create' | 'patch'>;
+    const r = new EventRecorder({
+      client,
+      log: pino({ level: 'silent' }),
+      controller: 'c',
+      instance: 'i',
+      maxConcurrentSends: 2,
+      maxPendingEvents: 5,
+    });
+    for (let i = 0; i < 8; i++) void r.record(pod, 'Warning', 'Failed', 'Reconcile', `n${i}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(inFlight).toBe(2);
+    release();
+    await r.flush();
+    expect(mostInFlight).toBe(2);
+    expect(created.sort()).toEqual(['n0', 'n1', 'n2', 'n3', 'n4']);
+    // Room again once sent.
+    await r.record(pod, 'Warning', 'Failed', 'Reconcile', 'n8');
+    expect(created).toContain('n8');
+  });
+
   it('creates a fresh event when the remembered one is gone', async () => {
     const { client, calls } = fakeClient(new ApiError(404, { reason: 'NotFound' }, 'gone'));
     const r = new EventRecorder({

@@ -116,6 +116,13 @@ export interface EventRecorderOptions {
   instance: string;
   dedupeWindowMs?: number;
   now?: () => Date;
+  /** Events sent at once (the rest wait their turn). Default 4. */
+  maxConcurrentSends?: number;
+  /**
+   * Events waiting or being sent beyond which new ones are dropped (and counted in a log line),
+   * as client-go's broadcaster drops when its queue is full. Default 1000.
+   */
+  maxPendingEvents?: number;
 }
 
 export class EventRecorder {
@@ -124,11 +131,21 @@ export class EventRecorder {
   readonly #now: () => Date;
   /** Per dedupe key, the last record still being sent. */
   readonly #sending = new Map<string, Promise<void>>();
+  readonly #maxConcurrent: number;
+  readonly #maxPending: number;
+  #pending = 0;
+  #activeSends = 0;
+  /** Sends waiting for a free slot; each is handed the slot of a send that finished. */
+  #waitingForSlot: Array<() => void> = [];
+  #dropped = 0;
+  #lastDropLogMs = 0;
 
   constructor(options: EventRecorderOptions) {
     this.#options = options;
     this.#dedupe = new EventDedupe(options.dedupeWindowMs ?? 10 * 60_000);
     this.#now = options.now ?? (() => new Date());
+    this.#maxConcurrent = Math.max(1, options.maxConcurrentSends ?? 4);
+    this.#maxPending = Math.max(1, options.maxPendingEvents ?? 1000);
   }
 
   /**
@@ -138,7 +155,9 @@ export class EventRecorder {
    * Records of the same event are sent one after the other, so a repeat recorded while the
    * first is still being created counts into its series instead of creating a second event.
    * A caller that need not wait (a failed reconcile's Warning) may leave the promise alone;
-   * `flush` waits for everything still being sent.
+   * `flush` waits for everything still being sent. At most `maxConcurrentSends` requests are
+   * in flight, and beyond `maxPendingEvents` waiting a new event is dropped: memory and the
+   * API server's load stay bounded however fast reconciles fail.
    */
   async record(
     regarding: KubeObject,
@@ -149,15 +168,46 @@ export class EventRecorder {
   ): Promise<void> {
     const shortNote = note.length > maxNoteLength ? `${note.slice(0, maxNoteLength - 3)}...` : note;
     const key = EventDedupe.keyOf(regarding, type, reason, shortNote);
+    if (this.#pending >= this.#maxPending) {
+      this.#drop(reason);
+      return;
+    }
+    this.#pending += 1;
     const sending = (this.#sending.get(key) ?? Promise.resolve()).then(() =>
-      this.#send(key, regarding, type, reason, action, shortNote),
+      this.#inSlot(() => this.#send(key, regarding, type, reason, action, shortNote)),
     );
     this.#sending.set(key, sending);
     try {
       await sending;
     } finally {
+      this.#pending -= 1;
       if (this.#sending.get(key) === sending) this.#sending.delete(key);
     }
+  }
+
+  /** Runs `send` once fewer than `maxConcurrentSends` others run. */
+  async #inSlot(send: () => Promise<void>): Promise<void> {
+    if (this.#activeSends < this.#maxConcurrent) this.#activeSends += 1;
+    else await new Promise<void>((resolve) => this.#waitingForSlot.push(resolve));
+    try {
+      await send();
+    } finally {
+      const next = this.#waitingForSlot.shift();
+      if (next) next();
+      else this.#activeSends -= 1;
+    }
+  }
+
+  #drop(reason: string): void {
+    this.#dropped += 1;
+    const now = Date.now();
+    if (now - this.#lastDropLogMs < 10_000) return;
+    this.#options.log.warn(
+      { dropped: this.#dropped, lastReason: reason, pending: this.#pending },
+      'Dropped events: too many waiting to be sent',
+    );
+    this.#dropped = 0;
+    this.#lastDropLogMs = now;
   }
 
   /** Resolves once every event recorded so far has been sent (or given up on). */
