@@ -331,12 +331,23 @@ async function comparisonRun(
   return run;
 }
 
+/** KiB of RSS per object: least squares over idle and every size. */
 function slopeKiB(run: OperatorRun): number {
   const fit = linearFit([
     { x: 0, y: run.idleRss },
     ...run.phases.map((p) => ({ x: p.objects, y: p.rss })),
   ]);
   return fit.slope * 1024;
+}
+
+/**
+ * KiB of RSS per object between the two largest sizes: the steady cost of one more object,
+ * without the one-off growth from idle to a working heap (young generation, compiled code).
+ */
+function marginalKiB(run: OperatorRun): number {
+  const [a, b] = run.phases.slice(-2);
+  if (!a || !b) return Number.NaN;
+  return ((b.rss - a.rss) / (b.objects - a.objects)) * 1024;
 }
 
 function printComparison(runs: OperatorRun[]): void {
@@ -362,11 +373,15 @@ function printComparison(runs: OperatorRun[]): void {
       }),
     );
   }
-  const slopes = runs.map(slopeKiB);
   line(
-    'cost per object (fit)',
-    slopes.map((s) => `${s.toFixed(2)} KiB`),
+    'cost per object, fit',
+    runs.map((r) => `${slopeKiB(r).toFixed(2)} KiB`),
   );
+  if (sizes.length > 1)
+    line(
+      `cost per object ${sizes.at(-2)}→${sizes.at(-1)}`,
+      runs.map((r) => `${marginalKiB(r).toFixed(2)} KiB`),
+    );
   for (const size of sizes) {
     line(
       `throughput ${size === sizes[0] ? `at ${size}` : `to ${size}`}`,
@@ -381,10 +396,13 @@ function printComparison(runs: OperatorRun[]): void {
     runs.find((r) => r.name === 'lathe'),
   ];
   if (peer && lathe) {
-    const ratio = slopeKiB(lathe) / slopeKiB(peer);
     const first = (r: OperatorRun) => r.phases[0]!.created / r.phases[0]!.seconds;
+    const marginal =
+      sizes.length > 1
+        ? `, ×${(marginalKiB(lathe) / marginalKiB(peer)).toFixed(2)} from ${sizes.at(-2)} to ${sizes.at(-1)}`
+        : '';
     console.log(
-      `Lathe / Go peer: cost per object ×${ratio.toFixed(2)}; throughput at ${sizes[0]} ×${(first(lathe) / first(peer)).toFixed(2)}`,
+      `Lathe / Go peer: cost per object ×${(slopeKiB(lathe) / slopeKiB(peer)).toFixed(2)} (fit)${marginal}; throughput at ${sizes[0]} ×${(first(lathe) / first(peer)).toFixed(2)}`,
     );
   }
   for (const r of runs) {
