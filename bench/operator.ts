@@ -9,6 +9,9 @@
  *                              --only peer,lathe,restart,jobs --heap-snapshots DIR
  *                              --lathe-node-flags "--max-semi-space-size=4"]
  *
+ * Lathe runs with its image's Node.js flags unless `--lathe-node-flags` says otherwise ("" for
+ * none).
+ *
  * - Comparison (`peer`, `lathe`): each operator watches a fresh namespace; ModelVersions are
  *   created (16 at a time) up to each size in turn. The work per object is the same on both
  *   sides: Lathe runs with no object store configured (no object-store reads), so its
@@ -51,7 +54,13 @@ import {
 import { manifestFor } from '../operator/src/contract/manifest.js';
 import { ObjectStore } from '../operator/src/storage/object-store.js';
 import { summarizeSnapshots } from './heap-summary.js';
-import { buildPeer, type RunningOperator, startLathe, startPeer } from './operators.js';
+import {
+  buildPeer,
+  imageNodeFlags,
+  type RunningOperator,
+  startLathe,
+  startPeer,
+} from './operators.js';
 import { cpuSeconds, limitOf, linearFit, machineCpu, type PhaseCpu, rssMiB } from './resources.js';
 import { percentile } from './stats.js';
 
@@ -68,7 +77,9 @@ const peerBurst = Number(option('--peer-burst') ?? 0);
 const workers = Number(option('--workers') ?? 2);
 const only = new Set((option('--only') ?? 'peer,lathe,restart').split(','));
 const heapSnapshots = option('--heap-snapshots');
-const latheNodeFlags = (option('--lathe-node-flags') ?? '').split(' ').filter(Boolean);
+const latheNodeFlags = (option('--lathe-node-flags') ?? imageNodeFlags.join(' '))
+  .split(' ')
+  .filter(Boolean);
 const concurrency = 16;
 const settleMs = 5_000;
 
@@ -353,7 +364,7 @@ function marginalKiB(run: OperatorRun): number {
 function printComparison(runs: OperatorRun[]): void {
   const pad = (s: string, n = 34) => s.padEnd(n);
   const line = (label: string, cells: string[]) =>
-    console.log(`${pad(label, 26)}${cells.map((c) => pad(c)).join('')}`);
+    console.log(`${pad(label, 30)}${cells.map((c) => pad(c)).join('')}`);
   console.log('\nMemory and throughput, same API server, same objects, one after the other:');
   line(
     '',

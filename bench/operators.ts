@@ -57,6 +57,12 @@ function running(child: ChildProcess): RunningOperator {
   };
 }
 
+/**
+ * The Node.js flags of the operator image's entrypoint (runtime-images/operator/Dockerfile;
+ * a test keeps the two equal), so the benchmark measures what ships.
+ */
+export const imageNodeFlags = ['--max-semi-space-size=4'];
+
 export interface LatheOptions {
   namespace: string;
   workers: number;
