@@ -71,23 +71,23 @@ export interface PhaseCpu {
 /**
  * Which side limited a phase's throughput, from where the CPU went. The rules, in order:
  * a busy machine (≥ 90% of its cores) is limited by whoever used most of it — the API server
- * with etcd, the operator, or the other processes on the machine (the benchmark client, the
- * rest of the cluster, other users); otherwise a single-threaded operator at ≥ 85% of a core is
- * the limit; otherwise nothing was saturated, and the limit is the latency of the round trips
- * each worker waits for (workers × round-trip time).
+ * with etcd, the operator, the benchmark client that creates the objects, or the rest of the
+ * machine (the other cluster components, other users); otherwise a single-threaded operator at
+ * ≥ 85% of a core is the limit; otherwise nothing was saturated, and the limit is the latency of
+ * the round trips each worker waits for (workers × round-trip time).
  */
 export function limitOf(cpu: PhaseCpu): string {
   const server = cpu.apiServer + cpu.etcd;
-  const others = Math.max(0, cpu.machine - server - cpu.operator);
-  const figures = `API server ${cpu.apiServer.toFixed(2)} + etcd ${cpu.etcd.toFixed(2)}, operator ${cpu.operator.toFixed(2)}, benchmark client ${cpu.client.toFixed(2)}, everything else ${Math.max(0, others - cpu.client).toFixed(2)}; machine ${cpu.machine.toFixed(2)} of ${cpu.cores} cores`;
+  const rest = Math.max(0, cpu.machine - server - cpu.operator - cpu.client);
+  const figures = `API server ${cpu.apiServer.toFixed(2)} + etcd ${cpu.etcd.toFixed(2)}, operator ${cpu.operator.toFixed(2)}, benchmark client ${cpu.client.toFixed(2)}, everything else ${rest.toFixed(2)}; machine ${cpu.machine.toFixed(2)} of ${cpu.cores} cores`;
   if (cpu.machine >= 0.9 * cpu.cores) {
-    const largest = Math.max(server, cpu.operator, others);
-    const who =
-      largest === server
-        ? 'the API server (with etcd)'
-        : largest === cpu.operator
-          ? 'the operator'
-          : 'the other processes on the machine';
+    const shares: [string, number][] = [
+      ['the API server (with etcd)', server],
+      ['the operator', cpu.operator],
+      ['the benchmark client', cpu.client],
+      ['the other processes on the machine', rest],
+    ];
+    const [who] = shares.reduce((a, b) => (b[1] > a[1] ? b : a));
     return `${who}, on a saturated machine (${figures})`;
   }
   if (cpu.singleThreaded && cpu.operator >= 0.85)
