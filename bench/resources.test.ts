@@ -60,6 +60,11 @@ describe('limitOf', () => {
       change: { machine: 1.95 },
       expected: /^the other processes on the machine, on a saturated machine/,
     },
+    {
+      what: 'a machine saturated by the load generator',
+      change: { client: 1.0, machine: 1.9 },
+      expected: /^the benchmark client, on a saturated machine/,
+    },
     { what: 'nothing busy', change: {}, expected: /^neither side saturated/ },
   ])('names $what', ({ change, expected }) => {
     const verdict = limitOf({ ...cpu, ...change });
