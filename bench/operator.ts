@@ -48,6 +48,7 @@ import {
   eventually,
   installCrds,
   kubeConfig,
+  kubectl,
   repoRoot,
   stateDir,
 } from '../e2e/cluster/testenv.js';
@@ -61,7 +62,16 @@ import {
   startLathe,
   startPeer,
 } from './operators.js';
-import { cpuSeconds, limitOf, linearFit, machineCpu, type PhaseCpu, rssMiB } from './resources.js';
+import {
+  apiRequestCounts,
+  countsSince,
+  cpuSeconds,
+  limitOf,
+  linearFit,
+  machineCpu,
+  type PhaseCpu,
+  rssMiB,
+} from './resources.js';
 import { percentile } from './stats.js';
 
 const args = process.argv.slice(2);
@@ -109,6 +119,16 @@ interface OperatorRun {
   settings: string;
   idleRss: number;
   phases: Phase[];
+  /** API requests per object during the first size, largest first. */
+  requestsPerObject: [string, number][];
+}
+
+/** The API server's request counters (admin credentials, through kubectl). */
+async function apiRequests(): Promise<Map<string, number>> {
+  const result = await kubectl(['get', '--raw', '/metrics']);
+  if (result.code !== 0)
+    throw new Error(`Reading the API server's metrics failed: ${result.stderr}`);
+  return apiRequestCounts(result.stdout);
 }
 
 /** Creates ModelVersions `from`..`to`-1, 16 at a time; returns when each create returned. */
@@ -276,13 +296,14 @@ async function comparisonRun(
   const statuses = await watchStatuses(namespace, (s) => s?.observedGeneration !== undefined);
   const operator = await start(namespace);
   const snapshots: string[] = [];
-  const run: OperatorRun = { name, settings, idleRss: 0, phases: [] };
+  const run: OperatorRun = { name, settings, idleRss: 0, phases: [], requestsPerObject: [] };
   try {
     await new Promise((r) => setTimeout(r, settleMs));
     run.idleRss = await rssMiB(operator.pid);
     if (snapshotDir) snapshots.push(await heapSnapshot(operator, snapshotDir));
     let from = 0;
     for (const size of sizes) {
+      const requestsBefore = from === 0 ? await apiRequests() : undefined;
       const cpuBefore = await cpuSnapshot(operator.pid);
       const startedAt = Date.now();
       const created = await createModelVersions(namespace, from, size, {
@@ -292,6 +313,13 @@ async function comparisonRun(
       await waitForAll(statuses.seen, created.keys(), `${name}: statuses at ${size}`);
       const finishedAt = Math.max(...[...created.keys()].map((n) => statuses.seen.get(n) ?? 0));
       const cpu = await cpuSince(cpuBefore, operator.pid, singleThreaded);
+      if (requestsBefore) {
+        // Settle first, so the writes that trail the last status (events) are counted.
+        await new Promise((r) => setTimeout(r, settleMs));
+        run.requestsPerObject = countsSince(requestsBefore, await apiRequests()).map(
+          ([what, n]) => [what, n / size],
+        );
+      }
       const latencies = [...created]
         .map(([n, at]) => Math.max(0, (statuses.seen.get(n) ?? at) - at))
         .sort((a, b) => a - b);
@@ -419,6 +447,13 @@ function printComparison(runs: OperatorRun[]): void {
   for (const r of runs) {
     const p = r.phases[0];
     if (p) console.log(`Limit of ${r.name} at ${p.objects}: ${limitOf(p.cpu)}`);
+  }
+  for (const r of runs) {
+    const shown = r.requestsPerObject.filter(([, n]) => n >= 0.05);
+    const total = r.requestsPerObject.reduce((sum, [, n]) => sum + n, 0);
+    console.log(
+      `API requests per object up to ${sizes[0]}, ${r.name} (with the benchmark's own creates): ${total.toFixed(2)} — ${shown.map(([what, n]) => `${what} ${n.toFixed(2)}`).join(', ')}`,
+    );
   }
 }
 

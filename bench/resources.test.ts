@@ -1,5 +1,30 @@
 import { describe, expect, it } from 'vitest';
-import { limitOf, linearFit } from './resources.js';
+import { apiRequestCounts, countsSince, limitOf, linearFit } from './resources.js';
+
+describe('apiRequestCounts', () => {
+  it('sums requests by verb, resource and code, and counts the growth', () => {
+    const line = (verb: string, resource: string, sub: string, code: string, n: number) =>
+      `apiserver_request_total{code="${code}",component="apiserver",dry_run="",group="lathe.dev",resource="${resource}",scope="resource",subresource="${sub}",verb="${verb}",version="v1alpha1"} ${n}`;
+    const before = apiRequestCounts(
+      [
+        '# TYPE apiserver_request_total counter',
+        line('APPLY', 'modelversions', 'status', '200', 5),
+        'apiserver_request_total{code="200",component="",dry_run="",group="",resource="",scope="",subresource="/healthz",verb="GET",version=""} 9',
+      ].join('\n'),
+    );
+    const after = apiRequestCounts(
+      [
+        line('APPLY', 'modelversions', 'status', '200', 15),
+        line('POST', 'events', '', '201', 10),
+      ].join('\n'),
+    );
+    expect(before).toEqual(new Map([['APPLY modelversions/status 200', 5]]));
+    expect(countsSince(before, after)).toEqual([
+      ['APPLY modelversions/status 200', 10],
+      ['POST events 201', 10],
+    ]);
+  });
+});
 
 describe('linearFit', () => {
   it('finds the slope and intercept of points on a line', () => {

@@ -34,6 +34,34 @@ export async function machineCpu(): Promise<{ busy: number; total: number }> {
   return { busy: (total - idle) / ticksPerSecond, total: total / ticksPerSecond };
 }
 
+/**
+ * `apiserver_request_total` from the API server's /metrics text, summed by
+ * "VERB resource[/subresource] code" (group and version left out).
+ */
+export function apiRequestCounts(metrics: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const match of metrics.matchAll(/^apiserver_request_total\{([^}]*)\} (\S+)$/gm)) {
+    const labels = Object.fromEntries(
+      [...(match[1] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]),
+    );
+    if (!labels.resource) continue;
+    const what = `${labels.verb} ${labels.resource}${labels.subresource ? `/${labels.subresource}` : ''} ${labels.code}`;
+    counts.set(what, (counts.get(what) ?? 0) + Number(match[2]));
+  }
+  return counts;
+}
+
+/** What grew from `before` to `after`, largest first. */
+export function countsSince(
+  before: ReadonlyMap<string, number>,
+  after: ReadonlyMap<string, number>,
+): [string, number][] {
+  return [...after]
+    .map(([what, n]): [string, number] => [what, n - (before.get(what) ?? 0)])
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1]);
+}
+
 /** Least-squares slope and intercept of y over x. */
 export function linearFit(points: readonly { x: number; y: number }[]): {
   slope: number;
