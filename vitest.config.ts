@@ -15,6 +15,7 @@ export default defineConfig({
             'runtime-images/**/*.test.ts',
             'scripts/**/*.test.ts',
             'charts/**/*.test.ts',
+            'bench/**/*.test.ts',
           ],
           environment: 'node',
           // Builds (once, cached) the native TensorFlow.js addon some unit tests train on.

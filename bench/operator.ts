@@ -1,65 +1,143 @@
 /**
- * Operator benchmark: reconcile throughput and latency, memory with many objects cached, and
- * the built-in Job controller on the same API server as the baseline.
+ * Operator benchmark: memory per cached object, reconcile throughput and apply→status latency
+ * of Lathe against a minimal controller-runtime operator in Go (the peer, `bench/go-peer/`),
+ * on the same API server with the same objects, one after the other; then Lathe's restart test
+ * at scale.
  *
- *   npm run bench:operator [-- --objects 1000 --cached 10000]
+ *   npm run bench:operator [-- --sizes 1000,10000,50000 --restart-objects 1000
+ *                              --peer-qps -1 --peer-burst 0 --workers 2
+ *                              --only peer,lathe,restart,jobs --heap-snapshots DIR
+ *                              --lathe-node-flags "--max-semi-space-size=4"]
  *
- * - Baseline: N Jobs are created; the latency is from each create call returning to its Pod
- *   appearing in a watch (the Job controller's work). The pods are left unschedulable so the
- *   node's process start does not count.
- * - Lathe: N ModelVersions naming one real artifact in MinIO are created; the latency is from
- *   each create call returning to `Ready=True` appearing in a watch (the operator verified the
- *   artifact — three object-store reads — and patched status).
- * - Memory: ModelVersions are added up to `--cached`, all reconciled, then the operator's RSS
- *   is read from /proc.
+ * Lathe runs with its image's Node.js flags unless `--lathe-node-flags` says otherwise ("" for
+ * none).
  *
- * The operator is built (`npm run build`) and runs as a separate process exactly as in its
- * image (`node dist/operator/src/main.js`), so its RSS is its own. Figures, not assertions: this machine is shared and noisy.
+ * - Comparison (`peer`, `lathe`): each operator watches a fresh namespace; ModelVersions are
+ *   created (16 at a time) up to each size in turn. The work per object is the same on both
+ *   sides: Lathe runs with no object store configured (no object-store reads), so its
+ *   ModelVersion controller writes `Stalled/StorageNotConfigured` status and a Warning event;
+ *   the peer writes the same status with server-side apply and records the same event. Printed
+ *   per operator: RSS idle and at each size, the cost per object (least-squares slope of RSS
+ *   over objects), throughput (objects whose status was written, per second, from the first
+ *   create) and p50/p99 latency from each create returning to its status appearing in a watch,
+ *   the client QPS/burst each used, and which side limited the throughput (from CPU use of
+ *   the API server, etcd, the operator and the machine).
+ * - Restart (`restart`): Lathe with MinIO and leader election verifies N ModelVersions while a
+ *   second replica is started and the first stopped (SIGTERM) 40% of the way through — the
+ *   Helm e2e test's `rollout restart`, at a size too slow for the test suite. Every object must
+ *   end Ready with the artifact's digest and carry exactly one `ArtifactVerified` event; the
+ *   benchmark exits 1 if not.
+ * - Baseline (`jobs`, off unless asked): the built-in Job controller, Job → Pod.
+ *
+ * `--heap-snapshots DIR` takes a V8 heap snapshot of Lathe idle and at each size and prints
+ * where the bytes per object go (`heap-summary.ts`); a snapshot leaves RSS inflated, so such a
+ * run is for the breakdown, not for the RSS figures. Figures, not assertions: the machine is
+ * shared and noisy; compare the two operators within one run.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { isHealthy, up } from '../e2e/cluster/cluster.js';
+import { recordedPid } from '../e2e/cluster/processes.js';
 import {
   clusterInfo,
   createTestNamespace,
-  deleteTestNamespace,
   eventually,
   installCrds,
   kubeConfig,
+  kubectl,
   repoRoot,
+  stateDir,
 } from '../e2e/cluster/testenv.js';
 import { manifestFor } from '../operator/src/contract/manifest.js';
 import { ObjectStore } from '../operator/src/storage/object-store.js';
+import { summarizeSnapshots } from './heap-summary.js';
+import {
+  buildPeer,
+  imageNodeFlags,
+  type RunningOperator,
+  startLathe,
+  startPeer,
+} from './operators.js';
+import {
+  apiRequestCounts,
+  countsSince,
+  cpuSeconds,
+  limitOf,
+  linearFit,
+  machineCpu,
+  type PhaseCpu,
+  rssMiB,
+} from './resources.js';
 import { percentile } from './stats.js';
 
 const args = process.argv.slice(2);
-const flag = (name: string, fallback: number) => {
+const option = (name: string): string | undefined => {
   const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
+  return i >= 0 ? args[i + 1] : undefined;
 };
-const objects = flag('--objects', 1000);
-const cached = flag('--cached', 10_000);
+const numbers = (text: string) => text.split(',').map((s) => Number(s.trim()));
+const sizes = numbers(option('--sizes') ?? '1000,10000').sort((a, b) => a - b);
+const restartObjects = Number(option('--restart-objects') ?? 1000);
+const peerQps = Number(option('--peer-qps') ?? -1);
+const peerBurst = Number(option('--peer-burst') ?? 0);
+const workers = Number(option('--workers') ?? 2);
+const only = new Set((option('--only') ?? 'peer,lathe,restart').split(','));
+const heapSnapshots = option('--heap-snapshots');
+const latheNodeFlags = (option('--lathe-node-flags') ?? imageNodeFlags.join(' '))
+  .split(' ')
+  .filter(Boolean);
 const concurrency = 16;
+const settleMs = 5_000;
 
-function summary(
-  label: string,
-  latencies: Map<string, number>,
-  startedAt: number,
-  finishedAt: number,
-): string {
-  const sorted = [...latencies.values()].sort((a, b) => a - b);
-  const seconds = (finishedAt - startedAt) / 1000;
-  return `${label.padEnd(44)} ${String(sorted.length).padStart(6)} objects  ${(sorted.length / seconds).toFixed(1).padStart(7)} /s  p50 ${String(percentile(sorted, 50)).padStart(5)} ms  p99 ${String(percentile(sorted, 99)).padStart(6)} ms`;
+for (const [name, value] of Object.entries({ restartObjects, peerQps, peerBurst, workers })) {
+  if (!Number.isFinite(value)) throw new Error(`--${name}: not a number`);
+}
+if (sizes.some((s) => !Number.isInteger(s) || s <= 0))
+  throw new Error('--sizes: positive whole numbers separated by commas, e.g. 1000,10000');
+
+const kc = kubeConfig();
+const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+const core = kc.makeApiClient(k8s.CoreV1Api);
+const digestOfNothing = `sha256:${'0'.repeat(64)}`;
+
+interface Phase {
+  objects: number;
+  created: number;
+  seconds: number;
+  p50: number;
+  p99: number;
+  rss: number;
+  cpu: PhaseCpu;
 }
 
-/** Runs `create(i)` for i in [from, to) with bounded concurrency; records when each returned. */
-async function createAll(
+interface OperatorRun {
+  name: string;
+  settings: string;
+  idleRss: number;
+  phases: Phase[];
+  /** API requests per object during the first size, largest first. */
+  requestsPerObject: [string, number][];
+}
+
+/** The API server's request counters (admin credentials, through kubectl). */
+async function apiRequests(): Promise<Map<string, number>> {
+  const result = await kubectl(['get', '--raw', '/metrics']);
+  if (result.code !== 0)
+    throw new Error(`Reading the API server's metrics failed: ${result.stderr}`);
+  return apiRequestCounts(result.stdout);
+}
+
+/** Creates ModelVersions `from`..`to`-1, 16 at a time; returns when each create returned. */
+async function createModelVersions(
+  namespace: string,
   from: number,
   to: number,
-  create: (i: number) => Promise<string>,
+  artifact: { uri: string; digest: string },
+  onEach?: (i: number) => Promise<void>,
 ): Promise<Map<string, number>> {
   const created = new Map<string, number>();
   let next = from;
@@ -67,134 +145,323 @@ async function createAll(
     Array.from({ length: concurrency }, async () => {
       while (next < to) {
         const i = next++;
-        const name = await create(i);
+        const name = `mv-${i}`;
+        await custom.createNamespacedCustomObject({
+          group: 'lathe.dev',
+          version: 'v1alpha1',
+          namespace,
+          plural: 'modelversions',
+          body: {
+            apiVersion: 'lathe.dev/v1alpha1',
+            kind: 'ModelVersion',
+            metadata: { name },
+            spec: { modelName: 'bench', version: i + 1, artifact: { ...artifact, format: 'tfjs' } },
+          },
+        });
         created.set(name, Date.now());
+        await onEach?.(i);
       }
     }),
   );
   return created;
 }
 
-/** Watches `path` and records, per key, the first time `done(obj)` held. */
-async function watchUntil(
-  kc: k8s.KubeConfig,
-  watchPath: string,
-  keyOf: (obj: k8s.KubernetesObject) => string | undefined,
-  done: (obj: k8s.KubernetesObject) => boolean,
-) {
+type Status = { observedGeneration?: number; conditions?: { type: string; status: string }[] };
+
+/**
+ * Watches the ModelVersions of `namespace` and records, per name, the first time `done` held.
+ * A watch the server closes is started again (its replay of current state is harmless: only
+ * the first time counts).
+ */
+async function watchStatuses(namespace: string, done: (status: Status | undefined) => boolean) {
   const seen = new Map<string, number>();
-  const controller = await new k8s.Watch(kc).watch(
-    watchPath,
-    {},
-    (_type, obj: k8s.KubernetesObject) => {
-      const key = keyOf(obj);
-      if (key && !seen.has(key) && done(obj)) seen.set(key, Date.now());
+  let stopped = false;
+  let controller: AbortController | undefined;
+  const start = async (): Promise<void> => {
+    if (stopped) return;
+    controller = await new k8s.Watch(kc).watch(
+      `/apis/lathe.dev/v1alpha1/namespaces/${namespace}/modelversions`,
+      {},
+      (_type, obj: { metadata?: { name?: string }; status?: Status }) => {
+        const name = obj.metadata?.name;
+        if (name && !seen.has(name) && done(obj.status)) seen.set(name, Date.now());
+      },
+      () => void setTimeout(() => void start().catch(() => undefined), 500),
+    );
+  };
+  await start();
+  return {
+    seen,
+    stop: () => {
+      stopped = true;
+      controller?.abort();
     },
-    () => {},
-  );
-  return { seen, stop: () => controller.abort() };
+  };
 }
 
-async function waitForCount(
-  seen: Map<string, number>,
-  count: number,
-  what: string,
-  timeoutMs: number,
-) {
+async function waitForAll(seen: Map<string, number>, names: Iterable<string>, what: string) {
+  const wanted = [...names];
   await eventually(
     () => {
-      if (seen.size < count) throw new Error(`${seen.size}/${count} ${what}`);
+      const missing = wanted.filter((n) => !seen.has(n));
+      if (missing.length > 0)
+        throw new Error(`${missing.length} of ${wanted.length} left, e.g. ${missing[0]}`);
     },
-    { timeoutMs, intervalMs: 200, what },
+    { timeoutMs: Math.max(600_000, wanted.length * 200), intervalMs: 500, what },
   );
 }
 
-function latenciesOf(created: Map<string, number>, seen: Map<string, number>): Map<string, number> {
-  const result = new Map<string, number>();
-  for (const [name, at] of created) {
-    const doneAt = seen.get(name);
-    if (doneAt !== undefined) result.set(name, Math.max(0, doneAt - at));
-  }
-  return result;
+async function cpuSnapshot(operatorPid: number) {
+  const [apiServer, etcd] = await Promise.all([
+    recordedPid(stateDir, 'kube-apiserver'),
+    recordedPid(stateDir, 'etcd'),
+  ]);
+  const self = process.cpuUsage();
+  return {
+    at: Date.now(),
+    client: (self.user + self.system) / 1e6,
+    apiServer: await cpuSeconds(apiServer),
+    etcd: await cpuSeconds(etcd),
+    operator: await cpuSeconds(operatorPid),
+    machine: await machineCpu(),
+  };
 }
 
-async function baselineJobs(kc: k8s.KubeConfig): Promise<string> {
-  const namespace = await createTestNamespace('bench-jobs');
-  const batch = kc.makeApiClient(k8s.BatchV1Api);
-  const watch = await watchUntil(
-    kc,
-    `/api/v1/namespaces/${namespace}/pods`,
-    (pod) => pod.metadata?.labels?.['job-name'],
-    () => true,
+async function cpuSince(
+  before: Awaited<ReturnType<typeof cpuSnapshot>>,
+  operatorPid: number,
+  singleThreaded: boolean,
+): Promise<PhaseCpu> {
+  const after = await cpuSnapshot(operatorPid);
+  const wall = (after.at - before.at) / 1000;
+  const cores = cpus().length;
+  return {
+    apiServer: (after.apiServer - before.apiServer) / wall,
+    etcd: (after.etcd - before.etcd) / wall,
+    operator: (after.operator - before.operator) / wall,
+    client: (after.client - before.client) / wall,
+    machine: (after.machine.busy - before.machine.busy) / wall,
+    cores,
+    singleThreaded,
+  };
+}
+
+async function deleteNamespaceAndWait(namespace: string): Promise<void> {
+  const startedAt = Date.now();
+  await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+  await eventually(
+    async () => {
+      const gone = await core.readNamespace({ name: namespace }).then(
+        () => false,
+        () => true,
+      );
+      if (!gone) throw new Error(`namespace ${namespace} still terminating`);
+    },
+    { timeoutMs: 3_600_000, intervalMs: 2_000, what: `namespace ${namespace} deleted` },
   );
+  console.log(
+    `  (deleted namespace ${namespace} in ${((Date.now() - startedAt) / 1000).toFixed(0)} s)`,
+  );
+}
+
+/** Waits for a new, complete heap snapshot in `dir` after SIGUSR2. */
+async function heapSnapshot(operator: RunningOperator, dir: string): Promise<string> {
+  const before = new Set(await readdir(dir));
+  operator.signal('SIGUSR2');
+  return await eventually(
+    async () => {
+      const fresh = (await readdir(dir)).filter(
+        (f) => f.endsWith('.heapsnapshot') && !before.has(f),
+      );
+      if (fresh.length === 0) throw new Error('no snapshot yet');
+      const file = path.join(dir, fresh[0]!);
+      const size = (await stat(file)).size;
+      await new Promise((r) => setTimeout(r, 2_000));
+      if ((await stat(file)).size !== size || size === 0) throw new Error('still writing');
+      return file;
+    },
+    { timeoutMs: 300_000, intervalMs: 1_000, what: 'heap snapshot' },
+  );
+}
+
+/** Runs one operator through every size in a fresh namespace. */
+async function comparisonRun(
+  name: string,
+  settings: string,
+  singleThreaded: boolean,
+  start: (namespace: string) => Promise<RunningOperator>,
+  snapshotDir?: string,
+): Promise<OperatorRun> {
+  const namespace = await createTestNamespace(`bench-${name}`);
+  const statuses = await watchStatuses(namespace, (s) => s?.observedGeneration !== undefined);
+  const operator = await start(namespace);
+  const snapshots: string[] = [];
+  const run: OperatorRun = { name, settings, idleRss: 0, phases: [], requestsPerObject: [] };
   try {
-    const startedAt = Date.now();
-    const created = await createAll(0, objects, async (i) => {
-      const name = `job-${i}`;
-      await batch.createNamespacedJob({
-        namespace,
-        body: {
-          metadata: { name },
-          spec: {
-            template: {
-              spec: {
-                restartPolicy: 'Never',
-                automountServiceAccountToken: false,
-                nodeSelector: { 'lathe.dev/bench': 'nowhere' },
-                containers: [{ name: 'c', image: 'lathe.dev/test/busybox', command: ['true'] }],
-              },
-            },
-          },
-        },
+    await new Promise((r) => setTimeout(r, settleMs));
+    run.idleRss = await rssMiB(operator.pid);
+    if (snapshotDir) snapshots.push(await heapSnapshot(operator, snapshotDir));
+    let from = 0;
+    for (const size of sizes) {
+      const requestsBefore = from === 0 ? await apiRequests() : undefined;
+      const cpuBefore = await cpuSnapshot(operator.pid);
+      const startedAt = Date.now();
+      const created = await createModelVersions(namespace, from, size, {
+        uri: 's3://lathe/bench/none/',
+        digest: digestOfNothing,
       });
-      return name;
-    });
-    await waitForCount(watch.seen, objects, 'job pods created', 600_000);
-    const finishedAt = Math.max(...watch.seen.values());
-    return summary(
-      'Baseline: Job controller, Job → Pod',
-      latenciesOf(created, watch.seen),
-      startedAt,
-      finishedAt,
-    );
+      await waitForAll(statuses.seen, created.keys(), `${name}: statuses at ${size}`);
+      const finishedAt = Math.max(...[...created.keys()].map((n) => statuses.seen.get(n) ?? 0));
+      const cpu = await cpuSince(cpuBefore, operator.pid, singleThreaded);
+      if (requestsBefore) {
+        // Settle first, so the writes that trail the last status (events) are counted.
+        await new Promise((r) => setTimeout(r, settleMs));
+        run.requestsPerObject = countsSince(requestsBefore, await apiRequests()).map(
+          ([what, n]) => [what, n / size],
+        );
+      }
+      const latencies = [...created]
+        .map(([n, at]) => Math.max(0, (statuses.seen.get(n) ?? at) - at))
+        .sort((a, b) => a - b);
+      await new Promise((r) => setTimeout(r, settleMs));
+      const phase: Phase = {
+        objects: size,
+        created: size - from,
+        seconds: (finishedAt - startedAt) / 1000,
+        p50: percentile(latencies, 50),
+        p99: percentile(latencies, 99),
+        rss: await rssMiB(operator.pid),
+        cpu,
+      };
+      run.phases.push(phase);
+      console.log(
+        `  ${name} at ${size}: ${(phase.created / phase.seconds).toFixed(1)} objects/s, p50 ${phase.p50} ms, p99 ${phase.p99} ms, RSS ${phase.rss.toFixed(0)} MiB`,
+      );
+      if (snapshotDir) snapshots.push(await heapSnapshot(operator, snapshotDir));
+      from = size;
+    }
   } finally {
-    watch.stop();
-    await deleteTestNamespace(namespace);
+    statuses.stop();
+    await operator.stop();
+    await deleteNamespaceAndWait(namespace);
+  }
+  if (snapshots.length > 1) {
+    const counts = [0, ...sizes];
+    for (let i = 1; i < snapshots.length; i++) {
+      console.log(`\nHeap of ${name}, ${counts[i - 1]} → ${counts[i]} objects:`);
+      for (const line of summarizeSnapshots(snapshots[i - 1]!, snapshots[i]!, {
+        objects: counts[i]! - counts[i - 1]!,
+        holders: [
+          '#items',
+          '#invalid',
+          '#indices',
+          '#lastStatusWrites',
+          '#seen',
+          '#queue',
+          '#dirty',
+          '#failures',
+          'waits',
+        ],
+        top: 12,
+      }))
+        console.log(`  ${line}`);
+    }
+  }
+  return run;
+}
+
+/** KiB of RSS per object: least squares over idle and every size. */
+function slopeKiB(run: OperatorRun): number {
+  const fit = linearFit([
+    { x: 0, y: run.idleRss },
+    ...run.phases.map((p) => ({ x: p.objects, y: p.rss })),
+  ]);
+  return fit.slope * 1024;
+}
+
+/**
+ * KiB of RSS per object between the two largest sizes: the steady cost of one more object,
+ * without the one-off growth from idle to a working heap (young generation, compiled code).
+ */
+function marginalKiB(run: OperatorRun): number {
+  const [a, b] = run.phases.slice(-2);
+  if (!a || !b) return Number.NaN;
+  return ((b.rss - a.rss) / (b.objects - a.objects)) * 1024;
+}
+
+function printComparison(runs: OperatorRun[]): void {
+  const pad = (s: string, n = 34) => s.padEnd(n);
+  const line = (label: string, cells: string[]) =>
+    console.log(`${pad(label, 30)}${cells.map((c) => pad(c)).join('')}`);
+  console.log('\nMemory and throughput, same API server, same objects, one after the other:');
+  line(
+    '',
+    runs.map((r) => r.name),
+  );
+  for (const r of runs) console.log(`  ${r.name}: ${r.settings}`);
+  line(
+    'RSS idle',
+    runs.map((r) => `${r.idleRss.toFixed(0)} MiB`),
+  );
+  for (const size of sizes) {
+    line(
+      `RSS at ${size}`,
+      runs.map((r) => {
+        const p = r.phases.find((x) => x.objects === size);
+        return p ? `${p.rss.toFixed(0)} MiB` : '-';
+      }),
+    );
+  }
+  line(
+    'cost per object, fit',
+    runs.map((r) => `${slopeKiB(r).toFixed(2)} KiB`),
+  );
+  if (sizes.length > 1)
+    line(
+      `cost per object ${sizes.at(-2)}→${sizes.at(-1)}`,
+      runs.map((r) => `${marginalKiB(r).toFixed(2)} KiB`),
+    );
+  for (const size of sizes) {
+    line(
+      `throughput ${size === sizes[0] ? `at ${size}` : `to ${size}`}`,
+      runs.map((r) => {
+        const p = r.phases.find((x) => x.objects === size);
+        return p ? `${(p.created / p.seconds).toFixed(1)}/s p50 ${p.p50} p99 ${p.p99} ms` : '-';
+      }),
+    );
+  }
+  const [peer, lathe] = [
+    runs.find((r) => r.name === 'go-peer'),
+    runs.find((r) => r.name === 'lathe'),
+  ];
+  if (peer && lathe) {
+    const first = (r: OperatorRun) => r.phases[0]!.created / r.phases[0]!.seconds;
+    const marginal =
+      sizes.length > 1
+        ? `, ×${(marginalKiB(lathe) / marginalKiB(peer)).toFixed(2)} from ${sizes.at(-2)} to ${sizes.at(-1)}`
+        : '';
+    console.log(
+      `Lathe / Go peer: cost per object ×${(slopeKiB(lathe) / slopeKiB(peer)).toFixed(2)} (fit)${marginal}; throughput at ${sizes[0]} ×${(first(lathe) / first(peer)).toFixed(2)}`,
+    );
+  }
+  for (const r of runs) {
+    const p = r.phases[0];
+    if (p) console.log(`Limit of ${r.name} at ${p.objects}: ${limitOf(p.cpu)}`);
+  }
+  for (const r of runs) {
+    const shown = r.requestsPerObject.filter(([, n]) => n >= 0.05);
+    const total = r.requestsPerObject.reduce((sum, [, n]) => sum + n, 0);
+    console.log(
+      `API requests per object up to ${sizes[0]}, ${r.name} (with the benchmark's own creates): ${total.toFixed(2)} — ${shown.map(([what, n]) => `${what} ${n.toFixed(2)}`).join(', ')}`,
+    );
   }
 }
 
-function startOperator(namespace: string): ChildProcess {
-  const { minio, kubeconfigPath } = clusterInfo();
-  return spawn(process.execPath, [path.join(repoRoot, 'dist/operator/src/main.js')], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: {
-      ...process.env,
-      KUBECONFIG: kubeconfigPath,
-      LATHE_LOG_LEVEL: 'warn',
-      LATHE_LEADER_ELECT: 'false',
-      LATHE_WATCH_NAMESPACES: namespace,
-      LATHE_BIND_ADDRESS: '127.0.0.1',
-      LATHE_METRICS_PORT: '0',
-      LATHE_HEALTH_PORT: '0',
-      LATHE_OBJECT_STORE_ENDPOINT: minio.endpoint,
-      LATHE_OBJECT_STORE_BUCKET: minio.bucket,
-      LATHE_OBJECT_STORE_ACCESS_KEY: minio.accessKey,
-      LATHE_OBJECT_STORE_SECRET_KEY: minio.secretKey,
-    },
-  });
-}
-
-async function rssMiB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
-  return kib / 1024;
-}
-
-async function lathe(kc: k8s.KubeConfig): Promise<string[]> {
+/** Lathe verifies `count` real artifacts while its replica is replaced 40% of the way in. */
+async function restartTest(count: number): Promise<boolean> {
   const { minio } = clusterInfo();
-  const namespace = await createTestNamespace('bench-lathe');
   const store = new ObjectStore(minio);
+  const namespace = await createTestNamespace('bench-restart');
   const prefix = `bench/${namespace}/model/`;
   const files = {
     'model.json': Buffer.from('{"modelTopology":{}}'),
@@ -204,73 +471,122 @@ async function lathe(kc: k8s.KubeConfig): Promise<string[]> {
   for (const [file, bytes] of Object.entries(files))
     await store.write(minio.bucket, `${prefix}${file}`, bytes);
   await store.write(minio.bucket, `${prefix}manifest.json`, manifest);
-
-  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-  const create = async (i: number) => {
-    const name = `mv-${i}`;
-    await custom.createNamespacedCustomObject({
+  const ready = await watchStatuses(
+    namespace,
+    (s) => s?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+  );
+  const options = { namespace, workers, nodeFlags: latheNodeFlags, objectStore: true };
+  const operators: RunningOperator[] = [
+    await startLathe({ ...options, leaderIdentity: 'bench-replica-1' }),
+  ];
+  const restartAt = Math.floor(count * 0.4);
+  let ok = false;
+  try {
+    const startedAt = Date.now();
+    const created = await createModelVersions(
+      namespace,
+      0,
+      count,
+      { uri: `s3://${minio.bucket}/${prefix}`, digest },
+      async (i) => {
+        if (i !== restartAt) return;
+        // As `kubectl rollout restart`: the new replica starts, then the old one is stopped.
+        operators.push(await startLathe({ ...options, leaderIdentity: 'bench-replica-2' }));
+        await operators[0]!.stop();
+        console.log(`  replaced the operator after object ${i} was created`);
+      },
+    );
+    await waitForAll(ready.seen, created.keys(), 'restart: every ModelVersion Ready');
+    const seconds = (Math.max(...ready.seen.values()) - startedAt) / 1000;
+    const list = (await custom.listNamespacedCustomObject({
       group: 'lathe.dev',
       version: 'v1alpha1',
       namespace,
       plural: 'modelversions',
-      body: {
-        apiVersion: 'lathe.dev/v1alpha1',
-        kind: 'ModelVersion',
-        metadata: { name },
-        spec: {
-          modelName: 'bench',
-          version: i + 1,
-          artifact: { uri: `s3://${minio.bucket}/${prefix}`, format: 'tfjs', digest },
-        },
-      },
-    });
-    return name;
-  };
-  const isReady = (obj: k8s.KubernetesObject) =>
-    (
-      (obj as { status?: { conditions?: { type: string; status: string }[] } }).status
-        ?.conditions ?? []
-    ).some((c) => c.type === 'Ready' && c.status === 'True');
-
-  const operator = startOperator(namespace);
-  const watch = await watchUntil(
-    kc,
-    `/apis/lathe.dev/v1alpha1/namespaces/${namespace}/modelversions`,
-    (obj) => obj.metadata?.name,
-    isReady,
-  );
-  const lines: string[] = [];
-  try {
-    await new Promise((r) => setTimeout(r, 3_000)); // let the operator start and sync
-    const idleRss = await rssMiB(operator.pid!);
-    const startedAt = Date.now();
-    const created = await createAll(0, objects, create);
-    await waitForCount(watch.seen, objects, 'ModelVersions Ready', 900_000);
-    const finishedAt = Math.max(...watch.seen.values());
-    lines.push(
-      summary(
-        'Lathe: ModelVersion apply → Ready (verified)',
-        latenciesOf(created, watch.seen),
-        startedAt,
-        finishedAt,
-      ),
-    );
-
-    if (cached > objects) {
-      await createAll(objects, cached, create);
-      await waitForCount(watch.seen, cached, 'ModelVersions Ready', 1_800_000);
+    })) as { items: { metadata: { name: string }; status?: { verifiedDigest?: string } }[] };
+    const wrongDigest = list.items.filter((mv) => mv.status?.verifiedDigest !== digest);
+    const events = await kc.makeApiClient(k8s.EventsV1Api).listNamespacedEvent({ namespace });
+    const verified = new Map<string, number>();
+    for (const event of events.items.filter((e) => e.reason === 'ArtifactVerified')) {
+      const name = event.regarding?.name ?? '';
+      verified.set(name, (verified.get(name) ?? 0) + (event.series?.count ?? 1));
     }
-    const total = Math.max(cached, objects);
-    lines.push(
-      `Operator RSS: ${idleRss.toFixed(0)} MiB idle, ${(await rssMiB(operator.pid!)).toFixed(0)} MiB with ${total} ModelVersions cached and reconciled`,
+    const notOnce = [...created.keys()].filter((n) => verified.get(n) !== 1);
+    ok = wrongDigest.length === 0 && notOnce.length === 0;
+    console.log(
+      `Restart test: ${count} ModelVersions verified against MinIO, operator replaced at ${restartAt}: ` +
+        `${count - wrongDigest.length}/${count} Ready with the digest, ` +
+        `${count - notOnce.length}/${count} with exactly one ArtifactVerified event ` +
+        `(${(count / seconds).toFixed(1)} objects/s) — ${ok ? 'exactly once' : 'VIOLATED'}`,
+    );
+    if (notOnce.length > 0)
+      console.log(
+        `  not once: ${notOnce
+          .slice(0, 10)
+          .map((n) => `${n}=${verified.get(n) ?? 0}`)
+          .join(', ')}`,
+      );
+  } finally {
+    ready.stop();
+    for (const operator of operators) await operator.stop();
+    await store.removePrefix(minio.bucket, prefix);
+    await deleteNamespaceAndWait(namespace);
+  }
+  return ok;
+}
+
+/** The built-in Job controller on the same API server: Job → Pod. */
+async function jobBaseline(count: number): Promise<void> {
+  const namespace = await createTestNamespace('bench-jobs');
+  const batch = kc.makeApiClient(k8s.BatchV1Api);
+  const seen = new Map<string, number>();
+  const watch = await new k8s.Watch(kc).watch(
+    `/api/v1/namespaces/${namespace}/pods`,
+    {},
+    (_type, pod: k8s.V1Pod) => {
+      const job = pod.metadata?.labels?.['job-name'];
+      if (job && !seen.has(job)) seen.set(job, Date.now());
+    },
+    () => undefined,
+  );
+  try {
+    const startedAt = Date.now();
+    const created = new Map<string, number>();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < count) {
+          const name = `job-${next++}`;
+          await batch.createNamespacedJob({
+            namespace,
+            body: {
+              metadata: { name },
+              spec: {
+                template: {
+                  spec: {
+                    restartPolicy: 'Never',
+                    automountServiceAccountToken: false,
+                    nodeSelector: { 'lathe.dev/bench': 'nowhere' },
+                    containers: [{ name: 'c', image: 'lathe.dev/test/busybox', command: ['true'] }],
+                  },
+                },
+              },
+            },
+          });
+          created.set(name, Date.now());
+        }
+      }),
+    );
+    await waitForAll(seen, created.keys(), 'job pods created');
+    const latencies = [...created].map(([n, at]) => (seen.get(n) ?? at) - at).sort((a, b) => a - b);
+    const seconds = (Math.max(...seen.values()) - startedAt) / 1000;
+    console.log(
+      `Baseline, built-in Job controller (Job → Pod): ${(count / seconds).toFixed(1)} objects/s, p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms`,
     );
   } finally {
-    watch.stop();
-    operator.kill('SIGTERM');
-    await store.removePrefix(minio.bucket, prefix);
-    await deleteTestNamespace(namespace);
+    watch.abort();
+    await deleteNamespaceAndWait(namespace);
   }
-  return lines;
 }
 
 async function main(): Promise<void> {
@@ -280,16 +596,55 @@ async function main(): Promise<void> {
   );
   if (built instanceof Error) throw new Error(`npm run build failed: ${built.message}`);
   await installCrds();
-  const kc = kubeConfig();
   console.log(
-    `Reconcile benchmark, ${objects} objects, ${concurrency} concurrent creates, same API server:`,
+    `Operator benchmark: sizes ${sizes.join(', ')}; ${concurrency} concurrent creates; ${workers} workers each; restart test at ${restartObjects}`,
   );
-  const baseline = await baselineJobs(kc);
-  console.log(baseline);
-  for (const line of await lathe(kc)) console.log(line);
+  if (only.has('jobs')) await jobBaseline(sizes[0]!);
+
+  const runs: OperatorRun[] = [];
+  if (only.has('peer')) {
+    const binary = await buildPeer();
+    const qps =
+      peerQps < 0 ? 'no client-side limit (QPS < 0)' : `QPS ${peerQps}, burst ${peerBurst}`;
+    runs.push(
+      await comparisonRun(
+        'go-peer',
+        `controller-runtime v0.21.0, unstructured cache without managedFields, ${qps}, ${workers} workers, GOGC default`,
+        false,
+        (namespace) => startPeer({ binary, namespace, workers, qps: peerQps, burst: peerBurst }),
+      ),
+    );
+  }
+  if (only.has('lathe')) {
+    const snapshotDir = heapSnapshots ? path.resolve(heapSnapshots) : undefined;
+    if (snapshotDir) await mkdir(snapshotDir, { recursive: true });
+    runs.push(
+      await comparisonRun(
+        'lathe',
+        `no client-side rate limit (one keep-alive HTTP/1.1 agent), no object store, ${workers} workers, node flags: ${latheNodeFlags.join(' ') || 'none'}`,
+        true,
+        (namespace) =>
+          startLathe({
+            namespace,
+            workers,
+            nodeFlags: latheNodeFlags,
+            objectStore: false,
+            heapSnapshotDir: snapshotDir,
+          }),
+        snapshotDir,
+      ),
+    );
+    if (snapshotDir)
+      console.log('(heap snapshots were taken: the RSS figures of this run are inflated by them)');
+  }
+  if (runs.length > 0) printComparison(runs);
+  if (only.has('restart') && restartObjects > 0) {
+    console.log('');
+    if (!(await restartTest(restartObjects))) process.exitCode = 1;
+  }
 }
 
 main().catch((error: Error) => {
-  console.error(error.message);
+  console.error(error.stack ?? error.message);
   process.exit(1);
 });

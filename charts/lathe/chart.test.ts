@@ -245,6 +245,30 @@ describe('RBAC', () => {
     expect(manifests.map((m) => m.kind).filter((k) => /Role|ServiceAccount/.test(k))).toEqual([]);
     expect(podSpecOf(only(manifests, 'Deployment'))?.serviceAccountName).toBe('ops');
   });
+
+  it.each([
+    { memory: '512Mi', nodeOptions: '', expected: '--max-old-space-size=384' },
+    { memory: '2Gi', nodeOptions: '', expected: '--max-old-space-size=1536' },
+    { memory: '1000M', nodeOptions: '', expected: '--max-old-space-size=714' },
+    { memory: '536870912', nodeOptions: '', expected: '--max-old-space-size=384' },
+    {
+      memory: '512Mi',
+      nodeOptions: '--max-semi-space-size=4',
+      expected: '--max-old-space-size=384 --max-semi-space-size=4',
+    },
+    {
+      memory: '512Mi',
+      nodeOptions: '--max-old-space-size=300',
+      expected: '--max-old-space-size=300',
+    },
+    { memory: '1.5Gi', nodeOptions: '', expected: undefined },
+  ])(
+    'limits the V8 heap to 3/4 of a $memory container ($nodeOptions)',
+    async ({ memory, nodeOptions, expected }) => {
+      const manifests = await render({ 'resources.limits.memory': memory, nodeOptions });
+      expect(envOf(operatorContainer(manifests), 'NODE_OPTIONS')?.value).toBe(expected);
+    },
+  );
 });
 
 describe('values', () => {

@@ -125,3 +125,38 @@ Checks across values that the schema cannot express. Each message names the valu
 {{- fail "objectStore.credentialsSecret.name is set but objectStore.endpoint is not: set the object store's URL, e.g. http://minio.minio.svc:9000" }}
 {{- end }}
 {{- end }}
+
+{{/*
+The operator container's memory limit in MiB, from resources.limits.memory written as a whole
+number of bytes or with a binary (Ki, Mi, Gi, Ti) or decimal (k, M, G, T) suffix; 0 when it is
+written another way (e.g. 1.5Gi), and then no heap limit is derived from it.
+*/}}
+{{- define "lathe.memoryLimitMiB" -}}
+{{- $q := toString (dig "limits" "memory" "" .Values.resources) -}}
+{{- if regexMatch "^[0-9]+([KMGT]i|[kMGT])?$" $q -}}
+{{- $n := regexFind "^[0-9]+" $q | atoi -}}
+{{- $unit := regexFind "[A-Za-z]*$" $q -}}
+{{- $perUnit := dict "" 1 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 -}}
+{{- div (mul $n (get $perUnit $unit)) 1048576 -}}
+{{- else -}}
+0
+{{- end -}}
+{{- end }}
+
+{{/*
+NODE_OPTIONS of the operator: the V8 old-space limit at 3/4 of the container's memory limit
+(the rest is Node.js itself, V8's young generation and code, and native buffers), so V8 collects
+garbage before the kernel's OOM killer would stop the container — unless nodeOptions sets
+--max-old-space-size itself — followed by nodeOptions.
+*/}}
+{{- define "lathe.nodeOptions" -}}
+{{- $flags := list -}}
+{{- $limit := include "lathe.memoryLimitMiB" . | atoi -}}
+{{- if and (gt $limit 0) (not (contains "--max-old-space-size" .Values.nodeOptions)) -}}
+{{- $flags = append $flags (printf "--max-old-space-size=%d" (div (mul $limit 3) 4)) -}}
+{{- end -}}
+{{- with .Values.nodeOptions -}}
+{{- $flags = append $flags . -}}
+{{- end -}}
+{{- join " " $flags -}}
+{{- end }}

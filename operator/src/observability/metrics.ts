@@ -35,6 +35,7 @@ export class OperatorMetrics {
   readonly leaderStatus: Gauge<'name'>;
   readonly informerRestarts: Counter<'kind' | 'namespace' | 'reason'>;
   readonly informerSynced: Gauge<'kind' | 'namespace'>;
+  readonly informerObjects: Gauge<'kind' | 'namespace'>;
 
   constructor(registry = new Registry(), options: { processMetrics?: boolean } = {}) {
     this.registry = registry;
@@ -127,6 +128,12 @@ export class OperatorMetrics {
       labelNames: ['kind', 'namespace'],
       registers,
     });
+    this.informerObjects = new Gauge({
+      name: 'lathe_informer_objects',
+      help: 'Objects held in the informer caches (the operator memory scales with this)',
+      labelNames: ['kind', 'namespace'],
+      registers,
+    });
   }
 
   /** Work-queue observations for one controller's queue. */
@@ -145,9 +152,16 @@ export class OperatorMetrics {
   /** Informer observations for one informer. */
   informer(kind: string, namespace: string): InformerMetrics {
     this.informerSynced.set({ kind, namespace }, 0);
+    this.informerObjects.inc({ kind, namespace }, 0);
+    // Informers of one kind with different label selectors share labels: each adds its change.
+    let held = 0;
     return {
       restarted: (reason: RestartReason) => this.informerRestarts.inc({ kind, namespace, reason }),
       synced: (synced) => this.informerSynced.set({ kind, namespace }, synced ? 1 : 0),
+      objects: (count) => {
+        this.informerObjects.inc({ kind, namespace }, count - held);
+        held = count;
+      },
     };
   }
 }

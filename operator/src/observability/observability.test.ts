@@ -35,6 +35,19 @@ describe('createLogger', () => {
   });
 });
 
+describe('OperatorMetrics.informer', () => {
+  it('counts cached objects per kind and namespace, summing informers that share them', async () => {
+    const metrics = new OperatorMetrics(undefined, { processMetrics: false });
+    const labelled = metrics.informer('Pod', 'team-a');
+    const unlabelled = metrics.informer('Pod', 'team-a');
+    labelled.objects?.(3);
+    unlabelled.objects?.(5);
+    labelled.objects?.(1);
+    const body = await metrics.registry.metrics();
+    expect(body).toContain('lathe_informer_objects{kind="Pod",namespace="team-a"} 6');
+  });
+});
+
 describe('startServers', () => {
   let servers: RunningServers | undefined;
   afterEach(async () => {

@@ -38,9 +38,13 @@ const widgetObject = (name: string, extra: Record<string, unknown> = {}): KubeOb
  * A client whose lists return `objects` (by kind), whose watches the test pushes events into,
  * and which records every write.
  */
-function fakeClient(objects: Record<string, KubeObject[]>) {
+function fakeClient(objects: Record<string, KubeObject[]>, holdCreates = false) {
   const emitters = new Map<string, (e: WatchEvent) => void>();
   const writes: unknown[][] = [];
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
   const client = {
     list: async (r: ResourceType): Promise<KubeList> => ({
       metadata: { resourceVersion: '1' },
@@ -55,17 +59,28 @@ function fakeClient(objects: Record<string, KubeObject[]>) {
       return { ...(args[4] as object), metadata: { ...(objects.Widget?.[0]?.metadata ?? {}) } };
     },
     create: async (...args: unknown[]) => {
+      if (holdCreates) await held;
       writes.push(['create', ...args]);
       return args[1];
     },
   } as unknown as KubeClient;
-  return { client, writes, emit: (kind: string, e: WatchEvent) => emitters.get(kind)?.(e) };
+  return {
+    client,
+    writes,
+    release,
+    emit: (kind: string, e: WatchEvent) => emitters.get(kind)?.(e),
+  };
 }
 
 async function setup(
   reconcile: ControllerDefinition<KubeObject>['reconcile'],
   extra: Partial<ControllerDefinition<KubeObject>> = {},
-  options: { objects?: Record<string, KubeObject[]>; parse?: (raw: KubeObject) => KubeObject } = {},
+  options: {
+    objects?: Record<string, KubeObject[]>;
+    parse?: (raw: KubeObject) => KubeObject;
+    /** Event creates wait until `release()`. */
+    holdEventCreates?: boolean;
+  } = {},
 ) {
   const lines: Record<string, unknown>[] = [];
   const log = pino(
@@ -77,7 +92,11 @@ async function setup(
       },
     }),
   );
-  const { client, emit, writes } = fakeClient(options.objects ?? { Widget: [widgetObject('a')] });
+  const { client, emit, writes, release } = fakeClient(
+    options.objects ?? { Widget: [widgetObject('a')] },
+    options.holdEventCreates,
+  );
+  const events = new EventRecorder({ client, log, controller: 'c', instance: 'i' });
   const metrics = new OperatorMetrics(undefined, { processMetrics: false });
   const informers = new InformerFactory({ client, log, namespaces: [] });
   const kind = options.parse
@@ -88,7 +107,7 @@ async function setup(
     {
       informers,
       client,
-      events: new EventRecorder({ client, log, controller: 'c', instance: 'i' }),
+      events,
       log,
       metrics,
       defaultWorkers: 2,
@@ -101,7 +120,7 @@ async function setup(
   while (runner.queue.len() > 0) runner.queue.done((await runner.queue.get())!);
   const total = async (result: string) =>
     (await metrics.reconcileTotal.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
-  return { runner, informers, emit, lines, metrics, total, writes };
+  return { runner, informers, emit, lines, metrics, total, writes, events, release };
 }
 
 describe('ControllerRunner outcomes', () => {
@@ -170,6 +189,37 @@ describe('ControllerRunner outcomes', () => {
     ).toEqual([]);
   });
 
+  it('remembers a status write only until the cache shows a newer version, or for 5 minutes', async () => {
+    let size = 1;
+    const { runner, emit } = await setup(
+      async (obj, ctx) => {
+        await ctx.patchStatus(obj, { size });
+        return done();
+      },
+      {},
+      { objects: { Widget: [widgetObject('a'), widgetObject('b')] } },
+    );
+    await runner.reconcileKey('ns/a');
+    expect(runner.rememberedStatusWrites).toBe(1);
+    // A resync re-delivers the same version: the cache has not caught up yet.
+    emit('Widget', { type: 'MODIFIED', object: widgetObject('a') });
+    expect(runner.rememberedStatusWrites).toBe(1);
+    const written = widgetObject('a', { status: { size: 1 } });
+    emit('Widget', {
+      type: 'MODIFIED',
+      object: { ...written, metadata: { ...written.metadata, resourceVersion: '2' } },
+    });
+    expect(runner.rememberedStatusWrites).toBe(0);
+
+    await runner.reconcileKey('ns/b');
+    expect(runner.rememberedStatusWrites).toBe(1);
+    await vi.advanceTimersByTimeAsync(5 * 60_000 + 1);
+    size = 2;
+    await runner.reconcileKey('ns/a');
+    // b's write expired when a's new one was remembered.
+    expect(runner.rememberedStatusWrites).toBe(1);
+  });
+
   it('requeueAfter: adds the key again after the delay', async () => {
     const { runner, total } = await setup(async () => requeueAfter(5_000));
     await runner.reconcileKey('ns/a');
@@ -196,6 +246,26 @@ describe('ControllerRunner outcomes', () => {
       reason: 'StorageUnavailable',
       note: 'connect ECONNREFUSED',
     });
+  });
+
+  it('does not hold the worker while the Warning event of a failure is sent', async () => {
+    const { runner, events, release } = await setup(
+      async () => {
+        throw new TerminalError('bad spec', { reason: 'InvalidSpec' });
+      },
+      {},
+      { holdEventCreates: true },
+    );
+    await runner.reconcileKey('ns/a');
+    let flushed = false;
+    const flushing = events.flush().then(() => {
+      flushed = true;
+    });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(flushed).toBe(false);
+    release();
+    await flushing;
+    expect(flushed).toBe(true);
   });
 
   it.each([

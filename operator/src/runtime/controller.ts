@@ -23,8 +23,9 @@
  * - throw `TerminalError`, or an API error with HTTP 422: the spec cannot work; no retry until
  *   the object changes, which enqueues it again through the informer.
  * - throw anything else: transient; retried with per-key exponential backoff.
- * A failed reconcile also records a Warning event on the object (deduplicated), with the
- * error's `reason` when it has one; optimistic-concurrency conflicts (409) are not reported.
+ * A failed reconcile also records a Warning event on the object (deduplicated, sent in the
+ * background), with the error's `reason` when it has one; optimistic-concurrency conflicts
+ * (409) are not reported.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -239,8 +240,13 @@ export interface ControllerDeps {
   now?: () => Date;
 }
 
-/** How many recent status writes a controller remembers (see `#patchStatus`). */
+/**
+ * Status writes a controller remembers (see `#patchStatus`): an entry lives until the cache shows
+ * a newer version of the object (normally the write's own watch event, within milliseconds), and
+ * at most this long or this many — a bound, not the usual case.
+ */
 const maxRememberedStatusWrites = 10_000;
+const statusWriteMemoryMs = 5 * 60_000;
 
 /** Every `result` label value controller-runtime reports, so dashboards show 0, not "no data". */
 const reconcileResults = ['success', 'error', 'requeue', 'requeue_after'] as const;
@@ -257,10 +263,13 @@ export class ControllerRunner<T extends KubeObject> {
   readonly #readers = new Map<string, ObjectReader<KubeObject>>();
   readonly #owned = new Set<string>();
   readonly #primary: ObjectReader<T>;
-  /** Per object UID: the status last written, and the resourceVersion it was computed from. */
+  /**
+   * Per object UID: the status last written, the resourceVersion it was computed from, and when
+   * (ms). Only writes whose echo the cache has not shown yet stay here.
+   */
   readonly #lastStatusWrites = new Map<
     string,
-    { basedOn: string | undefined; status: Record<string, unknown> }
+    { basedOn: string | undefined; status: Record<string, unknown>; writtenAt: number }
   >();
   #abort = new AbortController();
   #running: Promise<void>[] = [];
@@ -347,10 +356,24 @@ export class ControllerRunner<T extends KubeObject> {
     const add = (obj: KubeObject) => this.queue.add(keyStringOf(obj));
     return {
       onAdd: add,
-      onUpdate: (_old, obj) => add(obj),
-      onDelete: add,
+      onUpdate: (_old, obj) => {
+        this.#forgetStatusWrite(obj, false);
+        add(obj);
+      },
+      onDelete: (obj) => {
+        this.#forgetStatusWrite(obj, true);
+        add(obj);
+      },
       onInvalid: (invalid) => add(invalid.raw),
     };
+  }
+
+  /** Drops the remembered status write of `obj` once the cache holds a newer version of it. */
+  #forgetStatusWrite(obj: KubeObject, deleted: boolean): void {
+    const uid = obj.metadata?.uid ?? keyStringOf(obj);
+    const last = this.#lastStatusWrites.get(uid);
+    if (last && (deleted || last.basedOn !== obj.metadata?.resourceVersion))
+      this.#lastStatusWrites.delete(uid);
   }
 
   #enqueueOwner(): InformerHandlers<KubeObject> {
@@ -485,14 +508,24 @@ export class ControllerRunner<T extends KubeObject> {
       this.fieldManager,
     );
     if (written) {
+      const now = Date.now();
       this.#lastStatusWrites.delete(uid);
-      this.#lastStatusWrites.set(uid, { basedOn: cachedVersion, status });
-      if (this.#lastStatusWrites.size > maxRememberedStatusWrites) {
-        const oldest = this.#lastStatusWrites.keys().next().value;
-        if (oldest !== undefined) this.#lastStatusWrites.delete(oldest);
+      this.#lastStatusWrites.set(uid, { basedOn: cachedVersion, status, writtenAt: now });
+      // Insertion order is write order: expire from the oldest end.
+      for (const [key, entry] of this.#lastStatusWrites) {
+        const expired =
+          now - entry.writtenAt > statusWriteMemoryMs ||
+          this.#lastStatusWrites.size > maxRememberedStatusWrites;
+        if (!expired) break;
+        this.#lastStatusWrites.delete(key);
       }
     }
     return written;
+  }
+
+  /** How many status writes are remembered now (see `#patchStatus`). Exposed for tests. */
+  get rememberedStatusWrites(): number {
+    return this.#lastStatusWrites.size;
   }
 
   /** Runs one reconcile of `key` and acts on its outcome. Exposed for tests. */
@@ -537,7 +570,10 @@ export class ControllerRunner<T extends KubeObject> {
         );
       }
       if (subject && !isConflict(error)) {
-        await ctx.events.record(
+        // Sent in the background, as controller-runtime's recorder does: the worker moves on
+        // to the next key instead of waiting for a courtesy write (the manager flushes events
+        // before it exits; `record` never rejects).
+        void ctx.events.record(
           subject,
           'Warning',
           reasonOf(error, terminal),

@@ -55,6 +55,16 @@ describe('EventDedupe', () => {
     expect(d.decide('a', 1)).toEqual({ action: 'create' });
     expect(d.decide('c', 1).action).toBe('update');
   });
+
+  it('forgets entries older than the window as newer ones are remembered', () => {
+    const d = new EventDedupe(60_000);
+    d.remember('a', { namespace: 'ns', name: 'a', count: 1, lastSeenMs: 0 });
+    d.remember('b', { namespace: 'ns', name: 'b', count: 1, lastSeenMs: 30_000 });
+    expect(d.size).toBe(2);
+    d.remember('c', { namespace: 'ns', name: 'c', count: 1, lastSeenMs: 60_001 });
+    expect(d.size).toBe(2);
+    expect(d.decide('b', 60_001).action).toBe('update');
+  });
 });
 
 describe('microTime', () => {
@@ -98,6 +108,60 @@ describe('EventRecorder', () => {
     await r.record(pod, 'Warning', 'Failed', 'Reconcile', 'boom');
     await r.record(pod, 'Warning', 'Failed', 'Reconcile', 'boom');
     expect(calls).toEqual(['create p', 'patch count=2', 'patch count=3']);
+  });
+
+  it('sends repeats recorded concurrently one after the other, as one series', async () => {
+    const { client, calls } = fakeClient();
+    const r = new EventRecorder({
+      client,
+      log: pino({ level: 'silent' }),
+      controller: 'c',
+      instance: 'i',
+    });
+    void r.record(pod, 'Warning', 'Failed', 'Reconcile', 'boom');
+    void r.record(pod, 'Warning', 'Failed', 'Reconcile', 'boom');
+    void r.record(pod, 'Normal', 'Other', 'Reconcile', 'fine');
+    await r.flush();
+    expect(calls.sort()).toEqual(['create p', 'create p', 'patch count=2']);
+  });
+
+  it('sends a bounded number at once and drops what exceeds the pending limit', async () => {
+    let inFlight = 0;
+    let mostInFlight = 0;
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const created: string[] = [];
+    const client = {
+      create: async (_r: unknown, body: { note: string }) => {
+        inFlight += 1;
+        mostInFlight = Math.max(mostInFlight, inFlight);
+        await held;
+        inFlight -= 1;
+        created.push(body.note);
+        return body;
+      },
+      patch: async () => ({}),
+    } as unknown as Pick<KubeClient, 'create' | 'patch'>;
+    const r = new EventRecorder({
+      client,
+      log: pino({ level: 'silent' }),
+      controller: 'c',
+      instance: 'i',
+      maxConcurrentSends: 2,
+      maxPendingEvents: 5,
+    });
+    for (let i = 0; i < 8; i++) void r.record(pod, 'Warning', 'Failed', 'Reconcile', `n${i}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(inFlight).toBe(2);
+    release();
+    await r.flush();
+    expect(mostInFlight).toBe(2);
+    expect(created.sort()).toEqual(['n0', 'n1', 'n2', 'n3', 'n4']);
+    // Room again once sent.
+    await r.record(pod, 'Warning', 'Failed', 'Reconcile', 'n8');
+    expect(created).toContain('n8');
   });
 
   it('creates a fresh event when the remembered one is gone', async () => {

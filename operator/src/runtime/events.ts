@@ -9,7 +9,7 @@
  * Recording never throws and never fails a reconcile: an event is a courtesy to the user, and
  * losing one is better than retrying work because of it. Failures are logged.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isNotFound, type KubeClient } from './kube-client.js';
 import { builtin, type KubeObject } from './resource.js';
@@ -44,10 +44,13 @@ export class EventDedupe {
     this.#maxEntries = maxEntries;
   }
 
-  /** The identity of an event for deduplication. */
+  /**
+   * The identity of an event for deduplication: a digest of object, type, reason and note, so
+   * a remembered event costs a few dozen bytes whatever the length of its note.
+   */
   static keyOf(regarding: KubeObject, type: EventType, reason: string, note: string): string {
     const m = regarding.metadata ?? {};
-    return [
+    const identity = [
       m.uid ?? '',
       regarding.kind ?? '',
       m.namespace ?? '',
@@ -56,6 +59,7 @@ export class EventDedupe {
       reason,
       note,
     ].join('\u0000');
+    return createHash('sha256').update(identity).digest('base64url');
   }
 
   decide(key: string, nowMs: number): DedupeDecision {
@@ -71,15 +75,26 @@ export class EventDedupe {
     return { action: 'create' };
   }
 
-  /** Records that the event under `key` now exists as `namespace/name` with `count` occurrences. */
+  /**
+   * Records that the event under `key` now exists as `namespace/name` with `count` occurrences,
+   * and forgets entries that no longer decide anything: those seen longer than the window ago
+   * (their next occurrence creates a new event anyway), and the stalest beyond the size limit.
+   */
   remember(key: string, state: EventSeriesState): void {
     this.#seen.delete(key);
     this.#seen.set(key, state);
-    if (this.#seen.size > this.#maxEntries) {
-      // Maps iterate in insertion order, and remember() re-inserts: the first is the stalest.
-      const oldest = this.#seen.keys().next().value;
-      if (oldest !== undefined) this.#seen.delete(oldest);
+    // Maps iterate in insertion order, and remember() re-inserts: the first is the stalest.
+    for (const [oldKey, old] of this.#seen) {
+      const expired =
+        state.lastSeenMs - old.lastSeenMs > this.#windowMs || this.#seen.size > this.#maxEntries;
+      if (!expired) break;
+      this.#seen.delete(oldKey);
     }
+  }
+
+  /** How many events are remembered. */
+  get size(): number {
+    return this.#seen.size;
   }
 
   forget(key: string): void {
@@ -101,22 +116,48 @@ export interface EventRecorderOptions {
   instance: string;
   dedupeWindowMs?: number;
   now?: () => Date;
+  /** Events sent at once (the rest wait their turn). Default 4. */
+  maxConcurrentSends?: number;
+  /**
+   * Events waiting or being sent beyond which new ones are dropped (and counted in a log line),
+   * as client-go's broadcaster drops when its queue is full. Default 1000.
+   */
+  maxPendingEvents?: number;
 }
 
 export class EventRecorder {
   readonly #options: EventRecorderOptions;
   readonly #dedupe: EventDedupe;
   readonly #now: () => Date;
+  /** Per dedupe key, the last record still being sent. */
+  readonly #sending = new Map<string, Promise<void>>();
+  readonly #maxConcurrent: number;
+  readonly #maxPending: number;
+  #pending = 0;
+  #activeSends = 0;
+  /** Sends waiting for a free slot; each is handed the slot of a send that finished. */
+  #waitingForSlot: Array<() => void> = [];
+  #dropped = 0;
+  #lastDropLogMs = 0;
 
   constructor(options: EventRecorderOptions) {
     this.#options = options;
     this.#dedupe = new EventDedupe(options.dedupeWindowMs ?? 10 * 60_000);
     this.#now = options.now ?? (() => new Date());
+    this.#maxConcurrent = Math.max(1, options.maxConcurrentSends ?? 4);
+    this.#maxPending = Math.max(1, options.maxPendingEvents ?? 1000);
   }
 
   /**
    * Records an event about `regarding`. `reason` is CamelCase (`ArtifactVerified`), `action`
    * what the operator did or tried (`Verify`), `note` a short human sentence.
+   *
+   * Records of the same event are sent one after the other, so a repeat recorded while the
+   * first is still being created counts into its series instead of creating a second event.
+   * A caller that need not wait (a failed reconcile's Warning) may leave the promise alone;
+   * `flush` waits for everything still being sent. At most `maxConcurrentSends` requests are
+   * in flight, and beyond `maxPendingEvents` waiting a new event is dropped: memory and the
+   * API server's load stay bounded however fast reconciles fail.
    */
   async record(
     regarding: KubeObject,
@@ -127,6 +168,61 @@ export class EventRecorder {
   ): Promise<void> {
     const shortNote = note.length > maxNoteLength ? `${note.slice(0, maxNoteLength - 3)}...` : note;
     const key = EventDedupe.keyOf(regarding, type, reason, shortNote);
+    if (this.#pending >= this.#maxPending) {
+      this.#drop(reason);
+      return;
+    }
+    this.#pending += 1;
+    const sending = (this.#sending.get(key) ?? Promise.resolve()).then(() =>
+      this.#inSlot(() => this.#send(key, regarding, type, reason, action, shortNote)),
+    );
+    this.#sending.set(key, sending);
+    try {
+      await sending;
+    } finally {
+      this.#pending -= 1;
+      if (this.#sending.get(key) === sending) this.#sending.delete(key);
+    }
+  }
+
+  /** Runs `send` once fewer than `maxConcurrentSends` others run. */
+  async #inSlot(send: () => Promise<void>): Promise<void> {
+    if (this.#activeSends < this.#maxConcurrent) this.#activeSends += 1;
+    else await new Promise<void>((resolve) => this.#waitingForSlot.push(resolve));
+    try {
+      await send();
+    } finally {
+      const next = this.#waitingForSlot.shift();
+      if (next) next();
+      else this.#activeSends -= 1;
+    }
+  }
+
+  #drop(reason: string): void {
+    this.#dropped += 1;
+    const now = Date.now();
+    if (now - this.#lastDropLogMs < 10_000) return;
+    this.#options.log.warn(
+      { dropped: this.#dropped, lastReason: reason, pending: this.#pending },
+      'Dropped events: too many waiting to be sent',
+    );
+    this.#dropped = 0;
+    this.#lastDropLogMs = now;
+  }
+
+  /** Resolves once every event recorded so far has been sent (or given up on). */
+  async flush(): Promise<void> {
+    while (this.#sending.size > 0) await Promise.all([...this.#sending.values()]);
+  }
+
+  async #send(
+    key: string,
+    regarding: KubeObject,
+    type: EventType,
+    reason: string,
+    action: string,
+    shortNote: string,
+  ): Promise<void> {
     const now = this.#now();
     const decision = this.#dedupe.decide(key, now.getTime());
     try {

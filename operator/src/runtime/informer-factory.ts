@@ -2,6 +2,10 @@
  * One shared informer per (kind, namespace, label selector), like client-go's
  * SharedInformerFactory: two controllers that both watch Jobs read one cache fed by one watch.
  *
+ * Cache transforms are configured here, per kind (by GVK), like controller-runtime's
+ * `cache.Options.ByObject[...].Transform`: every informer of the kind applies the same one, so
+ * what a reader gets never depends on which controller asked for the informer first.
+ *
  * When the operator watches a list of namespaces, a kind gets one informer per namespace and
  * `reader()` returns a view that reads across them.
  */
@@ -9,6 +13,7 @@ import type { Logger } from 'pino';
 import type { BackoffPolicy } from './backoff.js';
 import type { InvalidObject, ObjectReader } from './cache.js';
 import {
+  type CacheTransform,
   type IndexFunction,
   Informer,
   type InformerHandlers,
@@ -28,6 +33,8 @@ export interface InformerFactoryOptions {
   backoff?: BackoffPolicy;
   /** Metrics for one informer, by kind and namespace. */
   metricsFor?: (kind: string, namespace: string) => InformerMetrics;
+  /** Cache transforms by `gvkString` of the kind (see `cache-transforms.ts`). */
+  transforms?: Readonly<Record<string, CacheTransform>>;
 }
 
 export interface InformerScope {
@@ -68,6 +75,7 @@ export class InformerFactory {
           watchdogMs: this.#options.watchdogMs,
           backoff: this.#options.backoff,
           metrics: this.#options.metricsFor?.(kind.resource.kind, namespace ?? ''),
+          transform: this.#options.transforms?.[gvkString(kind.resource)],
         }) as unknown as Informer<KubeObject>;
         this.#informers.set(id, informer);
         if (this.#started) informer.start();

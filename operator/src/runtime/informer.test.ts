@@ -67,7 +67,14 @@ class FakeSource implements Pick<KubeClient, 'list' | 'watch'> {
   }
 }
 
-function setup(options: { kind?: KindSpec; resyncMs?: number; watchdogMs?: number } = {}) {
+function setup(
+  options: {
+    kind?: KindSpec;
+    resyncMs?: number;
+    watchdogMs?: number;
+    transform?: (obj: KubeObject) => KubeObject;
+  } = {},
+) {
   const source = new FakeSource();
   const restarts: RestartReason[] = [];
   const seen: string[] = [];
@@ -79,6 +86,7 @@ function setup(options: { kind?: KindSpec; resyncMs?: number; watchdogMs?: numbe
     watchdogMs: options.watchdogMs ?? 300_000,
     backoff: { baseMs: 1_000, capMs: 8_000 },
     metrics: { restarted: (r) => void restarts.push(r), synced: () => undefined },
+    ...(options.transform ? { transform: options.transform } : {}),
   });
   informer.addHandlers({
     onAdd: (o) => void seen.push(`add ${o.metadata?.name}@${o.metadata?.resourceVersion}`),
@@ -254,6 +262,26 @@ describe('Informer', () => {
     await informer.stop();
   });
 
+  it('caches and hands to handlers what the transform keeps, frozen', async () => {
+    const kept: string[] = [];
+    const { source, informer } = setup({
+      transform: (obj) => ({ ...obj, data: { k: (obj.data as Record<string, string>).k ?? '' } }),
+    });
+    source.listResult = async () => ({
+      metadata: { resourceVersion: '10' },
+      items: [cm('a', '5', { k: 'v', bulky: 'x'.repeat(1000) })],
+    });
+    informer.addHandlers({ onAdd: (o) => void kept.push(JSON.stringify(o.data)) });
+    informer.start();
+    await vi.advanceTimersByTimeAsync(0);
+    source.current.emit({ type: 'ADDED', object: cm('b', '11', { k: 'w', bulky: 'y' }) });
+    expect(informer.get('ns', 'a')?.data).toEqual({ k: 'v' });
+    expect(informer.get('ns', 'b')?.data).toEqual({ k: 'w' });
+    expect(Object.isFrozen(informer.get('ns', 'b')?.data)).toBe(true);
+    expect(kept).toEqual(['{"k":"v"}', '{"k":"w"}']);
+    await informer.stop();
+  });
+
   it('keeps objects that fail to parse out of the cache and reports them, without stopping', async () => {
     const strict: KindSpec = {
       resource: builtin.configMap,
@@ -308,6 +336,38 @@ describe('Informer', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(source.lists).toBe(2);
     expect(informer.list()).toHaveLength(2);
+    await informer.stop();
+  });
+
+  it('applies a relist page by page, deleting only what the last page did not bring back', async () => {
+    const { source, informer, seen } = setup();
+    source.listResult = async () => ({
+      metadata: { resourceVersion: '5' },
+      items: [cm('a', '1'), cm('b', '2'), cm('c', '3')],
+    });
+    informer.start();
+    await vi.advanceTimersByTimeAsync(0);
+    seen.length = 0;
+    let release: () => void = () => undefined;
+    const secondPageAsked = new Promise<void>((resolve) => {
+      source.listResult = async () => {
+        if (source.lists === 2)
+          return { metadata: { resourceVersion: '9', continue: 'next' }, items: [cm('a', '6')] };
+        resolve();
+        await new Promise<void>((r) => {
+          release = r;
+        });
+        return { metadata: { resourceVersion: '9' }, items: [cm('c', '3')] };
+      };
+    });
+    source.current.end(Object.assign(new Error('Gone'), { statusCode: 410 }));
+    await secondPageAsked;
+    // The first page is applied before the second arrives; nothing is deleted yet.
+    expect(seen).toEqual(['update a@1->6']);
+    expect(informer.list().map((o) => o.metadata?.name)).toEqual(['a', 'b', 'c']);
+    release();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(seen).toEqual(['update a@1->6', 'delete b']);
     await informer.stop();
   });
 });

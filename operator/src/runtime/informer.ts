@@ -19,12 +19,18 @@
  * object that fails to parse never crashes the informer: it is kept apart (`getInvalid`) and
  * handed to `onInvalid`, so the owning controller can report `Stalled/InvalidSpec` on it.
  *
+ * Memory: the cache holds one copy per object — the parsed one, deep-frozen, with its strings
+ * shared across objects (`freezeForCache`); the object as received is dropped once parsed, and
+ * `managedFields` never enter the cache. A `transform` (controller-runtime's cache
+ * `TransformFunc`) may cut an object down to the fields controllers read before it is parsed:
+ * the manager applies `cache-transforms.ts` to the built-in kinds it only watches.
+ *
  * Handlers run synchronously on the watch stream; they must only enqueue keys. A handler that
  * throws is logged and ignored.
  */
 import type { Logger } from 'pino';
 import { type BackoffPolicy, backoffDelay, defaultInformerBackoff } from './backoff.js';
-import { deepFreeze, type InvalidObject, type ObjectReader } from './cache.js';
+import { deepFreeze, freezeForCache, type InvalidObject, type ObjectReader } from './cache.js';
 import type { KubeClient, WatchEvent, WatchHandle } from './kube-client.js';
 import { keyString, keyStringOf } from './object-key.js';
 import { apiVersionOf, gvkString, type KindSpec, type KubeObject } from './resource.js';
@@ -46,7 +52,15 @@ export type RestartReason = 'error' | 'gone' | 'stalled';
 export interface InformerMetrics {
   restarted(reason: RestartReason): void;
   synced(synced: boolean): void;
+  /** How many objects the cache holds now (valid and invalid). */
+  objects?(count: number): void;
 }
+
+/**
+ * Cuts an object down before it is cached (it must not modify its argument; return a new
+ * object). Cached objects of the kind then lack what it drops, for every reader of the kind.
+ */
+export type CacheTransform = (obj: KubeObject) => KubeObject;
 
 export interface InformerOptions<T extends KubeObject> {
   kind: KindSpec<T>;
@@ -65,6 +79,8 @@ export interface InformerOptions<T extends KubeObject> {
   /** List page size. Default 500. */
   pageSize?: number;
   metrics?: InformerMetrics;
+  /** Applied to each object before `parse`; see `CacheTransform`. */
+  transform?: CacheTransform;
 }
 
 type WatchOutcome = 'closed' | 'gone' | 'stalled' | 'stopped';
@@ -81,6 +97,7 @@ export class Informer<T extends KubeObject> implements ObjectReader<T> {
   readonly #backoff: BackoffPolicy;
   readonly #pageSize: number;
   readonly #metrics: InformerMetrics | undefined;
+  readonly #transform: CacheTransform | undefined;
 
   readonly #items = new Map<string, T>();
   readonly #invalid = new Map<string, InvalidObject>();
@@ -109,6 +126,7 @@ export class Informer<T extends KubeObject> implements ObjectReader<T> {
     this.#backoff = options.backoff ?? defaultInformerBackoff;
     this.#pageSize = options.pageSize ?? 500;
     this.#metrics = options.metrics;
+    this.#transform = options.transform;
     this.#log = options.log.child({
       informer: gvkString(options.kind.resource),
       ...(options.namespace ? { watchNamespace: options.namespace } : {}),
@@ -188,10 +206,11 @@ export class Informer<T extends KubeObject> implements ObjectReader<T> {
   }
 
   list(namespace?: string): T[] {
-    const all = [...this.#items.values()];
-    return namespace === undefined
-      ? all
-      : all.filter((o) => (o.metadata?.namespace ?? '') === namespace);
+    if (namespace === undefined) return [...this.#items.values()];
+    const found: T[] = [];
+    for (const obj of this.#items.values())
+      if ((obj.metadata?.namespace ?? '') === namespace) found.push(obj);
+    return found;
   }
 
   getInvalid(namespace: string, name: string): InvalidObject | undefined {
@@ -225,9 +244,14 @@ export class Informer<T extends KubeObject> implements ObjectReader<T> {
     }
   }
 
-  /** Lists every page and makes the cache equal to the result, telling handlers the difference. */
+  /**
+   * Lists every page and makes the cache equal to the result, telling handlers the difference.
+   * Each page is applied as it arrives, so a relist of many objects never holds them all twice
+   * (as received and as cached); deletions wait for the last page. The pages are one snapshot
+   * (continue tokens keep the list's resourceVersion), never older than what the cache holds.
+   */
   async #listAndReplace(): Promise<void> {
-    const raws: KubeObject[] = [];
+    const seen = new Set<string>();
     let continueToken: string | undefined;
     let resourceVersion = '';
     do {
@@ -238,22 +262,20 @@ export class Informer<T extends KubeObject> implements ObjectReader<T> {
         continue: continueToken,
       });
       if (this.#stopped) return;
-      raws.push(...(page.items ?? []));
+      for (const raw of page.items ?? []) {
+        // Items of a list carry no apiVersion/kind; the schema of a kind may require them.
+        const withType = {
+          ...raw,
+          apiVersion: raw.apiVersion ?? apiVersionOf(this.kind.resource),
+          kind: raw.kind ?? this.kind.resource.kind,
+        };
+        seen.add(keyStringOf(withType));
+        this.#upsert(withType, true);
+      }
       continueToken = page.metadata?.continue || undefined;
       resourceVersion = page.metadata?.resourceVersion ?? '';
     } while (continueToken);
 
-    const seen = new Set<string>();
-    for (const raw of raws) {
-      // Items of a list carry no apiVersion/kind; the schema of a kind may require them.
-      const withType = {
-        ...raw,
-        apiVersion: raw.apiVersion ?? apiVersionOf(this.kind.resource),
-        kind: raw.kind ?? this.kind.resource.kind,
-      };
-      seen.add(keyStringOf(withType));
-      this.#upsert(withType, true);
-    }
     for (const [key, old] of [...this.#items]) {
       if (!seen.has(key)) {
         this.#unstore(key);
@@ -263,6 +285,7 @@ export class Informer<T extends KubeObject> implements ObjectReader<T> {
     for (const [key, invalid] of [...this.#invalid]) {
       if (!seen.has(key)) {
         this.#invalid.delete(key);
+        this.#countObjects();
         const gone: InvalidObject = { ...invalid, deleted: true };
         this.#dispatch((h) => h.onInvalid?.(gone), 'onInvalid');
       }
@@ -395,7 +418,10 @@ export class Informer<T extends KubeObject> implements ObjectReader<T> {
     const oldInvalid = this.#invalid.get(key);
     let parsed: T;
     try {
-      parsed = deepFreeze(this.kind.parse(structuredClone(raw))) as T;
+      // No defensive copy: `raw` is this informer's own (fresh from the watch or list), parse
+      // and transform build new objects, and `raw` is dropped on success — one copy is kept.
+      const cut = this.#transform ? this.#transform(raw) : raw;
+      parsed = freezeForCache(this.kind.parse(cut)) as T;
     } catch (error) {
       const invalid: InvalidObject = {
         raw: deepFreeze(raw) as KubeObject,
@@ -406,6 +432,7 @@ export class Informer<T extends KubeObject> implements ObjectReader<T> {
         return;
       if (old) this.#unstore(key);
       this.#invalid.set(key, invalid);
+      this.#countObjects();
       this.#log.warn(
         {
           namespace: raw.metadata?.namespace,
@@ -438,6 +465,7 @@ export class Informer<T extends KubeObject> implements ObjectReader<T> {
     const invalid = this.#invalid.get(key);
     if (invalid) {
       this.#invalid.delete(key);
+      this.#countObjects();
       const gone: InvalidObject = {
         raw: deepFreeze(raw) as KubeObject,
         error: invalid.error,
@@ -451,12 +479,18 @@ export class Informer<T extends KubeObject> implements ObjectReader<T> {
     if (this.#indexers.size > 0 && this.#items.has(key)) this.#unstore(key);
     this.#items.set(key, obj);
     for (const [name, fn] of this.#indexers) this.#indexObject(name, fn, key, obj);
+    this.#countObjects();
+  }
+
+  #countObjects(): void {
+    this.#metrics?.objects?.(this.#items.size + this.#invalid.size);
   }
 
   #unstore(key: string): void {
     const old = this.#items.get(key);
     this.#items.delete(key);
     if (!old) return;
+    this.#countObjects();
     for (const [name, fn] of this.#indexers) {
       const index = this.#indices.get(name);
       for (const value of this.#indexValues(fn, old)) {

@@ -180,6 +180,7 @@ const requestTimeoutMs = 30_000;
 export class HttpKubeClient implements KubeClient {
   readonly kubeConfig: k8s.KubeConfig;
   readonly #watch: k8s.Watch;
+  readonly #agents = new KeepAliveAgents();
 
   constructor(kubeConfig: k8s.KubeConfig) {
     this.kubeConfig = kubeConfig;
@@ -204,6 +205,7 @@ export class HttpKubeClient implements KubeClient {
     }
     const requestOptions: https.RequestOptions = { method, headers: {} };
     await this.kubeConfig.applyToHTTPSOptions(requestOptions);
+    if (!cluster.proxyUrl) requestOptions.agent = this.#agents.agentFor(url, requestOptions);
     const headers = requestOptions.headers as Record<string, string>;
     headers.Accept = 'application/json';
     let payload: string | undefined;
@@ -358,6 +360,52 @@ export class HttpKubeClient implements KubeClient {
     );
     return { abort: () => controller.abort() };
   }
+}
+
+/** The TLS settings of a request that decide which connections it may reuse. */
+const tlsFields = [
+  'ca',
+  'cert',
+  'key',
+  'pfx',
+  'passphrase',
+  'rejectUnauthorized',
+  'servername',
+] as const satisfies readonly (keyof https.RequestOptions)[];
+
+/**
+ * One keep-alive agent for all requests, instead of the fresh `https.Agent` client-node's
+ * `applyToHTTPSOptions` makes for each request — which costs a TCP connection and a TLS
+ * handshake per API call (client-go reuses one HTTP/2 connection). The agent is replaced when
+ * the TLS material changes (a rotated client certificate), so a request never rides on a
+ * connection made with other credentials.
+ */
+class KeepAliveAgents {
+  #current: { tls: unknown[]; agent: https.Agent } | undefined;
+  readonly #plain = new http.Agent({ keepAlive: true });
+
+  agentFor(url: URL, options: https.RequestOptions): http.Agent {
+    if (url.protocol === 'http:') return this.#plain;
+    const tls = tlsFields.map((field) => options[field]);
+    const current = this.#current;
+    if (current && tls.every((value, i) => sameValue(value, current.tls[i]))) return current.agent;
+    const settings: https.AgentOptions = { keepAlive: true };
+    tlsFields.forEach((field, i) => {
+      if (tls[i] !== undefined) Object.assign(settings, { [field]: tls[i] });
+    });
+    this.#current = { tls, agent: new https.Agent(settings) };
+    // Close the replaced agent's idle sockets; in-flight requests finish on theirs.
+    for (const sockets of Object.values(current?.agent.freeSockets ?? {}))
+      for (const socket of sockets ?? []) socket.destroy();
+    return this.#current.agent;
+  }
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
+  if (Array.isArray(a) && Array.isArray(b))
+    return a.length === b.length && a.every((v, i) => sameValue(v, b[i]));
+  return a === b;
 }
 
 /** Server-side apply and create need `apiVersion` and `kind` in the body. */

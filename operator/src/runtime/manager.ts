@@ -14,8 +14,10 @@
 import type { Logger } from 'pino';
 import type { OperatorMetrics } from '../observability/metrics.js';
 import type { BackoffPolicy } from './backoff.js';
+import { defaultCacheTransforms } from './cache-transforms.js';
 import { type ControllerDefinition, ControllerRunner } from './controller.js';
 import { EventRecorder } from './events.js';
+import type { CacheTransform } from './informer.js';
 import { InformerFactory } from './informer-factory.js';
 import type { KubeClient } from './kube-client.js';
 import { LeaderElector } from './leader-election.js';
@@ -51,6 +53,8 @@ export interface ManagerOptions {
   shutdownTimeoutMs?: number;
   /** Events dedupe window. Default 10 minutes. */
   eventDedupeWindowMs?: number;
+  /** Cache transforms by `gvkString`; default `defaultCacheTransforms` (cache-transforms.ts). */
+  cacheTransforms?: Readonly<Record<string, CacheTransform>>;
 }
 
 export class Manager {
@@ -76,6 +80,7 @@ export class Manager {
       watchTimeoutSeconds: options.watchTimeoutSeconds,
       backoff: options.informerBackoff,
       metricsFor: (kind, namespace) => options.metrics.informer(kind, namespace),
+      transforms: options.cacheTransforms ?? defaultCacheTransforms,
     });
     this.events = new EventRecorder({
       client: options.client,
@@ -178,6 +183,8 @@ export class Manager {
     const drained = await Promise.all(this.#controllers.map((c) => c.drain(timeoutMs)));
     const allDrained = drained.every(Boolean);
     if (!allDrained) this.#o.log.warn('Stopped with reconciles still in flight');
+    // Warning events of failed reconciles are sent in the background.
+    await this.events.flush();
     await this.informers.stop();
     await this.#elector?.release();
     this.#o.log.info('Stopped the manager');
