@@ -99,9 +99,11 @@ for (const [name, value] of Object.entries({ restartObjects, peerQps, peerBurst,
 if (sizes.some((s) => !Number.isInteger(s) || s <= 0))
   throw new Error('--sizes: positive whole numbers separated by commas, e.g. 1000,10000');
 
-const kc = kubeConfig();
-const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-const core = kc.makeApiClient(k8s.CoreV1Api);
+// Clients of the local cluster, made by main() once it is up (a stopped cluster's files would
+// name a port nobody listens on).
+let kc: k8s.KubeConfig;
+let custom: k8s.CustomObjectsApi;
+let core: k8s.CoreV1Api;
 const digestOfNothing = `sha256:${'0'.repeat(64)}`;
 
 interface Phase {
@@ -591,6 +593,9 @@ async function jobBaseline(count: number): Promise<void> {
 
 async function main(): Promise<void> {
   if (!(await isHealthy())) await up();
+  kc = kubeConfig();
+  custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  core = kc.makeApiClient(k8s.CoreV1Api);
   const built = await promisify(execFile)('npm', ['run', 'build'], { cwd: repoRoot }).catch(
     (e: Error) => e,
   );
