@@ -268,6 +268,43 @@ describe('ControllerRunner outcomes', () => {
     expect(flushed).toBe(true);
   });
 
+  it('sends no second Warning for a terminal failure the status already records', async () => {
+    const stalled = (generation: number) => ({
+      status: {
+        conditions: [
+          {
+            type: 'Stalled',
+            status: 'True',
+            reason: 'InvalidSpec',
+            message: 'bad spec',
+            observedGeneration: generation,
+          },
+        ],
+      },
+    });
+    const { runner, events, writes } = await setup(
+      async () => {
+        throw new TerminalError('bad spec', { reason: 'InvalidSpec' });
+      },
+      {},
+      {
+        objects: {
+          Widget: [
+            widgetObject('recorded', stalled(1)),
+            widgetObject('edited', stalled(0)),
+            widgetObject('new'),
+          ],
+        },
+      },
+    );
+    for (const name of ['recorded', 'edited', 'new']) await runner.reconcileKey(`ns/${name}`);
+    await events.flush();
+    const regarding = writes
+      .filter((w) => w[0] === 'create')
+      .map((w) => (w[2] as { regarding?: { name?: string } }).regarding?.name);
+    expect(regarding.sort()).toEqual(['edited', 'new']);
+  });
+
   it.each([
     [
       'a TerminalError',

@@ -25,7 +25,8 @@
  * - throw anything else: transient; retried with per-key exponential backoff.
  * A failed reconcile also records a Warning event on the object (deduplicated, sent in the
  * background), with the error's `reason` when it has one; optimistic-concurrency conflicts
- * (409) are not reported.
+ * (409) are not reported, nor a terminal failure the object's `Stalled` condition already
+ * records for its generation (the reconcile its own status write triggered).
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -41,8 +42,9 @@ import {
 } from './apply.js';
 import type { BackoffPolicy } from './backoff.js';
 import type { ObjectReader } from './cache.js';
-import { type Condition, setKstatus } from './conditions.js';
+import { type Condition, findCondition, setKstatus } from './conditions.js';
 import type { EventRecorder } from './events.js';
+import { ExpiringMap } from './expiring-map.js';
 import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizers.js';
 import type { InformerHandlers } from './informer.js';
 import type { InformerFactory, InformerScope } from './informer-factory.js';
@@ -267,10 +269,10 @@ export class ControllerRunner<T extends KubeObject> {
    * Per object UID: the status last written, the resourceVersion it was computed from, and when
    * (ms). Only writes whose echo the cache has not shown yet stay here.
    */
-  readonly #lastStatusWrites = new Map<
+  readonly #lastStatusWrites = new ExpiringMap<
     string,
-    { basedOn: string | undefined; status: Record<string, unknown>; writtenAt: number }
-  >();
+    { basedOn: string | undefined; status: Record<string, unknown> }
+  >({ maxEntries: maxRememberedStatusWrites, maxAgeMs: statusWriteMemoryMs });
   #abort = new AbortController();
   #running: Promise<void>[] = [];
   #started = false;
@@ -507,19 +509,7 @@ export class ControllerRunner<T extends KubeObject> {
       status,
       this.fieldManager,
     );
-    if (written) {
-      const now = Date.now();
-      this.#lastStatusWrites.delete(uid);
-      this.#lastStatusWrites.set(uid, { basedOn: cachedVersion, status, writtenAt: now });
-      // Insertion order is write order: expire from the oldest end.
-      for (const [key, entry] of this.#lastStatusWrites) {
-        const expired =
-          now - entry.writtenAt > statusWriteMemoryMs ||
-          this.#lastStatusWrites.size > maxRememberedStatusWrites;
-        if (!expired) break;
-        this.#lastStatusWrites.delete(key);
-      }
-    }
+    if (written) this.#lastStatusWrites.set(uid, { basedOn: cachedVersion, status });
     return written;
   }
 
@@ -569,17 +559,17 @@ export class ControllerRunner<T extends KubeObject> {
           'Reconcile failed; will retry',
         );
       }
-      if (subject && !isConflict(error)) {
+      const reason = reasonOf(error, terminal);
+      const message = (error as Error)?.message ?? String(error);
+      if (
+        subject &&
+        !isConflict(error) &&
+        !(terminal && alreadyStalledWith(subject, reason, message))
+      ) {
         // Sent in the background, as controller-runtime's recorder does: the worker moves on
         // to the next key instead of waiting for a courtesy write (the manager flushes events
         // before it exits; `record` never rejects).
-        void ctx.events.record(
-          subject,
-          'Warning',
-          reasonOf(error, terminal),
-          'Reconcile',
-          (error as Error)?.message ?? String(error),
-        );
+        void ctx.events.record(subject, 'Warning', reason, 'Reconcile', message);
       }
     } finally {
       endTimer();
@@ -654,6 +644,24 @@ export class ControllerRunner<T extends KubeObject> {
 function ownerUidIndexValues(obj: KubeObject): string[] {
   const uid = controllerOwnerUid(obj);
   return uid ? [uid] : [];
+}
+
+/**
+ * Whether the object's status already records this terminal failure: `Stalled=True` with the
+ * same reason and message, observed at its current generation. The reconcile that the failure's
+ * own status write triggers meets the same failure; its Warning would only repeat the first
+ * one (an API write per object for nothing), so it is not sent. A spec change, or a different
+ * failure, is reported again.
+ */
+function alreadyStalledWith(obj: KubeObject, reason: string, message: string): boolean {
+  const conditions = (obj.status as { conditions?: Condition[] } | undefined)?.conditions;
+  const stalled = findCondition(conditions, 'Stalled');
+  return (
+    stalled?.status === 'True' &&
+    stalled.reason === reason &&
+    stalled.message === message &&
+    stalled.observedGeneration === obj.metadata?.generation
+  );
 }
 
 /** The reason of the Warning event for a failed reconcile. */

@@ -11,6 +11,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import { ExpiringMap } from './expiring-map.js';
 import { isNotFound, type KubeClient } from './kube-client.js';
 import { builtin, type KubeObject } from './resource.js';
 
@@ -35,13 +36,11 @@ export type DedupeDecision =
  * its own memory: the clock is passed in.
  */
 export class EventDedupe {
-  readonly #windowMs: number;
-  readonly #maxEntries: number;
-  readonly #seen = new Map<string, EventSeriesState>();
+  /** Entries older than the window decide nothing: their next occurrence is a new event. */
+  readonly #seen: ExpiringMap<string, EventSeriesState>;
 
   constructor(windowMs: number, maxEntries = 4096) {
-    this.#windowMs = windowMs;
-    this.#maxEntries = maxEntries;
+    this.#seen = new ExpiringMap({ maxEntries, maxAgeMs: windowMs });
   }
 
   /**
@@ -63,8 +62,8 @@ export class EventDedupe {
   }
 
   decide(key: string, nowMs: number): DedupeDecision {
-    const previous = this.#seen.get(key);
-    if (previous && nowMs - previous.lastSeenMs <= this.#windowMs) {
+    const previous = this.#seen.get(key, nowMs);
+    if (previous) {
       return {
         action: 'update',
         namespace: previous.namespace,
@@ -76,20 +75,12 @@ export class EventDedupe {
   }
 
   /**
-   * Records that the event under `key` now exists as `namespace/name` with `count` occurrences,
-   * and forgets entries that no longer decide anything: those seen longer than the window ago
-   * (their next occurrence creates a new event anyway), and the stalest beyond the size limit.
+   * Records that the event under `key` now exists as `namespace/name` with `count` occurrences;
+   * entries seen longer than the window ago, and the stalest beyond the size limit, are
+   * forgotten.
    */
   remember(key: string, state: EventSeriesState): void {
-    this.#seen.delete(key);
-    this.#seen.set(key, state);
-    // Maps iterate in insertion order, and remember() re-inserts: the first is the stalest.
-    for (const [oldKey, old] of this.#seen) {
-      const expired =
-        state.lastSeenMs - old.lastSeenMs > this.#windowMs || this.#seen.size > this.#maxEntries;
-      if (!expired) break;
-      this.#seen.delete(oldKey);
-    }
+    this.#seen.set(key, state, state.lastSeenMs);
   }
 
   /** How many events are remembered. */

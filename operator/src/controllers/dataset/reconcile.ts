@@ -26,6 +26,7 @@ import {
   watches,
   watchesPodsOf,
 } from '../../runtime/controller.js';
+import { ExpiringMap } from '../../runtime/expiring-map.js';
 import { ObjectNotFoundError, type ObjectStore } from '../../storage/object-store.js';
 import { type DatasetObject, latheKinds } from '../lathe-kinds.js';
 import { type JobRun, observeJobRun, podsOfJob } from '../shared/job-run.js';
@@ -71,7 +72,7 @@ interface ObservedJob {
 const notRetried = new Set(['ValidationFailed', 'InvalidData']);
 
 export function datasetController({ store, storeConfig, image }: DatasetControllerOptions) {
-  const statsCache = new Map<string, DatasetStats>();
+  const statsCache = new ExpiringMap<string, DatasetStats>({ maxEntries: STATS_CACHE_SIZE });
   const dataset = latheKinds.dataset;
 
   async function statsOf(ds: DatasetObject, version: string, bucket: string) {
@@ -83,7 +84,6 @@ export function datasetController({ store, storeConfig, image }: DatasetControll
         JSON.parse((await store!.read(bucket, key)).toString('utf8')),
       );
       statsCache.set(key, stats);
-      if (statsCache.size > STATS_CACHE_SIZE) statsCache.delete(statsCache.keys().next().value!);
       return stats;
     } catch (error) {
       if (error instanceof ObjectNotFoundError) return undefined;

@@ -23,6 +23,7 @@ import {
   watches,
   watchesPodsOf,
 } from '../../runtime/controller.js';
+import { ExpiringMap } from '../../runtime/expiring-map.js';
 import { type InferenceServiceObject, latheKinds } from '../lathe-kinds.js';
 import {
   desiredObjectStoreSecret,
@@ -72,7 +73,11 @@ interface ScalerState {
 }
 
 export function inferenceServiceController(options: InferenceServiceControllerOptions) {
-  const scalers = new Map<string, ScalerState>();
+  /** Each InferenceService's autoscaler samples and recommendations (re-set on every use). */
+  const scalers = new ExpiringMap<string, ScalerState>({
+    maxEntries: 10_000,
+    maxAgeMs: 60 * 60_000,
+  });
   const fetchMetrics = options.fetchMetrics ?? defaultFetchMetrics;
 
   return defineController<InferenceServiceObject>({
@@ -285,11 +290,8 @@ export function inferenceServiceController(options: InferenceServiceControllerOp
   }
 
   function scalerOf(key: string): ScalerState {
-    let state = scalers.get(key);
-    if (!state) {
-      state = { samples: new Map(), history: [] };
-      scalers.set(key, state);
-    }
+    const state = scalers.get(key) ?? { samples: new Map(), history: [] };
+    scalers.set(key, state);
     return state;
   }
 }

@@ -20,6 +20,7 @@ import {
   requeueAfter,
   TerminalError,
 } from '../../runtime/controller.js';
+import { ExpiringMap } from '../../runtime/expiring-map.js';
 import { type ObjectStore, StorageUnavailableError } from '../../storage/object-store.js';
 import { latheKinds, type ModelVersionObject } from '../lathe-kinds.js';
 import { productionWinner, versionsToArchive } from './registry.js';
@@ -41,7 +42,8 @@ export interface ModelVersionControllerOptions {
 }
 
 export function modelVersionController({ store }: ModelVersionControllerOptions) {
-  const waits = new Map<string, number>();
+  /** Polls so far of each ModelVersion whose artifact is not there yet (poll fast at first). */
+  const waits = new ExpiringMap<string, number>({ maxEntries: 10_000, maxAgeMs: 60 * 60_000 });
   return defineController<ModelVersionObject>({
     name: 'modelversion',
     for: modelVersionResource,

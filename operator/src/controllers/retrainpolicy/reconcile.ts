@@ -30,6 +30,7 @@ import {
   watches,
   watchesPodsOf,
 } from '../../runtime/controller.js';
+import { ExpiringMap } from '../../runtime/expiring-map.js';
 import { isAlreadyExists } from '../../runtime/kube-client.js';
 import { ObjectNotFoundError, type ObjectStore } from '../../storage/object-store.js';
 import { resolveModelVersion } from '../inferenceservice/resolve.js';
@@ -95,15 +96,16 @@ interface Markers {
 
 export function retrainPolicyController(options: RetrainPolicyControllerOptions) {
   const { store, storeConfig } = options;
-  const statsCache = new Map<string, DatasetStats>();
+  /** Training statistics by object-store key (immutable: a version's files never change). */
+  const statsCache = new ExpiringMap<string, DatasetStats>({ maxEntries: 100 });
   /**
-   * Each policy's last read of its service's live accuracy: when (a read may find no labels)
-   * and what it found, which the informer's copy of the status may not show yet.
+   * Each policy's last reading of its service's live accuracy, which the informer's copy of the
+   * status may not show yet (it does within seconds: an hour is plenty).
    */
-  const accuracyChecks = new Map<
+  const accuracyChecks = new ExpiringMap<
     string,
     { at: number; reading: PolicyObservation['lastAccuracy'] }
-  >();
+  >({ maxEntries: 10_000, maxAgeMs: 60 * 60_000 });
 
   return defineController<RetrainPolicyObject>({
     name: 'retrainpolicy',
@@ -267,20 +269,19 @@ export function retrainPolicyController(options: RetrainPolicyControllerOptions)
         if (remembered && readAt(remembered.reading) > readAt(markers.lastAccuracy)) {
           markers.lastAccuracy = remembered.reading;
         }
-        const lastCheck = remembered?.at ?? readAt(markers.lastAccuracy);
+        let lastCheck = remembered?.at ?? readAt(markers.lastAccuracy);
         if (now.getTime() - lastCheck >= checkMs) {
           const measured = await readLiveAccuracy(policy, ctx);
           if ('blocked' in measured) blocked = measured.blocked;
           else if (measured.accuracy) {
             markers.lastAccuracy = measured.accuracy;
-            accuracyChecks.set(key, { at: now.getTime(), reading: measured.accuracy });
+            lastCheck = now.getTime();
+            accuracyChecks.set(key, { at: lastCheck, reading: measured.accuracy });
           }
         }
-        // Until a reading found labelled rows, look again soon; after, at the check interval.
-        const checked = accuracyChecks.get(key)?.at;
-        requeues.push(
-          checked === undefined ? 5_000 : Math.max(1_000, checked + checkMs - now.getTime()),
-        );
+        // Until a reading finds labelled rows, look again soon; after, at the check interval.
+        const untilNext = lastCheck + checkMs - now.getTime();
+        requeues.push(untilNext > 0 ? Math.max(1_000, untilNext) : 5_000);
         const last = markers.lastAccuracy;
         if (last && last.samples >= accuracy.minSamples && last.value < accuracy.minimum) {
           const accuracyRun = runName(name, 'accuracy', last.time);

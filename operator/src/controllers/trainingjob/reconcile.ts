@@ -42,6 +42,7 @@ import {
   watches,
   watchesPodsOf,
 } from '../../runtime/controller.js';
+import { ExpiringMap } from '../../runtime/expiring-map.js';
 import { isAlreadyExists } from '../../runtime/kube-client.js';
 import { ObjectNotFoundError, type ObjectStore } from '../../storage/object-store.js';
 import {
@@ -79,7 +80,8 @@ export interface TrainingJobControllerOptions {
 
 export function trainingJobController(options: TrainingJobControllerOptions) {
   const { store, storeConfig } = options;
-  const tasks = new Map<string, 'classification' | 'regression'>();
+  /** The task of each dataset version, by its schema's object-store key (immutable). */
+  const tasks = new ExpiringMap<string, 'classification' | 'regression'>({ maxEntries: 1_000 });
 
   return defineController<TrainingJobObject>({
     name: 'trainingjob',
