@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { EventDedupe, EventRecorder, microTime } from './events.js';
+import { EventDedupe, EventRecorder, type EventRecorderOptions, microTime } from './events.js';
 import { ApiError, type KubeClient } from './kube-client.js';
 
 const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'ns', uid: 'u1' } };
@@ -74,6 +74,19 @@ describe('microTime', () => {
 });
 
 describe('EventRecorder', () => {
+  /** A recorder with a silent log, over `client`. */
+  const recorder = (
+    client: EventRecorderOptions['client'],
+    options: Partial<EventRecorderOptions> = {},
+  ) =>
+    new EventRecorder({
+      client,
+      log: pino({ level: 'silent' }),
+      controller: 'c',
+      instance: 'i',
+      ...options,
+    });
+
   function fakeClient(patchError?: unknown) {
     const calls: string[] = [];
     const client = {
@@ -98,12 +111,7 @@ describe('EventRecorder', () => {
 
   it('creates once and then counts repeats as a series', async () => {
     const { client, calls } = fakeClient();
-    const r = new EventRecorder({
-      client,
-      log: pino({ level: 'silent' }),
-      controller: 'c',
-      instance: 'i',
-    });
+    const r = recorder(client);
     await r.record(pod, 'Warning', 'Failed', 'Reconcile', 'boom');
     await r.record(pod, 'Warning', 'Failed', 'Reconcile', 'boom');
     await r.record(pod, 'Warning', 'Failed', 'Reconcile', 'boom');
@@ -112,12 +120,7 @@ describe('EventRecorder', () => {
 
   it('sends repeats recorded concurrently one after the other, as one series', async () => {
     const { client, calls } = fakeClient();
-    const r = new EventRecorder({
-      client,
-      log: pino({ level: 'silent' }),
-      controller: 'c',
-      instance: 'i',
-    });
+    const r = recorder(client);
     void r.record(pod, 'Warning', 'Failed', 'Reconcile', 'boom');
     void r.record(pod, 'Warning', 'Failed', 'Reconcile', 'boom');
     void r.record(pod, 'Normal', 'Other', 'Reconcile', 'fine');
@@ -144,14 +147,7 @@ describe('EventRecorder', () => {
       },
       patch: async () => ({}),
     } as unknown as Pick<KubeClient, 'create' | 'patch'>;
-    const r = new EventRecorder({
-      client,
-      log: pino({ level: 'silent' }),
-      controller: 'c',
-      instance: 'i',
-      maxConcurrentSends: 2,
-      maxPendingEvents: 5,
-    });
+    const r = recorder(client, { maxConcurrentSends: 2, maxPendingEvents: 5 });
     for (let i = 0; i < 8; i++) void r.record(pod, 'Warning', 'Failed', 'Reconcile', `n${i}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(inFlight).toBe(2);
@@ -166,12 +162,7 @@ describe('EventRecorder', () => {
 
   it('creates a fresh event when the remembered one is gone', async () => {
     const { client, calls } = fakeClient(new ApiError(404, { reason: 'NotFound' }, 'gone'));
-    const r = new EventRecorder({
-      client,
-      log: pino({ level: 'silent' }),
-      controller: 'c',
-      instance: 'i',
-    });
+    const r = recorder(client);
     await r.record(pod, 'Normal', 'Done', 'Reconcile', 'ok');
     await r.record(pod, 'Normal', 'Done', 'Reconcile', 'ok');
     expect(calls).toEqual(['create p', 'create p']);
@@ -184,12 +175,7 @@ describe('EventRecorder', () => {
       },
       patch: async () => ({}),
     } as unknown as Pick<KubeClient, 'create' | 'patch'>;
-    const r = new EventRecorder({
-      client,
-      log: pino({ level: 'silent' }),
-      controller: 'c',
-      instance: 'i',
-    });
+    const r = recorder(client);
     await expect(r.record(pod, 'Normal', 'Done', 'Reconcile', 'ok')).resolves.toBeUndefined();
   });
 });
