@@ -136,7 +136,19 @@ export function retrainPolicyController(options: RetrainPolicyControllerOptions)
           : undefined;
         return owner ? [{ namespace: mv.metadata?.namespace ?? '', name: owner }] : [];
       }),
-      watches(latheKinds.inferenceService, () => []),
+      // The service a drift or accuracy trigger reads: a policy blocked until it serves a
+      // version (NoReference, InferenceServiceNotReady) looks again as soon as it does.
+      watches(latheKinds.inferenceService, (isvc, caches) =>
+        caches
+          .reader(latheKinds.retrainPolicy)
+          .list(isvc.metadata?.namespace)
+          .filter((p) =>
+            [p.spec.triggers.drift, p.spec.triggers.accuracy].some(
+              (t) => t?.inferenceServiceRef.name === isvc.metadata?.name,
+            ),
+          )
+          .map((p) => ({ namespace: p.metadata.namespace ?? '', name: p.metadata.name ?? '' })),
+      ),
     ],
     permissions: [
       ...objectStoreSecretPermissions,
@@ -355,6 +367,16 @@ export function retrainPolicyController(options: RetrainPolicyControllerOptions)
         now,
       );
       await ctx.patchStatus(policy, status);
+      // Refresh nextRunTime once it passes, even if that run starts nothing (Forbid, a missed
+      // deadline): at most an hour ahead, well within a timer's range.
+      if (status.nextRunTime) {
+        requeues.push(
+          Math.min(
+            60 * 60_000,
+            Math.max(1_000, Date.parse(status.nextRunTime) - now.getTime() + 1_000),
+          ),
+        );
+      }
       const wait = requeues.length > 0 ? Math.min(...requeues) : undefined;
       return wait === undefined ? done() : (requeueAfter(wait) as Result);
     },

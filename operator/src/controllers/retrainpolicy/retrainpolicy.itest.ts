@@ -346,6 +346,10 @@ describe('RetrainPolicy', () => {
       kind: 'RetrainPolicy',
       name: 'cron',
     });
+    // The next run is the next whole minute, and moves on as the schedule fires.
+    const next = Date.parse((await getPolicy('cron')).status?.nextRunTime ?? '');
+    expect(next % 60_000).toBe(0);
+    expect(next - Date.now()).toBeLessThanOrEqual(60_000);
     const role = await client.get<KubeObject>(builtin.role, namespace, 'cron-retrain');
     expect(role.rules).toEqual([
       { apiGroups: ['lathe.dev'], resources: ['trainingjobs'], verbs: ['create', 'list'] },
@@ -369,6 +373,7 @@ describe('RetrainPolicy', () => {
     );
     expect((await runsOf('cron')).length).toBe(count);
     expect((await getPolicy('cron')).status?.lastManualRun).toBeUndefined();
+    expect((await getPolicy('cron')).status?.nextRunTime).toBeUndefined();
 
     await client.delete(latheKinds.retrainPolicy.resource, namespace, 'cron', {
       propagationPolicy: 'Foreground',
@@ -482,6 +487,52 @@ describe('RetrainPolicy', () => {
         expect(runs.map((tj) => tj.metadata.labels?.['lathe.dev/trigger'])).toEqual(['drift']);
       },
       { what: 'a drift run', timeoutMs: 60_000 },
+    );
+  });
+
+  it('looks again as soon as the service it watches serves, not a check interval later', async () => {
+    await client.create(latheKinds.retrainPolicy.resource, {
+      apiVersion: 'lathe.dev/v1alpha1',
+      kind: 'RetrainPolicy',
+      metadata: { name: 'early', namespace },
+      spec: {
+        template: template('good'),
+        triggers: {
+          drift: {
+            inferenceServiceRef: { name: 'late' },
+            metric: 'psi',
+            threshold: 0.5,
+            checkInterval: '1h',
+          },
+        },
+      },
+    });
+    await eventually(
+      async () => {
+        const ready = (await getPolicy('early')).status?.conditions?.find(
+          (c) => c.type === 'Ready',
+        );
+        expect(ready).toMatchObject({ status: 'False', reason: 'InferenceServiceNotFound' });
+      },
+      { what: 'early blocked on its missing service', timeoutMs: 30_000 },
+    );
+    await client.create(latheKinds.inferenceService.resource, {
+      apiVersion: 'lathe.dev/v1alpha1',
+      kind: 'InferenceService',
+      metadata: { name: 'late', namespace },
+      spec: { model: { name: 'iris' } },
+    });
+    // Within the hour of its check interval: the service's own changes wake the policy.
+    const measured = await eventually(
+      async () => {
+        const p = await getPolicy('early');
+        expect(p.status?.lastDrift?.modelVersion).toMatch(/^iris-v\d+$/);
+        return p;
+      },
+      { what: 'early measuring drift once late serves', timeoutMs: 120_000 },
+    );
+    expect(measured.status?.conditions?.find((c) => c.type === 'Ready')?.reason).not.toMatch(
+      /InferenceServiceNotFound|NoReference/,
     );
   });
 

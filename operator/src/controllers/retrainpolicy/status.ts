@@ -9,9 +9,11 @@ import {
   type ConditionInput,
   removeCondition,
   setConditions,
+  timestamp,
 } from '../../runtime/conditions.js';
 import type { TrainingJobObject } from '../lathe-kinds.js';
 import { TRIGGER_LABEL } from './desired.js';
+import { nextScheduleTime } from './schedule.js';
 
 export interface PromotionRecord {
   time: string;
@@ -35,6 +37,14 @@ export interface PolicyObservation {
   blocked: { reason: string; message: string } | undefined;
   /** A run that was due but waits (Forbid with a run active, cooldown), if so. */
   deferred: string | undefined;
+}
+
+/** When the schedule trigger next fires; unset without one, or while suspended. */
+export function nextRunTime(policy: RetrainPolicy, now: Date): string | undefined {
+  const schedule = policy.spec.triggers.schedule;
+  if (!schedule || policy.spec.suspend) return undefined;
+  const next = nextScheduleTime(schedule.cron, schedule.timeZone, now);
+  return next ? timestamp(next) : undefined;
 }
 
 export const isFinished = (tj: TrainingJobObject) =>
@@ -95,6 +105,7 @@ export function retrainPolicyStatus(
       observedGeneration: generation,
       conditions,
       lastRunTime: newest?.metadata.creationTimestamp ?? policy.status?.lastRunTime,
+      nextRunTime: nextRunTime(policy, now),
       lastTrainingJob: newest
         ? { name: newest.metadata.name ?? '' }
         : policy.status?.lastTrainingJob,
