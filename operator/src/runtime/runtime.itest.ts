@@ -551,11 +551,17 @@ describe('Leader election on a real Lease', () => {
     a.e.start();
     try {
       await eventually(() => expect(a.state.leading).toBe(true), { what: 'a leads' });
-      const lease = await client.get<LeaseObject>(builtin.lease, namespace, 'le-stolen');
-      await client.replace(builtin.lease, {
-        ...lease,
-        spec: { ...lease.spec, holderIdentity: 'intruder' },
-      });
+      // The leader renews between our read and our write at times (409): read again then.
+      await eventually(
+        async () => {
+          const lease = await client.get<LeaseObject>(builtin.lease, namespace, 'le-stolen');
+          await client.replace(builtin.lease, {
+            ...lease,
+            spec: { ...lease.spec, holderIdentity: 'intruder' },
+          });
+        },
+        { what: 'the lease taken by an intruder', timeoutMs: 5_000, intervalMs: 10 },
+      );
       await eventually(() => expect(a.state.lost).toBe(true), {
         what: 'a notices',
         timeoutMs: 5_000,
