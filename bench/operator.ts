@@ -5,7 +5,7 @@
  * at scale.
  *
  *   npm run bench:operator [-- --sizes 1000,10000,50000 --restart-objects 1000
- *                              --peer-qps -1 --peer-burst 0 --workers 2
+ *                              --peer-qps -1 --peer-burst 0 --workers 2 --throughput-rounds 3
  *                              --only peer,lathe,restart,jobs --heap-snapshots DIR
  *                              --lathe-node-flags "--max-semi-space-size=4"]
  *
@@ -22,6 +22,12 @@
  *   create) and p50/p99 latency from each create returning to its status appearing in a watch,
  *   the client QPS/burst each used, and which side limited the throughput (from CPU use of
  *   the API server, etcd, the operator and the machine).
+ * - Order-balanced throughput (with both `peer` and `lathe`): the order of two runs on one API
+ *   server matters (the second finds etcd larger and fragmented by the first's deletes), and the
+ *   comparison above always runs the peer first. So `--throughput-rounds` more rounds run both
+ *   at the first size, Lathe first in even rounds, the peer first in odd ones (an odd count
+ *   balances the order exactly: peer, lathe | lathe, peer | peer, lathe | lathe, peer);
+ *   printed: each run's objects/s and the ratio of the means, the comparison's runs included.
  * - Restart (`restart`): Lathe with MinIO and leader election verifies N ModelVersions while a
  *   second replica is started and the first stopped (SIGTERM) 40% of the way through — the
  *   Helm e2e test's `rollout restart`, at a size too slow for the test suite. Every object must
@@ -85,6 +91,7 @@ const restartObjects = Number(option('--restart-objects') ?? 1000);
 const peerQps = Number(option('--peer-qps') ?? -1);
 const peerBurst = Number(option('--peer-burst') ?? 0);
 const workers = Number(option('--workers') ?? 2);
+const throughputRounds = Number(option('--throughput-rounds') ?? 3);
 const only = new Set((option('--only') ?? 'peer,lathe,restart').split(','));
 const heapSnapshots = option('--heap-snapshots');
 const latheNodeFlags = (option('--lathe-node-flags') ?? imageNodeFlags.join(' '))
@@ -96,6 +103,8 @@ const settleMs = 5_000;
 for (const [name, value] of Object.entries({ restartObjects, peerQps, peerBurst, workers })) {
   if (!Number.isFinite(value)) throw new Error(`--${name}: not a number`);
 }
+if (!Number.isInteger(throughputRounds) || throughputRounds < 0)
+  throw new Error('--throughput-rounds: a whole number, 0 for none');
 if (sizes.some((s) => !Number.isInteger(s) || s <= 0))
   throw new Error('--sizes: positive whole numbers separated by commas, e.g. 1000,10000');
 
@@ -293,6 +302,7 @@ async function comparisonRun(
   singleThreaded: boolean,
   start: (namespace: string) => Promise<RunningOperator>,
   snapshotDir?: string,
+  runSizes: readonly number[] = sizes,
 ): Promise<OperatorRun> {
   const namespace = await createTestNamespace(`bench-${name}`);
   const statuses = await watchStatuses(namespace, (s) => s?.observedGeneration !== undefined);
@@ -304,7 +314,7 @@ async function comparisonRun(
     run.idleRss = await rssMiB(operator.pid);
     if (snapshotDir) snapshots.push(await heapSnapshot(operator, snapshotDir));
     let from = 0;
-    for (const size of sizes) {
+    for (const size of runSizes) {
       const requestsBefore = from === 0 ? await apiRequests() : undefined;
       const cpuBefore = await cpuSnapshot(operator.pid);
       const startedAt = Date.now();
@@ -348,7 +358,7 @@ async function comparisonRun(
     await deleteNamespaceAndWait(namespace);
   }
   if (snapshots.length > 1) {
-    const counts = [0, ...sizes];
+    const counts = [0, ...runSizes];
     for (let i = 1; i < snapshots.length; i++) {
       console.log(`\nHeap of ${name}, ${counts[i - 1]} → ${counts[i]} objects:`);
       for (const line of summarizeSnapshots(snapshots[i - 1]!, snapshots[i]!, {
@@ -457,6 +467,47 @@ function printComparison(runs: OperatorRun[]): void {
       `API requests per object up to ${sizes[0]}, ${r.name} (with the benchmark's own creates): ${total.toFixed(2)} — ${shown.map(([what, n]) => `${what} ${n.toFixed(2)}`).join(', ')}`,
     );
   }
+}
+
+/**
+ * More rounds of both operators at the first size, Lathe first in even rounds and the peer
+ * first in odd ones, so neither gains from running on the fresher API server; prints each
+ * run's throughput and the ratio of the means, the comparison's runs included.
+ */
+async function balancedThroughput(
+  comparison: readonly OperatorRun[],
+  rounds: number,
+  peer: () => Promise<OperatorRun>,
+  lathe: () => Promise<OperatorRun>,
+): Promise<void> {
+  const size = sizes[0]!;
+  const rate = (r: OperatorRun) => (r.phases[0] ? r.phases[0].created / r.phases[0].seconds : 0);
+  const rates = new Map<string, number[]>();
+  const add = (r: OperatorRun) => rates.set(r.name, [...(rates.get(r.name) ?? []), rate(r)]);
+  comparison.forEach(add);
+  const order = comparison.map((r) => r.name);
+  console.log(`\nThroughput at ${size}, ${rounds} more rounds in alternating order:`);
+  for (let round = 0; round < rounds; round++) {
+    const [first, second] = round % 2 === 0 ? [lathe, peer] : [peer, lathe];
+    for (const run of [first, second]) {
+      const r = await run();
+      add(r);
+      order.push(r.name);
+    }
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const peerRates = rates.get('go-peer') ?? [];
+  const latheRates = rates.get('lathe') ?? [];
+  console.log(`Order of the runs: ${order.join(', ')}`);
+  console.log(
+    `go-peer: ${peerRates.map((r) => r.toFixed(1)).join(', ')} objects/s, mean ${mean(peerRates).toFixed(1)}`,
+  );
+  console.log(
+    `lathe:   ${latheRates.map((r) => r.toFixed(1)).join(', ')} objects/s, mean ${mean(latheRates).toFixed(1)}`,
+  );
+  console.log(
+    `Lathe / Go peer throughput at ${size}, order-balanced: ×${(mean(latheRates) / mean(peerRates)).toFixed(2)}`,
+  );
 }
 
 /** Lathe verifies `count` real artifacts while its replica is replaced 40% of the way in. */
@@ -607,42 +658,51 @@ async function main(): Promise<void> {
   if (only.has('jobs')) await jobBaseline(sizes[0]!);
 
   const runs: OperatorRun[] = [];
-  if (only.has('peer')) {
-    const binary = await buildPeer();
-    const qps =
-      peerQps < 0 ? 'no client-side limit (QPS < 0)' : `QPS ${peerQps}, burst ${peerBurst}`;
-    runs.push(
-      await comparisonRun(
-        'go-peer',
-        `controller-runtime v0.21.0, unstructured cache without managedFields, ${qps}, ${workers} workers, GOGC default`,
-        false,
-        (namespace) => startPeer({ binary, namespace, workers, qps: peerQps, burst: peerBurst }),
-      ),
+  const binary = only.has('peer') ? await buildPeer() : undefined;
+  const qps = peerQps < 0 ? 'no client-side limit (QPS < 0)' : `QPS ${peerQps}, burst ${peerBurst}`;
+  const peerRun = (runSizes?: readonly number[]) =>
+    comparisonRun(
+      'go-peer',
+      `controller-runtime v0.21.0, unstructured cache without managedFields, ${qps}, ${workers} workers, GOGC default`,
+      false,
+      (namespace) =>
+        startPeer({ binary: binary!, namespace, workers, qps: peerQps, burst: peerBurst }),
+      undefined,
+      runSizes,
     );
-  }
+  const latheRun = (runSizes?: readonly number[], snapshotDir?: string) =>
+    comparisonRun(
+      'lathe',
+      `no client-side rate limit (one keep-alive HTTP/1.1 agent), no object store, ${workers} workers, node flags: ${latheNodeFlags.join(' ') || 'none'}`,
+      true,
+      (namespace) =>
+        startLathe({
+          namespace,
+          workers,
+          nodeFlags: latheNodeFlags,
+          objectStore: false,
+          heapSnapshotDir: snapshotDir,
+        }),
+      snapshotDir,
+      runSizes,
+    );
+  if (only.has('peer')) runs.push(await peerRun());
   if (only.has('lathe')) {
     const snapshotDir = heapSnapshots ? path.resolve(heapSnapshots) : undefined;
     if (snapshotDir) await mkdir(snapshotDir, { recursive: true });
-    runs.push(
-      await comparisonRun(
-        'lathe',
-        `no client-side rate limit (one keep-alive HTTP/1.1 agent), no object store, ${workers} workers, node flags: ${latheNodeFlags.join(' ') || 'none'}`,
-        true,
-        (namespace) =>
-          startLathe({
-            namespace,
-            workers,
-            nodeFlags: latheNodeFlags,
-            objectStore: false,
-            heapSnapshotDir: snapshotDir,
-          }),
-        snapshotDir,
-      ),
-    );
+    runs.push(await latheRun(undefined, snapshotDir));
     if (snapshotDir)
       console.log('(heap snapshots were taken: the RSS figures of this run are inflated by them)');
   }
   if (runs.length > 0) printComparison(runs);
+  if (only.has('peer') && only.has('lathe') && throughputRounds > 0) {
+    await balancedThroughput(
+      runs,
+      throughputRounds,
+      () => peerRun([sizes[0]!]),
+      () => latheRun([sizes[0]!]),
+    );
+  }
   if (only.has('restart') && restartObjects > 0) {
     console.log('');
     if (!(await restartTest(restartObjects))) process.exitCode = 1;
