@@ -112,6 +112,26 @@ async function runWithTemplate(request: string, quality: 'good' | 'poor'): Promi
   await annotate(latheKinds.retrainPolicy, 'manual', RUN_NOW_ANNOTATION, request);
 }
 
+/** A policy that retrains a good model when the inputs of `service` drift past PSI 0.5. */
+async function createDriftPolicy(name: string, service: string, checkInterval: string) {
+  await client.create(latheKinds.retrainPolicy.resource, {
+    apiVersion: 'lathe.dev/v1alpha1',
+    kind: 'RetrainPolicy',
+    metadata: { name, namespace },
+    spec: {
+      template: template('good'),
+      triggers: {
+        drift: {
+          inferenceServiceRef: { name: service },
+          metric: 'psi',
+          threshold: 0.5,
+          checkInterval,
+        },
+      },
+    },
+  });
+}
+
 async function annotate(
   kind: typeof latheKinds.retrainPolicy | typeof latheKinds.dataset,
   name: string,
@@ -433,22 +453,7 @@ describe('RetrainPolicy', () => {
     await send(0);
     // The server writes its sampled requests every 10 s.
     await new Promise((r) => setTimeout(r, 11_000));
-    await client.create(latheKinds.retrainPolicy.resource, {
-      apiVersion: 'lathe.dev/v1alpha1',
-      kind: 'RetrainPolicy',
-      metadata: { name: 'watch-drift', namespace },
-      spec: {
-        template: template('good'),
-        triggers: {
-          drift: {
-            inferenceServiceRef: { name: 'drifty' },
-            metric: 'psi',
-            threshold: 0.5,
-            checkInterval: '1m',
-          },
-        },
-      },
-    });
+    await createDriftPolicy('watch-drift', 'drifty', '1m');
     const calm = await eventually(
       async () => {
         const p = await getPolicy('watch-drift');
@@ -491,22 +496,7 @@ describe('RetrainPolicy', () => {
   });
 
   it('looks again as soon as the service it watches serves, not a check interval later', async () => {
-    await client.create(latheKinds.retrainPolicy.resource, {
-      apiVersion: 'lathe.dev/v1alpha1',
-      kind: 'RetrainPolicy',
-      metadata: { name: 'early', namespace },
-      spec: {
-        template: template('good'),
-        triggers: {
-          drift: {
-            inferenceServiceRef: { name: 'late' },
-            metric: 'psi',
-            threshold: 0.5,
-            checkInterval: '1h',
-          },
-        },
-      },
-    });
+    await createDriftPolicy('early', 'late', '1h');
     await eventually(
       async () => {
         const ready = (await getPolicy('early')).status?.conditions?.find(
