@@ -22,6 +22,7 @@ import {
 } from '../../operator/src/contract/object-store-layout.js';
 import { prepareRecord } from '../../operator/src/contract/prepared-data.js';
 import { ServeEnv } from '../../operator/src/contract/runtime-env.js';
+import { programObjectStoreEnv } from '../../operator/src/controllers/testing.js';
 import { ObjectStore } from '../../operator/src/storage/object-store.js';
 import {
   expectedOutputs,
@@ -71,10 +72,7 @@ async function startServer(
       cwd: repoRoot,
       env: {
         PATH: process.env.PATH,
-        LATHE_OBJECT_STORE_ENDPOINT: minio.endpoint,
-        LATHE_OBJECT_STORE_BUCKET: minio.bucket,
-        LATHE_OBJECT_STORE_ACCESS_KEY: minio.accessKey,
-        LATHE_OBJECT_STORE_SECRET_KEY: minio.secretKey,
+        ...programObjectStoreEnv(),
         [ServeEnv.namespace]: namespace,
         [ServeEnv.inferenceService]: 'iris',
         [ServeEnv.modelName]: 'iris',

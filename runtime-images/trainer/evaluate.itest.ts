@@ -35,7 +35,8 @@ import {
 import type { ModelVersionObject } from '../../operator/src/controllers/lathe-kinds.js';
 import { desiredEvaluationJob } from '../../operator/src/controllers/retrainpolicy/desired.js';
 import { desiredObjectStoreSecret } from '../../operator/src/controllers/shared/object-store-access.js';
-import { ObjectStore } from '../../operator/src/storage/object-store.js';
+import { programObjectStoreEnv, testStore } from '../../operator/src/controllers/testing.js';
+import type { ObjectStore } from '../../operator/src/storage/object-store.js';
 import { loadTensorflow, type Tf } from '../tensorflow/backend.js';
 import {
   type NumericPreparation,
@@ -273,20 +274,10 @@ let cancerB: Version;
 let cancerChampion: Trained;
 
 beforeAll(async () => {
-  const info = clusterInfo();
-  store = new ObjectStore({
-    endpoint: info.minio.endpoint,
-    accessKey: info.minio.accessKey,
-    secretKey: info.minio.secretKey,
-  });
-  bucket = info.minio.bucket;
+  ({ store } = testStore());
+  bucket = clusterInfo().minio.bucket;
   await store.ensureBucket(bucket);
-  objectStoreEnv = {
-    LATHE_OBJECT_STORE_ENDPOINT: info.minio.endpoint,
-    LATHE_OBJECT_STORE_BUCKET: bucket,
-    LATHE_OBJECT_STORE_ACCESS_KEY: info.minio.accessKey,
-    LATHE_OBJECT_STORE_SECRET_KEY: info.minio.secretKey,
-  };
+  objectStoreEnv = programObjectStoreEnv();
   ({ tf } = await loadTensorflow({ choice: 'cpu', gpus: 0 }));
   const cancer = await sklearnDataset('breast_cancer');
   cancerA = await uploadVersion('cancer', cancer, { testFraction: 0.2, seed: 11 }, {});

@@ -30,7 +30,8 @@ import {
   TrainingProgressSchema,
   type TrainResult,
 } from '../../operator/src/contract/results.js';
-import { ObjectStore } from '../../operator/src/storage/object-store.js';
+import { programObjectStoreEnv, testStore } from '../../operator/src/controllers/testing.js';
+import type { ObjectStore } from '../../operator/src/storage/object-store.js';
 import { loadTensorflow } from '../tensorflow/backend.js';
 import { classificationMetrics } from './metrics.js';
 import { type NumericTable, preparedVersionOf } from './prepared-fixture.js';
@@ -137,20 +138,10 @@ let cancer: Version;
 let diabetes: Version;
 
 beforeAll(async () => {
-  const info = clusterInfo();
-  store = new ObjectStore({
-    endpoint: info.minio.endpoint,
-    accessKey: info.minio.accessKey,
-    secretKey: info.minio.secretKey,
-  });
-  bucket = info.minio.bucket;
+  ({ store } = testStore());
+  bucket = clusterInfo().minio.bucket;
   await store.ensureBucket(bucket);
-  objectStoreEnv = {
-    LATHE_OBJECT_STORE_ENDPOINT: info.minio.endpoint,
-    LATHE_OBJECT_STORE_BUCKET: bucket,
-    LATHE_OBJECT_STORE_ACCESS_KEY: info.minio.accessKey,
-    LATHE_OBJECT_STORE_SECRET_KEY: info.minio.secretKey,
-  };
+  objectStoreEnv = programObjectStoreEnv();
   iris = await uploadVersion('iris', await sklearnDataset('iris'));
   cancer = await uploadVersion('breast-cancer', await sklearnDataset('breast_cancer'));
   diabetes = await uploadVersion('diabetes', await sklearnDataset('diabetes'));

@@ -7,6 +7,7 @@
 import { pino } from 'pino';
 import { clusterInfo, kubeConfig } from '../../../e2e/cluster/testenv.js';
 import { LATHE_VERSION } from '../config.js';
+import { ObjectStoreEnv } from '../contract/runtime-env.js';
 import { OperatorMetrics } from '../observability/metrics.js';
 import type { ControllerDefinition } from '../runtime/controller.js';
 import { HttpKubeClient } from '../runtime/kube-client.js';
@@ -18,6 +19,20 @@ import { ObjectStore } from '../storage/object-store.js';
 export function testStore() {
   const { minio } = clusterInfo();
   return { store: new ObjectStore(minio), storeConfig: { ...minio, region: 'us-east-1' } };
+}
+
+/**
+ * The local cluster's MinIO in the variables the runtime programs read (`ObjectStoreEnv`), for
+ * tests that run a program as a child process.
+ */
+export function programObjectStoreEnv(): Record<string, string> {
+  const { minio } = clusterInfo();
+  return {
+    [ObjectStoreEnv.endpoint]: minio.endpoint,
+    [ObjectStoreEnv.bucket]: minio.bucket,
+    [ObjectStoreEnv.accessKey]: minio.accessKey,
+    [ObjectStoreEnv.secretKey]: minio.secretKey,
+  };
 }
 
 /** A runtime image of this version, as the operator names it. */
