@@ -13,8 +13,10 @@ import { modelVersionController } from './modelversion/reconcile.js';
 import { retrainPolicyController } from './retrainpolicy/reconcile.js';
 import { trainingJobController } from './trainingjob/reconcile.js';
 
-/** Builds the controllers from the operator's configuration. */
-export function controllers(config: OperatorConfig): ControllerDefinition<KubeObject>[] {
+/** Builds the controllers from the operator's configuration (the parts they read). */
+export function controllers(
+  config: Pick<OperatorConfig, 'objectStore' | 'images'>,
+): ControllerDefinition<KubeObject>[] {
   const store = config.objectStore ? new ObjectStore(config.objectStore) : undefined;
   return [
     datasetController({ store, storeConfig: config.objectStore, image: config.images.ingest }),

@@ -14,6 +14,7 @@ import { HttpKubeClient } from '../runtime/kube-client.js';
 import { Manager } from '../runtime/manager.js';
 import type { KubeObject } from '../runtime/resource.js';
 import { ObjectStore } from '../storage/object-store.js';
+import { controllers } from './index.js';
 
 /** The local cluster's MinIO as the operator is configured with it. */
 export function testStore() {
@@ -39,6 +40,26 @@ export function programObjectStoreEnv(): Record<string, string> {
 export const runtimeImage = (name: string) => `ghcr.io/lathe-dev/lathe-${name}:${LATHE_VERSION}`;
 
 export const testClient = () => new HttpKubeClient(kubeConfig());
+
+/**
+ * The operator's controllers as `main.ts` builds them (`controllers()`), configured with the
+ * local cluster's MinIO and this version's runtime images; `names` picks some of them.
+ */
+export function testControllers(
+  ...names: ('dataset' | 'trainingjob' | 'modelversion' | 'inferenceservice' | 'retrainpolicy')[]
+): ControllerDefinition<KubeObject>[] {
+  const all = controllers({
+    objectStore: testStore().storeConfig,
+    images: {
+      ingest: runtimeImage('ingest'),
+      trainer: runtimeImage('trainer'),
+      trainerGpu: runtimeImage('trainer-gpu'),
+      server: runtimeImage('server'),
+      retrain: runtimeImage('retrain'),
+    },
+  });
+  return names.length === 0 ? all : all.filter((c) => (names as string[]).includes(c.name));
+}
 
 /** Starts a manager running `controllers` on `namespace`; logs are silent unless LATHE_TEST_LOG_LEVEL. */
 export function startTestManager(

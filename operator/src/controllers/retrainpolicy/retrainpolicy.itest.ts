@@ -23,51 +23,25 @@ import {
 import { isNotFound } from '../../runtime/kube-client.js';
 import type { Manager } from '../../runtime/manager.js';
 import { builtin, type KubeObject } from '../../runtime/resource.js';
-import { datasetController } from '../dataset/reconcile.js';
 import { REFRESH_ANNOTATION } from '../dataset/runs.js';
-import { inferenceServiceController } from '../inferenceservice/reconcile.js';
 import {
   latheKinds,
   type ModelVersionObject,
   type RetrainPolicyObject,
   type TrainingJobObject,
 } from '../lathe-kinds.js';
-import { modelVersionController } from '../modelversion/reconcile.js';
-import { runtimeImage, startTestManager, testClient, testStore } from '../testing.js';
-import { trainingJobController } from '../trainingjob/reconcile.js';
+import { startTestManager, testClient, testControllers, testStore } from '../testing.js';
 import { POLICY_LABEL, RUN_NOW_ANNOTATION } from './desired.js';
-import { retrainPolicyController } from './reconcile.js';
 
 const info = clusterInfo();
-const { store, storeConfig } = testStore();
+const { store } = testStore();
 const client = testClient();
-const image = runtimeImage;
 let namespace: string;
 let manager: Manager | undefined;
 let irisCsv: string;
 
 function startManager(): Manager {
-  return startTestManager(
-    namespace,
-    [
-      datasetController({ store, storeConfig, image: image('ingest') }),
-      trainingJobController({
-        store,
-        storeConfig,
-        image: image('trainer'),
-        gpuImage: image('trainer-gpu'),
-      }),
-      modelVersionController({ store }),
-      inferenceServiceController({ storeConfig, image: image('server') }),
-      retrainPolicyController({
-        store,
-        storeConfig,
-        retrainImage: image('retrain'),
-        trainerImage: image('trainer'),
-      }),
-    ],
-    'retrain-itest',
-  );
+  return startTestManager(namespace, testControllers(), 'retrain-itest');
 }
 
 const dataKey = () => `itest/${namespace}/iris.csv`;

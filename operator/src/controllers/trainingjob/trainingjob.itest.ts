@@ -26,14 +26,11 @@ import { LATHE_VERSION } from '../../config.js';
 import { RunFile, trainingRunPrefix } from '../../contract/object-store-layout.js';
 import type { Manager } from '../../runtime/manager.js';
 import type { KubeObject } from '../../runtime/resource.js';
-import { datasetController } from '../dataset/reconcile.js';
 import { latheKinds, type ModelVersionObject, type TrainingJobObject } from '../lathe-kinds.js';
-import { modelVersionController } from '../modelversion/reconcile.js';
-import { runtimeImage, startTestManager, testClient, testStore } from '../testing.js';
-import { trainingJobController } from './reconcile.js';
+import { startTestManager, testClient, testControllers, testStore } from '../testing.js';
 
 const info = clusterInfo();
-const { store, storeConfig } = testStore();
+const { store } = testStore();
 const client = testClient();
 let namespace: string;
 let manager: Manager | undefined;
@@ -41,16 +38,7 @@ let manager: Manager | undefined;
 function startManager(): Manager {
   return startTestManager(
     namespace,
-    [
-      datasetController({ store, storeConfig, image: runtimeImage('ingest') }),
-      trainingJobController({
-        store,
-        storeConfig,
-        image: runtimeImage('trainer'),
-        gpuImage: runtimeImage('trainer-gpu'),
-      }),
-      modelVersionController({ store }),
-    ],
+    testControllers('dataset', 'trainingjob', 'modelversion'),
     'trainingjob-itest',
   );
 }
