@@ -59,7 +59,7 @@ import {
   stateDir,
 } from '../e2e/cluster/testenv.js';
 import { manifestFor } from '../operator/src/contract/manifest.js';
-import { latheKinds } from '../operator/src/controllers/lathe-kinds.js';
+import { latheKinds, type ModelVersionObject } from '../operator/src/controllers/lathe-kinds.js';
 import { HttpKubeClient } from '../operator/src/runtime/kube-client.js';
 import { ObjectStore } from '../operator/src/storage/object-store.js';
 import { summarizeSnapshots } from './heap-summary.js';
@@ -113,11 +113,10 @@ if (sizes.some((s) => !Number.isInteger(s) || s <= 0))
 // Clients of the local cluster, made by main() once it is up (a stopped cluster's files would
 // name a port nobody listens on).
 let kc: k8s.KubeConfig;
-/** The benchmark's creates: one keep-alive connection pool, so the load generator does not
- * cost the API server a TLS handshake per object (client-node's generated APIs make a new
- * agent per request). */
+/** The benchmark's creates and lists: one keep-alive connection pool, so the load generator
+ * does not cost the API server a TLS handshake per object (client-node's generated APIs make
+ * a new agent per request). */
 let api: HttpKubeClient;
-let custom: k8s.CustomObjectsApi;
 let core: k8s.CoreV1Api;
 const digestOfNothing = `sha256:${'0'.repeat(64)}`;
 
@@ -551,12 +550,9 @@ async function restartTest(count: number): Promise<boolean> {
     );
     await waitForAll(ready.seen, created.keys(), 'restart: every ModelVersion Ready');
     const seconds = (Math.max(...ready.seen.values()) - startedAt) / 1000;
-    const list = (await custom.listNamespacedCustomObject({
-      group: 'lathe.dev',
-      version: 'v1alpha1',
+    const list = await api.list<ModelVersionObject>(latheKinds.modelVersion.resource, {
       namespace,
-      plural: 'modelversions',
-    })) as { items: { metadata: { name: string }; status?: { verifiedDigest?: string } }[] };
+    });
     const wrongDigest = list.items.filter((mv) => mv.status?.verifiedDigest !== digest);
     const events = await kc.makeApiClient(k8s.EventsV1Api).listNamespacedEvent({ namespace });
     const verified = new Map<string, number>();
@@ -646,7 +642,6 @@ async function main(): Promise<void> {
   if (!(await isHealthy())) await up();
   kc = kubeConfig();
   api = new HttpKubeClient(kc);
-  custom = kc.makeApiClient(k8s.CustomObjectsApi);
   core = kc.makeApiClient(k8s.CoreV1Api);
   const built = await promisify(execFile)('npm', ['run', 'build'], { cwd: repoRoot }).catch(
     (e: Error) => e,

@@ -16,7 +16,7 @@ import { ObjectNotFoundError } from '../operator/src/storage/object-store.js';
 import { servedModelOf } from '../runtime-images/server/model.js';
 import { BackendUnavailableError, loadTensorflow } from '../runtime-images/tensorflow/backend.js';
 import { readLayersArtifact } from '../runtime-images/tensorflow/layers-artifact.js';
-import { percentile } from './stats.js';
+import { timeCalls } from './stats.js';
 
 const [backendArg, dir, threadsArg, ...rowArgs] = process.argv.slice(2);
 const choice = BackendChoiceSchema.parse(backendArg);
@@ -37,17 +37,7 @@ const store = {
   },
 };
 
-function time(call: () => void, iterations: number): { p50: number; p99: number } {
-  for (let i = 0; i < 500; i++) call();
-  const micros: number[] = new Array(iterations);
-  for (let i = 0; i < iterations; i++) {
-    const started = process.hrtime.bigint();
-    call();
-    micros[i] = Number(process.hrtime.bigint() - started) / 1000;
-  }
-  micros.sort((a, b) => a - b);
-  return { p50: percentile(micros, 50), p99: percentile(micros, 99) };
-}
+const time = (call: () => void, iterations: number) => timeCalls(call, iterations, 500);
 
 let loaded: Awaited<ReturnType<typeof loadTensorflow>>;
 try {

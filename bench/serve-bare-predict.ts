@@ -17,22 +17,12 @@ import type { BackendChoice } from '../operator/src/contract/runtime-env.js';
 import { ObjectStore } from '../operator/src/storage/object-store.js';
 import { loadServedModel } from '../runtime-images/server/model.js';
 import { loadTensorflow } from '../runtime-images/server/tensorflow.js';
-import { percentile } from './stats.js';
+import { timeCalls } from './stats.js';
 
 const [uri, digest, backend = 'auto', ...rowArgs] = process.argv.slice(2);
 const batchSizes = rowArgs.length > 0 ? rowArgs.map(Number) : [1];
 
-function time(call: () => void, iterations: number): { p50: number; p99: number } {
-  for (let i = 0; i < 2000; i++) call();
-  const micros: number[] = new Array(iterations);
-  for (let i = 0; i < iterations; i++) {
-    const started = process.hrtime.bigint();
-    call();
-    micros[i] = Number(process.hrtime.bigint() - started) / 1000;
-  }
-  micros.sort((a, b) => a - b);
-  return { p50: percentile(micros, 50), p99: percentile(micros, 99) };
-}
+const time = (call: () => void, iterations: number) => timeCalls(call, iterations, 2000);
 
 const { tf, backend: used } = await loadTensorflow(backend as BackendChoice);
 const served = await loadServedModel(tf, new ObjectStore(clusterInfo().minio), {
