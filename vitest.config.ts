@@ -10,6 +10,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: [
+            'contract/**/*.test.ts',
             'operator/**/*.test.ts',
             'e2e/**/*.test.ts',
             'runtime-images/**/*.test.ts',

@@ -26,9 +26,9 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { ObjectStore } from '../contract/object-store.js';
 import { down, isHealthy, up } from '../e2e/cluster/cluster.js';
 import { clusterInfo, repoRoot } from '../e2e/cluster/testenv.js';
-import { ObjectStore } from '../operator/src/storage/object-store.js';
 import { runIngestProgram } from '../runtime-images/ingest/child-process.js';
 import { generatedCsv } from '../runtime-images/ingest/generated-data.js';
 

@@ -46,6 +46,8 @@ import { cpus } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
+import { manifestFor } from '../contract/manifest.js';
+import { ObjectStore } from '../contract/object-store.js';
 import { isHealthy, up } from '../e2e/cluster/cluster.js';
 import { recordedPid } from '../e2e/cluster/processes.js';
 import {
@@ -58,10 +60,8 @@ import {
   repoRoot,
   stateDir,
 } from '../e2e/cluster/testenv.js';
-import { manifestFor } from '../operator/src/contract/manifest.js';
 import { latheKinds, type ModelVersionObject } from '../operator/src/controllers/lathe-kinds.js';
 import { HttpKubeClient } from '../operator/src/runtime/kube-client.js';
-import { ObjectStore } from '../operator/src/storage/object-store.js';
 import { summarizeSnapshots } from './heap-summary.js';
 import {
   buildPeer,

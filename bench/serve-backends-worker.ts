@@ -9,10 +9,10 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { sha256Digest } from '../operator/src/contract/manifest.js';
-import { MANIFEST_FILE } from '../operator/src/contract/object-store-layout.js';
-import { BackendChoiceSchema } from '../operator/src/contract/runtime-env.js';
-import { ObjectNotFoundError } from '../operator/src/storage/object-store.js';
+import { sha256Digest } from '../contract/manifest.js';
+import { ObjectNotFoundError } from '../contract/object-store.js';
+import { MANIFEST_FILE } from '../contract/object-store-layout.js';
+import { BackendChoiceSchema } from '../contract/runtime-env.js';
 import { servedModelOf } from '../runtime-images/server/model.js';
 import { BackendUnavailableError, loadTensorflow } from '../runtime-images/tensorflow/backend.js';
 import { readLayersArtifact } from '../runtime-images/tensorflow/layers-artifact.js';

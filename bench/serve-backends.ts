@@ -18,8 +18,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { MANIFEST_FILE } from '../contract/object-store-layout.js';
 import { repoRoot } from '../e2e/cluster/testenv.js';
-import { MANIFEST_FILE } from '../operator/src/contract/object-store-layout.js';
 import { makeFixtureArtifact } from '../runtime-images/server/fixture.js';
 import { loadTensorflow } from '../runtime-images/tensorflow/backend.js';
 

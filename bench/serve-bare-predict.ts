@@ -12,9 +12,9 @@
  *   tsx bench/serve-bare-predict.ts <s3 uri> <digest> <backend> [rows...]   → JSON on stdout
  */
 import type { Tensor } from '@tensorflow/tfjs';
+import { ObjectStore } from '../contract/object-store.js';
+import type { BackendChoice } from '../contract/runtime-env.js';
 import { clusterInfo } from '../e2e/cluster/testenv.js';
-import type { BackendChoice } from '../operator/src/contract/runtime-env.js';
-import { ObjectStore } from '../operator/src/storage/object-store.js';
 import { loadServedModel } from '../runtime-images/server/model.js';
 import { loadTensorflow } from '../runtime-images/server/tensorflow.js';
 import { timeCalls } from './stats.js';
@@ -33,7 +33,7 @@ const served = await loadServedModel(tf, new ObjectStore(clusterInfo().minio), {
 });
 // The same weights as a LayersModel, for the model.predict reference.
 const layers = await (async () => {
-  const { parseS3Uri } = await import('../operator/src/contract/object-store-layout.js');
+  const { parseS3Uri } = await import('../contract/object-store-layout.js');
   const { bucket, key } = parseS3Uri(uri!);
   const store = new ObjectStore(clusterInfo().minio);
   const modelJson = JSON.parse((await store.read(bucket, `${key}model.json`)).toString());

@@ -23,12 +23,12 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { ObjectStore } from '../contract/object-store.js';
+import { modelVersionPrefix } from '../contract/object-store-layout.js';
+import { prepareRecord } from '../contract/prepared-data.js';
+import { ServeEnv } from '../contract/runtime-env.js';
 import { isHealthy, up } from '../e2e/cluster/cluster.js';
 import { clusterInfo, repoRoot } from '../e2e/cluster/testenv.js';
-import { modelVersionPrefix } from '../operator/src/contract/object-store-layout.js';
-import { prepareRecord } from '../operator/src/contract/prepared-data.js';
-import { ServeEnv } from '../operator/src/contract/runtime-env.js';
-import { ObjectStore } from '../operator/src/storage/object-store.js';
 import {
   fixtureRows,
   makeFixtureArtifact,

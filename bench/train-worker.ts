@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { BackendChoiceSchema } from '../operator/src/contract/runtime-env.js';
+import { BackendChoiceSchema } from '../contract/runtime-env.js';
 import {
   BackendUnavailableError,
   intraOpThreadsFor,

@@ -16,8 +16,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { tensorflowBackends } from '../contract/runtime-env.js';
 import { repoRoot } from '../e2e/cluster/testenv.js';
-import { tensorflowBackends } from '../operator/src/contract/runtime-env.js';
 import { pythonOf } from '../runtime-images/python/env-dir.js';
 import {
   type NumericTable,

@@ -11,6 +11,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { ObjectStore } from '../contract/object-store.js';
+import { ModelFile, parseS3Uri } from '../contract/object-store-layout.js';
 import {
   isHealthy,
   objectStoreNamespace,
@@ -25,8 +27,6 @@ import {
   kubectlOrThrow,
   repoRoot,
 } from '../e2e/cluster/testenv.js';
-import { ModelFile, parseS3Uri } from '../operator/src/contract/object-store-layout.js';
-import { ObjectStore } from '../operator/src/storage/object-store.js';
 
 const namespace = 'lathe-demo';
 const examples = [

@@ -19,6 +19,7 @@ import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import * as Minio from 'minio';
 import pg from 'pg';
+import { objectStoreDefaults } from '../../contract/object-store.js';
 import {
   apiServerSpec,
   type ClusterLayout,
@@ -310,7 +311,7 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
       endpoint: minioEndpoint,
       accessKey: layout.minio.accessKey,
       secretKey: layout.minio.secretKey,
-      bucket: 'lathe',
+      ...objectStoreDefaults,
     },
     postgres: {
       // Reached through its Service's ClusterIP, from host processes and pods alike.

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
+import type { ObjectStoreConfig } from '../../contract/object-store.js';
 import type { ExposedHostService } from './host-services.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -54,7 +55,7 @@ export interface ClusterInfo {
    */
   hostServices: Record<string, ExposedHostService>;
   /** MinIO; `endpoint` is `http://<hostServices.minio.address>`, valid on both sides. */
-  minio: { endpoint: string; accessKey: string; secretKey: string; bucket: string };
+  minio: ObjectStoreConfig;
   /**
    * PostgreSQL: a database and a role owning it, for tests and examples. Pods reach it at
    * `host:port` (its Service's ClusterIP), as host processes do; `uri` is `postgresql://user:password@host:port/database`.

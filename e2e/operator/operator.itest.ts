@@ -12,8 +12,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { manifestFor } from '../../operator/src/contract/manifest.js';
-import { ObjectStore } from '../../operator/src/storage/object-store.js';
+import { manifestFor } from '../../contract/manifest.js';
+import { ObjectStore } from '../../contract/object-store.js';
 import { restartComponent } from '../cluster/cluster.js';
 import {
   clusterInfo,

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { z } from 'zod';
+import { type ObjectStoreConfig, objectStoreDefaults } from '../../contract/object-store.js';
 
 /** The version of the operator and, by default, of the runtime images it runs. Kept equal to package.json (a test checks). */
 export const LATHE_VERSION = '0.1.0';
@@ -32,9 +33,7 @@ export interface OperatorConfig {
   healthPort: number;
   workers: number;
   /** Undefined until configured; the ModelVersion controller requires it. */
-  objectStore:
-    | { endpoint: string; bucket: string; accessKey: string; secretKey: string; region: string }
-    | undefined;
+  objectStore: ObjectStoreConfig | undefined;
   images: {
     ingest: string;
     trainer: string;
@@ -221,10 +220,10 @@ export function loadConfig(
   ) {
     objectStore = {
       endpoint: e.LATHE_OBJECT_STORE_ENDPOINT,
-      bucket: e.LATHE_OBJECT_STORE_BUCKET ?? 'lathe',
+      bucket: e.LATHE_OBJECT_STORE_BUCKET ?? objectStoreDefaults.bucket,
       accessKey: e.LATHE_OBJECT_STORE_ACCESS_KEY,
       secretKey: e.LATHE_OBJECT_STORE_SECRET_KEY,
-      region: e.LATHE_OBJECT_STORE_REGION ?? 'us-east-1',
+      region: e.LATHE_OBJECT_STORE_REGION ?? objectStoreDefaults.region,
     };
   }
   if (problems.length > 0) throw new ConfigError(problems);

@@ -7,8 +7,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type IngestResult, parseResult } from '../../contract/results.js';
 import { type DatasetInput, DatasetSpecSchema } from '../../operator/src/api/dataset.js';
-import { type IngestResult, parseResult } from '../../operator/src/contract/results.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 

@@ -6,7 +6,7 @@ import {
   ObjectAccessDeniedError,
   ObjectNotFoundError,
   StorageUnavailableError,
-} from '../../operator/src/storage/object-store.js';
+} from '../../contract/object-store.js';
 import { exitCodeFor, IngestExitCode, redact } from './failure.js';
 import { postgresFailure } from './postgres.js';
 import { secretsOf, settingsFromEnv } from './settings.js';

@@ -4,12 +4,12 @@
  * the exit codes (the contract's `RuntimeExitCode`), and the redaction that keeps credentials
  * out of messages.
  */
-import type { FailureReason } from '../../operator/src/contract/results.js';
+import type { FailureReason } from '../../contract/results.js';
 
 export {
   exitCodeFor,
   RuntimeExitCode as IngestExitCode,
-} from '../../operator/src/contract/results.js';
+} from '../../contract/results.js';
 
 /** A failure with a reason a user can act on; its message quotes the underlying error. */
 export class IngestFailure extends Error {

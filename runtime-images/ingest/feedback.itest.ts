@@ -7,30 +7,30 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { clusterInfo, repoRoot } from '../../e2e/cluster/testenv.js';
-import type { DatasetInput } from '../../operator/src/api/dataset.js';
-import { DatasetStatsSchema } from '../../operator/src/contract/dataset-stats.js';
+import { DatasetStatsSchema } from '../../contract/dataset-stats.js';
 import {
   type FeedbackLabels,
   FeedbackLabelsSchema,
   type SampledRequest,
   SampledRequestSchema,
-} from '../../operator/src/contract/feedback-log.js';
-import { sha256Digest, verifyArtifact } from '../../operator/src/contract/manifest.js';
+} from '../../contract/feedback-log.js';
+import { sha256Digest, verifyArtifact } from '../../contract/manifest.js';
+import { ObjectStore } from '../../contract/object-store.js';
 import {
   datasetVersionPrefix,
   type FeedbackKind,
   feedbackFileKey,
   feedbackPrefix,
   s3Uri,
-} from '../../operator/src/contract/object-store-layout.js';
+} from '../../contract/object-store-layout.js';
 import {
   encodeLabel,
   PreparedSchemaSchema,
   preparedLine,
   prepareTestRawRecord,
-} from '../../operator/src/contract/prepared-data.js';
-import { ObjectStore } from '../../operator/src/storage/object-store.js';
+} from '../../contract/prepared-data.js';
+import { clusterInfo, repoRoot } from '../../e2e/cluster/testenv.js';
+import type { DatasetInput } from '../../operator/src/api/dataset.js';
 import { runIngestProgram } from './child-process.js';
 
 type Flower = {

@@ -12,13 +12,13 @@ import {
   FeedbackLabelsSchema,
   type SampledRequest,
   SampledRequestSchema,
-} from '../../operator/src/contract/feedback-log.js';
+} from '../../contract/feedback-log.js';
 import {
   type FeedbackKind,
   feedbackFileKey,
   feedbackPrefix,
   parseFeedbackFileKey,
-} from '../../operator/src/contract/object-store-layout.js';
+} from '../../contract/object-store-layout.js';
 import { IngestFailure } from './failure.js';
 import {
   type FeedbackCounts,

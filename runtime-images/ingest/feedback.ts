@@ -30,15 +30,12 @@
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  FeedbackLabelsSchema,
-  SampledRequestSchema,
-} from '../../operator/src/contract/feedback-log.js';
+import { FeedbackLabelsSchema, SampledRequestSchema } from '../../contract/feedback-log.js';
 import {
   FeedbackDir,
   type FeedbackFileName,
   parseFeedbackFileKey,
-} from '../../operator/src/contract/object-store-layout.js';
+} from '../../contract/object-store-layout.js';
 import { IngestFailure } from './failure.js';
 import { TextFileWriter } from './files.js';
 import {

@@ -7,7 +7,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { csvField } from '../../operator/src/contract/prepared-data.js';
+import { csvField } from '../../contract/prepared-data.js';
 import { CsvDecoder } from './csv.js';
 import type { Cell } from './table.js';
 

@@ -5,8 +5,7 @@
  * gathers the statistics of `stats.json` over all kept rows.
  */
 import { createHash } from 'node:crypto';
-import type { DatasetSpec } from '../../operator/src/api/dataset.js';
-import type { ColumnStats } from '../../operator/src/contract/dataset-stats.js';
+import type { ColumnStats } from '../../contract/dataset-stats.js';
 import {
   defaultHash,
   featureNamesOf,
@@ -17,7 +16,8 @@ import {
   PreparedSchemaSchema,
   parseCategoryCell,
   parseNumericCell,
-} from '../../operator/src/contract/prepared-data.js';
+} from '../../contract/prepared-data.js';
+import type { DatasetSpec } from '../../operator/src/api/dataset.js';
 import { IngestFailure } from './failure.js';
 import { readSpill } from './files.js';
 import { isInputType, labelCategory, type SourceProfile, type WorkingColumn } from './profile.js';

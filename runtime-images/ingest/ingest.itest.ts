@@ -12,18 +12,18 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { clusterInfo, repoRoot } from '../../e2e/cluster/testenv.js';
-import type { DatasetInput } from '../../operator/src/api/dataset.js';
-import { DatasetStatsSchema } from '../../operator/src/contract/dataset-stats.js';
-import { sha256Digest, verifyArtifact } from '../../operator/src/contract/manifest.js';
-import { datasetVersionPrefix, s3Uri } from '../../operator/src/contract/object-store-layout.js';
+import { DatasetStatsSchema } from '../../contract/dataset-stats.js';
+import { sha256Digest, verifyArtifact } from '../../contract/manifest.js';
+import { ObjectStore } from '../../contract/object-store.js';
+import { datasetVersionPrefix, s3Uri } from '../../contract/object-store-layout.js';
 import {
   encodeLabel,
   PreparedSchemaSchema,
   preparedLine,
   prepareTestRawRecord,
-} from '../../operator/src/contract/prepared-data.js';
-import { ObjectStore } from '../../operator/src/storage/object-store.js';
+} from '../../contract/prepared-data.js';
+import { clusterInfo, repoRoot } from '../../e2e/cluster/testenv.js';
+import type { DatasetInput } from '../../operator/src/api/dataset.js';
 import { type IngestRun, type RunOptions, runIngestProgram } from './child-process.js';
 
 const iris = () => readFile(path.join(repoRoot, 'examples/data/iris.csv'), 'utf8');

@@ -16,19 +16,12 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { type DatasetStats, DatasetStatsSchema } from '../../contract/dataset-stats.js';
+import { ObjectStore, StorageUnavailableError } from '../../contract/object-store.js';
+import { DatasetFile, feedbackPrefix, s3Uri } from '../../contract/object-store-layout.js';
+import type { PreparedSchema } from '../../contract/prepared-data.js';
 import type { DatasetSpec } from '../../operator/src/api/dataset.js';
 import { durationMs } from '../../operator/src/api/duration.js';
-import {
-  type DatasetStats,
-  DatasetStatsSchema,
-} from '../../operator/src/contract/dataset-stats.js';
-import {
-  DatasetFile,
-  feedbackPrefix,
-  s3Uri,
-} from '../../operator/src/contract/object-store-layout.js';
-import type { PreparedSchema } from '../../operator/src/contract/prepared-data.js';
-import { ObjectStore, StorageUnavailableError } from '../../operator/src/storage/object-store.js';
 import { IngestFailure, messageOf } from './failure.js';
 import { feedbackTable } from './feedback.js';
 import { SpillWriter } from './files.js';

@@ -8,8 +8,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ObjectStore } from '../../contract/object-store.js';
 import { clusterInfo } from '../../e2e/cluster/testenv.js';
-import { ObjectStore } from '../../operator/src/storage/object-store.js';
 import { runIngestProgram } from './child-process.js';
 import { generatedCsv } from './generated-data.js';
 

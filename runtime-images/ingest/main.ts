@@ -5,8 +5,8 @@
  * (`LATHE_RESULT_PATH`); the exit code says whether a retry can help (`failure.ts`).
  */
 import pino from 'pino';
-import { type IngestResult, writeResult } from '../../operator/src/contract/results.js';
-import { RuntimeEnvError } from '../../operator/src/contract/runtime-env.js';
+import { type IngestResult, writeResult } from '../../contract/results.js';
+import { RuntimeEnvError } from '../../contract/runtime-env.js';
 import { exitCodeFor, IngestExitCode, IngestFailure, messageOf, redact } from './failure.js';
 import { ingest, openTable } from './ingest.js';
 import { type IngestSettings, resultPathFrom, secretsOf, settingsFromEnv } from './settings.js';

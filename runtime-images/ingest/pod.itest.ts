@@ -11,6 +11,11 @@ import type { AddressInfo } from 'node:net';
 import * as k8s from '@kubernetes/client-node';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FeedbackLabelsSchema } from '../../contract/feedback-log.js';
+import { ObjectStore } from '../../contract/object-store.js';
+import { feedbackFileKey, feedbackPrefix } from '../../contract/object-store-layout.js';
+import { type IngestResult, parseResult } from '../../contract/results.js';
+import { IngestEnv, ObjectStoreEnv } from '../../contract/runtime-env.js';
 import {
   clusterInfo,
   createTestNamespace,
@@ -21,18 +26,10 @@ import {
   kubectl,
 } from '../../e2e/cluster/testenv.js';
 import { type DatasetInput, DatasetSpecSchema } from '../../operator/src/api/dataset.js';
-import { FeedbackLabelsSchema } from '../../operator/src/contract/feedback-log.js';
-import {
-  feedbackFileKey,
-  feedbackPrefix,
-} from '../../operator/src/contract/object-store-layout.js';
-import { type IngestResult, parseResult } from '../../operator/src/contract/results.js';
-import { IngestEnv, ObjectStoreEnv } from '../../operator/src/contract/runtime-env.js';
 import { desiredIngestJob } from '../../operator/src/controllers/dataset/desired.js';
 import { type DatasetObject, latheKinds } from '../../operator/src/controllers/lathe-kinds.js';
 import { desiredObjectStoreSecret } from '../../operator/src/controllers/shared/object-store-access.js';
 import { controllerReference } from '../../operator/src/runtime/apply.js';
-import { ObjectStore } from '../../operator/src/storage/object-store.js';
 
 let namespace: string;
 let core: k8s.CoreV1Api;

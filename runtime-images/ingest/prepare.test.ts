@@ -7,14 +7,14 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type DatasetInput, DatasetSpecSchema } from '../../operator/src/api/dataset.js';
 import {
   defaultHash,
   encodeLabel,
   preparedLine,
   prepareRecord,
   prepareTestRawRecord,
-} from '../../operator/src/contract/prepared-data.js';
+} from '../../contract/prepared-data.js';
+import { type DatasetInput, DatasetSpecSchema } from '../../operator/src/api/dataset.js';
 import { piiHashFor, RawTestSplit } from '../trainer/raw-test-split.js';
 import { decodeCsv } from './csv.js';
 import { IngestFailure } from './failure.js';

@@ -5,14 +5,15 @@
  * stratum of the split will have. It sees every source row once, holds only counters, and
  * hands the kept columns of each row on to be spilled.
  */
-import type { ColumnType, DatasetSpec } from '../../operator/src/api/dataset.js';
+
 import {
   CellError,
   isMissing,
   isNumericType,
   parseCategoryCell,
   parseNumericCell,
-} from '../../operator/src/contract/prepared-data.js';
+} from '../../contract/prepared-data.js';
+import type { ColumnType, DatasetSpec } from '../../operator/src/api/dataset.js';
 import { IngestFailure } from './failure.js';
 import type { Cell } from './table.js';
 

@@ -5,16 +5,9 @@
  * (same hash), so nothing is uploaded again.
  */
 
-import {
-  type ManifestEntry,
-  manifestEntry,
-  manifestFromEntries,
-} from '../../operator/src/contract/manifest.js';
-import {
-  datasetVersionPrefix,
-  MANIFEST_FILE,
-} from '../../operator/src/contract/object-store-layout.js';
-import type { ObjectStore } from '../../operator/src/storage/object-store.js';
+import { type ManifestEntry, manifestEntry, manifestFromEntries } from '../../contract/manifest.js';
+import type { ObjectStore } from '../../contract/object-store.js';
+import { datasetVersionPrefix, MANIFEST_FILE } from '../../contract/object-store-layout.js';
 import type { WrittenFile } from './write.js';
 
 /** Hex digits of the manifest's sha256 that name a version. */

@@ -14,7 +14,7 @@ import {
   type PreparedSchema,
   parseCategoryCell,
   parseNumericCell,
-} from '../../operator/src/contract/prepared-data.js';
+} from '../../contract/prepared-data.js';
 import type { Cell } from './table.js';
 
 /** A cell's raw value as JSON text: a number, a string, or null when missing. */

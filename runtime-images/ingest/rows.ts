@@ -2,8 +2,9 @@
  * Which spilled rows survive missing values, and which stratum of the split each falls in:
  * one definition for every pass, so the passes agree row for row.
  */
+
+import { isMissing, isNumericType } from '../../contract/prepared-data.js';
 import type { DatasetSpec } from '../../operator/src/api/dataset.js';
-import { isMissing, isNumericType } from '../../operator/src/contract/prepared-data.js';
 import { readSpill } from './files.js';
 import { ALL_ROWS, isInputType, labelCategory, type SourceProfile } from './profile.js';
 import type { Cell } from './table.js';

@@ -4,16 +4,16 @@
  */
 import os from 'node:os';
 import { z } from 'zod';
-import { type DatasetSpec, DatasetSpecSchema } from '../../operator/src/api/dataset.js';
-import { DEFAULT_TERMINATION_MESSAGE_PATH } from '../../operator/src/contract/results.js';
+import { DEFAULT_TERMINATION_MESSAGE_PATH } from '../../contract/results.js';
 import {
   IngestEnv,
-  type ObjectStoreSettings,
+  type ObjectStoreConfig,
   objectStoreFromEnv,
   parseEnv,
   RESULT_PATH_ENV,
   RuntimeEnvError,
-} from '../../operator/src/contract/runtime-env.js';
+} from '../../contract/runtime-env.js';
+import { type DatasetSpec, DatasetSpecSchema } from '../../operator/src/api/dataset.js';
 
 export interface IngestSettings {
   namespace: string;
@@ -21,7 +21,7 @@ export interface IngestSettings {
   spec: DatasetSpec;
   workDir: string;
   resultPath: string;
-  store: ObjectStoreSettings;
+  store: ObjectStoreConfig;
   s3AccessKey: string | undefined;
   s3SecretKey: string | undefined;
   postgresUri: string | undefined;

@@ -12,13 +12,13 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import type { DatasetSpec } from '../../operator/src/api/dataset.js';
-import type { ObjectStoreSettings } from '../../operator/src/contract/runtime-env.js';
 import {
   ObjectAccessDeniedError,
   ObjectNotFoundError,
   ObjectStore,
-} from '../../operator/src/storage/object-store.js';
+} from '../../contract/object-store.js';
+import type { ObjectStoreConfig } from '../../contract/runtime-env.js';
+import type { DatasetSpec } from '../../operator/src/api/dataset.js';
 import { IngestFailure, messageOf } from './failure.js';
 import type { FeedbackStore } from './feedback.js';
 import type { SourcePart } from './table.js';
@@ -111,7 +111,7 @@ export async function* httpParts(
 
 export interface S3SourceAccess {
   /** The operator's object store (the default endpoint and credentials). */
-  store: ObjectStoreSettings;
+  store: ObjectStoreConfig;
   /** Credentials of `credentialsSecretRef`, when the Dataset names one. */
   accessKey: string | undefined;
   secretKey: string | undefined;
@@ -201,7 +201,7 @@ export async function* s3Parts(
  * credentials, failures mapped as for an S3 source on that store (unreachable:
  * `StorageUnavailable`).
  */
-export function operatorFeedbackStore(settings: ObjectStoreSettings): FeedbackStore {
+export function operatorFeedbackStore(settings: ObjectStoreConfig): FeedbackStore {
   const client = new ObjectStore(settings);
   const bucket = settings.bucket;
   return {

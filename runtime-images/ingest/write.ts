@@ -7,9 +7,8 @@
  * requests against.
  */
 import path from 'node:path';
-import type { DatasetSpec } from '../../operator/src/api/dataset.js';
-import type { ColumnDistribution } from '../../operator/src/contract/dataset-stats.js';
-import { DatasetFile } from '../../operator/src/contract/object-store-layout.js';
+import type { ColumnDistribution } from '../../contract/dataset-stats.js';
+import { DatasetFile } from '../../contract/object-store-layout.js';
 import {
   CellError,
   encodeLabel,
@@ -17,7 +16,8 @@ import {
   preparedLine,
   prepareRecord,
   scaleNumber,
-} from '../../operator/src/contract/prepared-data.js';
+} from '../../contract/prepared-data.js';
+import type { DatasetSpec } from '../../operator/src/api/dataset.js';
 import { IngestFailure } from './failure.js';
 import { readSpill, TextFileWriter } from './files.js';
 import type { Fitted } from './fit.js';

@@ -11,7 +11,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { z } from 'zod';
-import { parseEnv, RetrainEnv, RuntimeEnvError } from '../../operator/src/contract/runtime-env.js';
+import { parseEnv, RetrainEnv, RuntimeEnvError } from '../../contract/runtime-env.js';
 import { HttpKubeClient, isAlreadyExists } from '../../operator/src/runtime/kube-client.js';
 import type { KubeObject, ResourceType } from '../../operator/src/runtime/resource.js';
 import { isActive, POLICY_LABEL, type ScheduledRun, scheduledTrainingJob } from './submit.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RuntimeEnvError } from '../../operator/src/contract/runtime-env.js';
+import { RuntimeEnvError } from '../../contract/runtime-env.js';
 import { serverConfigFromEnv } from './config.js';
 
 const env = {

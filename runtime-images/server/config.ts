@@ -8,11 +8,11 @@ import { z } from 'zod';
 import {
   type BackendChoice,
   BackendChoiceSchema,
-  type ObjectStoreSettings,
+  type ObjectStoreConfig,
   objectStoreFromEnv,
   parseEnv,
   ServeEnv,
-} from '../../operator/src/contract/runtime-env.js';
+} from '../../contract/runtime-env.js';
 
 export interface ServerConfig {
   namespace: string;
@@ -37,7 +37,7 @@ export interface ServerConfig {
   shutdownDelayMs: number;
   /** Names the files this replica writes. */
   podName: string;
-  objectStore: ObjectStoreSettings;
+  objectStore: ObjectStoreConfig;
 }
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);

@@ -10,11 +10,7 @@
  * The live score is over the most recent `window` labelled rows this replica scored: accuracy
  * for classification, mean absolute error for regression.
  */
-import {
-  CellError,
-  encodeLabel,
-  type PreparedSchema,
-} from '../../operator/src/contract/prepared-data.js';
+import { CellError, encodeLabel, type PreparedSchema } from '../../contract/prepared-data.js';
 import { argmax } from './predictions.js';
 import { BadRequestError, isRecord } from './rows.js';
 

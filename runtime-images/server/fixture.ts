@@ -5,9 +5,9 @@
  * layout with its manifest — the same files Lathe's trainer writes.
  */
 import type { LayersModel, Tensor } from '@tensorflow/tfjs';
-import { manifestFor } from '../../operator/src/contract/manifest.js';
-import { MANIFEST_FILE, ModelFile } from '../../operator/src/contract/object-store-layout.js';
-import { type PreparedSchema, prepareRecord } from '../../operator/src/contract/prepared-data.js';
+import { manifestFor } from '../../contract/manifest.js';
+import { MANIFEST_FILE, ModelFile } from '../../contract/object-store-layout.js';
+import { type PreparedSchema, prepareRecord } from '../../contract/prepared-data.js';
 import type { TensorflowJs } from './tensorflow.js';
 
 export type FixtureTask = 'classification' | 'regression';

@@ -8,10 +8,7 @@
  * counted rather than slowing requests down or growing memory without bound; a failed write is
  * retried at the next flush while the lines still fit, and dropped otherwise.
  */
-import {
-  type FeedbackKind,
-  feedbackFileKey,
-} from '../../operator/src/contract/object-store-layout.js';
+import { type FeedbackKind, feedbackFileKey } from '../../contract/object-store-layout.js';
 
 export interface JsonLinesSinkOptions {
   kind: FeedbackKind;

@@ -13,13 +13,10 @@
  * are flushed, exit 0.
  */
 import { type Logger, pino } from 'pino';
-import { feedbackPrefix, parseS3Uri } from '../../operator/src/contract/object-store-layout.js';
-import {
-  DEFAULT_TERMINATION_MESSAGE_PATH,
-  writeResult,
-} from '../../operator/src/contract/results.js';
-import { RESULT_PATH_ENV, RuntimeEnvError } from '../../operator/src/contract/runtime-env.js';
-import { ObjectStore, StorageUnavailableError } from '../../operator/src/storage/object-store.js';
+import { ObjectStore, StorageUnavailableError } from '../../contract/object-store.js';
+import { feedbackPrefix, parseS3Uri } from '../../contract/object-store-layout.js';
+import { DEFAULT_TERMINATION_MESSAGE_PATH, writeResult } from '../../contract/results.js';
+import { RESULT_PATH_ENV, RuntimeEnvError } from '../../contract/runtime-env.js';
 import { BackendUnavailableError, intraOpThreadsFor } from '../tensorflow/backend.js';
 import {
   type LayersArtifact,

@@ -6,7 +6,7 @@
  * the server reports ready.
  */
 import type { Tensor } from '@tensorflow/tfjs';
-import type { PreparedSchema } from '../../operator/src/contract/prepared-data.js';
+import type { PreparedSchema } from '../../contract/prepared-data.js';
 import {
   ArtifactError,
   buildLayersModel,

@@ -3,8 +3,8 @@
  * `schema.label.classes` (in that order) for classification, and one value in label units for
  * regression. Both protocols and the request log describe a row's prediction the same way.
  */
-import type { LoggedPrediction } from '../../operator/src/contract/feedback-log.js';
-import type { PreparedSchema } from '../../operator/src/contract/prepared-data.js';
+import type { LoggedPrediction } from '../../contract/feedback-log.js';
+import type { PreparedSchema } from '../../contract/prepared-data.js';
 
 /** The index of the largest of `width` values starting at `offset` (the first on ties). */
 export function argmax(values: Float32Array, offset: number, width: number): number {

@@ -7,11 +7,7 @@
  * Everything here is pure and throws `BadRequestError` with a message that names the offending
  * place (`instances[3]`, `input "age"`) and what was expected.
  */
-import {
-  CellError,
-  type PreparedSchema,
-  prepareRecord,
-} from '../../operator/src/contract/prepared-data.js';
+import { CellError, type PreparedSchema, prepareRecord } from '../../contract/prepared-data.js';
 
 /** The request is wrong: HTTP 400 with this message. */
 export class BadRequestError extends Error {

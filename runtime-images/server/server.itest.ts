@@ -11,19 +11,13 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FeedbackLabelsSchema, SampledRequestSchema } from '../../contract/feedback-log.js';
+import { ObjectStore } from '../../contract/object-store.js';
+import { feedbackPrefix, modelVersionPrefix } from '../../contract/object-store-layout.js';
+import { prepareRecord } from '../../contract/prepared-data.js';
+import { ServeEnv } from '../../contract/runtime-env.js';
 import { clusterInfo, eventually, repoRoot } from '../../e2e/cluster/testenv.js';
-import {
-  FeedbackLabelsSchema,
-  SampledRequestSchema,
-} from '../../operator/src/contract/feedback-log.js';
-import {
-  feedbackPrefix,
-  modelVersionPrefix,
-} from '../../operator/src/contract/object-store-layout.js';
-import { prepareRecord } from '../../operator/src/contract/prepared-data.js';
-import { ServeEnv } from '../../operator/src/contract/runtime-env.js';
-import { programObjectStoreEnv } from '../../operator/src/controllers/testing.js';
-import { ObjectStore } from '../../operator/src/storage/object-store.js';
+import { programObjectStoreEnv } from '../../e2e/testing/controllers.js';
 import {
   expectedOutputs,
   type FixtureArtifact,

@@ -6,10 +6,10 @@
 import { createHash } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { manifestFor } from '../../operator/src/contract/manifest.js';
-import { MANIFEST_FILE } from '../../operator/src/contract/object-store-layout.js';
-import { prepareRecord } from '../../operator/src/contract/prepared-data.js';
-import { ObjectNotFoundError } from '../../operator/src/storage/object-store.js';
+import { manifestFor } from '../../contract/manifest.js';
+import { ObjectNotFoundError } from '../../contract/object-store.js';
+import { MANIFEST_FILE } from '../../contract/object-store-layout.js';
+import { prepareRecord } from '../../contract/prepared-data.js';
 import {
   expectedOutputs,
   type FixtureArtifact,

@@ -28,7 +28,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
-import type { FeedbackLabels, SampledRequest } from '../../operator/src/contract/feedback-log.js';
+import type { FeedbackLabels, SampledRequest } from '../../contract/feedback-log.js';
 import { Batcher } from './batcher.js';
 import {
   LiveScore,

@@ -12,7 +12,7 @@
  *
  * Everything else in the server only uses the `tf` namespace this returns.
  */
-import type { BackendChoice, TensorflowBackend } from '../../operator/src/contract/runtime-env.js';
+import type { BackendChoice, TensorflowBackend } from '../../contract/runtime-env.js';
 import {
   type LoadedTensorflow,
   loadTensorflow as loadSharedTensorflow,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { prepareRecord } from '../../operator/src/contract/prepared-data.js';
+import { prepareRecord } from '../../contract/prepared-data.js';
 import { fixtureSchema } from './fixture.js';
 import { BadRequestError } from './rows.js';
 import { parseV1Predict, v1PredictResponse } from './v1.js';

@@ -11,7 +11,7 @@
  * `{"label": <class>, "probabilities": [...]}` per row for classification (probabilities over
  * the classes in `schema.label.classes` order), and the number itself for regression.
  */
-import type { LoggedPrediction } from '../../operator/src/contract/feedback-log.js';
+import type { LoggedPrediction } from '../../contract/feedback-log.js';
 import {
   appendPreparedRow,
   BadRequestError,

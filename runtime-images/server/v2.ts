@@ -15,7 +15,7 @@
  * order) and `label` (BYTES `[n]`); regression gives `prediction` (FP32 `[n]`). A request's
  * `outputs` may select some of them.
  */
-import type { PreparedSchema } from '../../operator/src/contract/prepared-data.js';
+import type { PreparedSchema } from '../../contract/prepared-data.js';
 import { argmax, className } from './predictions.js';
 import {
   appendPreparedRow,

@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as tfjs from '@tensorflow/tfjs';
-import type { BackendChoice, TensorflowBackend } from '../../operator/src/contract/runtime-env.js';
+import type { BackendChoice, TensorflowBackend } from '../../contract/runtime-env.js';
 
 /** The TensorFlow.js namespace, whichever copy provides it. */
 export type Tf = typeof tfjs;

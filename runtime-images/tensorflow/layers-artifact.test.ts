@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { manifestFor, sha256Digest } from '../../operator/src/contract/manifest.js';
-import { ObjectNotFoundError } from '../../operator/src/storage/object-store.js';
+import { manifestFor, sha256Digest } from '../../contract/manifest.js';
+import { ObjectNotFoundError } from '../../contract/object-store.js';
 import { largestKernel, readLayersArtifact } from './layers-artifact.js';
 
 /** An artifact's files in memory, under `s3://lathe/m/`. */

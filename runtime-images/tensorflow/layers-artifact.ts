@@ -19,16 +19,9 @@ import {
   type ArtifactReader,
   checkAgainstManifest,
   verifyArtifact,
-} from '../../operator/src/contract/manifest.js';
-import {
-  keyInArtifact,
-  ModelFile,
-  parseS3Uri,
-} from '../../operator/src/contract/object-store-layout.js';
-import {
-  type PreparedSchema,
-  PreparedSchemaSchema,
-} from '../../operator/src/contract/prepared-data.js';
+} from '../../contract/manifest.js';
+import { keyInArtifact, ModelFile, parseS3Uri } from '../../contract/object-store-layout.js';
+import { type PreparedSchema, PreparedSchemaSchema } from '../../contract/prepared-data.js';
 import type { Tf } from './backend.js';
 
 /** The model file of the scikit-learn trainer's artifacts (format `joblib`). */

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { manifestFor } from '../../operator/src/contract/manifest.js';
+import { manifestFor } from '../../contract/manifest.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 

@@ -3,15 +3,15 @@
  * uploaded with `manifest.json` last, so a reader that finds the manifest finds every file.
  */
 import type * as tfjs from '@tensorflow/tfjs';
-import { manifestFor } from '../../operator/src/contract/manifest.js';
+import { manifestFor } from '../../contract/manifest.js';
+import type { ObjectStore } from '../../contract/object-store.js';
 import {
   keyInArtifact,
   MANIFEST_FILE,
   ModelFile,
   parseS3Uri,
-} from '../../operator/src/contract/object-store-layout.js';
-import type { ModelMetrics } from '../../operator/src/contract/results.js';
-import type { ObjectStore } from '../../operator/src/storage/object-store.js';
+} from '../../contract/object-store-layout.js';
+import type { ModelMetrics } from '../../contract/results.js';
 import type { Tf } from '../tensorflow/backend.js';
 
 /** `model.json` and `weights.bin` of a LayersModel, in TensorFlow.js' layers-model format. */

@@ -1,14 +1,14 @@
 /**
  * A prepared dataset version in memory: the train and test splits as dense float32 feature
  * matrices and label vectors, checked against the version's `schema.json`. The prepared CSV is
- * numbers only (`operator/src/contract/prepared-data.ts`), so parsing is a split on commas;
+ * numbers only (`contract/prepared-data.ts`), so parsing is a split on commas;
  * anything else is a broken version, reported with the file, line and column.
  */
 import {
   csvField,
   type PreparedSchema,
   PreparedSchemaSchema,
-} from '../../operator/src/contract/prepared-data.js';
+} from '../../contract/prepared-data.js';
 
 /** A dataset version that cannot be trained on: the program reports `DatasetInvalid`. */
 export class DatasetError extends Error {

@@ -4,24 +4,24 @@
  * and the program exits before touching anything.
  */
 import { z } from 'zod';
+import { parseS3Uri } from '../../contract/object-store-layout.js';
+import { DEFAULT_TERMINATION_MESSAGE_PATH } from '../../contract/results.js';
+import {
+  type BackendChoice,
+  BackendChoiceSchema,
+  EvaluateEnv,
+  type ObjectStoreConfig,
+  objectStoreFromEnv,
+  parseEnv,
+  RESULT_PATH_ENV,
+  TrainEnv,
+} from '../../contract/runtime-env.js';
 import {
   type BuiltinModel,
   BuiltinModelSchema,
   type Hyperparameters,
   HyperparametersSchema,
 } from '../../operator/src/api/trainingjob.js';
-import { parseS3Uri } from '../../operator/src/contract/object-store-layout.js';
-import { DEFAULT_TERMINATION_MESSAGE_PATH } from '../../operator/src/contract/results.js';
-import {
-  type BackendChoice,
-  BackendChoiceSchema,
-  EvaluateEnv,
-  type ObjectStoreSettings,
-  objectStoreFromEnv,
-  parseEnv,
-  RESULT_PATH_ENV,
-  TrainEnv,
-} from '../../operator/src/contract/runtime-env.js';
 
 export type TrainHyperparameters = Omit<Hyperparameters, 'extra'>;
 
@@ -40,7 +40,7 @@ export interface TrainSettings {
   hyperparameters: TrainHyperparameters;
   backend: BackendChoice;
   gpus: number;
-  objectStore: ObjectStoreSettings;
+  objectStore: ObjectStoreConfig;
   resultPath: string;
 }
 
@@ -140,7 +140,7 @@ export interface EvaluateSettings {
   task: 'classification' | 'regression';
   backend: BackendChoice;
   gpus: number;
-  objectStore: ObjectStoreSettings;
+  objectStore: ObjectStoreConfig;
   resultPath: string;
 }
 

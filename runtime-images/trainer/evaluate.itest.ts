@@ -12,6 +12,14 @@ import os from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ObjectStore } from '../../contract/object-store.js';
+import {
+  datasetVersionPrefix,
+  s3Uri,
+  trainingRunPrefix,
+} from '../../contract/object-store-layout.js';
+import type { PreparedSchema } from '../../contract/prepared-data.js';
+import { type EvaluateResult, parseResult, type TrainResult } from '../../contract/results.js';
 import {
   clusterInfo,
   createTestNamespace,
@@ -20,30 +28,23 @@ import {
   kubeConfig,
   kubectlOrThrow,
 } from '../../e2e/cluster/testenv.js';
+import { programObjectStoreEnv, testStore } from '../../e2e/testing/controllers.js';
+import {
+  python,
+  runProgram,
+  sklearnDataset,
+  sklearnDir,
+} from '../../e2e/testing/sklearn-fixture.js';
 import type { RetrainPolicy } from '../../operator/src/api/retrainpolicy.js';
-import {
-  datasetVersionPrefix,
-  s3Uri,
-  trainingRunPrefix,
-} from '../../operator/src/contract/object-store-layout.js';
-import type { PreparedSchema } from '../../operator/src/contract/prepared-data.js';
-import {
-  type EvaluateResult,
-  parseResult,
-  type TrainResult,
-} from '../../operator/src/contract/results.js';
 import type { ModelVersionObject } from '../../operator/src/controllers/lathe-kinds.js';
 import { desiredEvaluationJob } from '../../operator/src/controllers/retrainpolicy/desired.js';
 import { desiredObjectStoreSecret } from '../../operator/src/controllers/shared/object-store-access.js';
-import { programObjectStoreEnv, testStore } from '../../operator/src/controllers/testing.js';
-import type { ObjectStore } from '../../operator/src/storage/object-store.js';
 import { loadTensorflow, type Tf } from '../tensorflow/backend.js';
 import {
   type NumericPreparation,
   type NumericTable,
   preparedVersionOf,
 } from './prepared-fixture.js';
-import { python, runProgram, sklearnDataset, sklearnDir } from './sklearn-fixture.js';
 
 const namespace = `evaluate-${process.pid}`;
 let store: ObjectStore;

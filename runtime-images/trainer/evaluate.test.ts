@@ -1,8 +1,8 @@
 import { pino } from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { manifestFor, sha256Digest } from '../../operator/src/contract/manifest.js';
-import type { EvaluateResult, TrainResult } from '../../operator/src/contract/results.js';
-import { ObjectNotFoundError } from '../../operator/src/storage/object-store.js';
+import { manifestFor, sha256Digest } from '../../contract/manifest.js';
+import { ObjectNotFoundError } from '../../contract/object-store.js';
+import type { EvaluateResult, TrainResult } from '../../contract/results.js';
 import { loadTensorflow, type Tf } from '../tensorflow/backend.js';
 import type { EvaluateSettings, TrainSettings } from './env.js';
 import { runEvaluation } from './evaluate.js';

@@ -28,23 +28,20 @@ import {
   ArtifactManifestSchema,
   checkAgainstManifest,
   checkEntryAgainstManifest,
-} from '../../operator/src/contract/manifest.js';
+} from '../../contract/manifest.js';
+import {
+  ObjectNotFoundError,
+  ObjectStore,
+  StorageUnavailableError,
+} from '../../contract/object-store.js';
 import {
   DatasetFile,
   keyInArtifact,
   MANIFEST_FILE,
   parseS3Uri,
-} from '../../operator/src/contract/object-store-layout.js';
-import {
-  type PreparedSchema,
-  PreparedSchemaSchema,
-} from '../../operator/src/contract/prepared-data.js';
-import type { EvaluateResult, FailureReason } from '../../operator/src/contract/results.js';
-import {
-  ObjectNotFoundError,
-  ObjectStore,
-  StorageUnavailableError,
-} from '../../operator/src/storage/object-store.js';
+} from '../../contract/object-store-layout.js';
+import { type PreparedSchema, PreparedSchemaSchema } from '../../contract/prepared-data.js';
+import type { EvaluateResult, FailureReason } from '../../contract/results.js';
 import {
   intraOpThreadsFor,
   type LoadedTensorflow,

@@ -15,8 +15,8 @@ import {
   type EvaluateResult,
   type TrainResult,
   writeResult,
-} from '../../operator/src/contract/results.js';
-import { RESULT_PATH_ENV, RuntimeEnvError } from '../../operator/src/contract/runtime-env.js';
+} from '../../contract/results.js';
+import { RESULT_PATH_ENV, RuntimeEnvError } from '../../contract/runtime-env.js';
 import { evaluateSettingsFromEnv, trainSettingsFromEnv } from './env.js';
 import { runEvaluation } from './evaluate.js';
 import { runTraining } from './trainer.js';

@@ -4,8 +4,8 @@
  * for a table of numbers. The tests and the benchmark train on these; the scaling is fitted on
  * the train split only, as the ingestion program does.
  */
-import { manifestFor } from '../../operator/src/contract/manifest.js';
-import { DatasetFile, MANIFEST_FILE } from '../../operator/src/contract/object-store-layout.js';
+import { manifestFor } from '../../contract/manifest.js';
+import { DatasetFile, MANIFEST_FILE } from '../../contract/object-store-layout.js';
 import {
   type NumericTransform,
   PREPARED_FORMAT_VERSION,
@@ -13,7 +13,7 @@ import {
   preparedHeader,
   preparedLine,
   scaleNumber,
-} from '../../operator/src/contract/prepared-data.js';
+} from '../../contract/prepared-data.js';
 import { permutation, seededRandom } from './train.js';
 
 export interface NumericTable {

@@ -1,9 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  defaultHash,
-  type PreparedSchema,
-  prepareRecord,
-} from '../../operator/src/contract/prepared-data.js';
+import { defaultHash, type PreparedSchema, prepareRecord } from '../../contract/prepared-data.js';
 import { DatasetError } from './dataset.js';
 import { classificationMetrics, regressionMetrics } from './metrics.js';
 import { piiHashFor, RawTestSplit } from './raw-test-split.js';

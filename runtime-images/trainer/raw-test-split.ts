@@ -28,7 +28,7 @@ import {
   type PreparedSchema,
   parseCategoryCell,
   prepareRecord,
-} from '../../operator/src/contract/prepared-data.js';
+} from '../../contract/prepared-data.js';
 import { DatasetError } from './dataset.js';
 import { argmaxOf, classificationMetricsOf, regressionMetrics } from './metrics.js';
 

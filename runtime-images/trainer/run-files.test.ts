@@ -1,8 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  TrainingHistorySchema,
-  TrainingProgressSchema,
-} from '../../operator/src/contract/results.js';
+import { TrainingHistorySchema, TrainingProgressSchema } from '../../contract/results.js';
 import { RunReporter } from './run-files.js';
 
 /** A store whose writes finish when the test says so. */

@@ -4,16 +4,8 @@
  * flight at a time, and epochs that end meanwhile are folded into the next write, which always
  * carries the latest state; `flush` waits for the last one.
  */
-import {
-  keyInArtifact,
-  parseS3Uri,
-  RunFile,
-} from '../../operator/src/contract/object-store-layout.js';
-import type {
-  EpochRecord,
-  TrainingHistory,
-  TrainingProgress,
-} from '../../operator/src/contract/results.js';
+import { keyInArtifact, parseS3Uri, RunFile } from '../../contract/object-store-layout.js';
+import type { EpochRecord, TrainingHistory, TrainingProgress } from '../../contract/results.js';
 
 /** What the reporter needs of an object store (the `ObjectStore` fits). */
 export interface RunFileWriter {

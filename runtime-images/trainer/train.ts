@@ -4,7 +4,7 @@
  * guard. The test split never enters here: it is evaluated afterwards on the saved model.
  */
 import type * as tfjs from '@tensorflow/tfjs';
-import type { EpochRecord } from '../../operator/src/contract/results.js';
+import type { EpochRecord } from '../../contract/results.js';
 import type { Tf } from '../tensorflow/backend.js';
 import type { Split } from './dataset.js';
 import type { TrainHyperparameters } from './env.js';

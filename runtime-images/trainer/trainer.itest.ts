@@ -9,6 +9,20 @@ import os from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyArtifact } from '../../contract/manifest.js';
+import type { ObjectStore } from '../../contract/object-store.js';
+import {
+  datasetVersionPrefix,
+  s3Uri,
+  trainingRunPrefix,
+} from '../../contract/object-store-layout.js';
+import {
+  ModelMetricsSchema,
+  parseResult,
+  TrainingHistorySchema,
+  TrainingProgressSchema,
+  type TrainResult,
+} from '../../contract/results.js';
 import {
   clusterInfo,
   createTestNamespace,
@@ -17,25 +31,16 @@ import {
   kubeConfig,
   kubectlOrThrow,
 } from '../../e2e/cluster/testenv.js';
-import { verifyArtifact } from '../../operator/src/contract/manifest.js';
+import { programObjectStoreEnv, testStore } from '../../e2e/testing/controllers.js';
 import {
-  datasetVersionPrefix,
-  s3Uri,
-  trainingRunPrefix,
-} from '../../operator/src/contract/object-store-layout.js';
-import {
-  ModelMetricsSchema,
-  parseResult,
-  TrainingHistorySchema,
-  TrainingProgressSchema,
-  type TrainResult,
-} from '../../operator/src/contract/results.js';
-import { programObjectStoreEnv, testStore } from '../../operator/src/controllers/testing.js';
-import type { ObjectStore } from '../../operator/src/storage/object-store.js';
+  python,
+  runProgram as run,
+  sklearnDataset,
+  sklearnDir,
+} from '../../e2e/testing/sklearn-fixture.js';
 import { loadTensorflow } from '../tensorflow/backend.js';
 import { classificationMetrics } from './metrics.js';
 import { type NumericTable, preparedVersionOf } from './prepared-fixture.js';
-import { python, runProgram as run, sklearnDataset, sklearnDir } from './sklearn-fixture.js';
 
 const namespace = `trainer-${process.pid}`;
 

@@ -1,8 +1,8 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { sha256Digest, verifyArtifact } from '../../operator/src/contract/manifest.js';
-import { ModelMetricsSchema, TrainingProgressSchema } from '../../operator/src/contract/results.js';
-import { ObjectNotFoundError } from '../../operator/src/storage/object-store.js';
+import { sha256Digest, verifyArtifact } from '../../contract/manifest.js';
+import { ObjectNotFoundError } from '../../contract/object-store.js';
+import { ModelMetricsSchema, TrainingProgressSchema } from '../../contract/results.js';
 import { loadTensorflow } from '../tensorflow/backend.js';
 import type { TrainSettings } from './env.js';
 import { preparedVersionOf, syntheticClassification } from './prepared-fixture.js';
@@ -150,7 +150,7 @@ describe('runTraining', () => {
   });
 
   it('reports an unreachable object store as StorageUnavailable (retried by the operator)', async () => {
-    const { StorageUnavailableError } = await import('../../operator/src/storage/object-store.js');
+    const { StorageUnavailableError } = await import('../../contract/object-store.js');
     const store = {
       read: async () => {
         throw new StorageUnavailableError('connect ECONNREFUSED');

@@ -6,27 +6,20 @@
  */
 import type * as tfjs from '@tensorflow/tfjs';
 import type { Logger } from 'pino';
+import { ArtifactManifestSchema, checkAgainstManifest } from '../../contract/manifest.js';
 import {
-  ArtifactManifestSchema,
-  checkAgainstManifest,
-} from '../../operator/src/contract/manifest.js';
+  ObjectNotFoundError,
+  ObjectStore,
+  StorageUnavailableError,
+} from '../../contract/object-store.js';
 import {
   DatasetFile,
   keyInArtifact,
   MANIFEST_FILE,
   ModelFile,
   parseS3Uri,
-} from '../../operator/src/contract/object-store-layout.js';
-import type {
-  FailureReason,
-  ModelMetrics,
-  TrainResult,
-} from '../../operator/src/contract/results.js';
-import {
-  ObjectNotFoundError,
-  ObjectStore,
-  StorageUnavailableError,
-} from '../../operator/src/storage/object-store.js';
+} from '../../contract/object-store-layout.js';
+import type { FailureReason, ModelMetrics, TrainResult } from '../../contract/results.js';
 import {
   BackendUnavailableError,
   intraOpThreadsFor,

@@ -3,10 +3,10 @@
  * controller here (wrapped in `defineController`) and nowhere else.
  */
 
+import { ObjectStore } from '../../../contract/object-store.js';
 import type { OperatorConfig } from '../config.js';
 import type { ControllerDefinition } from '../runtime/controller.js';
 import type { KubeObject } from '../runtime/resource.js';
-import { ObjectStore } from '../storage/object-store.js';
 import { datasetController } from './dataset/reconcile.js';
 import { inferenceServiceController } from './inferenceservice/reconcile.js';
 import { modelVersionController } from './modelversion/reconcile.js';

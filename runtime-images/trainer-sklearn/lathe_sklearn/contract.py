@@ -1,5 +1,5 @@
 """The parts of Lathe's runtime contract this trainer uses, mirrored from
-operator/src/contract/ (runtime-env.ts, object-store-layout.ts, results.ts). The TypeScript
+contract/ (runtime-env.ts, object-store-layout.ts, results.ts). The TypeScript
 module is the source of truth; tests run this program against the operator's parsers."""
 
 import json

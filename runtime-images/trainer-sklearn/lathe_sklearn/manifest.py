@@ -1,4 +1,4 @@
-"""The artifact manifest, byte for byte as operator/src/contract/manifest.ts writes it.
+"""The artifact manifest, byte for byte as contract/manifest.ts writes it.
 
 Canonical form: files sorted by path, keys in the order path, sizeBytes, sha256, two-space
 JSON indentation, a final newline; the artifact's digest is the sha256 of those bytes.

@@ -15,6 +15,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FeedbackLabelsSchema, SampledRequestSchema } from '../../../../contract/feedback-log.js';
+import { feedbackFileKey, feedbackPrefix } from '../../../../contract/object-store-layout.js';
 import { restartComponent } from '../../../../e2e/cluster/cluster.js';
 import {
   clusterInfo,
@@ -24,13 +26,16 @@ import {
   installCrds,
   repoRoot,
 } from '../../../../e2e/cluster/testenv.js';
+import {
+  runtimeImage,
+  startTestManager,
+  testClient,
+  testStore,
+} from '../../../../e2e/testing/controllers.js';
 import type { DatasetInput } from '../../api/dataset.js';
-import { FeedbackLabelsSchema, SampledRequestSchema } from '../../contract/feedback-log.js';
-import { feedbackFileKey, feedbackPrefix } from '../../contract/object-store-layout.js';
 import type { Manager } from '../../runtime/manager.js';
 import { builtin, type KubeObject } from '../../runtime/resource.js';
 import { type DatasetObject, latheKinds } from '../lathe-kinds.js';
-import { runtimeImage, startTestManager, testClient, testStore } from '../testing.js';
 import { datasetController } from './reconcile.js';
 import { REFRESH_ANNOTATION } from './runs.js';
 

@@ -11,9 +11,9 @@
  * spills to its work volume instead of being OOM-killed.
  */
 import type { V1EnvVar } from '@kubernetes/client-node';
+import { DEFAULT_TERMINATION_MESSAGE_PATH } from '../../../../contract/results.js';
+import { IngestEnv, RESULT_PATH_ENV } from '../../../../contract/runtime-env.js';
 import type { Dataset } from '../../api/dataset.js';
-import { DEFAULT_TERMINATION_MESSAGE_PATH } from '../../contract/results.js';
-import { IngestEnv, RESULT_PATH_ENV } from '../../contract/runtime-env.js';
 import type { JobObject, Wire } from '../../runtime/builtin-kinds.js';
 import { childLabels } from '../../runtime/labels.js';
 import type { OwnerReference } from '../../runtime/resource.js';

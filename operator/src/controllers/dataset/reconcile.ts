@@ -8,11 +8,12 @@
  * store unless a ModelVersion's lineage or a TrainingJob still refers to them.
  */
 
+import { type DatasetStats, DatasetStatsSchema } from '../../../../contract/dataset-stats.js';
+import { ObjectNotFoundError, type ObjectStore } from '../../../../contract/object-store.js';
+import { DatasetFile, datasetVersionPrefix } from '../../../../contract/object-store-layout.js';
+import { type IngestResult, parseResult } from '../../../../contract/results.js';
 import type { DatasetStatus } from '../../api/dataset.js';
 import type { OperatorConfig } from '../../config.js';
-import { type DatasetStats, DatasetStatsSchema } from '../../contract/dataset-stats.js';
-import { DatasetFile, datasetVersionPrefix } from '../../contract/object-store-layout.js';
-import { type IngestResult, parseResult } from '../../contract/results.js';
 import { controllerReference } from '../../runtime/apply.js';
 import { type JobObject, kinds } from '../../runtime/builtin-kinds.js';
 import { setKstatus } from '../../runtime/conditions.js';
@@ -27,7 +28,6 @@ import {
   watchesPodsOf,
 } from '../../runtime/controller.js';
 import { ExpiringMap } from '../../runtime/expiring-map.js';
-import { ObjectNotFoundError, type ObjectStore } from '../../storage/object-store.js';
 import { type DatasetObject, latheKinds } from '../lathe-kinds.js';
 import { type JobRun, observeJobRun, podsOfJob } from '../shared/job-run.js';
 import {

@@ -16,8 +16,9 @@
  * The Job name is a hash of the decision's inputs, so two reconciles that decide the same run
  * (a stale cache, a restart) name the same Job and server-side apply makes it once.
  */
+
+import type { FailureReason } from '../../../../contract/results.js';
 import { durationMs } from '../../api/duration.js';
-import type { FailureReason } from '../../contract/results.js';
 import type { JobObject } from '../../runtime/builtin-kinds.js';
 import { childName, shortHash } from '../shared/names.js';
 

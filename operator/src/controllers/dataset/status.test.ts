@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { DatasetStats } from '../../../../contract/dataset-stats.js';
 import { type Dataset, DatasetSchema } from '../../api/dataset.js';
-import type { DatasetStats } from '../../contract/dataset-stats.js';
 import { datasetStatus, type LatestRun, type SucceededRun } from './status.js';
 
 const now = new Date('2026-06-01T12:00:00Z');

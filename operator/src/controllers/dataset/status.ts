@@ -10,9 +10,10 @@
  * A spec whose data fails validation is Stalled until the spec, the data (a refresh or the
  * `lathe.dev/refresh` annotation) changes.
  */
+
+import type { DatasetStats } from '../../../../contract/dataset-stats.js';
+import type { IngestResult } from '../../../../contract/results.js';
 import { type Dataset, type DatasetStatus, MAX_VERSION_HISTORY } from '../../api/dataset.js';
-import type { DatasetStats } from '../../contract/dataset-stats.js';
-import type { IngestResult } from '../../contract/results.js';
 import {
   type Condition,
   type ConditionInput,

@@ -4,9 +4,9 @@
  * the InferenceService, the planned versions and the operator's configuration in.
  */
 import type { V1EnvVar } from '@kubernetes/client-node';
+import { feedbackPrefix, s3Uri } from '../../../../contract/object-store-layout.js';
+import { ServeEnv } from '../../../../contract/runtime-env.js';
 import type { InferenceService } from '../../api/inferenceservice.js';
-import { feedbackPrefix, s3Uri } from '../../contract/object-store-layout.js';
-import { ServeEnv } from '../../contract/runtime-env.js';
 import type {
   DeploymentObject,
   HorizontalPodAutoscalerObject,

@@ -11,6 +11,7 @@
  */
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { modelVersionPrefix } from '../../../../contract/object-store-layout.js';
 import {
   clusterInfo,
   createTestNamespace,
@@ -18,6 +19,7 @@ import {
   eventually,
   installCrds,
 } from '../../../../e2e/cluster/testenv.js';
+import { testClient, testStore } from '../../../../e2e/testing/controllers.js';
 import {
   expectedOutputs,
   type FixtureArtifact,
@@ -26,14 +28,12 @@ import {
 } from '../../../../runtime-images/server/fixture.js';
 import { loadTensorflow, type TensorflowJs } from '../../../../runtime-images/server/tensorflow.js';
 import { LATHE_VERSION } from '../../config.js';
-import { modelVersionPrefix } from '../../contract/object-store-layout.js';
 import { OperatorMetrics } from '../../observability/metrics.js';
 import type { ServiceObject } from '../../runtime/builtin-kinds.js';
 import { Manager } from '../../runtime/manager.js';
 import { builtin, type KubeObject } from '../../runtime/resource.js';
 import { latheKinds } from '../lathe-kinds.js';
 import { modelVersionController } from '../modelversion/reconcile.js';
-import { testClient, testStore } from '../testing.js';
 import { inferenceServiceController } from './reconcile.js';
 
 const { minio } = clusterInfo();

@@ -7,6 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { manifestFor } from '../../../../contract/manifest.js';
+import { ObjectStore } from '../../../../contract/object-store.js';
 import {
   clusterInfo,
   createTestNamespace,
@@ -15,12 +17,10 @@ import {
   installCrds,
   kubeConfig,
 } from '../../../../e2e/cluster/testenv.js';
-import { manifestFor } from '../../contract/manifest.js';
 import { OperatorMetrics } from '../../observability/metrics.js';
 import { HttpKubeClient, isNotFound } from '../../runtime/kube-client.js';
 import { Manager } from '../../runtime/manager.js';
 import { builtin, type KubeObject } from '../../runtime/resource.js';
-import { ObjectStore } from '../../storage/object-store.js';
 import { ARTIFACT_FINALIZER, modelVersionController, modelVersionResource } from './reconcile.js';
 
 const { minio } = clusterInfo();

@@ -10,8 +10,9 @@
  * verification is looked at again on every change and resync, so a verdict caused by the
  * operator's configuration (`StorageNotConfigured`) clears once the configuration is fixed.
  */
-import { verifyArtifact } from '../../contract/manifest.js';
-import { parseS3Uri } from '../../contract/object-store-layout.js';
+import { verifyArtifact } from '../../../../contract/manifest.js';
+import { type ObjectStore, StorageUnavailableError } from '../../../../contract/object-store.js';
+import { parseS3Uri } from '../../../../contract/object-store-layout.js';
 import { isConditionTrue } from '../../runtime/conditions.js';
 import {
   defineController,
@@ -21,7 +22,6 @@ import {
   TerminalError,
 } from '../../runtime/controller.js';
 import { ExpiringMap } from '../../runtime/expiring-map.js';
-import { type ObjectStore, StorageUnavailableError } from '../../storage/object-store.js';
 import { latheKinds, type ModelVersionObject } from '../lathe-kinds.js';
 import { productionWinner, versionsToArchive } from './registry.js';
 import { alreadyVerified, modelVersionStatus, type VerificationOutcome } from './status.js';

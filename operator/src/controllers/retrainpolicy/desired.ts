@@ -9,10 +9,16 @@
  * - For a champion/challenger decision: an evaluation Job that scores the champion's artifact
  *   on the challenger's test split (the trainer image in `evaluate` mode).
  */
+
+import { DEFAULT_TERMINATION_MESSAGE_PATH } from '../../../../contract/results.js';
+import {
+  EvaluateEnv,
+  RESULT_PATH_ENV,
+  RetrainEnv,
+  TrainEnv,
+} from '../../../../contract/runtime-env.js';
 import type { RetrainPolicy } from '../../api/retrainpolicy.js';
 import type { TrainingJobInput } from '../../api/trainingjob.js';
-import { DEFAULT_TERMINATION_MESSAGE_PATH } from '../../contract/results.js';
-import { EvaluateEnv, RESULT_PATH_ENV, RetrainEnv, TrainEnv } from '../../contract/runtime-env.js';
 import type {
   CronJobObject,
   JobObject,

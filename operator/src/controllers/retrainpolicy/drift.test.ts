@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ColumnDistribution } from '../../contract/dataset-stats.js';
+import type { ColumnDistribution } from '../../../../contract/dataset-stats.js';
 import {
   binFractions,
   kolmogorovSmirnov,

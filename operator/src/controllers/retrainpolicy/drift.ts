@@ -14,8 +14,8 @@
  * The overall score is the worst feature's, which is what `spec.triggers.drift.threshold` is
  * compared with. Missing cells are left out (the served model imputes them).
  */
-import type { ColumnDistribution } from '../../contract/dataset-stats.js';
-import { isMissing, parseCategoryCell } from '../../contract/prepared-data.js';
+import type { ColumnDistribution } from '../../../../contract/dataset-stats.js';
+import { isMissing, parseCategoryCell } from '../../../../contract/prepared-data.js';
 
 export type DriftMetric = 'psi' | 'ks';
 

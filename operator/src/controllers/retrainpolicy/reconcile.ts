@@ -11,11 +11,17 @@
  * the promotion itself in the same patch), so it is made once and the policy's status is
  * rebuilt from it.
  */
+
+import { type DatasetStats, DatasetStatsSchema } from '../../../../contract/dataset-stats.js';
+import { ObjectNotFoundError, type ObjectStore } from '../../../../contract/object-store.js';
+import {
+  DatasetFile,
+  datasetVersionPrefix,
+  s3Uri,
+} from '../../../../contract/object-store-layout.js';
+import { parseResult } from '../../../../contract/results.js';
 import { durationMs } from '../../api/duration.js';
 import type { OperatorConfig } from '../../config.js';
-import { type DatasetStats, DatasetStatsSchema } from '../../contract/dataset-stats.js';
-import { DatasetFile, datasetVersionPrefix, s3Uri } from '../../contract/object-store-layout.js';
-import { parseResult } from '../../contract/results.js';
 import { controllerReference } from '../../runtime/apply.js';
 import { kinds } from '../../runtime/builtin-kinds.js';
 import { isConditionTrue, timestamp } from '../../runtime/conditions.js';
@@ -32,7 +38,6 @@ import {
 } from '../../runtime/controller.js';
 import { ExpiringMap } from '../../runtime/expiring-map.js';
 import { isAlreadyExists } from '../../runtime/kube-client.js';
-import { ObjectNotFoundError, type ObjectStore } from '../../storage/object-store.js';
 import { resolveModelVersion } from '../inferenceservice/resolve.js';
 import {
   latheKinds,

@@ -20,6 +20,12 @@ import {
   installCrds,
   repoRoot,
 } from '../../../../e2e/cluster/testenv.js';
+import {
+  startTestManager,
+  testClient,
+  testControllers,
+  testStore,
+} from '../../../../e2e/testing/controllers.js';
 import { isNotFound } from '../../runtime/kube-client.js';
 import type { Manager } from '../../runtime/manager.js';
 import { builtin, type KubeObject } from '../../runtime/resource.js';
@@ -30,7 +36,6 @@ import {
   type RetrainPolicyObject,
   type TrainingJobObject,
 } from '../lathe-kinds.js';
-import { startTestManager, testClient, testControllers, testStore } from '../testing.js';
 import { POLICY_LABEL, RUN_NOW_ANNOTATION } from './desired.js';
 
 const info = clusterInfo();

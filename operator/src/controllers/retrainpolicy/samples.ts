@@ -3,9 +3,9 @@
  * drift check: the files of the last window, newest first, up to a bound on rows, so a busy
  * service never makes a check read without end.
  */
-import { type SampledRequest, SampledRequestSchema } from '../../contract/feedback-log.js';
-import { FeedbackDir, feedbackPrefix } from '../../contract/object-store-layout.js';
-import type { ObjectStore } from '../../storage/object-store.js';
+import { type SampledRequest, SampledRequestSchema } from '../../../../contract/feedback-log.js';
+import type { ObjectStore } from '../../../../contract/object-store.js';
+import { FeedbackDir, feedbackPrefix } from '../../../../contract/object-store-layout.js';
 
 /** The most request rows one drift check reads. */
 export const MAX_SAMPLED_ROWS = 5_000;

@@ -8,13 +8,13 @@
  * by Lathe). Pods read it through `secretKeyRef`; endpoint, bucket and region are plain values.
  */
 import type { V1EnvVar } from '@kubernetes/client-node';
-import type { OperatorConfig } from '../../config.js';
-import { ObjectStoreEnv } from '../../contract/runtime-env.js';
+import type { ObjectStoreConfig } from '../../../../contract/object-store.js';
+import { ObjectStoreEnv } from '../../../../contract/runtime-env.js';
 import type { PermissionRule } from '../../rbac/permissions.js';
 import type { SecretObject, Wire } from '../../runtime/builtin-kinds.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../runtime/labels.js';
 
-export type ObjectStoreConfig = NonNullable<OperatorConfig['objectStore']>;
+export type { ObjectStoreConfig };
 
 /** The Secret each namespace with Lathe pods gets. */
 export const OBJECT_STORE_SECRET = 'lathe-object-store';

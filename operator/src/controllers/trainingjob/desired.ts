@@ -9,10 +9,13 @@
  * with and the GPU variant of the image; scheduling fields pass through verbatim.
  */
 import type { V1EnvVar } from '@kubernetes/client-node';
+import {
+  DEFAULT_TERMINATION_MESSAGE_PATH,
+  type TrainResult,
+} from '../../../../contract/results.js';
+import { RESULT_PATH_ENV, TrainEnv } from '../../../../contract/runtime-env.js';
 import type { ModelVersion } from '../../api/modelversion.js';
 import type { TrainingJob } from '../../api/trainingjob.js';
-import { DEFAULT_TERMINATION_MESSAGE_PATH, type TrainResult } from '../../contract/results.js';
-import { RESULT_PATH_ENV, TrainEnv } from '../../contract/runtime-env.js';
 import type { JobObject, Wire } from '../../runtime/builtin-kinds.js';
 import { childLabels, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../runtime/labels.js';
 import type { OwnerReference } from '../../runtime/resource.js';

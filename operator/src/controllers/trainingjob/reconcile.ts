@@ -10,8 +10,9 @@
  * creating the ModelVersion (`AlreadyExists` means another run took it: try the next); the
  * artifact copy is idempotent. The ModelVersion is not owned: it outlives the TrainingJob.
  */
-import type { OperatorConfig } from '../../config.js';
-import { ArtifactManifestSchema } from '../../contract/manifest.js';
+
+import { ArtifactManifestSchema } from '../../../../contract/manifest.js';
+import { ObjectNotFoundError, type ObjectStore } from '../../../../contract/object-store.js';
 import {
   DatasetFile,
   datasetVersionPrefix,
@@ -22,14 +23,15 @@ import {
   RunFile,
   s3Uri,
   trainingRunPrefix,
-} from '../../contract/object-store-layout.js';
-import { PreparedSchemaSchema } from '../../contract/prepared-data.js';
+} from '../../../../contract/object-store-layout.js';
+import { PreparedSchemaSchema } from '../../../../contract/prepared-data.js';
 import {
   parseResult,
   type TrainingProgress,
   TrainingProgressSchema,
   type TrainResult,
-} from '../../contract/results.js';
+} from '../../../../contract/results.js';
+import type { OperatorConfig } from '../../config.js';
 import { controllerReference } from '../../runtime/apply.js';
 import { kinds } from '../../runtime/builtin-kinds.js';
 import { isConditionTrue } from '../../runtime/conditions.js';
@@ -44,7 +46,6 @@ import {
 } from '../../runtime/controller.js';
 import { ExpiringMap } from '../../runtime/expiring-map.js';
 import { isAlreadyExists } from '../../runtime/kube-client.js';
-import { ObjectNotFoundError, type ObjectStore } from '../../storage/object-store.js';
 import {
   type DatasetObject,
   latheKinds,

@@ -7,8 +7,9 @@
  * dataset, a node, an image), Running, Succeeded (the ModelVersion exists), Failed, Suspended.
  * A failure is terminal (`Stalled`, `Failed=True`) with a reason a user can act on.
  */
+
+import type { TrainingProgress, TrainResult } from '../../../../contract/results.js';
 import type { TrainingJob, TrainingJobStatus } from '../../api/trainingjob.js';
-import type { TrainingProgress, TrainResult } from '../../contract/results.js';
 import {
   type Condition,
   type ConditionInput,

@@ -13,6 +13,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { RunFile, trainingRunPrefix } from '../../../../contract/object-store-layout.js';
 import {
   clusterInfo,
   createTestNamespace,
@@ -21,13 +22,17 @@ import {
   installCrds,
   repoRoot,
 } from '../../../../e2e/cluster/testenv.js';
+import {
+  startTestManager,
+  testClient,
+  testControllers,
+  testStore,
+} from '../../../../e2e/testing/controllers.js';
 import type { TrainingJobInput } from '../../api/trainingjob.js';
 import { LATHE_VERSION } from '../../config.js';
-import { RunFile, trainingRunPrefix } from '../../contract/object-store-layout.js';
 import type { Manager } from '../../runtime/manager.js';
 import type { KubeObject } from '../../runtime/resource.js';
 import { latheKinds, type ModelVersionObject, type TrainingJobObject } from '../lathe-kinds.js';
-import { startTestManager, testClient, testControllers, testStore } from '../testing.js';
 
 const info = clusterInfo();
 const { store } = testStore();

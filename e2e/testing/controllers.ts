@@ -5,16 +5,16 @@
  * imports it.
  */
 import { pino } from 'pino';
-import { clusterInfo, kubeConfig } from '../../../e2e/cluster/testenv.js';
-import { LATHE_VERSION } from '../config.js';
-import { ObjectStoreEnv } from '../contract/runtime-env.js';
-import { OperatorMetrics } from '../observability/metrics.js';
-import type { ControllerDefinition } from '../runtime/controller.js';
-import { HttpKubeClient } from '../runtime/kube-client.js';
-import { Manager } from '../runtime/manager.js';
-import type { KubeObject } from '../runtime/resource.js';
-import { ObjectStore } from '../storage/object-store.js';
-import { controllers } from './index.js';
+import { ObjectStore } from '../../contract/object-store.js';
+import { ObjectStoreEnv } from '../../contract/runtime-env.js';
+import { LATHE_VERSION } from '../../operator/src/config.js';
+import { controllers } from '../../operator/src/controllers/index.js';
+import { OperatorMetrics } from '../../operator/src/observability/metrics.js';
+import type { ControllerDefinition } from '../../operator/src/runtime/controller.js';
+import { HttpKubeClient } from '../../operator/src/runtime/kube-client.js';
+import { Manager } from '../../operator/src/runtime/manager.js';
+import type { KubeObject } from '../../operator/src/runtime/resource.js';
+import { clusterInfo, kubeConfig } from '../cluster/testenv.js';
 
 /** The local cluster's MinIO as the operator is configured with it. */
 export function testStore() {

@@ -8,18 +8,36 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import * as Minio from 'minio';
 
+/**
+ * The one object-store connection every Lathe process makes: the operator (from its
+ * configuration) and each runtime program (from `ObjectStoreEnv`, `objectStoreFromEnv`).
+ */
+/** Defaults of the optional settings, shared by every parser of them. */
+export const objectStoreDefaults = { bucket: 'lathe', region: 'us-east-1' } as const;
+
 export interface ObjectStoreConfig {
   /** e.g. `http://minio.lathe-system:9000` or `https://s3.eu-west-1.amazonaws.com`. */
   endpoint: string;
+  /** The bucket Lathe's layout lives in (`object-store-layout.ts`). */
+  bucket: string;
+  region: string;
   accessKey: string;
   secretKey: string;
-  region?: string;
-  /**
-   * Size of the parts of a multipart upload, which the client holds in memory one at a time
-   * (the minio library's default is 64 MiB). At least 5 MiB; at most 10,000 parts an object.
-   */
-  uploadPartBytes?: number;
 }
+
+/**
+ * What the client itself needs: a connection (a user's S3 source has no Lathe bucket and may
+ * leave the region to its default) and, optionally, the size of the parts of a multipart
+ * upload, which the client holds in memory one at a time (the minio library's default is
+ * 64 MiB; at least 5 MiB; at most 10,000 parts an object).
+ */
+export type ObjectStoreClientOptions = Pick<
+  ObjectStoreConfig,
+  'endpoint' | 'accessKey' | 'secretKey'
+> & {
+  region?: string;
+  uploadPartBytes?: number;
+};
 
 /** The object (or bucket) does not exist. */
 export class ObjectNotFoundError extends Error {
@@ -72,7 +90,7 @@ export interface ObjectDigest {
 export class ObjectStore {
   private readonly client: Minio.Client;
 
-  constructor(config: ObjectStoreConfig) {
+  constructor(config: ObjectStoreClientOptions) {
     const url = new URL(config.endpoint);
     const useSSL = url.protocol === 'https:';
     this.client = new Minio.Client({
@@ -81,7 +99,7 @@ export class ObjectStore {
       useSSL,
       accessKey: config.accessKey,
       secretKey: config.secretKey,
-      region: config.region ?? 'us-east-1',
+      region: config.region ?? objectStoreDefaults.region,
       ...(config.uploadPartBytes ? { partSize: config.uploadPartBytes } : {}),
     });
   }

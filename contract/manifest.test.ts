@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { ObjectNotFoundError, StorageUnavailableError } from '../storage/object-store.js';
 import {
   ArtifactManifestSchema,
   checkAgainstManifest,
@@ -10,6 +9,7 @@ import {
   sha256Digest,
   verifyArtifact,
 } from './manifest.js';
+import { ObjectNotFoundError, StorageUnavailableError } from './object-store.js';
 
 /** An in-memory store holding `objects` (bucket/key → bytes): pure logic under test, no I/O. */
 function memoryStore(objects: Record<string, Buffer>) {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { clusterInfo } from '../../../e2e/cluster/testenv.js';
-import { manifestFor, verifyArtifact } from '../contract/manifest.js';
+import { clusterInfo } from '../e2e/cluster/testenv.js';
+import { manifestFor, verifyArtifact } from './manifest.js';
 import { ObjectNotFoundError, ObjectStore, StorageUnavailableError } from './object-store.js';
 
 describe('ObjectStore on the local MinIO', () => {

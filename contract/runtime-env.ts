@@ -8,6 +8,9 @@
  * (or a Secret volume), so they are never in a Job spec, a log or an event.
  */
 import { z } from 'zod';
+import { type ObjectStoreConfig, objectStoreDefaults } from './object-store.js';
+
+export type { ObjectStoreConfig } from './object-store.js';
 
 /** Variables every runtime program reads to reach the object store. */
 export const ObjectStoreEnv = {
@@ -128,15 +131,6 @@ export type TensorflowBackend = (typeof tensorflowBackends)[number];
 export const BackendChoiceSchema = z.enum(['auto', ...tensorflowBackends]);
 export type BackendChoice = z.infer<typeof BackendChoiceSchema>;
 
-/** The object-store connection every program makes. */
-export interface ObjectStoreSettings {
-  endpoint: string;
-  bucket: string;
-  region: string;
-  accessKey: string;
-  secretKey: string;
-}
-
 /** A variable's problem, named, as a program prints it before exiting with code 2. */
 export class RuntimeEnvError extends Error {
   constructor(problems: string[]) {
@@ -169,12 +163,12 @@ export function parseEnv<S extends z.ZodObject>(
 const required = z.string().min(1);
 
 /** Reads the object-store settings from `env`. */
-export function objectStoreFromEnv(env: Record<string, string | undefined>): ObjectStoreSettings {
+export function objectStoreFromEnv(env: Record<string, string | undefined>): ObjectStoreConfig {
   const e = parseEnv(
     z.object({
       [ObjectStoreEnv.endpoint]: z.url({ protocol: /^https?$/ }),
-      [ObjectStoreEnv.bucket]: required.default('lathe'),
-      [ObjectStoreEnv.region]: required.default('us-east-1'),
+      [ObjectStoreEnv.bucket]: required.default(objectStoreDefaults.bucket),
+      [ObjectStoreEnv.region]: required.default(objectStoreDefaults.region),
       [ObjectStoreEnv.accessKey]: required,
       [ObjectStoreEnv.secretKey]: required,
     }),

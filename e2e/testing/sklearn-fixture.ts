@@ -7,9 +7,9 @@
 import { execFile } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { repoRoot } from '../../e2e/cluster/testenv.js';
-import { pythonEnvDir, pythonOf } from '../python/env-dir.js';
-import type { NumericTable } from './prepared-fixture.js';
+import { pythonEnvDir, pythonOf } from '../../runtime-images/python/env-dir.js';
+import type { NumericTable } from '../../runtime-images/trainer/prepared-fixture.js';
+import { repoRoot } from '../cluster/testenv.js';
 
 export const sklearnDir = path.join(repoRoot, 'runtime-images/trainer-sklearn');
 /** The interpreter of the scikit-learn trainer's environment. */

@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ObjectNotFoundError } from '../storage/object-store.js';
+import { ObjectNotFoundError } from './object-store.js';
 import { keyInArtifact, MANIFEST_FILE, parseS3Uri } from './object-store-layout.js';
 
 /** One file of an artifact, as the manifest records it. */
