@@ -31,6 +31,7 @@ export function permissionsOf(definition: ControllerDefinition<KubeObject>): Per
   for (const child of owned) {
     rules.push(
       rule(child.kind.resource, [
+        'get',
         'list',
         'watch',
         'create',

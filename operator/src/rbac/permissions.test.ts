@@ -44,12 +44,12 @@ describe('the declared permissions', () => {
     expect(clusterRoleRules().flatMap((r) => r.resources)).not.toContain('leases');
   });
 
-  it('grants no read of Secrets, and writes only the object-store Secret by name', () => {
+  it('lists and watches no Secrets, and reads and writes only the object-store Secret by name', () => {
     const secretRules = clusterRoleRules().filter(
       (r) => r.apiGroups.includes('') && r.resources.includes('secrets'),
     );
     expect(
-      secretRules.flatMap((r) => r.verbs).filter((v) => ['get', 'list', 'watch'].includes(v)),
+      secretRules.flatMap((r) => r.verbs).filter((v) => ['list', 'watch'].includes(v)),
     ).toEqual([]);
     for (const rule of secretRules.filter((r) => r.verbs.some((v) => v !== 'create')))
       expect(rule.resourceNames).toEqual(['lathe-object-store']);
@@ -146,9 +146,13 @@ describe('permissionsOf', () => {
         {
           apiGroups: ['batch'],
           resources: ['jobs'],
-          verbs: ['list', 'watch', 'create', 'patch', 'delete'],
+          verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
         },
-        { apiGroups: [''], resources: ['services'], verbs: ['list', 'watch', 'create', 'patch'] },
+        {
+          apiGroups: [''],
+          resources: ['services'],
+          verbs: ['get', 'list', 'watch', 'create', 'patch'],
+        },
         { apiGroups: [''], resources: ['configmaps', 'pods'], verbs: ['list', 'watch'] },
         { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
       ]),

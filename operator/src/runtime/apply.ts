@@ -14,6 +14,7 @@
  * the controller runner treats it as terminal instead of retrying it for ever.
  */
 import { isImmutableFieldError, isNotFound, type KubeClient, withContext } from './kube-client.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from './labels.js';
 import {
   apiVersionOf,
   type KubeObject,
@@ -86,6 +87,38 @@ export async function applyChild<T extends KubeObject>(
     // Still being deleted (finalizers): the retry with backoff creates it once it is gone.
     throw withContext(error, `Failed to recreate ${resource.kind} ${namespace ?? ''}/${name}`);
   }
+}
+
+/**
+ * An object of the name a child must have exists and is not Lathe's: no
+ * `app.kubernetes.io/managed-by=lathe` label, or another controller owner. Lathe never takes
+ * over such an object (a forced apply would, and garbage collection would then delete it with
+ * its new owner); the owner reports `ChildConflict` until the object is renamed or removed.
+ */
+export class ChildConflictError extends Error {
+  readonly reason = 'ChildConflict';
+
+  constructor(kind: string, namespace: string | undefined, name: string, why: string) {
+    super(
+      `${kind} ${namespace ? `${namespace}/` : ''}${name} already exists and ${why}; Lathe does not take over objects it did not create: delete or rename it`,
+    );
+    this.name = 'ChildConflictError';
+  }
+}
+
+/**
+ * Why `existing` cannot be applied over as the child `desired`, or undefined when it can: it
+ * must carry Lathe's managed-by label and, when `desired` names a controller owner, have no
+ * other controller owner. Pure.
+ */
+export function takeoverRefusal(existing: KubeObject, desired: Applicable): string | undefined {
+  if (existing.metadata?.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE)
+    return `is not managed by Lathe (no ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE} label)`;
+  const wanted = (desired as KubeObject).metadata?.ownerReferences?.find((r) => r.controller);
+  const current = existing.metadata?.ownerReferences?.find((r) => r.controller);
+  if (wanted && current && current.uid !== wanted.uid)
+    return `is controlled by ${current.kind} ${current.name}`;
+  return undefined;
 }
 
 /**

@@ -125,6 +125,13 @@ export function stalledCondition(
   return { type: ConditionType.Stalled, status: 'True', reason, message, observedGeneration };
 }
 
+/** Where an object stands, as kstatus sees it: the input of `setKstatus`. */
+export interface Readiness {
+  state: 'ready' | 'progressing' | 'stalled';
+  reason: string;
+  message: string;
+}
+
 /**
  * The kstatus triple for one of three outcomes, applied on top of `conditions`:
  * - `ready`: Ready=True, Reconciling and Stalled removed;
@@ -135,7 +142,7 @@ export function stalledCondition(
  */
 export function setKstatus(
   conditions: readonly Condition[] | undefined,
-  outcome: { state: 'ready' | 'progressing' | 'stalled'; reason: string; message: string },
+  outcome: Readiness,
   observedGeneration: number | undefined,
   now: Date,
 ): Condition[] {

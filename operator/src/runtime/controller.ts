@@ -35,10 +35,12 @@ import type { PermissionRule } from '../rbac/permissions.js';
 import {
   type Applicable,
   applyChild,
+  ChildConflictError,
   deleteChild,
   fieldManagerFor,
   patchStatusIfChanged,
   statusEqual,
+  takeoverRefusal,
 } from './apply.js';
 import type { BackoffPolicy } from './backoff.js';
 import type { ObjectReader } from './cache.js';
@@ -48,7 +50,14 @@ import { ExpiringMap } from './expiring-map.js';
 import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizers.js';
 import type { InformerHandlers } from './informer.js';
 import type { InformerFactory, InformerScope } from './informer-factory.js';
-import { isApiError, isConflict, isInvalid, type KubeClient } from './kube-client.js';
+import {
+  isApiError,
+  isConflict,
+  isInvalid,
+  isNotFound,
+  type KubeClient,
+  withContext,
+} from './kube-client.js';
 import { managedBySelector, ownerKeyFromLabels } from './labels.js';
 import { keyString, keyStringOf, type ObjectKey, parseKey } from './object-key.js';
 import { controllerOwnerKey, controllerOwnerUid } from './owners.js';
@@ -89,7 +98,47 @@ export function isTerminalError(error: unknown): boolean {
 /** Read access to the caches of the kinds a controller declared. */
 export interface CacheReaders {
   reader<U extends KubeObject>(kind: KindSpec<U>): ObjectReader<U>;
+  /**
+   * The objects of `kind` in `namespace` whose field index `index` (declared with
+   * `indexField`) has `value`: controller-runtime's `MatchingFields`, without a scan.
+   */
+  byField<U extends KubeObject>(
+    kind: KindSpec<U>,
+    index: string,
+    namespace: string,
+    value: string,
+  ): U[];
 }
+
+/**
+ * A field index (controller-runtime's `IndexField`): `values(obj)` are the values `obj` is
+ * found under, within its namespace. Lookups go through `byField`.
+ */
+export interface FieldIndex {
+  kind: KindSpec<KubeObject>;
+  name: string;
+  values(obj: KubeObject): string[];
+}
+
+/** Declares a field index on a kind the controller reconciles, owns or watches. */
+export function indexField<U extends KubeObject>(
+  kind: KindSpec<U>,
+  name: string,
+  values: (obj: U) => readonly (string | undefined)[],
+): FieldIndex {
+  return {
+    kind: kind as unknown as KindSpec<KubeObject>,
+    name,
+    values: (obj) =>
+      (values as (o: KubeObject) => readonly (string | undefined)[])(obj).filter(
+        (v): v is string => typeof v === 'string' && v !== '',
+      ),
+  };
+}
+
+const fieldIndexName = (name: string) => `field:${name}`;
+const fieldIndexValue = (namespace: string | undefined, value: string) =>
+  `${namespace ?? ''}/${value}`;
 
 /** What a reconcile gets besides the object. */
 export interface ReconcileContext<T extends KubeObject> extends CacheReaders {
@@ -140,6 +189,8 @@ export interface OwnedKind {
 export interface WatchedKind {
   kind: KindSpec<KubeObject>;
   labelSelector?: string;
+  /** Field indexes the watch brings with it (the pods of a Job, of an InferenceService). */
+  indexes?: FieldIndex[];
   /** Keys of the reconciled kind to enqueue when an object of this kind changes. */
   mapToKeys(obj: KubeObject, caches: CacheReaders): ObjectKey[];
 }
@@ -164,6 +215,8 @@ export interface ControllerDefinition<T extends KubeObject> {
   owns?: OwnedKind[];
   watches?: WatchedKind[];
   finalizer?: FinalizerSpec<T>;
+  /** Field indexes on the kinds above, for lookups by `byField` instead of namespace scans. */
+  indexes?: FieldIndex[];
   /**
    * API permissions beyond what `for`, `owns`, `watches` and `finalizer` imply (those are
    * derived by `rbac/derive.ts`); the chart's ClusterRole is generated from both.
@@ -211,15 +264,29 @@ export function watches<U extends KubeObject>(
  * every pod template carries (`labels.ts`).
  */
 export function watchesPodsOf(ownerKind: string): WatchedKind {
-  return watches(
-    builtinKind(builtin.pod),
-    (pod) => {
-      const key = ownerKeyFromLabels(pod, ownerKind);
-      return key ? [key] : [];
-    },
-    managedBySelector,
-  );
+  const pod = builtinKind(builtin.pod);
+  return {
+    ...watches(
+      pod,
+      (p) => {
+        const key = ownerKeyFromLabels(p, ownerKind);
+        return key ? [key] : [];
+      },
+      managedBySelector,
+    ),
+    indexes: [
+      indexField(pod, POD_JOB_INDEX, (p) => [p.metadata?.labels?.[JOB_NAME_LABEL]]),
+      indexField(pod, podOwnerIndex(ownerKind), (p) => [ownerKeyFromLabels(p, ownerKind)?.name]),
+    ],
+  };
 }
+
+/** The label the Job controller puts on its pods (`batch.kubernetes.io/job-name` from 1.27 on). */
+const JOB_NAME_LABEL = 'batch.kubernetes.io/job-name';
+/** Field index of pods by the name of their Job (declared by `watchesPodsOf`). */
+export const POD_JOB_INDEX = 'pod.job-name';
+/** Field index of pods by the name of their Lathe owner of `kind` (declared by `watchesPodsOf`). */
+export const podOwnerIndex = (kind: string) => `pod.owner.${kind.toLowerCase()}`;
 
 /**
  * Erases the type parameter so definitions of different kinds fit in one list. Use this in
@@ -311,14 +378,47 @@ export class ControllerRunner<T extends KubeObject> {
       this.#owned.add(gvkString(owned.kind.resource));
       deps.informers.addHandlers(owned.kind, this.#enqueueOwner(), scope);
     }
+    const scopes = new Map<string, InformerScope>([[gvkString(forKind.resource), {}]]);
+    for (const owned of definition.owns ?? [])
+      scopes.set(gvkString(owned.kind.resource), { labelSelector: owned.labelSelector });
     for (const watched of definition.watches ?? []) {
       const scope: InformerScope = watched.labelSelector
         ? { labelSelector: watched.labelSelector }
         : {};
       const id = gvkString(watched.kind.resource);
-      if (!this.#readers.has(id)) this.#readers.set(id, deps.informers.reader(watched.kind, scope));
+      if (!this.#readers.has(id)) {
+        this.#readers.set(id, deps.informers.reader(watched.kind, scope));
+        scopes.set(id, scope);
+      }
       deps.informers.addHandlers(watched.kind, this.#enqueueMapped(watched), scope);
     }
+    const indexes = [
+      ...(definition.indexes ?? []),
+      ...(definition.watches ?? []).flatMap((w) => w.indexes ?? []),
+    ];
+    for (const index of indexes) {
+      const scope = scopes.get(gvkString(index.kind.resource));
+      if (!scope) {
+        throw new Error(
+          `Controller ${this.name} indexes ${index.kind.resource.kind} but neither reconciles, owns nor watches it`,
+        );
+      }
+      deps.informers.addIndexer(
+        index.kind,
+        fieldIndexName(index.name),
+        (obj) => index.values(obj).map((v) => fieldIndexValue(obj.metadata?.namespace, v)),
+        scope,
+      );
+    }
+  }
+
+  #byField<U extends KubeObject>(
+    kind: KindSpec<U>,
+    index: string,
+    namespace: string,
+    value: string,
+  ): U[] {
+    return this.#reader(kind).byIndex(fieldIndexName(index), fieldIndexValue(namespace, value));
   }
 
   /** Starts the workers (the manager calls this once this replica leads and caches synced). */
@@ -396,7 +496,10 @@ export class ControllerRunner<T extends KubeObject> {
   }
 
   #enqueueMapped(watched: WatchedKind): InformerHandlers<KubeObject> {
-    const caches: CacheReaders = { reader: (kind) => this.#reader(kind) };
+    const caches: CacheReaders = {
+      reader: (kind) => this.#reader(kind),
+      byField: (kind, index, namespace, value) => this.#byField(kind, index, namespace, value),
+    };
     const add = (obj: KubeObject) => {
       for (const key of watched.mapToKeys(obj, caches)) this.queue.add(keyString(key));
     };
@@ -456,12 +559,15 @@ export class ControllerRunner<T extends KubeObject> {
       client,
       primary: this.#primary,
       reader: (kind) => this.#reader(kind),
+      byField: (kind, index, namespace, value) => this.#byField(kind, index, namespace, value),
       events: this.#deps.events,
       signal: this.#abort.signal,
       now: this.#deps.now ?? (() => new Date()),
       fieldManager,
-      apply: (kind, desired, options) =>
-        applyChild(client, kind.resource, desired, { fieldManager, ...options }),
+      apply: async (kind, desired, options) => {
+        await this.#refuseTakeover(kind, desired);
+        return applyChild(client, kind.resource, desired, { fieldManager, ...options });
+      },
       childrenOf: (kind, owner) => this.#childrenOf(kind, owner),
       prune: async (kind, owner, keep) => {
         const wanted = new Set(keep);
@@ -477,6 +583,33 @@ export class ControllerRunner<T extends KubeObject> {
       delete: (kind, obj) => deleteChild(client, kind.resource, obj),
       patchStatus: (current, status) => this.#patchStatus(current, status),
     };
+  }
+
+  /**
+   * Throws `ChildConflictError` when an object of the desired child's name exists and is not
+   * Lathe's. The cache answers for kinds this controller reads (an owned kind's cache holds only
+   * Lathe's objects, so a miss there is asked of the API server: once per child, at creation);
+   * other kinds are always asked.
+   */
+  async #refuseTakeover<U extends KubeObject>(
+    kind: KindSpec<U>,
+    desired: Applicable,
+  ): Promise<void> {
+    const namespace = desired.metadata?.namespace;
+    const name = desired.metadata?.name ?? '';
+    let existing: KubeObject | undefined = this.#readers
+      .get(gvkString(kind.resource))
+      ?.get(namespace ?? '', name);
+    if (!existing) {
+      try {
+        existing = await this.#deps.client.get(kind.resource, namespace, name);
+      } catch (error) {
+        if (isNotFound(error)) return;
+        throw withContext(error, `Failed to read ${kind.resource.kind} ${namespace ?? ''}/${name}`);
+      }
+    }
+    const why = takeoverRefusal(existing, desired);
+    if (why) throw new ChildConflictError(kind.resource.kind, namespace, name, why);
   }
 
   /**

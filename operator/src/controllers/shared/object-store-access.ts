@@ -54,15 +54,17 @@ export function objectStoreEnv(store: ObjectStoreConfig): Wire<V1EnvVar>[] {
 
 /**
  * Writing that Secret: server-side apply (`create` the first time, `patch` after, restricted to
- * Secrets of that one name). The operator never reads Secrets: nothing here grants `get`,
- * `list` or `watch`.
+ * Secrets of that one name), after a `get` of that one name that refuses to take over a Secret
+ * Lathe did not create. The operator reads no other Secret: nothing here grants `list` or
+ * `watch`.
  */
 export const objectStoreSecretPermissions: PermissionRule[] = [
   { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
   {
     apiGroups: [''],
     resources: ['secrets'],
-    verbs: ['patch'],
+    // get: the check that the Secret of that name is Lathe's before applying it.
+    verbs: ['get', 'patch'],
     resourceNames: [OBJECT_STORE_SECRET],
   },
 ];
