@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { type InferenceService, InferenceServiceSchema } from '../../api/inferenceservice.js';
 import type { ModelVersionObject } from '../lathe-kinds.js';
+import { resolveModelVersion } from '../shared/resolve-model-version.js';
 import { desiredAutoscaler, desiredService, desiredServingDeployment } from './desired.js';
-import { resolveModelVersion } from './resolve.js';
 
 const store = {
   endpoint: 'http://minio:9000',

@@ -29,6 +29,7 @@ import {
   desiredObjectStoreSecret,
   objectStoreSecretPermissions,
 } from '../shared/object-store-access.js';
+import { type Resolution, resolveModelVersion } from '../shared/resolve-model-version.js';
 import {
   type LoadSample,
   loadBetween,
@@ -46,7 +47,6 @@ import {
   SERVER_PORT,
   ServingLabel,
 } from './desired.js';
-import { type Resolution, resolveModelVersion } from './resolve.js';
 import {
   deploymentFailure,
   planRollout,

@@ -14,6 +14,7 @@ import {
   removeCondition,
   setConditions,
 } from '../../runtime/conditions.js';
+import type { Resolution } from '../shared/resolve-model-version.js';
 import type { PodLoad } from './autoscale.js';
 import {
   MODEL_VERSION_ANNOTATION,
@@ -21,7 +22,6 @@ import {
   serviceUrl,
   versionSelector,
 } from './desired.js';
-import type { Resolution } from './resolve.js';
 import type { RolloutPlan, ServedDeployment } from './rollout.js';
 
 export interface ServingObservation {

@@ -23,7 +23,7 @@ import {
 } from '../../runtime/controller.js';
 import { ExpiringMap } from '../../runtime/expiring-map.js';
 import { latheKinds, type ModelVersionObject } from '../lathe-kinds.js';
-import { productionWinner, versionsToArchive } from './registry.js';
+import { productionWinner, versionsToArchive } from '../shared/registry.js';
 import { alreadyVerified, modelVersionStatus, type VerificationOutcome } from './status.js';
 
 export const modelVersionResource = latheKinds.modelVersion;

@@ -38,7 +38,6 @@ import {
 } from '../../runtime/controller.js';
 import { ExpiringMap } from '../../runtime/expiring-map.js';
 import { isAlreadyExists } from '../../runtime/kube-client.js';
-import { resolveModelVersion } from '../inferenceservice/resolve.js';
 import {
   latheKinds,
   type ModelVersionObject,
@@ -52,6 +51,7 @@ import {
   type ObjectStoreConfig,
   objectStoreSecretPermissions,
 } from '../shared/object-store-access.js';
+import { resolveModelVersion } from '../shared/resolve-model-version.js';
 import { liveAccuracy, parseFeedbackCounts } from './accuracy.js';
 import {
   desiredCronJob,

@@ -8,7 +8,8 @@
  * `BackoffLimitExceeded` with the last exit code, and the program's own result from the
  * container's termination message (contract/results.ts), which the caller parses.
  */
-import type { JobObject, PodObject } from '../../runtime/builtin-kinds.js';
+import { type JobObject, kinds, type PodObject } from '../../runtime/builtin-kinds.js';
+import { type CacheReaders, POD_JOB_INDEX } from '../../runtime/controller.js';
 
 export type JobRun =
   | { phase: 'Pending'; reason: string; message: string }
@@ -50,6 +51,20 @@ export function podsOfJob(job: JobObject, pods: readonly PodObject[]): PodObject
     .sort((a, b) =>
       (b.metadata?.creationTimestamp ?? '').localeCompare(a.metadata?.creationTimestamp ?? ''),
     );
+}
+
+/**
+ * The pods of `job` from the pod cache, through the Job-name index `watchesPodsOf` declares
+ * (never a scan of the namespace), newest first.
+ */
+export function cachedPodsOfJob(caches: CacheReaders, job: JobObject): PodObject[] {
+  const candidates = caches.byField(
+    kinds.pod,
+    POD_JOB_INDEX,
+    job.metadata?.namespace ?? '',
+    job.metadata?.name ?? '',
+  );
+  return podsOfJob(job, candidates);
 }
 
 interface Terminated {

@@ -9,7 +9,7 @@
 import type { ServingStage } from '../../api/stage.js';
 import { findCondition, isConditionTrue } from '../../runtime/conditions.js';
 import type { ModelVersionObject } from '../lathe-kinds.js';
-import { productionWinner } from '../modelversion/registry.js';
+import { productionWinner } from './registry.js';
 
 export type Resolution =
   | { ok: true; modelVersion: ModelVersionObject }
