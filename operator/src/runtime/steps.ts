@@ -10,8 +10,9 @@
  *   reported anything);
  * - transient error: `Ready=False`, `Reconciling=True` with the error as message; the status
  *   fields the steps before it computed are written, the others keep their last value;
- * - terminal error (`TerminalError`, an API 422): `Ready=False`, `Stalled=True` with its reason.
- * Then the error is rethrown, so the runtime retries it with backoff (or, terminal, waits for
+ * - terminal error (`TerminalError`, an API 422), or a step that reports `stalled` readiness:
+ *   `Ready=False`, `Stalled=True` with its reason.
+ * Then the error is rethrown (a stalled readiness becomes a `TerminalError`), so the runtime retries it with backoff (or, terminal, waits for
  * a change) and records the Warning event, as for any reconcile.
  *
  * The steps pass what they found to later steps and to the status builder as typed facts
@@ -34,6 +35,7 @@ import {
   type ReconcileContext,
   type Result,
   requeueAfter,
+  TerminalError,
 } from './controller.js';
 import { isApiError } from './kube-client.js';
 import type { KubeObject } from './resource.js';
@@ -207,6 +209,10 @@ export function defineStepController<T extends KubeObject, F>(
       if (outcome.failure) {
         ctx.log.debug({ step: outcome.failure.step }, 'A reconcile step failed');
         throw outcome.failure.error;
+      }
+      if (outcome.readiness?.state === 'stalled') {
+        // A step found what retrying cannot fix: terminal, as if it had thrown it.
+        throw new TerminalError(outcome.readiness.message, { reason: outcome.readiness.reason });
       }
       return outcome.requeueAfterMs !== undefined ? requeueAfter(outcome.requeueAfterMs) : done();
     },
