@@ -33,7 +33,7 @@ function compiledFiles(): string[] {
 }
 
 /** The sources a Dockerfile's build stage copies from the context (`COPY src... dest`). */
-export function copiedSources(dockerfile: string): string[] {
+function copiedSources(dockerfile: string): string[] {
   return dockerfile
     .split('\n')
     .filter((line) => /^COPY\s/.test(line) && !line.includes('--from='))
@@ -64,7 +64,7 @@ function globToRegExp(pattern: string): RegExp {
  * Whether a `.dockerignore` keeps `file` in the build context: the last pattern that matches
  * decides, `!` re-includes (Docker's rules, without the rarely used escapes).
  */
-export function inContext(ignoreFile: string, file: string): boolean {
+function inContext(ignoreFile: string, file: string): boolean {
   let kept = true;
   for (const raw of ignoreFile.split('\n')) {
     const line = raw.trim();
