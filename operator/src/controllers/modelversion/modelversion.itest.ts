@@ -16,6 +16,8 @@ import {
   eventually,
   installCrds,
   kubeConfig,
+  kubectl,
+  kubectlOrThrow,
 } from '../../../../e2e/cluster/testenv.js';
 import { OperatorMetrics } from '../../observability/metrics.js';
 import { HttpKubeClient, isNotFound } from '../../runtime/kube-client.js';
@@ -244,6 +246,158 @@ describe('ModelVersion controller', () => {
     expect(archived?.note).toContain('iris-7 was promoted to production');
     expect(archived?.note).toContain('iris-6');
     expect(events.items.some((e) => e.reason === 'Promoted')).toBe(true);
+  });
+
+  it('a failed step turns a Ready version Ready=False with the error, not the old Ready=True', async () => {
+    // An admission policy refuses to archive versions in this namespace, as a platform team's
+    // policy might: promoting a second version makes the registry step fail after `verify`.
+    const policy = `lathe-itest-no-archive-${namespace}`;
+    const vap = {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name: policy },
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: {
+          resourceRules: [
+            {
+              apiGroups: ['lathe.dev'],
+              apiVersions: ['*'],
+              operations: ['UPDATE'],
+              resources: ['modelversions'],
+            },
+          ],
+        },
+        validations: [
+          {
+            expression: "!has(object.spec.stage) || object.spec.stage != 'archived'",
+            message: 'archiving is frozen in this namespace',
+            reason: 'Forbidden',
+          },
+        ],
+      },
+    };
+    const binding = {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name: policy },
+      spec: {
+        policyName: policy,
+        validationActions: ['Deny'],
+        matchResources: {
+          namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } },
+        },
+      },
+    };
+    await kubectlOrThrow(['apply', '-f', '-'], {
+      input: `${JSON.stringify(vap)}\n---\n${JSON.stringify(binding)}`,
+    });
+    try {
+      // The API server compiles a new policy in the background: wait until it is enforced.
+      await eventually(async () => {
+        const probe = await kubectl([
+          'patch',
+          '-n',
+          namespace,
+          'modelversion',
+          'iris-1',
+          '--dry-run=server',
+          '--type=merge',
+          '-p',
+          '{"spec":{"stage":"archived"}}',
+        ]);
+        expect(probe.stderr).toContain('archiving is frozen');
+      });
+      const ten = `models/${namespace}/frozen/10/`;
+      const eleven = `models/${namespace}/frozen/11/`;
+      const frozen = (name: string, prefix: string, digest: string) => {
+        const mv = modelVersion(name, prefix, digest, 'Retain', 'production');
+        return { ...mv, spec: { ...mv.spec, modelName: 'frozen' } };
+      };
+      await client.create(
+        modelVersionResource.resource,
+        frozen('frozen-10', ten, await uploadArtifact(ten)),
+      );
+      await eventually(async () =>
+        expect(condition(await get('frozen-10'), 'Ready')?.status).toBe('True'),
+      );
+      await client.create(
+        modelVersionResource.resource,
+        frozen('frozen-11', eleven, await uploadArtifact(eleven)),
+      );
+      // frozen-11 is verified, but archiving frozen-10 is refused: it is not Ready.
+      const failed = await eventually(
+        async () => {
+          const got = await get('frozen-11');
+          expect(condition(got, 'ArtifactVerified')?.status).toBe('True');
+          expect(condition(got, 'Ready')?.status).toBe('False');
+          return got;
+        },
+        { what: 'frozen-11 Ready=False after the refused archive' },
+      );
+      expect(JSON.stringify(failed.status)).toContain('archiving is frozen');
+      expect((await stageOf('frozen-10')).stage).toBe('production');
+    } finally {
+      await kubectl([
+        'delete',
+        'validatingadmissionpolicybinding,validatingadmissionpolicy',
+        policy,
+      ]);
+    }
+    // Once the policy is gone, the retry archives frozen-10 and frozen-11 is Ready.
+    await eventually(
+      async () => {
+        expect((await stageOf('frozen-10')).stage).toBe('archived');
+        expect(condition(await get('frozen-11'), 'Ready')?.status).toBe('True');
+      },
+      { timeoutMs: 60_000, what: 'recovered after the policy was removed' },
+    );
+  });
+
+  it('a wiped status comes back the same, with no second verification event or promotion', async () => {
+    const prefix = `models/${namespace}/iris/12/`;
+    await client.create(
+      modelVersionResource.resource,
+      modelVersion('iris-12', prefix, await uploadArtifact(prefix)),
+    );
+    const before = await eventually(async () => {
+      const got = await get('iris-12');
+      expect(condition(got, 'Ready')?.status).toBe('True');
+      return got;
+    });
+    await client.patch(
+      modelVersionResource.resource,
+      namespace,
+      'iris-12',
+      'merge',
+      { status: null },
+      { subresource: 'status' },
+    );
+    const after = await eventually(
+      async () => {
+        const got = await get('iris-12');
+        expect(condition(got, 'Ready')?.status).toBe('True');
+        return got;
+      },
+      { what: 'iris-12 Ready again after the wipe' },
+    );
+    const comparable = (mv: KubeObject) => {
+      const {
+        conditions,
+        stageTransitionTime: _t,
+        ...rest
+      } = mv.status as {
+        conditions: { type: string; status: string; reason: string }[];
+        stageTransitionTime?: string;
+      };
+      return { ...rest, conditions: conditions.map((c) => [c.type, c.status, c.reason]).sort() };
+    };
+    expect(comparable(after)).toEqual(comparable(before));
+    const events = await client.list<
+      KubeObject & { reason?: string; regarding?: { name?: string } }
+    >(builtin.event, { namespace });
+    const about = events.items.filter((e) => e.regarding?.name === 'iris-12');
+    expect(about.filter((e) => e.reason === 'Promoted' || e.reason === 'Archived')).toEqual([]);
   });
 
   it('reports StorageNotConfigured, and verifies once the operator is given a store', async () => {

@@ -5,31 +5,43 @@
  * `deletionPolicy: Delete` — removes the artifact when the ModelVersion is deleted (a
  * finalizer, run by the runtime: the artifact is state outside the cluster).
  *
- * An artifact is immutable, so once its digest is verified it is not read again; later
- * reconciles (a stage change, a resync) only refresh the rest of the status. A failed
- * verification is looked at again on every change and resync, so a verdict caused by the
- * operator's configuration (`StorageNotConfigured`) clears once the configuration is fixed.
+ * Two steps, in order:
+ * 1. `verify` — the artifact against its manifest and digest (`verify.ts`); waits while it is
+ *    not uploaded yet, stalls on a mismatch;
+ * 2. `registry` — once verified and in `production`, archives the other production versions
+ *    of the model (the only write this controller makes to another object's spec: see
+ *    docs/operator.md, "One writer per field").
+ *
+ * An artifact is immutable, so once its digest is verified (as status records) it is not read
+ * again; later reconciles (a stage change, a resync) only refresh the rest of the status. A
+ * wiped status costs one more read of the artifact, nothing else. A failed verification is
+ * looked at again on every change and resync, so a verdict caused by the operator's
+ * configuration (`StorageNotConfigured`) clears once the configuration is fixed.
  */
-import { verifyArtifact } from '../../../../contract/manifest.js';
-import { type ObjectStore, StorageUnavailableError } from '../../../../contract/object-store.js';
+
+import type { ObjectStore } from '../../../../contract/object-store.js';
 import { parseS3Uri } from '../../../../contract/object-store-layout.js';
-import { isConditionTrue } from '../../runtime/conditions.js';
-import {
-  defineController,
-  done,
-  type ReconcileContext,
-  requeueAfter,
-  TerminalError,
-} from '../../runtime/controller.js';
+import { findCondition, isConditionTrue } from '../../runtime/conditions.js';
+import { indexField, type ReconcileContext } from '../../runtime/controller.js';
 import { ExpiringMap } from '../../runtime/expiring-map.js';
+import { defineStepController, type Step } from '../../runtime/steps.js';
 import { latheKinds, type ModelVersionObject } from '../lathe-kinds.js';
 import { productionWinner, versionsToArchive } from '../shared/registry.js';
-import { alreadyVerified, modelVersionStatus, type VerificationOutcome } from './status.js';
+import {
+  artifactVerifiedCondition,
+  modelVersionReadiness,
+  modelVersionStatusFields,
+  type VerificationOutcome,
+} from './status.js';
+import { verification } from './verify.js';
 
 export const modelVersionResource = latheKinds.modelVersion;
 
 /** Removes the artifact from the object store before a `deletionPolicy: Delete` ModelVersion goes. */
 export const ARTIFACT_FINALIZER = 'lathe.dev/artifact-cleanup';
+
+/** Field index of ModelVersions by `spec.modelName`: the versions of one model. */
+export const MODEL_NAME_INDEX = 'spec.modelName';
 
 /** How often to look again for an artifact that is not (fully) uploaded yet. */
 const ARTIFACT_POLL_MS = 15_000;
@@ -41,12 +53,53 @@ export interface ModelVersionControllerOptions {
   store: ObjectStore | undefined;
 }
 
+interface Facts {
+  outcome: VerificationOutcome;
+}
+
+type Ctx = ReconcileContext<ModelVersionObject>;
+
 export function modelVersionController({ store }: ModelVersionControllerOptions) {
-  /** Polls so far of each ModelVersion whose artifact is not there yet (poll fast at first). */
+  /**
+   * Polls so far of each ModelVersion whose artifact is not there yet (poll fast at first). A
+   * pacing hint only: losing it means polling fast once more.
+   */
   const waits = new ExpiringMap<string, number>({ maxEntries: 10_000, maxAgeMs: 60 * 60_000 });
-  return defineController<ModelVersionObject>({
+
+  const verify: Step<ModelVersionObject, Facts> = {
+    name: 'verify',
+    async run(mv, ctx) {
+      const key = `${mv.metadata?.namespace}/${mv.metadata?.name}`;
+      const outcome = await verification(mv, store);
+      const part = {
+        facts: { outcome },
+        conditions: [artifactVerifiedCondition(outcome)],
+        readiness: modelVersionReadiness(mv, outcome),
+        // Only a verified version goes on to the registry step.
+        halt: outcome.state !== 'verified',
+      };
+      if (outcome.state !== 'waiting') {
+        waits.delete(key);
+        return part;
+      }
+      const polls = waits.get(key) ?? 0;
+      waits.set(key, polls + 1);
+      ctx.log.debug({ polls }, 'Waiting for the artifact');
+      return { ...part, requeueAfterMs: FIRST_ARTIFACT_POLLS_MS[polls] ?? ARTIFACT_POLL_MS };
+    },
+  };
+  const registry: Step<ModelVersionObject, Facts> = {
+    name: 'registry',
+    async run(mv, ctx) {
+      await keepOneProductionVersion(mv, ctx);
+      return {};
+    },
+  };
+
+  return defineStepController<ModelVersionObject, Facts>({
     name: 'modelversion',
     for: modelVersionResource,
+    indexes: [indexField(modelVersionResource, MODEL_NAME_INDEX, (mv) => [mv.spec.modelName])],
     permissions: [
       // Archiving the previous production version when another is promoted: a merge patch of
       // spec.stage guarded by resourceVersion. (The finalizer's own patch is derived.)
@@ -73,115 +126,48 @@ export function modelVersionController({ store }: ModelVersionControllerOptions)
         ctx.log.info({ removed, uri }, 'Deleted the ModelVersion artifact');
       },
     },
-    async reconcile(mv, ctx) {
-      const key = `${mv.metadata?.namespace}/${mv.metadata?.name}`;
-      const { outcome, verifiedNow } = await verification(mv, store, ctx);
-      await ctx.patchStatus(mv, modelVersionStatus(mv, outcome, ctx.now()));
-      if (outcome.state === 'verified') {
-        waits.delete(key);
-        if (verifiedNow) {
-          await ctx.events.record(
-            mv,
-            'Normal',
-            'ArtifactVerified',
-            'Verify',
-            `Verified ${outcome.digest} (${outcome.sizeBytes} bytes)`,
-          );
-        }
-        await keepOneProductionVersion(mv, ctx);
-        return done();
+    steps: [verify, registry],
+    status: (mv, facts, now) => modelVersionStatusFields(mv, facts.outcome, now),
+    ready: (mv) => ({
+      reason: 'ArtifactVerified',
+      message: `Model ${mv.spec.modelName} version ${mv.spec.version} is verified and usable`,
+    }),
+    async afterStatus(mv, before, after, ctx) {
+      const was = findCondition(
+        (before as { conditions?: [] } | undefined)?.conditions,
+        'ArtifactVerified',
+      );
+      const now = findCondition((after as { conditions?: [] }).conditions, 'ArtifactVerified');
+      if (now?.status === 'True' && was?.status !== 'True') {
+        await ctx.events.record(
+          mv,
+          'Normal',
+          'ArtifactVerified',
+          'Verify',
+          `Verified ${after.verifiedDigest} (${after.sizeBytes} bytes)`,
+        );
       }
-      if (outcome.state === 'waiting') {
-        const n = waits.get(key) ?? 0;
-        waits.set(key, n + 1);
-        return requeueAfter(FIRST_ARTIFACT_POLLS_MS[n] ?? ARTIFACT_POLL_MS);
-      }
-      waits.delete(key);
-      throw new TerminalError(outcome.message, { reason: outcome.reason });
     },
   });
-}
-
-async function verification(
-  mv: ModelVersionObject,
-  store: ObjectStore | undefined,
-  ctx: ReconcileContext<ModelVersionObject>,
-): Promise<{ outcome: VerificationOutcome; verifiedNow: boolean }> {
-  if (alreadyVerified(mv)) {
-    return {
-      outcome: {
-        state: 'verified',
-        digest: mv.status!.verifiedDigest!,
-        sizeBytes: mv.status!.sizeBytes!,
-      },
-      verifiedNow: false,
-    };
-  }
-  if (!store) {
-    return {
-      outcome: {
-        state: 'failed',
-        reason: 'StorageNotConfigured',
-        message:
-          'The operator has no object store configured (LATHE_OBJECT_STORE_ENDPOINT and credentials)',
-      },
-      verifiedNow: false,
-    };
-  }
-  try {
-    const verified = await verifyArtifact(store, mv.spec.artifact);
-    if (verified.verified) {
-      return {
-        outcome: { state: 'verified', digest: verified.digest, sizeBytes: verified.sizeBytes },
-        verifiedNow: true,
-      };
-    }
-    if (verified.reason === 'ArtifactNotFound') {
-      return {
-        outcome: {
-          state: 'waiting',
-          reason: verified.reason,
-          message: `Waiting for the artifact: ${verified.message}`,
-        },
-        verifiedNow: false,
-      };
-    }
-    const message =
-      verified.reason === 'DigestMismatch'
-        ? `${verified.message} (spec.artifact.digest)`
-        : verified.message;
-    return { outcome: { state: 'failed', reason: verified.reason, message }, verifiedNow: false };
-  } catch (error) {
-    if (!(error instanceof StorageUnavailableError)) throw error;
-    // Record why it waits, then fail the reconcile so it is retried with backoff.
-    await ctx.patchStatus(
-      mv,
-      modelVersionStatus(
-        mv,
-        { state: 'waiting', reason: 'StorageUnavailable', message: error.message },
-        ctx.now(),
-      ),
-    );
-    throw Object.assign(error, { reason: 'StorageUnavailable' });
-  }
 }
 
 /**
  * Archives the other production versions of `mv`'s model when `mv` is the newly promoted,
  * verified one. A version that is not Ready never demotes the one serving.
  */
-async function keepOneProductionVersion(
-  mv: ModelVersionObject,
-  ctx: ReconcileContext<ModelVersionObject>,
-): Promise<void> {
+async function keepOneProductionVersion(mv: ModelVersionObject, ctx: Ctx): Promise<void> {
   if (mv.spec.stage !== 'production') return;
   // The verified production versions of this model; `mv` is verified now, whatever its cached
   // status says yet.
-  const candidates = ctx.primary
-    .list(mv.metadata?.namespace)
+  const candidates = ctx
+    .byField(
+      modelVersionResource,
+      MODEL_NAME_INDEX,
+      mv.metadata?.namespace ?? '',
+      mv.spec.modelName,
+    )
     .filter(
       (other) =>
-        other.spec.modelName === mv.spec.modelName &&
         other.spec.stage === 'production' &&
         (other.metadata?.name === mv.metadata?.name ||
           isConditionTrue(other.status?.conditions, 'Ready')),

@@ -3,14 +3,18 @@
  * pure, no I/O, clock passed in.
  *
  * - verified: `ArtifactVerified=True`, `Ready=True`;
- * - waiting (artifact not uploaded yet, store unreachable): `Ready=False`, `Reconciling=True`;
+ * - waiting (artifact not uploaded yet): `Ready=False`, `Reconciling=True`;
  * - failed (digest or file mismatch, invalid manifest, unsupported URI, no store configured):
  *   `Ready=False`, `Stalled=True` — nothing changes until the spec or the operator's
  *   configuration does (the controller looks again on every change and resync: a verdict is
  *   never taken as final from the status alone).
+ * The step runner (`runtime/steps.ts`) sets the kstatus triple from `modelVersionReadiness`;
+ * `modelVersionStatus` composes the whole status the same way, for tests and readers.
  */
 import type { ModelVersion, ModelVersionStatus } from '../../api/modelversion.js';
-import { type Condition, setCondition, setKstatus, timestamp } from '../../runtime/conditions.js';
+import { type ConditionInput, type Readiness, timestamp } from '../../runtime/conditions.js';
+import type { KubeObject } from '../../runtime/resource.js';
+import { composeStatus } from '../../runtime/steps.js';
 
 export type VerificationOutcome =
   | { state: 'verified'; digest: string; sizeBytes: number }
@@ -27,64 +31,78 @@ export function alreadyVerified(mv: ModelVersion): boolean {
   );
 }
 
+/** The `ArtifactVerified` condition of an outcome. */
+export function artifactVerifiedCondition(
+  outcome: VerificationOutcome,
+): Omit<ConditionInput, 'observedGeneration'> {
+  return outcome.state === 'verified'
+    ? {
+        type: 'ArtifactVerified',
+        status: 'True',
+        reason: 'DigestMatched',
+        message: `Every file matches the manifest; digest ${outcome.digest}`,
+      }
+    : {
+        type: 'ArtifactVerified',
+        status: outcome.state === 'waiting' ? 'Unknown' : 'False',
+        reason: outcome.reason,
+        message: outcome.message,
+      };
+}
+
+/** Where a ModelVersion stands, for the kstatus triple. */
+export function modelVersionReadiness(mv: ModelVersion, outcome: VerificationOutcome): Readiness {
+  if (outcome.state === 'verified') {
+    return {
+      state: 'ready',
+      reason: 'ArtifactVerified',
+      message: `Model ${mv.spec.modelName} version ${mv.spec.version} is verified and usable`,
+    };
+  }
+  return {
+    state: outcome.state === 'waiting' ? 'progressing' : 'stalled',
+    reason: outcome.reason,
+    message: outcome.message,
+  };
+}
+
+/**
+ * The status fields besides the conditions. With no outcome (verification could not run) the
+ * digest and size are left undefined, so the runner keeps what status says.
+ */
+export function modelVersionStatusFields(
+  mv: ModelVersion,
+  outcome: VerificationOutcome | undefined,
+  now: Date,
+): Record<string, unknown> {
+  const stageChanged = mv.status?.stage !== mv.spec.stage;
+  return {
+    verifiedDigest: outcome?.state === 'verified' ? outcome.digest : undefined,
+    sizeBytes: outcome?.state === 'verified' ? outcome.sizeBytes : undefined,
+    stage: mv.spec.stage,
+    stageTransitionTime: stageChanged
+      ? timestamp(now)
+      : (mv.status?.stageTransitionTime ?? timestamp(now)),
+  };
+}
+
+/** The whole status a reconcile that verified with `outcome` writes. */
 export function modelVersionStatus(
   mv: ModelVersion,
   outcome: VerificationOutcome,
   now: Date,
 ): ModelVersionStatus {
-  const generation = mv.metadata?.generation;
-  const previous = (mv.status?.conditions ?? []) as Condition[];
-  const artifactVerified =
-    outcome.state === 'verified'
-      ? {
-          type: 'ArtifactVerified',
-          status: 'True' as const,
-          reason: 'DigestMatched',
-          message: `Every file matches the manifest; digest ${outcome.digest}`,
-          observedGeneration: generation,
-        }
-      : {
-          type: 'ArtifactVerified',
-          status: outcome.state === 'waiting' ? ('Unknown' as const) : ('False' as const),
-          reason: outcome.reason,
-          message: outcome.message,
-          observedGeneration: generation,
-        };
-  const withVerified = setCondition(previous, artifactVerified, now);
-  const conditions =
-    outcome.state === 'verified'
-      ? setKstatus(
-          withVerified,
-          {
-            state: 'ready',
-            reason: 'ArtifactVerified',
-            message: `Model ${mv.spec.modelName} version ${mv.spec.version} is verified and usable`,
-          },
-          generation,
-          now,
-        )
-      : setKstatus(
-          withVerified,
-          {
-            state: outcome.state === 'waiting' ? 'progressing' : 'stalled',
-            reason: outcome.reason,
-            message: outcome.message,
-          },
-          generation,
-          now,
-        );
-
-  const stageChanged = mv.status?.stage !== mv.spec.stage;
-  const stageTransitionTime = stageChanged
-    ? timestamp(now)
-    : (mv.status?.stageTransitionTime ?? timestamp(now));
-  return {
-    observedGeneration: generation,
-    conditions,
-    ...(outcome.state === 'verified'
-      ? { verifiedDigest: outcome.digest, sizeBytes: outcome.sizeBytes }
-      : {}),
-    stage: mv.spec.stage,
-    stageTransitionTime,
-  };
+  const readiness = modelVersionReadiness(mv, outcome);
+  return composeStatus(
+    mv as unknown as KubeObject,
+    {
+      facts: {},
+      conditions: [artifactVerifiedCondition(outcome)],
+      readiness,
+      requeueAfterMs: undefined,
+    },
+    modelVersionStatusFields(mv, outcome, now),
+    readiness,
+    now,
+  ) as ModelVersionStatus;
 }
