@@ -27,7 +27,7 @@ export interface ServedDeployment {
   availableReplicas: number;
   readyReplicas: number;
   /** Why the version is not becoming ready, when it is clear it will not. */
-  failure?: { reason: string; message: string };
+  failure?: { reason: RolloutFailureReason; message: string };
 }
 
 export interface ServingTarget {
@@ -42,6 +42,14 @@ export interface PlannedDeployment {
   /** Undefined when a HorizontalPodAutoscaler owns the replicas. */
   replicas: number | undefined;
 }
+
+/** The reasons a version is found not to become ready (`podFailure`, `deploymentFailure`). */
+export const ROLLOUT_FAILURE_REASONS = [
+  'ServerCrashing',
+  'ImagePullFailed',
+  'ProgressDeadlineExceeded',
+] as const;
+export type RolloutFailureReason = (typeof ROLLOUT_FAILURE_REASONS)[number];
 
 export type RolloutState =
   | { state: 'Stable'; message: string }

@@ -1,6 +1,9 @@
 /**
- * The status of an InferenceService: pure, from the resolution of its model, the rollout plan,
- * the Deployments found and the load the autoscaler measured.
+ * The status of an InferenceService, pure, from what the steps found: the resolution of its
+ * model, the rollout plan, the Deployments that serve and the load the autoscaler measured.
+ * Nothing here reads the previous status, so a wiped status is rebuilt the same on the next
+ * pass; only the rollout events compare the status before and after a write (a transition is
+ * what an event reports).
  *
  * Ready means the version the spec asks for serves with its replicas available. While another
  * version still serves during a rollout, Ready is False and Reconciling says so; a new version
@@ -8,99 +11,111 @@
  * shares are the ready replicas' shares: what the Service actually does.
  */
 import type { InferenceService, InferenceServiceStatus } from '../../api/inferenceservice.js';
-import {
-  type Condition,
-  type ConditionInput,
-  removeCondition,
-  setConditions,
-} from '../../runtime/conditions.js';
+import type { Condition, ConditionInput, Readiness } from '../../runtime/conditions.js';
 import type { Resolution } from '../shared/resolve-model-version.js';
-import type { PodLoad } from './autoscale.js';
+import type { MeasuredLoad } from './autoscale.js';
 import {
   MODEL_VERSION_ANNOTATION,
   selectorString,
   serviceUrl,
   versionSelector,
 } from './desired.js';
-import type { RolloutPlan, ServedDeployment } from './rollout.js';
+import { ROLLOUT_FAILURE_REASONS, type RolloutPlan, type ServedDeployment } from './rollout.js';
 
-export interface ServingObservation {
+/** What the steps found, for later steps and the status. Rebuilt on every pass. */
+export interface ServingFacts {
+  /** The ModelVersion the spec's model selector resolves to (resolve). */
   primary: Resolution;
-  canary: Resolution | undefined;
+  /** The canary's, when the spec has a canary (resolve). */
+  canary: Resolution;
+  /** Replicas the primary should run; `undefined` when a HorizontalPodAutoscaler owns them (autoscale). */
+  scale: { primaryReplicas: number | undefined };
+  /** Load of the primary version's ready pods, when measured (autoscale). */
+  load: MeasuredLoad;
+  /** The rollout plan (deployments). */
   plan: RolloutPlan;
-  /** The serving Deployments that remain after the plan's deletions. */
-  deployments: readonly ServedDeployment[];
-  /** Total load of the primary version's pods, when measured. */
-  load: (PodLoad & { replicas: number }) | undefined;
+  /** The serving Deployments that remain after the plan's deletions (deployments). */
+  served: readonly ServedDeployment[];
 }
 
-export function inferenceServiceStatus(
-  isvc: InferenceService,
-  observed: ServingObservation,
-  now: Date,
-): InferenceServiceStatus {
-  const generation = isvc.metadata.generation ?? 0;
-  const name = isvc.metadata.name ?? '';
-  const cond = (type: string, status: Condition['status'], reason: string, message: string) =>
-    ({ type, status, reason, message, observedGeneration: generation }) satisfies ConditionInput;
-  const { primary, canary, plan } = observed;
+type StepCondition = Omit<ConditionInput, 'observedGeneration'>;
 
-  const inputs: ConditionInput[] = [];
-  if (primary.ok) {
-    const detail = isvc.spec.model.version
+/** `ModelResolved`: which version serves and why, or why none can. */
+export function modelResolvedCondition(
+  isvc: InferenceService,
+  primary: Resolution,
+  canary: Resolution | undefined,
+): StepCondition {
+  if (!primary.ok) {
+    return {
+      type: 'ModelResolved',
+      status: 'False',
+      reason: primary.reason,
+      message: primary.message,
+    };
+  }
+  const detail =
+    isvc.spec.model.version !== undefined
       ? `pinned version ${isvc.spec.model.version}`
       : `stage ${isvc.spec.model.stage ?? 'production'}`;
-    const canaryNote = canary
-      ? canary.ok
-        ? `; canary ${canary.modelVersion.metadata.name}`
-        : `; canary unresolved (${canary.reason}: ${canary.message})`
-      : '';
-    inputs.push(
-      cond(
-        'ModelResolved',
-        'True',
-        'Resolved',
-        `Serving ${primary.modelVersion.metadata.name} (${detail})${canaryNote}`,
-      ),
-    );
-  } else {
-    inputs.push(cond('ModelResolved', 'False', primary.reason, primary.message));
-  }
+  const canaryNote = !canary
+    ? ''
+    : canary.ok
+      ? `; canary ${canary.modelVersion.metadata.name}`
+      : `; canary unresolved (${canary.reason}: ${canary.message})`;
+  return {
+    type: 'ModelResolved',
+    status: 'True',
+    reason: 'Resolved',
+    message: `Serving ${primary.modelVersion.metadata.name} (${detail})${canaryNote}`,
+  };
+}
 
-  let reconciling: ConditionInput | undefined;
-  let stalled: ConditionInput | undefined;
+/** The service's readiness from the rollout plan (kstatus: ready, progressing or stalled). */
+export function rolloutReadiness(
+  primary: Resolution,
+  plan: RolloutPlan,
+  served: readonly ServedDeployment[],
+): Readiness {
   const rollout = plan.rollout;
   switch (rollout.state) {
     case 'Stable':
-      inputs.push(cond('Ready', 'True', 'Serving', rollout.message));
-      break;
+      return { state: 'ready', reason: 'Serving', message: rollout.message };
     case 'RollingOut':
-      inputs.push(cond('Ready', 'False', 'RollingOut', rollout.message));
-      reconciling = cond('Reconciling', 'True', 'RollingOut', rollout.message);
-      break;
+      return { state: 'progressing', reason: 'RollingOut', message: rollout.message };
     case 'Failed':
-      inputs.push(cond('Ready', 'False', rollout.reason, rollout.message));
-      stalled = cond('Stalled', 'True', rollout.reason, rollout.message);
-      break;
+      return { state: 'stalled', reason: rollout.reason, message: rollout.message };
     case 'Unresolved': {
       const reason = primary.ok ? 'ModelNotReady' : primary.reason;
-      const serving = observed.deployments
-        .filter((d) => d.readyReplicas > 0)
-        .map((d) => `v${d.version}`);
-      const message = `${rollout.message}${serving.length ? `; ${serving.join(', ')} keeps serving` : ''}`;
-      inputs.push(cond('Ready', 'False', reason, message));
-      reconciling = cond('Reconciling', 'True', reason, message);
-      break;
+      const serving = served.filter((d) => d.readyReplicas > 0).map((d) => `v${d.version}`);
+      const keeps = serving.length > 0 ? `; ${serving.join(', ')} keeps serving` : '';
+      return { state: 'progressing', reason, message: `${rollout.message}${keeps}` };
     }
   }
-  if (reconciling) inputs.push(reconciling);
-  if (stalled) inputs.push(stalled);
-  let conditions = setConditions(isvc.status?.conditions as Condition[] | undefined, inputs, now);
-  if (!reconciling) conditions = removeCondition(conditions, 'Reconciling');
-  if (!stalled) conditions = removeCondition(conditions, 'Stalled');
+}
 
-  const ready = observed.deployments.reduce((n, d) => n + d.readyReplicas, 0);
-  const servedVersions = [...observed.deployments]
+/**
+ * The status fields (all but the conditions) from the facts. A field whose step did not run
+ * (an error before it) is left undefined, so it keeps its last value.
+ */
+export function inferenceServiceStatus(
+  isvc: InferenceService,
+  facts: Readonly<Partial<ServingFacts>>,
+): Omit<InferenceServiceStatus, 'conditions' | 'observedGeneration' | 'drift'> {
+  const name = isvc.metadata.name ?? '';
+  const served = facts.served;
+  const status: ReturnType<typeof inferenceServiceStatus> = {
+    url: serviceUrl(isvc),
+    load: facts.load
+      ? {
+          requestsPerSecond: round(facts.load.requestsPerSecond),
+          concurrency: round(facts.load.concurrency / Math.max(1, facts.load.replicas)),
+        }
+      : undefined,
+  };
+  if (!served) return status;
+  const ready = served.reduce((n, d) => n + d.readyReplicas, 0);
+  const servedVersions = [...served]
     .sort((a, b) => (a.role === b.role ? a.version - b.version : a.role === 'primary' ? -1 : 1))
     .slice(0, 4)
     .map((d) => ({
@@ -113,32 +128,61 @@ export function inferenceServiceStatus(
       readyReplicas: d.readyReplicas,
       trafficPercent: ready === 0 ? 0 : Math.round((100 * d.readyReplicas) / ready),
     }));
-  const primaryVersion = primary.ok
-    ? primary.modelVersion.spec.version
-    : observed.deployments.find((d) => d.role === 'primary')?.version;
-  const primaryDeployment = observed.deployments.find(
+  const primaryVersion = facts.primary?.ok
+    ? facts.primary.modelVersion.spec.version
+    : served.find((d) => d.role === 'primary')?.version;
+  const primaryDeployment = served.find(
     (d) => d.version === primaryVersion && d.role === 'primary',
   );
-
-  return Object.fromEntries(
-    Object.entries({
-      observedGeneration: generation,
-      conditions,
-      url: serviceUrl(isvc),
-      servedVersions,
-      replicas: primaryDeployment?.replicas ?? 0,
-      selector:
-        primaryVersion !== undefined
-          ? selectorString(versionSelector(name, primaryVersion))
-          : undefined,
-      load: observed.load
-        ? {
-            requestsPerSecond: round(observed.load.requestsPerSecond),
-            concurrency: round(observed.load.concurrency / Math.max(1, observed.load.replicas)),
-          }
-        : isvc.status?.load,
-    }).filter(([, v]) => v !== undefined),
-  ) as InferenceServiceStatus;
+  return {
+    ...status,
+    servedVersions,
+    replicas: primaryDeployment?.replicas ?? 0,
+    selector:
+      primaryVersion !== undefined
+        ? selectorString(versionSelector(name, primaryVersion))
+        : undefined,
+  };
 }
+
+/** The `Ready=True` reason and message when no step reported another readiness. */
+export function servingReady(isvc: InferenceService): { reason: string; message: string } {
+  return { reason: 'Serving', message: `Serving ${serviceUrl(isvc)}` };
+}
+
+export interface RolloutEvent {
+  type: 'Normal' | 'Warning';
+  reason: 'RolloutStarted' | 'RolloutFinished' | 'RolloutFailed';
+  message: string;
+}
+
+/**
+ * The rollout event a status write records, from the `Ready` condition before and after it:
+ * started when Ready turns `RollingOut`; finished when Ready turns True after a rollout or a
+ * failed one (not after a wiped status or a passing error, which roll nothing out); failed when
+ * it turns to a rollout failure. Pure.
+ */
+export function rolloutEvent(
+  before: Record<string, unknown> | undefined,
+  after: Record<string, unknown>,
+): RolloutEvent | undefined {
+  const was = readyOf(before);
+  const now = readyOf(after);
+  if (!now || (was?.status === now.status && was.reason === now.reason)) return undefined;
+  if (now.status === 'False' && now.reason === 'RollingOut')
+    return { type: 'Normal', reason: 'RolloutStarted', message: now.message };
+  if (now.status === 'False' && isRolloutFailure(now.reason))
+    return { type: 'Warning', reason: 'RolloutFailed', message: now.message };
+  if (now.status === 'True' && (was?.reason === 'RollingOut' || isRolloutFailure(was?.reason)))
+    return { type: 'Normal', reason: 'RolloutFinished', message: now.message };
+  return undefined;
+}
+
+function readyOf(status: Record<string, unknown> | undefined): Condition | undefined {
+  return (status?.conditions as Condition[] | undefined)?.find((c) => c.type === 'Ready');
+}
+
+const isRolloutFailure = (reason: string | undefined) =>
+  (ROLLOUT_FAILURE_REASONS as readonly (string | undefined)[]).includes(reason);
 
 const round = (n: number) => Math.round(n * 1000) / 1000;
