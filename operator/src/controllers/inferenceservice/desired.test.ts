@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type InferenceService, InferenceServiceSchema } from '../../api/inferenceservice.js';
 import type { ModelVersionObject } from '../lathe-kinds.js';
-import { resolveModelVersion } from '../shared/resolve-model-version.js';
 import { desiredAutoscaler, desiredService, desiredServingDeployment } from './desired.js';
 
 const store = {
@@ -63,37 +62,6 @@ function mv(
     },
   } as ModelVersionObject;
 }
-
-describe('resolveModelVersion', () => {
-  const versions = [
-    mv(1, 'archived', true),
-    mv(2, 'production', true, '2026-01-01T00:00:00Z'),
-    mv(3, 'production', false),
-    mv(4, 'staging', true, '2026-01-02T00:00:00Z'),
-  ];
-  it.each([
-    [{}, 'iris-v2'],
-    [{ stage: 'staging' as const }, 'iris-v4'],
-    [{ version: 1 }, 'iris-v1'],
-  ])('%j serves %s', (selector, name) => {
-    const r = resolveModelVersion(versions, 'iris', selector);
-    expect(r.ok && r.modelVersion.metadata.name).toBe(name);
-  });
-  it.each([
-    [{ version: 9 }, 'ModelNotFound', 'has version 9'],
-    [{ version: 3 }, 'ModelNotReady', 'iris-v3 is not Ready (FileMismatch'],
-  ])('%j → %s', (selector, reason, message) => {
-    const r = resolveModelVersion(versions, 'iris', selector);
-    expect(r).toMatchObject({ ok: false, reason });
-    expect(!r.ok && r.message).toContain(message);
-  });
-  it('finds nothing for a model with no version in the stage', () => {
-    expect(resolveModelVersion(versions, 'wine', {})).toMatchObject({
-      ok: false,
-      reason: 'ModelNotFound',
-    });
-  });
-});
 
 describe('serving children', () => {
   it('runs the server on the verified artifact with probes, the contract env and no credential', () => {
