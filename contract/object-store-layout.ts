@@ -28,6 +28,11 @@ export const DEFAULT_BUCKET = 'lathe';
 /** The file in every artifact and dataset version that lists the sha256 of every other file. */
 export const MANIFEST_FILE = 'manifest.json';
 
+/** Where every version of one dataset lives: `datasets/<namespace>/<dataset>/`. */
+export function datasetPrefix(namespace: string, dataset: string): string {
+  return `datasets/${namespace}/${dataset}/`;
+}
+
 export function datasetVersionPrefix(namespace: string, dataset: string, version: string): string {
   return `datasets/${namespace}/${dataset}/${version}/`;
 }

@@ -87,6 +87,14 @@ export interface ObjectDigest {
   sizeBytes: number;
 }
 
+/** One object of a listing (`listObjects`). */
+export interface ListedObject {
+  key: string;
+  sizeBytes: number;
+  /** When the object was last written; undefined when the store did not say. */
+  lastModified: Date | undefined;
+}
+
 export class ObjectStore {
   private readonly client: Minio.Client;
 
@@ -247,6 +255,34 @@ export class ObjectStore {
     } catch (error) {
       throw classify(error, `s3://${bucket}/${prefix}`);
     }
+  }
+
+  /**
+   * Every object under `prefix` with its size and when it was last written (the store's
+   * `Last-Modified`), in the store's order: what a reader needs to tell old objects from new
+   * without reading them.
+   */
+  async listObjects(bucket: string, prefix: string): Promise<ListedObject[]> {
+    const objects: ListedObject[] = [];
+    try {
+      for await (const item of this.client.listObjectsV2(bucket, prefix, true)) {
+        const { name, size, lastModified } = item as {
+          name?: string;
+          size?: number;
+          lastModified?: Date | string;
+        };
+        if (!name) continue;
+        const modified = lastModified ? new Date(lastModified) : undefined;
+        objects.push({
+          key: name,
+          sizeBytes: size ?? 0,
+          lastModified: modified && !Number.isNaN(modified.getTime()) ? modified : undefined,
+        });
+      }
+    } catch (error) {
+      throw classify(error, `s3://${bucket}/${prefix}`);
+    }
+    return objects;
   }
 
   /** Deletes every object under `prefix`; returns how many. Deleting nothing is not an error. */

@@ -1,0 +1,187 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_TERMINATION_MESSAGE_PATH } from '../../../../contract/results.js';
+import { IngestEnv, RESULT_PATH_ENV } from '../../../../contract/runtime-env.js';
+import { type Dataset, type DatasetInput, DatasetSchema } from '../../api/dataset.js';
+import type { JobObject } from '../../runtime/builtin-kinds.js';
+import { OBJECT_STORE_SECRET } from '../shared/object-store-access.js';
+import { DEFAULT_INGEST_RESOURCES, desiredIngestJob, INGEST_DEADLINE_SECONDS } from './desired.js';
+import { type PlannedRun, RunAnnotation } from './runs.js';
+
+const store = {
+  endpoint: 'http://minio.lathe-system:9000',
+  bucket: 'lathe',
+  region: 'us-east-1',
+  accessKey: 'ak',
+  secretKey: 'sk',
+};
+const owner = {
+  apiVersion: 'lathe.dev/v1alpha1',
+  kind: 'Dataset',
+  name: 'iris',
+  uid: 'uid-1',
+  controller: true,
+  blockOwnerDeletion: true,
+};
+const run: PlannedRun = {
+  jobName: 'iris-ingest-abc123',
+  trigger: 'Requested',
+  generation: 3,
+  attempt: 2,
+  request: 'r1',
+};
+
+function dataset(spec: Partial<DatasetInput['spec']>): Dataset {
+  return DatasetSchema.parse({
+    apiVersion: 'lathe.dev/v1alpha1',
+    kind: 'Dataset',
+    metadata: { name: 'iris', namespace: 'ns', generation: 3 },
+    spec: { source: { http: { url: 'http://x/iris.csv' } }, schema: { label: 'species' }, ...spec },
+  });
+}
+
+const jobOf = (spec: Partial<DatasetInput['spec']>) =>
+  desiredIngestJob(dataset(spec), run, { image: 'lathe/ingest:1', store, owner });
+const container = (job: JobObject) => job.spec!.template.spec!.containers[0]!;
+const env = (job: JobObject) =>
+  Object.fromEntries((container(job).env ?? []).map((e) => [e.name, e]));
+const volumes = (job: JobObject) => (job.spec!.template.spec!.volumes ?? []).map((v) => v.name);
+
+describe('desiredIngestJob', () => {
+  it('names, labels, annotates and owns the Job as the run says; runs once with a deadline', () => {
+    const job = jobOf({});
+    expect(job.metadata).toMatchObject({
+      name: 'iris-ingest-abc123',
+      namespace: 'ns',
+      labels: {
+        'app.kubernetes.io/managed-by': 'lathe',
+        'lathe.dev/dataset': 'iris',
+        'app.kubernetes.io/component': 'ingest',
+      },
+      annotations: {
+        [RunAnnotation.generation]: '3',
+        [RunAnnotation.trigger]: 'Requested',
+        [RunAnnotation.attempt]: '2',
+        [RunAnnotation.request]: 'r1',
+      },
+      ownerReferences: [owner],
+    });
+    expect(job.spec).toMatchObject({
+      backoffLimit: 0,
+      activeDeadlineSeconds: INGEST_DEADLINE_SECONDS,
+    });
+    expect(job.spec!.template.metadata?.labels).toEqual(job.metadata!.labels);
+    expect(job.spec!.template.spec).toMatchObject({
+      restartPolicy: 'Never',
+      automountServiceAccountToken: false,
+    });
+    expect(container(job)).toMatchObject({
+      image: 'lathe/ingest:1',
+      terminationMessagePolicy: 'FallbackToLogsOnError',
+    });
+  });
+
+  it('passes the spec, the location and the store, its credentials only by Secret reference', () => {
+    const job = jobOf({});
+    const e = env(job);
+    expect(e[IngestEnv.namespace]?.value).toBe('ns');
+    expect(e[IngestEnv.name]?.value).toBe('iris');
+    expect(JSON.parse(e[IngestEnv.spec]?.value ?? '{}')).toEqual(dataset({}).spec);
+    expect(e[RESULT_PATH_ENV]?.value).toBe(DEFAULT_TERMINATION_MESSAGE_PATH);
+    const text = JSON.stringify(job);
+    expect(text).not.toContain('"sk"');
+    expect(text).not.toContain('"ak"');
+    expect(text).toContain(OBJECT_STORE_SECRET);
+  });
+
+  it.each<{
+    name: string;
+    spec: Partial<DatasetInput['spec']>;
+    env: Record<string, unknown>;
+    volumes: string[];
+  }>([
+    {
+      name: 'HTTP without headers: no source credentials',
+      spec: {},
+      env: {
+        [IngestEnv.s3AccessKey]: undefined,
+        [IngestEnv.postgresUri]: undefined,
+        [IngestEnv.httpHeadersDir]: undefined,
+      },
+      volumes: ['work', 'tmp'],
+    },
+    {
+      name: 'HTTP headers: their Secret mounted, its directory named',
+      spec: { source: { http: { url: 'http://x/a.csv', headersSecretRef: { name: 'hdrs' } } } },
+      env: { [IngestEnv.httpHeadersDir]: { value: '/var/run/lathe/source-headers' } },
+      volumes: ['work', 'tmp', 'source-headers'],
+    },
+    {
+      name: 'S3 with credentials: the keys from their Secret',
+      spec: {
+        source: { s3: { bucket: 'data', key: 'a.csv', credentialsSecretRef: { name: 'aws' } } },
+      },
+      env: {
+        [IngestEnv.s3AccessKey]: {
+          valueFrom: { secretKeyRef: { name: 'aws', key: 'AWS_ACCESS_KEY_ID' } },
+        },
+        [IngestEnv.s3SecretKey]: {
+          valueFrom: { secretKeyRef: { name: 'aws', key: 'AWS_SECRET_ACCESS_KEY' } },
+        },
+      },
+      volumes: ['work', 'tmp'],
+    },
+    {
+      name: 'PostgreSQL: the URI from its Secret key',
+      spec: {
+        source: {
+          postgres: { connectionSecretRef: { name: 'db', key: 'dsn' }, query: 'SELECT 1' },
+        },
+      },
+      env: {
+        [IngestEnv.postgresUri]: { valueFrom: { secretKeyRef: { name: 'db', key: 'dsn' } } },
+      },
+      volumes: ['work', 'tmp'],
+    },
+  ])('$name', ({ spec, env: want, volumes: wantVolumes }) => {
+    const job = jobOf(spec);
+    const e = env(job);
+    for (const [name, value] of Object.entries(want)) {
+      if (value === undefined) expect(e[name]).toBeUndefined();
+      else expect(e[name]).toMatchObject(value as object);
+    }
+    expect(volumes(job)).toEqual(wantVolumes);
+  });
+
+  it.each<{
+    name: string;
+    resources: DatasetInput['spec']['resources'];
+    want: object;
+    heapMb: number;
+  }>([
+    {
+      name: 'the defaults, the heap three quarters of the memory',
+      resources: undefined,
+      want: {
+        requests: { cpu: DEFAULT_INGEST_RESOURCES.cpu, memory: DEFAULT_INGEST_RESOURCES.memory },
+        limits: { memory: DEFAULT_INGEST_RESOURCES.memory },
+      },
+      heapMb: 384,
+    },
+    {
+      name: 'a larger memory limit, a larger heap',
+      resources: { memory: '2Gi' },
+      want: { limits: { memory: '2Gi' } },
+      heapMb: 1536,
+    },
+    {
+      name: 'a small memory limit, the heap at its floor',
+      resources: { memory: '64Mi' },
+      want: { limits: { memory: '64Mi' } },
+      heapMb: 64,
+    },
+  ])('resources: $name', ({ resources, want, heapMb }) => {
+    const job = jobOf(resources ? { resources } : {});
+    expect(container(job).resources).toMatchObject(want);
+    expect(env(job).NODE_OPTIONS?.value).toBe(`--max-old-space-size=${heapMb}`);
+  });
+});
