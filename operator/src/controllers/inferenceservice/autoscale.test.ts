@@ -123,6 +123,24 @@ describe('loadBetween', () => {
   });
 });
 
+describe('load from two scrapes', () => {
+  it('measures requests per second and concurrency from two samples of the counters', () => {
+    const text = (count: number, sum: number) =>
+      [
+        '# TYPE lathe_inference_request_duration_seconds histogram',
+        `lathe_inference_request_duration_seconds_sum{model="m",version="1",protocol="v1"} ${sum}`,
+        `lathe_inference_request_duration_seconds_count{model="m",version="1",protocol="v1"} ${count}`,
+        `lathe_inference_request_duration_seconds_sum{model="m",version="1",protocol="v2"} ${sum}`,
+        `lathe_inference_request_duration_seconds_count{model="m",version="1",protocol="v2"} ${count}`,
+      ].join('\n');
+    const a = parseLoadSample(text(100, 1), 0)!;
+    const b = parseLoadSample(text(600, 6), 5_000)!;
+    expect(loadBetween(a, b)).toEqual({ requestsPerSecond: 200, concurrency: 2 });
+    expect(loadBetween(b, a)).toBeUndefined();
+    expect(parseLoadSample('other_metric 1', 0)).toBeUndefined();
+  });
+});
+
 describe('totalLoad', () => {
   it.each([
     { why: 'nothing measured', loads: [undefined, undefined], want: undefined },

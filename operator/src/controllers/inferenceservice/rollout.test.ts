@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DeploymentObject } from '../../runtime/builtin-kinds.js';
 import type { ModelVersionObject } from '../lathe-kinds.js';
-import {
-  loadBetween,
-  parseLoadSample,
-  recommendReplicas,
-  stabilisedReplicas,
-} from './autoscale.js';
 import { canaryReplicas, planRollout, type ServedDeployment } from './rollout.js';
 
 const mv = (version: number) =>
@@ -115,43 +109,5 @@ describe('canaryReplicas', () => {
     ],
   ])('%j → %j', (input, expected) => {
     expect(canaryReplicas(input)).toEqual(expected);
-  });
-});
-
-describe('autoscaling', () => {
-  it('measures requests per second and concurrency from two samples of the counters', () => {
-    const text = (count: number, sum: number) =>
-      [
-        '# TYPE lathe_inference_request_duration_seconds histogram',
-        `lathe_inference_request_duration_seconds_sum{model="m",version="1",protocol="v1"} ${sum}`,
-        `lathe_inference_request_duration_seconds_count{model="m",version="1",protocol="v1"} ${count}`,
-        `lathe_inference_request_duration_seconds_sum{model="m",version="1",protocol="v2"} ${sum}`,
-        `lathe_inference_request_duration_seconds_count{model="m",version="1",protocol="v2"} ${count}`,
-      ].join('\n');
-    const a = parseLoadSample(text(100, 1), 0)!;
-    const b = parseLoadSample(text(600, 6), 5_000)!;
-    expect(loadBetween(a, b)).toEqual({ requestsPerSecond: 200, concurrency: 2 });
-    expect(loadBetween(b, a)).toBeUndefined();
-    expect(parseLoadSample('other_metric 1', 0)).toBeUndefined();
-  });
-
-  it.each([
-    [0, 8, 1, 4, 1],
-    [7.9, 8, 1, 4, 1],
-    [8.1, 8, 1, 4, 2],
-    [100, 8, 1, 4, 4],
-    [0, 8, 0, 4, 0],
-  ])('load %s at target %s within [%s, %s] → %s replicas', (load, target, min, max, expected) => {
-    expect(recommendReplicas(load, target, min, max)).toBe(expected);
-  });
-
-  it('scales up at once and down only after the window', () => {
-    expect(stabilisedReplicas(1, [{ atMs: 0, replicas: 3 }], 0, 60_000)).toBe(3);
-    const history = [
-      { atMs: 0, replicas: 3 },
-      { atMs: 30_000, replicas: 1 },
-    ];
-    expect(stabilisedReplicas(3, history, 30_000, 60_000)).toBe(3);
-    expect(stabilisedReplicas(3, history.slice(1), 61_000, 60_000)).toBe(1);
   });
 });
