@@ -317,7 +317,7 @@ export const TrainingJobPhaseSchema = z
 export const TrainingJobStatusSchema = z
   .object({
     observedGeneration: observedGeneration.optional(),
-    conditions: conditionsList(['Trained', 'Succeeded', 'Failed']).optional(),
+    conditions: conditionsList(['Trained', 'Succeeded', 'Failed', 'Suspended']).optional(),
     phase: TrainingJobPhaseSchema.optional(),
     task: z
       .enum(['classification', 'regression'])

@@ -5,11 +5,13 @@ import {
   TrainingJobSchema,
 } from '../../api/trainingjob.js';
 import {
+  canonicalJson,
   desiredModelVersion,
   desiredTrainingJob,
   extraHyperparameterVariable,
   hyperparameterStrings,
   trainingJobName,
+  trainingSpecHash,
 } from './desired.js';
 
 const store = {
@@ -61,7 +63,8 @@ describe('desiredTrainingJob', () => {
     const tj = trainingJob();
     const j = job(tj);
     expect(j.metadata?.name).toBe(trainingJobName(tj));
-    expect(j.metadata?.name).toBe('t-train-g3');
+    expect(j.metadata?.name).toMatch(/^t-train-[0-9a-f]{8}$/);
+    expect(j.spec?.suspend).toBe(false);
     expect(container(tj)?.image).toBe('trainer:1');
     expect(env(tj)).toMatchObject({
       LATHE_DATASET_URI: run.datasetUri,
@@ -134,6 +137,60 @@ describe('desiredTrainingJob', () => {
     ['a.b', 'LATHE_HP_A_B'],
   ])('names the extra hyperparameter %s %s', (name, variable) => {
     expect(extraHyperparameterVariable(name)).toBe(variable);
+  });
+});
+
+describe('trainingJobName', () => {
+  const base = trainingJob();
+  const name = trainingJobName(base);
+  const withSpec = (spec: Partial<TrainingJobInput['spec']>, metadata = {}) =>
+    trainingJobName({ ...trainingJob(spec), metadata: { ...base.metadata, ...metadata } });
+
+  it.each<[string, Partial<TrainingJobInput['spec']>, object]>([
+    ['suspending it (the generation moves on)', { suspend: true }, { generation: 4 }],
+    ['a time to live after it finishes', { ttlSecondsAfterFinished: 60 }, { generation: 5 }],
+    ['a new generation alone', {}, { generation: 9 }],
+    ['the defaults written out', { backoffLimit: 2 }, {}],
+  ])('keeps the same Job for %s', (_, spec, metadata) => {
+    expect(withSpec(spec, metadata)).toBe(name);
+  });
+
+  it.each<[string, Partial<TrainingJobInput['spec']>]>([
+    ['other hyperparameters', { hyperparameters: { epochs: 21 } }],
+    ['another model', { model: { builtin: { architecture: 'linear' } } }],
+    ['a pinned dataset version', { datasetRef: { name: 'iris', version: 'abcdefabcdef1234' } }],
+    ['other resources', { resources: { gpu: 1 } }],
+    ['another deadline', { activeDeadlineSeconds: 60 }],
+    ['another model name', { modelName: 'iris2' }],
+  ])('names a new Job for %s', (_, spec) => {
+    expect(withSpec(spec)).not.toBe(name);
+  });
+
+  it('cuts a long TrainingJob name to a valid label value', () => {
+    const long = trainingJobName({
+      ...base,
+      metadata: { ...base.metadata, name: 'x'.repeat(63) },
+    });
+    expect(long.length).toBeLessThanOrEqual(63);
+    expect(long).toMatch(/-train-[0-9a-f]{8}$/);
+  });
+});
+
+describe('canonicalJson', () => {
+  it.each<[string, unknown, unknown]>([
+    ['key order', { a: 1, b: { c: 2, d: 3 } }, { b: { d: 3, c: 2 }, a: 1 }],
+    ['undefined fields', { a: 1, b: undefined }, { a: 1 }],
+    ['arrays keep their order', [1, { y: 1, x: 2 }], [1, { x: 2, y: 1 }]],
+  ])('ignores %s', (_, a, b) => {
+    expect(canonicalJson(a)).toBe(canonicalJson(b));
+  });
+
+  it('tells different arrays apart', () => {
+    expect(canonicalJson([1, 2])).not.toBe(canonicalJson([2, 1]));
+  });
+
+  it('hashes a spec to 8 hex digits', () => {
+    expect(trainingSpecHash(trainingJob().spec)).toMatch(/^[0-9a-f]{8}$/);
   });
 });
 

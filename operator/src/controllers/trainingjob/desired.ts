@@ -2,7 +2,7 @@
  * What a TrainingJob makes: the training Job, and on success the ModelVersion. Pure: the
  * TrainingJob, the resolved dataset version and the operator's configuration in, objects out.
  *
- * The Job runs Lathe's trainer (or the image of `spec.model.custom`) once per spec generation,
+ * The Job runs Lathe's trainer (or the image of `spec.model.custom`) once per *training spec*,
  * with the contract's environment (`TrainEnv`): where the prepared dataset version is, where to
  * write the artifact, progress and history, the task, the model and hyperparameters. GPUs are
  * requested as `nvidia.com/gpu` (limits), with the toleration GPU nodes are usually tainted
@@ -15,12 +15,12 @@ import {
 } from '../../../../contract/results.js';
 import { RESULT_PATH_ENV, TrainEnv } from '../../../../contract/runtime-env.js';
 import type { ModelVersion } from '../../api/modelversion.js';
-import type { TrainingJob } from '../../api/trainingjob.js';
+import type { TrainingJob, TrainingJobSpec } from '../../api/trainingjob.js';
 import type { JobObject, Wire } from '../../runtime/builtin-kinds.js';
 import { childLabels, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../runtime/labels.js';
 import type { OwnerReference } from '../../runtime/resource.js';
 import { gpuTolerations, nodeHeapEnv, resourceRequirements } from '../shared/container.js';
-import { childName } from '../shared/names.js';
+import { childName, shortHash } from '../shared/names.js';
 import { type ObjectStoreConfig, objectStoreEnv } from '../shared/object-store-access.js';
 import {
   restrictedContainerSecurityContext,
@@ -31,16 +31,41 @@ export const DEFAULT_TRAINING_RESOURCES = { cpu: '1', memory: '2Gi' } as const;
 /** The label (and annotation) that ties a ModelVersion to the TrainingJob that produced it. */
 export const TRAINING_JOB_UID_LABEL = 'lathe.dev/trainingjob-uid';
 export const TRAINING_JOB_LABEL = 'lathe.dev/trainingjob';
-/** Annotations of the training Job: the dataset version and task it trains on. */
+/**
+ * Annotations of the training Job: the dataset version and task it trains on (pinned when the
+ * Job is created; the status reads them back from the Job, not from itself).
+ */
 export const TrainingAnnotation = {
   datasetVersion: 'lathe.dev/dataset-version',
   task: 'lathe.dev/task',
-  generation: 'lathe.dev/generation',
 } as const;
 
-/** The training Job of generation `generation` of a TrainingJob. */
+/** Spec fields that change neither what is trained nor the Job's template. */
+const NOT_TRAINING_FIELDS: ReadonlySet<string> = new Set(['suspend', 'ttlSecondsAfterFinished']);
+
+/** JSON with object keys sorted at every level: the same value always gives the same text. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v ?? null)).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** A short hash of the training-relevant spec (all but `suspend`, `ttlSecondsAfterFinished`). */
+export function trainingSpecHash(spec: TrainingJobSpec): string {
+  const relevant = Object.fromEntries(
+    Object.entries(spec).filter(([field]) => !NOT_TRAINING_FIELDS.has(field)),
+  );
+  return shortHash(canonicalJson(relevant));
+}
+
+/** The training Job of the TrainingJob's current training spec: `<name>-train-<hash>`. */
 export function trainingJobName(tj: TrainingJob): string {
-  return childName(tj.metadata.name ?? '', `train-g${tj.metadata.generation ?? 1}`);
+  return childName(tj.metadata.name ?? '', `train-${trainingSpecHash(tj.spec)}`);
 }
 
 export interface TrainingRun {
@@ -123,7 +148,6 @@ export function desiredTrainingJob(
       annotations: {
         [TrainingAnnotation.datasetVersion]: run.datasetVersion,
         [TrainingAnnotation.task]: run.task,
-        [TrainingAnnotation.generation]: String(tj.metadata.generation ?? 1),
       },
       ownerReferences: [options.owner],
     },

@@ -1,34 +1,62 @@
 /**
- * The status of a TrainingJob: pure, from what the controller found — where the dataset stands,
- * the training Job and its pods, the trainer's progress file and result, and the ModelVersion
- * registered for it — and the clock.
+ * The status of a TrainingJob, in pure parts: each step of the reconcile (`reconcile.ts`) asks
+ * here for its conditions and its readiness, and the runner asks `trainingJobStatusFields` for
+ * the fields — all from the facts the steps found (the Job and its pods, the trainer's result
+ * and progress file, the ModelVersion registered for the TrainingJob), never from the previous
+ * status, so a wiped status comes back the same on the next pass.
  *
- * The phase is derived from the conditions' facts, for `kubectl get`: Pending (waiting for the
- * dataset, a node, an image), Running, Succeeded (the ModelVersion exists), Failed, Suspended.
- * A failure is terminal (`Stalled`, `Failed=True`) with a reason a user can act on.
+ * The phase is derived for `kubectl get`: Pending (waiting for the dataset, a node, an image),
+ * Running, Succeeded (the ModelVersion exists), Failed, Suspended (`spec.suspend` while the run
+ * has not finished). A failed run is terminal (`Stalled`, `Failed=True`) with a reason a user
+ * can act on.
  */
 
+import type { ObjectStore } from '../../../../contract/object-store.js';
 import type { TrainingProgress, TrainResult } from '../../../../contract/results.js';
 import type { TrainingJob, TrainingJobStatus } from '../../api/trainingjob.js';
-import {
-  type Condition,
-  type ConditionInput,
-  removeCondition,
-  setConditions,
-} from '../../runtime/conditions.js';
+import type { JobObject } from '../../runtime/builtin-kinds.js';
+import type { ConditionInput } from '../../runtime/conditions.js';
+import type { Readiness } from '../../runtime/steps.js';
+import type { ModelVersionObject } from '../lathe-kinds.js';
 import type { JobRun } from '../shared/job-run.js';
+import type { ObjectStoreConfig } from '../shared/object-store-access.js';
+
+export type Task = 'classification' | 'regression';
+
+/** The dataset version a run trains on, and its task (unknown only for a registered run whose Job is gone). */
+export interface DatasetPin {
+  version: string;
+  task: Task | undefined;
+}
 
 export type DatasetResolution =
-  | { ready: true; version: string; task: 'classification' | 'regression' }
+  | { ready: true; pin: DatasetPin }
   | { ready: false; reason: string; message: string; terminal: boolean };
 
-export interface TrainingObservation {
-  dataset: DatasetResolution;
-  job: { name: string; run: JobRun; attempts: number } | undefined;
+export interface RunFailure {
+  reason: string;
+  message: string;
+}
+
+/** What the steps found, in the order they find it. */
+export interface TrainingFacts {
+  storage: { store: ObjectStore; config: ObjectStoreConfig };
+  /** The ModelVersion this TrainingJob registered (by its UID label), if any. */
+  registered: ModelVersionObject | undefined;
+  /** The Job of the run: the one that completed once registered, else the current spec's. */
+  job: JobObject | undefined;
+  run: JobRun | undefined;
+  /** Pods the Job started: active + failed + succeeded. */
+  attempts: number | undefined;
   result: TrainResult | undefined;
+  failure: RunFailure | undefined;
+  dataset: DatasetPin;
   progress: TrainingProgress | undefined;
   modelVersion: { name: string; version: number } | undefined;
 }
+
+type Facts = Readonly<Partial<TrainingFacts>>;
+type KindCondition = Omit<ConditionInput, 'observedGeneration'>;
 
 /** `12/50 loss=0.2143`: the one-line progress `kubectl get` shows. */
 export function progressSummary(p: TrainingProgress): string {
@@ -41,10 +69,7 @@ export function progressSummary(p: TrainingProgress): string {
 }
 
 /** The failure of a finished run: from the trainer's result, else from the Job. */
-export function failureOf(
-  run: JobRun,
-  result: TrainResult | undefined,
-): { reason: string; message: string } | undefined {
+export function failureOf(run: JobRun, result: TrainResult | undefined): RunFailure | undefined {
   if (result?.outcome === 'failed') return { reason: result.reason, message: result.message };
   if (run.phase === 'Succeeded' && result?.outcome !== 'succeeded') {
     return {
@@ -61,112 +86,180 @@ export function failureOf(
   };
 }
 
-export function trainingJobStatus(
-  tj: TrainingJob,
-  observed: TrainingObservation,
-  now: Date,
-): TrainingJobStatus {
-  const generation = tj.metadata.generation ?? 0;
-  const previous = tj.status ?? {};
-  const cond = (type: string, status: Condition['status'], reason: string, message: string) =>
-    ({ type, status, reason, message, observedGeneration: generation }) satisfies ConditionInput;
-  const { job, result, modelVersion } = observed;
-  const run = job?.run;
-  const failure = run ? failureOf(run, result) : undefined;
+/** Whether the run is over: registered, failed, or its Job completed. */
+export function runFinished(facts: Facts): boolean {
+  return (
+    facts.registered !== undefined ||
+    facts.run?.phase === 'Succeeded' ||
+    facts.run?.phase === 'Failed'
+  );
+}
 
-  let phase: NonNullable<TrainingJobStatus['phase']>;
-  const inputs: ConditionInput[] = [];
-  let reconciling: ConditionInput | undefined;
-  let stalled: ConditionInput | undefined;
-
-  if (modelVersion) {
-    phase = 'Succeeded';
-    const message = `Registered ModelVersion ${modelVersion.name}`;
-    inputs.push(
-      cond('Ready', 'True', 'ModelVersionRegistered', message),
-      cond('Trained', 'True', 'TrainingSucceeded', 'The trainer finished and reported its result'),
-      cond('Succeeded', 'True', 'ModelVersionRegistered', message),
-      cond('Failed', 'False', 'ModelVersionRegistered', message),
-    );
-  } else if (failure) {
-    phase = 'Failed';
-    inputs.push(
-      cond('Ready', 'False', failure.reason, failure.message),
-      cond('Trained', 'False', failure.reason, failure.message),
-      cond('Succeeded', 'False', failure.reason, failure.message),
-      cond('Failed', 'True', failure.reason, failure.message),
-    );
-    stalled = cond('Stalled', 'True', failure.reason, failure.message);
-  } else if (!observed.dataset.ready) {
-    phase = 'Pending';
-    const { reason, message, terminal } = observed.dataset;
-    inputs.push(cond('Ready', 'False', reason, message));
-    if (terminal) stalled = cond('Stalled', 'True', reason, message);
-    else reconciling = cond('Reconciling', 'True', reason, message);
-  } else if (tj.spec.suspend) {
-    phase = 'Suspended';
-    inputs.push(cond('Ready', 'False', 'Suspended', 'spec.suspend is true: no pod runs'));
-  } else if (!run || run.phase === 'Pending') {
-    phase = 'Pending';
-    const reason = run?.phase === 'Pending' ? run.reason : 'Creating';
-    const message = run?.phase === 'Pending' ? run.message : 'Creating the training Job';
-    inputs.push(cond('Ready', 'False', reason, message));
-    reconciling = cond('Reconciling', 'True', reason, message);
-  } else {
-    phase = 'Running';
-    const message =
-      run.phase === 'Succeeded'
-        ? 'Trained; registering the ModelVersion'
-        : `Training in Job ${job?.name}${observed.progress ? ` (epoch ${progressSummary(observed.progress)})` : ''}`;
-    const reason = run.phase === 'Succeeded' ? 'Registering' : 'Training';
-    inputs.push(cond('Ready', 'False', reason, message));
-    if (run.phase === 'Succeeded')
-      inputs.push(cond('Trained', 'True', 'TrainingSucceeded', 'The trainer reported its result'));
-    reconciling = cond('Reconciling', 'True', reason, message);
+/** `Trained` and `Failed`: where the trainer stands. */
+export function runConditions(facts: Facts): KindCondition[] {
+  const { failure, run } = facts;
+  if (failure) {
+    return [
+      { type: 'Trained', status: 'False', reason: failure.reason, message: failure.message },
+      { type: 'Failed', status: 'True', reason: failure.reason, message: failure.message },
+    ];
   }
-  if (reconciling) inputs.push(reconciling);
-  if (stalled) inputs.push(stalled);
-  let conditions = setConditions(previous.conditions as Condition[] | undefined, inputs, now);
-  if (!reconciling) conditions = removeCondition(conditions, 'Reconciling');
-  if (!stalled) conditions = removeCondition(conditions, 'Stalled');
+  if (facts.registered || run?.phase === 'Succeeded') {
+    const message = 'The trainer finished and reported its result';
+    return [
+      { type: 'Trained', status: 'True', reason: 'TrainingSucceeded', message },
+      { type: 'Failed', status: 'False', reason: 'TrainingSucceeded', message },
+    ];
+  }
+  const [reason, message] = run
+    ? ['Training', 'The trainer has not finished']
+    : ['NotStarted', 'The training Job has not started'];
+  return [
+    { type: 'Trained', status: 'False', reason, message },
+    { type: 'Failed', status: 'False', reason, message },
+  ];
+}
 
-  const progress = observed.progress
-    ? {
-        epoch: observed.progress.epoch,
-        totalEpochs: observed.progress.totalEpochs,
-        ...(observed.progress.loss !== undefined ? { loss: observed.progress.loss } : {}),
-        ...(observed.progress.valLoss !== undefined ? { valLoss: observed.progress.valLoss } : {}),
-        metrics: Object.fromEntries(Object.entries(observed.progress.metrics).slice(0, 32)),
-        summary: progressSummary(observed.progress),
-      }
-    : previous.progress;
-  const startTime =
-    run && run.phase !== 'Pending' ? (run.startTime ?? previous.startTime) : previous.startTime;
-  const completionTime =
-    run && (run.phase === 'Succeeded' || run.phase === 'Failed')
-      ? (run.completionTime ?? previous.completionTime)
-      : previous.completionTime;
-  const task = observed.dataset.ready ? observed.dataset.task : (tj.spec.task ?? previous.task);
-  const datasetVersion = observed.dataset.ready
-    ? observed.dataset.version
-    : previous.datasetVersion;
+/** `Suspended`: True while `spec.suspend` holds the unfinished run's Job. */
+export function suspendedCondition(tj: TrainingJob, finished: boolean): KindCondition {
+  if (!tj.spec.suspend)
+    return {
+      type: 'Suspended',
+      status: 'False',
+      reason: 'NotSuspended',
+      message: 'spec.suspend is false',
+    };
+  if (finished) {
+    return {
+      type: 'Suspended',
+      status: 'False',
+      reason: 'Finished',
+      message: 'The run has finished; spec.suspend no longer applies',
+    };
+  }
+  return {
+    type: 'Suspended',
+    status: 'True',
+    reason: 'Suspended',
+    message: 'spec.suspend is true: the training Job is suspended and runs no pod',
+  };
+}
 
-  return Object.fromEntries(
-    Object.entries({
-      observedGeneration: generation,
-      conditions,
-      phase,
-      task,
-      startTime,
-      completionTime,
-      datasetVersion,
-      progress,
-      attempts: job?.attempts ?? previous.attempts,
-      jobName: job?.name ?? previous.jobName,
-      modelVersion: modelVersion ?? previous.modelVersion,
-      failure: failure
-        ? { reason: failure.reason.slice(0, 128), message: failure.message.slice(0, 4096) }
-        : undefined,
-    }).filter(([, v]) => v !== undefined),
-  ) as TrainingJobStatus;
+/** `Succeeded`: the ModelVersion is registered. */
+export function succeededCondition(facts: Facts): KindCondition {
+  const { modelVersion, failure } = facts;
+  if (modelVersion) {
+    return {
+      type: 'Succeeded',
+      status: 'True',
+      reason: 'ModelVersionRegistered',
+      message: `Registered ModelVersion ${modelVersion.name}`,
+    };
+  }
+  if (failure)
+    return { type: 'Succeeded', status: 'False', reason: failure.reason, message: failure.message };
+  return {
+    type: 'Succeeded',
+    status: 'False',
+    reason: 'NotRegistered',
+    message: 'No ModelVersion is registered yet',
+  };
+}
+
+/** Readiness of a failed run: stalled until the spec changes. */
+export function failureReadiness(failure: RunFailure): Readiness {
+  return { state: 'stalled', reason: failure.reason, message: failure.message };
+}
+
+/**
+ * Readiness of an unfinished run before it trains: suspended, being created, waiting for a node
+ * or an image, resuming. Undefined once it runs (`trainingReadiness` takes over) or finished.
+ */
+export function jobReadiness(
+  tj: TrainingJob,
+  run: JobRun | undefined,
+  finished: boolean,
+): Readiness | undefined {
+  if (finished) return undefined;
+  if (tj.spec.suspend) {
+    return {
+      state: 'progressing',
+      reason: 'Suspended',
+      message: 'spec.suspend is true: the training Job is suspended and runs no pod',
+    };
+  }
+  if (!run)
+    return { state: 'progressing', reason: 'Creating', message: 'Creating the training Job' };
+  if (run.phase !== 'Pending') return undefined;
+  if (run.reason === 'Suspended')
+    return { state: 'progressing', reason: 'Resuming', message: 'Resuming the training Job' };
+  return { state: 'progressing', reason: run.reason, message: run.message };
+}
+
+/** Readiness of a running trainer, with its latest epoch. */
+export function trainingReadiness(
+  jobName: string,
+  progress: TrainingProgress | undefined,
+): Readiness {
+  return {
+    state: 'progressing',
+    reason: 'Training',
+    message: `Training in Job ${jobName}${progress ? ` (epoch ${progressSummary(progress)})` : ''}`,
+  };
+}
+
+/** The phase `kubectl get` shows, from the facts. */
+export function trainingPhase(
+  tj: TrainingJob,
+  facts: Facts,
+): NonNullable<TrainingJobStatus['phase']> {
+  if (facts.modelVersion || facts.registered) return 'Succeeded';
+  if (facts.failure) return 'Failed';
+  if (tj.spec.suspend && facts.run?.phase !== 'Succeeded') return 'Suspended';
+  if (facts.run?.phase === 'Running' || facts.run?.phase === 'Succeeded') return 'Running';
+  return 'Pending';
+}
+
+function statusProgress(p: TrainingProgress): NonNullable<TrainingJobStatus['progress']> {
+  return {
+    epoch: p.epoch,
+    totalEpochs: p.totalEpochs,
+    ...(p.loss !== undefined ? { loss: p.loss } : {}),
+    ...(p.valLoss !== undefined ? { valLoss: p.valLoss } : {}),
+    metrics: Object.fromEntries(Object.entries(p.metrics).slice(0, 32)),
+    summary: progressSummary(p),
+  };
+}
+
+/**
+ * The status fields (all but `conditions` and `observedGeneration`) from the facts. A field
+ * whose fact no step found is left undefined: removed on success, kept on an error path.
+ */
+export function trainingJobStatusFields(
+  tj: TrainingJob,
+  facts: Facts,
+): Omit<TrainingJobStatus, 'conditions' | 'observedGeneration'> {
+  const { run, failure, registered } = facts;
+  const started = run && run.phase !== 'Pending' ? run.startTime : undefined;
+  const completed =
+    run && (run.phase === 'Succeeded' || run.phase === 'Failed') ? run.completionTime : undefined;
+  const modelVersion =
+    facts.modelVersion ??
+    (registered
+      ? { name: registered.metadata?.name ?? '', version: registered.spec.version }
+      : undefined);
+  return {
+    phase: trainingPhase(tj, facts),
+    task: facts.dataset?.task ?? tj.spec.task,
+    startTime: started,
+    completionTime: completed,
+    datasetVersion: facts.dataset?.version,
+    progress: facts.progress ? statusProgress(facts.progress) : undefined,
+    attempts: facts.attempts,
+    jobName: facts.job?.metadata?.name,
+    modelVersion,
+    failure: failure
+      ? { reason: failure.reason.slice(0, 128), message: failure.message.slice(0, 4096) }
+      : undefined,
+  };
 }

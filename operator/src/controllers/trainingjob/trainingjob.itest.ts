@@ -8,6 +8,10 @@
  * InsufficientGPU with the scheduler's message; stopping the operator while a run trains still
  * yields exactly one ModelVersion; an artifact tampered with before registration fails
  * verification; the scikit-learn image honours the same contract.
+ *
+ * And the shape of the reconcile: a Job name taken by an object Lathe does not manage shows
+ * `ChildConflict` until it is gone; a wiped status comes back the same, with no second Job or
+ * ModelVersion; suspending pauses the same Job (its pod goes) and resuming runs it on.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -28,11 +32,14 @@ import {
   testControllers,
   testStore,
 } from '../../../../e2e/testing/controllers.js';
-import type { TrainingJobInput } from '../../api/trainingjob.js';
+import { type TrainingJobInput, TrainingJobSchema } from '../../api/trainingjob.js';
 import { LATHE_VERSION } from '../../config.js';
+import { type JobObject, kinds, type PodObject } from '../../runtime/builtin-kinds.js';
+import type { Condition } from '../../runtime/conditions.js';
 import type { Manager } from '../../runtime/manager.js';
 import type { KubeObject } from '../../runtime/resource.js';
 import { latheKinds, type ModelVersionObject, type TrainingJobObject } from '../lathe-kinds.js';
+import { trainingJobName } from './desired.js';
 
 const info = clusterInfo();
 const { store } = testStore();
@@ -87,6 +94,40 @@ async function succeeded(name: string, timeoutMs = 240_000): Promise<TrainingJob
     },
     { what: `TrainingJob ${name} Succeeded`, timeoutMs },
   );
+}
+
+const condition = (tj: TrainingJobObject, type: string): Condition | undefined =>
+  tj.status?.conditions?.find((c) => c.type === type);
+
+/** The Jobs Lathe made for the TrainingJob `name`. */
+async function jobsOf(name: string): Promise<JobObject[]> {
+  return (
+    await client.list<JobObject>(kinds.job.resource, {
+      namespace,
+      labelSelector: `lathe.dev/trainingjob=${name}`,
+    })
+  ).items;
+}
+
+/** A status as it can be compared after a rewrite: conditions by type, no transition times. */
+function comparable(status: TrainingJobObject['status']): unknown {
+  const conditions = [...(status?.conditions ?? [])]
+    .map(({ lastTransitionTime: _, ...c }) => c)
+    .sort((a, b) => a.type.localeCompare(b.type));
+  return { ...status, conditions };
+}
+
+/** The TrainingJob `name` once Succeeded, created with `spec` unless an earlier test did. */
+async function succeededOnce(
+  name: string,
+  spec: Partial<TrainingJobInput['spec']>,
+): Promise<TrainingJobObject> {
+  try {
+    await getJob(name);
+  } catch {
+    await client.create(latheKinds.trainingJob.resource, trainingJob(name, spec));
+  }
+  return await succeeded(name);
 }
 
 async function modelVersionsOf(tj: TrainingJobObject): Promise<ModelVersionObject[]> {
@@ -149,6 +190,137 @@ describe('TrainingJob', () => {
       ).toString('utf8'),
     ) as { epochs: unknown[] };
     expect(history.epochs.length).toBe(tj.status?.progress?.epoch);
+  });
+
+  it('rebuilds a wiped status the same, with no second Job and no second ModelVersion', async () => {
+    const before = await succeededOnce('iris-mlp', {});
+    const [job] = await jobsOf('iris-mlp');
+    const registered = await modelVersionsOf(before);
+    expect(registered).toHaveLength(1);
+    const wiped = await client.patch<TrainingJobObject>(
+      latheKinds.trainingJob.resource,
+      namespace,
+      'iris-mlp',
+      'merge',
+      { status: null },
+      { subresource: 'status' },
+    );
+    expect(wiped.status).toBeUndefined();
+    await eventually(
+      async () =>
+        expect(comparable((await getJob('iris-mlp')).status)).toEqual(comparable(before.status)),
+      { what: 'the same status again' },
+    );
+    const jobs = await jobsOf('iris-mlp');
+    expect(jobs.map((j) => j.metadata?.uid)).toEqual([job?.metadata?.uid]);
+    expect((await modelVersionsOf(before)).map((m) => m.metadata.name)).toEqual(
+      registered.map((m) => m.metadata.name),
+    );
+  });
+
+  it('reports ChildConflict while an object Lathe does not manage holds the Job name, and proceeds once it is gone', async () => {
+    const tj = trainingJob('conflicted', {});
+    const jobName = trainingJobName(TrainingJobSchema.parse(tj));
+    // Suspended, so that it never starts a pod; no managed-by label, no owner.
+    await client.create(kinds.job.resource, {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: jobName, namespace, labels: { app: 'impostor' } },
+      spec: {
+        suspend: true,
+        template: {
+          spec: { restartPolicy: 'Never', containers: [{ name: 'impostor', image: 'impostor:1' }] },
+        },
+      },
+    });
+    await client.create(latheKinds.trainingJob.resource, tj);
+    const conflicted = await eventually(
+      async () => {
+        const t = await getJob('conflicted');
+        expect(condition(t, 'Ready')).toMatchObject({ status: 'False', reason: 'ChildConflict' });
+        return t;
+      },
+      { what: 'Ready=False ChildConflict', timeoutMs: 120_000 },
+    );
+    expect(condition(conflicted, 'Ready')?.message).toContain(`Job ${namespace}/${jobName}`);
+    expect(conflicted.status?.phase).toBe('Pending');
+    expect(conflicted.status?.jobName).toBeUndefined();
+    await client.delete(kinds.job.resource, namespace, jobName);
+    const job = await eventually(
+      async () => {
+        const j = await client.get<JobObject>(kinds.job.resource, namespace, jobName);
+        expect(j.metadata?.labels?.['app.kubernetes.io/managed-by']).toBe('lathe');
+        expect(j.metadata?.ownerReferences?.[0]?.uid).toBe(conflicted.metadata.uid);
+        return j;
+      },
+      { what: "Lathe's Job in the impostor's place" },
+    );
+    await eventually(async () => {
+      const t = await getJob('conflicted');
+      expect(condition(t, 'Ready')?.reason).not.toBe('ChildConflict');
+      expect(t.status?.jobName).toBe(job.metadata?.name);
+    });
+    await client.delete(latheKinds.trainingJob.resource, namespace, 'conflicted');
+  });
+
+  it('suspends the same Job (its pod goes) and resumes it to success', async () => {
+    await client.create(
+      latheKinds.trainingJob.resource,
+      trainingJob('paused', {
+        hyperparameters: { epochs: 400, batchSize: 8, learningRate: 0.01, seed: 5 },
+      }),
+    );
+    const running = await eventually(
+      async () => {
+        const t = await getJob('paused');
+        expect(t.status?.phase).toBe('Running');
+        return t;
+      },
+      { what: 'training running', timeoutMs: 120_000 },
+    );
+    const [job] = await jobsOf('paused');
+    expect(job?.metadata?.name).toBe(running.status?.jobName);
+    const setSuspend = (suspend: boolean) =>
+      client.patch(latheKinds.trainingJob.resource, namespace, 'paused', 'merge', {
+        spec: { suspend },
+      });
+
+    await setSuspend(true);
+    await eventually(
+      async () => {
+        const jobs = await jobsOf('paused');
+        expect(jobs.map((j) => [j.metadata?.uid, j.spec?.suspend])).toEqual([
+          [job?.metadata?.uid, true],
+        ]);
+        const pods = await client.list<PodObject>(kinds.pod.resource, {
+          namespace,
+          labelSelector: `batch.kubernetes.io/job-name=${job?.metadata?.name}`,
+        });
+        expect(pods.items).toEqual([]);
+      },
+      { what: 'the same Job suspended, its pod gone', timeoutMs: 120_000 },
+    );
+    const suspended = await eventually(async () => {
+      const t = await getJob('paused');
+      expect(t.status?.phase).toBe('Suspended');
+      return t;
+    });
+    expect(condition(suspended, 'Suspended')).toMatchObject({
+      status: 'True',
+      reason: 'Suspended',
+    });
+    expect(condition(suspended, 'Ready')).toMatchObject({ status: 'False', reason: 'Suspended' });
+    expect(condition(suspended, 'Reconciling')?.status).toBe('True');
+
+    await setSuspend(false);
+    const done = await succeeded('paused');
+    expect(done.status?.jobName).toBe(job?.metadata?.name);
+    expect(condition(done, 'Suspended')).toMatchObject({ status: 'False' });
+    const jobs = await jobsOf('paused');
+    expect(jobs.map((j) => [j.metadata?.uid, j.spec?.suspend])).toEqual([
+      [job?.metadata?.uid, false],
+    ]);
+    expect(await modelVersionsOf(done)).toHaveLength(1);
   });
 
   it('trains the example regression data to a sensible R²', async () => {
