@@ -33,11 +33,12 @@ import {
   testStore,
 } from '../../../../e2e/testing/controllers.js';
 import type { DatasetInput } from '../../api/dataset.js';
+import { type JobObject, kinds } from '../../runtime/builtin-kinds.js';
 import type { Manager } from '../../runtime/manager.js';
 import { builtin, type KubeObject } from '../../runtime/resource.js';
 import { type DatasetObject, latheKinds } from '../lathe-kinds.js';
 import { datasetController } from './reconcile.js';
-import { REFRESH_ANNOTATION } from './runs.js';
+import { ingestJobName, REFRESH_ANNOTATION } from './runs.js';
 
 const info = clusterInfo();
 const { store, storeConfig } = testStore();
@@ -426,4 +427,190 @@ describe('Dataset', () => {
     // What the pod read is larger than its memory limit (and its heap, three quarters of it).
     expect(served).toBeGreaterThan(64 * 2 ** 20);
   });
+
+  it('shows Ready=False with ChildConflict while a Job name is taken by an object Lathe does not manage', async () => {
+    files.set('/conflict.csv', () => irisCsv);
+    await createDataset(
+      dataset('conflict', { source: { http: { url: `${baseUrl}/conflict.csv` } } }),
+    );
+    const ready = await readyDataset('conflict');
+    // The Job the next requested run will be, made by someone else: no managed-by label.
+    const request = 'conflict-1';
+    const jobName = ingestJobName('conflict', ready.metadata.generation ?? 0, 'Requested', request);
+    await client.create(kinds.job.resource, {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: jobName, namespace },
+      spec: {
+        suspend: true,
+        template: {
+          spec: {
+            restartPolicy: 'Never',
+            containers: [{ name: 'impostor', image: 'busybox', command: ['true'] }],
+          },
+        },
+      },
+    } satisfies JobObject);
+    await annotate('conflict', request);
+    const conflicted = await eventually(
+      async () => {
+        const ds = await get('conflict');
+        expect(condition(ds, 'Ready')).toMatchObject({ status: 'False', reason: 'ChildConflict' });
+        expect(condition(ds, 'Reconciling')).toMatchObject({
+          status: 'True',
+          reason: 'ChildConflict',
+        });
+        return ds;
+      },
+      { what: 'Ready=False ChildConflict', timeoutMs: 60_000 },
+    );
+    expect(condition(conflicted, 'Ready')?.message).toContain(`Job ${namespace}/${jobName}`);
+    // The data did not go anywhere; only the controller cannot do what it was asked.
+    expect(conflicted.status?.currentVersion).toBe(ready.status?.currentVersion);
+
+    await client.delete(kinds.job.resource, namespace, jobName, {
+      propagationPolicy: 'Background',
+    });
+    const recovered = await eventually(
+      async () => {
+        const ds = await readyDataset('conflict', 5_000);
+        expect(ds.status?.lastIngestion).toMatchObject({
+          jobName,
+          trigger: 'Requested',
+          phase: 'Succeeded',
+        });
+        return ds;
+      },
+      { what: 'recovery after the impostor is gone', timeoutMs: 120_000 },
+    );
+    expect(condition(recovered, 'Reconciling')).toBeUndefined();
+    const job = await client.get<JobObject>(kinds.job.resource, namespace, jobName);
+    expect(job.metadata?.labels?.['app.kubernetes.io/managed-by']).toBe('lathe');
+  });
+
+  describe('a Dataset with a history of versions', () => {
+    const name = 'history';
+    const prefix = () => `datasets/${namespace}/${name}/`;
+    const lines = () => irisCsv.trim().split('\n');
+    /** Iris without its last `n` rows: another version. */
+    const irisWithout = (n: number) =>
+      `${lines()
+        .slice(0, lines().length - n)
+        .join('\n')}\n`;
+    const storedVersions = async () =>
+      [
+        ...new Set(
+          (await store.list(info.minio.bucket, prefix())).map((k) => k.split('/').at(-2) ?? ''),
+        ),
+      ].sort();
+    const jobNames = async () =>
+      (
+        await client.list<JobObject>(kinds.job.resource, {
+          namespace,
+          labelSelector: `lathe.dev/dataset=${name}`,
+        })
+      ).items
+        .map((j) => j.metadata?.name ?? '')
+        .sort();
+
+    /** Serves other data, asks for a refresh, and waits for the version it makes. */
+    async function newVersion(rowsLess: number, request: string): Promise<DatasetObject> {
+      const before = (await get(name)).status?.currentVersion;
+      files.set('/history.csv', () => irisWithout(rowsLess));
+      await annotate(name, request);
+      return await eventually(
+        async () => {
+          const ds = await readyDataset(name, 5_000);
+          expect(ds.status?.lastIngestion).toMatchObject({
+            trigger: 'Requested',
+            phase: 'Succeeded',
+          });
+          expect(ds.status?.currentVersion).not.toBe(before);
+          expect(ds.status?.rows).toBe(150 - rowsLess);
+          return ds;
+        },
+        { what: `the version of ${150 - rowsLess} rows`, timeoutMs: 120_000 },
+      );
+    }
+
+    let first: string;
+    let second: string;
+
+    it('rebuilds a wiped status the same, from the Jobs and the store, starting nothing and deleting nothing', async () => {
+      files.set('/history.csv', () => irisCsv);
+      await createDataset(
+        dataset(name, {
+          source: { http: { url: `${baseUrl}/history.csv` } },
+          versionHistoryLimit: 2,
+        }),
+      );
+      first = (await readyDataset(name)).status?.currentVersion ?? '';
+      const before = await newVersion(10, 'two');
+      second = before.status?.currentVersion ?? '';
+      expect(before.status?.versions?.map((v) => v.version)).toEqual([second, first]);
+      expect(before.status?.versions?.map((v) => v.rows)).toEqual([140, 150]);
+      const jobsBefore = await jobNames();
+      const keysBefore = (await store.list(info.minio.bucket, prefix())).sort();
+      expect(await storedVersions()).toEqual([first, second].sort());
+
+      await client.patch(
+        latheKinds.dataset.resource,
+        namespace,
+        name,
+        'merge',
+        { status: null },
+        { subresource: 'status' },
+      );
+      const { conditions: _, ...fields } = before.status ?? {};
+      const rebuilt = await eventually(
+        async () => {
+          const ds = await get(name);
+          const { conditions: __, ...now } = ds.status ?? {};
+          expect(now).toEqual(fields);
+          expect(condition(ds, 'Ready')).toMatchObject({
+            status: 'True',
+            reason: 'VersionAvailable',
+          });
+          expect(condition(ds, 'Validated')?.status).toBe('True');
+          return ds;
+        },
+        { what: 'the status rebuilt', timeoutMs: 60_000 },
+      );
+      expect(rebuilt.status?.currentVersion).toBe(second);
+      expect(await jobNames()).toEqual(jobsBefore);
+      expect((await store.list(info.minio.bucket, prefix())).sort()).toEqual(keysBefore);
+    });
+
+    it('deletes the versions beyond versionHistoryLimit from the store, oldest first, except one a TrainingJob pins', async () => {
+      await client.create(latheKinds.trainingJob.resource, {
+        apiVersion: 'lathe.dev/v1alpha1',
+        kind: 'TrainingJob',
+        metadata: { name: 'pins-first', namespace },
+        spec: {
+          datasetRef: { name, version: first },
+          model: { builtin: { architecture: 'linear', backend: 'tensorflow' } },
+          modelName: 'history',
+        },
+      });
+      const third = (await newVersion(20, 'three')).status?.currentVersion ?? '';
+      const afterThird = await get(name);
+      expect(afterThird.status?.versions?.map((v) => v.version)).toEqual([third, second]);
+      expect(await storedVersions()).toEqual([first, second, third].sort());
+
+      const fourth = await newVersion(30, 'four');
+      const latest = fourth.status?.currentVersion ?? '';
+      expect(fourth.status?.versions?.map((v) => v.version)).toEqual([latest, third]);
+      await eventually(
+        async () => expect(await storedVersions()).toEqual([first, third, latest].sort()),
+        { what: `version ${second} deleted, ${first} kept`, timeoutMs: 30_000 },
+      );
+    });
+  });
 });
+
+/** Sets the refresh annotation: the next run reads the source again. */
+async function annotate(name: string, request: string): Promise<void> {
+  await client.patch(latheKinds.dataset.resource, namespace, name, 'merge', {
+    metadata: { annotations: { [REFRESH_ANNOTATION]: request } },
+  });
+}

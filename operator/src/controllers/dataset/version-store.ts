@@ -6,12 +6,19 @@
  *   ingestion Job that succeeded when it was taken. A new version only appears when an
  *   ingestion succeeds, so a different UID (or a current version missing from the listing)
  *   lists again; so does age, for versions added or removed by hand.
- * - each version's `stats.json`, which never changes (a version is named by its content).
+ * - each version's row counts (kept with the listing) and `stats.json` (a few, for the
+ *   current versions' columns), which never change: a version is named by its content.
  *
  * Deleting a version updates the cached listing, so a retried deletion does not list again.
+ * An unreachable store is reported as `StorageUnavailable` (the reason the Dataset's
+ * `Reconciling` condition shows), and retried.
  */
 import { type DatasetStats, DatasetStatsSchema } from '../../../../contract/dataset-stats.js';
-import { ObjectNotFoundError, type ObjectStore } from '../../../../contract/object-store.js';
+import {
+  ObjectNotFoundError,
+  type ObjectStore,
+  StorageUnavailableError,
+} from '../../../../contract/object-store.js';
 import {
   DatasetFile,
   datasetPrefix,
@@ -32,10 +39,41 @@ export interface DatasetRef {
   name: string;
 }
 
+/** A version's row counts, as `status.versions` shows them. */
+export interface RowCounts {
+  rows: number;
+  trainRows: number;
+  testRows: number;
+}
+
+interface Listing {
+  /** The newest succeeded ingestion when it was taken. */
+  basis: string;
+  /** The version it was taken to find, if any (found or not: not listed again for it). */
+  soughtFor: string | undefined;
+  versions: StoredVersion[];
+  counts: Map<string, RowCounts>;
+}
+
+/** The object store could not be reached: the reconcile is retried. */
+export class StorageUnavailable extends Error {
+  readonly reason = 'StorageUnavailable';
+}
+
+async function reachable<T>(what: string, action: () => Promise<T>): Promise<T> {
+  try {
+    return await action();
+  } catch (error) {
+    if (error instanceof StorageUnavailableError)
+      throw new StorageUnavailable(`${what}: ${error.message}`, { cause: error });
+    throw error;
+  }
+}
+
 export class DatasetVersionStore {
   readonly #store: ObjectStore;
   readonly #bucket: string;
-  readonly #listings = new ExpiringMap<string, { basis: string; versions: StoredVersion[] }>({
+  readonly #listings = new ExpiringMap<string, Listing>({
     maxEntries: LISTINGS_CACHE_SIZE,
     maxAgeMs: LISTING_MAX_AGE_MS,
   });
@@ -48,31 +86,64 @@ export class DatasetVersionStore {
 
   /**
    * The complete versions of `ds`, newest first. `basis` identifies the newest ingestion that
-   * succeeded (its Job's UID, '' for none); `expected` is a version that must be there (the
-   * current one): a cached listing taken on another basis, or without it, is taken again.
+   * succeeded (its Job's UID, '' for none); `expected` is a version that should be there (the
+   * current one): a listing taken on another basis, or without it, is taken again (once).
    */
   async versions(ds: DatasetRef, basis: string, expected?: string): Promise<StoredVersion[]> {
+    return (await this.#listing(ds, basis, expected)).versions;
+  }
+
+  /** The row counts of a version (from its `stats.json`), or undefined when it has none. */
+  async rowCounts(ds: DatasetRef, basis: string, version: string): Promise<RowCounts | undefined> {
+    const listing = await this.#listing(ds, basis, undefined);
+    const known = listing.counts.get(version);
+    if (known) return known;
+    const stats = await this.#readStats(ds, version);
+    if (!stats) return undefined;
+    const counts = { rows: stats.rows, trainRows: stats.trainRows, testRows: stats.testRows };
+    listing.counts.set(version, counts);
+    return counts;
+  }
+
+  async #listing(ds: DatasetRef, basis: string, expected: string | undefined): Promise<Listing> {
     const key = `${ds.namespace}/${ds.name}`;
     const cached = this.#listings.get(key);
     if (
       cached &&
       cached.basis === basis &&
-      (!expected || cached.versions.some((v) => v.version === expected))
+      (!expected ||
+        cached.soughtFor === expected ||
+        cached.versions.some((v) => v.version === expected))
     )
-      return cached.versions;
+      return cached;
     const prefix = datasetPrefix(ds.namespace, ds.name);
-    const versions = storedVersionsOf(prefix, await this.#store.listObjects(this.#bucket, prefix));
-    this.#listings.set(key, { basis, versions });
-    return versions;
+    const objects = await reachable('Listing the versions', () =>
+      this.#store.listObjects(this.#bucket, prefix),
+    );
+    const listing: Listing = {
+      basis,
+      soughtFor: expected,
+      versions: storedVersionsOf(prefix, objects),
+      counts: cached?.counts ?? new Map(),
+    };
+    this.#listings.set(key, listing);
+    return listing;
   }
 
   /** The statistics of one version, or undefined when it has none (or is gone). */
   async stats(ds: DatasetRef, version: string): Promise<DatasetStats | undefined> {
+    return await this.#readStats(ds, version);
+  }
+
+  async #readStats(ds: DatasetRef, version: string): Promise<DatasetStats | undefined> {
     const key = `${datasetVersionPrefix(ds.namespace, ds.name, version)}${DatasetFile.stats}`;
     const cached = this.#stats.get(key);
     if (cached) return cached;
     try {
-      const text = (await this.#store.read(this.#bucket, key)).toString('utf8');
+      const bytes = await reachable('Reading the statistics', () =>
+        this.#store.read(this.#bucket, key),
+      );
+      const text = bytes.toString('utf8');
       const stats = DatasetStatsSchema.parse(JSON.parse(text));
       this.#stats.set(key, stats);
       return stats;
@@ -85,14 +156,13 @@ export class DatasetVersionStore {
   /** Deletes every file of one version; returns how many. */
   async remove(ds: DatasetRef, version: string): Promise<number> {
     const prefix = datasetVersionPrefix(ds.namespace, ds.name, version);
-    const removed = await this.#store.removePrefix(this.#bucket, prefix);
-    const key = `${ds.namespace}/${ds.name}`;
-    const cached = this.#listings.get(key);
+    const removed = await reachable('Deleting a version', () =>
+      this.#store.removePrefix(this.#bucket, prefix),
+    );
+    const cached = this.#listings.get(`${ds.namespace}/${ds.name}`);
     if (cached) {
-      this.#listings.set(key, {
-        basis: cached.basis,
-        versions: cached.versions.filter((v) => v.version !== version),
-      });
+      cached.versions = cached.versions.filter((v) => v.version !== version);
+      cached.counts.delete(version);
     }
     this.#stats.delete(`${prefix}${DatasetFile.stats}`);
     return removed;

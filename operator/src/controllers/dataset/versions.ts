@@ -23,24 +23,15 @@ export function versionsStep(versions: DatasetVersionStore): Step<DatasetObject,
     async run(ds, _ctx, facts) {
       const ref = { namespace: ds.metadata.namespace ?? '', name: ds.metadata.name ?? '' };
       const { succeeded, latest } = facts;
-      const stored = await versions.versions(
-        ref,
-        succeeded?.jobUid ?? '',
-        succeeded?.result.version,
-      );
+      const basis = succeeded?.jobUid ?? '';
+      const stored = await versions.versions(ref, basis, succeeded?.result.version);
       const currentName = succeeded?.result.version ?? stored[0]?.version;
       const { history } = retention(stored, currentName, ds.spec.versionHistoryLimit, new Set());
       const records: VersionRecord[] = [];
       for (const v of history) {
-        const stats = await versions.stats(ref, v.version);
+        const counts = await versions.rowCounts(ref, basis, v.version);
         // A version without statistics (written by hand, half deleted) is not shown.
-        if (stats)
-          records.push({
-            ...v,
-            rows: stats.rows,
-            trainRows: stats.trainRows,
-            testRows: stats.testRows,
-          });
+        if (counts) records.push({ ...v, ...counts });
       }
       const current = currentVersionOf(
         succeeded,
