@@ -3,9 +3,10 @@
  * registers the result as exactly one ModelVersion `<model>-v<N>`.
  *
  * Steps, in order (each returns its part of the status; the runner writes it on every path):
- * 1. `storage` — the operator has an object store; else `StorageNotConfigured` (stalled).
- * 2. `run` — the registered ModelVersion (field index by TrainingJob UID), the run's Job and its
+ * 1. `run` — the registered ModelVersion (field index by TrainingJob UID), the run's Job and its
  *    pods (`cachedPodsOfJob`), the trainer's result; a failed run stalls (`training.ts`).
+ * 2. `storage` — the operator has an object store; else `StorageNotConfigured` (stalled), unless
+ *    the run is registered already.
  * 3. `dataset` — the dataset version and task: pinned on the Job, else resolved from the
  *    Dataset; `DatasetNotReady` halts the rest (`dataset.ts`).
  * 4. `credentials` — the object-store Secret, applied when the Job is about to be created.
@@ -76,8 +77,10 @@ export function trainingJobController(options: TrainingJobControllerOptions) {
 
   const storage: TrainingStep = {
     name: 'storage',
-    async run() {
+    async run(_tj, _ctx, facts) {
       if (store && storeConfig) return { facts: { storage: { store, config: storeConfig } } };
+      // A registered run needs the store no more: it stays Succeeded.
+      if (facts.registered) return undefined;
       return {
         readiness: {
           state: 'stalled',
@@ -161,8 +164,8 @@ export function trainingJobController(options: TrainingJobControllerOptions) {
       { apiGroups: ['lathe.dev'], resources: ['trainingjobs'], verbs: ['delete'] },
     ],
     steps: [
-      storage,
       runStep,
+      storage,
       datasetStep,
       credentialsStep,
       jobStep(options),

@@ -162,7 +162,7 @@ export function jobStep(images: TrainingJobImages): TrainingStep {
         await ctx.client.patch(
           kinds.job.resource,
           namespace,
-          jobName,
+          job.metadata?.name ?? jobName,
           'merge',
           { spec: { suspend: tj.spec.suspend } },
           { fieldManager: ctx.fieldManager },
