@@ -7,7 +7,9 @@
  * promotion while a client sends requests without pause fails none of them; a 25 % canary gets
  * about a quarter of the replicas; a version whose artifact was corrupted after verification
  * never takes traffic while the previous one keeps serving; under load the service scales up,
- * and back down after the stabilisation window.
+ * and back down after the stabilisation window. A child name taken by an object Lathe does not
+ * manage shows as Ready=False (`ChildConflict`) until it is gone; a wiped status is rebuilt
+ * from what exists, with no Deployment replaced.
  */
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,7 +31,12 @@ import {
 import { loadTensorflow, type TensorflowJs } from '../../../../runtime-images/server/tensorflow.js';
 import { LATHE_VERSION } from '../../config.js';
 import { OperatorMetrics } from '../../observability/metrics.js';
-import type { ServiceObject } from '../../runtime/builtin-kinds.js';
+import type {
+  DeploymentObject,
+  PodDisruptionBudgetObject,
+  ServiceObject,
+} from '../../runtime/builtin-kinds.js';
+import { isNotFound } from '../../runtime/kube-client.js';
 import { Manager } from '../../runtime/manager.js';
 import { builtin, type KubeObject } from '../../runtime/resource.js';
 import { latheKinds } from '../lathe-kinds.js';
@@ -70,6 +77,9 @@ const isvcStatus = async (name: string) =>
     conditions?: { type: string; status: string; reason: string; message: string }[];
     servedVersions?: { version: number; role: string; replicas: number; readyReplicas: number }[];
     replicas?: number;
+    url?: string;
+    selector?: string;
+    observedGeneration?: number;
   };
 const ready = (s: Awaited<ReturnType<typeof isvcStatus>>) =>
   s.conditions?.find((c) => c.type === 'Ready');
@@ -353,5 +363,116 @@ describe('InferenceService', () => {
       what: 'scaled back down after the window',
       timeoutMs: 90_000,
     });
+  });
+
+  it('shows a child name taken by an object Lathe does not manage as Ready=False, then recovers', async () => {
+    await eventually(async () => expect(ready(await isvcStatus('iris'))?.status).toBe('True'), {
+      what: 'iris Ready',
+      timeoutMs: 120_000,
+    });
+    const impostor: PodDisruptionBudgetObject = {
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name: 'iris', namespace, labels: { app: 'someone-else' } },
+      spec: { maxUnavailable: 1, selector: { matchLabels: { app: 'someone-else' } } },
+    };
+    // The controller recreates its budget as soon as it sees it deleted: take the name again
+    // until the impostor's create wins.
+    await eventually(
+      async () => {
+        await client
+          .delete(builtin.podDisruptionBudget, namespace, 'iris')
+          .catch((error) => expect(isNotFound(error)).toBe(true));
+        await client.create(builtin.podDisruptionBudget, impostor);
+      },
+      { what: 'the budget name taken by an unmanaged object' },
+    );
+    const conflict = await eventually(
+      async () => {
+        const s = await isvcStatus('iris');
+        expect(ready(s)).toMatchObject({ status: 'False', reason: 'ChildConflict' });
+        expect(s.conditions?.find((c) => c.type === 'Reconciling')?.status).toBe('True');
+        return s;
+      },
+      { what: 'Ready=False with ChildConflict' },
+    );
+    expect(ready(conflict)?.message).toContain(`PodDisruptionBudget ${namespace}/iris`);
+    expect(ready(conflict)?.message).toContain('not managed by Lathe');
+    // The steps before the failing one still report what they found.
+    expect(conflict.servedVersions?.map((v) => v.version)).toEqual([2]);
+    const untouched = await client.get<PodDisruptionBudgetObject>(
+      builtin.podDisruptionBudget,
+      namespace,
+      'iris',
+    );
+    expect(untouched.metadata?.labels).toEqual({ app: 'someone-else' });
+    expect(untouched.metadata?.ownerReferences).toBeUndefined();
+
+    await client.delete(builtin.podDisruptionBudget, namespace, 'iris');
+    await eventually(
+      async () => {
+        expect(ready(await isvcStatus('iris'))).toMatchObject({
+          status: 'True',
+          reason: 'Serving',
+        });
+        const budget = await client.get<PodDisruptionBudgetObject>(
+          builtin.podDisruptionBudget,
+          namespace,
+          'iris',
+        );
+        expect(budget.metadata?.labels?.['app.kubernetes.io/managed-by']).toBe('lathe');
+      },
+      { what: 'Ready again once the impostor is gone', timeoutMs: 60_000 },
+    );
+  });
+
+  it('rebuilds a wiped status from what exists, replacing no Deployment', async () => {
+    const deploymentUids = async () =>
+      Object.fromEntries(
+        (
+          await client.list<DeploymentObject>(builtin.deployment, {
+            namespace,
+            labelSelector: 'lathe.dev/inferenceservice=iris',
+          })
+        ).items.map((d) => [d.metadata?.name, d.metadata?.uid]),
+      );
+    const comparable = (s: Awaited<ReturnType<typeof isvcStatus>>) => {
+      const { conditions, ...rest } = s;
+      return {
+        ...rest,
+        conditions: (conditions ?? []).map((c) => [c.type, c.status, c.reason, c.message]).sort(),
+      };
+    };
+    const before = await eventually(
+      async () => {
+        const s = await isvcStatus('iris');
+        expect(ready(s)?.status).toBe('True');
+        return s;
+      },
+      { what: 'iris Ready', timeoutMs: 120_000 },
+    );
+    const uids = await deploymentUids();
+    expect(Object.keys(uids)).toEqual(['iris-v2']);
+
+    await client.patch(
+      latheKinds.inferenceService.resource,
+      namespace,
+      'iris',
+      'merge',
+      { status: null },
+      { subresource: 'status' },
+    );
+    const after = await eventually(
+      async () => {
+        const s = await isvcStatus('iris');
+        expect(ready(s)?.status).toBe('True');
+        return s;
+      },
+      { what: 'iris Ready again after the wipe' },
+    );
+    expect(comparable(after)).toEqual(comparable(before));
+    expect(after.url).toBe(`http://iris.${namespace}.svc.cluster.local`);
+    expect(after.servedVersions?.map((v) => v.version)).toEqual([2]);
+    expect(await deploymentUids()).toEqual(uids);
   });
 });
