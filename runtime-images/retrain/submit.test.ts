@@ -16,7 +16,10 @@ describe('the scheduled TrainingJob', () => {
       policy: 'iris-nightly',
       policyUid: 'uid-1',
       runName: 'iris-nightly-29355541',
-      template: { metadata: { labels: { team: 'ml' } }, spec: { modelName: 'iris' } },
+      template: {
+        metadata: { labels: { team: 'ml' } },
+        spec: { modelName: 'iris', datasetRef: { name: 'iris' } },
+      },
     });
     expect(tj.metadata).toMatchObject({
       name: 'iris-nightly-sched-29355541',
@@ -29,7 +32,7 @@ describe('the scheduled TrainingJob', () => {
         { kind: 'RetrainPolicy', uid: 'uid-1', controller: true, blockOwnerDeletion: false },
       ],
     });
-    expect(tj.spec).toEqual({ modelName: 'iris' });
+    expect(tj.spec).toEqual({ modelName: 'iris', datasetRef: { name: 'iris' } });
   });
 
   it.each([

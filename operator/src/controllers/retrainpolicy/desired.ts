@@ -4,13 +4,21 @@
  * - For the schedule trigger: a CronJob whose pod runs the retrain trigger
  *   (`runtime-images/retrain`), under a ServiceAccount bound to a Role that can only create and
  *   list TrainingJobs in the namespace.
- * - For the other triggers (a new dataset version, drift, a manual request): the TrainingJob
- *   itself, from the template, named after what triggered it so it is made once.
+ *   The CronJob exists for every policy — suspended, without a schedule trigger — because its
+ *   annotations hold the triggers' record (`trigger-record.ts`).
+ * - For the other triggers (a new dataset version, drift, live accuracy, a manual request): the
+ *   TrainingJob itself, built by the builder the retrain program uses too
+ *   (`contract/retrain-run.ts`), named after what triggered it so it is made once.
  * - For a champion/challenger decision: an evaluation Job that scores the champion's artifact
  *   on the challenger's test split (the trainer image in `evaluate` mode).
  */
 
 import { DEFAULT_TERMINATION_MESSAGE_PATH } from '../../../../contract/results.js';
+import {
+  type RetrainTrainingJob,
+  type RetrainTrigger,
+  retrainTrainingJob,
+} from '../../../../contract/retrain-run.js';
 import {
   EvaluateEnv,
   RESULT_PATH_ENV,
@@ -26,7 +34,7 @@ import type {
   RoleObject,
   ServiceAccountObject,
 } from '../../runtime/builtin-kinds.js';
-import { childLabels, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../runtime/labels.js';
+import { childLabels } from '../../runtime/labels.js';
 import type { OwnerReference } from '../../runtime/resource.js';
 import type { ModelVersionObject } from '../lathe-kinds.js';
 import { resourceRequirements } from '../shared/container.js';
@@ -37,12 +45,17 @@ import {
   restrictedPodSecurityContext,
 } from '../shared/pod-security.js';
 
-export const POLICY_LABEL = 'lathe.dev/retrainpolicy';
-export const TRIGGER_LABEL = 'lathe.dev/trigger';
-/** The annotation a user sets (to any new value) to run now. */
-export const RUN_NOW_ANNOTATION = 'lathe.dev/run-now';
+export {
+  POLICY_LABEL,
+  /** The annotation a user sets on the policy (to any new value) to run now. */
+  RUN_NOW_ANNOTATION,
+  TRIGGER_LABEL,
+} from '../../../../contract/retrain-run.js';
 
-export type Trigger = 'schedule' | 'datasetChange' | 'drift' | 'accuracy' | 'manual';
+export type Trigger = RetrainTrigger;
+
+/** The annotation of an evaluation Job naming the challenger ModelVersion it is for. */
+export const CHALLENGER_ANNOTATION = 'lathe.dev/challenger';
 
 /** The ServiceAccount, Role and RoleBinding of the retrain trigger. */
 export function triggerIdentityName(policy: string): string {
@@ -89,9 +102,13 @@ export function triggerIdentity(
   };
 }
 
+/**
+ * The policy's CronJob: the schedule trigger (suspended without one, or while the policy is),
+ * carrying the triggers' record as annotations.
+ */
 export function desiredCronJob(
   policy: RetrainPolicy,
-  options: { image: string; owner: OwnerReference },
+  options: { image: string; owner: OwnerReference; record: Record<string, string> },
 ): CronJobObject {
   const name = policy.metadata.name ?? '';
   const schedule = policy.spec.triggers.schedule;
@@ -106,9 +123,11 @@ export function desiredCronJob(
       name: cronJobName(name),
       namespace: policy.metadata.namespace,
       labels,
+      annotations: options.record,
       ownerReferences: [options.owner],
     },
     spec: {
+      // Without a schedule trigger the CronJob never fires: it only holds the record.
       schedule: schedule?.cron ?? '0 0 1 1 *',
       timeZone: schedule?.timeZone ?? 'Etc/UTC',
       // Overlapping trigger pods are pointless; the runs' own concurrency is the policy's.
@@ -116,7 +135,7 @@ export function desiredCronJob(
       startingDeadlineSeconds: 300,
       successfulJobsHistoryLimit: 1,
       failedJobsHistoryLimit: 1,
-      suspend: policy.spec.suspend,
+      suspend: policy.spec.suspend || !schedule,
       jobTemplate: {
         metadata: { labels },
         spec: {
@@ -171,36 +190,34 @@ export function runName(
   return childName(policy, `${short}-${shortHash(token)}`);
 }
 
-/** A TrainingJob of the policy from its template (`datasetVersion` pins the data when given). */
+/**
+ * A TrainingJob the controller starts for `run`, from the template (`datasetVersion` pins the
+ * data when given), carrying what it was started for.
+ */
 export function desiredRun(
   policy: RetrainPolicy,
-  run: { name: string; trigger: Trigger; datasetVersion?: string },
-  owner: OwnerReference,
-): TrainingJobInput {
-  const template = policy.spec.template;
-  return {
-    apiVersion: 'lathe.dev/v1alpha1',
-    kind: 'TrainingJob',
-    metadata: {
-      name: run.name,
-      namespace: policy.metadata.namespace,
-      labels: {
-        ...(template.metadata?.labels ?? {}),
-        [MANAGED_BY_LABEL]: MANAGED_BY_VALUE,
-        [POLICY_LABEL]: policy.metadata.name ?? '',
-        [TRIGGER_LABEL]: run.trigger,
-      },
-      annotations: { ...(template.metadata?.annotations ?? {}) },
-      ownerReferences: [{ ...owner }],
+  run: {
+    name: string;
+    trigger: Exclude<Trigger, 'schedule'>;
+    datasetVersion?: string;
+    manualRequest?: string;
+    readingTime?: string;
+  },
+): RetrainTrainingJob<TrainingJobInput['spec']> {
+  return retrainTrainingJob({
+    namespace: policy.metadata.namespace ?? '',
+    policy: { name: policy.metadata.name ?? '', uid: policy.metadata.uid ?? '' },
+    name: run.name,
+    trigger: run.trigger,
+    template: {
+      ...(policy.spec.template.metadata ? { metadata: policy.spec.template.metadata } : {}),
+      spec: policy.spec.template.spec as TrainingJobInput['spec'],
     },
-    spec: {
-      ...template.spec,
-      datasetRef: {
-        ...template.spec.datasetRef,
-        ...(run.datasetVersion ? { version: run.datasetVersion } : {}),
-      },
-    } as TrainingJobInput['spec'],
-  };
+    ...(run.datasetVersion ? { datasetVersion: run.datasetVersion } : {}),
+    ...(run.manualRequest !== undefined ? { manualRequest: run.manualRequest } : {}),
+    ...(run.readingTime ? { readingTime: run.readingTime } : {}),
+    blockOwnerDeletion: true,
+  });
 }
 
 /** Scores `champion`'s artifact on the test split of the dataset version at `datasetUri`. */
@@ -209,6 +226,8 @@ export function desiredEvaluationJob(
   input: {
     name: string;
     champion: ModelVersionObject;
+    /** The challenger ModelVersion the evaluation is for (named in an annotation). */
+    challenger?: string;
     datasetUri: string;
     task: 'classification' | 'regression';
     image: string;
@@ -227,6 +246,7 @@ export function desiredEvaluationJob(
       name: input.name,
       namespace: policy.metadata.namespace,
       labels,
+      ...(input.challenger ? { annotations: { [CHALLENGER_ANNOTATION]: input.challenger } } : {}),
       ownerReferences: [input.owner],
     },
     spec: {

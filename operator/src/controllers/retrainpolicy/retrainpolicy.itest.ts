@@ -7,7 +7,9 @@
  * requests, none of which fails; a worse one is rejected and production stays; a new dataset
  * version triggers exactly one run, across an operator restart; traffic drawn from the
  * training distribution leaves the drift score low, shifted traffic raises it and starts a
- * run; suspend stops new runs; deleting the policy removes its CronJob and RBAC.
+ * run; suspend stops new runs; deleting the policy removes its CronJob and RBAC. A child name
+ * taken by an object Lathe does not manage shows as Ready=False/ChildConflict until it goes;
+ * a wiped status comes back the same, with no run started and no decision made again.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -29,7 +31,6 @@ import {
 import { isNotFound } from '../../runtime/kube-client.js';
 import type { Manager } from '../../runtime/manager.js';
 import { builtin, type KubeObject } from '../../runtime/resource.js';
-import { REFRESH_ANNOTATION } from '../dataset/runs.js';
 import {
   latheKinds,
   type ModelVersionObject,
@@ -37,6 +38,10 @@ import {
   type TrainingJobObject,
 } from '../lathe-kinds.js';
 import { POLICY_LABEL, RUN_NOW_ANNOTATION } from './desired.js';
+import { sampledRecords } from './samples.js';
+
+/** The Dataset's annotation asking it to read its source again. */
+const REFRESH_ANNOTATION = 'lathe.dev/refresh';
 
 const info = clusterInfo();
 const { store } = testStore();
@@ -152,6 +157,69 @@ afterAll(async () => {
 });
 
 describe('RetrainPolicy', () => {
+  it('shows a child name taken by an object Lathe does not manage as ChildConflict, and recovers once it goes', async () => {
+    // An object of the name the policy's CronJob must have, which Lathe did not create.
+    await client.create(builtin.cronJob, {
+      apiVersion: 'batch/v1',
+      kind: 'CronJob',
+      metadata: { name: 'taken-retrain', namespace },
+      spec: {
+        schedule: '0 0 1 1 *',
+        suspend: true,
+        jobTemplate: {
+          spec: {
+            template: {
+              spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'busybox' }] },
+            },
+          },
+        },
+      },
+    });
+    await client.create(latheKinds.retrainPolicy.resource, {
+      apiVersion: 'lathe.dev/v1alpha1',
+      kind: 'RetrainPolicy',
+      metadata: { name: 'taken', namespace, annotations: { [RUN_NOW_ANNOTATION]: 'now' } },
+      spec: { template: template('poor'), triggers: { datasetChange: true } },
+    });
+    const ready = async () =>
+      (await getPolicy('taken')).status?.conditions?.find((c) => c.type === 'Ready');
+    const conflict = await eventually(
+      async () => {
+        const condition = await ready();
+        expect(condition).toMatchObject({ status: 'False', reason: 'ChildConflict' });
+        return condition!;
+      },
+      { what: 'taken shows the conflict', timeoutMs: 60_000 },
+    );
+    expect(conflict.message).toContain(`CronJob ${namespace}/taken-retrain`);
+    expect(conflict.message).toContain('not managed by Lathe');
+    // Nothing is started while the policy cannot record what it starts.
+    expect(await runsOf('taken')).toEqual([]);
+    const impostor = await client.get<KubeObject>(builtin.cronJob, namespace, 'taken-retrain');
+    expect(impostor.metadata?.ownerReferences).toBeUndefined();
+
+    await client.delete(builtin.cronJob, namespace, 'taken-retrain');
+    await eventually(
+      async () => expect(await ready()).toMatchObject({ status: 'True', reason: 'Watching' }),
+      { what: 'taken Ready once the impostor is gone', timeoutMs: 120_000, intervalMs: 1_000 },
+    );
+    const cron = await client.get<KubeObject>(builtin.cronJob, namespace, 'taken-retrain');
+    expect(cron.metadata?.labels?.['app.kubernetes.io/managed-by']).toBe('lathe');
+    expect(cron.metadata?.ownerReferences?.[0]).toMatchObject({
+      kind: 'RetrainPolicy',
+      name: 'taken',
+    });
+    // Without a schedule trigger the CronJob never fires: it holds the triggers' record.
+    expect((cron.spec as { suspend?: boolean }).suspend).toBe(true);
+    // The request waited for the conflict; it is answered once, now.
+    await eventually(async () =>
+      expect(
+        (await runsOf('taken')).map((tj) => tj.metadata.labels?.['lathe.dev/trigger']),
+      ).toEqual(['manual']),
+    );
+    await client.delete(latheKinds.retrainPolicy.resource, namespace, 'taken');
+  });
+
   it('promotes a first run (no champion), then a better challenger under traffic, and rejects a worse one', async () => {
     await client.create(latheKinds.retrainPolicy.resource, {
       apiVersion: 'lathe.dev/v1alpha1',
@@ -253,6 +321,48 @@ describe('RetrainPolicy', () => {
     );
     expect(rejected.status?.lastPromotion?.reason).toContain('does not beat');
     expect(await production()).toEqual(before);
+  });
+
+  it('rebuilds the same status after it is wiped, starting no run and deciding nothing again', async () => {
+    const before = await getPolicy('manual');
+    expect(before.status?.lastPromotion?.decision).toBe('Rejected');
+    const runNames = async () => (await runsOf('manual')).map((tj) => tj.metadata.name).sort();
+    const decisions = async () =>
+      (await mvs()).map((m) => [
+        m.metadata.name,
+        m.spec.stage,
+        m.metadata.annotations?.['lathe.dev/promotion'],
+      ]);
+    const runsBefore = await runNames();
+    const decisionsBefore = await decisions();
+
+    const wiped = await client.patch<RetrainPolicyObject>(
+      latheKinds.retrainPolicy.resource,
+      namespace,
+      'manual',
+      'json',
+      [{ op: 'remove', path: '/status' }],
+      { subresource: 'status' },
+    );
+    expect(wiped.status?.lastPromotion).toBeUndefined();
+    const fields = (p: RetrainPolicyObject) => ({
+      lastPromotion: p.status?.lastPromotion,
+      lastTrigger: p.status?.lastTrigger,
+      lastTrainingJob: p.status?.lastTrainingJob,
+      lastRunTime: p.status?.lastRunTime,
+      lastDatasetVersion: p.status?.lastDatasetVersion,
+      lastManualRun: p.status?.lastManualRun,
+      active: p.status?.active,
+      ready: p.status?.conditions?.find((c) => c.type === 'Ready')?.reason,
+    });
+    expect(fields(before).lastManualRun).toBe('worse');
+    expect(fields(before).lastDatasetVersion).toBeDefined();
+    await eventually(
+      async () => expect(fields(await getPolicy('manual'))).toEqual(fields(before)),
+      { what: 'the same status rebuilt', timeoutMs: 60_000 },
+    );
+    expect(await runNames()).toEqual(runsBefore);
+    expect(await decisions()).toEqual(decisionsBefore);
   });
 
   it('starts exactly one run for a new dataset version, across an operator restart', async () => {
@@ -429,9 +539,25 @@ describe('RetrainPolicy', () => {
         expect(r.ok).toBe(true);
       }
     };
+    const sentFrom = new Date(Date.now() - 60_000);
     await send(0);
-    // The server writes its sampled requests every 10 s.
-    await new Promise((r) => setTimeout(r, 11_000));
+    // The server writes its sampled requests every 10 s: wait until they are in the store.
+    await eventually(
+      async () =>
+        expect(
+          (
+            await sampledRecords(
+              store,
+              info.minio.bucket,
+              namespace,
+              'drifty',
+              sentFrom,
+              new Date(Date.now() + 60_000),
+            )
+          ).length,
+        ).toBeGreaterThanOrEqual(lines.length),
+      { what: 'the sampled requests written', timeoutMs: 60_000, intervalMs: 1_000 },
+    );
     await createDriftPolicy('watch-drift', 'drifty', '1m');
     const calm = await eventually(
       async () => {

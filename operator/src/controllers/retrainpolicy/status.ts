@@ -1,43 +1,14 @@
 /**
- * The status of a RetrainPolicy: pure, from its runs (the TrainingJobs it owns), the newest
- * promotion decision (recorded on the challenger ModelVersion), the drift measurement and the
- * triggers' bookkeeping, and the clock.
+ * The status of a RetrainPolicy: pure, from what the steps found — its runs, the triggers'
+ * record (on its CronJob), the newest decision (on the ModelVersions), the readings — and the
+ * clock. Nothing is carried over from the previous status, so a wiped status comes back the
+ * same. The kstatus conditions are the step runner's; `readyOf` gives its Ready=True wording.
  */
 import type { RetrainPolicy, RetrainPolicyStatus } from '../../api/retrainpolicy.js';
-import {
-  type Condition,
-  type ConditionInput,
-  removeCondition,
-  setConditions,
-  timestamp,
-} from '../../runtime/conditions.js';
-import type { TrainingJobObject } from '../lathe-kinds.js';
-import { TRIGGER_LABEL } from './desired.js';
+import { timestamp } from '../../runtime/conditions.js';
+import type { RetrainFacts } from './facts.js';
+import { byCreation, isFinished } from './runs.js';
 import { nextScheduleTime } from './schedule.js';
-
-export interface PromotionRecord {
-  time: string;
-  decision: 'Promoted' | 'Rejected';
-  metric: string;
-  challenger: { modelVersion: string; value: number };
-  champion?: { modelVersion: string; value: number };
-  reason: string;
-  datasetVersion?: string;
-  policy: string;
-}
-
-export interface PolicyObservation {
-  runs: readonly TrainingJobObject[];
-  lastPromotion: PromotionRecord | undefined;
-  lastDrift: RetrainPolicyStatus['lastDrift'];
-  lastAccuracy: RetrainPolicyStatus['lastAccuracy'];
-  lastDatasetVersion: string | undefined;
-  lastManualRun: string | undefined;
-  /** Why a trigger cannot work now (its Dataset or InferenceService is missing), if so. */
-  blocked: { reason: string; message: string } | undefined;
-  /** A run that was due but waits (Forbid with a run active, cooldown), if so. */
-  deferred: string | undefined;
-}
 
 /** When the schedule trigger next fires; unset without one, or while suspended. */
 export function nextRunTime(policy: RetrainPolicy, now: Date): string | undefined {
@@ -47,19 +18,76 @@ export function nextRunTime(policy: RetrainPolicy, now: Date): string | undefine
   return next ? timestamp(next) : undefined;
 }
 
-export const isFinished = (tj: TrainingJobObject) =>
-  tj.status?.phase === 'Succeeded' || tj.status?.phase === 'Failed';
+/** How long until `nextRunTime` has passed (then it is refreshed): at most an hour. */
+export function untilNextRunMs(nextRun: string | undefined, now: Date): number | undefined {
+  if (!nextRun) return undefined;
+  return Math.min(60 * 60_000, Math.max(1_000, Date.parse(nextRun) - now.getTime() + 1_000));
+}
 
+type Fields = Omit<RetrainPolicyStatus, 'conditions' | 'observedGeneration'>;
+
+/**
+ * The status fields (all but conditions and observedGeneration). A fact a step did not get to
+ * leaves its fields undefined, so a failed pass keeps their last value.
+ */
 export function retrainPolicyStatus(
   policy: RetrainPolicy,
-  observed: PolicyObservation,
+  facts: Readonly<Partial<RetrainFacts>>,
   now: Date,
-): RetrainPolicyStatus {
-  const generation = policy.metadata.generation ?? 0;
-  const cond = (type: string, status: Condition['status'], reason: string, message: string) =>
-    ({ type, status, reason, message, observedGeneration: generation }) satisfies ConditionInput;
+): Fields {
+  const fields: Fields = { nextRunTime: nextRunTime(policy, now) };
+  if (facts.runs) {
+    const newest = byCreation(facts.runs).at(-1);
+    const recorded = facts.record?.lastRun;
+    const last =
+      newest?.metadata.creationTimestamp &&
+      (!recorded || newest.metadata.creationTimestamp >= recorded.time)
+        ? {
+            name: newest.metadata.name ?? '',
+            time: newest.metadata.creationTimestamp,
+            trigger: newest.metadata.labels?.['lathe.dev/trigger'],
+          }
+        : recorded;
+    if (last) {
+      fields.lastRunTime = last.time;
+      fields.lastTrainingJob = { name: last.name };
+      const trigger = last.trigger;
+      if (
+        trigger === 'schedule' ||
+        trigger === 'datasetChange' ||
+        trigger === 'drift' ||
+        trigger === 'accuracy' ||
+        trigger === 'manual'
+      )
+        fields.lastTrigger = trigger;
+    }
+    const active = byCreation(facts.runs)
+      .filter((tj) => !isFinished(tj))
+      .map((tj) => ({ name: tj.metadata.name ?? '' }));
+    if (active.length > 0) fields.active = active.slice(0, 100);
+  }
+  const promotion = facts.lastPromotion;
+  if (promotion) {
+    fields.lastPromotion = {
+      time: promotion.time,
+      decision: promotion.decision,
+      metric: promotion.metric,
+      challenger: promotion.challenger,
+      ...(promotion.champion ? { champion: promotion.champion } : {}),
+      reason: promotion.reason.slice(0, 1024),
+    };
+  }
+  if (facts.lastDrift) fields.lastDrift = facts.lastDrift;
+  if (facts.lastAccuracy) fields.lastAccuracy = facts.lastAccuracy;
+  if (facts.record?.datasetVersion) fields.lastDatasetVersion = facts.record.datasetVersion;
+  if (facts.record?.manualRequest) fields.lastManualRun = facts.record.manualRequest;
+  return fields;
+}
+
+/** What the triggers watch, for the Ready=True message. */
+export function watchedTriggers(policy: RetrainPolicy): string[] {
   const triggers = policy.spec.triggers;
-  const watching = [
+  return [
     triggers.schedule ? `schedule "${triggers.schedule.cron}" (${triggers.schedule.timeZone})` : '',
     triggers.datasetChange
       ? `new versions of Dataset ${policy.spec.template.spec.datasetRef.name}`
@@ -71,67 +99,18 @@ export function retrainPolicyStatus(
       ? `live accuracy of ${triggers.accuracy.inferenceServiceRef.name} below ${triggers.accuracy.minimum}`
       : '',
   ].filter(Boolean);
+}
 
-  const inputs: ConditionInput[] = [];
-  let reconciling: ConditionInput | undefined;
-  if (policy.spec.suspend) {
-    inputs.push(
-      cond('Ready', 'True', 'Suspended', 'spec.suspend is true: no trigger starts a run'),
-    );
-  } else if (observed.blocked) {
-    inputs.push(cond('Ready', 'False', observed.blocked.reason, observed.blocked.message));
-    reconciling = cond('Reconciling', 'True', observed.blocked.reason, observed.blocked.message);
-  } else {
-    const note = observed.deferred ? `; ${observed.deferred}` : '';
-    inputs.push(cond('Ready', 'True', 'Watching', `Watching ${watching.join(', ')}${note}`));
-  }
-  if (reconciling) inputs.push(reconciling);
-  let conditions = setConditions(policy.status?.conditions as Condition[] | undefined, inputs, now);
-  if (!reconciling) conditions = removeCondition(conditions, 'Reconciling');
-  conditions = removeCondition(conditions, 'Stalled');
-
-  const byCreation = [...observed.runs].sort((a, b) =>
-    (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''),
-  );
-  const newest = byCreation.at(-1);
-  const trigger = newest?.metadata.labels?.[TRIGGER_LABEL];
-  const active = byCreation
-    .filter((tj) => !isFinished(tj))
-    .map((tj) => ({ name: tj.metadata.name ?? '' }));
-  const promotion = observed.lastPromotion;
-
-  return Object.fromEntries(
-    Object.entries({
-      observedGeneration: generation,
-      conditions,
-      lastRunTime: newest?.metadata.creationTimestamp ?? policy.status?.lastRunTime,
-      nextRunTime: nextRunTime(policy, now),
-      lastTrainingJob: newest
-        ? { name: newest.metadata.name ?? '' }
-        : policy.status?.lastTrainingJob,
-      lastTrigger:
-        trigger === 'schedule' ||
-        trigger === 'datasetChange' ||
-        trigger === 'drift' ||
-        trigger === 'accuracy' ||
-        trigger === 'manual'
-          ? trigger
-          : policy.status?.lastTrigger,
-      active: active.length > 0 ? active.slice(0, 100) : undefined,
-      lastPromotion: promotion
-        ? {
-            time: promotion.time,
-            decision: promotion.decision,
-            metric: promotion.metric,
-            challenger: promotion.challenger,
-            ...(promotion.champion ? { champion: promotion.champion } : {}),
-            reason: promotion.reason.slice(0, 1024),
-          }
-        : policy.status?.lastPromotion,
-      lastDrift: observed.lastDrift,
-      lastAccuracy: observed.lastAccuracy,
-      lastDatasetVersion: observed.lastDatasetVersion,
-      lastManualRun: observed.lastManualRun,
-    }).filter(([, v]) => v !== undefined),
-  ) as RetrainPolicyStatus;
+/** The Ready=True reason and message: Suspended, or Watching (and a run that waits). */
+export function readyOf(
+  policy: RetrainPolicy,
+  facts: Readonly<Partial<RetrainFacts>>,
+): { reason: string; message: string } {
+  if (policy.spec.suspend)
+    return { reason: 'Suspended', message: 'spec.suspend is true: no trigger starts a run' };
+  const note = facts.deferred ? `; ${facts.deferred}` : '';
+  return {
+    reason: 'Watching',
+    message: `Watching ${watchedTriggers(policy).join(', ')}${note}`,
+  };
 }

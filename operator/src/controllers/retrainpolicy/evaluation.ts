@@ -1,0 +1,87 @@
+/**
+ * The champion's evaluation on the challenger's test split: an owned Job (the trainer image in
+ * `evaluate` mode), named after the two ModelVersions so it is started once, read through the
+ * pod index when it finished, and deleted by the promotion step once the decision it served is
+ * recorded (or by the history step, if a crash came in between).
+ */
+import { datasetVersionPrefix, s3Uri } from '../../../../contract/object-store-layout.js';
+import { parseResult } from '../../../../contract/results.js';
+import { type JobObject, kinds } from '../../runtime/builtin-kinds.js';
+import type { ReconcileContext } from '../../runtime/controller.js';
+import type { OwnerReference } from '../../runtime/resource.js';
+import type { ModelVersionObject, RetrainPolicyObject, TrainingJobObject } from '../lathe-kinds.js';
+import { cachedPodsOfJob, observeJobRun } from '../shared/job-run.js';
+import { childName, shortHash } from '../shared/names.js';
+import { desiredObjectStoreSecret, type ObjectStoreConfig } from '../shared/object-store-access.js';
+import { desiredEvaluationJob } from './desired.js';
+
+export type Evaluation =
+  | { state: 'pending' }
+  | { state: 'done'; job: JobObject; metrics: Record<string, number> }
+  | { state: 'failed'; job: JobObject | undefined; error: string };
+
+/** The evaluation Job's name for this challenger and champion. */
+export function evaluationJobName(
+  policy: string,
+  challenger: ModelVersionObject,
+  champion: ModelVersionObject,
+): string {
+  return childName(
+    policy,
+    `eval-${shortHash(challenger.metadata.name ?? '', champion.metadata.name ?? '')}`,
+  );
+}
+
+/** Starts the champion's evaluation, or reads how it ended. */
+export async function evaluateChampion(
+  policy: RetrainPolicyObject,
+  challenger: ModelVersionObject,
+  champion: ModelVersionObject,
+  run: TrainingJobObject,
+  ctx: ReconcileContext<RetrainPolicyObject>,
+  options: { config: ObjectStoreConfig; owner: OwnerReference; image: string },
+): Promise<Evaluation> {
+  const namespace = policy.metadata.namespace ?? '';
+  const lineage = challenger.spec.lineage?.dataset;
+  if (!lineage)
+    return {
+      state: 'failed',
+      job: undefined,
+      error: `${challenger.metadata.name} has no dataset lineage`,
+    };
+  const name = evaluationJobName(policy.metadata.name ?? '', challenger, champion);
+  const job = ctx.childrenOf(kinds.job, policy).find((j) => j.metadata?.name === name);
+  if (!job) {
+    await ctx.apply(kinds.secret, desiredObjectStoreSecret(namespace, options.config));
+    await ctx.apply(
+      kinds.job,
+      desiredEvaluationJob(policy, {
+        name,
+        champion,
+        challenger: challenger.metadata.name ?? '',
+        datasetUri: s3Uri(
+          options.config.bucket,
+          datasetVersionPrefix(namespace, lineage.name, lineage.version),
+        ),
+        task: run.status?.task ?? 'classification',
+        image: options.image,
+        store: options.config,
+        owner: options.owner,
+      }),
+    );
+    ctx.log.info(
+      { job: name, champion: champion.metadata.name },
+      'Started the champion evaluation',
+    );
+    return { state: 'pending' };
+  }
+  const observed = observeJobRun(job, cachedPodsOfJob(ctx, job));
+  if (observed.phase === 'Pending' || observed.phase === 'Running') return { state: 'pending' };
+  const result = parseResult('evaluate', observed.terminationMessage);
+  if (result?.outcome === 'succeeded') return { state: 'done', job, metrics: result.metrics };
+  return {
+    state: 'failed',
+    job,
+    error: `the evaluation of ${champion.metadata.name} on dataset version ${lineage.version} failed: ${result?.outcome === 'failed' ? `${result.reason}: ${result.message}` : observed.phase === 'Failed' ? observed.message : 'no result'}`,
+  };
+}
