@@ -267,7 +267,7 @@ describe('TrainingJob', () => {
     await client.create(
       latheKinds.trainingJob.resource,
       trainingJob('paused', {
-        hyperparameters: { epochs: 400, batchSize: 8, learningRate: 0.01, seed: 5 },
+        hyperparameters: { epochs: 1000, batchSize: 8, learningRate: 0.01, seed: 5 },
       }),
     );
     const running = await eventually(
