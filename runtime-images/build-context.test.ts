@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { copiedSources, inContext } from '../scripts/images/context.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const nodeImages = ['operator', 'ingest', 'trainer', 'server', 'retrain'];
@@ -30,50 +31,6 @@ function compiledFiles(): string[] {
     .split('\n')
     .filter((line) => line.trim() !== '' && !line.includes('/node_modules/'))
     .map((file) => path.relative(repoRoot, file).split(path.sep).join('/'));
-}
-
-/** The sources a Dockerfile's build stage copies from the context (`COPY src... dest`). */
-function copiedSources(dockerfile: string): string[] {
-  return dockerfile
-    .split('\n')
-    .filter((line) => /^COPY\s/.test(line) && !line.includes('--from='))
-    .flatMap((line) => {
-      const words = line.trim().split(/\s+/).slice(1);
-      return words.filter((word) => !word.startsWith('--')).slice(0, -1);
-    })
-    .map((source) => source.replace(/^\.\//, '').replace(/\/$/, ''));
-}
-
-function globToRegExp(pattern: string): RegExp {
-  let source = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern.charAt(i);
-    if (c === '*' && pattern[i + 1] === '*') {
-      source += '.*';
-      i++;
-      if (pattern[i + 1] === '/') i++;
-    } else if (c === '*') source += '[^/]*';
-    else if (c === '?') source += '[^/]';
-    else source += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  // A pattern that names a directory also matches everything under it.
-  return new RegExp(`^${source}(/.*)?$`);
-}
-
-/**
- * Whether a `.dockerignore` keeps `file` in the build context: the last pattern that matches
- * decides, `!` re-includes (Docker's rules, without the rarely used escapes).
- */
-function inContext(ignoreFile: string, file: string): boolean {
-  let kept = true;
-  for (const raw of ignoreFile.split('\n')) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    const negated = line.startsWith('!');
-    const pattern = (negated ? line.slice(1) : line).replace(/^\/+/, '');
-    if (globToRegExp(pattern).test(file)) kept = negated;
-  }
-  return kept;
 }
 
 describe('the build context', () => {

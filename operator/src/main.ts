@@ -8,7 +8,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { ConfigError, loadConfig, type OperatorConfig } from './config.js';
+import { ConfigError, LATHE_VERSION, loadConfig, type OperatorConfig } from './config.js';
 import { controllers } from './controllers/index.js';
 import { startServers } from './observability/health.js';
 import { createLogger } from './observability/logging.js';
@@ -18,6 +18,34 @@ import { Manager } from './runtime/manager.js';
 
 /** Kubernetes' default grace period is 30 s; finish in-flight work well within it. */
 const shutdownTimeoutMs = 25_000;
+
+const usage = `Usage: lathe-operator [--help | --version]
+
+The Lathe operator. It takes no other arguments: it is configured by its environment
+(LATHE_* variables, validated at start; docs/operator.md), and talks to the API server of
+KUBECONFIG, ~/.kube/config or its in-cluster service account.
+`;
+
+/**
+ * Answers --help and --version without reading the configuration or the cluster (after every
+ * module has loaded, so the image's smoke test proves the program is whole); true when the
+ * process should exit.
+ */
+function answeredFlags(argv: readonly string[]): boolean {
+  if (argv.includes('--version')) {
+    process.stdout.write(`lathe-operator ${LATHE_VERSION} (Node.js ${process.version})\n`);
+    return true;
+  }
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(usage);
+    return true;
+  }
+  if (argv.length > 0) {
+    process.stderr.write(`Unknown argument ${argv[0]}\n\n${usage}`);
+    process.exit(2);
+  }
+  return false;
+}
 
 function readConfig(): OperatorConfig {
   try {
@@ -117,9 +145,13 @@ function flush(log: Logger): Promise<void> {
   return new Promise((resolve) => log.flush(() => resolve()));
 }
 
-main().catch((error: unknown) => {
+if (!answeredFlags(process.argv.slice(2))) {
+  main().catch(fatal);
+}
+
+function fatal(error: unknown): void {
   process.stderr.write(
     `Fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
   );
   process.exit(1);
-});
+}
