@@ -10,7 +10,8 @@
  * 6. service — the Service in front of every version;
  * 7. disruption budget — the PodDisruptionBudget;
  * 8. hpa — `hpa` mode: the HorizontalPodAutoscaler; otherwise none;
- * 9. rollout verdict — Ready from the plan and what is available.
+ * 9. rollout verdict — Ready from the plan and what is available;
+ * 10. drift — the newest drift a RetrainPolicy measured on the service (`drift.ts`).
  *
  * The runner writes the status on every path; a step that fails (a child name taken by an
  * object Lathe does not manage) shows as `Ready=False` with its reason. The status is built
@@ -27,6 +28,7 @@ import { defineStepController } from '../../runtime/steps.js';
 import { type InferenceServiceObject, latheKinds } from '../lathe-kinds.js';
 import { objectStoreSecretPermissions } from '../shared/object-store-access.js';
 import { autoscaleStep } from './autoscale-step.js';
+import { driftPolicyIndex, driftServiceOf, driftStep } from './drift.js';
 import { inferenceServiceIndexes, servicesOfModel } from './indexes.js';
 import {
   credentialsStep,
@@ -60,11 +62,13 @@ export function inferenceServiceController(options: InferenceServiceControllerOp
       owns(kinds.podDisruptionBudget),
       owns(kinds.horizontalPodAutoscaler, { deletes: true }),
     ],
-    watches: [watchesPodsOf('InferenceService'), watches(latheKinds.modelVersion, servicesOfModel)],
-    indexes: inferenceServiceIndexes,
+    watches: [
+      watchesPodsOf('InferenceService'),
+      watches(latheKinds.modelVersion, servicesOfModel),
+      watches(latheKinds.retrainPolicy, driftServiceOf),
+    ],
+    indexes: [...inferenceServiceIndexes, driftPolicyIndex],
     permissions: objectStoreSecretPermissions,
-    // Written by the RetrainPolicy controller that measures this service's drift.
-    foreignStatusFields: ['drift'],
     steps: [
       storageStep(store),
       resolveStep,
@@ -75,6 +79,7 @@ export function inferenceServiceController(options: InferenceServiceControllerOp
       disruptionBudgetStep,
       hpaStep,
       rolloutVerdictStep,
+      driftStep,
     ],
     status: (isvc, facts) => inferenceServiceStatus(isvc, facts),
     ready: (isvc) => servingReady(isvc),

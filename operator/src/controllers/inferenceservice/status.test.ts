@@ -213,7 +213,7 @@ describe('inferenceServiceStatus', () => {
   ])('$why', ({ facts, want }) => {
     const status = inferenceServiceStatus(isvc(), facts);
     expect(status).toEqual(expect.objectContaining(want));
-    if (!facts.served) expect(Object.keys(status).sort()).toEqual(['load', 'url']);
+    if (!facts.served) expect(Object.keys(status).sort()).toEqual(['drift', 'load', 'url']);
   });
 
   it('does not read the previous status', () => {

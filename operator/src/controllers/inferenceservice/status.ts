@@ -36,6 +36,8 @@ export interface ServingFacts {
   plan: RolloutPlan;
   /** The serving Deployments that remain after the plan's deletions (deployments). */
   served: readonly ServedDeployment[];
+  /** The newest drift a RetrainPolicy measured on the service; null when none did (drift). */
+  drift: NonNullable<InferenceServiceStatus['drift']> | null;
 }
 
 type StepCondition = Omit<ConditionInput, 'observedGeneration'>;
@@ -101,11 +103,13 @@ export function rolloutReadiness(
 export function inferenceServiceStatus(
   isvc: InferenceService,
   facts: Readonly<Partial<ServingFacts>>,
-): Omit<InferenceServiceStatus, 'conditions' | 'observedGeneration' | 'drift'> {
+): Omit<InferenceServiceStatus, 'conditions' | 'observedGeneration'> {
   const name = isvc.metadata.name ?? '';
   const served = facts.served;
   const status: ReturnType<typeof inferenceServiceStatus> = {
     url: serviceUrl(isvc),
+    // null (none measured) is written as absent; undefined (the step did not run) is kept.
+    drift: facts.drift === null ? undefined : facts.drift,
     load: facts.load
       ? {
           requestsPerSecond: round(facts.load.requestsPerSecond),
