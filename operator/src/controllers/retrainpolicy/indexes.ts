@@ -16,9 +16,9 @@ export const POLICY_DATASET_INDEX = 'retrainpolicy.dataset';
 /** RetrainPolicies by the InferenceService their drift or accuracy trigger reads. */
 export const POLICY_SERVICE_INDEX = 'retrainpolicy.inferenceservice';
 /** ModelVersions by model name. */
-export const MODEL_NAME_INDEX = 'modelversion.model-name';
+export const MODEL_NAME_INDEX = 'retrainpolicy.modelversions-by-model';
 /** ModelVersions by the RetrainPolicy whose decision they carry. */
-export const DECIDED_BY_INDEX = 'modelversion.decided-by-retrainpolicy';
+export const DECIDED_BY_INDEX = 'retrainpolicy.modelversions-by-decision';
 
 export const retrainPolicyIndexes = [
   indexField(latheKinds.retrainPolicy, POLICY_DATASET_INDEX, (p) => [

@@ -15,7 +15,8 @@
  * What must survive a restart lives in what exists, not in status and not in memory: the
  * record on the CronJob, what each run was started for (its labels and annotations), and each
  * decision (on the run and on its ModelVersion). Wiping the status changes nothing; the next
- * pass rebuilds it. The only memory kept is a cache — training statistics, and the newest
+ * pass rebuilds it. (The status is read once, to take over the record an earlier operator
+ * version kept there, while the CronJob holds none.) The only memory kept is a cache — training statistics, and the newest
  * readings, which pace the next ones — whose loss changes no decision (`step-triggers.ts`).
  */
 import type { DatasetStats } from '../../../../contract/dataset-stats.js';

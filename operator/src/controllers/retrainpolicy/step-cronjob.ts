@@ -21,8 +21,10 @@ import type { RetrainFacts } from './facts.js';
 import { nextRunTime, untilNextRunMs } from './status.js';
 import {
   currentRecord,
+  holdsRecord,
   parseRecord,
   recordAnnotations,
+  recordFromStatus,
   type TriggerRecord,
 } from './trigger-record.js';
 
@@ -45,7 +47,9 @@ export function cronJobStep(retrainImage: string): Step<RetrainPolicyObject, Ret
         .childrenOf(kinds.cronJob, policy)
         .find((c) => c.metadata?.name === cronJobName(policy.metadata.name ?? ''));
       const record = currentRecord({
-        recorded: parseRecord(existing?.metadata?.annotations),
+        recorded: holdsRecord(existing?.metadata?.annotations)
+          ? parseRecord(existing?.metadata?.annotations)
+          : recordFromStatus(policy.status),
         runs: facts.runs ?? [],
         datasetChange: spec.triggers.datasetChange,
         currentDatasetVersion: datasetVersion,

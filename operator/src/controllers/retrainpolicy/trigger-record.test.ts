@@ -2,10 +2,12 @@ import { describe, expect, it } from 'vitest';
 import type { TrainingJobObject } from '../lathe-kinds.js';
 import {
   currentRecord,
+  holdsRecord,
   parseRecord,
   RecordAnnotation,
   type RecordInputs,
   recordAnnotations,
+  recordFromStatus,
   recordStarted,
   type TriggerRecord,
 } from './trigger-record.js';
@@ -195,5 +197,26 @@ describe('the record in annotations', () => {
     ['other annotations are ignored', { 'example.com/x': 'y' }, {}],
   ])('%s', (_name, annotations, want) => {
     expect(parseRecord(annotations)).toEqual(want);
+  });
+});
+
+describe('a policy whose CronJob holds no record', () => {
+  it.each<[string, Record<string, string> | undefined, boolean]>([
+    ['no CronJob', undefined, false],
+    ['a CronJob without the record', { 'example.com/x': 'y' }, false],
+    ['a CronJob with a record', { [RecordAnnotation.manualRequest]: 'go' }, true],
+  ])('%s: holds a record %s', (_name, annotations, want) => {
+    expect(holdsRecord(annotations)).toBe(want);
+  });
+
+  it.each<[string, Parameters<typeof recordFromStatus>[0], TriggerRecord]>([
+    ['a new policy', undefined, {}],
+    [
+      'one an earlier operator kept in status',
+      { lastDatasetVersion: 'v3', lastManualRun: 'go' },
+      { datasetVersion: 'v3', manualRequest: 'go' },
+    ],
+  ])('%s: the record from its status', (_name, status, want) => {
+    expect(recordFromStatus(status)).toEqual(want);
   });
 });

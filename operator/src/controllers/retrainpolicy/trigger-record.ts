@@ -75,6 +75,26 @@ function parseLastRun(raw: string | undefined): TriggerRecord['lastRun'] {
   }
 }
 
+/**
+ * The record of a policy whose CronJob holds none: what an earlier version of the operator kept
+ * in the policy's status (`lastDatasetVersion`, `lastManualRun`). Read only then — once, on an
+ * upgrade, or if someone deleted the CronJob — so a run is not started again for a version or
+ * request acted on before; otherwise the status is never read back.
+ */
+export function recordFromStatus(
+  status: { lastDatasetVersion?: string; lastManualRun?: string } | undefined,
+): TriggerRecord {
+  return dropUndefined({
+    datasetVersion: status?.lastDatasetVersion,
+    manualRequest: status?.lastManualRun,
+  });
+}
+
+/** Whether the annotations hold a record at all. */
+export function holdsRecord(annotations: Readonly<Record<string, string>> | undefined): boolean {
+  return Object.values(RecordAnnotation).some((key) => annotations?.[key] !== undefined);
+}
+
 /** The annotations that hold `record`. */
 export function recordAnnotations(record: TriggerRecord): Record<string, string> {
   const a: Record<string, string> = {};
