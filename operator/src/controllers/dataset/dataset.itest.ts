@@ -553,7 +553,7 @@ describe('Dataset', () => {
       const keysBefore = (await store.list(info.minio.bucket, prefix())).sort();
       expect(await storedVersions()).toEqual([first, second].sort());
 
-      await client.patch(
+      const wiped = await client.patch<DatasetObject>(
         latheKinds.dataset.resource,
         namespace,
         name,
@@ -561,6 +561,7 @@ describe('Dataset', () => {
         { status: null },
         { subresource: 'status' },
       );
+      expect(wiped.status?.currentVersion).toBeUndefined();
       const { conditions: _, ...fields } = before.status ?? {};
       const rebuilt = await eventually(
         async () => {

@@ -42,9 +42,11 @@ export function retentionStep(versions: DatasetVersionStore): Step<DatasetObject
       for (const o of expiredRuns(facts.runs ?? [], JOB_HISTORY))
         await ctx.delete(kinds.job, o.job);
 
+      // No listing (the store could not be reached): nothing is known to be beyond the history.
+      if (!facts.stored) return undefined;
       const ref = { namespace: ds.metadata.namespace ?? '', name: ds.metadata.name ?? '' };
       const { deletable } = retention(
-        facts.stored ?? [],
+        facts.stored,
         facts.current?.version,
         ds.spec.versionHistoryLimit,
         referencedVersions(ds, ctx),

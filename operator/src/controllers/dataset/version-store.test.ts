@@ -104,4 +104,16 @@ describe('DatasetVersionStore', () => {
     expect(error).toMatchObject({ reason: 'StorageUnavailable' });
     expect((error as Error).message).toContain('ECONNREFUSED');
   });
+
+  it('answers from what it knows while the store is down, without asking it', async () => {
+    const fake = fakeStore({ [A]: '2026-06-01T00:00:00Z' });
+    const versions = new DatasetVersionStore(fake.store, 'lathe');
+    await versions.rowCounts(ds, 'job-1', A);
+    fake.setDown(true);
+    const known = versions.known();
+    expect((await known.versions(ds, 'job-2', B)).map((v) => v.version)).toEqual([A]);
+    expect(await known.rowCounts(ds, 'job-2', A)).toMatchObject({ rows: 150 });
+    expect(await known.versions({ namespace: 'ns', name: 'other' }, '')).toEqual([]);
+    expect(fake.calls.list).toBe(1);
+  });
 });

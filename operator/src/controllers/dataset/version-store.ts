@@ -70,7 +70,14 @@ async function reachable<T>(what: string, action: () => Promise<T>): Promise<T> 
   }
 }
 
-export class DatasetVersionStore {
+/** How the `versions` step reads a Dataset's versions: from the store, or from what is known. */
+export interface VersionReader {
+  versions(ds: DatasetRef, basis: string, expected?: string): Promise<StoredVersion[]>;
+  rowCounts(ds: DatasetRef, basis: string, version: string): Promise<RowCounts | undefined>;
+  stats(ds: DatasetRef, version: string): Promise<DatasetStats | undefined>;
+}
+
+export class DatasetVersionStore implements VersionReader {
   readonly #store: ObjectStore;
   readonly #bucket: string;
   readonly #listings = new ExpiringMap<string, Listing>({
@@ -128,6 +135,22 @@ export class DatasetVersionStore {
     };
     this.#listings.set(key, listing);
     return listing;
+  }
+
+  /**
+   * The same answers from the caches alone, whatever their basis, for when the store cannot be
+   * reached: a listing never taken is empty, statistics never read unknown.
+   */
+  known(): VersionReader {
+    const listing = (ds: DatasetRef) => this.#listings.get(`${ds.namespace}/${ds.name}`);
+    return {
+      versions: async (ds) => listing(ds)?.versions ?? [],
+      rowCounts: async (ds, _basis, version) => listing(ds)?.counts.get(version),
+      stats: async (ds, version) =>
+        this.#stats.get(
+          `${datasetVersionPrefix(ds.namespace, ds.name, version)}${DatasetFile.stats}`,
+        ),
+    };
   }
 
   /** The statistics of one version, or undefined when it has none (or is gone). */
