@@ -174,21 +174,6 @@ describe('ControllerRunner outcomes', () => {
     expect(statusWrites()).toBe(2);
   });
 
-  it('leaves status fields another controller writes out of the comparison', async () => {
-    const { runner, writes } = await setup(
-      async (obj, ctx) => {
-        await ctx.patchStatus(obj, { size: 1 });
-        return done();
-      },
-      { foreignStatusFields: ['drift'] },
-      { objects: { Widget: [widgetObject('a', { status: { size: 1, drift: { value: 0.3 } } })] } },
-    );
-    await runner.reconcileKey('ns/a');
-    expect(
-      writes.filter((w) => (w[6] as { subresource?: string })?.subresource === 'status'),
-    ).toEqual([]);
-  });
-
   it('remembers a status write only until the cache shows a newer version, or for 5 minutes', async () => {
     let size = 1;
     const { runner, emit } = await setup(

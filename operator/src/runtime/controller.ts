@@ -222,12 +222,6 @@ export interface ControllerDefinition<T extends KubeObject> {
    * derived by `rbac/derive.ts`); the chart's ClusterRole is generated from both.
    */
   permissions?: PermissionRule[];
-  /**
-   * Status fields another controller writes (under its own field manager): left out when this
-   * controller compares the status it computed with the object's, so their presence never
-   * makes it write, and its writes never remove them.
-   */
-  foreignStatusFields?: readonly string[];
   /** Workers; defaults to the operator's `LATHE_WORKERS`. */
   workers?: number;
   reconcile(obj: T, ctx: ReconcileContext<T>): Promise<Result>;
@@ -623,22 +617,10 @@ export class ControllerRunner<T extends KubeObject> {
     const last = this.#lastStatusWrites.get(uid);
     if (last && last.basedOn === cachedVersion && statusEqual(last.status, status)) return false;
     if (last && last.basedOn !== cachedVersion) this.#lastStatusWrites.delete(uid);
-    const foreign = this.#definition.foreignStatusFields ?? [];
-    const own =
-      foreign.length === 0 || !current.status
-        ? current
-        : {
-            ...current,
-            status: Object.fromEntries(
-              Object.entries(current.status as Record<string, unknown>).filter(
-                ([field]) => !foreign.includes(field),
-              ),
-            ),
-          };
     const written = await patchStatusIfChanged(
       this.#deps.client,
       this.#definition.for.resource,
-      own,
+      current,
       status,
       this.fieldManager,
     );

@@ -3,8 +3,8 @@
  *
  * - drift: the inputs the service sampled (object store, `feedback/…/requests/`) over the last
  *   check interval, against the training statistics of the served ModelVersion's dataset
- *   version; shown on the InferenceService too (`status.drift`, a field only this controller
- *   writes, under its own field manager);
+ *   version, recorded in the policy's `status.lastDrift` (the InferenceService controller copies
+ *   the newest into the service's own `status.drift`: one writer per status);
  * - live accuracy: the feedback counters of the service's ready pods of the served version,
  *   found through the pod index by InferenceService (never a scan of the namespace).
  *
@@ -126,28 +126,6 @@ export async function measureServedDrift(
     samples: report.samples,
     modelVersion: mv.metadata.name ?? '',
   };
-  await ctx.client.patch(
-    latheKinds.inferenceService.resource,
-    namespace,
-    service,
-    'apply',
-    {
-      apiVersion: 'lathe.dev/v1alpha1',
-      kind: 'InferenceService',
-      metadata: { name: service, namespace },
-      status: {
-        drift: {
-          time: reading.time,
-          metric: drift.metric,
-          value: reading.value,
-          ...(report.feature ? { feature: report.feature } : {}),
-          samples: report.samples,
-          retrainPolicy: policy.metadata.name,
-        },
-      },
-    },
-    { fieldManager: ctx.fieldManager, force: true, subresource: 'status' },
-  );
   ctx.log.info({ drift: reading }, 'Measured drift of the served inputs');
   return { drift: reading };
 }

@@ -144,8 +144,6 @@ export function retrainPolicyController(options: RetrainPolicyControllerOptions)
       ...objectStoreSecretPermissions,
       // Promoting a challenger and recording the decision on it: one merge patch.
       { apiGroups: ['lathe.dev'], resources: ['modelversions'], verbs: ['patch'] },
-      // The drift measured is shown on the InferenceService (its own field, own field manager).
-      { apiGroups: ['lathe.dev'], resources: ['inferenceservices/status'], verbs: ['patch'] },
     ],
     steps: [
       storageStep,

@@ -569,17 +569,20 @@ describe('RetrainPolicy', () => {
     );
     expect(calm.status?.lastDrift?.value).toBeLessThan(0.5);
     expect(await runsOf('watch-drift')).toEqual([]);
-    const isvc = await client.get<KubeObject>(
-      latheKinds.inferenceService.resource,
-      namespace,
-      'drifty',
+    // The InferenceService shows the measurement too (its controller copies it).
+    await eventually(
+      async () => {
+        const isvc = await client.get<KubeObject>(
+          latheKinds.inferenceService.resource,
+          namespace,
+          'drifty',
+        );
+        expect(
+          (isvc.status as { drift?: { value: number; retrainPolicy: string } }).drift,
+        ).toMatchObject({ value: calm.status?.lastDrift?.value, retrainPolicy: 'watch-drift' });
+      },
+      { what: 'the drift shown on the InferenceService' },
     );
-    expect(
-      (isvc.status as { drift?: { value: number; retrainPolicy: string } }).drift,
-    ).toMatchObject({
-      value: calm.status?.lastDrift?.value,
-      retrainPolicy: 'watch-drift',
-    });
 
     await send(3);
     const drifted = await eventually(
