@@ -15,6 +15,7 @@ import type { ReconcileContext } from '../../runtime/controller.js';
 import { ExpiringMap } from '../../runtime/expiring-map.js';
 import type { Step, StepPart } from '../../runtime/steps.js';
 import type { InferenceServiceObject } from '../lathe-kinds.js';
+import { scrapeMetrics, serverMetricsUrl } from '../shared/server-metrics.js';
 import {
   decideReplicas,
   type LoadSample,
@@ -26,7 +27,7 @@ import {
   scrapeDue,
   totalLoad,
 } from './autoscale.js';
-import { SERVER_PORT, ServingLabel } from './desired.js';
+import { ServingLabel } from './desired.js';
 import { podsOfService } from './indexes.js';
 import type { ServingFacts } from './status.js';
 
@@ -34,7 +35,6 @@ import type { ServingFacts } from './status.js';
 export const SCRAPE_INTERVAL_MS = 5_000;
 /** A pod is not read again sooner than this (reconciles between two scrapes reuse its load). */
 const MIN_SCRAPE_SPACING_MS = SCRAPE_INTERVAL_MS / 2;
-const SCRAPE_TIMEOUT_MS = 2_000;
 
 /** What the autoscaler remembers of one InferenceService. */
 interface ScalerMemory {
@@ -48,7 +48,7 @@ type Part = StepPart<ServingFacts>;
 
 /** The autoscale step (see the module header). `fetchMetrics` reads a pod's `/metrics`. */
 export function autoscaleStep(
-  fetchMetrics: (url: string) => Promise<string> = defaultFetchMetrics,
+  fetchMetrics: (url: string) => Promise<string> = scrapeMetrics,
 ): Step<InferenceServiceObject, ServingFacts> {
   const scalers = new ExpiringMap<string, ScalerMemory>({
     maxEntries: 10_000,
@@ -131,7 +131,7 @@ async function measureLoad(
       const ip = pod.status?.podIP;
       if (!ip) return undefined;
       try {
-        const text = await fetchMetrics(`http://${ip}:${SERVER_PORT}/metrics`);
+        const text = await fetchMetrics(serverMetricsUrl(ip));
         const sample = parseLoadSample(text, nowMs);
         if (!sample) return undefined;
         const load = known ? loadBetween(known.sample, sample) : undefined;
@@ -150,10 +150,4 @@ async function measureLoad(
 
 function isReady(pod: PodObject): boolean {
   return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-}
-
-async function defaultFetchMetrics(url: string): Promise<string> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(SCRAPE_TIMEOUT_MS) });
-  if (!response.ok) throw new Error(`${url} answered ${response.status}`);
-  return await response.text();
 }

@@ -22,9 +22,9 @@ import {
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
 } from '../shared/pod-security.js';
+import { SERVER_PORT } from '../shared/server-metrics.js';
 import type { PlannedDeployment, Role } from './rollout.js';
 
-export const SERVER_PORT = 8080;
 export const DEFAULT_SERVING_RESOURCES = { cpu: '250m', memory: '512Mi' } as const;
 /** Labels of a serving Deployment and its pods. */
 export const ServingLabel = { version: 'lathe.dev/model-version', role: 'lathe.dev/role' } as const;
