@@ -143,7 +143,11 @@ function runShown(command: string, args: string[]): void {
 /** The last commit that changed an image's sources, marked when the working tree differs. */
 function revisionOf(files: string[]): string {
   const git = (args: string[]) =>
-    execFileSync('git', args, { cwd: repoRoot, encoding: 'utf8' }).trim();
+    execFileSync('git', args, {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   try {
     const commit = git(['log', '-1', '--format=%H', '--', ...files]);
     const changed = git(['status', '--porcelain', '--', ...files]);
@@ -156,27 +160,30 @@ function revisionOf(files: string[]): string {
 /**
  * What the sandbox's builds need to reach the package registries: its TLS-intercepting proxy's
  * CA is only in the host's bundle, so the bundle, an npmrc and a pip.conf naming it are mounted
- * into every RUN of the build (never into the image; buildah's layer cache ignores them).
+ * into every RUN of the build, all under /root (root's own files: not the image's bundle in
+ * /etc/ssl, which the trainer's build stage installs, and nothing user 65532 can read where a
+ * single-stage image keeps the empty mount points). buildah's layer cache ignores mounts.
  */
 function registryMounts(dir: string): string[] {
   const bundle = process.env.LATHE_IMAGES_CA_BUNDLE ?? '/etc/ssl/certs/ca-certificates.crt';
   if (!existsSync(bundle)) return [];
   const config = path.join(dir, 'config');
+  const ca = '/root/.lathe-build-ca.crt';
   writeFileSync(
     path.join(config, 'npmrc'),
-    'cafile=/etc/ssl/certs/ca-certificates.crt\naudit=false\nfund=false\nupdate-notifier=false\n',
+    `cafile=${ca}\naudit=false\nfund=false\nupdate-notifier=false\n`,
   );
   writeFileSync(
     path.join(config, 'pip.conf'),
-    '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\ndisable-pip-version-check = true\n',
+    `[global]\ncert = ${ca}\ndisable-pip-version-check = true\n`,
   );
   return [
     '-v',
-    `${bundle}:/etc/ssl/certs/ca-certificates.crt:ro`,
+    `${bundle}:${ca}:ro`,
     '-v',
     `${path.join(config, 'npmrc')}:/root/.npmrc:ro`,
     '-v',
-    `${path.join(config, 'pip.conf')}:/etc/pip.conf:ro`,
+    `${path.join(config, 'pip.conf')}:/root/.config/pip/pip.conf:ro`,
   ];
 }
 
@@ -391,6 +398,12 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('npm run images needs root (buildah, mmdebstrap)');
   const started = performance.now();
   const varLibContainersExisted = existsSync('/var/lib/containers');
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      hostCleanup(!varLibContainersExisted);
+      process.exit(130);
+    });
+  }
   try {
     run('bash', [path.join(here, 'prepare.sh')]);
     mkdirSync(path.join(imagesDir(), 'archives'), { recursive: true });
