@@ -13,6 +13,7 @@ import { kinds } from '../../runtime/builtin-kinds.js';
 import { type FieldIndex, indexField, type ReconcileContext } from '../../runtime/controller.js';
 import type { Step } from '../../runtime/steps.js';
 import { type DatasetObject, latheKinds } from '../lathe-kinds.js';
+import { TRAINING_JOBS_BY_DATASET, trainingJobsByDataset } from '../shared/indexes.js';
 import { retention } from './history.js';
 import { expiredRuns } from './observe.js';
 import type { DatasetFacts } from './status.js';
@@ -23,15 +24,13 @@ export const JOB_HISTORY = 3;
 
 /** ModelVersions by the Dataset of their lineage. */
 export const MODELVERSION_DATASET_INDEX = 'modelversion.lineage.dataset';
-/** TrainingJobs by the Dataset they train on. */
-export const TRAININGJOB_DATASET_INDEX = 'trainingjob.dataset';
 
 /** The field indexes this step looks references up in. */
 export const referenceIndexes: FieldIndex[] = [
   indexField(latheKinds.modelVersion, MODELVERSION_DATASET_INDEX, (mv) => [
     mv.spec.lineage?.dataset?.name,
   ]),
-  indexField(latheKinds.trainingJob, TRAININGJOB_DATASET_INDEX, (tj) => [tj.spec.datasetRef.name]),
+  trainingJobsByDataset,
 ];
 
 /** The `history` step (see the module header). */
@@ -84,12 +83,7 @@ export function referencedVersions(
     const lineage = mv.spec.lineage?.dataset;
     if (lineage?.name === name) used.add(lineage.version);
   }
-  for (const tj of ctx.byField(
-    latheKinds.trainingJob,
-    TRAININGJOB_DATASET_INDEX,
-    namespace,
-    name,
-  )) {
+  for (const tj of ctx.byField(latheKinds.trainingJob, TRAINING_JOBS_BY_DATASET, namespace, name)) {
     if (tj.spec.datasetRef.name !== name) continue;
     if (tj.spec.datasetRef.version) used.add(tj.spec.datasetRef.version);
     if (tj.status?.datasetVersion) used.add(tj.status.datasetVersion);

@@ -13,15 +13,14 @@ import {
   latheKinds,
   type ModelVersionObject,
 } from '../lathe-kinds.js';
+import { MODEL_VERSIONS_BY_MODEL, modelVersionsByModel } from '../shared/indexes.js';
 
 /** InferenceServices by the model they serve (`spec.model.name`). */
 export const SERVICES_BY_MODEL = 'inferenceservice.spec.model.name';
-/** ModelVersions by their model (`spec.modelName`). */
-export const VERSIONS_BY_MODEL = 'modelversion.spec.modelName';
 
 export const inferenceServiceIndexes = [
   indexField(latheKinds.inferenceService, SERVICES_BY_MODEL, (isvc) => [isvc.spec.model.name]),
-  indexField(latheKinds.modelVersion, VERSIONS_BY_MODEL, (mv) => [mv.spec.modelName]),
+  modelVersionsByModel,
 ];
 
 /** The keys of the InferenceServices that serve the model of `mv` (the ModelVersion watch). */
@@ -39,7 +38,7 @@ export function versionsOfModel(
 ): ModelVersionObject[] {
   return caches.byField(
     latheKinds.modelVersion,
-    VERSIONS_BY_MODEL,
+    MODEL_VERSIONS_BY_MODEL,
     isvc.metadata?.namespace ?? '',
     isvc.spec.model.name,
   );

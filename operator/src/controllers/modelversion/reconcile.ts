@@ -22,10 +22,11 @@
 import type { ObjectStore } from '../../../../contract/object-store.js';
 import { parseS3Uri } from '../../../../contract/object-store-layout.js';
 import { findCondition, isConditionTrue } from '../../runtime/conditions.js';
-import { indexField, type ReconcileContext } from '../../runtime/controller.js';
+import type { ReconcileContext } from '../../runtime/controller.js';
 import { ExpiringMap } from '../../runtime/expiring-map.js';
 import { defineStepController, type Step } from '../../runtime/steps.js';
 import { latheKinds, type ModelVersionObject } from '../lathe-kinds.js';
+import { MODEL_VERSIONS_BY_MODEL, modelVersionsByModel } from '../shared/indexes.js';
 import { productionWinner, versionsToArchive } from '../shared/registry.js';
 import {
   artifactVerifiedCondition,
@@ -39,9 +40,6 @@ export const modelVersionResource = latheKinds.modelVersion;
 
 /** Removes the artifact from the object store before a `deletionPolicy: Delete` ModelVersion goes. */
 export const ARTIFACT_FINALIZER = 'lathe.dev/artifact-cleanup';
-
-/** Field index of ModelVersions by `spec.modelName`: the versions of one model. */
-export const MODEL_NAME_INDEX = 'spec.modelName';
 
 /** How often to look again for an artifact that is not (fully) uploaded yet. */
 const ARTIFACT_POLL_MS = 15_000;
@@ -99,7 +97,7 @@ export function modelVersionController({ store }: ModelVersionControllerOptions)
   return defineStepController<ModelVersionObject, Facts>({
     name: 'modelversion',
     for: modelVersionResource,
-    indexes: [indexField(modelVersionResource, MODEL_NAME_INDEX, (mv) => [mv.spec.modelName])],
+    indexes: [modelVersionsByModel],
     permissions: [
       // Archiving the previous production version when another is promoted: a merge patch of
       // spec.stage guarded by resourceVersion. (The finalizer's own patch is derived.)
@@ -162,7 +160,7 @@ async function keepOneProductionVersion(mv: ModelVersionObject, ctx: Ctx): Promi
   const candidates = ctx
     .byField(
       modelVersionResource,
-      MODEL_NAME_INDEX,
+      MODEL_VERSIONS_BY_MODEL,
       mv.metadata?.namespace ?? '',
       mv.spec.modelName,
     )

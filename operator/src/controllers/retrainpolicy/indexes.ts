@@ -9,14 +9,13 @@ import { kinds } from '../../runtime/builtin-kinds.js';
 import { indexField, podOwnerIndex } from '../../runtime/controller.js';
 import { ownerKeyFromLabels } from '../../runtime/labels.js';
 import { latheKinds } from '../lathe-kinds.js';
+import { modelVersionsByModel } from '../shared/indexes.js';
 import { recordedDecision } from './decision.js';
 
 /** RetrainPolicies by the Dataset their template trains on. */
 export const POLICY_DATASET_INDEX = 'retrainpolicy.dataset';
 /** RetrainPolicies by the InferenceService their drift or accuracy trigger reads. */
 export const POLICY_SERVICE_INDEX = 'retrainpolicy.inferenceservice';
-/** ModelVersions by model name. */
-export const MODEL_NAME_INDEX = 'retrainpolicy.modelversions-by-model';
 /** ModelVersions by the RetrainPolicy whose decision they carry. */
 export const DECIDED_BY_INDEX = 'retrainpolicy.modelversions-by-decision';
 
@@ -28,7 +27,7 @@ export const retrainPolicyIndexes = [
     p.spec.triggers.drift?.inferenceServiceRef.name,
     p.spec.triggers.accuracy?.inferenceServiceRef.name,
   ]),
-  indexField(latheKinds.modelVersion, MODEL_NAME_INDEX, (mv) => [mv.spec.modelName]),
+  modelVersionsByModel,
   indexField(latheKinds.modelVersion, DECIDED_BY_INDEX, (mv) => [recordedDecision(mv)?.policy]),
   // The same index `watchesPodsOf('InferenceService')` declares (a no-op if it exists).
   indexField(kinds.pod, podOwnerIndex('InferenceService'), (p) => [

@@ -26,6 +26,7 @@ import {
   type RetrainPolicyObject,
   type TrainingJobObject,
 } from '../lathe-kinds.js';
+import { MODEL_VERSIONS_BY_MODEL } from '../shared/indexes.js';
 import { resolveModelVersion } from '../shared/resolve-model-version.js';
 import {
   championEvidence,
@@ -36,7 +37,7 @@ import {
 } from './decision.js';
 import { evaluateChampion } from './evaluation.js';
 import type { RetrainFacts } from './facts.js';
-import { DECIDED_BY_INDEX, MODEL_NAME_INDEX } from './indexes.js';
+import { DECIDED_BY_INDEX } from './indexes.js';
 import { byCreation } from './runs.js';
 
 type Ctx = ReconcileContext<RetrainPolicyObject>;
@@ -95,7 +96,12 @@ async function decideFor(
 
   const resolved = resolveModelVersion(
     ctx
-      .byField(latheKinds.modelVersion, MODEL_NAME_INDEX, namespace, challenger.spec.modelName)
+      .byField(
+        latheKinds.modelVersion,
+        MODEL_VERSIONS_BY_MODEL,
+        namespace,
+        challenger.spec.modelName,
+      )
       .filter((m) => m.metadata.name !== challenger.metadata.name),
     challenger.spec.modelName,
     { stage: rule.targetStage },

@@ -30,6 +30,7 @@ import { indexField, owns, watches, watchesPodsOf } from '../../runtime/controll
 import { ownerKeyFromLabels } from '../../runtime/labels.js';
 import { defineStepController, type Step } from '../../runtime/steps.js';
 import { latheKinds, type TrainingJobObject } from '../lathe-kinds.js';
+import { TRAINING_JOBS_BY_DATASET, trainingJobsByDataset } from '../shared/indexes.js';
 import { objectStoreSecretPermissions } from '../shared/object-store-access.js';
 import { datasetStep } from './dataset.js';
 import { modelVersionIndexes, registrationStep } from './registration.js';
@@ -43,9 +44,6 @@ import { credentialsStep, jobStep, runStep } from './training.js';
 
 /** How often a running training's progress file is read. */
 const PROGRESS_POLL_MS = 1_500;
-
-/** Field index of TrainingJobs by the Dataset they train on. */
-export const TRAINING_JOBS_BY_DATASET = 'trainingjob.by-dataset';
 
 export interface TrainingJobControllerOptions {
   store: ObjectStore | undefined;
@@ -150,12 +148,7 @@ export function trainingJobController(options: TrainingJobControllerOptions) {
         return key ? [key] : [];
       }),
     ],
-    indexes: [
-      indexField(latheKinds.trainingJob, TRAINING_JOBS_BY_DATASET, (tj) => [
-        tj.spec.datasetRef.name,
-      ]),
-      ...modelVersionIndexes,
-    ],
+    indexes: [trainingJobsByDataset, ...modelVersionIndexes],
     permissions: [
       ...objectStoreSecretPermissions,
       // Registering the result: a live list by label (the cache may lag) and a create.

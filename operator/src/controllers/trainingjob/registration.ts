@@ -27,19 +27,19 @@ import { indexField, type ReconcileContext } from '../../runtime/controller.js';
 import { isAlreadyExists } from '../../runtime/kube-client.js';
 import type { Step } from '../../runtime/steps.js';
 import { latheKinds, type ModelVersionObject, type TrainingJobObject } from '../lathe-kinds.js';
+import { MODEL_VERSIONS_BY_MODEL, modelVersionsByModel } from '../shared/indexes.js';
 import { desiredModelVersion, TRAINING_JOB_UID_LABEL } from './desired.js';
 import { succeededCondition, type TrainingFacts } from './status.js';
 
 /** Field index of ModelVersions by the UID of the TrainingJob that registered them. */
 export const MODEL_VERSIONS_BY_TRAINING_JOB = 'trainingjob.modelversions-by-trainingjob-uid';
-/** Field index of ModelVersions by `spec.modelName`: the numbers a model's versions took. */
-export const MODEL_VERSIONS_BY_MODEL = 'trainingjob.modelversions-by-model';
 
 export const modelVersionIndexes = [
   indexField(latheKinds.modelVersion, MODEL_VERSIONS_BY_TRAINING_JOB, (mv) => [
     mv.metadata?.labels?.[TRAINING_JOB_UID_LABEL],
   ]),
-  indexField(latheKinds.modelVersion, MODEL_VERSIONS_BY_MODEL, (mv) => [mv.spec.modelName]),
+  // The numbers a model's versions took.
+  modelVersionsByModel,
 ];
 
 /** Version numbers tried when several runs of one model finish at once. */
