@@ -12,7 +12,7 @@ describe('imageNodeFlags', () => {
     );
     const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1];
     expect(JSON.parse(entrypoint ?? '[]')).toEqual([
-      'node',
+      '/usr/local/bin/node',
       ...imageNodeFlags,
       'dist/operator/src/main.js',
     ]);
