@@ -23,8 +23,10 @@ import type { DatasetStats } from '../../../../contract/dataset-stats.js';
 import type { ObjectStore } from '../../../../contract/object-store.js';
 import type { OperatorConfig } from '../../config.js';
 import { kinds } from '../../runtime/builtin-kinds.js';
-import { owns, watches, watchesPodsOf } from '../../runtime/controller.js';
+import { type CacheReaders, owns, watches, watchesPodsOf } from '../../runtime/controller.js';
 import { ExpiringMap } from '../../runtime/expiring-map.js';
+import type { ObjectKey } from '../../runtime/object-key.js';
+import type { KubeObject } from '../../runtime/resource.js';
 import { defineStepController, type Step } from '../../runtime/steps.js';
 import { latheKinds, type RetrainPolicyObject } from '../lathe-kinds.js';
 import { objectStoreSecretPermissions } from '../shared/object-store-access.js';
@@ -54,6 +56,19 @@ const keyOf = (p: RetrainPolicyObject) => ({
   namespace: p.metadata.namespace ?? '',
   name: p.metadata.name ?? '',
 });
+
+/** A watch mapping: the policies whose field index `index` names the changed object. */
+const policiesIndexedBy =
+  (index: string) =>
+  (obj: KubeObject, caches: CacheReaders): ObjectKey[] =>
+    caches
+      .byField(
+        latheKinds.retrainPolicy,
+        index,
+        obj.metadata?.namespace ?? '',
+        obj.metadata?.name ?? '',
+      )
+      .map(keyOf);
 
 export function retrainPolicyController(options: RetrainPolicyControllerOptions) {
   const storage =
@@ -101,16 +116,7 @@ export function retrainPolicyController(options: RetrainPolicyControllerOptions)
     ],
     watches: [
       watchesPodsOf('RetrainPolicy'),
-      watches(latheKinds.dataset, (ds, caches) =>
-        caches
-          .byField(
-            latheKinds.retrainPolicy,
-            POLICY_DATASET_INDEX,
-            ds.metadata?.namespace ?? '',
-            ds.metadata?.name ?? '',
-          )
-          .map(keyOf),
-      ),
+      watches(latheKinds.dataset, policiesIndexedBy(POLICY_DATASET_INDEX)),
       // A challenger that becomes verified: the policy that owns its TrainingJob decides; a
       // decision recorded on it: the policy that made it shows it.
       watches(latheKinds.modelVersion, (mv, caches) => {
@@ -128,16 +134,7 @@ export function retrainPolicyController(options: RetrainPolicyControllerOptions)
       }),
       // The service a drift or accuracy trigger reads: a policy blocked until it serves a
       // version (NoReference, InferenceServiceNotReady) looks again as soon as it does.
-      watches(latheKinds.inferenceService, (isvc, caches) =>
-        caches
-          .byField(
-            latheKinds.retrainPolicy,
-            POLICY_SERVICE_INDEX,
-            isvc.metadata?.namespace ?? '',
-            isvc.metadata?.name ?? '',
-          )
-          .map(keyOf),
-      ),
+      watches(latheKinds.inferenceService, policiesIndexedBy(POLICY_SERVICE_INDEX)),
     ],
     indexes: retrainPolicyIndexes,
     permissions: [
