@@ -42,7 +42,8 @@ coredns_plugins="bind cache errors health kubernetes loadbalance log ready"
 coredns_key="$COREDNS_VERSION-$(printf '%s' "$coredns_plugins" | sha256sum | cut -c1-8)"
 
 components=("kubernetes-$KUBERNETES_VERSION" "kube-proxy-$KUBERNETES_VERSION" "etcd-$ETCD_VERSION"
-  "helm-$HELM_VERSION" "minio-$MINIO_VERSION" "coredns-$coredns_key")
+  "helm-$HELM_VERSION" "minio-$MINIO_VERSION" "coredns-$coredns_key"
+  "registry-$DISTRIBUTION_VERSION")
 print_bin_dirs() {
   local c
   for c in "${components[@]}"; do echo "$components_dir/$c/bin"; done
@@ -160,5 +161,10 @@ func main() { coremain.Run() }"
 MAIN_GO=$coredns_main BIN_NAME=coredns build_component coredns "$coredns_key" \
   "github.com/coredns/coredns@$COREDNS_VERSION" \
   "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION" .
+
+BIN_NAME=registry build_component registry "$DISTRIBUTION_VERSION" \
+  "github.com/distribution/distribution/v3@$DISTRIBUTION_VERSION" \
+  "-s -w -X github.com/distribution/distribution/v3/version.version=$DISTRIBUTION_VERSION" \
+  github.com/distribution/distribution/v3/cmd/registry
 
 print_bin_dirs
