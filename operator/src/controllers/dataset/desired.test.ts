@@ -3,6 +3,7 @@ import { DEFAULT_TERMINATION_MESSAGE_PATH } from '../../../../contract/results.j
 import { IngestEnv, RESULT_PATH_ENV } from '../../../../contract/runtime-env.js';
 import { type Dataset, type DatasetInput, DatasetSchema } from '../../api/dataset.js';
 import type { JobObject } from '../../runtime/builtin-kinds.js';
+import { programView } from '../shared/kubelet-expansion.js';
 import { OBJECT_STORE_SECRET } from '../shared/object-store-access.js';
 import { DEFAULT_INGEST_RESOURCES, desiredIngestJob, INGEST_DEADLINE_SECONDS } from './desired.js';
 import { type PlannedRun, RunAnnotation } from './runs.js';
@@ -184,4 +185,29 @@ describe('desiredIngestJob', () => {
     expect(container(job).resources).toMatchObject(want);
     expect(env(job).NODE_OPTIONS?.value).toBe(`--max-old-space-size=${heapMb}`);
   });
+});
+
+describe('desiredIngestJob: the spec reaches the program literally', () => {
+  it.each([
+    [
+      'an HTTP URL',
+      { source: { http: { url: 'http://x/iris.csv?k=$(LATHE_OBJECT_STORE_SECRET_KEY)' } } },
+    ],
+    [
+      'an S3 key',
+      { source: { s3: { bucket: 'data', key: '$(LATHE_OBJECT_STORE_SECRET_KEY).csv' } } },
+    ],
+  ] as const)(
+    '%s with $(LATHE_OBJECT_STORE_SECRET_KEY) is not expanded by the kubelet',
+    (_, spec) => {
+      const ds = dataset(spec as Partial<DatasetInput['spec']>);
+      const job = desiredIngestJob(ds, run, { image: 'lathe/ingest:1', store, owner });
+      const view = programView(container(job), () => 'the-operator-secret');
+      expect(JSON.parse(view.env[IngestEnv.spec] ?? '')).toEqual(
+        JSON.parse(JSON.stringify(ds.spec)),
+      );
+      expect(view.env[IngestEnv.spec]).toContain('$(LATHE_OBJECT_STORE_SECRET_KEY)');
+      expect(view.env[IngestEnv.spec]).not.toContain('the-operator-secret');
+    },
+  );
 });

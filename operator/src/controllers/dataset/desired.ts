@@ -18,6 +18,7 @@ import type { JobObject, Wire } from '../../runtime/builtin-kinds.js';
 import { childLabels } from '../../runtime/labels.js';
 import type { OwnerReference } from '../../runtime/resource.js';
 import { nodeHeapEnv, resourceRequirements } from '../shared/container.js';
+import { literalEnv } from '../shared/kubelet-literal.js';
 import { type ObjectStoreConfig, objectStoreEnv } from '../shared/object-store-access.js';
 import {
   restrictedContainerSecurityContext,
@@ -47,7 +48,8 @@ export function desiredIngestJob(
     ...objectStoreEnv(options.store),
     { name: IngestEnv.namespace, value: namespace },
     { name: IngestEnv.name, value: name },
-    { name: IngestEnv.spec, value: JSON.stringify(ds.spec) },
+    // The spec is the user's text (URLs, keys, a query): the kubelet must expand nothing in it.
+    literalEnv(IngestEnv.spec, JSON.stringify(ds.spec)),
     { name: IngestEnv.workDir, value: WORK_DIR },
     { name: RESULT_PATH_ENV, value: DEFAULT_TERMINATION_MESSAGE_PATH },
     nodeHeapEnv(resources.memory),

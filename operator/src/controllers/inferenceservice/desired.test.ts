@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type InferenceService, InferenceServiceSchema } from '../../api/inferenceservice.js';
 import type { ModelVersionObject } from '../lathe-kinds.js';
+import { programView } from '../shared/kubelet-expansion.js';
 import { desiredAutoscaler, desiredService, desiredServingDeployment } from './desired.js';
 
 const store = {
@@ -140,5 +141,20 @@ describe('serving children', () => {
       scaleTargetRef: { kind: 'Deployment', name: 'iris-v2' },
       metrics: [expected],
     });
+  });
+});
+
+describe('serving children: user text reaches the server literally', () => {
+  it('a hand-registered artifact URI with $(LATHE_OBJECT_STORE_SECRET_KEY) is not expanded', () => {
+    const version = mv(2, 'production', true);
+    const uri = 's3://lathe/models/ns/$(LATHE_OBJECT_STORE_SECRET_KEY)/2/';
+    version.spec.artifact.uri = uri;
+    const d = desiredServingDeployment(
+      isvc(),
+      { version: 2, role: 'primary', modelVersion: version, replicas: 1 },
+      { image: 'server:1', store, owner },
+    );
+    const view = programView(d.spec!.template.spec!.containers[0]!, () => 'the-operator-secret');
+    expect(view.env.LATHE_MODEL_URI).toBe(uri);
   });
 });

@@ -17,6 +17,7 @@ import type {
 import { childLabels } from '../../runtime/labels.js';
 import type { OwnerReference } from '../../runtime/resource.js';
 import { gpuTolerations, nodeHeapEnv, resourceRequirements } from '../shared/container.js';
+import { literalEnv } from '../shared/kubelet-literal.js';
 import { type ObjectStoreConfig, objectStoreEnv } from '../shared/object-store-access.js';
 import {
   restrictedContainerSecurityContext,
@@ -80,7 +81,8 @@ export function desiredServingDeployment(
     // Clients address the service by its name, whatever version answers (as in KServe).
     { name: ServeEnv.modelName, value: name },
     { name: ServeEnv.modelVersion, value: String(planned.version) },
-    { name: ServeEnv.modelUri, value: mv.spec.artifact.uri },
+    // A ModelVersion's URI is a user's text when it was registered by hand.
+    literalEnv(ServeEnv.modelUri, mv.spec.artifact.uri),
     { name: ServeEnv.modelDigest, value: mv.spec.artifact.digest },
     { name: ServeEnv.port, value: String(SERVER_PORT) },
     { name: ServeEnv.podName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type RetrainPolicy, RetrainPolicySchema } from '../../api/retrainpolicy.js';
 import type { ModelVersionObject } from '../lathe-kinds.js';
+import { programView } from '../shared/kubelet-expansion.js';
 import {
   cronJobName,
   desiredCronJob,
@@ -199,5 +200,43 @@ describe('desiredEvaluationJob', () => {
       LATHE_DATASET_URI: 's3://b/datasets/ml/iris/v2/',
     });
     expect(job.spec?.template.spec?.containers[0]?.args).toEqual(['evaluate']);
+  });
+});
+
+describe('RetrainPolicy children: user text reaches the programs literally', () => {
+  const reference = '$(LATHE_OBJECT_STORE_SECRET_KEY)';
+
+  it('the template’s hyperparameters reach the retrain trigger as written', () => {
+    const p = policy();
+    (p.spec.template.spec as { hyperparameters?: unknown }).hyperparameters = {
+      // The trigger's pod has no credential, but its policy's name is a variable it defines.
+      extra: { note: reference, policy: '$(LATHE_RETRAIN_POLICY)' },
+    };
+    const cron = desiredCronJob(p, { image: 'img', owner, record: {} });
+    const container = cron.spec!.jobTemplate.spec!.template.spec!.containers[0]!;
+    const view = programView(container, () => 'the-operator-secret');
+    expect(JSON.parse(view.env.LATHE_TRAINING_TEMPLATE ?? '')).toEqual(
+      JSON.parse(JSON.stringify(p.spec.template)),
+    );
+    expect(view.env.LATHE_TRAINING_TEMPLATE).toContain('"policy":"$(LATHE_RETRAIN_POLICY)"');
+  });
+
+  it('the champion’s artifact URI reaches the evaluation as written', () => {
+    const uri = `s3://b/models/ml/${reference}/1/`;
+    const champion = {
+      metadata: { name: 'iris-v1' },
+      spec: { artifact: { uri, digest: 'sha256:abc' } },
+    } as unknown as ModelVersionObject;
+    const job = desiredEvaluationJob(policy(), {
+      name: 'iris-nightly-eval-1',
+      champion,
+      datasetUri: 's3://b/datasets/ml/iris/v2/',
+      task: 'classification',
+      image: 'trainer',
+      store: { endpoint: 'http://minio', bucket: 'b', region: 'r', accessKey: 'a', secretKey: 's' },
+      owner,
+    });
+    const view = programView(job.spec!.template.spec!.containers[0]!, () => 'the-operator-secret');
+    expect(view.env.LATHE_EVALUATE_MODEL_URI).toBe(uri);
   });
 });

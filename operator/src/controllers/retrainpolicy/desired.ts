@@ -38,6 +38,7 @@ import { childLabels } from '../../runtime/labels.js';
 import type { OwnerReference } from '../../runtime/resource.js';
 import type { ModelVersionObject } from '../lathe-kinds.js';
 import { resourceRequirements } from '../shared/container.js';
+import { literalEnv } from '../shared/kubelet-literal.js';
 import { childName, shortHash } from '../shared/names.js';
 import { type ObjectStoreConfig, objectStoreEnv } from '../shared/object-store-access.js';
 import {
@@ -156,7 +157,7 @@ export function desiredCronJob(
                     { name: RetrainEnv.namespace, value: policy.metadata.namespace ?? '' },
                     { name: RetrainEnv.policy, value: name },
                     { name: RetrainEnv.policyUid, value: policy.metadata.uid ?? '' },
-                    { name: RetrainEnv.template, value: JSON.stringify(policy.spec.template) },
+                    literalEnv(RetrainEnv.template, JSON.stringify(policy.spec.template)),
                     { name: RetrainEnv.concurrencyPolicy, value: policy.spec.concurrencyPolicy },
                     {
                       name: RetrainEnv.runName,
@@ -265,7 +266,7 @@ export function desiredEvaluationJob(
               args: ['evaluate'],
               env: [
                 ...objectStoreEnv(input.store),
-                { name: EvaluateEnv.modelUri, value: input.champion.spec.artifact.uri },
+                literalEnv(EvaluateEnv.modelUri, input.champion.spec.artifact.uri),
                 { name: EvaluateEnv.modelDigest, value: input.champion.spec.artifact.digest },
                 { name: EvaluateEnv.datasetUri, value: input.datasetUri },
                 { name: TrainEnv.task, value: input.task },

@@ -4,6 +4,7 @@ import {
   type TrainingJobInput,
   TrainingJobSchema,
 } from '../../api/trainingjob.js';
+import { programView } from '../shared/kubelet-expansion.js';
 import {
   canonicalJson,
   desiredModelVersion,
@@ -234,5 +235,42 @@ describe('desiredModelVersion', () => {
       layers: '16,8',
       'warmup-steps': '10',
     });
+  });
+});
+
+describe('desiredTrainingJob: user text reaches the trainer literally', () => {
+  const reference = '$(LATHE_OBJECT_STORE_SECRET_KEY)';
+  const secretOf = (name: string) =>
+    name === 'LATHE_OBJECT_STORE_SECRET_KEY' ? 'the-operator-secret' : `<${name}>`;
+
+  it('extra hyperparameters are not expanded by the kubelet', () => {
+    const tj = trainingJob({
+      model: { builtin: { architecture: 'mlp', layers: [4], activation: 'relu' } },
+      hyperparameters: { epochs: 1, extra: { note: reference, price: '$5 and $$' } },
+    });
+    const view = programView(container(tj)!, secretOf);
+    expect(view.env.LATHE_HP_NOTE).toBe(reference);
+    expect(view.env.LATHE_HP_PRICE).toBe('$5 and $$');
+    const { LATHE_OBJECT_STORE_SECRET_KEY: secret, ...others } = view.env;
+    expect(secret).toBe('the-operator-secret');
+    expect(JSON.stringify(others)).not.toContain('the-operator-secret');
+  });
+
+  it('a custom image’s command, args and env arrive as written', () => {
+    const tj = trainingJob({
+      model: {
+        custom: {
+          image: 'ghcr.io/me/dump:1',
+          command: ['echo', reference],
+          args: ['--key=$(LATHE_OBJECT_STORE_ACCESS_KEY)', '$$(X)'],
+          env: [{ name: 'LEAK', value: reference }],
+        },
+      },
+    });
+    const view = programView(container(tj)!, secretOf);
+    expect(view.command).toEqual(['echo', reference]);
+    expect(view.args).toEqual(['--key=$(LATHE_OBJECT_STORE_ACCESS_KEY)', '$$(X)']);
+    expect(view.env.LEAK).toBe(reference);
+    expect(container(tj)?.args).toEqual(['--key=$$(LATHE_OBJECT_STORE_ACCESS_KEY)', '$$$$(X)']);
   });
 });

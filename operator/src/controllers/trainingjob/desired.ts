@@ -20,6 +20,7 @@ import type { JobObject, Wire } from '../../runtime/builtin-kinds.js';
 import { childLabels, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../runtime/labels.js';
 import type { OwnerReference } from '../../runtime/resource.js';
 import { gpuTolerations, nodeHeapEnv, resourceRequirements } from '../shared/container.js';
+import { literalEnv, literalsForKubelet } from '../shared/kubelet-literal.js';
 import { childName, shortHash } from '../shared/names.js';
 import { type ObjectStoreConfig, objectStoreEnv } from '../shared/object-store-access.js';
 import {
@@ -116,24 +117,22 @@ export function desiredTrainingJob(
     { name: TrainEnv.outputUri, value: run.outputUri },
     { name: TrainEnv.runUri, value: run.runUri },
     { name: TrainEnv.task, value: run.task },
-    { name: TrainEnv.hyperparameters, value: JSON.stringify(hyperparameters) },
+    literalEnv(TrainEnv.hyperparameters, JSON.stringify(hyperparameters)),
     { name: TrainEnv.gpus, value: String(gpus) },
     { name: RESULT_PATH_ENV, value: DEFAULT_TERMINATION_MESSAGE_PATH },
-    ...Object.entries(extra ?? {}).map(([key, value]) => ({
-      name: extraHyperparameterVariable(key),
-      value,
-    })),
+    ...Object.entries(extra ?? {}).map(([key, value]) =>
+      literalEnv(extraHyperparameterVariable(key), value),
+    ),
   ];
   if (builtin) {
     const { backend, ...model } = builtin;
     env.push(
-      { name: TrainEnv.model, value: JSON.stringify(model) },
+      literalEnv(TrainEnv.model, JSON.stringify(model)),
       { name: TrainEnv.backend, value: backend },
       nodeHeapEnv(resources.memory, 128),
     );
   }
-  for (const variable of custom?.env ?? [])
-    env.push({ name: variable.name, value: variable.value });
+  for (const variable of custom?.env ?? []) env.push(literalEnv(variable.name, variable.value));
 
   const tolerations = gpuTolerations(gpus, spec.tolerations ?? []);
   const image = custom?.image ?? (gpus > 0 ? options.gpuImage : options.image);
@@ -169,8 +168,8 @@ export function desiredTrainingJob(
             {
               name: 'trainer',
               image,
-              ...(custom?.command ? { command: custom.command } : {}),
-              ...(custom?.args ? { args: custom.args } : {}),
+              ...(custom?.command ? { command: literalsForKubelet(custom.command) } : {}),
+              ...(custom?.args ? { args: literalsForKubelet(custom.args) } : {}),
               env,
               resources: resourceRequirements({ ...resources, gpu: gpus }),
               securityContext: restrictedContainerSecurityContext,
