@@ -8,6 +8,7 @@ import {
   manifestFromEntries,
   sha256Digest,
   verifyArtifact,
+  verifyDatasetManifest,
 } from './manifest.js';
 import { ObjectNotFoundError, StorageUnavailableError } from './object-store.js';
 
@@ -108,6 +109,36 @@ describe('verifyArtifact', () => {
     expect(result.verified === false && result.message).toContain('files.0.path');
   });
 
+  it('returns the verified bytes of the files to read whole, and streams the others', async () => {
+    const store = stored();
+    const streamed: string[] = [];
+    const digestOf = store.digestOf;
+    store.digestOf = async (bucket, key) => {
+      streamed.push(key);
+      return digestOf(bucket, key);
+    };
+    const result = await verifyArtifact(
+      store,
+      { uri, digest },
+      { readWhole: (p) => p === 'model.json' },
+    );
+    expect(result.verified && [...result.contents]).toEqual([['model.json', files['model.json']]]);
+    expect(streamed).toEqual(['models/ns/iris/1/weights.bin']);
+  });
+
+  it.each([
+    ['a changed file', Buffer.from([9, 9, 9, 9]), 'weights.bin is 4 bytes with sha256:'],
+    ['a missing file', undefined, 'weights.bin is listed in manifest.json but missing'],
+  ])('reports %s read whole as it reports it streamed', async (_, bytes, message) => {
+    const result = await verifyArtifact(
+      stored({ 'lathe/models/ns/iris/1/weights.bin': bytes }),
+      { uri, digest },
+      { readWhole: () => true },
+    );
+    expect(result).toMatchObject({ verified: false, reason: 'FileMismatch' });
+    expect(result.verified === false && result.message).toContain(message);
+  });
+
   it('throws when the store is unreachable, so the reconcile is retried', async () => {
     const down = {
       read: async () => {
@@ -183,5 +214,35 @@ describe('checkAgainstManifest and checkEntryAgainstManifest', () => {
     expect(checkEntryAgainstManifest(manifest, manifestEntry('test.csv', bytes))).toBe(
       'test.csv is not listed in manifest.json',
     );
+  });
+});
+
+describe('verifyDatasetManifest', () => {
+  const dataset = manifestFor({ 'train.csv': Buffer.from('x,y\n1,0\n') });
+  const hex = dataset.digest.slice('sha256:'.length);
+
+  it.each([
+    ['the 16 digits ingestion names a version with', hex.slice(0, 16)],
+    ['the whole sha256', hex],
+    ['a name that is not a content hash (written by hand)', 'v1'],
+  ])('accepts the manifest of a version named by %s', (_, version) => {
+    const result = verifyDatasetManifest(dataset.manifest, version);
+    expect(result).toMatchObject({ verified: true, digest: dataset.digest });
+    expect(result.verified && result.manifest.files.map((f) => f.path)).toEqual(['train.csv']);
+  });
+
+  it('refuses a manifest whose sha256 does not start with the version name', () => {
+    const other = manifestFor({ 'train.csv': Buffer.from('x,y\n1,1\n') });
+    expect(verifyDatasetManifest(other.manifest, hex.slice(0, 16))).toEqual({
+      verified: false,
+      reason: 'ManifestMismatch',
+      message: `manifest.json has digest ${other.digest}, which does not start with the version's name ${hex.slice(0, 16)}: it is not the manifest ingestion wrote`,
+    });
+  });
+
+  it('reports a malformed manifest, naming the field', () => {
+    const result = verifyDatasetManifest(Buffer.from('{"files":[]}'), 'v1');
+    expect(result).toMatchObject({ verified: false, reason: 'ManifestInvalid' });
+    expect(result.verified === false && result.message).toContain('files: ');
   });
 });

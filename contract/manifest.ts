@@ -100,8 +100,23 @@ export type Verification =
       sizeBytes: number;
       files: number;
       manifest: ArtifactManifest;
+      /**
+       * The verified bytes of the files `VerifyOptions.readWhole` chose, by path: a program uses
+       * these very bytes, so nothing it uses is read twice or changes after verification.
+       */
+      contents: ReadonlyMap<string, Buffer>;
     }
   | { verified: false; reason: VerificationFailureReason; message: string };
+
+/** How `verifyArtifact` reads the files. */
+export interface VerifyOptions {
+  /**
+   * Files (by manifest path) to read whole into memory and return verified in `contents`
+   * instead of streaming them through sha256: the ones the caller is about to use. Others are
+   * streamed and dropped, as the operator does for every file.
+   */
+  readWhole?: (path: string) => boolean;
+}
 
 /**
  * Reads the artifact at `artifact.uri` and checks it against `artifact.digest`: the manifest's
@@ -111,6 +126,7 @@ export type Verification =
 export async function verifyArtifact(
   store: ArtifactReader,
   artifact: { uri: string; digest: string },
+  options: VerifyOptions = {},
 ): Promise<Verification> {
   let location: ReturnType<typeof parseS3Uri>;
   try {
@@ -161,11 +177,18 @@ export async function verifyArtifact(
   }
 
   let sizeBytes = manifestBytes.length;
+  const contents = new Map<string, Buffer>();
   for (const file of manifest.files) {
     const key = keyInArtifact(location.key, file.path);
     let observed: { digest: string; sizeBytes: number };
     try {
-      observed = await store.digestOf(location.bucket, key);
+      if (options.readWhole?.(file.path)) {
+        const bytes = await store.read(location.bucket, key);
+        observed = { digest: sha256Digest(bytes), sizeBytes: bytes.length };
+        contents.set(file.path, bytes);
+      } else {
+        observed = await store.digestOf(location.bucket, key);
+      }
     } catch (error) {
       if (error instanceof ObjectNotFoundError) {
         return {
@@ -191,6 +214,7 @@ export async function verifyArtifact(
     sizeBytes,
     files: manifest.files.length,
     manifest,
+    contents,
   };
 }
 
@@ -222,4 +246,60 @@ export function checkEntryAgainstManifest(
     return `${path} is ${actual.sizeBytes} bytes with sha256:${actual.sha256}; ${MANIFEST_FILE} says ${entry.sizeBytes} bytes with sha256:${entry.sha256}`;
   }
   return undefined;
+}
+
+/**
+ * Whether `version` names a dataset version by its content: 12 to 64 lowercase hex digits, the
+ * start of its manifest's sha256 (ingestion names every version so, with 16 digits, and the
+ * operator reads no other version names).
+ */
+export const CONTENT_VERSION_PATTERN = /^[a-f0-9]{12,64}$/;
+
+export type DatasetManifestVerification =
+  | { verified: true; manifest: ArtifactManifest; digest: string }
+  | {
+      verified: false;
+      /** `ManifestMismatch`: the manifest is not the one the version is named after. */
+      reason: 'ManifestMismatch' | 'ManifestInvalid';
+      message: string;
+    };
+
+/**
+ * Checks a dataset version's `manifest.json` bytes: a version named by its content
+ * (`CONTENT_VERSION_PATTERN`) must have a manifest whose sha256 starts with that name, which
+ * pins every byte of every file through the manifest, as an artifact's recorded digest does; then
+ * the manifest must parse. A version with another name (written by hand, in tests) is only
+ * parsed. Each file is then checked as it is read (`checkAgainstManifest`,
+ * `checkEntryAgainstManifest`).
+ */
+export function verifyDatasetManifest(
+  manifestBytes: Buffer,
+  version: string,
+): DatasetManifestVerification {
+  const digest = sha256Digest(manifestBytes);
+  if (
+    CONTENT_VERSION_PATTERN.test(version) &&
+    !digest.slice('sha256:'.length).startsWith(version)
+  ) {
+    return {
+      verified: false,
+      reason: 'ManifestMismatch',
+      message: `${MANIFEST_FILE} has digest ${digest}, which does not start with the version's name ${version}: it is not the manifest ingestion wrote`,
+    };
+  }
+  try {
+    return {
+      verified: true,
+      digest,
+      manifest: ArtifactManifestSchema.parse(JSON.parse(manifestBytes.toString('utf8'))),
+    };
+  } catch (error) {
+    const detail = (error as { issues?: { path: unknown[]; message: string }[] }).issues?.[0];
+    const why = detail ? `${detail.path.join('.')}: ${detail.message}` : (error as Error).message;
+    return {
+      verified: false,
+      reason: 'ManifestInvalid',
+      message: `${MANIFEST_FILE} is not a valid manifest (${why})`,
+    };
+  }
 }

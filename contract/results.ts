@@ -23,6 +23,12 @@ export const FailureReasonSchema = z.enum([
   'SourceNotFound',
   /** The source refused the credentials (401, 403, password authentication failed). */
   'SourceUnauthorized',
+  /**
+   * The HTTP source resolved (or redirected) to an address the program may not connect to:
+   * loopback, link-local (cloud metadata), unspecified, the API server, or a range the
+   * install denies. Not retried; no connection was made.
+   */
+  'SourceAddressRefused',
   /** The source could not be reached or failed (network, 5xx, timeout): retried. */
   'SourceUnavailable',
   /** The SQL query failed (syntax, permission on a table, ...). */
@@ -33,6 +39,13 @@ export const FailureReasonSchema = z.enum([
   'StorageUnavailable',
   /** The dataset version a trainer was given is missing or malformed. */
   'DatasetInvalid',
+  /**
+   * A file of the dataset version a trainer was given does not match the version's
+   * `manifest.json` (its sha256 or size, or it is missing, or the manifest is not the one the
+   * version is named after): changed in the object store after ingestion. The message names the
+   * file. Not retried: ingest the data again, and find out who wrote to the store.
+   */
+  'DatasetTampered',
   /** The training diverged (NaN loss) or could not build the model. */
   'TrainingFailed',
   /**

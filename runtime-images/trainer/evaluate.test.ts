@@ -218,13 +218,33 @@ describe('runEvaluation failing', () => {
     );
   });
 
-  it('refuses test rows that changed after the manifest was written', async () => {
+  it('refuses test rows that changed after the manifest was written, naming the file', async () => {
     const changed = Buffer.from(versionB.files['test.raw.jsonl']!.toString().replace('{', '{ '));
     store.put('datasets/ns/d/changed/', { ...versionB.files, 'test.raw.jsonl': changed });
     await failure(
       { datasetUri: 's3://lathe/datasets/ns/d/changed/' },
-      'DatasetInvalid',
-      /test.raw.jsonl is \d+ bytes with sha256:[0-9a-f]{64}; manifest.json says/,
+      'DatasetTampered',
+      /^test.raw.jsonl does not match the dataset version's manifest.json \(s3:\/\/lathe\/datasets\/ns\/d\/changed\/\): test.raw.jsonl is \d+ bytes with sha256:[0-9a-f]{64}; manifest.json says/,
+    );
+  });
+
+  it('refuses a version whose schema.json or manifest changed after ingestion', async () => {
+    // Named as ingestion names it, so the manifest is pinned by the name.
+    const version = sha256Digest(versionB.files['manifest.json']!).slice(7, 23);
+    const schema = `${versionB.files['schema.json']!.toString()} `;
+    const changed = { ...versionB.files, 'schema.json': Buffer.from(schema) };
+    store.put(`datasets/ns/d/${version}/`, changed);
+    await failure(
+      { datasetUri: `s3://lathe/datasets/ns/d/${version}/` },
+      'DatasetTampered',
+      /^schema.json does not match the dataset version's manifest.json .*: schema.json is \d+ bytes/,
+    );
+    const data = Object.fromEntries(Object.entries(changed).filter(([f]) => f !== 'manifest.json'));
+    store.put(`datasets/ns/d/${version}/`, { 'manifest.json': manifestFor(data).manifest });
+    await failure(
+      { datasetUri: `s3://lathe/datasets/ns/d/${version}/` },
+      'DatasetTampered',
+      `manifest.json of the dataset version s3://lathe/datasets/ns/d/${version}/: manifest.json has digest`,
     );
   });
 });

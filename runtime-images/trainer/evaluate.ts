@@ -8,9 +8,11 @@
  *    against the verified manifest as they are read (`readLayersArtifact`, shared with the
  *    inference server). Only TensorFlow.js layers models: a scikit-learn artifact fails with a
  *    message naming the format.
- * 2. The dataset version's `schema.json` (read for its PII salts, `piiHashFor`) is checked
- *    against its `manifest.json`, and `test.raw.jsonl` is streamed through the model's preparation (`RawTestSplit`) while its
- *    sha256 is computed; it is checked against the manifest before any figure is computed.
+ * 2. The dataset version's `manifest.json` is verified against the version's name, its
+ *    `schema.json` (read for its PII salts, `piiHashFor`) is checked against the manifest, and
+ *    `test.raw.jsonl` is streamed through the model's preparation (`RawTestSplit`) while its
+ *    sha256 is computed; it is checked against the manifest before any figure is computed
+ *    (`dataset-version.ts`; a mismatch is `DatasetTampered`, naming the file).
  * 3. TensorFlow.js is loaded on the fastest backend (native first, as for training: the split is
  *    predicted in batches of thousands of rows), the model is built from memory and run on the
  *    accepted rows.
@@ -19,27 +21,11 @@
  * Every failure becomes a result with a reason (`FailureReasonSchema`); nothing here exits the
  * process (`main.ts` does).
  */
-import { createHash } from 'node:crypto';
 import { StringDecoder } from 'node:string_decoder';
 import type * as tfjs from '@tensorflow/tfjs';
 import type { Logger } from 'pino';
-import {
-  type ArtifactManifest,
-  ArtifactManifestSchema,
-  checkAgainstManifest,
-  checkEntryAgainstManifest,
-} from '../../contract/manifest.js';
-import {
-  ObjectNotFoundError,
-  ObjectStore,
-  StorageUnavailableError,
-} from '../../contract/object-store.js';
-import {
-  DatasetFile,
-  keyInArtifact,
-  MANIFEST_FILE,
-  parseS3Uri,
-} from '../../contract/object-store-layout.js';
+import { ObjectStore, StorageUnavailableError } from '../../contract/object-store.js';
+import { DatasetFile } from '../../contract/object-store-layout.js';
 import { type PreparedSchema, PreparedSchemaSchema } from '../../contract/prepared-data.js';
 import type { EvaluateResult, FailureReason } from '../../contract/results.js';
 import {
@@ -57,6 +43,11 @@ import {
   readLayersArtifact,
 } from '../tensorflow/layers-artifact.js';
 import { DatasetError } from './dataset.js';
+import {
+  DatasetTamperedError,
+  type DatasetVersion,
+  openDatasetVersion,
+} from './dataset-version.js';
 import type { EvaluateSettings } from './env.js';
 import { piiHashFor, RawTestSplit } from './raw-test-split.js';
 
@@ -92,7 +83,8 @@ export async function runEvaluation(
     return await evaluate(settings, log, options);
   } catch (error) {
     const failure = asFailure(error);
-    log.error({ reason: failure.reason, err: error }, 'Evaluation failed');
+    const file = error instanceof DatasetTamperedError ? { file: error.file } : {};
+    log.error({ reason: failure.reason, ...file, err: error }, 'Evaluation failed');
     return {
       kind: 'evaluate',
       outcome: 'failed',
@@ -113,6 +105,7 @@ function asFailure(error: unknown): { reason: FailureReason; message: string } {
       message: `The artifact cannot be evaluated (${error.reason}): ${message}`,
     };
   }
+  if (error instanceof DatasetTamperedError) return { reason: 'DatasetTampered', message };
   if (error instanceof DatasetError) return { reason: 'DatasetInvalid', message };
   if (error instanceof StorageUnavailableError) return { reason: 'StorageUnavailable', message };
   // A forced backend that cannot load (BackendUnavailableError), or anything unexpected.
@@ -224,30 +217,10 @@ async function predictAll(
   }
 }
 
-/** Reads a small file of the dataset version; a missing one is `DatasetInvalid`. */
-async function readDatasetFile(
-  store: EvaluationStore,
-  datasetUri: string,
-  file: string,
-): Promise<Buffer> {
-  const { bucket, key: prefix } = parseS3Uri(datasetUri);
-  try {
-    return await store.read(bucket, keyInArtifact(prefix, file));
-  } catch (error) {
-    if (error instanceof ObjectNotFoundError) {
-      throw new DatasetError(
-        `the dataset version ${datasetUri} has no ${file}${file === MANIFEST_FILE ? ' (it is not complete)' : ''}`,
-        { cause: error },
-      );
-    }
-    throw error;
-  }
-}
-
 /**
  * Streams `test.raw.jsonl` of the dataset version through the model's preparation, checking it
- * (and `schema.json`, read for the version's PII salts) against the version's manifest; holds
- * only the prepared rows, never the file.
+ * (and `schema.json`, read for the version's PII salts) against the version's verified manifest;
+ * holds only the prepared rows, never the file, and returns nothing the file's check refused.
  */
 async function readRawTestSplit(
   store: EvaluationStore,
@@ -255,21 +228,13 @@ async function readRawTestSplit(
   schema: PreparedSchema,
   log: Logger,
 ): Promise<RawTestSplit> {
-  const manifestBytes = await readDatasetFile(store, datasetUri, MANIFEST_FILE);
-  let manifest: ArtifactManifest;
-  try {
-    manifest = ArtifactManifestSchema.parse(JSON.parse(manifestBytes.toString('utf8')));
-  } catch (error) {
-    throw new DatasetError(`${datasetUri}${MANIFEST_FILE} is not a valid manifest`, {
-      cause: error,
-    });
-  }
-  if (!manifest.files.some((f) => f.path === DatasetFile.testRaw)) {
+  const version = await openDatasetVersion(store, datasetUri);
+  if (!version.lists(DatasetFile.testRaw)) {
     throw new DatasetError(
       `the dataset version ${datasetUri} has no ${DatasetFile.testRaw} (written by ingestion since the evaluate mode exists; re-ingest to get it)`,
     );
   }
-  const pii = piiHashFor(schema, await readDatasetSchema(store, datasetUri, manifest));
+  const pii = piiHashFor(schema, await readDatasetSchema(version));
   if (pii.otherSalt.length > 0) {
     log.warn(
       { columns: pii.otherSalt },
@@ -277,27 +242,12 @@ async function readRawTestSplit(
     );
   }
 
-  const { bucket, key: prefix } = parseS3Uri(datasetUri);
-  let chunks: AsyncIterable<Buffer>;
-  try {
-    chunks = await store.openRead(bucket, keyInArtifact(prefix, DatasetFile.testRaw));
-  } catch (error) {
-    if (error instanceof ObjectNotFoundError) {
-      throw new DatasetError(`the dataset version ${datasetUri} has no ${DatasetFile.testRaw}`, {
-        cause: error,
-      });
-    }
-    throw error;
-  }
   const split = new RawTestSplit(schema, pii.hash);
-  const hash = createHash('sha256');
   const decoder = new StringDecoder('utf8');
-  let sizeBytes = 0;
   let pending = '';
   let line = 0;
-  for await (const chunk of chunks) {
-    hash.update(chunk);
-    sizeBytes += chunk.length;
+  // `chunks` throws after the last chunk when the file does not match its manifest.
+  for await (const chunk of version.chunks(DatasetFile.testRaw)) {
     pending += decoder.write(chunk);
     let newline = pending.indexOf('\n');
     let start = 0;
@@ -310,24 +260,12 @@ async function readRawTestSplit(
   }
   pending += decoder.end();
   if (pending !== '') split.addLine(pending.replace(/\r$/, ''), ++line);
-  const mismatch = checkEntryAgainstManifest(manifest, {
-    path: DatasetFile.testRaw,
-    sizeBytes,
-    sha256: hash.digest('hex'),
-  });
-  if (mismatch) throw new DatasetError(`${datasetUri}: ${mismatch}`);
   return split;
 }
 
 /** The dataset version's own `schema.json`, checked against its manifest. */
-async function readDatasetSchema(
-  store: EvaluationStore,
-  datasetUri: string,
-  manifest: ArtifactManifest,
-): Promise<PreparedSchema> {
-  const bytes = await readDatasetFile(store, datasetUri, DatasetFile.schema);
-  const mismatch = checkAgainstManifest(manifest, DatasetFile.schema, bytes);
-  if (mismatch) throw new DatasetError(`${datasetUri}: ${mismatch}`);
+async function readDatasetSchema(version: DatasetVersion): Promise<PreparedSchema> {
+  const bytes = await version.read(DatasetFile.schema);
   const parsed = PreparedSchemaSchema.safeParse(
     (() => {
       try {
@@ -340,7 +278,7 @@ async function readDatasetSchema(
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new DatasetError(
-      `${datasetUri}${DatasetFile.schema} is not a prepared schema${issue ? ` (${issue.path.join('.')}: ${issue.message})` : ''}`,
+      `${version.uri}${DatasetFile.schema} is not a prepared schema${issue ? ` (${issue.path.join('.')}: ${issue.message})` : ''}`,
     );
   }
   return parsed.data;

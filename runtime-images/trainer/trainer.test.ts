@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { sha256Digest, verifyArtifact } from '../../contract/manifest.js';
+import { manifestFor, sha256Digest, verifyArtifact } from '../../contract/manifest.js';
 import { ObjectNotFoundError } from '../../contract/object-store.js';
 import { ModelMetricsSchema, TrainingProgressSchema } from '../../contract/results.js';
 import { loadTensorflow } from '../tensorflow/backend.js';
@@ -117,12 +117,6 @@ describe('runTraining', () => {
       'classification',
       'has no manifest.json (it is not complete)',
     ],
-    [
-      'a dataset file changed after its manifest',
-      { ...files, 'train.csv': Buffer.concat([files['train.csv']!, Buffer.from('0,0,0,0,1\n')]) },
-      'classification',
-      'train.csv is',
-    ],
     ['a version prepared for another task', files, 'regression', 'prepared for classification'],
   ] as const)('reports %s as DatasetInvalid', async (_, dataset, task, message) => {
     const result = await runTraining({ ...settings, task }, log, {
@@ -131,6 +125,73 @@ describe('runTraining', () => {
     });
     expect(result).toMatchObject({ outcome: 'failed', reason: 'DatasetInvalid' });
     expect(result.outcome === 'failed' && result.message).toContain(message);
+  });
+
+  describe('on a version changed in the store after ingestion', () => {
+    /** The version named as ingestion names it: the manifest's sha256, 16 hex digits. */
+    const version = sha256Digest(files['manifest.json']!).slice(7, 23);
+    const hashed = {
+      ...settings,
+      datasetUri: `s3://lathe/datasets/ns/d/${version}/`,
+      datasetVersion: version,
+    };
+    const storeOf = (dataset: Record<string, Buffer | undefined>) => {
+      const store = memoryStore();
+      for (const [file, bytes] of Object.entries(dataset)) {
+        if (bytes) store.objects.set(`lathe/datasets/ns/d/${version}/${file}`, bytes);
+      }
+      return store;
+    };
+    const grown = (bytes: Buffer) => Buffer.concat([bytes, Buffer.from('0,0,0,0,1\n')]);
+    const changedTrain = { ...files, 'train.csv': grown(files['train.csv']!) };
+
+    it('trains on the intact version', async () => {
+      const result = await runTraining(hashed, log, { store: storeOf(files), loadBackend });
+      expect(result).toMatchObject({ outcome: 'succeeded' });
+    });
+
+    it.each([
+      ['train.csv with a row appended', changedTrain, 'train.csv', 'train.csv is'],
+      [
+        'the preparation (schema.json) changed',
+        { ...files, 'schema.json': Buffer.from(`${files['schema.json']!.toString()} `) },
+        'schema.json',
+        'schema.json is',
+      ],
+      [
+        'test.csv deleted',
+        { ...files, 'test.csv': undefined },
+        'test.csv',
+        'test.csv is listed in manifest.json but missing',
+      ],
+      [
+        'train.csv and a manifest rewritten to match it',
+        (() => {
+          const data = Object.fromEntries(
+            Object.entries(changedTrain).filter(([f]) => f !== 'manifest.json'),
+          );
+          return { ...data, 'manifest.json': manifestFor(data).manifest };
+        })(),
+        'manifest.json',
+        "does not start with the version's name",
+      ],
+    ] as const)(
+      'fails with DatasetTampered on %s, naming the file, before training',
+      async (_, dataset, file, problem) => {
+        const store = storeOf(dataset);
+        const result = await runTraining(hashed, log, { store, loadBackend });
+        expect(result).toMatchObject({
+          kind: 'train',
+          outcome: 'failed',
+          reason: 'DatasetTampered',
+        });
+        const message = result.outcome === 'failed' ? result.message : '';
+        expect(message.startsWith(`${file} `)).toBe(true);
+        expect(message).toContain(hashed.datasetUri);
+        expect(message).toContain(problem);
+        expect([...store.objects.keys()].filter((k) => k.startsWith('lathe/runs/'))).toEqual([]);
+      },
+    );
   });
 
   it('reports an impossible early-stopping setting as TrainingFailed', async () => {

@@ -6,19 +6,8 @@
  */
 import type * as tfjs from '@tensorflow/tfjs';
 import type { Logger } from 'pino';
-import { ArtifactManifestSchema, checkAgainstManifest } from '../../contract/manifest.js';
-import {
-  ObjectNotFoundError,
-  ObjectStore,
-  StorageUnavailableError,
-} from '../../contract/object-store.js';
-import {
-  DatasetFile,
-  keyInArtifact,
-  MANIFEST_FILE,
-  ModelFile,
-  parseS3Uri,
-} from '../../contract/object-store-layout.js';
+import { ObjectStore, StorageUnavailableError } from '../../contract/object-store.js';
+import { DatasetFile, ModelFile } from '../../contract/object-store-layout.js';
 import type { FailureReason, ModelMetrics, TrainResult } from '../../contract/results.js';
 import {
   BackendUnavailableError,
@@ -29,6 +18,7 @@ import {
 } from '../tensorflow/backend.js';
 import { metricsFile, serializeLayersModel, uploadArtifact } from './artifact.js';
 import { DatasetError, type PreparedDataset, preparedDataset, type Split } from './dataset.js';
+import { DatasetTamperedError, openDatasetVersion } from './dataset-version.js';
 import type { TrainSettings } from './env.js';
 import { denseNetworkOf } from './layers-model.js';
 import { classificationMetrics, regressionMetrics } from './metrics.js';
@@ -43,60 +33,19 @@ export type TrainerStore = Pick<ObjectStore, 'read' | 'write'>;
 /** Datasets are read whole into memory; refuse anything beyond this per file. */
 const MAX_DATASET_FILE_BYTES = 2 * 1024 * 1024 * 1024 - 1;
 
-class RunFailure extends Error {
-  constructor(
-    readonly reason: FailureReason,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
-/** Reads train.csv, test.csv and schema.json of a dataset version, checked against its manifest. */
+/**
+ * Reads schema.json, train.csv and test.csv of a dataset version, each checked against the
+ * version's verified manifest (`dataset-version.ts`) before it is used.
+ */
 export async function readDatasetVersion(
   store: TrainerStore,
   datasetUri: string,
 ): Promise<{ schema: Buffer; train: Buffer; test: Buffer }> {
-  const { bucket, key: prefix } = parseS3Uri(datasetUri);
-  const read = async (file: string) => {
-    try {
-      return await store.read(bucket, keyInArtifact(prefix, file), MAX_DATASET_FILE_BYTES);
-    } catch (error) {
-      if (error instanceof ObjectNotFoundError) {
-        throw new RunFailure(
-          'DatasetInvalid',
-          `the dataset version ${datasetUri} has no ${file}${file === MANIFEST_FILE ? ' (it is not complete)' : ''}`,
-          { cause: error },
-        );
-      }
-      throw error;
-    }
-  };
-  const manifestBytes = await read(MANIFEST_FILE);
-  let manifest: ReturnType<typeof ArtifactManifestSchema.parse>;
-  try {
-    manifest = ArtifactManifestSchema.parse(JSON.parse(manifestBytes.toString('utf8')));
-  } catch (error) {
-    throw new RunFailure(
-      'DatasetInvalid',
-      `${datasetUri}${MANIFEST_FILE} is not a valid manifest`,
-      {
-        cause: error,
-      },
-    );
-  }
-  const files: Record<string, Buffer> = {};
-  for (const file of [DatasetFile.schema, DatasetFile.train, DatasetFile.test]) {
-    const bytes = await read(file);
-    const mismatch = checkAgainstManifest(manifest, file, bytes);
-    if (mismatch) throw new RunFailure('DatasetInvalid', `${datasetUri}: ${mismatch}`);
-    files[file] = bytes;
-  }
+  const version = await openDatasetVersion(store, datasetUri);
   return {
-    schema: files[DatasetFile.schema]!,
-    train: files[DatasetFile.train]!,
-    test: files[DatasetFile.test]!,
+    schema: await version.read(DatasetFile.schema, MAX_DATASET_FILE_BYTES),
+    train: await version.read(DatasetFile.train, MAX_DATASET_FILE_BYTES),
+    test: await version.read(DatasetFile.test, MAX_DATASET_FILE_BYTES),
   };
 }
 
@@ -163,14 +112,15 @@ export async function runTraining(
     return await train(settings, log, options);
   } catch (error) {
     const failure = asFailure(error);
-    log.error({ reason: failure.reason, err: error }, 'TrainingJob failed');
+    const file = error instanceof DatasetTamperedError ? { file: error.file } : {};
+    log.error({ reason: failure.reason, ...file, err: error }, 'TrainingJob failed');
     return { kind: 'train', outcome: 'failed', reason: failure.reason, message: failure.message };
   }
 }
 
 function asFailure(error: unknown): { reason: FailureReason; message: string } {
   const message = (error as Error)?.message ?? String(error);
-  if (error instanceof RunFailure) return { reason: error.reason, message };
+  if (error instanceof DatasetTamperedError) return { reason: 'DatasetTampered', message };
   if (error instanceof DatasetError) return { reason: 'DatasetInvalid', message };
   if (error instanceof StorageUnavailableError) return { reason: 'StorageUnavailable', message };
   if (error instanceof TrainingError || error instanceof BackendUnavailableError) {
