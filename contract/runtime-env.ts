@@ -38,6 +38,18 @@ export const IngestEnv = {
   postgresUri: 'LATHE_SOURCE_POSTGRES_URI',
   /** HTTP source: a directory where `headersSecretRef` is mounted, one file per header. */
   httpHeadersDir: 'LATHE_SOURCE_HTTP_HEADERS_DIR',
+  /**
+   * HTTP source: comma-separated CIDRs the install refuses (`LATHE_HTTP_SOURCE_DENY_CIDRS` of
+   * the operator), and those it allows inside them. Loopback, link-local, unspecified and the
+   * API server are refused whatever these say.
+   */
+  httpDenyCidrs: 'LATHE_HTTP_SOURCE_DENY_CIDRS',
+  httpAllowCidrs: 'LATHE_HTTP_SOURCE_ALLOW_CIDRS',
+  /**
+   * HTTP source: comma-separated IP addresses of the API server known to the operator, refused
+   * like `KUBERNETES_SERVICE_HOST`.
+   */
+  httpApiServerAddresses: 'LATHE_HTTP_SOURCE_API_SERVER_ADDRESSES',
 } as const;
 
 /** Variables of a trainer (Lathe's, or a custom image honouring the contract). */

@@ -33,6 +33,7 @@ describe('loadConfig', () => {
       healthPort: 8081,
       workers: 2,
       objectStore: undefined,
+      httpSource: { denyCIDRs: [], allowCIDRs: [], apiServerAddresses: [] },
       // Unique per process, so a restarted container does not inherit its predecessor's lease.
       identity: expect.stringMatching(/^lathe-0_[0-9a-f]{8}$/),
     });
@@ -53,9 +54,17 @@ describe('loadConfig', () => {
         LATHE_OBJECT_STORE_ACCESS_KEY: 'ak',
         LATHE_OBJECT_STORE_SECRET_KEY: 'sk',
         LATHE_IMAGE_SERVER: 'registry.local/lathe-server:dev',
+        LATHE_HTTP_SOURCE_DENY_CIDRS: ' 10.96.0.0/12, 10.244.0.0/16,fd00::/8 ,',
+        LATHE_HTTP_SOURCE_ALLOW_CIDRS: '10.96.0.20/32',
+        KUBERNETES_SERVICE_HOST: '10.96.0.1',
       },
       'host',
     );
+    expect(config.httpSource).toEqual({
+      denyCIDRs: ['10.96.0.0/12', '10.244.0.0/16', 'fd00::/8'],
+      allowCIDRs: ['10.96.0.20/32'],
+      apiServerAddresses: ['10.96.0.1'],
+    });
     expect(config.watchNamespaces).toEqual(['team-a', 'team-b']);
     expect(config.leaderElection.enabled).toBe(false);
     expect(config.bindAddress).toBe('127.244.0.5');
@@ -152,6 +161,16 @@ describe('loadConfig', () => {
       env: { LATHE_OBJECT_STORE_ENDPOINT: 'http://minio:9000' },
       problem:
         'LATHE_OBJECT_STORE_SECRET_KEY: required when any of LATHE_OBJECT_STORE_ENDPOINT, LATHE_OBJECT_STORE_ACCESS_KEY, LATHE_OBJECT_STORE_SECRET_KEY is set',
+    },
+    {
+      env: { LATHE_HTTP_SOURCE_DENY_CIDRS: '10.96.0.0/12,10.244.0.0/33,cluster' },
+      problem:
+        'LATHE_HTTP_SOURCE_DENY_CIDRS: must be a comma-separated list of CIDRs: "10.244.0.0/33": the prefix length must be a whole number from 0 to 32; "cluster" is not a CIDR such as 10.96.0.0/12 or fd00::/8 (got "10.96.0.0/12,10.244.0.0/33,cluster")',
+    },
+    {
+      env: { LATHE_HTTP_SOURCE_ALLOW_CIDRS: 'fd00::/129' },
+      problem:
+        'LATHE_HTTP_SOURCE_ALLOW_CIDRS: must be a comma-separated list of CIDRs: "fd00::/129": the prefix length must be a whole number from 0 to 128 (got "fd00::/129")',
     },
   ])('names $env as bad', ({ env, problem }) => {
     expect(problemsOf(env)).toContain(problem);

@@ -5,8 +5,10 @@
  */
 
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import os from 'node:os';
 import { z } from 'zod';
+import { parseCidrList } from '../../contract/cidr.js';
 import { type ObjectStoreConfig, objectStoreDefaults } from '../../contract/object-store.js';
 
 /** The version of the operator and, by default, of the runtime images it runs. Kept equal to package.json (a test checks). */
@@ -42,10 +44,25 @@ export interface OperatorConfig {
     server: string;
     retrain: string;
   };
+  /**
+   * Where a Dataset's HTTP source may connect, passed to every ingestion pod: CIDRs refused
+   * (`denyCIDRs`), CIDRs allowed inside them, and the API server's addresses known here.
+   * Loopback, link-local and unspecified addresses are refused whatever these say.
+   */
+  httpSource: HttpSourcePolicy;
   podName: string | undefined;
   podNamespace: string | undefined;
   /** This replica's identity: lease holder and event reporting instance. */
   identity: string;
+}
+
+/** The install's policy for HTTP sources (see `runtime-images/ingest/address-policy.ts`). */
+export interface HttpSourcePolicy {
+  /** CIDRs as written, validated. */
+  denyCIDRs: string[];
+  allowCIDRs: string[];
+  /** The `kubernetes` Service's address as this process sees it (`KUBERNETES_SERVICE_HOST`). */
+  apiServerAddresses: string[];
 }
 
 /** The configuration could not be read; `problems` has one line per bad variable. */
@@ -90,6 +107,19 @@ const boolean = z
 const image = z
   .string()
   .regex(imageReference, { error: 'must be an image reference such as ghcr.io/org/name:tag' });
+
+/** A comma-separated list of CIDRs, each checked; the message names every bad entry. */
+const cidrList = z.string().transform((text, ctx) => {
+  try {
+    return parseCidrList(text).map((c) => c.text);
+  } catch (error) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be a comma-separated list of CIDRs: ${(error as Error).message}`,
+    });
+    return z.NEVER;
+  }
+});
 
 const envSchema = z.object({
   LATHE_LOG_LEVEL: optional(z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` })),
@@ -144,6 +174,9 @@ const envSchema = z.object({
   LATHE_IMAGE_TRAINER_GPU: optional(image),
   LATHE_IMAGE_SERVER: optional(image),
   LATHE_IMAGE_RETRAIN: optional(image),
+  LATHE_HTTP_SOURCE_DENY_CIDRS: optional(cidrList),
+  LATHE_HTTP_SOURCE_ALLOW_CIDRS: optional(cidrList),
+  KUBERNETES_SERVICE_HOST: optional(z.string()),
   POD_NAME: optional(z.string()),
   POD_NAMESPACE: optional(z.string().regex(dns1123Label, { error: 'must be a namespace name' })),
 });
@@ -251,6 +284,14 @@ export function loadConfig(
       trainerGpu: e.LATHE_IMAGE_TRAINER_GPU ?? defaultImage('trainer-gpu'),
       server: e.LATHE_IMAGE_SERVER ?? defaultImage('server'),
       retrain: e.LATHE_IMAGE_RETRAIN ?? defaultImage('retrain'),
+    },
+    httpSource: {
+      denyCIDRs: e.LATHE_HTTP_SOURCE_DENY_CIDRS ?? [],
+      allowCIDRs: e.LATHE_HTTP_SOURCE_ALLOW_CIDRS ?? [],
+      apiServerAddresses:
+        e.KUBERNETES_SERVICE_HOST && isIP(e.KUBERNETES_SERVICE_HOST)
+          ? [e.KUBERNETES_SERVICE_HOST]
+          : [],
     },
     podName: e.POD_NAME,
     podNamespace: e.POD_NAMESPACE,

@@ -77,7 +77,7 @@ export async function openTable(
     return postgresTable(settings.postgresUri!, source.postgres.query);
   }
   let parts: AsyncIterable<SourcePart>;
-  if (source.http) parts = httpParts(source.http.url, headers);
+  if (source.http) parts = httpParts(source.http.url, headers, settings.httpPolicy);
   else if (source.s3) {
     parts = s3Parts(source.s3, {
       store: settings.store,

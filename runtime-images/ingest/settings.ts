@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import { z } from 'zod';
+import { addressBits, parseCidrList } from '../../contract/cidr.js';
 import { DEFAULT_TERMINATION_MESSAGE_PATH } from '../../contract/results.js';
 import {
   IngestEnv,
@@ -14,6 +15,7 @@ import {
   RuntimeEnvError,
 } from '../../contract/runtime-env.js';
 import { type DatasetSpec, DatasetSpecSchema } from '../../operator/src/api/dataset.js';
+import type { AddressPolicy } from './address-policy.js';
 
 export interface IngestSettings {
   namespace: string;
@@ -26,6 +28,48 @@ export interface IngestSettings {
   s3SecretKey: string | undefined;
   postgresUri: string | undefined;
   httpHeadersDir: string | undefined;
+  /** Which addresses an HTTP source may connect to. */
+  httpPolicy: AddressPolicy;
+}
+
+/**
+ * The HTTP source's address policy: the install's CIDR lists and the API server's addresses
+ * (this pod's `KUBERNETES_SERVICE_HOST` and those the operator passed). Throws
+ * `RuntimeEnvError` naming a bad variable.
+ */
+export function httpPolicyFromEnv(env: Record<string, string | undefined>): AddressPolicy {
+  const problems: string[] = [];
+  const cidrs = (name: string) => {
+    try {
+      return parseCidrList(env[name]);
+    } catch (error) {
+      problems.push(`${name}: ${(error as Error).message}`);
+      return [];
+    }
+  };
+  const deny = cidrs(IngestEnv.httpDenyCidrs);
+  const allow = cidrs(IngestEnv.httpAllowCidrs);
+  const apiServer: string[] = [];
+  const passed = (env[IngestEnv.httpApiServerAddresses] ?? '').split(',').map((a) => a.trim());
+  for (const address of passed.filter(Boolean)) {
+    try {
+      addressBits(address);
+      apiServer.push(address);
+    } catch (error) {
+      problems.push(`${IngestEnv.httpApiServerAddresses}: ${(error as Error).message}`);
+    }
+  }
+  const serviceHost = env.KUBERNETES_SERVICE_HOST?.trim();
+  if (serviceHost) {
+    try {
+      addressBits(serviceHost);
+      apiServer.push(serviceHost);
+    } catch {
+      // A host name (never in a pod): nothing to compare an address with.
+    }
+  }
+  if (problems.length > 0) throw new RuntimeEnvError(problems);
+  return { apiServer, deny, allow };
 }
 
 const optional = z.string().min(1).optional();
@@ -82,6 +126,7 @@ export function settingsFromEnv(env: Record<string, string | undefined>): Ingest
     s3SecretKey: e[IngestEnv.s3SecretKey] as string | undefined,
     postgresUri,
     httpHeadersDir: e[IngestEnv.httpHeadersDir] as string | undefined,
+    httpPolicy: httpPolicyFromEnv(env),
   };
 }
 

@@ -7,6 +7,8 @@
  * → SourceUnauthorized, unreachable or 5xx → SourceUnavailable (or StorageUnavailable when the
  * source is the operator's own object store, which is down for everything else too).
  * Messages name the URL without its query string or user-info, which may carry credentials.
+ * An HTTP source connects only to addresses the install allows (`guarded-http.ts`); a refused
+ * address is `SourceAddressRefused`, terminal.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -19,19 +21,13 @@ import {
 } from '../../contract/object-store.js';
 import type { ObjectStoreConfig } from '../../contract/runtime-env.js';
 import type { DatasetSpec } from '../../operator/src/api/dataset.js';
+import type { AddressPolicy } from './address-policy.js';
 import { IngestFailure, messageOf } from './failure.js';
 import type { FeedbackStore } from './feedback.js';
+import { displayUrl, guardedGet, type HopResponse, type HttpTransport } from './guarded-http.js';
 import type { SourcePart } from './table.js';
 
-/** A URL as messages may show it: no user-info, no query string or fragment. */
-export function displayUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}${u.search ? '?…' : ''}`;
-  } catch {
-    return '(an invalid URL)';
-  }
-}
+export { displayUrl };
 
 /** Gunzips the chunks when `name` ends in `.gz`. */
 function maybeGunzip(name: string, chunks: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
@@ -73,15 +69,22 @@ function httpFailure(status: number, statusText: string, shown: string): IngestF
   return new IngestFailure('SourceUnavailable', what);
 }
 
+/**
+ * The HTTP(S) source: one GET through `guardedGet` (every address and redirect hop checked
+ * against `policy`), streamed.
+ */
 export async function* httpParts(
   url: string,
   headers: Record<string, string>,
+  policy: AddressPolicy,
+  transport?: HttpTransport,
 ): AsyncGenerator<SourcePart> {
   const shown = displayUrl(url);
-  let response: Response;
+  let response: HopResponse;
   try {
-    response = await fetch(url, { headers, redirect: 'follow' });
+    ({ response } = await guardedGet(url, headers, policy, transport));
   } catch (error) {
+    if (error instanceof IngestFailure) throw error;
     const cause = (error as { cause?: unknown }).cause;
     throw new IngestFailure(
       'SourceUnavailable',
@@ -89,14 +92,14 @@ export async function* httpParts(
       { cause: error },
     );
   }
-  if (!response.ok || !response.body) {
-    await response.body?.cancel().catch(() => undefined);
+  if (response.status < 200 || response.status > 299) {
+    response.discard();
     throw httpFailure(response.status, response.statusText, shown);
   }
-  const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream);
+  const body = response.body;
   async function* chunks(): AsyncGenerator<Buffer> {
     try {
-      for await (const chunk of maybeGunzip(shown, body as AsyncIterable<Buffer>)) {
+      for await (const chunk of maybeGunzip(shown, body)) {
         yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
       }
     } catch (error) {

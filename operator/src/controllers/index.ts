@@ -15,11 +15,17 @@ import { trainingJobController } from './trainingjob/reconcile.js';
 
 /** Builds the controllers from the operator's configuration (the parts they read). */
 export function controllers(
-  config: Pick<OperatorConfig, 'objectStore' | 'images'>,
+  config: Pick<OperatorConfig, 'objectStore' | 'images'> &
+    Partial<Pick<OperatorConfig, 'httpSource'>>,
 ): ControllerDefinition<KubeObject>[] {
   const store = config.objectStore ? new ObjectStore(config.objectStore) : undefined;
   return [
-    datasetController({ store, storeConfig: config.objectStore, image: config.images.ingest }),
+    datasetController({
+      store,
+      storeConfig: config.objectStore,
+      image: config.images.ingest,
+      ...(config.httpSource ? { httpSource: config.httpSource } : {}),
+    }),
     trainingJobController({
       store,
       storeConfig: config.objectStore,

@@ -211,3 +211,47 @@ describe('desiredIngestJob: the spec reaches the program literally', () => {
     },
   );
 });
+
+describe('desiredIngestJob: the HTTP source address policy', () => {
+  const httpSource = {
+    denyCIDRs: ['10.96.0.0/12', '10.244.0.0/16'],
+    allowCIDRs: ['10.96.0.20/32'],
+    apiServerAddresses: ['10.96.0.1'],
+  };
+  it.each([
+    {
+      name: 'an HTTP source gets every list the install set',
+      spec: {},
+      policy: httpSource,
+      want: {
+        [IngestEnv.httpDenyCidrs]: { value: '10.96.0.0/12,10.244.0.0/16' },
+        [IngestEnv.httpAllowCidrs]: { value: '10.96.0.20/32' },
+        [IngestEnv.httpApiServerAddresses]: { value: '10.96.0.1' },
+      },
+      absent: [],
+    },
+    {
+      name: 'an empty list is left out',
+      spec: {},
+      policy: { ...httpSource, allowCIDRs: [] },
+      want: { [IngestEnv.httpDenyCidrs]: { value: '10.96.0.0/12,10.244.0.0/16' } },
+      absent: [IngestEnv.httpAllowCidrs],
+    },
+    {
+      name: 'another kind of source gets none',
+      spec: { source: { s3: { bucket: 'data', key: 'a.csv' } } },
+      policy: httpSource,
+      want: {},
+      absent: [IngestEnv.httpDenyCidrs, IngestEnv.httpAllowCidrs, IngestEnv.httpApiServerAddresses],
+    },
+  ])('$name', ({ spec, policy, want, absent }) => {
+    const job = desiredIngestJob(dataset(spec as Partial<DatasetInput['spec']>), run, {
+      image: 'lathe/ingest:1',
+      store,
+      owner,
+      httpSource: policy,
+    });
+    expect(env(job)).toMatchObject(want);
+    for (const name of absent) expect(env(job)[name]).toBeUndefined();
+  });
+});

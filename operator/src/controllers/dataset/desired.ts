@@ -6,14 +6,16 @@
  * (`IngestEnv`): the Dataset's spec as JSON, the object store (credentials through the
  * namespace's `lathe-object-store` Secret), and the source's credentials straight from the
  * user's Secrets (`secretKeyRef`, a Secret volume for HTTP headers) — never a credential in
- * the Job itself. It runs once (`backoffLimit: 0`): the controller retries with backoff and
- * records each attempt. Node.js's heap is bounded below the memory limit, so the program
+ * the Job itself. An HTTP source also gets the install's address policy (deny/allow CIDRs, the
+ * API server's addresses), which the program enforces on every connection. It runs once
+ * (`backoffLimit: 0`): the controller retries with backoff and records each attempt. Node.js's heap is bounded below the memory limit, so the program
  * spills to its work volume instead of being OOM-killed.
  */
 import type { V1EnvVar } from '@kubernetes/client-node';
 import { DEFAULT_TERMINATION_MESSAGE_PATH } from '../../../../contract/results.js';
 import { IngestEnv, RESULT_PATH_ENV } from '../../../../contract/runtime-env.js';
 import type { Dataset } from '../../api/dataset.js';
+import type { HttpSourcePolicy } from '../../config.js';
 import type { JobObject, Wire } from '../../runtime/builtin-kinds.js';
 import { childLabels } from '../../runtime/labels.js';
 import type { OwnerReference } from '../../runtime/resource.js';
@@ -33,10 +35,28 @@ export const INGEST_DEADLINE_SECONDS = 6 * 3600;
 const WORK_DIR = '/work';
 const HEADERS_DIR = '/var/run/lathe/source-headers';
 
+/** The install's HTTP-source policy as the ingestion program reads it; unset lists are left out. */
+function httpSourcePolicyEnv(policy: HttpSourcePolicy): Wire<V1EnvVar>[] {
+  const lists: [string, string[]][] = [
+    [IngestEnv.httpDenyCidrs, policy.denyCIDRs],
+    [IngestEnv.httpAllowCidrs, policy.allowCIDRs],
+    [IngestEnv.httpApiServerAddresses, policy.apiServerAddresses],
+  ];
+  return lists
+    .filter(([, list]) => list.length > 0)
+    .map(([name, list]) => ({ name, value: list.join(',') }));
+}
+
 export function desiredIngestJob(
   ds: Dataset,
   run: PlannedRun,
-  options: { image: string; store: ObjectStoreConfig; owner: OwnerReference },
+  options: {
+    image: string;
+    store: ObjectStoreConfig;
+    owner: OwnerReference;
+    /** Where an HTTP source may connect (the operator's `httpSource`); none: the defaults. */
+    httpSource?: HttpSourcePolicy;
+  },
 ): JobObject {
   const name = ds.metadata.name ?? '';
   const namespace = ds.metadata.namespace ?? '';
@@ -74,6 +94,7 @@ export function desiredIngestJob(
       valueFrom: { secretKeyRef: { name: ref.name, key: ref.key } },
     });
   }
+  if (source.http && options.httpSource) env.push(...httpSourcePolicyEnv(options.httpSource));
   const headersSecret = source.http?.headersSecretRef?.name;
   if (headersSecret) env.push({ name: IngestEnv.httpHeadersDir, value: HEADERS_DIR });
 

@@ -9,6 +9,7 @@
  * for: `VersionCreated` / `VersionUnchanged`, or the failure's reason (a Warning).
  */
 import type { DatasetStatus } from '../../api/dataset.js';
+import type { HttpSourcePolicy } from '../../config.js';
 import { controllerReference } from '../../runtime/apply.js';
 import { kinds } from '../../runtime/builtin-kinds.js';
 import type { ReconcileContext } from '../../runtime/controller.js';
@@ -31,12 +32,15 @@ import { type DatasetFacts, type LatestRun, validatedCondition } from './status.
 export interface IngestionOptions {
   image: string;
   storeConfig: ObjectStoreConfig;
+  /** Where an HTTP source may connect, passed to the ingestion pod. */
+  httpSource?: HttpSourcePolicy;
 }
 
 /** The `runs` step (see the module header). */
 export function ingestionStep({
   image,
   storeConfig,
+  httpSource,
 }: IngestionOptions): Step<DatasetObject, DatasetFacts> {
   return {
     name: 'runs',
@@ -58,7 +62,7 @@ export function ingestionStep({
         await ctx.delete(kinds.job, decision.job);
         ctx.log.info({ job: decision.job.metadata?.name }, 'Stopped an ingestion of an older spec');
       } else if (decision.action === 'start') {
-        await startRun(ds, decision.run, { image, storeConfig }, ctx);
+        await startRun(ds, decision.run, { image, storeConfig, httpSource }, ctx);
       }
       const latest = newest
         ? latestRun(newest, decision.action === 'wait' ? decision.at : undefined)
@@ -81,7 +85,7 @@ export function ingestionStep({
 async function startRun(
   ds: DatasetObject,
   run: PlannedRun,
-  { image, storeConfig }: IngestionOptions,
+  { image, storeConfig, httpSource }: IngestionOptions,
   ctx: ReconcileContext<DatasetObject>,
 ): Promise<void> {
   await ctx.apply(kinds.secret, desiredObjectStoreSecret(ds.metadata.namespace ?? '', storeConfig));
@@ -89,6 +93,7 @@ async function startRun(
     image,
     store: storeConfig,
     owner: controllerReference(ds, latheKinds.dataset.resource),
+    ...(httpSource ? { httpSource } : {}),
   });
   await ctx.apply(kinds.job, job);
   ctx.log.info(

@@ -92,6 +92,15 @@ describe('failureOf', () => {
       },
     },
     {
+      name: 'a refused source address is not retried',
+      o: observed(runs.failed, bad('SourceAddressRefused')),
+      want: {
+        reason: 'SourceAddressRefused',
+        message: 'rule min, column petal_length: below 0',
+        retryable: false,
+      },
+    },
+    {
       name: 'a Job that succeeded without a result',
       o: observed(runs.succeeded),
       want: {
@@ -164,6 +173,12 @@ describe('newestSucceeded and newestVerdict', () => {
     {
       name: 'a source failure is no verdict',
       observed: [observed(runs.failed, bad('SourceNotFound'))],
+      version: undefined,
+      verdict: undefined,
+    },
+    {
+      name: 'a refused source address is no verdict',
+      observed: [observed(runs.failed, bad('SourceAddressRefused'))],
       version: undefined,
       verdict: undefined,
     },

@@ -34,6 +34,12 @@ export interface SucceededIngestion {
 /** Failure reasons the same data would fail with again: not retried, and reported as a verdict. */
 export const NOT_RETRIED = new Set<string>(['ValidationFailed', 'InvalidData']);
 
+/**
+ * Failure reasons the same spec would fail with again that say nothing of the data (the HTTP
+ * source's address is refused): not retried, Stalled with the reason, but no verdict.
+ */
+export const NOT_RETRIED_SOURCE = new Set<string>(['SourceAddressRefused']);
+
 /** Classifies an ingestion Job from itself and its pods (newest first, as `podsOfJob` gives). */
 export function observeIngestion(job: JobObject, pods: readonly PodObject[]): ObservedIngestion {
   const run = observeJobRun(job, pods);
@@ -67,7 +73,7 @@ export function failureOf(o: ObservedIngestion): LatestRun['failure'] {
     return {
       reason: o.result.reason,
       message: failureMessage(o.result),
-      retryable: !NOT_RETRIED.has(o.result.reason),
+      retryable: !NOT_RETRIED.has(o.result.reason) && !NOT_RETRIED_SOURCE.has(o.result.reason),
     };
   }
   if (o.run.phase === 'Succeeded') {

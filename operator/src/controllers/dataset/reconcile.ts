@@ -30,6 +30,8 @@ export interface DatasetControllerOptions {
   store: ObjectStore | undefined;
   storeConfig: OperatorConfig['objectStore'];
   image: string;
+  /** Where an HTTP source may connect; unset: the built-in refusals only. */
+  httpSource?: OperatorConfig['httpSource'];
 }
 
 /** The `storage` step: nothing else can run without an object store. */
@@ -43,14 +45,19 @@ const storageNotConfigured: Step<DatasetObject, DatasetFacts> = {
   },
 };
 
-export function datasetController({ store, storeConfig, image }: DatasetControllerOptions) {
+export function datasetController({
+  store,
+  storeConfig,
+  image,
+  httpSource,
+}: DatasetControllerOptions) {
   const steps: Step<DatasetObject, DatasetFacts>[] = [];
   if (!store || !storeConfig) {
     steps.push(storageNotConfigured);
   } else {
     const versions = new DatasetVersionStore(store, storeConfig.bucket);
     steps.push(
-      ingestionStep({ image, storeConfig }),
+      ingestionStep({ image, storeConfig, ...(httpSource ? { httpSource } : {}) }),
       versionsStep(versions),
       retentionStep(versions),
     );

@@ -90,6 +90,20 @@ describe('decideRun', () => {
       undefined,
     ],
     [
+      'a refused source address (never retried as is)',
+      {
+        latest: finished(
+          job('j', { generation: 2 }),
+          false,
+          '2026-06-01T11:00:00Z',
+          'SourceAddressRefused',
+        ),
+      },
+      'idle',
+      undefined,
+      undefined,
+    ],
+    [
       'a refresh interval that has passed',
       {
         refreshInterval: '1h',
