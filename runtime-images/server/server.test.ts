@@ -93,6 +93,69 @@ describe('loadServedModel', () => {
     expect((error as Error).message).toContain('weights.bin is');
   });
 
+  it.each([
+    {
+      name: 'the preparation (schema.json) changed',
+      change: (files: Record<string, Buffer>) => ({
+        ...files,
+        'schema.json': Buffer.from(`${files['schema.json']!.toString()} `),
+      }),
+      message: /^schema\.json is \d+ bytes with sha256:[0-9a-f]{64}; manifest\.json says/,
+      version: 4,
+    },
+    {
+      name: 'model.json changed',
+      change: (files: Record<string, Buffer>) => ({
+        ...files,
+        'model.json': Buffer.from(`${files['model.json']!.toString()} `),
+      }),
+      message: /^model\.json is \d+ bytes/,
+      version: 6,
+    },
+  ])('refuses an artifact when $name, naming the file', async ({ change, message, version }) => {
+    store.put(`models/ns/iris/${version}/`, { ...artifact, files: change(artifact.files) });
+    const error = await load(`models/ns/iris/${version}/`, artifact.digest).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ArtifactError);
+    expect(error).toMatchObject({ reason: 'FileMismatch' });
+    expect((error as Error).message).toMatch(message);
+  });
+
+  it('refuses an artifact missing a file it does not load (metrics.json), naming it', async () => {
+    const withMetrics = { ...artifact.files, 'metrics.json': Buffer.from('{}\n') };
+    const { manifest, digest } = manifestFor(withMetrics);
+    store.put('models/ns/iris/5/', { files: artifact.files, manifest });
+    const error = await load('models/ns/iris/5/', digest).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ArtifactError);
+    expect(error).toMatchObject({
+      reason: 'FileMismatch',
+      message: 'metrics.json is listed in manifest.json but missing',
+    });
+  });
+
+  it('downloads each file of the artifact once', async () => {
+    const reads: string[] = [];
+    const counting = {
+      read: (bucket: string, key: string) => {
+        reads.push(key);
+        return store.read(bucket, key);
+      },
+      digestOf: (bucket: string, key: string) => {
+        reads.push(key);
+        return store.digestOf(bucket, key);
+      },
+    };
+    await loadServedModel(tf, counting, {
+      name: 'iris',
+      version: '1',
+      uri: 's3://lathe/models/ns/iris/1/',
+      digest: artifact.digest,
+    });
+    const files = ['manifest.json', ...Object.keys(artifact.files)];
+    expect(reads.sort()).toEqual(files.map((f) => `models/ns/iris/1/${f}`).sort());
+  });
+
   it('refuses a model whose input does not match the preparation', async () => {
     const schema = JSON.parse(artifact.files['schema.json']!.toString());
     schema.features = schema.features.slice(0, 5);

@@ -4,10 +4,12 @@
  *
  * Loading is all-or-nothing and trusts no byte it has not checked: the artifact is verified
  * against the digest the operator recorded (`verifyArtifact`: the manifest's digest, then every
- * file's size and sha256), and each file then downloaded to use is checked again against the
- * verified manifest (`checkAgainstManifest`), so a file swapped between the two reads is refused
- * too. The model is built from memory (no filesystem), and its input and output shapes are
- * checked against the fitted preparation (`schema.json`).
+ * file's size and sha256, `metrics.json` included). The files the model is built from
+ * (`model.json`, `schema.json`, the weight shards) are read whole during that verification and
+ * used as verified, so each is downloaded once and none can change between check and use; a
+ * file `model.json` names that verification did not keep is read and checked against the
+ * verified manifest (`checkAgainstManifest`). The model is built from memory (no filesystem),
+ * and its input and output shapes are checked against the fitted preparation (`schema.json`).
  *
  * Reading (`readLayersArtifact`) needs no TensorFlow.js, so a program can size TensorFlow's
  * threads from the weights' shapes before it loads a backend, then build the model
@@ -92,14 +94,25 @@ function parseModelJson(bytes: Buffer): LayersModelJson {
   return j as LayersModelJson;
 }
 
-/** Reads one file of the artifact and checks it against the verified manifest. */
+/** The files a layers model is built from: kept in memory while they are verified. */
+function buildsTheModel(path: string): boolean {
+  return path === ModelFile.model || path === ModelFile.schema || path.endsWith('.bin');
+}
+
+/**
+ * One file of the artifact: the bytes verification kept, else read and checked against the
+ * verified manifest.
+ */
 async function readChecked(
   store: LayersArtifactStore,
   bucket: string,
   prefix: string,
-  manifest: ArtifactManifest,
+  verified: { manifest: ArtifactManifest; contents: ReadonlyMap<string, Buffer> },
   file: string,
 ): Promise<Buffer> {
+  const kept = verified.contents.get(file);
+  if (kept) return kept;
+  const { manifest } = verified;
   const bytes = await store.read(bucket, keyInArtifact(prefix, file));
   const problem = checkAgainstManifest(manifest, file, bytes);
   if (problem) throw new ArtifactError('FileMismatch', problem);
@@ -115,7 +128,7 @@ export async function readLayersArtifact(
   store: LayersArtifactStore,
   artifact: { uri: string; digest: string },
 ): Promise<LayersArtifact> {
-  const verification = await verifyArtifact(store, artifact);
+  const verification = await verifyArtifact(store, artifact, { readWhole: buildsTheModel });
   if (!verification.verified) throw new ArtifactError(verification.reason, verification.message);
   const { bucket, key: prefix } = parseS3Uri(artifact.uri);
   const manifest = verification.manifest;
@@ -134,9 +147,9 @@ export async function readLayersArtifact(
   }
 
   const modelJson = parseModelJson(
-    await readChecked(store, bucket, prefix, manifest, ModelFile.model),
+    await readChecked(store, bucket, prefix, verification, ModelFile.model),
   );
-  const schemaBytes = await readChecked(store, bucket, prefix, manifest, ModelFile.schema);
+  const schemaBytes = await readChecked(store, bucket, prefix, verification, ModelFile.schema);
   let schema: PreparedSchema;
   try {
     schema = PreparedSchemaSchema.parse(JSON.parse(schemaBytes.toString('utf8')));
@@ -154,7 +167,7 @@ export async function readLayersArtifact(
   const weightSpecs: tfjs.io.WeightsManifestEntry[] = [];
   for (const group of modelJson.weightsManifest) {
     for (const path of group.paths) {
-      shards.push(await readChecked(store, bucket, prefix, manifest, path));
+      shards.push(await readChecked(store, bucket, prefix, verification, path));
     }
     weightSpecs.push(...group.weights);
   }
