@@ -79,9 +79,11 @@ async function main(): Promise<void> {
     res.writeHead(200, { 'content-type': 'text/csv' });
     createReadStream(file).pipe(res);
   });
-  server.listen(0, '127.0.0.1');
+  // The program refuses loopback sources: serve on the host's address on the cluster's link.
+  const host = clusterInfo().hostAddress;
+  server.listen(0, host);
   await once(server, 'listening');
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/data.csv`;
+  const url = `http://${host}:${(server.address() as AddressInfo).port}/data.csv`;
 
   const lines: string[] = [];
   try {

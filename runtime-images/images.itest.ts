@@ -276,7 +276,10 @@ describe('the built images', () => {
     const server: Server = createServer((_request, response) => {
       response.writeHead(200, { 'content-type': 'text/csv' }).end(`${csv}\n`);
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    // The ingestion program refuses loopback sources; the host's address on the cluster's
+    // link is reached the same way through the host network.
+    const host = clusterInfo().hostAddress;
+    await new Promise<void>((resolve) => server.listen(0, host, resolve));
     const { port } = server.address() as { port: number };
     try {
       const results = writableDir('ingest-result');
@@ -286,7 +289,7 @@ describe('the built images', () => {
           LATHE_DATASET_NAMESPACE: namespace,
           LATHE_DATASET_NAME: 'csv',
           LATHE_DATASET_SPEC: JSON.stringify({
-            source: { http: { url: `http://127.0.0.1:${port}/data.csv` } },
+            source: { http: { url: `http://${host}:${port}/data.csv` } },
             schema: { label: 'label' },
           }),
           LATHE_RESULT_PATH: '/result/result',

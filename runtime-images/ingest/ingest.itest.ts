@@ -64,8 +64,10 @@ function startServer(files: Record<string, () => Promise<string> | string>) {
   return {
     server,
     url: async (p: string) => {
-      if (!server.listening) await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-      return `http://127.0.0.1:${(server.address() as AddressInfo).port}${p}`;
+      // Not loopback: the program refuses it (address-policy.ts). Pods reach this address too.
+      const host = clusterInfo().hostAddress;
+      if (!server.listening) await new Promise<void>((r) => server.listen(0, host, r));
+      return `http://${host}:${(server.address() as AddressInfo).port}${p}`;
     },
   };
 }

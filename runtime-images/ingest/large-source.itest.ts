@@ -34,8 +34,10 @@ describe('a source larger than memory', () => {
   });
 
   it(`is ingested by a program with a ${HEAP_MIB} MiB heap`, { timeout: 600_000 }, async () => {
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/big.csv`;
+    // Not loopback, which the program refuses: the host's address on the cluster's link.
+    const host = clusterInfo().hostAddress;
+    await new Promise<void>((r) => server.listen(0, host, r));
+    const url = `http://${host}:${(server.address() as AddressInfo).port}/big.csv`;
     const run = await runIngestProgram(
       { source: { http: { url } }, schema: { label: 'label' } },
       { store: minio, namespace: 'itest-large', nodeArgs: [`--max-old-space-size=${HEAP_MIB}`] },
