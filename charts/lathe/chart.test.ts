@@ -85,6 +85,14 @@ const valueSets: { name: string; values: Record<string, string | number | boolea
     values: { 'serviceAccount.create': false, 'serviceAccount.name': 'ops', 'rbac.create': false },
   },
   {
+    name: 'an HTTP source policy',
+    values: {
+      'ingestion.httpSource.denyCIDRs[0]': '10.96.0.0/12',
+      'ingestion.httpSource.denyCIDRs[1]': 'fd00::/8',
+      'ingestion.httpSource.allowCIDRs[0]': '10.96.12.34/32',
+    },
+  },
+  {
     name: 'ServiceMonitor and custom affinity',
     values: { 'metrics.serviceMonitor.enabled': true, 'affinity.nodeAffinity': 'null' },
   },
@@ -176,6 +184,12 @@ describe.each(valueSets)('rendered with $name', ({ values }) => {
     expect(config.bindAddress).toBe('10.0.0.7');
     expect(config.leaderElection.enabled).toBe(values['leaderElection.enabled'] !== false);
     if (config.leaderElection.enabled) expect(config.leaderElection.namespace).toBe(namespace);
+    expect(config.httpSource.denyCIDRs).toEqual(
+      values['ingestion.httpSource.denyCIDRs[0]'] ? ['10.96.0.0/12', 'fd00::/8'] : [],
+    );
+    expect(config.httpSource.allowCIDRs).toEqual(
+      values['ingestion.httpSource.allowCIDRs[0]'] ? ['10.96.12.34/32'] : [],
+    );
   });
 });
 
@@ -317,6 +331,10 @@ describe('values', () => {
         /renewDeadlineSeconds \(15\) must be less than leaderElection.leaseDurationSeconds \(15\)/,
     },
     { set: { 'health.port': 8080 }, message: /metrics.port and health.port must differ/ },
+    {
+      set: { 'ingestion.httpSource.denyCIDRs[0]': 'the cluster' },
+      message: /ingestion\/httpSource\/denyCIDRs\/0.*does not match pattern/,
+    },
   ];
 
   it.each(bad)('rejects $set with a message naming the value', async ({ set, message }) => {
