@@ -187,10 +187,7 @@ export class CsvDecoder {
             break;
           }
         }
-        throw new CsvSyntaxError(
-          startLine + lines,
-          `unexpected ${JSON.stringify(c)} after a closing quote`,
-        );
+        throw new CsvSyntaxError(startLine + lines, 'unexpected text after a closing quote');
       }
       // An unquoted field: up to the next delimiter or line end.
       let end = i;

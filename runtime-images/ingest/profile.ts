@@ -196,7 +196,7 @@ export class SourceProfiler {
         if (type !== undefined && isNumericType(type)) {
           throw new IngestFailure(
             'InvalidData',
-            `column ${this.names[j]}: ${JSON.stringify(cell)} in row ${rowNumber} is not a number, and spec.schema.columns declares it ${type}`,
+            `column ${this.names[j]}: a value in row ${rowNumber} is not a number, and spec.schema.columns declares it ${type}`,
             { column: this.names[j]! },
           );
         }
@@ -271,7 +271,8 @@ export class SourceProfiler {
     const spec = this.spec;
     const label = spec.schema.label;
     const all = new Set(sourceColumns);
-    const known = `the data has ${sourceColumns.length} columns: ${sourceColumns.slice(0, 20).join(', ')}${sourceColumns.length > 20 ? ', ...' : ''}`;
+    // The data's own column names are its bytes: only the spec's name is quoted.
+    const known = `it is not among the data's ${sourceColumns.length} columns`;
     const requireColumn = (name: string, field: string) => {
       if (!all.has(name)) {
         throw new IngestFailure('InvalidData', `${field} names column ${name}, but ${known}`, {
@@ -369,8 +370,8 @@ export class SourceProfiler {
         const which = rule.min !== undefined ? 'min' : 'max';
         throw new IngestFailure(
           'ValidationFailed',
-          `column ${column}: ${JSON.stringify(o.notNumeric.value)} in row ${o.notNumeric.row} is not a number, so rule ${which} cannot hold`,
-          { rule: which, column, observed: String(o.notNumeric.value) },
+          `column ${column}: a value in row ${o.notNumeric.row} is not a number, so rule ${which} cannot hold`,
+          { rule: which, column },
         );
       }
       if (rule.min !== undefined && o.min < rule.min) {
@@ -390,8 +391,8 @@ export class SourceProfiler {
       if (rule.allowedValues && o.notAllowed) {
         throw new IngestFailure(
           'ValidationFailed',
-          `column ${column}: ${JSON.stringify(o.notAllowed.value)} in row ${o.notAllowed.row} is not one of allowedValues (${o.notAllowedRows} rows have a value outside them)`,
-          { rule: 'allowedValues', column, observed: o.notAllowed.value },
+          `column ${column}: the value in row ${o.notAllowed.row} is not one of allowedValues (${o.notAllowedRows} rows have a value outside them)`,
+          { rule: 'allowedValues', column },
         );
       }
     }

@@ -11,6 +11,7 @@
  * address is `SourceAddressRefused`, terminal.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
+import { STATUS_CODES } from 'node:http';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -19,6 +20,7 @@ import {
   ObjectNotFoundError,
   ObjectStore,
 } from '../../contract/object-store.js';
+import { isReadableByNamespace } from '../../contract/object-store-layout.js';
 import type { ObjectStoreConfig } from '../../contract/runtime-env.js';
 import type { DatasetSpec } from '../../operator/src/api/dataset.js';
 import type { AddressPolicy } from './address-policy.js';
@@ -57,8 +59,10 @@ export async function readHeaderFiles(dir: string | undefined): Promise<Record<s
   return headers;
 }
 
-function httpFailure(status: number, statusText: string, shown: string): IngestFailure {
-  const what = `GET ${shown} answered ${status}${statusText ? ` ${statusText}` : ''}`;
+function httpFailure(status: number, shown: string): IngestFailure {
+  // The standard reason phrase, not the server's: what a source sends is never quoted.
+  const phrase = STATUS_CODES[status];
+  const what = `GET ${shown} answered ${status}${phrase ? ` ${phrase}` : ''}`;
   if (status === 404 || status === 410) return new IngestFailure('SourceNotFound', what);
   if (status === 401 || status === 403 || status === 407) {
     return new IngestFailure(
@@ -94,7 +98,7 @@ export async function* httpParts(
   }
   if (response.status < 200 || response.status > 299) {
     response.discard();
-    throw httpFailure(response.status, response.statusText, shown);
+    throw httpFailure(response.status, shown);
   }
   const body = response.body;
   async function* chunks(): AsyncGenerator<Buffer> {
@@ -115,6 +119,8 @@ export async function* httpParts(
 export interface S3SourceAccess {
   /** The operator's object store (the default endpoint and credentials). */
   store: ObjectStoreConfig;
+  /** The Dataset's namespace: the operator's credentials read only its prefixes. */
+  namespace: string;
   /** Credentials of `credentialsSecretRef`, when the Dataset names one. */
   accessKey: string | undefined;
   secretKey: string | undefined;
@@ -124,8 +130,10 @@ type S3Source = NonNullable<DatasetSpec['source']['s3']>;
 
 /**
  * The client for an S3 source. The operator's credentials are only ever sent to the operator's
- * own endpoint: another endpoint gets the Dataset's `credentialsSecretRef`, or no credentials
- * (anonymous requests, for public buckets).
+ * own endpoint, and only for the namespace's own prefixes of the operator's bucket (or
+ * `shared/`, `isReadableByNamespace`): anything else there needs the Dataset's
+ * `credentialsSecretRef` (`SourceCredentialsRequired` without one). Another endpoint gets the
+ * Dataset's credentials or none (anonymous requests, for public buckets).
  */
 export function s3ClientFor(
   source: S3Source,
@@ -137,6 +145,7 @@ export function s3ClientFor(
   const endpoint = source.endpoint ?? access.store.endpoint;
   const isOperatorStore = new URL(endpoint).href === new URL(access.store.endpoint).href;
   const own = access.accessKey !== undefined && access.secretKey !== undefined;
+  if (isOperatorStore && !own) refuseOutsideNamespace(source, access);
   const keys = own
     ? { accessKey: access.accessKey!, secretKey: access.secretKey! }
     : isOperatorStore
@@ -148,6 +157,20 @@ export function s3ClientFor(
     region: source.region ?? (isOperatorStore ? access.store.region : 'us-east-1'),
   });
   return { client, isOperatorStore };
+}
+
+/** Throws `SourceCredentialsRequired` unless the operator's key may read what `source` names. */
+function refuseOutsideNamespace(source: S3Source, access: S3SourceAccess): void {
+  const key = source.key ?? source.prefix ?? '';
+  const inOwnBucket = source.bucket === access.store.bucket;
+  if (inOwnBucket && isReadableByNamespace(key, access.namespace)) return;
+  const where = inOwnBucket
+    ? `outside namespace ${access.namespace}'s prefixes of Lathe's bucket (sources/${access.namespace}/, datasets/${access.namespace}/, … or shared/)`
+    : `in a bucket other than Lathe's "${access.store.bucket}"`;
+  throw new IngestFailure(
+    'SourceCredentialsRequired',
+    `spec.source.s3 reads s3://${source.bucket}/${key}, ${where}: the operator's credentials are not used for that; set spec.source.s3.credentialsSecretRef to a Secret with credentials that may read it`,
+  );
 }
 
 /** Maps an object-store error while reading the source to the contract's reasons. */

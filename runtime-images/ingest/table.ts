@@ -84,7 +84,8 @@ export function csvTable(parts: AsyncIterable<SourcePart>, options: CsvTableOpti
           } else if (header.join('\u0000') !== columns.join('\u0000')) {
             throw new IngestFailure(
               'InvalidData',
-              `${part.name} has the header ${JSON.stringify(header.join(options.delimiter))}; ${firstPart} has ${JSON.stringify(columns.join(options.delimiter))}: every object under the prefix must have the same columns`,
+              // The headers are the data's bytes: say that they differ, not what they say.
+              `${part.name} has a header of ${header.length} columns that differs from ${firstPart}'s (${columns.length} columns): every object under the prefix must have the same columns`,
             );
           }
         }
@@ -121,17 +122,20 @@ export function csvTable(parts: AsyncIterable<SourcePart>, options: CsvTableOpti
 }
 
 function checkHeader(header: string[], source: string): void {
-  const seen = new Set<string>();
+  const seen = new Map<string, number>();
   for (const [i, name] of header.entries()) {
     if (name === '') {
       throw new IngestFailure('InvalidData', `${source}: column ${i + 1} of the header is empty`);
     }
-    if (seen.has(name)) {
-      throw new IngestFailure('InvalidData', `${source}: the header names column "${name}" twice`, {
-        column: name,
-      });
+    const earlier = seen.get(name);
+    if (earlier !== undefined) {
+      // A name that fails the check is not quoted: it is the data's bytes, not the spec's.
+      throw new IngestFailure(
+        'InvalidData',
+        `${source}: columns ${earlier + 1} and ${i + 1} of the header have the same name`,
+      );
     }
-    seen.add(name);
+    seen.set(name, i);
   }
 }
 
@@ -192,7 +196,8 @@ export function parseJsonLine(part: string, line: number, text: string): unknown
   } catch (error) {
     throw new IngestFailure(
       'InvalidData',
-      `${part}: line ${line} is not valid JSON (${(error as Error).message})`,
+      // The parser's message quotes the line: the data's bytes, which no status may show.
+      `${part}: line ${line} is not valid JSON`,
       { cause: error },
     );
   }

@@ -118,7 +118,11 @@ export async function writePrepared(
         line = preparedLine(features, encodeLabel(schema, row[labelIndex] ?? null));
       } catch (error) {
         if (error instanceof CellError) {
-          throw new IngestFailure('InvalidData', error.message, {
+          // The contract's message quotes the cell (the server shows it to its caller); a
+          // status may not, so the value becomes "a value".
+          const quoted = JSON.stringify(error.value);
+          const message = quoted ? error.message.split(quoted).join('a value') : error.message;
+          throw new IngestFailure('InvalidData', message, {
             column: error.column,
             cause: error,
           });
