@@ -168,7 +168,11 @@ export const nodeTransport: HttpTransport = {
           headers: { 'user-agent': 'lathe-ingest', accept: '*/*', ...headers },
           agent: false,
           // Whatever net asks (one address or all), it gets the checked one.
-          lookup: ((_host: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
+          lookup: ((
+            _host: string,
+            options: { all?: boolean },
+            callback: (...args: unknown[]) => void,
+          ) => {
             if (options?.all) callback(null, [checked]);
             else callback(null, checked.address, checked.family);
           }) as never,
