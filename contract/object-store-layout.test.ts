@@ -2,10 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   datasetVersionPrefix,
   feedbackFileKey,
+  isReadableByNamespace,
   keyInArtifact,
   modelVersionPrefix,
+  namespacePrefixes,
   parseFeedbackFileKey,
   parseS3Uri,
+  SHARED_PREFIX,
   trainingRunPrefix,
 } from './object-store-layout.js';
 
@@ -61,5 +64,42 @@ describe('object-store layout', () => {
     ]) {
       expect(parseFeedbackFileKey(key)).toBeUndefined();
     }
+  });
+});
+
+describe('isReadableByNamespace', () => {
+  it.each([
+    ['sources/team-a/iris.csv', true],
+    ['sources/team-a/parts/', true],
+    ['datasets/team-a/iris/0123456789abcdef/train.csv', true],
+    ['feedback/team-a/iris/', true],
+    ['models/team-a/iris/3/', true],
+    ['runs/team-a/t/', true],
+    ['shared/examples/iris.csv', true],
+    ['sources/team-b/iris.csv', false],
+    ['datasets/team-b/', false],
+    ['sources/team-a-other/iris.csv', false],
+    ['sources/team-a', false],
+    ['examples/iris.csv', false],
+    ['', false],
+    ['iris.csv', false],
+    ['sources/team-a/../team-b/iris.csv', false],
+    ['shared/../datasets/team-b/x', false],
+    ['sources/team-a//x.csv', false],
+    ['sources/team-a/./x.csv', false],
+    ['sources/team-a/..', false],
+  ])('%j: %s', (key, readable) => {
+    expect(isReadableByNamespace(key, 'team-a')).toBe(readable);
+  });
+
+  it('names every prefix of the namespace, and only them', () => {
+    expect(namespacePrefixes('team-a')).toEqual([
+      'sources/team-a/',
+      'datasets/team-a/',
+      'models/team-a/',
+      'runs/team-a/',
+      'feedback/team-a/',
+    ]);
+    expect(SHARED_PREFIX).toBe('shared/');
   });
 });

@@ -4,6 +4,8 @@
  * cannot drift between the side that writes and the side that reads.
  *
  * ```
+ * sources/<namespace>/                        a namespace's own source files (optional; read by its S3 sources)
+ * shared/                                     data an administrator publishes to every namespace (the example data sets)
  * datasets/<namespace>/<dataset>/<version>/   train and test splits, the raw test split, schema.json, stats.json, manifest.json
  * models/<namespace>/<model>/<version>/       model.json + weight shards, metrics.json, manifest.json
  * runs/<namespace>/<trainingjob>/             history.json, logs
@@ -39,6 +41,42 @@ export function datasetVersionPrefix(namespace: string, dataset: string, version
 
 export function modelVersionPrefix(namespace: string, model: string, version: number): string {
   return `models/${namespace}/${model}/${version}/`;
+}
+
+/**
+ * Where a namespace's own source files may be put in Lathe's bucket, for a Dataset's S3 source
+ * to read without credentials of its own: `sources/<namespace>/`.
+ */
+export function sourcesPrefix(namespace: string): string {
+  return `sources/${namespace}/`;
+}
+
+/**
+ * Data an administrator publishes to every namespace (the example data sets): `shared/`. Any
+ * namespace's S3 source may read it; nothing Lathe runs writes it.
+ */
+export const SHARED_PREFIX = 'shared/';
+
+/**
+ * Every prefix of Lathe's bucket that belongs to `namespace`: its sources, dataset versions,
+ * models, runs and feedback.
+ */
+export function namespacePrefixes(namespace: string): string[] {
+  return ['sources', 'datasets', 'models', 'runs', 'feedback'].map(
+    (root) => `${root}/${namespace}/`,
+  );
+}
+
+/**
+ * Whether `key` (a key or a prefix) is one a Dataset's S3 source in `namespace` may read from
+ * Lathe's bucket without credentials of its own: under one of `namespacePrefixes(namespace)` or
+ * `SHARED_PREFIX`, with no empty, `.` or `..` segment that a store might resolve elsewhere.
+ */
+export function isReadableByNamespace(key: string, namespace: string): boolean {
+  const segments = key.split('/');
+  if (segments.slice(0, -1).some((s) => s === '' || s === '.' || s === '..')) return false;
+  if (segments.at(-1) === '.' || segments.at(-1) === '..') return false;
+  return [...namespacePrefixes(namespace), SHARED_PREFIX].some((prefix) => key.startsWith(prefix));
 }
 
 export function trainingRunPrefix(namespace: string, trainingJob: string): string {

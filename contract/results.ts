@@ -29,6 +29,12 @@ export const FailureReasonSchema = z.enum([
    * install denies. Not retried; no connection was made.
    */
   'SourceAddressRefused',
+  /**
+   * An S3 source reads Lathe's store outside the namespace's prefixes (another bucket, another
+   * namespace's data) without `spec.source.s3.credentialsSecretRef`: the operator's credentials
+   * are not lent for that. Terminal until the spec changes.
+   */
+  'SourceCredentialsRequired',
   /** The source could not be reached or failed (network, 5xx, timeout): retried. */
   'SourceUnavailable',
   /** The SQL query failed (syntax, permission on a table, ...). */

@@ -421,10 +421,11 @@ async function createBucketAndSecret(
 }
 
 /**
- * The example data sets (`examples/data/*.csv`) at `s3://lathe/examples/<file>`, where the
- * example Datasets read them, so `kubectl apply -f examples/` works on the local cluster as is.
+ * The example data sets (`examples/data/*.csv`) at `s3://lathe/shared/examples/<file>`, where
+ * the example Datasets read them, so `kubectl apply -f examples/` works on the local cluster as
+ * is, in any namespace (`shared/` is the prefix every namespace's S3 sources may read).
  */
-export const exampleDataPrefix = 'examples/';
+export const exampleDataPrefix = 'shared/examples/';
 
 async function uploadExampleData(client: Minio.Client): Promise<void> {
   const dir = path.join(repoRoot, 'examples/data');

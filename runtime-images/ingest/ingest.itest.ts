@@ -254,7 +254,7 @@ describe('the ingestion program', () => {
   });
 
   it('reads an S3 object and every object under a prefix, in key order', async () => {
-    const base = `itest-sources/${namespace}/`;
+    const base = `sources/${namespace}/itest/`;
     const text = await iris();
     const [header, ...rows] = text.trim().split('\n');
     await store.write(minio.bucket, `${base}whole/iris.csv`, text);

@@ -81,6 +81,7 @@ export async function openTable(
   else if (source.s3) {
     parts = s3Parts(source.s3, {
       store: settings.store,
+      namespace: settings.namespace,
       accessKey: settings.s3AccessKey,
       secretKey: settings.s3SecretKey,
     });

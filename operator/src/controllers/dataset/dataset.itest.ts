@@ -215,7 +215,7 @@ describe('Dataset', () => {
     });
     await createDataset(
       dataset('iris-s3', {
-        source: { s3: { bucket: info.minio.bucket, key: 'examples/iris.csv' } },
+        source: { s3: { bucket: info.minio.bucket, key: 'shared/examples/iris.csv' } },
       }),
     );
     await createDataset(

@@ -36,9 +36,13 @@ export const NOT_RETRIED = new Set<string>(['ValidationFailed', 'InvalidData']);
 
 /**
  * Failure reasons the same spec would fail with again that say nothing of the data (the HTTP
- * source's address is refused): not retried, Stalled with the reason, but no verdict.
+ * source's address is refused, an S3 source needs its own credentials): not retried, Stalled with
+ * the reason, but no verdict.
  */
-export const NOT_RETRIED_SOURCE = new Set<string>(['SourceAddressRefused']);
+export const NOT_RETRIED_SOURCE = new Set<string>([
+  'SourceAddressRefused',
+  'SourceCredentialsRequired',
+]);
 
 /** Classifies an ingestion Job from itself and its pods (newest first, as `podsOfJob` gives). */
 export function observeIngestion(job: JobObject, pods: readonly PodObject[]): ObservedIngestion {

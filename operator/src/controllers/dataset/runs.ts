@@ -66,7 +66,12 @@ const retryBaseMs = 10_000;
 const retryCapMs = 5 * 60_000;
 
 /** Reasons that the same run would fail again with: no retry until something changes. */
-const notRetried = new Set<string>(['ValidationFailed', 'InvalidData', 'SourceAddressRefused']);
+const notRetried = new Set<string>([
+  'ValidationFailed',
+  'InvalidData',
+  'SourceAddressRefused',
+  'SourceCredentialsRequired',
+]);
 
 /** The delay before retry number `attempt + 1` of a run that failed `attempt` times. */
 export function retryDelayMs(attempt: number): number {
