@@ -79,6 +79,23 @@ export const LineageSchema = z
   })
   .describe('Where the model came from. Immutable once set.');
 
+/**
+ * The only artifact URIs a `deletionPolicy: Delete` version may have: the version's own prefix
+ * in the layout (`models/<namespace>/<modelName>/<version>/`, `contract/object-store-layout.ts`).
+ * The API server cannot see the namespace or the operator's bucket from here: the operator
+ * checks both before it deletes anything (`modelversion/artifact-scope.ts`).
+ */
+const DELETABLE_URI_SHAPE =
+  '^s3://[a-z0-9][a-z0-9.-]*[a-z0-9]/models/[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9]*[a-z0-9])?/[0-9]+/?$';
+
+/** Whether `uri` has the shape of the deletable prefix of version `version` of `model`. */
+export function isOwnVersionPrefixShape(uri: string, model: string, version: number): boolean {
+  const tail = `/${model}/${version}`;
+  return (
+    new RegExp(DELETABLE_URI_SHAPE).test(uri) && (uri.endsWith(tail) || uri.endsWith(`${tail}/`))
+  );
+}
+
 /** `ModelVersion.spec`. */
 export const ModelVersionSpecSchema = withCel(
   z
@@ -112,12 +129,23 @@ export const ModelVersionSpecSchema = withCel(
       deletionPolicy: z
         .enum(['Retain', 'Delete'])
         .describe(
-          'What happens to the artifact in the object store when the ModelVersion is deleted.',
+          'What happens to the artifact in the object store when the ModelVersion is deleted. Delete is only allowed for an artifact at the version’s own prefix, s3://<bucket>/models/<namespace>/<modelName>/<version>/, in the operator’s bucket and namespace.',
         )
         .default('Retain'),
     })
     .describe('The desired state of the ModelVersion.'),
   [
+    {
+      // The shape first, so that the segments split out are there: ['s3:', '', bucket,
+      // 'models', namespace, model, version, ...].
+      rule: `!has(self.deletionPolicy) || self.deletionPolicy != 'Delete' || (self.artifact.uri.matches('${DELETABLE_URI_SHAPE}') && self.artifact.uri.split('/')[5] == self.modelName && int(self.artifact.uri.split('/')[6]) == self.version)`,
+      message:
+        'spec.deletionPolicy Delete needs spec.artifact.uri to be the version’s own prefix, s3://<bucket>/models/<namespace>/<modelName>/<version>/ (the operator deletes nothing else); use Retain for an artifact anywhere else',
+      fieldPath: '.deletionPolicy',
+      holds: (self) =>
+        self.deletionPolicy !== 'Delete' ||
+        isOwnVersionPrefixShape(self.artifact.uri, self.modelName, self.version),
+    },
     {
       rule: '!has(oldSelf.lineage) || (has(self.lineage) && self.lineage == oldSelf.lineage)',
       message: 'spec.lineage is immutable once set',

@@ -32,7 +32,7 @@ export function controllers(
       image: config.images.trainer,
       gpuImage: config.images.trainerGpu,
     }),
-    modelVersionController({ store }),
+    modelVersionController({ store, bucket: config.objectStore?.bucket }),
     inferenceServiceController({ storeConfig: config.objectStore, image: config.images.server }),
     retrainPolicyController({
       store,

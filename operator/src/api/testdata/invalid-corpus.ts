@@ -422,6 +422,25 @@ export const invalidCorpus: readonly InvalidCase[] = [
     field: 'spec.deletionPolicy',
   },
   {
+    name: 'deletion policy Delete on the whole models prefix',
+    kind: 'ModelVersion',
+    operation: 'create',
+    set: { 'spec.deletionPolicy': 'Delete', 'spec.artifact.uri': 's3://lathe/models' },
+    field: 'spec.deletionPolicy',
+    message: 'the version’s own prefix',
+  },
+  {
+    name: 'deletion policy Delete on another version’s prefix',
+    kind: 'ModelVersion',
+    operation: 'create',
+    set: {
+      'spec.deletionPolicy': 'Delete',
+      'spec.artifact.uri': 's3://lathe/models/default/iris/99/',
+    },
+    field: 'spec.deletionPolicy',
+    message: 'the version’s own prefix',
+  },
+  {
     name: 'metric that is not a number',
     kind: 'ModelVersion',
     operation: 'create',

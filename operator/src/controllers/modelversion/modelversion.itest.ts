@@ -2,7 +2,7 @@
  * The ModelVersion controller on the real API server and MinIO, run in-process by the real
  * manager: verification of a version registered by hand, waiting for an upload, a tampered
  * artifact, one production version per model, recovery once the operator gets a store, and
- * artifact clean-up.
+ * artifact clean-up (only ever of the version's own prefix).
  */
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
@@ -76,7 +76,11 @@ function startManager(ns: string, withStore: boolean): Manager {
     namespaces: [ns],
     defaultWorkers: 2,
   });
-  m.add(modelVersionController({ store: withStore ? store : undefined }));
+  m.add(
+    modelVersionController(
+      withStore ? { store, bucket: minio.bucket } : { store: undefined, bucket: undefined },
+    ),
+  );
   m.start();
   return m;
 }
@@ -193,6 +197,48 @@ describe('ModelVersion controller', () => {
     });
     expect(await store.list(minio.bucket, deleted)).toEqual([]);
     expect((await store.list(minio.bucket, kept)).length).toBe(3);
+  });
+
+  it('deletes nothing outside its own namespace’s prefix: the parent is refused at admission, another tenant’s prefix is kept and the version released', async () => {
+    // Another tenant's model, where a version in this namespace will point.
+    const other = `lathe-itest-other-${randomBytes(4).toString('hex')}`;
+    const theirs = `models/${other}/iris/22/`;
+    await uploadArtifact(theirs);
+    const stored = await store.list(minio.bucket, theirs);
+    expect(stored.length).toBe(3);
+
+    // A parent prefix with Delete never gets in: the API server cannot see the namespace, but
+    // it can see that this is not a version's own prefix.
+    const parent = modelVersion('iris-21', 'models', `sha256:${'0'.repeat(64)}`, 'Delete');
+    await expect(client.create(modelVersionResource.resource, parent)).rejects.toThrow(
+      /version’s own prefix/,
+    );
+
+    // Another namespace's version prefix has the right shape; the operator refuses it.
+    await client.create(
+      modelVersionResource.resource,
+      modelVersion('iris-22', theirs, `sha256:${'0'.repeat(64)}`, 'Delete'),
+    );
+    await eventually(async () =>
+      expect((await get('iris-22')).metadata?.finalizers).toEqual([ARTIFACT_FINALIZER]),
+    );
+    await client.delete(modelVersionResource.resource, namespace, 'iris-22');
+    await eventually(async () => expect(get('iris-22')).rejects.toSatisfy(isNotFound), {
+      what: 'iris-22 released',
+    });
+    expect(await store.list(minio.bucket, theirs)).toEqual(stored);
+    const events = await client.list<
+      KubeObject & { reason?: string; type?: string; note?: string; regarding?: { name?: string } }
+    >(builtin.event, { namespace });
+    const kept = events.items.find(
+      (e) => e.reason === 'ArtifactKept' && e.regarding?.name === 'iris-22',
+    );
+    expect(kept?.type).toBe('Warning');
+    expect(kept?.note).toContain(`s3://${minio.bucket}/${theirs}`);
+    expect(kept?.note).toContain(
+      `not this version's own prefix s3://${minio.bucket}/models/${namespace}/iris/22/`,
+    );
+    await store.removePrefix(minio.bucket, theirs);
   });
 
   it('keeps one production version per model: promoting one archives the previous', async () => {

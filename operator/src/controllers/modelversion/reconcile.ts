@@ -3,7 +3,8 @@
  * ModelVersion names, reports it in status, keeps one `production` version per model (the
  * newly promoted one wins; the previous is archived, with an event naming both), and — with
  * `deletionPolicy: Delete` — removes the artifact when the ModelVersion is deleted (a
- * finalizer, run by the runtime: the artifact is state outside the cluster).
+ * finalizer, run by the runtime: the artifact is state outside the cluster), but only the
+ * version's own prefix in the operator's bucket and namespace (`artifact-scope.ts`).
  *
  * Two steps, in order:
  * 1. `verify` — the artifact against its manifest and digest (`verify.ts`); waits while it is
@@ -20,7 +21,6 @@
  */
 
 import type { ObjectStore } from '../../../../contract/object-store.js';
-import { parseS3Uri } from '../../../../contract/object-store-layout.js';
 import { findCondition, isConditionTrue } from '../../runtime/conditions.js';
 import type { ReconcileContext } from '../../runtime/controller.js';
 import { ExpiringMap } from '../../runtime/expiring-map.js';
@@ -28,6 +28,7 @@ import { defineStepController, type Step } from '../../runtime/steps.js';
 import { latheKinds, type ModelVersionObject } from '../lathe-kinds.js';
 import { MODEL_VERSIONS_BY_MODEL, modelVersionsByModel } from '../shared/indexes.js';
 import { productionWinner, versionsToArchive } from '../shared/registry.js';
+import { artifactToDelete } from './artifact-scope.js';
 import {
   artifactVerifiedCondition,
   modelVersionReadiness,
@@ -49,6 +50,11 @@ const FIRST_ARTIFACT_POLLS_MS = [1_000, 2_000, 4_000, 8_000];
 export interface ModelVersionControllerOptions {
   /** Absent when the operator has no object store configured. */
   store: ObjectStore | undefined;
+  /**
+   * The operator's bucket, the only one whose artifacts `deletionPolicy: Delete` removes
+   * (`artifact-scope.ts`); absent with no object store.
+   */
+  bucket?: string | undefined;
 }
 
 interface Facts {
@@ -57,7 +63,7 @@ interface Facts {
 
 type Ctx = ReconcileContext<ModelVersionObject>;
 
-export function modelVersionController({ store }: ModelVersionControllerOptions) {
+export function modelVersionController({ store, bucket }: ModelVersionControllerOptions) {
   /**
    * Polls so far of each ModelVersion whose artifact is not there yet (poll fast at first). A
    * pacing hint only: losing it means polling fast once more.
@@ -108,19 +114,41 @@ export function modelVersionController({ store }: ModelVersionControllerOptions)
       wanted: (mv) =>
         mv.spec.deletionPolicy === 'Delete' && mv.spec.artifact.uri.startsWith('s3://'),
       async finalize(obj, ctx) {
-        // The object may not parse any more: read the two fields defensively.
+        // The object may not parse any more: read the fields defensively.
         const spec = (obj.spec ?? {}) as {
           deletionPolicy?: unknown;
+          modelName?: unknown;
+          version?: unknown;
           artifact?: { uri?: unknown };
         };
         const uri = spec.artifact?.uri;
         if (spec.deletionPolicy !== 'Delete' || typeof uri !== 'string') return;
-        if (!store)
+        if (!store || !bucket)
           throw new Error(
             'Cannot delete the artifact: the operator has no object store configured',
           );
-        const { bucket, key } = parseS3Uri(uri);
-        const removed = await store.removePrefix(bucket, key.replace(/\/?$/, '/'));
+        const artifact = artifactToDelete(
+          {
+            namespace: obj.metadata?.namespace ?? '',
+            modelName: spec.modelName,
+            version: spec.version,
+            uri,
+          },
+          bucket,
+        );
+        if (!artifact.deletable) {
+          // Released without deleting anything: the artifact is not the operator's to delete.
+          ctx.log.warn({ uri, reason: artifact.reason }, 'Kept the ModelVersion artifact');
+          await ctx.events.record(
+            obj,
+            'Warning',
+            'ArtifactKept',
+            'Delete',
+            `deletionPolicy Delete ignored: ${artifact.reason}; nothing was deleted`,
+          );
+          return;
+        }
+        const removed = await store.removePrefix(artifact.bucket, artifact.prefix);
         ctx.log.info({ removed, uri }, 'Deleted the ModelVersion artifact');
       },
     },
