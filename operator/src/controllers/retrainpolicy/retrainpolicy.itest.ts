@@ -8,7 +8,8 @@
  * version triggers exactly one run, across an operator restart; traffic drawn from the
  * training distribution leaves the drift score low, shifted traffic raises it and starts a
  * run; suspend stops new runs; deleting the policy removes its CronJob and RBAC. A child name
- * taken by an object Lathe does not manage shows as Ready=False/ChildConflict until it goes;
+ * taken by an object Lathe does not manage shows as Ready=False/ChildConflict until it goes, and
+ * a user's ServiceAccount of the trigger's name is left untouched;
  * a wiped status comes back the same, with no run started and no decision made again.
  */
 import { readFile } from 'node:fs/promises';
@@ -37,7 +38,7 @@ import {
   type RetrainPolicyObject,
   type TrainingJobObject,
 } from '../lathe-kinds.js';
-import { POLICY_LABEL, RUN_NOW_ANNOTATION } from './desired.js';
+import { POLICY_LABEL, RUN_NOW_ANNOTATION, triggerIdentityName } from './desired.js';
 import { sampledRecords } from './samples.js';
 
 /** The Dataset's annotation asking it to read its source again. */
@@ -54,7 +55,8 @@ function startManager(): Manager {
   return startTestManager(namespace, testControllers(), 'retrain-itest');
 }
 
-const dataKey = () => `itest/${namespace}/iris.csv`;
+/** In the namespace's own sources prefix: the operator's key reads nothing outside it. */
+const dataKey = () => `sources/${namespace}/iris.csv`;
 
 /** A template whose model is good (an MLP trained long enough) or poor (one epoch, linear). */
 function template(quality: 'good' | 'poor') {
@@ -218,6 +220,58 @@ describe('RetrainPolicy', () => {
       ).toEqual(['manual']),
     );
     await client.delete(latheKinds.retrainPolicy.resource, namespace, 'taken');
+  });
+
+  it('leaves a user’s ServiceAccount of the trigger’s name untouched, and reports ChildConflict naming it', async () => {
+    // The user's own ServiceAccount of the name the schedule trigger's pods run under, created
+    // first, without Lathe's labels or an owner.
+    const name = triggerIdentityName('sa-taken');
+    const mine = await client.create<KubeObject>(builtin.serviceAccount, {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name, namespace, labels: { team: 'ml' }, annotations: { owner: 'me' } },
+    });
+    await client.create(latheKinds.retrainPolicy.resource, {
+      apiVersion: 'lathe.dev/v1alpha1',
+      kind: 'RetrainPolicy',
+      metadata: { name: 'sa-taken', namespace },
+      // A schedule trigger (never due) is what needs the ServiceAccount.
+      spec: { template: template('poor'), triggers: { schedule: { cron: '0 0 1 1 *' } } },
+    });
+    const conflict = await eventually(
+      async () => {
+        const policy = await getPolicy('sa-taken');
+        const ready = policy.status?.conditions?.find((c) => c.type === 'Ready');
+        expect(
+          ready,
+          JSON.stringify(policy.status?.conditions?.map((c) => [c.type, c.reason, c.message])),
+        ).toMatchObject({ status: 'False', reason: 'ChildConflict' });
+        return ready!;
+      },
+      { what: 'sa-taken shows the conflict', timeoutMs: 60_000 },
+    );
+    expect(conflict.message).toContain(`ServiceAccount ${namespace}/${name}`);
+    expect(conflict.message).toContain('not managed by Lathe');
+
+    const unchanged = (sa: KubeObject) => {
+      expect(sa.metadata?.uid).toBe(mine.metadata?.uid);
+      // Not written at all: no label, owner or managed field added and then taken back.
+      expect(sa.metadata?.resourceVersion).toBe(mine.metadata?.resourceVersion);
+      expect(sa.metadata?.labels).toEqual({ team: 'ml' });
+      expect(sa.metadata?.annotations).toEqual({ owner: 'me' });
+      expect(sa.metadata?.ownerReferences).toBeUndefined();
+    };
+    unchanged(await client.get<KubeObject>(builtin.serviceAccount, namespace, name));
+    // Nothing was bound to it either.
+    await expect(client.get(builtin.roleBinding, namespace, name)).rejects.toSatisfy(isNotFound);
+
+    // The policy goes; the ServiceAccount stays, still the user's.
+    await client.delete(latheKinds.retrainPolicy.resource, namespace, 'sa-taken');
+    await eventually(async () => expect(getPolicy('sa-taken')).rejects.toSatisfy(isNotFound), {
+      what: 'sa-taken deleted',
+    });
+    unchanged(await client.get<KubeObject>(builtin.serviceAccount, namespace, name));
+    await client.delete(builtin.serviceAccount, namespace, name);
   });
 
   it('promotes a first run (no champion), then a better challenger under traffic, and rejects a worse one', async () => {
