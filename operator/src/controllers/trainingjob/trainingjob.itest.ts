@@ -7,7 +7,8 @@
  * and the regression data a sensible R²; a request for more GPUs than the node has reports
  * InsufficientGPU with the scheduler's message; stopping the operator while a run trains still
  * yields exactly one ModelVersion; an artifact tampered with before registration fails
- * verification; the scikit-learn image honours the same contract.
+ * verification; a dataset file overwritten after ingestion stops the run (`DatasetTampered`,
+ * naming the file) with no ModelVersion; the scikit-learn image honours the same contract.
  *
  * And the shape of the reconcile: a Job name taken by an object Lathe does not manage shows
  * `ChildConflict` until it is gone; a wiped status comes back the same, with no second Job or
@@ -17,7 +18,12 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { RunFile, trainingRunPrefix } from '../../../../contract/object-store-layout.js';
+import {
+  DatasetFile,
+  datasetVersionPrefix,
+  RunFile,
+  trainingRunPrefix,
+} from '../../../../contract/object-store-layout.js';
 import {
   clusterInfo,
   createTestNamespace,
@@ -442,6 +448,62 @@ describe('TrainingJob', () => {
       return m;
     });
     expect(ready(mv)).toBe(false);
+  });
+
+  it('stops training on a dataset file overwritten after ingestion, naming the file, and registers nothing', async () => {
+    // A Dataset of its own, so the other tests' data stays intact.
+    const obj = parse(
+      await readFile(path.join(repoRoot, 'examples', 'dataset-iris.yaml'), 'utf8'),
+    ) as KubeObject;
+    obj.metadata = { name: 'iris-overwritten', namespace };
+    await client.create(latheKinds.dataset.resource, obj);
+    const version = await eventually(
+      async () => {
+        const ds = await client.get<KubeObject & { status?: { currentVersion?: string } }>(
+          latheKinds.dataset.resource,
+          namespace,
+          'iris-overwritten',
+        );
+        expect(ds.status?.currentVersion).toBeDefined();
+        return ds.status!.currentVersion!;
+      },
+      { what: 'Dataset iris-overwritten has a version', timeoutMs: 120_000 },
+    );
+    // Same header, other rows: a file that still parses, so only its digest can tell.
+    const trainKey = `${datasetVersionPrefix(namespace, 'iris-overwritten', version)}${DatasetFile.train}`;
+    const original = (await store.read(info.minio.bucket, trainKey)).toString('utf8');
+    const [header, first] = original.split('\n');
+    await store.write(info.minio.bucket, trainKey, Buffer.from(`${header}\n${first}\n${first}\n`));
+
+    await client.create(
+      latheKinds.trainingJob.resource,
+      trainingJob('on-overwritten-data', {
+        datasetRef: { name: 'iris-overwritten' },
+        modelName: 'iris-overwritten',
+      }),
+    );
+    // Polled until the reason is the trainer's: the Job can fail a moment before the cache holds
+    // its last pod's termination message (the reason is the Job's until then).
+    const tj = await eventually(
+      async () => {
+        const t = await getJob('on-overwritten-data');
+        expect(t.status?.phase, JSON.stringify(t.status?.conditions)).toBe('Failed');
+        expect(t.status?.failure).toMatchObject({ reason: 'DatasetTampered' });
+        return t;
+      },
+      { what: 'TrainingJob on-overwritten-data Failed with DatasetTampered', timeoutMs: 240_000 },
+    );
+    expect(tj.status?.failure?.message).toMatch(
+      /^train\.csv does not match the dataset version's manifest\.json .*: train\.csv is \d+ bytes with sha256:[0-9a-f]{64}; manifest\.json says/,
+    );
+    expect(condition(tj, 'Ready')).toMatchObject({ status: 'False', reason: 'DatasetTampered' });
+    expect(condition(tj, 'Stalled')).toMatchObject({ status: 'True', reason: 'DatasetTampered' });
+    expect(condition(tj, 'Failed')?.message).toContain('train.csv');
+    expect(tj.status?.modelVersion).toBeUndefined();
+    expect(await modelVersionsOf(tj)).toEqual([]);
+    // Nothing was trained: no artifact under the run.
+    const run = trainingRunPrefix(namespace, 'on-overwritten-data');
+    expect(await store.list(info.minio.bucket, `${run}${RunFile.artifactDir}`)).toEqual([]);
   });
 
   it('runs the scikit-learn image under the same contract, with the same metric keys', async () => {
