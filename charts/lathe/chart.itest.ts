@@ -295,10 +295,16 @@ describe('helm install on the local cluster', () => {
       readFileSync(path.join(repoRoot, 'examples/registry/modelversion-iris.yaml'), 'utf8'),
     ) as {
       metadata: Record<string, unknown>;
-      spec: { artifact: { uri: string }; deletionPolicy?: string };
+      spec: {
+        modelName: string;
+        version: number;
+        artifact: { uri: string };
+        deletionPolicy?: string;
+      };
     };
     example.metadata = { name: 'chart-test-v1', namespace };
-    example.spec.artifact.uri = `s3://lathe/models/${namespace}/chart-test/1/`;
+    // deletionPolicy Delete needs the version's own prefix in this namespace.
+    example.spec.artifact.uri = `s3://lathe/models/${namespace}/${example.spec.modelName}/${example.spec.version}/`;
     example.spec.deletionPolicy = 'Delete';
     const applied = await kubectl(['apply', '-f', '-'], { input: JSON.stringify(example) });
     expect(applied.code, applied.stderr).toBe(0);
