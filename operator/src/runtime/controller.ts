@@ -779,8 +779,8 @@ function alreadyStalledWith(obj: KubeObject, reason: string, message: string): b
   );
 }
 
-/** The reason of the Warning event for a failed reconcile. */
-function reasonOf(error: unknown, terminal: boolean): string {
+/** The reason of a failed reconcile: its Warning event's, and the kstatus conditions' (`steps.ts`). */
+export function reasonOf(error: unknown, terminal: boolean): string {
   if (error instanceof TerminalError) return error.reason;
   const reason = (error as { reason?: unknown })?.reason;
   if (typeof reason === 'string' && /^[A-Z][A-Za-z0-9]*$/.test(reason) && !isApiError(error))

@@ -34,10 +34,10 @@ import {
   isTerminalError,
   type ReconcileContext,
   type Result,
+  reasonOf,
   requeueAfter,
   TerminalError,
 } from './controller.js';
-import { isApiError } from './kube-client.js';
 import type { KubeObject } from './resource.js';
 
 export type { Readiness };
@@ -123,16 +123,9 @@ export function readinessOfError(error: unknown): Readiness {
   const terminal = isTerminalError(error);
   return {
     state: terminal ? 'stalled' : 'progressing',
-    reason: errorReason(error, terminal),
+    reason: reasonOf(error, terminal),
     message: (error as Error)?.message ?? String(error),
   };
-}
-
-function errorReason(error: unknown, terminal: boolean): string {
-  const reason = (error as { reason?: unknown })?.reason;
-  if (typeof reason === 'string' && /^[A-Z][A-Za-z0-9]*$/.test(reason) && !isApiError(error))
-    return reason;
-  return terminal ? 'ReconcileFailed' : 'ReconcileError';
 }
 
 /**
