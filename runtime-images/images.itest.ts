@@ -178,11 +178,17 @@ async function train(image: string, job: string): Promise<TrainResult & { outcom
 beforeAll(async () => {
   if (process.getuid?.() !== 0) throw new Error('the image smoke tests need root (podman)');
   // Builds what is missing or out of date; seconds when `.ci/run` or a developer already did.
-  const built = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/images/cli.ts'], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'inherit', 'inherit'],
+  // Asynchronously: a rebuild takes minutes, and a blocked event loop would starve the test
+  // runner's heartbeat and the keep-alive connections this file opens next.
+  const status = await new Promise<number | null>((resolve, reject) => {
+    const build = spawn(process.execPath, ['--import', 'tsx', 'scripts/images/cli.ts'], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    build.once('error', reject);
+    build.once('exit', resolve);
   });
-  if (built.status !== 0) throw new Error(`npm run images failed (exit ${built.status})`);
+  if (status !== 0) throw new Error(`npm run images failed (exit ${status})`);
   workDir = mkdtempSync(path.join(os.tmpdir(), 'lathe-images-itest-'));
   chmodSync(workDir, 0o755);
   ({ store } = testStore());
