@@ -163,18 +163,9 @@ export async function verifyArtifact(
     };
   }
 
-  let manifest: ArtifactManifest;
-  try {
-    manifest = ArtifactManifestSchema.parse(JSON.parse(manifestBytes.toString('utf8')));
-  } catch (error) {
-    const detail = (error as { issues?: { path: unknown[]; message: string }[] }).issues?.[0];
-    const why = detail ? `${detail.path.join('.')}: ${detail.message}` : (error as Error).message;
-    return {
-      verified: false,
-      reason: 'ManifestInvalid',
-      message: `${MANIFEST_FILE} is not a valid manifest (${why})`,
-    };
-  }
+  const parsed = parseManifest(manifestBytes);
+  if ('reason' in parsed) return { verified: false, ...parsed };
+  const manifest = parsed.manifest;
 
   let sizeBytes = manifestBytes.length;
   const contents = new Map<string, Buffer>();
@@ -248,10 +239,19 @@ export function checkEntryAgainstManifest(
   return undefined;
 }
 
+/** Hex digits of a manifest's sha256 that name the dataset version it describes. */
+export const CONTENT_VERSION_DIGITS = 16;
+
+/** The name of the dataset version whose manifest has `digest` (`sha256:<hex>`). */
+export function contentVersionOf(digest: string): string {
+  return digest.slice('sha256:'.length, 'sha256:'.length + CONTENT_VERSION_DIGITS);
+}
+
 /**
  * Whether `version` names a dataset version by its content: 12 to 64 lowercase hex digits, the
- * start of its manifest's sha256 (ingestion names every version so, with 16 digits, and the
- * operator reads no other version names).
+ * start of its manifest's sha256 (ingestion names every version so, with
+ * `CONTENT_VERSION_DIGITS` digits, `contentVersionOf`, and the operator reads no other version
+ * names).
  */
 export const CONTENT_VERSION_PATTERN = /^[a-f0-9]{12,64}$/;
 
@@ -287,17 +287,24 @@ export function verifyDatasetManifest(
       message: `${MANIFEST_FILE} has digest ${digest}, which does not start with the version's name ${version}: it is not the manifest ingestion wrote`,
     };
   }
+  const parsed = parseManifest(manifestBytes);
+  return 'reason' in parsed
+    ? { verified: false, ...parsed }
+    : { verified: true, digest, manifest: parsed.manifest };
+}
+
+/** Parses `manifest.json` bytes, or says why they are not a manifest (`ManifestInvalid`). */
+function parseManifest(
+  manifestBytes: Buffer,
+): { manifest: ArtifactManifest } | { reason: 'ManifestInvalid'; message: string } {
   try {
     return {
-      verified: true,
-      digest,
       manifest: ArtifactManifestSchema.parse(JSON.parse(manifestBytes.toString('utf8'))),
     };
   } catch (error) {
     const detail = (error as { issues?: { path: unknown[]; message: string }[] }).issues?.[0];
     const why = detail ? `${detail.path.join('.')}: ${detail.message}` : (error as Error).message;
     return {
-      verified: false,
       reason: 'ManifestInvalid',
       message: `${MANIFEST_FILE} is not a valid manifest (${why})`,
     };

@@ -5,13 +5,15 @@
  * (same hash), so nothing is uploaded again.
  */
 
-import { type ManifestEntry, manifestEntry, manifestFromEntries } from '../../contract/manifest.js';
+import {
+  contentVersionOf,
+  type ManifestEntry,
+  manifestEntry,
+  manifestFromEntries,
+} from '../../contract/manifest.js';
 import type { ObjectStore } from '../../contract/object-store.js';
 import { datasetVersionPrefix, MANIFEST_FILE } from '../../contract/object-store-layout.js';
 import type { WrittenFile } from './write.js';
-
-/** Hex digits of the manifest's sha256 that name a version. */
-export const VERSION_DIGITS = 16;
 
 export interface VersionFiles {
   /** Large files on disk (the prepared splits and the raw test split). */
@@ -20,7 +22,7 @@ export interface VersionFiles {
   inMemory: Record<string, Buffer>;
 }
 
-/** The manifest and the version it names: the first 16 hex digits of its sha256. */
+/** The manifest and the version it names (`contentVersionOf`: the start of its sha256). */
 export function versionOf(files: VersionFiles): {
   manifest: Buffer;
   digest: string;
@@ -34,7 +36,7 @@ export function versionOf(files: VersionFiles): {
   return {
     manifest,
     digest,
-    version: digest.slice('sha256:'.length, 'sha256:'.length + VERSION_DIGITS),
+    version: contentVersionOf(digest),
   };
 }
 
