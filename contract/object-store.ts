@@ -112,15 +112,19 @@ export class ObjectStore {
     });
   }
 
-  /** Reads a whole object into memory, refusing objects larger than `maxBytes`. */
-  async read(bucket: string, key: string, maxBytes = 16 * 1024 * 1024): Promise<Buffer> {
-    const what = `s3://${bucket}/${key}`;
-    let stream: Readable;
+  /** Opens an object's body; a missing object or an unreachable store is classified. */
+  async #getObject(bucket: string, key: string, what: string): Promise<Readable> {
     try {
-      stream = await this.client.getObject(bucket, key);
+      return await this.client.getObject(bucket, key);
     } catch (error) {
       throw classify(error, what);
     }
+  }
+
+  /** Reads a whole object into memory, refusing objects larger than `maxBytes`. */
+  async read(bucket: string, key: string, maxBytes = 16 * 1024 * 1024): Promise<Buffer> {
+    const what = `s3://${bucket}/${key}`;
+    const stream = await this.#getObject(bucket, key, what);
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of stream) {
@@ -154,12 +158,7 @@ export class ObjectStore {
   /** Opens an object for streaming; errors while reading it are classified too. */
   async openRead(bucket: string, key: string): Promise<AsyncIterable<Buffer>> {
     const what = `s3://${bucket}/${key}`;
-    let stream: Readable;
-    try {
-      stream = await this.client.getObject(bucket, key);
-    } catch (error) {
-      throw classify(error, what);
-    }
+    const stream = await this.#getObject(bucket, key, what);
     return (async function* () {
       try {
         for await (const chunk of stream) yield chunk as Buffer;
