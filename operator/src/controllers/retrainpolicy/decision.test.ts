@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type RetrainPolicy, RetrainPolicySchema } from '../../api/retrainpolicy.js';
+import { retrainPolicyFixture } from '../../../../e2e/testing/retrain-policy.js';
+import type { RetrainPolicy } from '../../api/retrainpolicy.js';
 import type { ModelVersionObject, TrainingJobObject } from '../lathe-kinds.js';
 import {
   awaitsDecision,
@@ -10,21 +11,10 @@ import {
   recordedDecision,
 } from './decision.js';
 
-const policy: RetrainPolicy = RetrainPolicySchema.parse({
-  apiVersion: 'lathe.dev/v1alpha1',
-  kind: 'RetrainPolicy',
-  metadata: { name: 'p', namespace: 'ns' },
-  spec: {
-    template: {
-      spec: {
-        datasetRef: { name: 'd' },
-        modelName: 'm',
-        model: { builtin: { architecture: 'linear' } },
-      },
-    },
-    triggers: { datasetChange: true },
-    promotion: { metric: 'accuracy', direction: 'maximize', minImprovement: 0.01 },
-  },
+const policy: RetrainPolicy = retrainPolicyFixture({
+  dataset: 'd',
+  model: 'm',
+  spec: { promotion: { metric: 'accuracy', direction: 'maximize', minImprovement: 0.01 } },
 });
 
 function mv(

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type RetrainPolicy, RetrainPolicySchema } from '../../api/retrainpolicy.js';
+import { retrainPolicyFixture } from '../../../../e2e/testing/retrain-policy.js';
+import type { RetrainPolicy } from '../../api/retrainpolicy.js';
 import type { ModelVersionObject } from '../lathe-kinds.js';
 import { programView } from '../shared/kubelet-expansion.js';
 import {
@@ -12,22 +13,10 @@ import {
 } from './desired.js';
 
 function policy(spec: Record<string, unknown> = {}, name = 'iris-nightly'): RetrainPolicy {
-  return RetrainPolicySchema.parse({
-    apiVersion: 'lathe.dev/v1alpha1',
-    kind: 'RetrainPolicy',
+  return retrainPolicyFixture({
     metadata: { name, namespace: 'ml', uid: 'uid-1' },
-    spec: {
-      template: {
-        metadata: { labels: { team: 'ml' }, annotations: { note: 'n' } },
-        spec: {
-          datasetRef: { name: 'iris' },
-          modelName: 'iris',
-          model: { builtin: { architecture: 'linear' } },
-        },
-      },
-      triggers: { datasetChange: true },
-      ...spec,
-    },
+    templateMetadata: { labels: { team: 'ml' }, annotations: { note: 'n' } },
+    spec,
   });
 }
 

@@ -1,25 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { type RetrainPolicy, RetrainPolicySchema } from '../../api/retrainpolicy.js';
+import { retrainPolicyFixture } from '../../../../e2e/testing/retrain-policy.js';
+import type { RetrainPolicy } from '../../api/retrainpolicy.js';
 import type { TrainingJobObject } from '../lathe-kinds.js';
 import { runsBeyondHistory, runsOverConcurrency } from './runs.js';
 
 function policy(spec: Record<string, unknown> = {}): RetrainPolicy {
-  return RetrainPolicySchema.parse({
-    apiVersion: 'lathe.dev/v1alpha1',
-    kind: 'RetrainPolicy',
-    metadata: { name: 'p', namespace: 'ns' },
-    spec: {
-      template: {
-        spec: {
-          datasetRef: { name: 'd' },
-          modelName: 'm',
-          model: { builtin: { architecture: 'linear' } },
-        },
-      },
-      triggers: { datasetChange: true },
-      ...spec,
-    },
-  });
+  return retrainPolicyFixture({ dataset: 'd', model: 'm', spec });
 }
 
 const run = (name: string, minute: number, phase?: string) =>

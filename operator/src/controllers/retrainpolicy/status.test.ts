@@ -1,27 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { type RetrainPolicy, RetrainPolicySchema } from '../../api/retrainpolicy.js';
+import { retrainPolicyFixture } from '../../../../e2e/testing/retrain-policy.js';
+import type { RetrainPolicy } from '../../api/retrainpolicy.js';
 import type { TrainingJobObject } from '../lathe-kinds.js';
 import type { PromotionRecord } from './decision.js';
 import type { RetrainFacts } from './facts.js';
 import { nextRunTime, readyOf, retrainPolicyStatus, untilNextRunMs } from './status.js';
 
 function policy(spec: Record<string, unknown> = {}): RetrainPolicy {
-  return RetrainPolicySchema.parse({
-    apiVersion: 'lathe.dev/v1alpha1',
-    kind: 'RetrainPolicy',
-    metadata: { name: 'p', namespace: 'ns', generation: 2 },
-    spec: {
-      template: {
-        spec: {
-          datasetRef: { name: 'iris' },
-          modelName: 'iris',
-          model: { builtin: { architecture: 'linear' } },
-        },
-      },
-      triggers: { datasetChange: true },
-      ...spec,
-    },
-  });
+  return retrainPolicyFixture({ metadata: { generation: 2 }, spec });
 }
 
 const run = (name: string, created: string, trigger: string, phase?: string) =>

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type RetrainPolicy, RetrainPolicySchema } from '../../api/retrainpolicy.js';
+import { retrainPolicyFixture } from '../../../../e2e/testing/retrain-policy.js';
+import type { RetrainPolicy } from '../../api/retrainpolicy.js';
 import type { TrainingJobObject } from '../lathe-kinds.js';
 import { runName } from './desired.js';
 import type { TriggerRecord } from './trigger-record.js';
@@ -9,22 +10,7 @@ function policy(
   spec: Record<string, unknown> = {},
   annotations: Record<string, string> = {},
 ): RetrainPolicy {
-  return RetrainPolicySchema.parse({
-    apiVersion: 'lathe.dev/v1alpha1',
-    kind: 'RetrainPolicy',
-    metadata: { name: 'p', namespace: 'ns', uid: 'u', annotations },
-    spec: {
-      template: {
-        spec: {
-          datasetRef: { name: 'iris' },
-          modelName: 'iris',
-          model: { builtin: { architecture: 'linear' } },
-        },
-      },
-      triggers: { datasetChange: true },
-      ...spec,
-    },
-  });
+  return retrainPolicyFixture({ metadata: { uid: 'u', annotations }, spec });
 }
 
 function run(name: string, created: string, phase?: string): TrainingJobObject {
