@@ -185,6 +185,15 @@ const RequestLoggingSchema = z
         'Fraction of requests (with their predictions) written to the feedback store; drift detection reads them.',
       )
       .default(0),
+    retentionDays: z
+      .number()
+      .int()
+      .min(1)
+      .max(3650)
+      .describe(
+        'Days the request log and the labels (feedback/<ns>/<name>/requests/ and labels/) are kept; the operator deletes older days, checking once an hour.',
+      )
+      .default(30),
   })
   .describe('Sampled logging of requests and predictions.');
 

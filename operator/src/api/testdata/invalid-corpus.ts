@@ -572,6 +572,20 @@ export const invalidCorpus: readonly InvalidCase[] = [
     field: 'spec.requestLogging.sampleRate',
   },
   {
+    name: 'request log retention of zero days',
+    kind: 'InferenceService',
+    operation: 'create',
+    set: { 'spec.requestLogging.retentionDays': 0 },
+    field: 'spec.requestLogging.retentionDays',
+  },
+  {
+    name: 'request log retention over ten years',
+    kind: 'InferenceService',
+    operation: 'create',
+    set: { 'spec.requestLogging.retentionDays': 3651 },
+    field: 'spec.requestLogging.retentionDays',
+  },
+  {
     name: 'service name too long for a Service',
     kind: 'InferenceService',
     operation: 'create',

@@ -86,7 +86,7 @@ export const minimalManifests: Record<ExampleKind, DefaultsCase> = {
     defaultedSpec: {
       model: { name: 'm' },
       replicas: { min: 1, max: 1 },
-      requestLogging: { sampleRate: 0 },
+      requestLogging: { sampleRate: 0, retentionDays: 30 },
     },
   },
   RetrainPolicy: {
