@@ -105,6 +105,24 @@ export const ServeEnv = {
   shutdownDelayMs: 'LATHE_SHUTDOWN_DELAY_MS',
   /** The pod's name (downward API), naming the files it writes; the hostname when unset. */
   podName: 'LATHE_POD_NAME',
+  /** Deepest nesting of arrays and objects a JSON body may have (default 32); deeper is a 400. */
+  maxJsonDepth: 'LATHE_MAX_JSON_DEPTH',
+  /** Most rows one prediction request may carry (default 10000); more is a 400. */
+  maxRowsPerRequest: 'LATHE_MAX_ROWS_PER_REQUEST',
+  /** Most elements one V2 input tensor may hold (default 1000000); more is a 400. */
+  maxTensorElements: 'LATHE_MAX_TENSOR_ELEMENTS',
+  /** Prediction requests in flight beyond which new ones get 503 with Retry-After (default 128). */
+  maxInFlight: 'LATHE_MAX_IN_FLIGHT',
+  /** Longest a client may take to send a request's headers, in ms (default 10000); then 408. */
+  headersTimeoutMs: 'LATHE_HEADERS_TIMEOUT_MS',
+  /** Longest a prediction's body may take to arrive after its headers, in ms (default 30000). */
+  bodyTimeoutMs: 'LATHE_BODY_TIMEOUT_MS',
+  /** Longest any whole request may take to arrive, in ms (default 60000): the backstop. */
+  requestTimeoutMs: 'LATHE_REQUEST_TIMEOUT_MS',
+  /** How long an idle kept-alive connection stays open, in ms (default 65000). */
+  keepAliveTimeoutMs: 'LATHE_KEEP_ALIVE_TIMEOUT_MS',
+  /** Requests served on one connection before it is closed (default 1000; 0: no limit). */
+  maxRequestsPerSocket: 'LATHE_MAX_REQUESTS_PER_SOCKET',
 } as const;
 
 /**
