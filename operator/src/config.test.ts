@@ -20,6 +20,7 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({
       logLevel: 'info',
       watchNamespaces: [],
+      refusedNamespaces: ['kube-system'],
       leaderElection: {
         enabled: true,
         namespace: 'lathe-system',
@@ -45,6 +46,7 @@ describe('loadConfig', () => {
       {
         LATHE_LOG_LEVEL: 'debug',
         LATHE_WATCH_NAMESPACES: ' team-a, team-b ,',
+        LATHE_REFUSED_NAMESPACES: 'kube-public, ops ,kube-system',
         LATHE_LEADER_ELECT: 'false',
         LATHE_BIND_ADDRESS: '127.244.0.5',
         LATHE_METRICS_PORT: '9090',
@@ -66,6 +68,7 @@ describe('loadConfig', () => {
       apiServerAddresses: ['10.96.0.1'],
     });
     expect(config.watchNamespaces).toEqual(['team-a', 'team-b']);
+    expect(config.refusedNamespaces).toEqual(['kube-system', 'kube-public', 'ops']);
     expect(config.leaderElection.enabled).toBe(false);
     expect(config.bindAddress).toBe('127.244.0.5');
     expect([config.metricsPort, config.healthPort, config.workers]).toEqual([9090, 9091, 4]);
@@ -123,6 +126,21 @@ describe('loadConfig', () => {
       env: { LATHE_WATCH_NAMESPACES: 'ok,Not_OK' },
       problem:
         'LATHE_WATCH_NAMESPACES: must be a comma-separated list of namespace names (got "ok,Not_OK")',
+    },
+    {
+      env: { LATHE_REFUSED_NAMESPACES: 'ops,kube_system' },
+      problem:
+        'LATHE_REFUSED_NAMESPACES: must be a comma-separated list of namespace names (got "ops,kube_system")',
+    },
+    {
+      env: { LATHE_WATCH_NAMESPACES: 'team-a,kube-system' },
+      problem:
+        'LATHE_WATCH_NAMESPACES: kube-system is refused (kube-system always, others by LATHE_REFUSED_NAMESPACES); Lathe never acts there',
+    },
+    {
+      env: { LATHE_WATCH_NAMESPACES: 'team-a,ops,audit', LATHE_REFUSED_NAMESPACES: 'audit,ops' },
+      problem:
+        'LATHE_WATCH_NAMESPACES: ops, audit are refused (kube-system always, others by LATHE_REFUSED_NAMESPACES); Lathe never acts there',
     },
     {
       env: { LATHE_LEADER_ELECTION_ID: 'Bad ID' },

@@ -10,6 +10,7 @@ import os from 'node:os';
 import { z } from 'zod';
 import { parseCidrList } from '../../contract/cidr.js';
 import { type ObjectStoreConfig, objectStoreDefaults } from '../../contract/object-store.js';
+import { refusedNamespaces } from './runtime/namespace-policy.js';
 
 /** The version of the operator and, by default, of the runtime images it runs. Kept equal to package.json (a test checks). */
 export const LATHE_VERSION = '0.1.0';
@@ -21,6 +22,11 @@ export interface OperatorConfig {
   logLevel: LogLevel;
   /** Empty: all namespaces. */
   watchNamespaces: string[];
+  /**
+   * Namespaces whose Lathe objects get no children, only a `NamespaceRefused` condition: always
+   * `kube-system`, plus `LATHE_REFUSED_NAMESPACES`. None of them may be watched.
+   */
+  refusedNamespaces: string[];
   leaderElection: {
     enabled: boolean;
     /** Set whenever `enabled`. */
@@ -121,21 +127,23 @@ const cidrList = z.string().transform((text, ctx) => {
   }
 });
 
+/** A comma-separated list of namespace names; blanks and empty entries are dropped. */
+const namespaceList = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((n) => n.trim())
+      .filter((n) => n !== ''),
+  )
+  .refine((names) => names.every((n) => dns1123Label.test(n) && n.length <= 63), {
+    error: 'must be a comma-separated list of namespace names',
+  });
+
 const envSchema = z.object({
   LATHE_LOG_LEVEL: optional(z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` })),
-  LATHE_WATCH_NAMESPACES: optional(
-    z
-      .string()
-      .transform((s) =>
-        s
-          .split(',')
-          .map((n) => n.trim())
-          .filter((n) => n !== ''),
-      )
-      .refine((names) => names.every((n) => dns1123Label.test(n) && n.length <= 63), {
-        error: 'must be a comma-separated list of namespace names',
-      }),
-  ),
+  LATHE_WATCH_NAMESPACES: optional(namespaceList),
+  LATHE_REFUSED_NAMESPACES: optional(namespaceList),
   LATHE_LEADER_ELECT: optional(boolean),
   LATHE_LEADER_ELECTION_NAMESPACE: optional(
     z.string().regex(dns1123Label, { error: 'must be a namespace name' }),
@@ -227,6 +235,14 @@ export function loadConfig(
       );
     }
   }
+  const watchNamespaces = e.LATHE_WATCH_NAMESPACES ?? [];
+  const refused = refusedNamespaces(e.LATHE_REFUSED_NAMESPACES ?? []);
+  const watchedAndRefused = watchNamespaces.filter((n) => refused.includes(n));
+  if (watchedAndRefused.length > 0) {
+    problems.push(
+      `LATHE_WATCH_NAMESPACES: ${watchedAndRefused.join(', ')} ${watchedAndRefused.length === 1 ? 'is' : 'are'} refused (kube-system always, others by LATHE_REFUSED_NAMESPACES); Lathe never acts there`,
+    );
+  }
   const metricsPort = e.LATHE_METRICS_PORT ?? 8080;
   const healthPort = e.LATHE_HEALTH_PORT ?? 8081;
   if (metricsPort !== 0 && metricsPort === healthPort) {
@@ -264,7 +280,8 @@ export function loadConfig(
   const defaultImage = (name: string) => `ghcr.io/lathe-dev/lathe-${name}:${LATHE_VERSION}`;
   return {
     logLevel: e.LATHE_LOG_LEVEL ?? 'info',
-    watchNamespaces: e.LATHE_WATCH_NAMESPACES ?? [],
+    watchNamespaces,
+    refusedNamespaces: refused,
     leaderElection: {
       enabled: leaderElect,
       namespace: electionNamespace,

@@ -77,6 +77,7 @@ async function main(): Promise<void> {
     metrics,
     identity: config.identity,
     namespaces: config.watchNamespaces,
+    refusedNamespaces: config.refusedNamespaces,
     defaultWorkers: config.workers,
     shutdownTimeoutMs,
     leaderElection:

@@ -12,9 +12,12 @@
  * 1. An object being deleted: run the controller's finalizer (if it holds one) and release it —
  *    also for an object that no longer parses, so a bad edit can never make an object
  *    undeletable.
- * 2. An object that fails its schema: `Stalled=True`/`InvalidSpec` with the parse error, a
+ * 2. An object in a refused namespace (`namespace-policy.ts`: kube-system and the install's
+ *    list): `Stalled=True`/`NamespaceRefused`, a Warning event, no finalizer, no reconcile, no
+ *    retry. `ctx.apply` and `ctx.delete` refuse a child in such a namespace too.
+ * 3. An object that fails its schema: `Stalled=True`/`InvalidSpec` with the parse error, a
  *    Warning event, and no retry until the object changes.
- * 3. The finalizer added or removed as the object wants it.
+ * 4. The finalizer added or removed as the object wants it.
  * Then `reconcile(obj, ctx)` gets the parsed object; it is level-based and idempotent.
  *
  * Outcomes, as in controller-runtime:
@@ -59,6 +62,7 @@ import {
   withContext,
 } from './kube-client.js';
 import { managedBySelector, ownerKeyFromLabels } from './labels.js';
+import { NAMESPACE_REFUSED_REASON, namespaceRefusal } from './namespace-policy.js';
 import { keyString, keyStringOf, type ObjectKey, parseKey } from './object-key.js';
 import { controllerOwnerKey, controllerOwnerUid } from './owners.js';
 import { builtin, builtinKind, gvkString, type KindSpec, type KubeObject } from './resource.js';
@@ -301,6 +305,8 @@ export interface ControllerDeps {
   defaultWorkers: number;
   backoff?: BackoffPolicy;
   now?: () => Date;
+  /** Namespaces the controller never acts in; kube-system is refused whatever this says. */
+  refusedNamespaces?: readonly string[];
 }
 
 /**
@@ -559,6 +565,7 @@ export class ControllerRunner<T extends KubeObject> {
       now: this.#deps.now ?? (() => new Date()),
       fieldManager,
       apply: async (kind, desired, options) => {
+        this.#refuseNamespace(kind.resource.kind, desired);
         await this.#refuseTakeover(kind, desired);
         return applyChild(client, kind.resource, desired, { fieldManager, ...options });
       },
@@ -569,14 +576,28 @@ export class ControllerRunner<T extends KubeObject> {
         for (const child of this.#childrenOf(kind, owner)) {
           const name = child.metadata?.name ?? '';
           if (wanted.has(name)) continue;
+          this.#refuseNamespace(kind.resource.kind, child);
           await deleteChild(client, kind.resource, child);
           deleted.push(name);
         }
         return deleted;
       },
-      delete: (kind, obj) => deleteChild(client, kind.resource, obj),
+      delete: async (kind, obj) => {
+        this.#refuseNamespace(kind.resource.kind, obj);
+        await deleteChild(client, kind.resource, obj);
+      },
       patchStatus: (current, status) => this.#patchStatus(current, status),
     };
+  }
+
+  /** Throws a terminal `NamespaceRefused` error when `obj` is in a namespace Lathe never acts in. */
+  #refuseNamespace(kind: string, obj: { metadata?: { namespace?: string; name?: string } }): void {
+    const why = namespaceRefusal(obj.metadata?.namespace, this.#deps.refusedNamespaces ?? []);
+    if (why) {
+      throw new TerminalError(`Refused to write ${kind} ${obj.metadata?.name ?? ''}: ${why}`, {
+        reason: NAMESPACE_REFUSED_REASON,
+      });
+    }
   }
 
   /**
@@ -709,6 +730,14 @@ export class ControllerRunner<T extends KubeObject> {
       }
       return done();
     }
+    const refusal = namespaceRefusal(
+      subject.metadata?.namespace,
+      this.#deps.refusedNamespaces ?? [],
+    );
+    if (refusal) {
+      await this.#reportStalled(subject, NAMESPACE_REFUSED_REASON, refusal, ctx);
+      throw new TerminalError(refusal, { reason: NAMESPACE_REFUSED_REASON });
+    }
     if (!parsed) {
       const invalid = this.#primary.getInvalid(
         subject.metadata?.namespace ?? '',
@@ -718,7 +747,7 @@ export class ControllerRunner<T extends KubeObject> {
         0,
         1000,
       );
-      await this.#reportInvalid(subject, message, ctx);
+      await this.#reportStalled(subject, 'InvalidSpec', message, ctx);
       throw new TerminalError(`The ${resource.kind} is invalid: ${message}`, {
         cause: invalid?.error,
         reason: 'InvalidSpec',
@@ -733,12 +762,18 @@ export class ControllerRunner<T extends KubeObject> {
     return await this.#definition.reconcile(obj, ctx);
   }
 
-  async #reportInvalid(raw: KubeObject, message: string, ctx: ReconcileContext<T>): Promise<void> {
+  /** Writes `Stalled=True`/`Ready=False` with `reason` before any controller code ran. */
+  async #reportStalled(
+    raw: KubeObject,
+    reason: string,
+    message: string,
+    ctx: ReconcileContext<T>,
+  ): Promise<void> {
     const generation = raw.metadata?.generation;
     const previous = (raw.status as { conditions?: Condition[] } | undefined)?.conditions;
     const conditions = setKstatus(
       previous,
-      { state: 'stalled', reason: 'InvalidSpec', message },
+      { state: 'stalled', reason, message },
       generation,
       ctx.now(),
     );

@@ -39,6 +39,11 @@ export interface ManagerOptions {
   identity: string;
   /** Namespaces to watch; empty: all. */
   namespaces: readonly string[];
+  /**
+   * Namespaces no controller acts in (`namespace-policy.ts`); kube-system is refused whatever
+   * this says.
+   */
+  refusedNamespaces?: readonly string[];
   defaultWorkers: number;
   /** Undefined: no leader election (a single replica, or tests). */
   leaderElection?: LeaderElectionOptions;
@@ -105,6 +110,7 @@ export class Manager {
       log: this.#o.log,
       metrics: this.#o.metrics,
       defaultWorkers: this.#o.defaultWorkers,
+      refusedNamespaces: this.#o.refusedNamespaces,
       backoff: this.#o.queueBackoff,
     });
     this.#controllers.push(runner);
@@ -125,6 +131,7 @@ export class Manager {
         controllers: this.#controllers.map((c) => c.name),
         informers: this.informers.size,
         namespaces: this.#o.namespaces,
+        refusedNamespaces: this.#o.refusedNamespaces,
       },
       'Started the manager',
     );
