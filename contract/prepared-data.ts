@@ -13,8 +13,8 @@
  * `PreparedSchema.features`, then `label.name`), then one line per row, numbers formatted by
  * `formatNumber`. Names are quoted as RFC 4180 requires when they contain `,` or `"`.
  */
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { PII_HASH_SCHEME, type PiiHashing, piiHashing } from './pii-hash.js';
 
 export const PREPARED_FORMAT_VERSION = 1;
 
@@ -52,7 +52,15 @@ const CategoricalTransformSchema = z.object({
    * serving time goes there; without it, one-hot gives all zeros and ordinal `-1`.
    */
   other: z.boolean(),
-  /** Present for a PII column prepared with `Hash`: values are hashed before anything else. */
+  /**
+   * Present for a PII column prepared with `Hash`: values are hashed before anything else, with
+   * the namespace's keyed hash (`pii-hash.ts`); the key is never here.
+   */
+  hash: z.literal(PII_HASH_SCHEME).optional(),
+  /**
+   * A version written before the keyed hash: its PII column was hashed with this per-version
+   * salt (`legacySaltedHash`). Still read, never written.
+   */
   hashSalt: z.string().optional(),
 });
 
@@ -78,6 +86,11 @@ export const PreparedSchemaSchema = z.object({
   inputs: z.array(InputTransformSchema).min(1),
   /** The prepared feature names, in column order (what `prepareRecord` returns). */
   features: z.array(z.string()).min(1),
+  /**
+   * Raw columns the Dataset marks as personal data with `Drop`: not inputs, and never written
+   * by the inference server's request log even when a client sends them.
+   */
+  piiDropped: z.array(z.string()).optional(),
 });
 export type PreparedSchema = z.infer<typeof PreparedSchemaSchema>;
 
@@ -181,13 +194,15 @@ export function scaleNumber(input: NumericTransform, value: number): number {
  * The prepared features of one raw record (an object keyed by input column name), appended to
  * `out` in `schema.features` order. Missing values are imputed as fitted; a value that does not
  * fit its column, or a missing value where the preparation had dropped such rows, throws a
- * `CellError` naming the column. Extra keys in `record` are ignored.
+ * `CellError` naming the column. Extra keys in `record` are ignored. A hashed PII column's value
+ * goes through `hashing` (the program's `piiHashing(key)`; without a key, only values already
+ * hashed and old versions' salted columns can be prepared).
  */
 export function prepareRecord(
   schema: PreparedSchema,
   record: Readonly<Record<string, unknown>>,
   out: number[] = [],
-  hash: (salt: string, value: string) => string = defaultHash,
+  hashing: PiiHashing = piiHashing(undefined),
 ): number[] {
   for (const input of schema.inputs) {
     const raw = record[input.name];
@@ -201,8 +216,8 @@ export function prepareRecord(
       continue;
     }
     let category = parseCategoryCell(input.type, raw);
-    if (category !== undefined && input.hashSalt !== undefined)
-      category = hash(input.hashSalt, category);
+    if (category !== undefined && (input.hash !== undefined || input.hashSalt !== undefined))
+      category = hashing(input, category);
     const value = category ?? input.impute;
     if (value === null) {
       throw new CellError(input.name, raw, `column ${input.name}: a value is required`);
@@ -231,7 +246,7 @@ export function prepareTestRawRecord(
   record: Readonly<Record<string, unknown>>,
   out: number[] = [],
 ): number[] {
-  return prepareRecord(schema, record, out, (_salt, hashed) => hashed);
+  return prepareRecord(schema, record, out, (_column, hashed) => hashed);
 }
 
 /** The prepared label of a raw label cell: class index or number. Throws `CellError`. */
@@ -381,12 +396,4 @@ export function preparedLine(features: readonly number[], label: number): string
   let line = '';
   for (const v of features) line += `${formatNumber(v)},`;
   return line + formatNumber(label);
-}
-
-/**
- * The salted hash a PII column with `Hash` is prepared with: the first 16 hex digits of
- * sha256(salt + value).
- */
-export function defaultHash(salt: string, value: string): string {
-  return createHash('sha256').update(salt).update(value).digest('hex').slice(0, 16);
 }

@@ -41,6 +41,11 @@ export const FailureReasonSchema = z.enum([
   'QueryFailed',
   /** The data could not be parsed or has no usable rows/columns. */
   'InvalidData',
+  /**
+   * The Dataset hashes a PII column and the pod was given no PII key (`LATHE_PII_KEY`): the
+   * operator has none configured. Nothing was written.
+   */
+  'PiiKeyMissing',
   /** The object store could not be reached or failed: retried. */
   'StorageUnavailable',
   /** The dataset version a trainer was given is missing or malformed. */

@@ -4,10 +4,15 @@
  * on the train set would, so nothing of the test split leaks into what the model sees. It also
  * gathers the statistics of `stats.json` over all kept rows.
  */
-import { createHash } from 'node:crypto';
 import type { ColumnStats } from '../../contract/dataset-stats.js';
 import {
-  defaultHash,
+  PII_HASH_SCHEME,
+  type PiiHashing,
+  PiiKeyMissingError,
+  piiHash,
+  piiHashing,
+} from '../../contract/pii-hash.js';
+import {
   featureNamesOf,
   type InputTransform,
   isNumericType,
@@ -33,24 +38,27 @@ export const DISTINCT_CAPACITY = 10_000;
 export const DISTRIBUTION_QUANTILES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 
 /**
- * The salt of a hashed PII column: derived from the column's name and the digest of the
- * spilled source data, so it is the same for the same data (the version stays a content hash)
- * and cannot be guessed by someone who does not hold the whole data set. It is written to
- * `schema.json`, as serving must apply the same hash: hashing is pseudonymisation, not
- * anonymisation (see docs/ingestion.md).
+ * The hash of a PII column with `Hash`: the namespace's keyed hash (`contract/pii-hash.ts`), the
+ * same in every version and in the request log, so the version stays a content hash and joins
+ * on the column keep working; `schema.json` names only the scheme. Without a key the
+ * ingestion fails rather than write the raw values.
  */
-export function piiSalt(column: string, dataDigest: string): string {
-  return createHash('sha256')
-    .update(`lathe.dev/pii-salt/v1\u0000${column}\u0000${dataDigest}`)
-    .digest('hex')
-    .slice(0, 32);
+function piiHasherOf(column: WorkingColumn, piiKey: Buffer | undefined): PiiHasher | undefined {
+  if (column.pii !== 'Hash') return undefined;
+  if (piiKey === undefined) {
+    throw new IngestFailure('PiiKeyMissing', new PiiKeyMissingError(column.name).message);
+  }
+  return (value) => piiHash(piiKey, value);
 }
+
+/** Hashes one category text of a PII column. */
+export type PiiHasher = (value: string) => string;
 
 interface InputFit {
   column: WorkingColumn;
   index: number;
   numeric: boolean;
-  salt: string | undefined;
+  hash: PiiHasher | undefined;
   all: RunningStats;
   train: RunningStats;
   quantiles: QuantileSketch;
@@ -70,23 +78,25 @@ export interface Fitted {
   labels: Record<string, number> | undefined;
   /** Interior bin edges of each numeric input's train distribution, by input name. */
   edges: Map<string, number[]>;
+  /** How the writing pass hashes the PII columns: with the key the fit used. */
+  piiHashing: PiiHashing;
 }
 
 /** The category text of an input cell, hashed for a PII column; undefined when missing. */
 export function categoryOf(
   column: { type: WorkingColumn['type'] },
-  salt: string | undefined,
+  hash: PiiHasher | undefined,
   cell: Cell,
 ): string | undefined {
   const c = parseCategoryCell(column.type, cell);
-  return c !== undefined && salt !== undefined ? defaultHash(salt, c) : c;
+  return c !== undefined && hash !== undefined ? hash(c) : c;
 }
 
 export async function fitPreparation(
   spec: DatasetSpec,
   profile: SourceProfile,
   spill: string,
-  dataDigest: string,
+  piiKey: Buffer | undefined,
   rules: RowRules,
   keptPerStratum: ReadonlyMap<string, number>,
 ): Promise<Fitted> {
@@ -101,7 +111,7 @@ export async function fitPreparation(
       column,
       index,
       numeric: isNumericType(column.type),
-      salt: column.pii === 'Hash' ? piiSalt(column.name, dataDigest) : undefined,
+      hash: piiHasherOf(column, piiKey),
       all: new RunningStats(),
       train: new RunningStats(),
       quantiles: new QuantileSketch(column.min, column.max),
@@ -143,7 +153,7 @@ export async function fitPreparation(
             fit.quantiles.add(value);
           }
         } else {
-          const category = categoryOf(fit.column, fit.salt, cell);
+          const category = categoryOf(fit.column, fit.hash, cell);
           if (category === undefined) {
             if (!test) fit.trainMissing++;
             continue;
@@ -172,6 +182,7 @@ export async function fitPreparation(
   const edges = new Map<string, number[]>();
   for (const fit of fits) inputs.push(fitInput(spec, fit, edges));
   const classNames = regression ? undefined : [...classes.keys()].sort(codeUnitOrder);
+  const piiDropped = (prep.pii ?? []).filter((p) => p.action === 'Drop').map((p) => p.column);
   const schema = PreparedSchemaSchema.parse({
     formatVersion: PREPARED_FORMAT_VERSION,
     task: profile.task,
@@ -182,6 +193,7 @@ export async function fitPreparation(
     },
     inputs,
     features: inputs.flatMap(featureNamesOf),
+    ...(piiDropped.length > 0 ? { piiDropped } : {}),
   });
 
   const columns: ColumnStats[] = [];
@@ -223,6 +235,7 @@ export async function fitPreparation(
     columns,
     labels,
     edges,
+    piiHashing: piiHashing(piiKey),
   };
 }
 
@@ -316,6 +329,6 @@ function fitInput(spec: DatasetSpec, fit: InputFit, edges: Map<string, number[]>
     encoding: prep.encodeCategoricals,
     categories,
     other: ranked.length > prep.maxCategories || !counter.exact,
-    ...(fit.salt !== undefined ? { hashSalt: fit.salt } : {}),
+    ...(fit.hash !== undefined ? { hash: PII_HASH_SCHEME } : {}),
   };
 }

@@ -125,18 +125,18 @@ export async function prepareVersion(
   table: Table,
   workDir: string,
   log: IngestLog = () => undefined,
+  piiKey: Buffer | undefined = undefined,
 ): Promise<PreparedVersion> {
   // Pass 1: source → spill, profiled.
   const spillPath = path.join(workDir, 'source.jsonl');
   const spill = new SpillWriter(spillPath);
   const profiler = new SourceProfiler(spec);
-  let dataDigest: string;
   try {
     for await (const batch of table.batches()) {
       await spill.write(profiler.observe(table.columns, batch));
     }
   } finally {
-    dataDigest = await spill.close();
+    await spill.close();
   }
   const profile = profiler.finish(table.columns);
   log('Read the source', {
@@ -159,7 +159,7 @@ export async function prepareVersion(
   }
 
   // Pass 3: split and fit on the train split. Pass 4: prepare every row.
-  const fitted = await fitPreparation(spec, profile, spillPath, dataDigest, rules, kept);
+  const fitted = await fitPreparation(spec, profile, spillPath, piiKey, rules, kept);
   log('Fitted the preparation on the train split', {
     features: fitted.schema.features.length,
     trainRows: fitted.trainRows,
@@ -195,6 +195,7 @@ export async function ingest(
   settings: IngestSettings,
   table: Table,
   log: IngestLog,
+  piiKey: Buffer | undefined = undefined,
 ): Promise<IngestOutcome> {
   // Parts of 8 MiB keep the upload's memory small and flat (objects up to 80 GB).
   const store = new ObjectStore({ ...settings.store, uploadPartBytes: 8 * 1024 * 1024 });
@@ -203,7 +204,7 @@ export async function ingest(
 
   const workDir = await mkdtemp(path.join(settings.workDir, 'lathe-ingest-'));
   try {
-    const prepared = await prepareVersion(settings.spec, table, workDir, log);
+    const prepared = await prepareVersion(settings.spec, table, workDir, log, piiKey);
     const { stats } = prepared;
     const published = await withStore('Uploading the version', () =>
       publishVersion(store, bucket, settings, prepared.files),

@@ -5,6 +5,7 @@
  * (`LATHE_RESULT_PATH`); the exit code says whether a retry can help (`failure.ts`).
  */
 import pino from 'pino';
+import { piiKeyFromEnv } from '../../contract/pii-hash.js';
 import { type IngestResult, writeResult } from '../../contract/results.js';
 import { RuntimeEnvError } from '../../contract/runtime-env.js';
 import { exitCodeFor, IngestExitCode, IngestFailure, messageOf, redact } from './failure.js';
@@ -31,8 +32,10 @@ async function main(): Promise<number> {
   const started = Date.now();
   const resultPath = resultPathFrom(process.env);
   let settings: IngestSettings;
+  let piiKey: Buffer | undefined;
   try {
     settings = settingsFromEnv(process.env);
+    piiKey = piiKeyFromEnv(process.env);
   } catch (error) {
     const message = error instanceof RuntimeEnvError ? error.message : messageOf(error);
     log.error({ reason: 'InternalError' }, message);
@@ -47,7 +50,12 @@ async function main(): Promise<number> {
     log.info(context, 'Started ingesting the Dataset');
     const progress = (msg: string, fields: Record<string, unknown>) =>
       log.info({ ...context, ...fields }, msg);
-    const outcome = await ingest(settings, await openTable(settings, headers, progress), progress);
+    const outcome = await ingest(
+      settings,
+      await openTable(settings, headers, progress),
+      progress,
+      piiKey,
+    );
     report(settings.resultPath, {
       kind: 'ingest',
       outcome: 'succeeded',

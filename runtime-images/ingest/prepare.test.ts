@@ -7,8 +7,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { namespacePiiKey, PII_HASH_SCHEME, piiHash } from '../../contract/pii-hash.js';
 import {
-  defaultHash,
   encodeLabel,
   preparedLine,
   prepareRecord,
@@ -46,6 +46,9 @@ async function* partsOf(...texts: string[]): AsyncGenerator<SourcePart> {
 
 const http = { http: { url: 'http://example.test/data.csv' } };
 
+/** The namespace key the tests hash PII with. */
+const PII_KEY = Buffer.from(namespacePiiKey('test-master-key-0123456789', 'ns'), 'hex');
+
 async function prepare(
   spec: Partial<SpecInput> & Pick<SpecInput, 'schema'>,
   ...texts: string[]
@@ -59,7 +62,13 @@ async function prepare(
   }
 > {
   const parsed = DatasetSpecSchema.parse({ source: http, ...spec });
-  const version = await prepareVersion(parsed, tableOf(parsed, partsOf(...texts)), workDir);
+  const version = await prepareVersion(
+    parsed,
+    tableOf(parsed, partsOf(...texts)),
+    workDir,
+    undefined,
+    PII_KEY,
+  );
   const read = async (name: string) => decodeCsv(await readFile(path.join(workDir, name), 'utf8'));
   const testRawText = await readFile(path.join(workDir, 'test.raw.jsonl'), 'utf8');
   return {
@@ -161,9 +170,9 @@ describe('a prepared version', () => {
       `${lines.join('\n')}\n`,
     );
     const email = v.schema.inputs.find((i) => i.name === 'email')!;
-    const salt = email.kind === 'categorical' ? email.hashSalt! : '';
-    const bySaltedEmail = new Map(
-      [...source.entries()].map(([e, row]) => [defaultHash(salt, e), row]),
+    expect(email).toMatchObject({ hash: PII_HASH_SCHEME });
+    const byHashedEmail = new Map(
+      [...source.entries()].map(([e, row]) => [piiHash(PII_KEY, e), row]),
     );
 
     expect(v.testRaw).toHaveLength(v.stats.testRows);
@@ -172,7 +181,7 @@ describe('a prepared version', () => {
     expect(v.testRawText).not.toContain('Person');
     for (const [i, line] of v.testRaw.entries()) {
       expect(Object.keys(line)).toEqual(['n', 'colour', 'email', 'y']);
-      const [, n, colour, , , y] = bySaltedEmail.get(line.email as string)!;
+      const [, n, colour, , , y] = byHashedEmail.get(line.email as string)!;
       // Raw values: numbers as numbers, text as read, missing as null; nothing imputed.
       expect(line.n).toBe(n === '' ? null : Number(n));
       expect(line.colour).toBe(colour === 'NA' ? null : colour);
@@ -207,7 +216,7 @@ describe('a prepared version', () => {
       `${lines.join('\n')}\n`,
     );
     // The trainer's evaluate mode, scoring a model of this very version.
-    const split = new RawTestSplit(v.schema, piiHashFor(v.schema, v.schema).hash);
+    const split = new RawTestSplit(v.schema, piiHashFor(v.schema, v.schema, PII_KEY).hash);
     for (const [i, line] of v.testRaw.entries()) split.add(line, i + 1);
     expect(split.rejectedRows).toBe(0);
     expect(split.unseenClasses).toEqual([]);
@@ -366,7 +375,7 @@ describe('a prepared version', () => {
     expect(sum).toBeCloseTo(1, 12);
   });
 
-  it('drops or hashes PII columns, with a salt that depends on the data only', async () => {
+  it('drops or hashes PII columns with the namespace key, the same hash in every version', async () => {
     const spec = {
       schema: { label: 'y' },
       preparation: {
@@ -382,7 +391,11 @@ describe('a prepared version', () => {
     const email = v.schema.inputs.find((i) => i.name === 'email')!;
     expect(v.schema.inputs.map((i) => i.name)).toEqual(['email']);
     expect(email).toMatchObject({ kind: 'categorical', type: 'categorical' });
-    expect(email.kind === 'categorical' && email.hashSalt).toMatch(/^[0-9a-f]{32}$/);
+    expect(email).toMatchObject({ hash: PII_HASH_SCHEME });
+    expect(email).not.toHaveProperty('hashSalt');
+    expect(v.schema.piiDropped).toEqual(['name']);
+    // The categories are the keyed hashes of the values; no salt or key is written.
+    expect(email.kind === 'categorical' && email.categories).toContain(piiHash(PII_KEY, 'a@x.org'));
     const written = [
       ...v.files.inMemory['schema.json']!.toString(),
       ...v.files.inMemory['stats.json']!.toString(),
@@ -394,11 +407,30 @@ describe('a prepared version', () => {
     // A dropped column is not part of the data kept; another kept value is.
     const dropped = await prepare(spec, data.replace('Cy', 'Cyd'));
     expect(dropped.schema.inputs[0]).toEqual(email);
+    // Other data (another version): the same value has the same hash, so joins keep working.
     const changed = await prepare(spec, data.replace('0\nd@', '1\nd@'));
-    expect(changed.schema.inputs[0]).toMatchObject({ name: 'email' });
-    expect(changed.schema.inputs[0]).not.toMatchObject({
-      hashSalt: (email as { hashSalt: string }).hashSalt,
+    expect(versionOf(changed.files).version).not.toBe(versionOf(v.files).version);
+    const changedEmail = changed.schema.inputs[0]!;
+    expect(changedEmail.kind === 'categorical' && changedEmail.categories).toContain(
+      piiHash(PII_KEY, 'a@x.org'),
+    );
+  });
+
+  it('fails with PiiKeyMissing, writing nothing, when a column is hashed and no key was given', async () => {
+    const parsed = DatasetSpecSchema.parse({
+      source: http,
+      schema: { label: 'y' },
+      preparation: { pii: [{ column: 'email', action: 'Hash' }] },
     });
+    const failure = await prepareVersion(
+      parsed,
+      tableOf(parsed, partsOf('email,y\na@x.org,1\nb@x.org,0\n')),
+      workDir,
+    ).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(IngestFailure);
+    expect(failure).toMatchObject({ reason: 'PiiKeyMissing' });
+    expect((failure as Error).message).toContain('column email');
+    expect((failure as Error).message).toContain('LATHE_PII_KEY');
   });
 
   it('gives the same version for the same data and preparation, another for another seed', async () => {

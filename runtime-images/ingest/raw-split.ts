@@ -7,8 +7,8 @@
  * through `JSON.stringify` of an object, which would move integer-like column names first:
  * the same row always gives the same bytes, and the bytes are part of the version's hash.
  */
+import type { PiiHashing } from '../../contract/pii-hash.js';
 import {
-  defaultHash,
   type InputTransform,
   isMissing,
   type PreparedSchema,
@@ -17,25 +17,30 @@ import {
 } from '../../contract/prepared-data.js';
 import type { Cell } from './table.js';
 
-/** A cell's raw value as JSON text: a number, a string, or null when missing. */
-export function rawValueJson(input: InputTransform, cell: Cell): string {
+/**
+ * A cell's raw value as JSON text: a number, a string, or null when missing; a PII column's
+ * value hashed (`hashing`), as in the prepared splits.
+ */
+export function rawValueJson(input: InputTransform, cell: Cell, hashing: PiiHashing): string {
   if (isMissing(cell)) return 'null';
   // A numeric column's present values are finite numbers, whose JSON text is String(n).
   if (input.kind === 'numeric') return String(parseNumericCell(input.name, cell)!);
-  if (input.hashSalt !== undefined) {
-    return JSON.stringify(defaultHash(input.hashSalt, parseCategoryCell(input.type, cell)!));
+  if (input.hash !== undefined) {
+    return JSON.stringify(hashing(input, parseCategoryCell(input.type, cell)!));
   }
   return JSON.stringify(typeof cell === 'string' ? cell : String(cell));
 }
 
 /**
  * A function from a kept row (working columns, as spilled) to its `test.raw.jsonl` line,
- * without the line break. `inputIndexes[k]` is the working index of `schema.inputs[k]`.
+ * without the line break. `inputIndexes[k]` is the working index of `schema.inputs[k]`;
+ * `hashing` hashes the PII columns (the fit's `piiHashing`).
  */
 export function rawLineWriter(
   schema: PreparedSchema,
   inputIndexes: readonly number[],
   labelIndex: number,
+  hashing: PiiHashing,
 ): (row: readonly Cell[]) => string {
   const inputs = schema.inputs.map((input, k) => ({
     input,
@@ -48,7 +53,7 @@ export function rawLineWriter(
   return (row) => {
     let line = '{';
     for (const { input, index, key } of inputs) {
-      line += `${key}${rawValueJson(input, row[index] ?? null)},`;
+      line += `${key}${rawValueJson(input, row[index] ?? null, hashing)},`;
     }
     // Kept rows always have their label (rows without one are dropped).
     const label = row[labelIndex] ?? null;

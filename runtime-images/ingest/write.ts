@@ -72,7 +72,12 @@ export async function writePrepared(
   const testRaw = new TextFileWriter(path.join(workDir, DatasetFile.testRaw), { hash: true });
   train.write(header);
   test.write(header);
-  const rawLineOf = rawLineWriter(schema, fitted.inputIndexes, profile.labelIndex);
+  const rawLineOf = rawLineWriter(
+    schema,
+    fitted.inputIndexes,
+    profile.labelIndex,
+    fitted.piiHashing,
+  );
 
   const labelIndex = profile.labelIndex;
   // Each input's first feature, its width, and its distribution's counts. A numeric input's
@@ -114,7 +119,7 @@ export async function writePrepared(
       features.length = 0;
       let line: string;
       try {
-        prepareRecord(schema, record, features);
+        prepareRecord(schema, record, features, fitted.piiHashing);
         line = preparedLine(features, encodeLabel(schema, row[labelIndex] ?? null));
       } catch (error) {
         if (error instanceof CellError) {

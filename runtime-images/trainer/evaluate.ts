@@ -9,7 +9,7 @@
  *    inference server). Only TensorFlow.js layers models: a scikit-learn artifact fails with a
  *    message naming the format.
  * 2. The dataset version's `manifest.json` is verified against the version's name, its
- *    `schema.json` (read for its PII salts, `piiHashFor`) is checked against the manifest, and
+ *    `schema.json` (read for how it hashed its PII columns, `piiHashFor`) is checked against the manifest, and
  *    `test.raw.jsonl` is streamed through the model's preparation (`RawTestSplit`) while its
  *    sha256 is computed; it is checked against the manifest before any figure is computed
  *    (`dataset-version.ts`; a mismatch is `DatasetTampered`, naming the file).
@@ -26,6 +26,7 @@ import type * as tfjs from '@tensorflow/tfjs';
 import type { Logger } from 'pino';
 import { ObjectStore, StorageUnavailableError } from '../../contract/object-store.js';
 import { DatasetFile } from '../../contract/object-store-layout.js';
+import { PiiKeyMissingError, piiKeyFromEnv } from '../../contract/pii-hash.js';
 import { type PreparedSchema, PreparedSchemaSchema } from '../../contract/prepared-data.js';
 import type { EvaluateResult, FailureReason } from '../../contract/results.js';
 import {
@@ -70,6 +71,8 @@ class EvaluationFailure extends Error {
 
 export interface EvaluationOptions {
   store?: EvaluationStore;
+  /** The namespace's PII key (default: `LATHE_PII_KEY` of the environment, when set). */
+  piiKey?: Buffer | undefined;
   loadBackend?: (settings: EvaluateSettings, intraOpThreads: number) => Promise<LoadedTensorflow>;
 }
 
@@ -106,6 +109,7 @@ function asFailure(error: unknown): { reason: FailureReason; message: string } {
     };
   }
   if (error instanceof DatasetTamperedError) return { reason: 'DatasetTampered', message };
+  if (error instanceof PiiKeyMissingError) return { reason: 'PiiKeyMissing', message };
   if (error instanceof DatasetError) return { reason: 'DatasetInvalid', message };
   if (error instanceof StorageUnavailableError) return { reason: 'StorageUnavailable', message };
   // A forced backend that cannot load (BackendUnavailableError), or anything unexpected.
@@ -142,7 +146,8 @@ async function evaluate(
     'Verified the model artifact',
   );
 
-  const split = await readRawTestSplit(store, settings.datasetUri, schema, log);
+  const piiKey = 'piiKey' in options ? options.piiKey : piiKeyFromEnv(process.env);
+  const split = await readRawTestSplit(store, settings.datasetUri, schema, piiKey, log);
   log.info(
     {
       rows: split.rows,
@@ -219,13 +224,14 @@ async function predictAll(
 
 /**
  * Streams `test.raw.jsonl` of the dataset version through the model's preparation, checking it
- * (and `schema.json`, read for the version's PII salts) against the version's verified manifest;
+ * (and `schema.json`, read for how the version hashed its PII columns) against the version's verified manifest;
  * holds only the prepared rows, never the file, and returns nothing the file's check refused.
  */
 async function readRawTestSplit(
   store: EvaluationStore,
   datasetUri: string,
   schema: PreparedSchema,
+  piiKey: Buffer | undefined,
   log: Logger,
 ): Promise<RawTestSplit> {
   const version = await openDatasetVersion(store, datasetUri);
@@ -234,11 +240,11 @@ async function readRawTestSplit(
       `the dataset version ${datasetUri} has no ${DatasetFile.testRaw} (written by ingestion since the evaluate mode exists; re-ingest to get it)`,
     );
   }
-  const pii = piiHashFor(schema, await readDatasetSchema(version));
-  if (pii.otherSalt.length > 0) {
+  const pii = piiHashFor(schema, await readDatasetSchema(version), piiKey);
+  if (pii.otherScheme.length > 0) {
     log.warn(
-      { columns: pii.otherSalt },
-      `The dataset version hashes the PII columns ${pii.otherSalt.join(', ')} with another salt than the model's (salts derive from each version's data): their values cannot match the model's categories and are scored as unknown ones`,
+      { columns: pii.otherScheme },
+      `The dataset version hashes the PII columns ${pii.otherScheme.join(', ')} another way than the model (a version written before the keyed hash has its own salt): their values cannot match the model's categories and are scored as unknown ones`,
     );
   }
 

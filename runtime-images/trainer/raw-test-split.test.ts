@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { defaultHash, type PreparedSchema, prepareRecord } from '../../contract/prepared-data.js';
+import {
+  legacySaltedHash,
+  namespacePiiKey,
+  PII_HASH_SCHEME,
+  PiiKeyMissingError,
+  piiHash,
+} from '../../contract/pii-hash.js';
+import { type PreparedSchema, prepareRecord } from '../../contract/prepared-data.js';
 import { DatasetError } from './dataset.js';
 import { classificationMetrics, regressionMetrics } from './metrics.js';
 import { piiHashFor, RawTestSplit } from './raw-test-split.js';
@@ -222,7 +229,15 @@ describe('RawTestSplit labels and lines', () => {
 });
 
 describe('piiHashFor', () => {
-  const withPii = (salt: string | undefined): PreparedSchema => ({
+  const key = Buffer.from(namespacePiiKey('test-master-key-0123456789', 'ns'), 'hex');
+  const otherKey = Buffer.from(namespacePiiKey('test-master-key-0123456789', 'other'), 'hex');
+  const keyed = piiHash(key, 'ann@example.com');
+  const salted = legacySaltedHash('s1', 'ann@example.com');
+  /** A schema whose `email` column is hashed as `how` says, knowing `category`. */
+  const withPii = (
+    how: { hash: typeof PII_HASH_SCHEME } | { hashSalt: string } | undefined,
+    category = keyed,
+  ): PreparedSchema => ({
     ...schemaOf('classification'),
     inputs: [
       {
@@ -231,35 +246,85 @@ describe('piiHashFor', () => {
         kind: 'categorical',
         impute: null,
         encoding: 'oneHot',
-        categories: [defaultHash('s1', 'ann@example.com')],
+        categories: [category],
         other: true,
-        ...(salt ? { hashSalt: salt } : {}),
+        ...how,
       },
     ],
     features: ['email=x', 'email=__other__'],
   });
-  const known = defaultHash('s1', 'ann@example.com');
+  const keyedSchema = { hash: PII_HASH_SCHEME } as const;
 
-  it('takes cells the version hashed with the model’s salt as they are', () => {
-    const { hash, otherSalt } = piiHashFor(withPii('s1'), withPii('s1'));
-    expect(hash('s1', known)).toBe(known);
-    expect(otherSalt).toEqual([]);
-    const split = new RawTestSplit(withPii('s1'), hash);
-    split.add({ email: known, kind: 'a' }, 1);
-    expect(Array.from(split.preparedFeatures())).toEqual([1, 0]);
+  it.each([
+    {
+      name: 'keyed model, keyed version: the cell is the namespace hash, taken as it is',
+      model: withPii(keyedSchema),
+      version: withPii(keyedSchema),
+      cell: keyed,
+      features: [1, 0],
+      otherScheme: [],
+    },
+    {
+      name: 'keyed model, version without PII hashing: the raw cell is hashed with the key',
+      model: withPii(keyedSchema),
+      version: withPii(undefined),
+      cell: 'ann@example.com',
+      features: [1, 0],
+      otherScheme: [],
+    },
+    {
+      name: 'keyed model, old salted version: named, an unknown category',
+      model: withPii(keyedSchema),
+      version: withPii({ hashSalt: 's1' }, salted),
+      cell: salted,
+      features: [0, 1],
+      otherScheme: ['email'],
+    },
+    {
+      name: 'old salted model, same salt: taken as it is',
+      model: withPii({ hashSalt: 's1' }, salted),
+      version: withPii({ hashSalt: 's1' }, salted),
+      cell: salted,
+      features: [1, 0],
+      otherScheme: [],
+    },
+    {
+      name: 'old salted model, another salt: named, an unknown category',
+      model: withPii({ hashSalt: 's1' }, salted),
+      version: withPii({ hashSalt: 's2' }),
+      cell: legacySaltedHash('s2', 'ann@example.com'),
+      features: [0, 1],
+      otherScheme: ['email'],
+    },
+    {
+      name: 'old salted model, version without PII hashing: hashed with the model’s salt',
+      model: withPii({ hashSalt: 's1' }, salted),
+      version: withPii(undefined),
+      cell: 'ann@example.com',
+      features: [1, 0],
+      otherScheme: [],
+    },
+  ])('$name', ({ model, version, cell, features, otherScheme }) => {
+    const pii = piiHashFor(model, version, key);
+    expect(pii.otherScheme).toEqual(otherScheme);
+    const split = new RawTestSplit(model, pii.hash);
+    split.add({ email: cell, kind: 'a' }, 1);
+    expect(Array.from(split.preparedFeatures())).toEqual(features);
   });
 
-  it('names a column the version hashed with another salt: its values are unknown categories', () => {
-    const { hash, otherSalt } = piiHashFor(withPii('s1'), withPii('s2'));
-    expect(otherSalt).toEqual(['email']);
-    const split = new RawTestSplit(withPii('s1'), hash);
-    split.add({ email: defaultHash('s2', 'ann@example.com'), kind: 'a' }, 1);
+  it('another namespace’s key gives another hash: the value is an unknown category', () => {
+    const pii = piiHashFor(withPii(keyedSchema), withPii(undefined), otherKey);
+    const split = new RawTestSplit(withPii(keyedSchema), pii.hash);
+    split.add({ email: 'ann@example.com', kind: 'a' }, 1);
     expect(Array.from(split.preparedFeatures())).toEqual([0, 1]);
   });
 
-  it('hashes raw cells of a column the version did not hash, as the inference server would', () => {
-    const { hash, otherSalt } = piiHashFor(withPii('s1'), withPii(undefined));
-    expect(otherSalt).toEqual([]);
-    expect(hash('s1', 'ann@example.com')).toBe(known);
+  it('refuses raw cells of a keyed column without the key, naming the column and variable', () => {
+    const pii = piiHashFor(withPii(keyedSchema), withPii(undefined), undefined);
+    const split = new RawTestSplit(withPii(keyedSchema), pii.hash);
+    expect(() => split.add({ email: 'ann@example.com', kind: 'a' }, 1)).toThrow(PiiKeyMissingError);
+    expect(() => split.add({ email: 'ann@example.com', kind: 'a' }, 1)).toThrow(
+      /column email .*LATHE_PII_KEY is not set/,
+    );
   });
 });

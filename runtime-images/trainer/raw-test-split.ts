@@ -20,9 +20,9 @@
  *
  * Pure: rows in, numbers out. The program (`evaluate.ts`) streams the file through `addLine`.
  */
+import { type HashedColumn, type PiiHashing, piiHashing } from '../../contract/pii-hash.js';
 import {
   CellError,
-  defaultHash,
   encodeLabel,
   isMissing,
   type PreparedSchema,
@@ -32,34 +32,46 @@ import {
 import { DatasetError } from './dataset.js';
 import { argmaxOf, classificationMetricsOf, regressionMetrics } from './metrics.js';
 
+/** Whether `schema.json` says a column is hashed (keyed, or an old version's salt). */
+function isHashed(input: HashedColumn): boolean {
+  return input.hash !== undefined || input.hashSalt !== undefined;
+}
+
 /**
  * How the cells of the model's hashed PII columns are prepared, given the dataset version's own
- * schema. `test.raw.jsonl` is written after PII handling, so a column the version hashes holds
- * hashes made with the version's salt, which derives from the version's data: they are taken as
- * they are (the model's categories are hashes too), and match the model's only when its salt is
- * the same; such columns are returned as `otherSalt` for the log. A column the version does not
- * hash holds raw values, which are hashed with the model's salt, as the inference server does.
+ * schema and the namespace's PII key (undefined when the pod has none). `test.raw.jsonl` is
+ * written after PII handling, so a column the version hashes holds hashes, taken as they are:
+ * with the keyed scheme on both sides they are the namespace's hashes, the same as the model's
+ * categories whatever version each came from. A column hashed by another scheme than the
+ * model's (an old version's per-version salt on either side, or two different salts) cannot
+ * match the model's categories: it is named in `otherScheme` for the log. A column the version
+ * does not hash holds raw values, hashed as the inference server would (the keyed scheme needs
+ * the key: without it they are refused with `PiiKeyMissingError`).
  */
 export function piiHashFor(
   model: PreparedSchema,
   dataset: Pick<PreparedSchema, 'inputs'> | undefined,
-): { hash: (salt: string, value: string) => string; otherSalt: string[] } {
-  const datasetSalt = new Map<string, string | undefined>();
+  piiKey: Buffer | undefined,
+): { hash: PiiHashing; otherScheme: string[] } {
+  const datasetColumns = new Map<string, HashedColumn>();
   for (const input of dataset?.inputs ?? []) {
-    datasetSalt.set(input.name, input.kind === 'categorical' ? input.hashSalt : undefined);
+    if (input.kind === 'categorical' && isHashed(input)) datasetColumns.set(input.name, input);
   }
   const alreadyHashed = new Set<string>();
-  const otherSalt: string[] = [];
+  const otherScheme: string[] = [];
   for (const input of model.inputs) {
-    if (input.kind !== 'categorical' || input.hashSalt === undefined) continue;
-    const salt = datasetSalt.get(input.name);
-    if (salt === undefined) continue;
-    alreadyHashed.add(input.hashSalt);
-    if (salt !== input.hashSalt) otherSalt.push(input.name);
+    if (input.kind !== 'categorical' || !isHashed(input)) continue;
+    const version = datasetColumns.get(input.name);
+    if (version === undefined) continue;
+    alreadyHashed.add(input.name);
+    const same =
+      input.hash !== undefined ? version.hash === input.hash : version.hashSalt === input.hashSalt;
+    if (!same) otherScheme.push(input.name);
   }
+  const hashing = piiHashing(piiKey);
   return {
-    hash: (salt, value) => (alreadyHashed.has(salt) ? value : defaultHash(salt, value)),
-    otherSalt,
+    hash: (column, value) => (alreadyHashed.has(column.name) ? value : hashing(column, value)),
+    otherScheme,
   };
 }
 
@@ -117,7 +129,7 @@ export class RawTestSplit {
    */
   constructor(
     readonly schema: PreparedSchema,
-    private readonly hash: (salt: string, value: string) => string = defaultHash,
+    private readonly hash: PiiHashing = piiHashing(undefined),
   ) {}
 
   /** Rows added so far. */
