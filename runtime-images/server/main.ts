@@ -15,6 +15,7 @@
 import { type Logger, pino } from 'pino';
 import { ObjectStore, StorageUnavailableError } from '../../contract/object-store.js';
 import { feedbackPrefix, parseS3Uri } from '../../contract/object-store-layout.js';
+import { piiKeyFromEnv } from '../../contract/pii-hash.js';
 import { DEFAULT_TERMINATION_MESSAGE_PATH, writeResult } from '../../contract/results.js';
 import { RESULT_PATH_ENV, RuntimeEnvError } from '../../contract/runtime-env.js';
 import { BackendUnavailableError, intraOpThreadsFor } from '../tensorflow/backend.js';
@@ -102,6 +103,7 @@ async function loadWithRetry(
     name: config.modelName,
     version: config.modelVersion,
     warmUpBatchSizes: [config.batchMaxSize],
+    piiKey: piiKeyFromEnv(process.env),
   });
 }
 

@@ -6,6 +6,7 @@
  * the server reports ready.
  */
 import type { Tensor } from '@tensorflow/tfjs';
+import { type PiiHashing, PiiKeyMissingError, piiHashing } from '../../contract/pii-hash.js';
 import type { PreparedSchema } from '../../contract/prepared-data.js';
 import {
   ArtifactError,
@@ -15,6 +16,7 @@ import {
   outputWidthOf,
   readLayersArtifact,
 } from '../tensorflow/layers-artifact.js';
+import { type PiiRedaction, piiRedactionOf } from './pii.js';
 import type { TensorflowJs } from './tensorflow.js';
 
 export { ArtifactError };
@@ -29,6 +31,10 @@ export interface ServedModel {
   readonly featureCount: number;
   /** Values per row the model returns: the class count, or 1 for regression. */
   readonly outputWidth: number;
+  /** How raw values of the model's hashed PII columns are hashed (with the namespace key). */
+  readonly piiHashing: PiiHashing;
+  /** What a kept or logged record loses (`pii.ts`); undefined when the model has no PII column. */
+  readonly piiRedaction: PiiRedaction | undefined;
   /**
    * Runs one forward pass over `rows` prepared rows (row-major, `rows × featureCount`) and
    * returns the outputs row-major (`rows × outputWidth`). Synchronous: the event loop is busy
@@ -44,6 +50,8 @@ export interface LoadModelOptions {
   digest: string;
   /** Batch sizes to run once before serving (1 is always run). */
   warmUpBatchSizes?: number[];
+  /** The namespace's PII key (`LATHE_PII_KEY`); required when the model hashes a PII column. */
+  piiKey?: Buffer | undefined;
 }
 
 /**
@@ -59,14 +67,21 @@ export async function loadServedModel(
   return servedModelOf(tf, await readLayersArtifact(store, options), options);
 }
 
-/** Builds and warms up the model of an artifact already read (`readLayersArtifact`). */
+/**
+ * Builds and warms up the model of an artifact already read (`readLayersArtifact`). Throws
+ * `PiiKeyMissingError` for a model with a keyed PII column and no `piiKey`: it could not
+ * prepare a raw value of that column, nor keep one out of the request log.
+ */
 export async function servedModelOf(
   tf: TensorflowJs,
   artifact: LayersArtifact,
   options: Omit<LoadModelOptions, 'uri' | 'digest'>,
 ): Promise<ServedModel> {
-  const model = await buildLayersModel(tf, artifact);
   const schema = artifact.schema;
+  const keyed = schema.inputs.find((i) => i.kind === 'categorical' && i.hash !== undefined);
+  if (keyed && options.piiKey === undefined) throw new PiiKeyMissingError(keyed.name);
+  const hashing = piiHashing(options.piiKey);
+  const model = await buildLayersModel(tf, artifact);
   const featureCount = schema.features.length;
   const outputWidth = outputWidthOf(schema);
 
@@ -95,6 +110,8 @@ export async function servedModelOf(
     schema,
     featureCount,
     outputWidth,
+    piiHashing: hashing,
+    piiRedaction: piiRedactionOf(schema, hashing),
     predict,
   };
 }

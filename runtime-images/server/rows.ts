@@ -7,6 +7,7 @@
  * Everything here is pure and throws `BadRequestError` with a message that names the offending
  * place (`instances[3]`, `input "age"`) and what was expected.
  */
+import type { PiiHashing } from '../../contract/pii-hash.js';
 import { CellError, type PreparedSchema, prepareRecord } from '../../contract/prepared-data.js';
 
 /** The request is wrong: HTTP 400 with this message. */
@@ -18,6 +19,8 @@ export class BadRequestError extends Error {
 export interface InputShape {
   schema: PreparedSchema;
   featureCount: number;
+  /** How raw values of hashed PII columns are hashed (the model's key; default: none). */
+  piiHashing?: PiiHashing;
 }
 
 /** The rows of one request, prepared. */
@@ -43,7 +46,7 @@ export function prepareRawRow(
     );
   }
   try {
-    prepareRecord(schema, record, out);
+    prepareRecord(schema, record, out, shape.piiHashing);
   } catch (error) {
     if (error instanceof CellError) throw new BadRequestError(`${where}: ${error.message}`);
     throw error;

@@ -40,6 +40,7 @@ import {
 import type { JsonLinesSink } from './json-lines-sink.js';
 import type { Protocol, ServerMetrics } from './metrics.js';
 import type { ServedModel } from './model.js';
+import { loggableRecords } from './pii.js';
 import { predictionsOf } from './predictions.js';
 import { BadRequestError, type PreparedRows } from './rows.js';
 import { parseV1Predict, v1PredictResponse } from './v1.js';
@@ -433,7 +434,8 @@ export class InferenceServer {
       rows: rows.rows,
       features: rows.features,
       outputs,
-      records: rows.records,
+      // Kept and logged without raw personal data (`pii.ts`).
+      records: loggableRecords(model.piiRedaction, rows.records),
     };
     this.recent.remember(requestId, remembered);
     const log = this.options.requestLog;
