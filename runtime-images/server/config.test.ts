@@ -29,6 +29,49 @@ describe('serverConfigFromEnv', () => {
     });
   });
 
+  it('sets the input and connection limits from the environment, defaults otherwise', () => {
+    expect(serverConfigFromEnv(env).limits).toEqual({
+      maxJsonDepth: 32,
+      maxRows: 10_000,
+      maxTensorElements: 1_000_000,
+      maxInFlight: 128,
+      headersTimeoutMs: 10_000,
+      bodyTimeoutMs: 30_000,
+      requestTimeoutMs: 60_000,
+      keepAliveTimeoutMs: 65_000,
+      maxRequestsPerSocket: 1000,
+    });
+    const limits = serverConfigFromEnv({
+      ...env,
+      LATHE_MAX_IN_FLIGHT: '4',
+      LATHE_HEADERS_TIMEOUT_MS: '500',
+      LATHE_BODY_TIMEOUT_MS: '700',
+      LATHE_REQUEST_TIMEOUT_MS: '1200',
+    }).limits;
+    expect(limits).toMatchObject({
+      maxInFlight: 4,
+      headersTimeoutMs: 500,
+      bodyTimeoutMs: 700,
+      requestTimeoutMs: 1200,
+    });
+  });
+
+  it('refuses a request timeout shorter than the header and body timeouts together', () => {
+    expect(() =>
+      serverConfigFromEnv({
+        ...env,
+        LATHE_HEADERS_TIMEOUT_MS: '5000',
+        LATHE_BODY_TIMEOUT_MS: '5000',
+        LATHE_REQUEST_TIMEOUT_MS: '6000',
+      }),
+    ).toThrow(
+      'LATHE_REQUEST_TIMEOUT_MS: must be at least LATHE_HEADERS_TIMEOUT_MS + LATHE_BODY_TIMEOUT_MS (10000); got 6000',
+    );
+    expect(() => serverConfigFromEnv({ ...env, LATHE_MAX_IN_FLIGHT: '0' })).toThrow(
+      'LATHE_MAX_IN_FLIGHT',
+    );
+  });
+
   it('names every bad variable, never printing a URI', () => {
     const bad = {
       ...env,

@@ -11,8 +11,10 @@ import {
   type ObjectStoreConfig,
   objectStoreFromEnv,
   parseEnv,
+  RuntimeEnvError,
   ServeEnv,
 } from '../../contract/runtime-env.js';
+import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './server.js';
 
 export interface ServerConfig {
   namespace: string;
@@ -38,6 +40,8 @@ export interface ServerConfig {
   /** Names the files this replica writes. */
   podName: string;
   objectStore: ObjectStoreConfig;
+  /** Input and connection limits (`LATHE_MAX_*`, `LATHE_*_TIMEOUT_MS`). */
+  limits: ServerLimits;
 }
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -72,9 +76,11 @@ export function serverConfigFromEnv(env: Record<string, string | undefined>): Se
       [ServeEnv.backend]: BackendChoiceSchema.default('auto'),
       [ServeEnv.shutdownDelayMs]: int(0, 600_000).default(5000),
       [ServeEnv.podName]: z.string().min(1).optional(),
+      ...limitVariables,
     }),
     env,
   );
+  const limits = limitsOf(e);
   const modelName = e[ServeEnv.modelName] as string;
   return {
     namespace: e[ServeEnv.namespace] as string,
@@ -95,5 +101,42 @@ export function serverConfigFromEnv(env: Record<string, string | undefined>): Se
     shutdownDelayMs: e[ServeEnv.shutdownDelayMs] as number,
     podName: (e[ServeEnv.podName] as string | undefined) ?? hostname(),
     objectStore: objectStoreFromEnv(env),
+    limits,
   };
+}
+
+const d = DEFAULT_SERVER_LIMITS;
+/** The variables of `ServerLimits`, each with its default. */
+const limitVariables = {
+  [ServeEnv.maxJsonDepth]: int(2, 1000).default(d.maxJsonDepth),
+  [ServeEnv.maxRowsPerRequest]: int(1, 10_000_000).default(d.maxRows),
+  [ServeEnv.maxTensorElements]: int(1, 1_000_000_000).default(d.maxTensorElements),
+  [ServeEnv.maxInFlight]: int(1, 1_000_000).default(d.maxInFlight),
+  [ServeEnv.headersTimeoutMs]: int(100, 3_600_000).default(d.headersTimeoutMs),
+  [ServeEnv.bodyTimeoutMs]: int(100, 3_600_000).default(d.bodyTimeoutMs),
+  [ServeEnv.requestTimeoutMs]: int(100, 3_600_000).default(d.requestTimeoutMs),
+  [ServeEnv.keepAliveTimeoutMs]: int(0, 3_600_000).default(d.keepAliveTimeoutMs),
+  [ServeEnv.maxRequestsPerSocket]: int(0, 100_000_000).default(d.maxRequestsPerSocket),
+};
+
+/** The limits from parsed variables; a request timeout shorter than its parts is refused. */
+function limitsOf(e: Record<string, unknown>): ServerLimits {
+  const limits: ServerLimits = {
+    maxJsonDepth: e[ServeEnv.maxJsonDepth] as number,
+    maxRows: e[ServeEnv.maxRowsPerRequest] as number,
+    maxTensorElements: e[ServeEnv.maxTensorElements] as number,
+    maxInFlight: e[ServeEnv.maxInFlight] as number,
+    headersTimeoutMs: e[ServeEnv.headersTimeoutMs] as number,
+    bodyTimeoutMs: e[ServeEnv.bodyTimeoutMs] as number,
+    requestTimeoutMs: e[ServeEnv.requestTimeoutMs] as number,
+    keepAliveTimeoutMs: e[ServeEnv.keepAliveTimeoutMs] as number,
+    maxRequestsPerSocket: e[ServeEnv.maxRequestsPerSocket] as number,
+  };
+  const parts = limits.headersTimeoutMs + limits.bodyTimeoutMs;
+  if (limits.requestTimeoutMs < parts) {
+    throw new RuntimeEnvError([
+      `${ServeEnv.requestTimeoutMs}: must be at least ${ServeEnv.headersTimeoutMs} + ${ServeEnv.bodyTimeoutMs} (${parts}); got ${limits.requestTimeoutMs}`,
+    ]);
+  }
+  return limits;
 }

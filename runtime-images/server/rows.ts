@@ -32,7 +32,48 @@ export interface PreparedRows {
   records: (Record<string, unknown> | null)[];
 }
 
-/** Appends one raw record's prepared features to `out`; `where` names the row in errors. */
+/**
+ * Limits on one request's rows, so a request within the body size cannot make the server build
+ * arrays or run forward passes far larger than a prediction needs.
+ */
+export interface RequestLimits {
+  /** Most rows one request may carry. */
+  maxRows: number;
+  /** Most elements one V2 input tensor may hold. */
+  maxTensorElements: number;
+}
+
+export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
+  maxRows: 10_000,
+  maxTensorElements: 1_000_000,
+};
+
+/** Refuses `rows` over the limit; `what` names where they came from. */
+export function checkRowCount(rows: number, what: string, limits: RequestLimits): void {
+  if (rows > limits.maxRows) {
+    throw new BadRequestError(
+      `${what} has ${rows} rows; the limit is ${limits.maxRows} rows per request`,
+    );
+  }
+}
+
+/** A client's value quoted for an error message, cut short: a message never echoes a body. */
+export function quoteValue(value: unknown, maxLength = 64): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? 'undefined';
+  } catch {
+    text = Array.isArray(value) ? 'a list' : 'an object';
+  }
+  return text.length <= maxLength ? text : `${text.slice(0, maxLength)}…`;
+}
+
+/**
+ * Appends one raw record's prepared features to `out`; `where` names the row in errors. Every
+ * input the model declares must be in the record: a left-out input is an error naming it, and
+ * only an explicit `null` is imputed as the preparation was fitted. Keys the model does not
+ * know are ignored (a record may carry its own IDs).
+ */
 export function prepareRawRow(
   shape: InputShape,
   record: Record<string, unknown>,
@@ -40,15 +81,31 @@ export function prepareRawRow(
   out: number[],
 ): void {
   const { schema } = shape;
-  if (!schema.inputs.some((input) => Object.hasOwn(record, input.name))) {
+  const missing: string[] = [];
+  for (const input of schema.inputs) {
+    if (!Object.hasOwn(record, input.name)) {
+      missing.push(input.name);
+      continue;
+    }
+    const cell = record[input.name];
+    if (cell !== null && typeof cell === 'object') {
+      throw new BadRequestError(
+        `${where}: column ${input.name}: ${quoteValue(cell)} is not a value; a cell is a string, number, boolean or null`,
+      );
+    }
+  }
+  if (missing.length > 0) {
     throw new BadRequestError(
-      `${where} has none of the model's input columns (${schema.inputs.map((i) => i.name).join(', ')})`,
+      `${where} leaves out the model's input${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; every input must be given (null for a value to impute): ${schema.inputs.map((i) => i.name).join(', ')}`,
     );
   }
   try {
     prepareRecord(schema, record, out, shape.piiHashing);
   } catch (error) {
-    if (error instanceof CellError) throw new BadRequestError(`${where}: ${error.message}`);
+    if (error instanceof CellError) {
+      const message = `${where}: ${error.message}`;
+      throw new BadRequestError(message.length <= 300 ? message : `${message.slice(0, 300)}…`);
+    }
     throw error;
   }
 }
@@ -68,9 +125,7 @@ export function appendPreparedRow(
   for (let i = 0; i < row.length; i++) {
     const value = row[i];
     if (typeof value !== 'number' || !Number.isFinite(value)) {
-      throw new BadRequestError(
-        `${where}[${i}]: ${JSON.stringify(value) ?? 'undefined'} is not a finite number`,
-      );
+      throw new BadRequestError(`${where}[${i}]: ${quoteValue(value)} is not a finite number`);
     }
     out.push(value);
   }

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { manifestFor } from '../../contract/manifest.js';
 import { ObjectNotFoundError } from '../../contract/object-store.js';
 import { MANIFEST_FILE } from '../../contract/object-store-layout.js';
@@ -374,7 +374,7 @@ describe('InferenceServer', () => {
       'a bad cell',
       'POST',
       '/v1/models/iris:predict',
-      { instances: [{ length: 'tall', width: 1 }] },
+      { instances: [{ length: 'tall', width: 1, colour: 'red', fresh: null }] },
       400,
       'instances[0]: column length: "tall" is not a number',
     ],
@@ -411,10 +411,14 @@ describe('InferenceServer', () => {
     const url = new URL(base);
     const send = (method: string, path: string, body?: string) =>
       new Promise<number>((resolve, reject) => {
-        const req = request({ host: url.hostname, port: url.port, path, method, agent }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        });
+        const headers = { 'content-type': 'application/json' };
+        const req = request(
+          { host: url.hostname, port: url.port, path, method, agent, headers },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
         req.on('error', reject);
         req.end(body);
       });
@@ -512,7 +516,7 @@ describe('InferenceServer', () => {
           port: url.port,
           path: url.pathname,
           method: 'POST',
-          headers: { 'content-length': body.length },
+          headers: { 'content-type': 'application/json', 'content-length': body.length },
         },
         (res) => {
           res.resume();
@@ -528,5 +532,141 @@ describe('InferenceServer', () => {
     expect(server.ready).toBe(false);
     expect(await answered).toBe(200);
     await stopped;
+  });
+});
+
+describe('InferenceServer limits', () => {
+  let server: InferenceServer;
+  let port: number;
+  const logged: unknown[] = [];
+  const raw = fixtureRows('classification', 3, 5).map(({ species: _label, ...r }) => r);
+
+  beforeAll(async () => {
+    server = new InferenceServer({
+      modelName: 'iris',
+      modelVersion: '1',
+      port: 0,
+      bindAddress: '127.0.0.1',
+      batchMaxSize: 1,
+      batchMaxLatencyMs: 0,
+      maxRequestBytes: 64 * 1024,
+      requestLogSampleRate: 0,
+      shutdownDelayMs: 0,
+      metrics: createServerMetrics(),
+      log: pino({ level: 'error' }, { write: (line: string) => logged.push(JSON.parse(line)) }),
+      limits: {
+        maxInFlight: 2,
+        headersTimeoutMs: 300,
+        bodyTimeoutMs: 300,
+        requestTimeoutMs: 1000,
+        keepAliveTimeoutMs: 5000,
+      },
+    });
+    port = await server.listen();
+    const loaded = await load('models/ns/iris/1/', artifact.digest);
+    server.setModel({
+      ...loaded,
+      predict: (features, rows) => {
+        if (rows === 3) throw new Error('secret internal detail');
+        return loaded.predict(features, rows);
+      },
+    });
+  });
+  afterAll(async () => {
+    await server.shutdown();
+  });
+
+  /** Writes `head` (and `body`) on a new connection; resolves with what came back when it closes or `until` matches. */
+  const exchange = async (head: string, body = '', until?: RegExp) => {
+    const { connect } = await import('node:net');
+    return new Promise<{ text: string; ms: number }>((resolve, reject) => {
+      const started = performance.now();
+      const socket = connect(port, '127.0.0.1', () => socket.write(head + body));
+      let text = '';
+      const done = () => resolve({ text, ms: performance.now() - started });
+      socket.on('data', (chunk) => {
+        text += chunk;
+        if (until?.test(text)) {
+          socket.destroy();
+          done();
+        }
+      });
+      socket.on('close', done);
+      socket.on('error', reject);
+    });
+  };
+  const post = (body: string, contentType?: string) =>
+    `POST /v1/models/iris:predict HTTP/1.1\r\nhost: x\r\n${contentType ? `content-type: ${contentType}\r\n` : ''}content-length: ${Buffer.byteLength(body)}\r\n\r\n`;
+
+  it.each([
+    ['text/plain', 'text/plain;charset=UTF-8'],
+    ['no content type', undefined],
+  ])('refuses a body sent as %s with 415', async (_name, contentType) => {
+    const body = JSON.stringify({ instances: raw.slice(0, 1) });
+    const { text } = await exchange(post(body, contentType), body, /\}$/);
+    expect(text).toMatch(/^HTTP\/1\.1 415 /);
+    expect(text).toContain('send the body as application/json');
+  });
+
+  it('answers an unexpected failure with 500, internal error and the request ID only', async () => {
+    const response = await fetch(`http://127.0.0.1:${port}/v1/models/iris:predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ instances: raw }),
+    });
+    expect(response.status).toBe(500);
+    const requestId = response.headers.get('x-request-id');
+    expect(await response.json()).toEqual({ error: 'internal error', request_id: requestId });
+    expect(JSON.stringify(logged)).toContain('secret internal detail');
+  });
+
+  it('refuses predictions beyond the in-flight limit with 503 and Retry-After', async () => {
+    const body = JSON.stringify({ instances: raw.slice(0, 1) });
+    // Two requests whose bodies have not arrived yet hold both places.
+    const held = [0, 1].map(() => exchange(post(body, 'application/json'), '{', /\}$/));
+    await vi.waitFor(() => expect(server.requestsInFlight).toBe(2));
+    const refused = await exchange(post(body, 'application/json'), body, /\}$/);
+    expect(refused.text).toMatch(/^HTTP\/1\.1 503 /);
+    expect(refused.text).toMatch(/retry-after: 1\r\n/i);
+    expect(refused.text).toContain('predictions in flight');
+    // Idle past the body timeout (the subject of the test), they are refused with 408 and the places free up.
+    for (const { text, ms } of await Promise.all(held)) {
+      expect(text).toMatch(/^HTTP\/1\.1 408 /);
+      expect(text).toContain('the request body did not arrive within 300 ms');
+      expect(ms).toBeLessThan(1000);
+    }
+    const answered = await exchange(post(body, 'application/json'), body, /\]\}$/);
+    expect(answered.text).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
+  it('answers headers that do not arrive in time with a JSON 408', async () => {
+    const { text, ms } = await exchange('POST /v1/models/iris:predict HTTP/1.1\r\nhost: x\r\n');
+    expect(text).toMatch(/^HTTP\/1\.1 408 /);
+    expect(text).toContain('{"error":"the request did not arrive in time"}');
+    expect(ms).toBeLessThan(1000);
+  });
+
+  it('keeps an idle kept-alive connection past the header timeout', async () => {
+    const { Agent } = await import('node:http');
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const get = () =>
+      new Promise<number>((resolve, reject) => {
+        import('node:http').then(({ request }) => {
+          const req = request(
+            { host: '127.0.0.1', port, path: '/v2/health/live', agent },
+            (res) => {
+              res.resume();
+              res.on('end', () => resolve(res.statusCode ?? 0));
+            },
+          );
+          req.on('error', reject);
+          req.end();
+        });
+      });
+    expect(await get()).toBe(200);
+    // Idle longer than the header timeout: the wait is what is tested.
+    await new Promise((r) => setTimeout(r, 700));
+    expect(await get()).toBe(200);
+    agent.destroy();
   });
 });

@@ -17,10 +17,19 @@
  *   GET  /metrics                                           Prometheus
  *
  * Every response carries `x-request-id` (the client's, when it sent a well-formed one). Errors
- * are `{"error": "<message>"}`: 400 for a malformed or wrongly shaped request, 404 for an
- * unknown model, version or path, 405 for a wrong method, 413 for a body over the limit, 503
- * while the model is not loaded. No request can crash the process: every handler's failure
- * ends as a response.
+ * are `{"error": "<message>"}`: 400 for a malformed or wrongly shaped request (also JSON nested
+ * too deep, too many rows, a tensor too large), 404 for an unknown model, version or path, 405
+ * for a wrong method, 408 for headers or a body that did not arrive in time, 413 for a body over
+ * the limit, 415 for a body not declared `application/json`, 431 for headers too large, 503
+ * (with `Retry-After`) while the model is not loaded or too many predictions are in flight.
+ * No request can crash the process: every handler's failure ends as a response, and an
+ * unexpected one is a 500 that says `internal error` and the request ID, never the cause (that
+ * goes to the log).
+ *
+ * Connection limits are set here on purpose, not left at Node's defaults (60 s for headers,
+ * 300 s per request, checked every 30 s): a client trickling headers or a body is cut off after
+ * `headersTimeoutMs` / `bodyTimeoutMs` with a 408, and `requestTimeoutMs` is the backstop for
+ * any request.
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -37,12 +46,23 @@ import {
   type RememberedRequest,
   scoreRows,
 } from './feedback.js';
+import {
+  checkJsonContentType,
+  DEFAULT_MAX_JSON_DEPTH,
+  parseJsonBody,
+  UnsupportedMediaTypeError,
+} from './json-body.js';
 import type { JsonLinesSink } from './json-lines-sink.js';
 import type { Protocol, ServerMetrics } from './metrics.js';
 import type { ServedModel } from './model.js';
 import { loggableRecords } from './pii.js';
 import { predictionsOf } from './predictions.js';
-import { BadRequestError, type PreparedRows } from './rows.js';
+import {
+  BadRequestError,
+  DEFAULT_REQUEST_LIMITS,
+  type PreparedRows,
+  type RequestLimits,
+} from './rows.js';
 import { parseV1Predict, v1PredictResponse } from './v1.js';
 import { parseV2Infer, v2InferResponse, v2ModelMetadata } from './v2.js';
 
@@ -70,13 +90,59 @@ export interface InferenceServerOptions {
   /** Labelled rows the live score covers (default 1,000). */
   liveScoreWindow?: number;
   random?: () => number;
+  /** Input and connection limits; each defaults to `DEFAULT_SERVER_LIMITS`. */
+  limits?: Partial<ServerLimits>;
 }
+
+/** What one client can make the server hold or compute; see docs/server.md. */
+export interface ServerLimits extends RequestLimits {
+  /** Deepest nesting of arrays and objects in a JSON body. */
+  maxJsonDepth: number;
+  /** Prediction requests being received, queued or computed beyond which new ones get 503. */
+  maxInFlight: number;
+  /** Longest the headers of a request may take to arrive (then 408). */
+  headersTimeoutMs: number;
+  /** Longest a prediction's body may take to arrive once its headers have (then 408). */
+  bodyTimeoutMs: number;
+  /** Longest any whole request may take to arrive (then 408): the backstop. */
+  requestTimeoutMs: number;
+  /** How long an idle kept-alive connection stays open. */
+  keepAliveTimeoutMs: number;
+  /** Requests answered on one connection before it is closed (0: no limit). */
+  maxRequestsPerSocket: number;
+}
+
+export const DEFAULT_SERVER_LIMITS: ServerLimits = {
+  ...DEFAULT_REQUEST_LIMITS,
+  maxJsonDepth: DEFAULT_MAX_JSON_DEPTH,
+  maxInFlight: 128,
+  headersTimeoutMs: 10_000,
+  bodyTimeoutMs: 30_000,
+  requestTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 65_000,
+  maxRequestsPerSocket: 1000,
+};
+
+/** Headers beyond this many are ignored (Node's default is 2000). */
+const MAX_HEADERS_COUNT = 100;
+/** Header bytes beyond this are refused with 431. */
+const MAX_HEADER_BYTES = 16 * 1024;
+/**
+ * After a body is refused (408, 413), how long the connection keeps discarding what the client
+ * still sends before it is closed: closing at once would reset the connection and could destroy
+ * the answer before the client reads it.
+ */
+const REFUSED_BODY_LINGER_MS = 2000;
+/** Seconds a client is asked to wait before retrying a 503. */
+const RETRY_AFTER_SECONDS = 1;
 
 /** An error answered with its status and message. */
 class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** Whether the connection is closed after the answer (the body was not read to its end). */
+    readonly closeConnection = false,
   ) {
     super(message);
   }
@@ -106,24 +172,63 @@ export class InferenceServer {
   };
   private readonly random: () => number;
   private drained: (() => void) | undefined;
+  private readonly limits: ServerLimits;
 
   constructor(private readonly options: InferenceServerOptions) {
     this.recent = new RecentRequests(options.recentRequests ?? 10_000);
     this.liveScore = new LiveScore(options.liveScoreWindow ?? 1000);
     this.random = options.random ?? Math.random;
-    this.server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-      this.handle(req, res).catch((error: unknown) => {
-        // `handle` answers its own errors; this is the last line of defence.
-        options.log.error({ err: error }, 'Failed to answer a request');
-        if (!res.headersSent) {
-          res.writeHead(500, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ error: 'internal error' }));
-        } else res.destroy();
-      });
-    });
-    this.server.on('clientError', (_error, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-      else socket.destroy();
+    const limits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
+    this.limits = limits;
+    this.server = http.createServer(
+      {
+        keepAliveTimeout: limits.keepAliveTimeoutMs,
+        headersTimeout: limits.headersTimeoutMs,
+        requestTimeout: limits.requestTimeoutMs,
+        // Node checks both timeouts on this interval (default 30 s): a quarter of the shorter
+        // one keeps a trickling client's overstay under 25% of its timeout.
+        connectionsCheckingInterval: Math.max(
+          10,
+          Math.min(
+            1000,
+            Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4),
+          ),
+        ),
+        maxHeaderSize: MAX_HEADER_BYTES,
+      },
+      (req, res) => {
+        this.handle(req, res).catch((error: unknown) => {
+          // `handle` answers its own errors; this is the last line of defence.
+          options.log.error({ err: error }, 'Failed to answer a request');
+          if (!res.headersSent) {
+            res.writeHead(500, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ error: 'internal error' }));
+          } else res.destroy();
+        });
+      },
+    );
+    this.server.maxHeadersCount = MAX_HEADERS_COUNT;
+    this.server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
+    this.server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+      const inResponse = (socket as { _httpMessage?: http.ServerResponse })._httpMessage;
+      if (!socket.writable || inResponse?.headersSent || error.code === 'ECONNRESET') {
+        socket.destroy();
+        return;
+      }
+      const [status, reason, message] =
+        error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'Request Timeout', 'the request did not arrive in time']
+          : error.code === 'HPE_HEADER_OVERFLOW'
+            ? [
+                431,
+                'Request Header Fields Too Large',
+                `the request headers are over the limit of ${MAX_HEADER_BYTES} bytes`,
+              ]
+            : [400, 'Bad Request', 'the request is not valid HTTP/1.1'];
+      const body = JSON.stringify({ error: message });
+      socket.end(
+        `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
     });
     const labels = { model: options.modelName, version: options.modelVersion };
     options.metrics.ready.set(labels, 0);
@@ -368,6 +473,14 @@ export class InferenceServer {
     route: PredictionRoute & { name?: string; version?: string },
   ): Promise<void> {
     const started = performance.now();
+    if (this.inFlight >= this.limits.maxInFlight) {
+      res.setHeader('retry-after', String(RETRY_AFTER_SECONDS));
+      this.sendJson(res, requestId, 503, {
+        error: `the server has ${this.inFlight} predictions in flight, its limit; retry after ${RETRY_AFTER_SECONDS} s`,
+      });
+      this.requestCounter(route.protocol, 503).inc();
+      return;
+    }
     this.inFlight++;
     this.bound.inFlight.inc();
     let status = 500;
@@ -376,7 +489,7 @@ export class InferenceServer {
       let body: unknown;
       try {
         this.checkModel(route.name ?? '', route.version);
-        body = parseJson(await readBody(req, this.options.maxRequestBytes));
+        body = await this.readJson(req);
       } finally {
         this.arrivals--;
         this.batcher?.poke();
@@ -384,14 +497,14 @@ export class InferenceServer {
       const model = this.loadedModel();
       const batcher = this.batcher!;
       if (route.protocol === 'v1') {
-        const rows = parseV1Predict(model, body);
+        const rows = parseV1Predict(model, body, this.limits);
         const outputs = await batcher.submit(rows);
         const predictions = predictionsOf(model.schema, outputs, rows.rows, model.outputWidth);
         status = 200;
         this.sendBody(res, requestId, 200, v1PredictResponse(predictions));
         this.afterPrediction(requestId, 'v1', model, rows, outputs);
       } else {
-        const request = parseV2Infer(model, body);
+        const request = parseV2Infer(model, body, this.limits);
         const outputs = await batcher.submit(request.rows);
         status = 200;
         this.sendBody(
@@ -458,10 +571,7 @@ export class InferenceServer {
     requestId: string,
   ): Promise<void> {
     const model = this.loadedModel();
-    const submission = parseFeedback(
-      model.schema,
-      parseJson(await readBody(req, this.options.maxRequestBytes)),
-    );
+    const submission = parseFeedback(model.schema, await this.readJson(req));
     const remembered = this.recent.get(submission.requestId);
     const { metrics } = this.options;
     const labels = { model: this.options.modelName, version: this.options.modelVersion };
@@ -506,6 +616,16 @@ export class InferenceServer {
     });
   }
 
+  /**
+   * The request's body as JSON: declared `application/json` (else 415), within the size limit
+   * (else 413) and the body timeout (else 408), nested no deeper than the limit (else 400).
+   */
+  private async readJson(req: http.IncomingMessage): Promise<unknown> {
+    checkJsonContentType(req.headers['content-type']);
+    const body = await readBody(req, this.options.maxRequestBytes, this.limits.bodyTimeoutMs);
+    return parseJsonBody(body, this.limits.maxJsonDepth);
+  }
+
   private requestCounter(protocol: Protocol, status: number) {
     const key = `${protocol}:${status}`;
     let counter = this.requestCounters.get(key);
@@ -527,26 +647,35 @@ export class InferenceServer {
     this.sendBody(res, requestId, 200, text, registry.contentType);
   }
 
-  /** Answers `error` (an HttpError, a BadRequestError, or anything else as 500); returns the status. */
+  /**
+   * Answers `error`: an HttpError with its status, a BadRequestError as 400, an
+   * UnsupportedMediaTypeError as 415, anything else as 500 saying only `internal error` and the
+   * request ID (the cause goes to the log, never to the client). Returns the status.
+   */
   private sendError(res: http.ServerResponse, requestId: string, error: unknown): number {
     let status = 500;
-    let message = 'internal error';
+    let body: object = { error: 'internal error', request_id: requestId };
     if (error instanceof HttpError) {
       status = error.status;
-      message = error.message;
+      body = { error: error.message };
     } else if (error instanceof BadRequestError) {
       status = 400;
-      message = error.message;
+      body = { error: error.message };
+    } else if (error instanceof UnsupportedMediaTypeError) {
+      status = 415;
+      body = { error: error.message };
     } else {
       this.options.log.error({ err: error, requestId }, 'Failed to answer a request');
-      message = `internal error: ${(error as Error)?.message ?? String(error)}`;
     }
     if (res.headersSent) {
       res.destroy();
       return status;
     }
-    if (status === 413) res.setHeader('connection', 'close');
-    this.sendJson(res, requestId, status, { error: message });
+    if (error instanceof HttpError && error.closeConnection) {
+      res.setHeader('connection', 'close');
+      lingerBeforeClosing(res.socket);
+    }
+    this.sendJson(res, requestId, status, body);
     return status;
   }
 
@@ -611,46 +740,79 @@ function safeDecode(segment: string): string {
   }
 }
 
-/** Reads the whole body, refusing more than `maxBytes` (413) before or while reading. */
-export function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
+/**
+ * Lets a connection whose request body was refused (its answer carries `Connection: close`)
+ * half-close instead of closing at once: Node would destroy the socket right after the answer,
+ * and a client still sending would get a reset that can discard the answer unread. The socket
+ * sends its FIN, discards what still arrives, and closes when the client does or after
+ * `REFUSED_BODY_LINGER_MS`.
+ */
+function lingerBeforeClosing(socket: import('node:net').Socket | null): void {
+  if (!socket) return;
+  socket.destroySoon = () => {
+    socket.end();
+    socket.resume();
+    socket.once('end', () => socket.destroy());
+    setTimeout(() => socket.destroy(), REFUSED_BODY_LINGER_MS).unref();
+  };
+}
+
+/**
+ * Reads the whole body, refusing more than `maxBytes` (413) before or while reading, and a body
+ * that has not arrived within `timeoutMs` (408, a trickling client).
+ */
+export function readBody(
+  req: http.IncomingMessage,
+  maxBytes: number,
+  timeoutMs = DEFAULT_SERVER_LIMITS.bodyTimeoutMs,
+): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) {
-    req.resume();
     return Promise.reject(
-      new HttpError(413, `the request body is ${declared} bytes; the limit is ${maxBytes} bytes`),
+      new HttpError(
+        413,
+        `the request body is ${declared} bytes; the limit is ${maxBytes} bytes`,
+        true,
+      ),
     );
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let refused = false;
+    let settled = false;
+    const settle = (error: HttpError | undefined, body?: Buffer) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (error) {
+        chunks.length = 0;
+        reject(error);
+      } else resolve(body!);
+    };
+    const timer = setTimeout(
+      () =>
+        settle(
+          new HttpError(
+            408,
+            `the request body did not arrive within ${timeoutMs} ms (${size} bytes came)`,
+            true,
+          ),
+        ),
+      timeoutMs,
+    );
     req.on('data', (chunk: Buffer) => {
-      if (refused) return;
+      if (settled) return;
       size += chunk.length;
       if (size > maxBytes) {
-        refused = true;
-        chunks.length = 0;
-        reject(new HttpError(413, `the request body is over the limit of ${maxBytes} bytes`));
+        settle(new HttpError(413, `the request body is over the limit of ${maxBytes} bytes`, true));
         return;
       }
       chunks.push(chunk);
     });
-    req.on('end', () => {
-      if (!refused) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
-    });
-    req.on('error', (error) =>
-      reject(new HttpError(400, `the request body could not be read: ${error.message}`)),
+    req.on('end', () =>
+      settle(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)),
     );
-    req.on('aborted', () => reject(new HttpError(400, 'the client aborted the request')));
+    req.on('error', () => settle(new HttpError(400, 'the request body could not be read', true)));
+    req.on('aborted', () => settle(new HttpError(400, 'the client aborted the request', true)));
   });
-}
-
-/** Parses a JSON body; a syntax error is a 400 quoting the parser. */
-export function parseJson(body: Buffer): unknown {
-  if (body.length === 0) throw new BadRequestError('the request body is empty; send a JSON object');
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (error) {
-    throw new BadRequestError(`the request body is not valid JSON: ${(error as Error).message}`);
-  }
 }

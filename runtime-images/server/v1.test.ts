@@ -10,14 +10,12 @@ const raw = { length: 6.1, width: 2, colour: 'green', fresh: 'yes' };
 
 describe('parseV1Predict', () => {
   it('prepares raw records with the fitted preparation and keeps them', () => {
-    const rows = parseV1Predict(shape, { instances: [raw, { length: '3', width: 1 }] });
+    const imputed = { length: '3', width: 1, colour: null, fresh: null };
+    const rows = parseV1Predict(shape, { instances: [raw, imputed] });
     expect(rows.rows).toBe(2);
-    const expected = [
-      ...prepareRecord(schema, raw),
-      ...prepareRecord(schema, { length: '3', width: 1 }),
-    ];
+    const expected = [...prepareRecord(schema, raw), ...prepareRecord(schema, imputed)];
     expect(rows.features).toEqual(Float32Array.from(expected));
-    expect(rows.records).toEqual([raw, { length: '3', width: 1 }]);
+    expect(rows.records).toEqual([raw, imputed]);
   });
 
   it('takes prepared feature arrays, also mixed with records', () => {
@@ -29,11 +27,11 @@ describe('parseV1Predict', () => {
 
   it('reads TensorFlow Serving columnar inputs', () => {
     const rows = parseV1Predict(shape, {
-      inputs: { length: [1, 2], width: [0, 4], colour: ['red', 'x'] },
+      inputs: { length: [1, 2], width: [0, 4], colour: ['red', 'x'], fresh: [true, null] },
     });
     expect(rows.records).toEqual([
-      { length: 1, width: 0, colour: 'red' },
-      { length: 2, width: 4, colour: 'x' },
+      { length: 1, width: 0, colour: 'red', fresh: true },
+      { length: 2, width: 4, colour: 'x', fresh: null },
     ]);
   });
 
@@ -63,14 +61,44 @@ describe('parseV1Predict', () => {
       'instances[0]: column length: "long" is not a number',
     ],
     [
-      'a missing required cell',
-      { instances: [{ length: 1, colour: 'red' }] },
+      'a null cell the preparation cannot impute',
+      { instances: [{ ...raw, width: null }] },
       'instances[0]: column width: a value is required',
+    ],
+    [
+      'left-out inputs',
+      { instances: [raw, { length: 1, colour: 'red' }] },
+      "instances[1] leaves out the model's inputs width, fresh; every input must be given (null for a value to impute)",
     ],
     [
       'no known column',
       { instances: [{ height: 1 }] },
-      "instances[0] has none of the model's input columns (length, width, colour, fresh)",
+      "instances[0] leaves out the model's inputs length, width, colour, fresh",
+    ],
+    [
+      'a left-out column in columnar inputs',
+      { inputs: { length: [1], width: [1], colour: ['red'] } },
+      "inputs[0] leaves out the model's input fresh",
+    ],
+    [
+      'a list in a cell',
+      { instances: [{ ...raw, colour: [[['red']]] }] },
+      'instances[0]: column colour: [[["red"]]] is not a value',
+    ],
+    [
+      'an infinite number in a cell',
+      { instances: [{ ...raw, length: Number.POSITIVE_INFINITY }] },
+      'instances[0]: column length: null is not a number',
+    ],
+    [
+      'too many rows',
+      { instances: new Array(10_001).fill(raw) },
+      '"instances" has 10001 rows; the limit is 10000 rows per request',
+    ],
+    [
+      'a long string where a number belongs, quoted short',
+      { instances: [[0, 0, 0, 0, 'x'.repeat(10_000), 0]] },
+      `instances[0][4]: "${'x'.repeat(63)}…`,
     ],
     [
       'ragged columnar inputs',

@@ -4,8 +4,8 @@
  *   GET  /v1/models/<name>            {"name": <name>, "ready": <bool>}
  *   POST /v1/models/<name>:predict    {"instances": [...]} → {"predictions": [...]}
  *
- * An instance is a raw record (an object keyed by input column; missing columns are imputed as
- * the preparation was fitted) or an array of prepared features. TensorFlow Serving's columnar
+ * An instance is a raw record (an object keyed by input column; every input must be there, and
+ * a `null` cell is imputed as the preparation was fitted) or an array of prepared features. TensorFlow Serving's columnar
  * form, `{"inputs": {"<column>": [v1, v2, ...]}}`, and `{"inputs": [...]}` (same as instances)
  * are read too. A prediction is, as TensorFlow Serving writes a model with named outputs,
  * `{"label": <class>, "probabilities": [...]}` per row for classification (probabilities over
@@ -15,15 +15,23 @@ import type { LoggedPrediction } from '../../contract/feedback-log.js';
 import {
   appendPreparedRow,
   BadRequestError,
+  checkRowCount,
+  DEFAULT_REQUEST_LIMITS,
   type InputShape,
   isRecord,
   type PreparedRows,
   prepareRawRow,
+  quoteValue,
+  type RequestLimits,
   toPreparedRows,
 } from './rows.js';
 
 /** Reads a V1 predict body (already JSON-parsed) into prepared rows. */
-export function parseV1Predict(shape: InputShape, body: unknown): PreparedRows {
+export function parseV1Predict(
+  shape: InputShape,
+  body: unknown,
+  limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
+): PreparedRows {
   if (!isRecord(body)) {
     throw new BadRequestError('the request body must be a JSON object with "instances"');
   }
@@ -31,7 +39,7 @@ export function parseV1Predict(shape: InputShape, body: unknown): PreparedRows {
   let field = 'instances';
   if (instances === undefined && body.inputs !== undefined) {
     field = 'inputs';
-    instances = isRecord(body.inputs) ? columnsToRecords(body.inputs) : body.inputs;
+    instances = isRecord(body.inputs) ? columnsToRecords(body.inputs, limits) : body.inputs;
   }
   if (instances === undefined) {
     throw new BadRequestError('the request body has no "instances" (a list of rows)');
@@ -40,6 +48,7 @@ export function parseV1Predict(shape: InputShape, body: unknown): PreparedRows {
     throw new BadRequestError(`"${field}" must be a list of rows`);
   }
   if (instances.length === 0) throw new BadRequestError(`"${field}" is empty`);
+  checkRowCount(instances.length, `"${field}"`, limits);
   const values: number[] = [];
   const records: (Record<string, unknown> | null)[] = new Array(instances.length);
   for (let i = 0; i < instances.length; i++) {
@@ -53,7 +62,7 @@ export function parseV1Predict(shape: InputShape, body: unknown): PreparedRows {
       records[i] = instance;
     } else {
       throw new BadRequestError(
-        `${where} must be an object keyed by input column or a list of ${shape.featureCount} prepared features, not ${JSON.stringify(instance)}`,
+        `${where} must be an object keyed by input column or a list of ${shape.featureCount} prepared features, not ${quoteValue(instance)}`,
       );
     }
   }
@@ -61,7 +70,10 @@ export function parseV1Predict(shape: InputShape, body: unknown): PreparedRows {
 }
 
 /** TensorFlow Serving's columnar `inputs`: `{"a": [1, 2], "b": ["x", "y"]}` → two records. */
-function columnsToRecords(columns: Record<string, unknown>): Record<string, unknown>[] {
+function columnsToRecords(
+  columns: Record<string, unknown>,
+  limits: RequestLimits,
+): Record<string, unknown>[] {
   const names = Object.keys(columns);
   if (names.length === 0) throw new BadRequestError('"inputs" has no columns');
   let rows = -1;
@@ -70,8 +82,10 @@ function columnsToRecords(columns: Record<string, unknown>): Record<string, unkn
     if (!Array.isArray(values)) {
       throw new BadRequestError(`inputs.${name} must be a list with one value per row`);
     }
-    if (rows === -1) rows = values.length;
-    else if (values.length !== rows) {
+    if (rows === -1) {
+      rows = values.length;
+      checkRowCount(rows, `inputs.${name}`, limits);
+    } else if (values.length !== rows) {
       throw new BadRequestError(
         `inputs.${name} has ${values.length} values; inputs.${names[0]} has ${rows}`,
       );

@@ -36,10 +36,18 @@ describe('parseV2Infer', () => {
     expect(request.rows.records[1]).toEqual({ length: 3, width: 1, colour: 'blue', fresh: false });
   });
 
-  it('imputes a column that is left out, as the preparation was fitted', () => {
-    const request = parseV2Infer(shape, { inputs: [column('width', 'INT64', [2])] });
+  it('imputes null elements, as the preparation was fitted', () => {
+    const request = parseV2Infer(shape, {
+      inputs: [
+        column('length', 'FP64', [null]),
+        column('width', 'INT64', [2]),
+        column('colour', 'BYTES', [null]),
+        column('fresh', 'BOOL', [null]),
+      ],
+    });
+    const record = { length: null, width: 2, colour: null, fresh: null };
     expect(Array.from(request.rows.features)).toEqual(
-      Array.from(Float32Array.from(prepareRecord(schema, { width: 2 }))),
+      Array.from(Float32Array.from(prepareRecord(schema, record))),
     );
   });
 
@@ -135,8 +143,50 @@ describe('parseV2Infer', () => {
     ],
     [
       'a cell that does not fit its column',
-      { inputs: [column('length', 'BYTES', ['long'])] },
+      {
+        inputs: [
+          column('length', 'BYTES', ['long']),
+          column('width', 'FP32', [1]),
+          column('colour', 'BYTES', ['red']),
+          column('fresh', 'BOOL', [true]),
+        ],
+      },
       'row 0: column length: "long" is not a number',
+    ],
+    [
+      'left-out inputs',
+      { inputs: [column('length', 'FP32', [1]), column('colour', 'BYTES', ['red'])] },
+      "the request leaves out the model's inputs width, fresh",
+    ],
+    [
+      'an infinite number',
+      { inputs: [column('length', 'FP64', [Number.POSITIVE_INFINITY])] },
+      'input "length": element 0 (null) is not a FP64 value',
+    ],
+    [
+      'a null in a prepared tensor',
+      { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 6], data: [1, 2, null, 4, 5, 6] }] },
+      'input "x" row 0[2]: null is not a finite number',
+    ],
+    [
+      'data nested deeper than its shape',
+      { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 6], data: [[[1, 2, 3, 4, 5, 6]]] }] },
+      'input "x": shape [1,6] needs 6 elements, data has 1',
+    ],
+    [
+      'a tensor over the element limit',
+      { inputs: [{ name: 'x', datatype: 'FP32', shape: [1_000_000, 6], data: [] }] },
+      'input "x": shape [1000000,6] is over the limit of 1000000 elements per tensor',
+    ],
+    [
+      'too many rows',
+      { inputs: [column('length', 'FP32', new Array(10_001).fill(1))] },
+      'input "length" has 10001 rows; the limit is 10000 rows per request',
+    ],
+    [
+      'a long input name',
+      { inputs: [column('x'.repeat(300), 'FP32', [1])] },
+      'inputs[0].name must be a non-empty string of at most 256 characters',
     ],
     [
       'an unknown output',

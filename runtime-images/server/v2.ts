@@ -5,11 +5,12 @@
  * A request carries its rows in one of two ways:
  * - tabular, as KServe's and MLServer's pandas codecs do: one input per raw column, named after
  *   it, shape `[n]` or `[n, 1]`, datatype `BYTES` (strings), `BOOL`, or a numeric type; rows
- *   are prepared with the fitted preparation like V1's raw records;
+ *   are prepared with the fitted preparation like V1's raw records; every input of the model
+ *   must be sent, and a `null` element is imputed as the preparation was fitted;
  * - prepared: a single numeric input (any name that is not a raw column, e.g. `features`) of
  *   shape `[n, <features>]`.
- * Tensor data may be nested or flat (row-major), as the protocol allows, and must hold exactly
- * as many elements as the shape says.
+ * Tensor data may be nested as the shape says or flat (row-major), as the protocol allows, and
+ * must hold exactly as many elements as the shape says, within `RequestLimits`.
  *
  * Outputs: classification gives `probabilities` (FP32 `[n, classes]`, in `schema.label.classes`
  * order) and `label` (BYTES `[n]`); regression gives `prediction` (FP32 `[n]`). A request's
@@ -20,11 +21,15 @@ import { argmax, className } from './predictions.js';
 import {
   appendPreparedRow,
   BadRequestError,
+  checkRowCount,
+  DEFAULT_REQUEST_LIMITS,
   describeFeatures,
   type InputShape,
   isRecord,
   type PreparedRows,
   prepareRawRow,
+  quoteValue,
+  type RequestLimits,
   toPreparedRows,
 } from './rows.js';
 
@@ -69,7 +74,11 @@ export function v2OutputNames(schema: PreparedSchema): string[] {
 }
 
 /** Reads a V2 inference request body (already JSON-parsed) into prepared rows. */
-export function parseV2Infer(shape: InputShape, body: unknown): V2Request {
+export function parseV2Infer(
+  shape: InputShape,
+  body: unknown,
+  limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
+): V2Request {
   if (!isRecord(body)) {
     throw new BadRequestError('the request body must be a JSON object with "inputs"');
   }
@@ -79,7 +88,7 @@ export function parseV2Infer(shape: InputShape, body: unknown): V2Request {
   if (body.parameters !== undefined && !isRecord(body.parameters)) {
     throw new BadRequestError('"parameters" must be an object');
   }
-  const inputs = readInputs(body.inputs);
+  const inputs = readInputs(body.inputs, limits);
   const outputs = readRequestedOutputs(shape.schema, body.outputs);
   const columns = new Set(shape.schema.inputs.map((i) => i.name));
   const rows =
@@ -89,7 +98,7 @@ export function parseV2Infer(shape: InputShape, body: unknown): V2Request {
   return { id: body.id as string | undefined, rows, outputs };
 }
 
-function readInputs(value: unknown): RequestInput[] {
+function readInputs(value: unknown, limits: RequestLimits): RequestInput[] {
   if (value === undefined) throw new BadRequestError('the request body has no "inputs"');
   if (!Array.isArray(value)) throw new BadRequestError('"inputs" must be a list of tensors');
   if (value.length === 0) throw new BadRequestError('"inputs" is empty');
@@ -98,8 +107,10 @@ function readInputs(value: unknown): RequestInput[] {
     const where = `inputs[${i}]`;
     if (!isRecord(input)) throw new BadRequestError(`${where} must be an object`);
     const { name, shape, datatype, data } = input;
-    if (typeof name !== 'string' || name === '') {
-      throw new BadRequestError(`${where}.name must be a non-empty string`);
+    if (typeof name !== 'string' || name === '' || name.length > 256) {
+      throw new BadRequestError(
+        `${where}.name must be a non-empty string of at most 256 characters`,
+      );
     }
     const label = `input "${name}"`;
     if (seen.has(name)) throw new BadRequestError(`${label} is given twice`);
@@ -112,15 +123,25 @@ function readInputs(value: unknown): RequestInput[] {
     }
     if (typeof datatype !== 'string' || !datatypes.has(datatype)) {
       throw new BadRequestError(
-        `${label}: datatype ${JSON.stringify(datatype)} is not one of ${V2_DATATYPES.join(', ')}`,
+        `${label}: datatype ${quoteValue(datatype)} is not one of ${V2_DATATYPES.join(', ')}`,
       );
     }
     if (!Array.isArray(data)) throw new BadRequestError(`${label}: data must be a list`);
-    const flat = data.flat(Number.POSITIVE_INFINITY) as unknown[];
-    const expected = (shape as number[]).reduce((a, b) => a * b, 1);
+    let expected = 1;
+    for (const d of shape as number[]) {
+      expected *= d;
+      if (expected > limits.maxTensorElements) {
+        throw new BadRequestError(
+          `${label}: shape ${quoteValue(shape)} is over the limit of ${limits.maxTensorElements} elements per tensor`,
+        );
+      }
+    }
+    if (shape.length > 0) checkRowCount(shape[0] as number, label, limits);
+    // Nested as deep as the shape says, no deeper: a deeper list is an element of the wrong type.
+    const flat = data.flat(Math.max(0, shape.length - 1)) as unknown[];
     if (flat.length !== expected) {
       throw new BadRequestError(
-        `${label}: shape ${JSON.stringify(shape)} needs ${expected} elements, data has ${flat.length}`,
+        `${label}: shape ${quoteValue(shape)} needs ${expected} elements, data has ${flat.length}`,
       );
     }
     checkElements(label, datatype, flat);
@@ -128,21 +149,25 @@ function readInputs(value: unknown): RequestInput[] {
   });
 }
 
-/** Checks every element against the declared datatype. */
+/**
+ * Checks every element against the declared datatype. `null` passes: in a column it is a value
+ * to impute, in a tensor of prepared features `appendPreparedRow` refuses it.
+ */
 function checkElements(label: string, datatype: string, data: unknown[]): void {
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
     const ok =
-      datatype === 'BYTES'
+      v === null ||
+      (datatype === 'BYTES'
         ? typeof v === 'string'
         : datatype === 'BOOL'
           ? typeof v === 'boolean'
           : typeof v === 'number' &&
             Number.isFinite(v) &&
-            (datatype.startsWith('FP') || Number.isInteger(v));
+            (datatype.startsWith('FP') || Number.isInteger(v)));
     if (!ok) {
       throw new BadRequestError(
-        `${label}: element ${i} (${JSON.stringify(v) ?? 'undefined'}) is not a ${datatype} value`,
+        `${label}: element ${i} (${quoteValue(v)}) is not a ${datatype} value`,
       );
     }
   }
@@ -161,7 +186,7 @@ function preparedTensorRows(
   }
   if (input.shape.length !== 2 || input.shape[1] !== shape.featureCount) {
     throw new BadRequestError(
-      `${label} has shape ${JSON.stringify(input.shape)}; prepared features must have shape [n, ${shape.featureCount}] (${describeFeatures(shape)}), or send one input per column (${[...columns].join(', ')})`,
+      `${label} has shape ${quoteValue(input.shape)}; prepared features must have shape [n, ${shape.featureCount}] (${describeFeatures(shape)}), or send one input per column (${[...columns].join(', ')})`,
     );
   }
   const rows = input.shape[0]!;
@@ -194,7 +219,7 @@ function tabularRows(
     }
     if (!(input.shape.length === 1 || (input.shape.length === 2 && input.shape[1] === 1))) {
       throw new BadRequestError(
-        `${label} has shape ${JSON.stringify(input.shape)}; a column must have shape [n] or [n, 1]`,
+        `${label} has shape ${quoteValue(input.shape)}; a column must have shape [n] or [n, 1]`,
       );
     }
     const n = input.shape[0]!;
@@ -204,6 +229,13 @@ function tabularRows(
     }
   }
   if (rows === 0) throw new BadRequestError('the inputs have no rows');
+  const given = new Set(inputs.map((input) => input.name));
+  const missing = [...columns].filter((name) => !given.has(name));
+  if (missing.length > 0) {
+    throw new BadRequestError(
+      `the request leaves out the model's input${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; send one input per column (${[...columns].join(', ')}), with null elements for values to impute`,
+    );
+  }
   const values: number[] = [];
   const records: Record<string, unknown>[] = new Array(rows);
   for (let r = 0; r < rows; r++) {
@@ -224,7 +256,7 @@ function readRequestedOutputs(schema: PreparedSchema, value: unknown): string[] 
     if (typeof name !== 'string') throw new BadRequestError(`outputs[${i}].name must be a string`);
     if (!known.includes(name)) {
       throw new BadRequestError(
-        `output "${name}" does not exist; this model's outputs are ${known.join(', ')}`,
+        `output ${quoteValue(name)} does not exist; this model's outputs are ${known.join(', ')}`,
       );
     }
     return name;
