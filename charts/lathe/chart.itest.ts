@@ -460,7 +460,7 @@ describe('helm install on the local cluster', () => {
         ]);
         const clusterScoped = await kubectl([
           'get',
-          'clusterrole,clusterrolebinding',
+          'clusterrole,clusterrolebinding,validatingadmissionpolicy,validatingadmissionpolicybinding',
           '-l',
           `app.kubernetes.io/instance=${release}`,
           '-o',

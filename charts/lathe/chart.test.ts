@@ -15,7 +15,12 @@ import {
   clusterRoleRules,
   leaderElectionRoleRules,
 } from '../../operator/src/rbac/cluster-permissions.js';
-import { type PermissionRule, wildcardsIn } from '../../operator/src/rbac/permissions.js';
+import {
+  type PermissionRule,
+  resourceVerbs,
+  wildcardsIn,
+} from '../../operator/src/rbac/permissions.js';
+import { builtin } from '../../operator/src/runtime/resource.js';
 import {
   chartDir,
   helmBinary,
@@ -41,7 +46,10 @@ beforeAll(() => {
   helm = helmBinary();
 }, 30 * 60_000);
 
-async function render(values: Record<string, string | number | boolean> = {}): Promise<Manifest[]> {
+async function render(
+  values: Record<string, string | number | boolean> = {},
+  extraArgs: string[] = [],
+): Promise<Manifest[]> {
   const result = await runHelm(helm, [
     'template',
     'lathe',
@@ -49,6 +57,7 @@ async function render(values: Record<string, string | number | boolean> = {}): P
     '--namespace',
     namespace,
     ...setArgs(values),
+    ...extraArgs,
   ]);
   if (result.code !== 0) throw new Error(`helm template failed:\n${result.stderr}`);
   return parseManifests(result.stdout);
@@ -80,6 +89,10 @@ const valueSets: { name: string; values: Record<string, string | number | boolea
     values: { 'watchNamespaces[0]': 'team-a', 'watchNamespaces[1]': 'team-b' },
   },
   { name: 'no leader election, one replica', values: { 'leaderElection.enabled': false } },
+  {
+    name: 'refused namespaces',
+    values: { 'refusedNamespaces[0]': 'ops', 'refusedNamespaces[1]': 'kube-system' },
+  },
   {
     name: 'existing service account, no RBAC',
     values: { 'serviceAccount.create': false, 'serviceAccount.name': 'ops', 'rbac.create': false },
@@ -190,6 +203,9 @@ describe.each(valueSets)('rendered with $name', ({ values }) => {
     expect(config.httpSource.allowCIDRs).toEqual(
       values['ingestion.httpSource.allowCIDRs[0]'] ? ['10.96.12.34/32'] : [],
     );
+    expect(config.refusedNamespaces).toEqual(
+      values['refusedNamespaces[0]'] ? ['kube-system', 'ops'] : ['kube-system'],
+    );
   });
 });
 
@@ -285,6 +301,113 @@ describe('RBAC', () => {
   );
 });
 
+/** Helm's `--api-versions`, as the API server of a cluster that serves admission policies would. */
+const withAdmissionPolicies = [
+  '--api-versions',
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy',
+];
+
+/** `group/resource` for each resource of `rules` granted one of `verbs`; subresources dropped. */
+function resourcesWith(rules: readonly PermissionRule[], verbs: readonly string[]): string[] {
+  const found = rules
+    .filter((r) => r.verbs.some((v) => verbs.includes(v)))
+    .flatMap((r) =>
+      r.apiGroups.flatMap((g) => r.resources.map((res) => `${g}/${res.split('/')[0]}`)),
+    );
+  return [...new Set(found)].sort();
+}
+
+interface PolicySpec {
+  failurePolicy: string;
+  matchConstraints: {
+    resourceRules: {
+      apiGroups: string[];
+      resources: string[];
+      operations: string[];
+    }[];
+  };
+  matchConditions: { expression: string }[];
+  variables: { name: string; expression: string }[];
+  validations: { expression: string }[];
+}
+
+describe('admission policy', () => {
+  it('is installed where the API server serves ValidatingAdmissionPolicy, unless disabled', async () => {
+    const kinds = (ms: Manifest[]) => ms.map((m) => m.kind).filter((k) => k.includes('Admission'));
+    expect(kinds(await render({}, withAdmissionPolicies))).toEqual([
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
+    ]);
+    // `helm template` without the capability, like an API server older than 1.30.
+    expect(kinds(await render())).toEqual([]);
+    expect(
+      kinds(await render({ 'admissionPolicy.enabled': false }, withAdmissionPolicies)),
+    ).toEqual([]);
+  });
+
+  it('binds the policy to deny, and applies it only to the operator service account', async () => {
+    const manifests = await render(
+      { 'serviceAccount.create': false, 'serviceAccount.name': 'ops-bot' },
+      withAdmissionPolicies,
+    );
+    const policy = only(manifests, 'ValidatingAdmissionPolicy');
+    const binding = only(manifests, 'ValidatingAdmissionPolicyBinding');
+    expect(binding.spec).toEqual({ policyName: policy.metadata.name, validationActions: ['Deny'] });
+    const spec = policy.spec as PolicySpec;
+    expect(spec.failurePolicy).toBe('Fail');
+    expect(spec.matchConditions.map((c) => c.expression)).toEqual([
+      `request.userInfo.username == "system:serviceaccount:${namespace}:ops-bot"`,
+    ]);
+  });
+
+  it('covers every kind the ClusterRole lets the operator create, change or delete, but Lathe’s own and Events', async () => {
+    const spec = only(await render({}, withAdmissionPolicies), 'ValidatingAdmissionPolicy')
+      .spec as PolicySpec;
+    const matched = spec.matchConstraints.resourceRules.flatMap((rule) => {
+      expect(rule.operations).toEqual(['CREATE', 'UPDATE', 'DELETE']);
+      return rule.apiGroups.flatMap((g) => rule.resources.map((r) => `${g}/${r}`));
+    });
+    const written = resourcesWith(clusterRoleRules(), [
+      'create',
+      'update',
+      'patch',
+      'delete',
+      'deletecollection',
+    ]).filter((r) => !r.startsWith('lathe.dev/') && !r.startsWith('events.k8s.io/'));
+    expect([...matched].sort()).toEqual(written);
+  });
+
+  it('denies writes in kube-system and in the refused namespaces', async () => {
+    const spec = only(
+      await render({ 'refusedNamespaces[0]': 'ops' }, withAdmissionPolicies),
+      'ValidatingAdmissionPolicy',
+    ).spec as PolicySpec;
+    expect(spec.variables.find((v) => v.name === 'refusedNamespaces')?.expression).toBe(
+      '["kube-system","ops"]',
+    );
+    expect(spec.validations[0]?.expression).toBe(
+      '!(request.namespace in variables.refusedNamespaces)',
+    );
+  });
+});
+
+describe('RBAC scope', () => {
+  // A RoleBinding grants a ClusterRole's rules on namespaced resources only: a rule on a
+  // cluster-scoped resource would silently do nothing once watchNamespaces is set. Such a rule
+  // belongs in a separate ClusterRole with its own ClusterRoleBinding.
+  it('every ClusterRole rule is on a namespaced resource, so the per-namespace RoleBindings grant all of it', () => {
+    const namespaced = new Set(
+      Object.values(builtin)
+        .filter((r) => r.namespaced)
+        .map((r) => `${r.group}/${r.plural}`),
+    );
+    const unknownScope = resourcesWith(clusterRoleRules(), [...resourceVerbs]).filter(
+      (r) => !r.startsWith('lathe.dev/') && !namespaced.has(r),
+    );
+    expect(unknownScope).toEqual([]);
+  });
+});
+
 describe('values', () => {
   it('helm lint --strict passes', async () => {
     for (const values of [
@@ -307,6 +430,18 @@ describe('values', () => {
     {
       set: { 'objectStore.endpoint': 'minio:9000' },
       message: /objectStore\/endpoint.*does not match pattern/,
+    },
+    {
+      set: { 'watchNamespaces[0]': 'team-a', 'watchNamespaces[1]': 'kube-system' },
+      message: /watchNamespaces contains kube-system, which is refused/,
+    },
+    {
+      set: { 'watchNamespaces[0]': 'team-a', 'refusedNamespaces[0]': 'team-a' },
+      message: /watchNamespaces contains team-a, which is refused/,
+    },
+    {
+      set: { 'refusedNamespaces[0]': 'Ops' },
+      message: /refusedNamespaces\/0.*does not match pattern/,
     },
     {
       set: { 'watchNamespaces[0]': 'Team_A' },

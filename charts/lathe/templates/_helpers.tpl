@@ -70,6 +70,28 @@ Services are DNS labels: at most 63 characters.
 {{- printf "%s-metrics" (include "lathe.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
+{{/*
+The namespaces Lathe never acts in, as a JSON list: kube-system, always, then refusedNamespaces.
+*/}}
+{{- define "lathe.refusedNamespaces" -}}
+{{- concat (list "kube-system") .Values.refusedNamespaces | uniq | toJson }}
+{{- end }}
+
+{{/*
+The operator's user name as the API server authenticates it (its service account).
+*/}}
+{{- define "lathe.serviceAccountUsername" -}}
+{{- printf "system:serviceaccount:%s:%s" .Release.Namespace (include "lathe.serviceAccountName" .) }}
+{{- end }}
+
+{{/*
+The admission policy and its binding are cluster-scoped: named like the ClusterRole, so releases
+in two namespaces do not share one.
+*/}}
+{{- define "lathe.admissionPolicyName" -}}
+{{- include "lathe.clusterRoleName" . }}
+{{- end }}
+
 {{- define "lathe.leaderElectionRoleName" -}}
 {{- printf "%s-leader-election" (include "lathe.fullname" .) | trunc 253 }}
 {{- end }}
@@ -112,6 +134,12 @@ Checks across values that the schema cannot express. Each message names the valu
 {{- end }}
 {{- if ge (mulf $le.retryPeriodSeconds 1.2) (float64 $le.renewDeadlineSeconds) }}
 {{- fail (printf "leaderElection.retryPeriodSeconds (%d) must be less than leaderElection.renewDeadlineSeconds / 1.2 (%d / 1.2)" (int $le.retryPeriodSeconds) (int $le.renewDeadlineSeconds)) }}
+{{- end }}
+{{- end }}
+{{- $refused := include "lathe.refusedNamespaces" . | fromJsonArray }}
+{{- range $namespace := .Values.watchNamespaces }}
+{{- if has $namespace $refused }}
+{{- fail (printf "watchNamespaces contains %s, which is refused (kube-system always, others by refusedNamespaces): Lathe never acts there" $namespace) }}
 {{- end }}
 {{- end }}
 {{- if eq (int .Values.metrics.port) (int .Values.health.port) }}
