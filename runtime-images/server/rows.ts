@@ -59,6 +59,7 @@ export function checkRowCount(rows: number, what: string, limits: RequestLimits)
 
 /** A client's value quoted for an error message, cut short: a message never echoes a body. */
 export function quoteValue(value: unknown, maxLength = 64): string {
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   let text: string;
   try {
     text = JSON.stringify(value) ?? 'undefined';
@@ -88,6 +89,9 @@ export function prepareRawRow(
       continue;
     }
     const cell = record[input.name];
+    if (typeof cell === 'number' && !Number.isFinite(cell)) {
+      throw new BadRequestError(`${where}: column ${input.name}: ${cell} is not a finite number`);
+    }
     if (cell !== null && typeof cell === 'object') {
       throw new BadRequestError(
         `${where}: column ${input.name}: ${quoteValue(cell)} is not a value; a cell is a string, number, boolean or null`,

@@ -203,7 +203,7 @@ describe('the inference server program', () => {
         'input "features" has shape [1,3]; prepared features must have shape [n, 6] (length, width, colour=red, colour=green, colour=__other__, fresh), or send one input per column (length, width, colour, fresh)',
     });
     const badCell = await post('/v1/models/iris:predict', {
-      instances: [{ length: 'x', width: 1 }],
+      instances: [{ length: 'x', width: 1, colour: 'red', fresh: null }],
     });
     expect(badCell.status).toBe(400);
     expect(await badCell.json()).toEqual({

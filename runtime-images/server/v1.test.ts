@@ -88,7 +88,7 @@ describe('parseV1Predict', () => {
     [
       'an infinite number in a cell',
       { instances: [{ ...raw, length: Number.POSITIVE_INFINITY }] },
-      'instances[0]: column length: null is not a number',
+      'instances[0]: column length: Infinity is not a finite number',
     ],
     [
       'too many rows',

@@ -161,7 +161,7 @@ describe('parseV2Infer', () => {
     [
       'an infinite number',
       { inputs: [column('length', 'FP64', [Number.POSITIVE_INFINITY])] },
-      'input "length": element 0 (null) is not a FP64 value',
+      'input "length": element 0 (Infinity) is not a FP64 value',
     ],
     [
       'a null in a prepared tensor',
