@@ -394,6 +394,21 @@ describe('helm install on the local cluster', () => {
     expect(unserved).toEqual([]);
   });
 
+  it('installs the admission policy, bound, for the release service account (the API server serves it)', async () => {
+    const policy = await kubectlJson<{
+      spec: { matchConditions: { expression: string }[] };
+    }>(['get', 'validatingadmissionpolicy', `${release}-${namespace}`]);
+    expect(policy.spec.matchConditions.map((c) => c.expression)).toEqual([
+      `request.userInfo.username == "${serviceAccount}"`,
+    ]);
+    const binding = await kubectlJson<{ spec: { policyName: string } }>([
+      'get',
+      'validatingadmissionpolicybinding',
+      `${release}-${namespace}`,
+    ]);
+    expect(binding.spec.policyName).toBe(`${release}-${namespace}`);
+  });
+
   it('logs no "forbidden" from the API server', async () => {
     const pods = await kubectlJson<{ items: PodJson[] }>([
       '-n',
