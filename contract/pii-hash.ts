@@ -42,9 +42,11 @@ export function isPiiHash(value: string): boolean {
   return value.length === 37 && HASHED.test(value);
 }
 
-/** The namespace key (32 bytes, hex) the master key derives for `namespace`. */
+/**
+ * The namespace key (32 bytes, hex) the master key derives for `namespace`. The master key is
+ * the operator's secret (the chart generates 48 random characters).
+ */
 export function namespacePiiKey(masterKey: string, namespace: string): string {
-  if (masterKey.length < 16) throw new Error('the PII master key must be at least 16 characters');
   return createHmac('sha256', masterKey).update(`lathe.dev/pii/v1\u0000${namespace}`).digest('hex');
 }
 

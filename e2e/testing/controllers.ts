@@ -36,6 +36,9 @@ export function programObjectStoreEnv(): Record<string, string> {
   };
 }
 
+/** The PII master key the test controllers hold (`LATHE_PII_KEY`). */
+export const TEST_PII_MASTER_KEY = 'lathe-test-pii-master-key-0123456789';
+
 /** A runtime image of this version, as the operator names it. */
 export const runtimeImage = (name: string) => `ghcr.io/lathe-dev/lathe-${name}:${LATHE_VERSION}`;
 
@@ -50,6 +53,7 @@ export function testControllers(
 ): ControllerDefinition<KubeObject>[] {
   const all = controllers({
     objectStore: testStore().storeConfig,
+    piiMasterKey: TEST_PII_MASTER_KEY,
     images: {
       ingest: runtimeImage('ingest'),
       trainer: runtimeImage('trainer'),

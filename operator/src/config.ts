@@ -42,6 +42,11 @@ export interface OperatorConfig {
   workers: number;
   /** Undefined until configured; the ModelVersion controller requires it. */
   objectStore: ObjectStoreConfig | undefined;
+  /**
+   * The PII master key (`LATHE_PII_KEY`, from the Secret `lathe-pii-key`): each namespace's
+   * key derives from it (`controllers/shared/pii-key.ts`). Unset: PII columns cannot be hashed.
+   */
+  piiMasterKey?: string | undefined;
   images: {
     ingest: string;
     trainer: string;
@@ -177,6 +182,7 @@ const envSchema = z.object({
   LATHE_OBJECT_STORE_REGION: optional(
     z.string().regex(/^[a-z0-9-]+$/, { error: 'must be a region name such as us-east-1' }),
   ),
+  LATHE_PII_KEY: optional(z.string().min(1)),
   LATHE_IMAGE_INGEST: optional(image),
   LATHE_IMAGE_TRAINER: optional(image),
   LATHE_IMAGE_TRAINER_GPU: optional(image),
@@ -294,6 +300,7 @@ export function loadConfig(
     metricsPort,
     healthPort,
     workers: e.LATHE_WORKERS ?? 2,
+    ...(e.LATHE_PII_KEY ? { piiMasterKey: e.LATHE_PII_KEY } : {}),
     objectStore,
     images: {
       ingest: e.LATHE_IMAGE_INGEST ?? defaultImage('ingest'),

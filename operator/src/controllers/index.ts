@@ -16,6 +16,7 @@ import { trainingJobController } from './trainingjob/reconcile.js';
 /** Builds the controllers from the operator's configuration (the parts they read). */
 export function controllers(
   config: Pick<OperatorConfig, 'objectStore' | 'images'> &
+    Partial<Pick<OperatorConfig, 'piiMasterKey'>> &
     Partial<Pick<OperatorConfig, 'httpSource'>>,
 ): ControllerDefinition<KubeObject>[] {
   const store = config.objectStore ? new ObjectStore(config.objectStore) : undefined;
@@ -24,6 +25,7 @@ export function controllers(
       store,
       storeConfig: config.objectStore,
       image: config.images.ingest,
+      piiMasterKey: config.piiMasterKey,
       ...(config.httpSource ? { httpSource: config.httpSource } : {}),
     }),
     trainingJobController({
@@ -33,11 +35,12 @@ export function controllers(
       gpuImage: config.images.trainerGpu,
     }),
     modelVersionController({ store, bucket: config.objectStore?.bucket }),
-    inferenceServiceController({ storeConfig: config.objectStore, image: config.images.server }),
+    inferenceServiceController({ storeConfig: config.objectStore, image: config.images.server, piiMasterKey: config.piiMasterKey }),
     retrainPolicyController({
       store,
       storeConfig: config.objectStore,
       retrainImage: config.images.retrain,
+      piiMasterKey: config.piiMasterKey,
       trainerImage: config.images.trainer,
     }),
   ];

@@ -10,6 +10,8 @@ import { type DestinationStream, type Level, type Logger, pino } from 'pino';
 export const redactedPaths = [
   'config.objectStore.secretKey',
   'config.objectStore.accessKey',
+  'config.piiMasterKey',
+  'piiMasterKey',
   'objectStore.secretKey',
   'objectStore.accessKey',
   'secretKey',

@@ -44,7 +44,7 @@ describe('the declared permissions', () => {
     expect(clusterRoleRules().flatMap((r) => r.resources)).not.toContain('leases');
   });
 
-  it('lists and watches no Secrets, and reads and writes only the object-store Secret by name', () => {
+  it('lists and watches no Secrets, and reads and writes only the object-store and PII key Secrets by name', () => {
     const secretRules = clusterRoleRules().filter(
       (r) => r.apiGroups.includes('') && r.resources.includes('secrets'),
     );
@@ -52,7 +52,7 @@ describe('the declared permissions', () => {
       secretRules.flatMap((r) => r.verbs).filter((v) => ['list', 'watch'].includes(v)),
     ).toEqual([]);
     for (const rule of secretRules.filter((r) => r.verbs.some((v) => v !== 'create')))
-      expect(rule.resourceNames).toEqual(['lathe-object-store']);
+      expect(['lathe-object-store', 'lathe-pii']).toEqual(expect.arrayContaining(rule.resourceNames ?? ['*']));
   });
 
   it('restricts the Lease get/update to the one Lease by name', () => {

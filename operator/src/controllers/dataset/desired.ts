@@ -22,6 +22,7 @@ import type { OwnerReference } from '../../runtime/resource.js';
 import { nodeHeapEnv, resourceRequirements } from '../shared/container.js';
 import { literalEnv } from '../shared/kubelet-literal.js';
 import { type ObjectStoreConfig, objectStoreEnv } from '../shared/object-store-access.js';
+import { piiKeyEnv } from '../shared/pii-key.js';
 import {
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
@@ -95,6 +96,8 @@ export function desiredIngestJob(
     });
   }
   if (source.http && options.httpSource) env.push(...httpSourcePolicyEnv(options.httpSource));
+  // A PII column with Hash is hashed with the namespace's key (`shared/pii-key.ts`).
+  if (ds.spec.preparation.pii?.some((p) => p.action === 'Hash')) env.push(piiKeyEnv());
   const headersSecret = source.http?.headersSecretRef?.name;
   if (headersSecret) env.push({ name: IngestEnv.httpHeadersDir, value: HEADERS_DIR });
 

@@ -20,6 +20,7 @@ import { owns, TerminalError, watches, watchesPodsOf } from '../../runtime/contr
 import { defineStepController, type Step } from '../../runtime/steps.js';
 import { type DatasetObject, latheKinds } from '../lathe-kinds.js';
 import { objectStoreSecretPermissions } from '../shared/object-store-access.js';
+import { piiKeySecretPermissions, piiKeyStep } from '../shared/pii-key.js';
 import { ingestionStep } from './ingestion.js';
 import { referenceIndexes, retentionStep } from './retention.js';
 import { type DatasetFacts, datasetReady, datasetStatusFields } from './status.js';
@@ -32,6 +33,8 @@ export interface DatasetControllerOptions {
   image: string;
   /** Where an HTTP source may connect; unset: the built-in refusals only. */
   httpSource?: OperatorConfig['httpSource'];
+  /** The operator's PII master key (`LATHE_PII_KEY`): ingestion gets its namespace's key. */
+  piiMasterKey?: string | undefined;
 }
 
 /** The `storage` step: nothing else can run without an object store. */
@@ -50,6 +53,7 @@ export function datasetController({
   storeConfig,
   image,
   httpSource,
+  piiMasterKey,
 }: DatasetControllerOptions) {
   const steps: Step<DatasetObject, DatasetFacts>[] = [];
   if (!store || !storeConfig) {
@@ -57,6 +61,7 @@ export function datasetController({
   } else {
     const versions = new DatasetVersionStore(store, storeConfig.bucket);
     steps.push(
+      piiKeyStep(piiMasterKey),
       ingestionStep({ image, storeConfig, ...(httpSource ? { httpSource } : {}) }),
       versionsStep(versions),
       retentionStep(versions),
@@ -74,7 +79,7 @@ export function datasetController({
       watches(latheKinds.modelVersion, () => []),
     ],
     indexes: referenceIndexes,
-    permissions: objectStoreSecretPermissions,
+    permissions: [...objectStoreSecretPermissions, ...piiKeySecretPermissions],
     steps,
     status: (_ds, facts) => datasetStatusFields(facts),
     ready: (_ds, facts) => datasetReady(facts),

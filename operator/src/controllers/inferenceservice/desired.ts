@@ -19,6 +19,7 @@ import type { OwnerReference } from '../../runtime/resource.js';
 import { gpuTolerations, nodeHeapEnv, resourceRequirements } from '../shared/container.js';
 import { literalEnv } from '../shared/kubelet-literal.js';
 import { type ObjectStoreConfig, objectStoreEnv } from '../shared/object-store-access.js';
+import { piiKeyEnv } from '../shared/pii-key.js';
 import {
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
@@ -85,6 +86,8 @@ export function desiredServingDeployment(
     literalEnv(ServeEnv.modelUri, mv.spec.artifact.uri),
     { name: ServeEnv.modelDigest, value: mv.spec.artifact.digest },
     { name: ServeEnv.port, value: String(SERVER_PORT) },
+    // Hashes PII columns in requests and keeps their raw values out of the request log.
+    piiKeyEnv(),
     { name: ServeEnv.podName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     {
       name: ServeEnv.requestLogSampleRate,

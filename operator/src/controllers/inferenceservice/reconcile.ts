@@ -27,9 +27,11 @@ import { owns, watches, watchesPodsOf } from '../../runtime/controller.js';
 import { defineStepController } from '../../runtime/steps.js';
 import { type InferenceServiceObject, latheKinds } from '../lathe-kinds.js';
 import { objectStoreSecretPermissions } from '../shared/object-store-access.js';
+import { piiKeySecretPermissions, piiKeyStep } from '../shared/pii-key.js';
 import { autoscaleStep } from './autoscale-step.js';
 import { driftPolicyIndex, driftServiceOf, driftStep } from './drift.js';
 import { inferenceServiceIndexes, servicesOfModel } from './indexes.js';
+import { retentionStep } from './retention.js';
 import {
   credentialsStep,
   deploymentsStep,
@@ -49,6 +51,8 @@ export interface InferenceServiceControllerOptions {
   image: string;
   /** Reads a pod's `/metrics` (injectable for tests; default: HTTP to the pod IP). */
   fetchMetrics?: (url: string) => Promise<string>;
+  /** The operator's PII master key (`LATHE_PII_KEY`): the servers get their namespace's key. */
+  piiMasterKey?: string | undefined;
 }
 
 export function inferenceServiceController(options: InferenceServiceControllerOptions) {
@@ -68,12 +72,14 @@ export function inferenceServiceController(options: InferenceServiceControllerOp
       watches(latheKinds.retrainPolicy, driftServiceOf),
     ],
     indexes: [...inferenceServiceIndexes, driftPolicyIndex],
-    permissions: objectStoreSecretPermissions,
+    permissions: [...objectStoreSecretPermissions, ...piiKeySecretPermissions],
     steps: [
       storageStep(store),
+      retentionStep(store),
       resolveStep,
       credentialsStep(store),
       autoscaleStep(options.fetchMetrics),
+      piiKeyStep(options.piiMasterKey),
       deploymentsStep({ image: options.image, store }),
       serviceStep,
       disruptionBudgetStep,

@@ -41,6 +41,7 @@ import { resourceRequirements } from '../shared/container.js';
 import { literalEnv } from '../shared/kubelet-literal.js';
 import { childName, shortHash } from '../shared/names.js';
 import { type ObjectStoreConfig, objectStoreEnv } from '../shared/object-store-access.js';
+import { piiKeyEnv } from '../shared/pii-key.js';
 import {
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
@@ -269,6 +270,8 @@ export function desiredEvaluationJob(
                 literalEnv(EvaluateEnv.modelUri, input.champion.spec.artifact.uri),
                 { name: EvaluateEnv.modelDigest, value: input.champion.spec.artifact.digest },
                 { name: EvaluateEnv.datasetUri, value: input.datasetUri },
+                // Raw values of the champion's hashed PII columns are hashed with it.
+                piiKeyEnv(),
                 { name: TrainEnv.task, value: input.task },
                 { name: RESULT_PATH_ENV, value: DEFAULT_TERMINATION_MESSAGE_PATH },
               ],

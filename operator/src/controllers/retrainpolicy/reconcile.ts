@@ -30,6 +30,7 @@ import type { KubeObject } from '../../runtime/resource.js';
 import { defineStepController, type Step } from '../../runtime/steps.js';
 import { latheKinds, type RetrainPolicyObject } from '../lathe-kinds.js';
 import { objectStoreSecretPermissions } from '../shared/object-store-access.js';
+import { piiKeySecretPermissions, piiKeyStep } from '../shared/pii-key.js';
 import { recordedDecision } from './decision.js';
 import { POLICY_LABEL } from './desired.js';
 import type { RetrainFacts } from './facts.js';
@@ -50,6 +51,8 @@ export interface RetrainPolicyControllerOptions {
   storeConfig: OperatorConfig['objectStore'];
   retrainImage: string;
   trainerImage: string;
+  /** The operator's PII master key (`LATHE_PII_KEY`): evaluations get their namespace's key. */
+  piiMasterKey?: string | undefined;
 }
 
 const keyOf = (p: RetrainPolicyObject) => ({
@@ -139,6 +142,7 @@ export function retrainPolicyController(options: RetrainPolicyControllerOptions)
     indexes: retrainPolicyIndexes,
     permissions: [
       ...objectStoreSecretPermissions,
+      ...piiKeySecretPermissions,
       // Promoting a challenger and recording the decision on it: one merge patch.
       { apiGroups: ['lathe.dev'], resources: ['modelversions'], verbs: ['patch'] },
     ],
@@ -148,6 +152,7 @@ export function retrainPolicyController(options: RetrainPolicyControllerOptions)
       cronJobStep(options.retrainImage),
       triggersStep({ readings, stats }),
       startStep(options.retrainImage),
+      piiKeyStep(options.piiMasterKey),
       promotionStep(options.trainerImage),
       historyStep,
     ],
