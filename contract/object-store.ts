@@ -4,9 +4,12 @@
  * (`ObjectNotFoundError`), an unreachable store is transient (`StorageUnavailableError`).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Readable } from 'node:stream';
 import * as Minio from 'minio';
+import { CredentialProvider } from 'minio/dist/esm/CredentialProvider.mjs';
+import { Credentials } from 'minio/dist/esm/Credentials.mjs';
 
 /**
  * The one object-store connection every Lathe process makes: the operator (from its
@@ -23,6 +26,14 @@ export interface ObjectStoreConfig {
   region: string;
   accessKey: string;
   secretKey: string;
+  /** With temporary credentials (S3 STS): the session token that goes with the keys. */
+  sessionToken?: string;
+  /**
+   * A directory holding the credentials as files `accessKey`, `secretKey` and `sessionToken`
+   * (a mounted Secret): read again when they change, so a long-lived process follows the
+   * rotation of its temporary credentials. The keys above are the first ones.
+   */
+  credentialsDir?: string;
 }
 
 /**
@@ -33,7 +44,7 @@ export interface ObjectStoreConfig {
  */
 export type ObjectStoreClientOptions = Pick<
   ObjectStoreConfig,
-  'endpoint' | 'accessKey' | 'secretKey'
+  'endpoint' | 'accessKey' | 'secretKey' | 'sessionToken' | 'credentialsDir'
 > & {
   region?: string;
   uploadPartBytes?: number;
@@ -95,6 +106,53 @@ export interface ListedObject {
   lastModified: Date | undefined;
 }
 
+/** The files of a credentials directory (`ObjectStoreConfig.credentialsDir`). */
+export const CredentialsFile = {
+  accessKey: 'accessKey',
+  secretKey: 'secretKey',
+  sessionToken: 'sessionToken',
+} as const;
+
+/**
+ * Credentials from a mounted Secret, read again at most every `recheckMs` (the kubelet
+ * replaces a Secret volume's files when the Secret changes): the minio client asks before each
+ * request. A file that cannot be read keeps the credentials read before.
+ */
+class CredentialsDirProvider extends CredentialProvider {
+  #checkedAt = 0;
+
+  constructor(
+    private readonly dir: string,
+    initial: { accessKey: string; secretKey: string; sessionToken?: string },
+    private readonly recheckMs = 5_000,
+  ) {
+    super(initial);
+  }
+
+  override async getCredentials(): Promise<Credentials> {
+    const now = Date.now();
+    if (now - this.#checkedAt >= this.recheckMs) {
+      this.#checkedAt = now;
+      const read = (file: string) => {
+        try {
+          return readFileSync(path.join(this.dir, file), 'utf8').trim();
+        } catch {
+          return undefined;
+        }
+      };
+      const accessKey = read(CredentialsFile.accessKey);
+      const secretKey = read(CredentialsFile.secretKey);
+      if (accessKey && secretKey) {
+        const sessionToken = read(CredentialsFile.sessionToken) || undefined;
+        this.setCredentials(
+          new Credentials({ accessKey, secretKey, ...(sessionToken ? { sessionToken } : {}) }),
+        );
+      }
+    }
+    return super.getCredentials();
+  }
+}
+
 export class ObjectStore {
   private readonly client: Minio.Client;
 
@@ -107,6 +165,17 @@ export class ObjectStore {
       useSSL,
       accessKey: config.accessKey,
       secretKey: config.secretKey,
+      ...(config.sessionToken ? { sessionToken: config.sessionToken } : {}),
+      ...(config.credentialsDir
+        ? {
+            // The client's types come from its CommonJS build, this class from its ES build:
+            // the same class, two declarations.
+            credentialsProvider: new CredentialsDirProvider(
+              config.credentialsDir,
+              config,
+            ) as unknown as Minio.ClientOptions['credentialsProvider'],
+          }
+        : {}),
       region: config.region ?? objectStoreDefaults.region,
       ...(config.uploadPartBytes ? { partSize: config.uploadPartBytes } : {}),
     });
@@ -197,15 +266,18 @@ export class ObjectStore {
     }
   }
 
-  /** Throws `StorageUnavailableError` unless `bucket` exists and answers. */
-  async checkBucket(bucket: string): Promise<void> {
-    let found: boolean;
+  /**
+   * Throws `StorageUnavailableError` unless `bucket` exists and answers, by listing (at most a
+   * page of) `prefix`: credentials scoped to a prefix may list only there, not see the bucket.
+   */
+  async checkBucket(bucket: string, prefix = ''): Promise<void> {
     try {
-      found = await this.client.bucketExists(bucket);
+      for await (const _ of this.keys(bucket, prefix)) break;
     } catch (error) {
-      throw classify(error, `bucket ${bucket}`);
+      if (error instanceof ObjectNotFoundError)
+        throw new StorageUnavailableError(`bucket ${bucket} does not exist`, { cause: error });
+      throw error;
     }
-    if (!found) throw new StorageUnavailableError(`bucket ${bucket} does not exist`);
   }
 
   async write(

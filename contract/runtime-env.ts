@@ -17,10 +17,20 @@ export const ObjectStoreEnv = {
   endpoint: 'LATHE_OBJECT_STORE_ENDPOINT',
   bucket: 'LATHE_OBJECT_STORE_BUCKET',
   region: 'LATHE_OBJECT_STORE_REGION',
-  /** From the operator's object-store Secret through secretKeyRef. */
+  /**
+   * The pod's own credentials, scoped to what its job needs in its namespace's prefixes, from
+   * its object-store Secret through secretKeyRef (`docs/security.md`).
+   */
   accessKey: 'LATHE_OBJECT_STORE_ACCESS_KEY',
-  /** From the operator's object-store Secret through secretKeyRef. */
   secretKey: 'LATHE_OBJECT_STORE_SECRET_KEY',
+  /** The session token of temporary (STS) credentials; unset with long-lived keys. */
+  sessionToken: 'LATHE_OBJECT_STORE_SESSION_TOKEN',
+  /**
+   * Where the same Secret is mounted (files `accessKey`, `secretKey`, `sessionToken`): the
+   * operator rotates temporary credentials before they expire, and a long-running program reads
+   * the new ones from here.
+   */
+  credentialsDir: 'LATHE_OBJECT_STORE_CREDENTIALS_DIR',
 } as const;
 
 /** Variables of the ingestion program (`runtime-images/ingest`). */
@@ -201,14 +211,20 @@ export function objectStoreFromEnv(env: Record<string, string | undefined>): Obj
       [ObjectStoreEnv.region]: required.default(objectStoreDefaults.region),
       [ObjectStoreEnv.accessKey]: required,
       [ObjectStoreEnv.secretKey]: required,
+      [ObjectStoreEnv.sessionToken]: z.string().optional(),
+      [ObjectStoreEnv.credentialsDir]: z.string().optional(),
     }),
     env,
   );
+  const sessionToken = e[ObjectStoreEnv.sessionToken] as string | undefined;
+  const credentialsDir = e[ObjectStoreEnv.credentialsDir] as string | undefined;
   return {
     endpoint: e[ObjectStoreEnv.endpoint] as string,
     bucket: e[ObjectStoreEnv.bucket] as string,
     region: e[ObjectStoreEnv.region] as string,
     accessKey: e[ObjectStoreEnv.accessKey] as string,
     secretKey: e[ObjectStoreEnv.secretKey] as string,
+    ...(sessionToken ? { sessionToken } : {}),
+    ...(credentialsDir ? { credentialsDir } : {}),
   };
 }

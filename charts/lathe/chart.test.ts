@@ -105,6 +105,7 @@ const valueSets: { name: string; values: Record<string, string | number | boolea
       'ingestion.httpSource.allowCIDRs[0]': '10.96.12.34/32',
     },
   },
+  { name: 'shared pod credentials', values: { 'objectStore.podCredentials.mode': 'shared' } },
   {
     name: 'ServiceMonitor and custom affinity',
     values: { 'metrics.serviceMonitor.enabled': true, 'affinity.nodeAffinity': 'null' },
@@ -205,6 +206,38 @@ describe.each(valueSets)('rendered with $name', ({ values }) => {
     );
     expect(config.refusedNamespaces).toEqual(
       values['refusedNamespaces[0]'] ? ['kube-system', 'ops'] : ['kube-system'],
+    );
+    expect(config.objectStoreCredentials).toEqual(
+      values['objectStore.podCredentials.mode'] === 'shared'
+        ? { mode: 'shared', durationSeconds: 43200 }
+        : { mode: 'scoped', durationSeconds: 43200 },
+    );
+  });
+});
+
+describe('object-store credentials of the pods', () => {
+  it('are scoped by default, and the STS endpoint and role reach the operator when set', async () => {
+    const scoped = operatorContainer(
+      await render({
+        'objectStore.podCredentials.stsEndpoint': 'https://sts.eu-west-1.amazonaws.com',
+        'objectStore.podCredentials.roleArn': 'arn:aws:iam::123456789012:role/lathe-pods',
+        'objectStore.podCredentials.durationSeconds': 3600,
+      }),
+    );
+    expect(envOf(scoped, 'LATHE_OBJECT_STORE_CREDENTIALS')?.value).toBe('scoped');
+    expect(envOf(scoped, 'LATHE_OBJECT_STORE_CREDENTIALS_DURATION_SECONDS')?.value).toBe('3600');
+    expect(envOf(scoped, 'LATHE_OBJECT_STORE_STS_ENDPOINT')?.value).toBe(
+      'https://sts.eu-west-1.amazonaws.com',
+    );
+    expect(envOf(scoped, 'LATHE_OBJECT_STORE_STS_ROLE_ARN')?.value).toBe(
+      'arn:aws:iam::123456789012:role/lathe-pods',
+    );
+  });
+
+  it('refuses a mode it does not know and a lifetime under 15 minutes', async () => {
+    await expect(render({ 'objectStore.podCredentials.mode': 'open' })).rejects.toThrow(/mode/);
+    await expect(render({ 'objectStore.podCredentials.durationSeconds': 60 })).rejects.toThrow(
+      /durationSeconds/,
     );
   });
 });

@@ -9,17 +9,58 @@ import { ObjectStore } from '../../contract/object-store.js';
 import { ObjectStoreEnv } from '../../contract/runtime-env.js';
 import { LATHE_VERSION } from '../../operator/src/config.js';
 import { controllers } from '../../operator/src/controllers/index.js';
+import {
+  type CredentialRole,
+  credentialIssuer,
+  credentialsSecretName,
+  defaultCredentialSettings,
+  desiredCredentialsSecret,
+  type Grant,
+  ObjectStoreAccess,
+} from '../../operator/src/controllers/shared/object-store-access.js';
 import { OperatorMetrics } from '../../operator/src/observability/metrics.js';
+import type { SecretObject } from '../../operator/src/runtime/builtin-kinds.js';
 import type { ControllerDefinition } from '../../operator/src/runtime/controller.js';
 import { HttpKubeClient } from '../../operator/src/runtime/kube-client.js';
 import { Manager } from '../../operator/src/runtime/manager.js';
 import type { KubeObject } from '../../operator/src/runtime/resource.js';
 import { clusterInfo, kubeConfig } from '../cluster/testenv.js';
 
-/** The local cluster's MinIO as the operator is configured with it. */
+/**
+ * The local cluster's MinIO as the operator is configured with it, and the pods' scoped
+ * credentials issued from it (`ObjectStoreAccess`, as `controllers()` builds it).
+ */
 export function testStore() {
   const { minio } = clusterInfo();
-  return { store: new ObjectStore(minio), storeConfig: { ...minio, region: 'us-east-1' } };
+  const storeConfig = { ...minio, region: 'us-east-1' };
+  return {
+    store: new ObjectStore(minio),
+    storeConfig,
+    access: new ObjectStoreAccess(
+      storeConfig,
+      credentialIssuer(storeConfig, defaultCredentialSettings),
+    ),
+  };
+}
+
+/**
+ * The credentials Secret the operator would write for `owner`'s pods of `role` — scoped
+ * credentials for `grant`, issued by the local MinIO's STS — for tests that apply a pod's Job
+ * themselves (`desiredIngestJob`, `desiredEvaluationJob`) without the controller.
+ */
+export async function scopedCredentialsSecret(
+  namespace: string,
+  owner: string,
+  role: CredentialRole,
+  grant: Grant,
+): Promise<SecretObject> {
+  const { storeConfig } = testStore();
+  const name = credentialsSecretName(owner, role);
+  const issued = await credentialIssuer(storeConfig, defaultCredentialSettings).issue(
+    grant,
+    `test-${namespace}-${name}`,
+  );
+  return desiredCredentialsSecret(namespace, name, grant, issued);
 }
 
 /**

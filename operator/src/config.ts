@@ -12,6 +12,22 @@ import { parseCidrList } from '../../contract/cidr.js';
 import { type ObjectStoreConfig, objectStoreDefaults } from '../../contract/object-store.js';
 import { refusedNamespaces } from './runtime/namespace-policy.js';
 
+/** How the operator obtains pods' credentials (`LATHE_OBJECT_STORE_CREDENTIALS*`). */
+export interface CredentialSettings {
+  mode: 'scoped' | 'shared';
+  /** Lifetime of scoped credentials, in seconds (900 or more). */
+  durationSeconds: number;
+  /** The STS endpoint; the object store's endpoint when unset (MinIO). */
+  stsEndpoint?: string;
+  /** The role to assume (AWS); MinIO ignores it. */
+  roleArn?: string;
+}
+
+export const defaultCredentialSettings: CredentialSettings = {
+  mode: 'scoped',
+  durationSeconds: 12 * 3600,
+};
+
 /** The version of the operator and, by default, of the runtime images it runs. Kept equal to package.json (a test checks). */
 export const LATHE_VERSION = '0.1.0';
 
@@ -47,6 +63,8 @@ export interface OperatorConfig {
    * key derives from it (`controllers/shared/pii-key.ts`). Unset: PII columns cannot be hashed.
    */
   piiMasterKey?: string | undefined;
+  /** How the pods' own object-store credentials are obtained (`object-store-access.ts`). */
+  objectStoreCredentials: CredentialSettings;
   images: {
     ingest: string;
     trainer: string;
@@ -182,6 +200,14 @@ const envSchema = z.object({
   LATHE_OBJECT_STORE_REGION: optional(
     z.string().regex(/^[a-z0-9-]+$/, { error: 'must be a region name such as us-east-1' }),
   ),
+  LATHE_OBJECT_STORE_CREDENTIALS: optional(
+    z.enum(['scoped', 'shared'], { error: 'must be scoped or shared' }),
+  ),
+  LATHE_OBJECT_STORE_CREDENTIALS_DURATION_SECONDS: optional(integer(900, 365 * 24 * 3600)),
+  LATHE_OBJECT_STORE_STS_ENDPOINT: optional(
+    z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+  ),
+  LATHE_OBJECT_STORE_STS_ROLE_ARN: optional(z.string().min(1)),
   LATHE_PII_KEY: optional(z.string().min(1)),
   LATHE_IMAGE_INGEST: optional(image),
   LATHE_IMAGE_TRAINER: optional(image),
@@ -302,6 +328,16 @@ export function loadConfig(
     workers: e.LATHE_WORKERS ?? 2,
     ...(e.LATHE_PII_KEY ? { piiMasterKey: e.LATHE_PII_KEY } : {}),
     objectStore,
+    objectStoreCredentials: {
+      mode: e.LATHE_OBJECT_STORE_CREDENTIALS ?? defaultCredentialSettings.mode,
+      durationSeconds:
+        e.LATHE_OBJECT_STORE_CREDENTIALS_DURATION_SECONDS ??
+        defaultCredentialSettings.durationSeconds,
+      ...(e.LATHE_OBJECT_STORE_STS_ENDPOINT
+        ? { stsEndpoint: e.LATHE_OBJECT_STORE_STS_ENDPOINT }
+        : {}),
+      ...(e.LATHE_OBJECT_STORE_STS_ROLE_ARN ? { roleArn: e.LATHE_OBJECT_STORE_STS_ROLE_ARN } : {}),
+    },
     images: {
       ingest: e.LATHE_IMAGE_INGEST ?? defaultImage('ingest'),
       trainer: e.LATHE_IMAGE_TRAINER ?? defaultImage('trainer'),

@@ -199,7 +199,7 @@ describe('the ingestion program refuses internal addresses', () => {
 });
 
 describe('a Dataset with a refused HTTP source', () => {
-  const { store, storeConfig } = testStore();
+  const { store, access } = testStore();
   const client = testClient();
   let namespace: string;
   let manager: Manager;
@@ -209,7 +209,7 @@ describe('a Dataset with a refused HTTP source', () => {
     namespace = await createTestNamespace('http-guard');
     manager = startTestManager(
       namespace,
-      [datasetController({ store, storeConfig, image: runtimeImage('ingest') })],
+      [datasetController({ store, access, image: runtimeImage('ingest') })],
       'http-guard-itest',
     );
   });

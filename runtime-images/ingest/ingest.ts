@@ -18,7 +18,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { type DatasetStats, DatasetStatsSchema } from '../../contract/dataset-stats.js';
 import { ObjectStore, StorageUnavailableError } from '../../contract/object-store.js';
-import { DatasetFile, feedbackPrefix, s3Uri } from '../../contract/object-store-layout.js';
+import {
+  DatasetFile,
+  datasetPrefix,
+  feedbackPrefix,
+  s3Uri,
+} from '../../contract/object-store-layout.js';
 import type { PreparedSchema } from '../../contract/prepared-data.js';
 import type { DatasetSpec } from '../../operator/src/api/dataset.js';
 import { durationMs } from '../../operator/src/api/duration.js';
@@ -200,7 +205,9 @@ export async function ingest(
   // Parts of 8 MiB keep the upload's memory small and flat (objects up to 80 GB).
   const store = new ObjectStore({ ...settings.store, uploadPartBytes: 8 * 1024 * 1024 });
   const bucket = settings.store.bucket;
-  await withStore('The object store', () => store.checkBucket(bucket));
+  await withStore('The object store', () =>
+    store.checkBucket(bucket, datasetPrefix(settings.namespace, settings.name)),
+  );
 
   const workDir = await mkdtemp(path.join(settings.workDir, 'lathe-ingest-'));
   try {

@@ -25,10 +25,14 @@ import {
   kubeConfig,
   kubectl,
 } from '../../e2e/cluster/testenv.js';
+import { scopedCredentialsSecret } from '../../e2e/testing/controllers.js';
 import { type DatasetInput, DatasetSpecSchema } from '../../operator/src/api/dataset.js';
 import { desiredIngestJob } from '../../operator/src/controllers/dataset/desired.js';
 import { type DatasetObject, latheKinds } from '../../operator/src/controllers/lathe-kinds.js';
-import { desiredObjectStoreSecret } from '../../operator/src/controllers/shared/object-store-access.js';
+import {
+  CredentialRole,
+  grants,
+} from '../../operator/src/controllers/shared/object-store-access.js';
 import { controllerReference } from '../../operator/src/runtime/apply.js';
 
 let namespace: string;
@@ -259,7 +263,14 @@ describe('the ingestion image in a Job', () => {
     const got = await kubectl(['get', 'dataset', 'from-feedback', '-n', namespace, '-o', 'json']);
     const ds: DatasetObject = latheKinds.dataset.parse(JSON.parse(got.stdout));
     const store = { ...minio, region: 'us-east-1' };
-    await apply(desiredObjectStoreSecret(namespace, store));
+    await apply(
+      await scopedCredentialsSecret(
+        namespace,
+        'from-feedback',
+        CredentialRole.ingestion,
+        grants.ingestion(namespace, 'from-feedback'),
+      ),
+    );
     const run = {
       jobName: 'from-feedback-ingest',
       trigger: 'SpecChanged' as const,

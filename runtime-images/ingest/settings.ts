@@ -135,6 +135,7 @@ export function secretsOf(settings: IngestSettings, headers: Record<string, stri
   const secrets = [
     settings.store.secretKey,
     settings.store.accessKey,
+    settings.store.sessionToken,
     settings.s3AccessKey,
     settings.s3SecretKey,
     ...Object.values(headers),

@@ -117,9 +117,9 @@ export async function* httpParts(
 }
 
 export interface S3SourceAccess {
-  /** The operator's object store (the default endpoint and credentials). */
+  /** The operator's object store (the default endpoint) and the pod's own credentials. */
   store: ObjectStoreConfig;
-  /** The Dataset's namespace: the operator's credentials read only its prefixes. */
+  /** The Dataset's namespace: the pod's credentials read only its prefixes. */
   namespace: string;
   /** Credentials of `credentialsSecretRef`, when the Dataset names one. */
   accessKey: string | undefined;
@@ -146,10 +146,17 @@ export function s3ClientFor(
   const isOperatorStore = new URL(endpoint).href === new URL(access.store.endpoint).href;
   const own = access.accessKey !== undefined && access.secretKey !== undefined;
   if (isOperatorStore && !own) refuseOutsideNamespace(source, access);
+  const { accessKey, secretKey, sessionToken, credentialsDir } = access.store;
   const keys = own
     ? { accessKey: access.accessKey!, secretKey: access.secretKey! }
     : isOperatorStore
-      ? { accessKey: access.store.accessKey, secretKey: access.store.secretKey }
+      ? // The pod's own scoped credentials (and their rotations).
+        {
+          accessKey,
+          secretKey,
+          ...(sessionToken ? { sessionToken } : {}),
+          ...(credentialsDir ? { credentialsDir } : {}),
+        }
       : { accessKey: '', secretKey: '' };
   const client = new ObjectStore({
     endpoint,

@@ -130,7 +130,14 @@ async function main(): Promise<void> {
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
     redact: {
-      paths: ['objectStore.accessKey', 'objectStore.secretKey', '*.accessKey', '*.secretKey'],
+      paths: [
+        'objectStore.accessKey',
+        'objectStore.secretKey',
+        'objectStore.sessionToken',
+        '*.accessKey',
+        '*.secretKey',
+        '*.sessionToken',
+      ],
       censor: '[REDACTED]',
     },
   });

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ObjectStore } from '../../contract/object-store.js';
 import {
   datasetVersionPrefix,
+  parseS3Uri,
   s3Uri,
   trainingRunPrefix,
 } from '../../contract/object-store-layout.js';
@@ -28,7 +29,11 @@ import {
   kubeConfig,
   kubectlOrThrow,
 } from '../../e2e/cluster/testenv.js';
-import { programObjectStoreEnv, testStore } from '../../e2e/testing/controllers.js';
+import {
+  programObjectStoreEnv,
+  scopedCredentialsSecret,
+  testStore,
+} from '../../e2e/testing/controllers.js';
 import {
   python,
   runProgram,
@@ -38,7 +43,10 @@ import {
 import type { RetrainPolicy } from '../../operator/src/api/retrainpolicy.js';
 import type { ModelVersionObject } from '../../operator/src/controllers/lathe-kinds.js';
 import { desiredEvaluationJob } from '../../operator/src/controllers/retrainpolicy/desired.js';
-import { desiredObjectStoreSecret } from '../../operator/src/controllers/shared/object-store-access.js';
+import {
+  CredentialRole,
+  grants,
+} from '../../operator/src/controllers/shared/object-store-access.js';
 import { loadTensorflow, type Tf } from '../tensorflow/backend.js';
 import {
   type NumericPreparation,
@@ -457,7 +465,19 @@ describe('the evaluation Job of a RetrainPolicy on the process node', () => {
       input: JSON.stringify({
         apiVersion: 'v1',
         kind: 'List',
-        items: [desiredObjectStoreSecret(k8sNamespace, config), job],
+        items: [
+          await scopedCredentialsSecret(
+            k8sNamespace,
+            'policy',
+            CredentialRole.evaluation,
+            // The data lie under this test's own layout namespace, not the pod's.
+            grants.evaluation(
+              parseS3Uri(cancerB.uri).key,
+              parseS3Uri(cancerChampion.artifact.uri).key,
+            ),
+          ),
+          job,
+        ],
       }),
     });
     const terminated = await eventually(

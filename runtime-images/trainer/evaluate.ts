@@ -121,14 +121,7 @@ async function evaluate(
   log: Logger,
   options: EvaluationOptions,
 ): Promise<EvaluateResult> {
-  const store: EvaluationStore =
-    options.store ??
-    new ObjectStore({
-      endpoint: settings.objectStore.endpoint,
-      accessKey: settings.objectStore.accessKey,
-      secretKey: settings.objectStore.secretKey,
-      region: settings.objectStore.region,
-    });
+  const store: EvaluationStore = options.store ?? new ObjectStore(settings.objectStore);
 
   const artifact = await readLayersArtifact(store, {
     uri: settings.modelUri,

@@ -134,14 +134,7 @@ async function train(
   log: Logger,
   options: RunOptions,
 ): Promise<TrainResult> {
-  const store: TrainerStore =
-    options.store ??
-    new ObjectStore({
-      endpoint: settings.objectStore.endpoint,
-      accessKey: settings.objectStore.accessKey,
-      secretKey: settings.objectStore.secretKey,
-      region: settings.objectStore.region,
-    });
+  const store: TrainerStore = options.store ?? new ObjectStore(settings.objectStore);
   const files = await readDatasetVersion(store, settings.datasetUri);
   const dataset = preparedDataset(
     {

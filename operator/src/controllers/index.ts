@@ -11,34 +11,53 @@ import { datasetController } from './dataset/reconcile.js';
 import { inferenceServiceController } from './inferenceservice/reconcile.js';
 import { modelVersionController } from './modelversion/reconcile.js';
 import { retrainPolicyController } from './retrainpolicy/reconcile.js';
+import {
+  credentialIssuer,
+  defaultCredentialSettings,
+  ObjectStoreAccess,
+} from './shared/object-store-access.js';
 import { trainingJobController } from './trainingjob/reconcile.js';
 
 /** Builds the controllers from the operator's configuration (the parts they read). */
 export function controllers(
   config: Pick<OperatorConfig, 'objectStore' | 'images'> &
     Partial<Pick<OperatorConfig, 'piiMasterKey'>> &
-    Partial<Pick<OperatorConfig, 'httpSource'>>,
+    Partial<Pick<OperatorConfig, 'httpSource' | 'objectStoreCredentials'>>,
 ): ControllerDefinition<KubeObject>[] {
   const store = config.objectStore ? new ObjectStore(config.objectStore) : undefined;
+  // One issuer of the pods' credentials for every controller.
+  const access = config.objectStore
+    ? new ObjectStoreAccess(
+        config.objectStore,
+        credentialIssuer(
+          config.objectStore,
+          config.objectStoreCredentials ?? defaultCredentialSettings,
+        ),
+      )
+    : undefined;
   return [
     datasetController({
       store,
-      storeConfig: config.objectStore,
+      access,
       image: config.images.ingest,
       piiMasterKey: config.piiMasterKey,
       ...(config.httpSource ? { httpSource: config.httpSource } : {}),
     }),
     trainingJobController({
       store,
-      storeConfig: config.objectStore,
+      access,
       image: config.images.trainer,
       gpuImage: config.images.trainerGpu,
     }),
     modelVersionController({ store, bucket: config.objectStore?.bucket }),
-    inferenceServiceController({ storeConfig: config.objectStore, image: config.images.server, piiMasterKey: config.piiMasterKey }),
+    inferenceServiceController({
+      access,
+      image: config.images.server,
+      piiMasterKey: config.piiMasterKey,
+    }),
     retrainPolicyController({
       store,
-      storeConfig: config.objectStore,
+      access,
       retrainImage: config.images.retrain,
       piiMasterKey: config.piiMasterKey,
       trainerImage: config.images.trainer,

@@ -44,15 +44,24 @@ describe('the declared permissions', () => {
     expect(clusterRoleRules().flatMap((r) => r.resources)).not.toContain('leases');
   });
 
-  it('lists and watches no Secrets, and reads and writes only the object-store and PII key Secrets by name', () => {
+  it('lists, watches and reads no Secret but two by name; writes any only by create and a guarded patch', () => {
     const secretRules = clusterRoleRules().filter(
       (r) => r.apiGroups.includes('') && r.resources.includes('secrets'),
     );
     expect(
       secretRules.flatMap((r) => r.verbs).filter((v) => ['list', 'watch'].includes(v)),
     ).toEqual([]);
-    for (const rule of secretRules.filter((r) => r.verbs.some((v) => v !== 'create')))
-      expect(['lathe-object-store', 'lathe-pii']).toEqual(expect.arrayContaining(rule.resourceNames ?? ['*']));
+    // Reading or deleting: only the legacy object-store Secret and the PII key, by name.
+    for (const rule of secretRules.filter((r) =>
+      r.verbs.some((v) => v === 'get' || v === 'delete'),
+    ))
+      expect(['lathe-object-store', 'lathe-pii']).toEqual(
+        expect.arrayContaining(rule.resourceNames ?? ['*']),
+      );
+    // Credentials Secrets are named after their owners: create, and patch (guarded by a label
+    // test in the patch itself, and by the chart's admission policy), on any name.
+    const unnamed = secretRules.filter((r) => !r.resourceNames);
+    expect(new Set(unnamed.flatMap((r) => r.verbs))).toEqual(new Set(['create', 'patch']));
   });
 
   it('restricts the Lease get/update to the one Lease by name', () => {

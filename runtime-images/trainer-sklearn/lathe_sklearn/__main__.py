@@ -42,6 +42,9 @@ class Settings:
         self.endpoint = need(contract.OBJECT_STORE_ENDPOINT)
         self.access_key = need(contract.OBJECT_STORE_ACCESS_KEY)
         self.secret_key = need(contract.OBJECT_STORE_SECRET_KEY)
+        # Temporary credentials scoped to this run; the directory holds their rotations.
+        self.session_token = env.get(contract.OBJECT_STORE_SESSION_TOKEN) or None
+        self.credentials_dir = env.get(contract.OBJECT_STORE_CREDENTIALS_DIR) or None
         self.region = env.get(contract.OBJECT_STORE_REGION) or "us-east-1"
         self.dataset_uri = need(contract.DATASET_URI)
         self.dataset_version = need(contract.DATASET_VERSION)
@@ -84,6 +87,37 @@ class Settings:
                                          "\n".join(f"  - {p}" for p in problems))
 
 
+class CredentialsDir:
+    """The run's credentials: from the mounted Secret's files when they can be read (the
+    operator rotates temporary credentials there before they expire), else from the
+    environment. minio asks before every request; the files are read at most every 5 s."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.checked = 0.0
+        self.current = None
+
+    def retrieve(self):
+        import os
+        import time
+        from minio.credentials import Credentials
+
+        now = time.monotonic()
+        if self.current is None or now - self.checked >= 5:
+            self.checked = now
+            keys = {"accessKey": self.settings.access_key, "secretKey": self.settings.secret_key,
+                    "sessionToken": self.settings.session_token}
+            if self.settings.credentials_dir:
+                for name in keys:
+                    try:
+                        with open(os.path.join(self.settings.credentials_dir, name)) as f:
+                            keys[name] = f.read().strip() or None
+                    except OSError:
+                        pass
+            self.current = Credentials(keys["accessKey"], keys["secretKey"], keys["sessionToken"])
+        return self.current
+
+
 class Store:
     """The few object-store operations needed, with the contract's failure reasons."""
 
@@ -92,7 +126,7 @@ class Store:
         from urllib.parse import urlparse
 
         url = urlparse(settings.endpoint)
-        self.client = Minio(url.netloc, access_key=settings.access_key, secret_key=settings.secret_key,
+        self.client = Minio(url.netloc, credentials=CredentialsDir(settings),
                             secure=url.scheme == "https", region=settings.region)
 
     def read(self, bucket, key):

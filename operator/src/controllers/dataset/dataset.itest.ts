@@ -41,7 +41,7 @@ import { datasetController } from './reconcile.js';
 import { ingestJobName, REFRESH_ANNOTATION } from './runs.js';
 
 const info = clusterInfo();
-const { store, storeConfig } = testStore();
+const { store, access } = testStore();
 const client = testClient();
 let namespace: string;
 let manager: Manager;
@@ -111,7 +111,7 @@ beforeAll(async () => {
   baseUrl = `http://${info.hostAddress}:${(server.address() as AddressInfo).port}`;
   manager = startTestManager(
     namespace,
-    [datasetController({ store, storeConfig, image: runtimeImage('ingest') })],
+    [datasetController({ store, access, image: runtimeImage('ingest') })],
     'dataset-itest',
   );
 });

@@ -4,7 +4,7 @@ import { IngestEnv, RESULT_PATH_ENV } from '../../../../contract/runtime-env.js'
 import { type Dataset, type DatasetInput, DatasetSchema } from '../../api/dataset.js';
 import type { JobObject } from '../../runtime/builtin-kinds.js';
 import { programView } from '../shared/kubelet-expansion.js';
-import { OBJECT_STORE_SECRET } from '../shared/object-store-access.js';
+import { credentialsSecretName } from '../shared/object-store-access.js';
 import { DEFAULT_INGEST_RESOURCES, desiredIngestJob, INGEST_DEADLINE_SECONDS } from './desired.js';
 import { type PlannedRun, RunAnnotation } from './runs.js';
 
@@ -91,7 +91,17 @@ describe('desiredIngestJob', () => {
     const text = JSON.stringify(job);
     expect(text).not.toContain('"sk"');
     expect(text).not.toContain('"ak"');
-    expect(text).toContain(OBJECT_STORE_SECRET);
+    // The pod's own credentials: the Dataset's Secret, as env and as a rotating directory.
+    expect(env(job).LATHE_OBJECT_STORE_SECRET_KEY).toEqual({
+      name: 'LATHE_OBJECT_STORE_SECRET_KEY',
+      valueFrom: {
+        secretKeyRef: { name: credentialsSecretName('iris', 'ingest'), key: 'secretKey' },
+      },
+    });
+    expect(job.spec!.template.spec!.volumes).toContainEqual({
+      name: 'object-store-credentials',
+      secret: { secretName: 'iris-ingest-store', defaultMode: 0o444 },
+    });
   });
 
   it.each<{
@@ -108,13 +118,13 @@ describe('desiredIngestJob', () => {
         [IngestEnv.postgresUri]: undefined,
         [IngestEnv.httpHeadersDir]: undefined,
       },
-      volumes: ['work', 'tmp'],
+      volumes: ['work', 'tmp', 'object-store-credentials'],
     },
     {
       name: 'HTTP headers: their Secret mounted, its directory named',
       spec: { source: { http: { url: 'http://x/a.csv', headersSecretRef: { name: 'hdrs' } } } },
       env: { [IngestEnv.httpHeadersDir]: { value: '/var/run/lathe/source-headers' } },
-      volumes: ['work', 'tmp', 'source-headers'],
+      volumes: ['work', 'tmp', 'object-store-credentials', 'source-headers'],
     },
     {
       name: 'S3 with credentials: the keys from their Secret',
@@ -129,7 +139,7 @@ describe('desiredIngestJob', () => {
           valueFrom: { secretKeyRef: { name: 'aws', key: 'AWS_SECRET_ACCESS_KEY' } },
         },
       },
-      volumes: ['work', 'tmp'],
+      volumes: ['work', 'tmp', 'object-store-credentials'],
     },
     {
       name: 'PostgreSQL: the URI from its Secret key',
@@ -141,7 +151,7 @@ describe('desiredIngestJob', () => {
       env: {
         [IngestEnv.postgresUri]: { valueFrom: { secretKeyRef: { name: 'db', key: 'dsn' } } },
       },
-      volumes: ['work', 'tmp'],
+      volumes: ['work', 'tmp', 'object-store-credentials'],
     },
   ])('$name', ({ spec, env: want, volumes: wantVolumes }) => {
     const job = jobOf(spec);

@@ -3,8 +3,9 @@
  * operator's configuration.
  *
  * The pod runs the ingestion program (`runtime-images/ingest`) with the contract's environment
- * (`IngestEnv`): the Dataset's spec as JSON, the object store (credentials through the
- * namespace's `lathe-object-store` Secret), and the source's credentials straight from the
+ * (`IngestEnv`): the Dataset's spec as JSON, the object store (credentials that may read
+ * the namespace's prefixes and write only this dataset's, from the Dataset's
+ * `<dataset>-ingest-store` Secret), and the source's credentials straight from the
  * user's Secrets (`secretKeyRef`, a Secret volume for HTTP headers) — never a credential in
  * the Job itself. An HTTP source also gets the install's address policy (deny/allow CIDRs, the
  * API server's addresses), which the program enforces on every connection. It runs once
@@ -21,7 +22,11 @@ import { childLabels } from '../../runtime/labels.js';
 import type { OwnerReference } from '../../runtime/resource.js';
 import { nodeHeapEnv, resourceRequirements } from '../shared/container.js';
 import { literalEnv } from '../shared/kubelet-literal.js';
-import { type ObjectStoreConfig, objectStoreEnv } from '../shared/object-store-access.js';
+import {
+  CredentialRole,
+  type ObjectStoreConfig,
+  objectStorePodAccess,
+} from '../shared/object-store-access.js';
 import { piiKeyEnv } from '../shared/pii-key.js';
 import {
   restrictedContainerSecurityContext,
@@ -65,8 +70,9 @@ export function desiredIngestJob(
   const resources = { ...DEFAULT_INGEST_RESOURCES, ...(ds.spec.resources ?? {}) };
   const source = ds.spec.source;
 
+  const storeAccess = objectStorePodAccess(options.store, name, CredentialRole.ingestion);
   const env: Wire<V1EnvVar>[] = [
-    ...objectStoreEnv(options.store),
+    ...storeAccess.env,
     { name: IngestEnv.namespace, value: namespace },
     { name: IngestEnv.name, value: name },
     // The spec is the user's text (URLs, keys, a query): the kubelet must expand nothing in it.
@@ -137,6 +143,7 @@ export function desiredIngestJob(
               volumeMounts: [
                 { name: 'work', mountPath: WORK_DIR },
                 { name: 'tmp', mountPath: '/tmp' },
+                storeAccess.volumeMount,
                 ...(headersSecret
                   ? [{ name: 'source-headers', mountPath: HEADERS_DIR, readOnly: true }]
                   : []),
@@ -146,6 +153,7 @@ export function desiredIngestJob(
           volumes: [
             { name: 'work', emptyDir: {} },
             { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+            storeAccess.volume,
             ...(headersSecret
               ? [{ name: 'source-headers', secret: { secretName: headersSecret } }]
               : []),

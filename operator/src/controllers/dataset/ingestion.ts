@@ -16,7 +16,7 @@ import type { ReconcileContext } from '../../runtime/controller.js';
 import type { Step } from '../../runtime/steps.js';
 import { type DatasetObject, latheKinds } from '../lathe-kinds.js';
 import { cachedPodsOfJob } from '../shared/job-run.js';
-import { desiredObjectStoreSecret, type ObjectStoreConfig } from '../shared/object-store-access.js';
+import { CredentialRole, grants, type ObjectStoreAccess } from '../shared/object-store-access.js';
 import { desiredIngestJob } from './desired.js';
 import {
   latestRun,
@@ -31,7 +31,8 @@ import { type DatasetFacts, type LatestRun, validatedCondition } from './status.
 
 export interface IngestionOptions {
   image: string;
-  storeConfig: ObjectStoreConfig;
+  /** Issues the ingestion pods' credentials; its `store` is the operator's object store. */
+  access: ObjectStoreAccess;
   /** Where an HTTP source may connect, passed to the ingestion pod. */
   httpSource?: HttpSourcePolicy;
 }
@@ -39,7 +40,7 @@ export interface IngestionOptions {
 /** The `runs` step (see the module header). */
 export function ingestionStep({
   image,
-  storeConfig,
+  access,
   httpSource,
 }: IngestionOptions): Step<DatasetObject, DatasetFacts> {
   return {
@@ -62,8 +63,13 @@ export function ingestionStep({
         await ctx.delete(kinds.job, decision.job);
         ctx.log.info({ job: decision.job.metadata?.name }, 'Stopped an ingestion of an older spec');
       } else if (decision.action === 'start') {
-        await startRun(ds, decision.run, { image, storeConfig, httpSource }, ctx);
+        await startRun(ds, decision.run, { image, access, httpSource }, ctx);
       }
+      // A run still going keeps its credentials fresh (rotated before they expire).
+      const rotation =
+        decision.action !== 'start' && newest && isRunning(newest)
+          ? await provideCredentials(ds, access, ctx)
+          : undefined;
       const latest = newest
         ? latestRun(newest, decision.action === 'wait' ? decision.at : undefined)
         : undefined;
@@ -73,25 +79,55 @@ export function ingestionStep({
       return {
         facts: { runs, latest, succeeded, validation },
         conditions: [validatedCondition(validation)],
-        ...(decision.action === 'wait'
-          ? { requeueAfterMs: Math.max(1_000, decision.at.getTime() - now.getTime()) }
-          : {}),
+        ...soonest(
+          decision.action === 'wait'
+            ? Math.max(1_000, decision.at.getTime() - now.getTime())
+            : undefined,
+          rotation,
+        ),
       };
     },
   };
 }
 
-/** Applies the object-store Secret and the run's Job; the Job's events bring the next pass. */
+/** Whether an ingestion run has not ended yet. */
+function isRunning({ run }: { run: { phase: string } }): boolean {
+  return run.phase === 'Pending' || run.phase === 'Running';
+}
+
+/** The smallest of the requeue delays that are set, as a step's `requeueAfterMs`. */
+function soonest(...delays: (number | undefined)[]): { requeueAfterMs?: number } {
+  const set = delays.filter((d): d is number => d !== undefined);
+  return set.length > 0 ? { requeueAfterMs: Math.min(...set) } : {};
+}
+
+/** Issues (or keeps) the ingestion pods' credentials; returns when to rotate them. */
+async function provideCredentials(
+  ds: DatasetObject,
+  access: ObjectStoreAccess,
+  ctx: ReconcileContext<DatasetObject>,
+): Promise<number | undefined> {
+  const provided = await access.provide(
+    ctx,
+    ds,
+    controllerReference(ds, latheKinds.dataset.resource),
+    CredentialRole.ingestion,
+    grants.ingestion(ds.metadata.namespace ?? '', ds.metadata.name ?? ''),
+  );
+  return provided.requeueAfterMs;
+}
+
+/** Issues the run's credentials and applies its Job; the Job's events bring the next pass. */
 async function startRun(
   ds: DatasetObject,
   run: PlannedRun,
-  { image, storeConfig, httpSource }: IngestionOptions,
+  { image, access, httpSource }: IngestionOptions,
   ctx: ReconcileContext<DatasetObject>,
 ): Promise<void> {
-  await ctx.apply(kinds.secret, desiredObjectStoreSecret(ds.metadata.namespace ?? '', storeConfig));
+  await provideCredentials(ds, access, ctx);
   const job = desiredIngestJob(ds, run, {
     image,
-    store: storeConfig,
+    store: access.store,
     owner: controllerReference(ds, latheKinds.dataset.resource),
     ...(httpSource ? { httpSource } : {}),
   });

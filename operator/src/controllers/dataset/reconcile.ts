@@ -19,7 +19,10 @@ import { kinds } from '../../runtime/builtin-kinds.js';
 import { owns, TerminalError, watches, watchesPodsOf } from '../../runtime/controller.js';
 import { defineStepController, type Step } from '../../runtime/steps.js';
 import { type DatasetObject, latheKinds } from '../lathe-kinds.js';
-import { objectStoreSecretPermissions } from '../shared/object-store-access.js';
+import {
+  type ObjectStoreAccess,
+  objectStoreSecretPermissions,
+} from '../shared/object-store-access.js';
 import { piiKeySecretPermissions, piiKeyStep } from '../shared/pii-key.js';
 import { ingestionStep } from './ingestion.js';
 import { referenceIndexes, retentionStep } from './retention.js';
@@ -29,7 +32,8 @@ import { versionsStep } from './versions.js';
 
 export interface DatasetControllerOptions {
   store: ObjectStore | undefined;
-  storeConfig: OperatorConfig['objectStore'];
+  /** The ingestion pods' credentials (and the store's configuration). */
+  access: ObjectStoreAccess | undefined;
   image: string;
   /** Where an HTTP source may connect; unset: the built-in refusals only. */
   httpSource?: OperatorConfig['httpSource'];
@@ -50,19 +54,19 @@ const storageNotConfigured: Step<DatasetObject, DatasetFacts> = {
 
 export function datasetController({
   store,
-  storeConfig,
+  access,
   image,
   httpSource,
   piiMasterKey,
 }: DatasetControllerOptions) {
   const steps: Step<DatasetObject, DatasetFacts>[] = [];
-  if (!store || !storeConfig) {
+  if (!store || !access) {
     steps.push(storageNotConfigured);
   } else {
-    const versions = new DatasetVersionStore(store, storeConfig.bucket);
+    const versions = new DatasetVersionStore(store, access.store.bucket);
     steps.push(
       piiKeyStep(piiMasterKey),
-      ingestionStep({ image, storeConfig, ...(httpSource ? { httpSource } : {}) }),
+      ingestionStep({ image, access, ...(httpSource ? { httpSource } : {}) }),
       versionsStep(versions),
       retentionStep(versions),
     );

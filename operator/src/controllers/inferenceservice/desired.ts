@@ -18,7 +18,11 @@ import { childLabels } from '../../runtime/labels.js';
 import type { OwnerReference } from '../../runtime/resource.js';
 import { gpuTolerations, nodeHeapEnv, resourceRequirements } from '../shared/container.js';
 import { literalEnv } from '../shared/kubelet-literal.js';
-import { type ObjectStoreConfig, objectStoreEnv } from '../shared/object-store-access.js';
+import {
+  CredentialRole,
+  type ObjectStoreConfig,
+  objectStorePodAccess,
+} from '../shared/object-store-access.js';
 import { piiKeyEnv } from '../shared/pii-key.js';
 import {
   restrictedContainerSecurityContext,
@@ -75,8 +79,9 @@ export function desiredServingDeployment(
     cpu: isvc.spec.resources?.cpu ?? DEFAULT_SERVING_RESOURCES.cpu,
     memory: isvc.spec.resources?.memory ?? DEFAULT_SERVING_RESOURCES.memory,
   };
+  const storeAccess = objectStorePodAccess(options.store, name, CredentialRole.serving);
   const env: Wire<V1EnvVar>[] = [
-    ...objectStoreEnv(options.store),
+    ...storeAccess.env,
     { name: ServeEnv.namespace, value: namespace },
     { name: ServeEnv.inferenceService, value: name },
     // Clients address the service by its name, whatever version answers (as in KServe).
@@ -150,10 +155,10 @@ export function desiredServingDeployment(
               resources: resourceRequirements({ ...resources, gpu: gpus }),
               securityContext: restrictedContainerSecurityContext,
               terminationMessagePolicy: 'FallbackToLogsOnError',
-              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, storeAccess.volumeMount],
             },
           ],
-          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }, storeAccess.volume],
         },
       },
     },

@@ -44,7 +44,7 @@ import { modelVersionController } from '../modelversion/reconcile.js';
 import { inferenceServiceController } from './reconcile.js';
 
 const { minio } = clusterInfo();
-const { store, storeConfig } = testStore();
+const { store, access } = testStore();
 const client = testClient();
 let namespace: string;
 let manager: Manager;
@@ -123,7 +123,7 @@ beforeAll(async () => {
   manager.add(modelVersionController({ store }));
   manager.add(
     inferenceServiceController({
-      storeConfig,
+      access,
       image: `ghcr.io/lathe-dev/lathe-server:${LATHE_VERSION}`,
     }),
   );

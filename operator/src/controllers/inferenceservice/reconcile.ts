@@ -4,7 +4,7 @@
  *
  * 1. storage — the operator has an object store (else `Stalled`/`StorageNotConfigured`);
  * 2. resolve — the ModelVersions of the primary and the canary (`ModelResolved`);
- * 3. credentials — the namespace's object-store Secret;
+ * 3. credentials — the servers' own object-store credentials (`<name>-serve-store`);
  * 4. autoscale — `lathe` mode: the pods' load and the replicas to run (`autoscale-step.ts`);
  * 5. deployments — the rollout plan; one Deployment per served version, the rest deleted;
  * 6. service — the Service in front of every version;
@@ -21,12 +21,14 @@
  * through a field index, as are the model's versions and the service's pods (`indexes.ts`).
  */
 
-import type { OperatorConfig } from '../../config.js';
 import { kinds } from '../../runtime/builtin-kinds.js';
 import { owns, watches, watchesPodsOf } from '../../runtime/controller.js';
 import { defineStepController } from '../../runtime/steps.js';
 import { type InferenceServiceObject, latheKinds } from '../lathe-kinds.js';
-import { objectStoreSecretPermissions } from '../shared/object-store-access.js';
+import {
+  type ObjectStoreAccess,
+  objectStoreSecretPermissions,
+} from '../shared/object-store-access.js';
 import { piiKeySecretPermissions, piiKeyStep } from '../shared/pii-key.js';
 import { autoscaleStep } from './autoscale-step.js';
 import { driftPolicyIndex, driftServiceOf, driftStep } from './drift.js';
@@ -47,7 +49,8 @@ import { inferenceServiceStatus, rolloutEvent, type ServingFacts, servingReady }
 export { SCRAPE_INTERVAL_MS } from './autoscale-step.js';
 
 export interface InferenceServiceControllerOptions {
-  storeConfig: OperatorConfig['objectStore'];
+  /** The servers' credentials (and the store's configuration). */
+  access: ObjectStoreAccess | undefined;
   image: string;
   /** Reads a pod's `/metrics` (injectable for tests; default: HTTP to the pod IP). */
   fetchMetrics?: (url: string) => Promise<string>;
@@ -56,7 +59,7 @@ export interface InferenceServiceControllerOptions {
 }
 
 export function inferenceServiceController(options: InferenceServiceControllerOptions) {
-  const store = options.storeConfig;
+  const store = options.access;
   return defineStepController<InferenceServiceObject, ServingFacts>({
     name: 'inferenceservice',
     for: latheKinds.inferenceService,

@@ -8,13 +8,17 @@
  * and which to delete, so a new version replaces the old one without a moment in which nothing
  * ready serves.
  */
-import type { OperatorConfig } from '../../config.js';
 import { controllerReference } from '../../runtime/apply.js';
 import { type DeploymentObject, kinds, type PodObject } from '../../runtime/builtin-kinds.js';
 import { TerminalError } from '../../runtime/controller.js';
 import type { Step } from '../../runtime/steps.js';
 import { type InferenceServiceObject, latheKinds } from '../lathe-kinds.js';
-import { desiredObjectStoreSecret } from '../shared/object-store-access.js';
+import {
+  artifactGrantPrefix,
+  CredentialRole,
+  grants,
+  type ObjectStoreAccess,
+} from '../shared/object-store-access.js';
 import { resolveModelVersion } from '../shared/resolve-model-version.js';
 import {
   desiredAutoscaler,
@@ -34,21 +38,21 @@ import {
 import { modelResolvedCondition, rolloutReadiness, type ServingFacts } from './status.js';
 
 type ServingStep = Step<InferenceServiceObject, ServingFacts>;
-type StoreConfig = OperatorConfig['objectStore'];
+type Access = ObjectStoreAccess | undefined;
 
 const ownerOf = (isvc: InferenceServiceObject) =>
   controllerReference(isvc, latheKinds.inferenceService.resource);
 
-/** The object store's configuration, or the terminal error of an operator without one. */
-function configuredStore(store: StoreConfig): NonNullable<StoreConfig> {
-  if (store) return store;
+/** The object store's access, or the terminal error of an operator without one. */
+function configuredStore(access: Access): ObjectStoreAccess {
+  if (access) return access;
   throw new TerminalError('The operator has no object store configured', {
     reason: 'StorageNotConfigured',
   });
 }
 
 /** Storage: the servers read models from the object store; without one nothing can serve. */
-export function storageStep(store: StoreConfig): ServingStep {
+export function storageStep(store: Access): ServingStep {
   return {
     name: 'storage',
     async run() {
@@ -81,16 +85,30 @@ export const resolveStep: ServingStep = {
   },
 };
 
-/** Credentials: the namespace's object-store Secret the servers read models with. */
-export function credentialsStep(store: StoreConfig): ServingStep {
+/**
+ * Credentials: the servers' own object-store credentials — read the artifacts of the model's
+ * versions (every version, so a pod of the version being replaced can still restart), append
+ * to this service's request log — rotated before they expire.
+ */
+export function credentialsStep(store: Access): ServingStep {
   return {
     name: 'credentials',
     async run(isvc, ctx) {
-      await ctx.apply(
-        kinds.secret,
-        desiredObjectStoreSecret(isvc.metadata.namespace ?? '', configuredStore(store)),
+      const access = configuredStore(store);
+      const namespace = isvc.metadata.namespace ?? '';
+      const artifacts = versionsOfModel(isvc, ctx)
+        .map((mv) => artifactGrantPrefix(mv.spec.artifact.uri, access.store.bucket, namespace))
+        .filter((prefix): prefix is string => prefix !== undefined);
+      const provided = await access.provide(
+        ctx,
+        isvc,
+        ownerOf(isvc),
+        CredentialRole.serving,
+        grants.serving(namespace, isvc.metadata.name ?? '', artifacts),
       );
-      return undefined;
+      return provided.requeueAfterMs !== undefined
+        ? { requeueAfterMs: provided.requeueAfterMs }
+        : undefined;
     },
   };
 }
@@ -99,7 +117,7 @@ export function credentialsStep(store: StoreConfig): ServingStep {
  * Deployments: one per served version, as `rollout.ts` plans it; a version no longer served is
  * deleted once its successor is available.
  */
-export function deploymentsStep(options: { image: string; store: StoreConfig }): ServingStep {
+export function deploymentsStep(options: { image: string; store: Access }): ServingStep {
   return {
     name: 'deployments',
     async run(isvc, ctx, facts) {
@@ -132,7 +150,7 @@ export function deploymentsStep(options: { image: string; store: StoreConfig }):
           kinds.deployment,
           desiredServingDeployment(isvc, planned, {
             image: options.image,
-            store: configuredStore(options.store),
+            store: configuredStore(options.store).store,
             owner,
           }),
         );

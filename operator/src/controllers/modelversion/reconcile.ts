@@ -74,7 +74,7 @@ export function modelVersionController({ store, bucket }: ModelVersionController
     name: 'verify',
     async run(mv, ctx) {
       const key = `${mv.metadata?.namespace}/${mv.metadata?.name}`;
-      const outcome = await verification(mv, store);
+      const outcome = await verification(mv, store, bucket);
       const part = {
         facts: { outcome },
         conditions: [artifactVerifiedCondition(outcome)],

@@ -40,7 +40,11 @@ import type { ModelVersionObject } from '../lathe-kinds.js';
 import { resourceRequirements } from '../shared/container.js';
 import { literalEnv } from '../shared/kubelet-literal.js';
 import { childName, shortHash } from '../shared/names.js';
-import { type ObjectStoreConfig, objectStoreEnv } from '../shared/object-store-access.js';
+import {
+  CredentialRole,
+  type ObjectStoreConfig,
+  objectStorePodAccess,
+} from '../shared/object-store-access.js';
 import { piiKeyEnv } from '../shared/pii-key.js';
 import {
   restrictedContainerSecurityContext,
@@ -241,6 +245,11 @@ export function desiredEvaluationJob(
     ...childLabels('RetrainPolicy', policy.metadata.name ?? ''),
     'app.kubernetes.io/component': 'evaluate',
   };
+  const storeAccess = objectStorePodAccess(
+    input.store,
+    policy.metadata.name ?? '',
+    CredentialRole.evaluation,
+  );
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -266,7 +275,7 @@ export function desiredEvaluationJob(
               image: input.image,
               args: ['evaluate'],
               env: [
-                ...objectStoreEnv(input.store),
+                ...storeAccess.env,
                 literalEnv(EvaluateEnv.modelUri, input.champion.spec.artifact.uri),
                 { name: EvaluateEnv.modelDigest, value: input.champion.spec.artifact.digest },
                 { name: EvaluateEnv.datasetUri, value: input.datasetUri },
@@ -278,10 +287,10 @@ export function desiredEvaluationJob(
               resources: resourceRequirements({ cpu: '500m', memory: '1Gi' }),
               securityContext: restrictedContainerSecurityContext,
               terminationMessagePolicy: 'FallbackToLogsOnError',
-              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, storeAccess.volumeMount],
             },
           ],
-          volumes: [{ name: 'tmp', emptyDir: {} }],
+          volumes: [{ name: 'tmp', emptyDir: {} }, storeAccess.volume],
         },
       },
     },

@@ -12,7 +12,12 @@ import type { OwnerReference } from '../../runtime/resource.js';
 import type { ModelVersionObject, RetrainPolicyObject, TrainingJobObject } from '../lathe-kinds.js';
 import { cachedPodsOfJob, observeJobRun } from '../shared/job-run.js';
 import { childName, shortHash } from '../shared/names.js';
-import { desiredObjectStoreSecret, type ObjectStoreConfig } from '../shared/object-store-access.js';
+import {
+  artifactGrantPrefix,
+  CredentialRole,
+  grants,
+  type ObjectStoreAccess,
+} from '../shared/object-store-access.js';
 import { desiredEvaluationJob } from './desired.js';
 
 export type Evaluation =
@@ -39,7 +44,7 @@ export async function evaluateChampion(
   champion: ModelVersionObject,
   run: TrainingJobObject,
   ctx: ReconcileContext<RetrainPolicyObject>,
-  options: { config: ObjectStoreConfig; owner: OwnerReference; image: string },
+  options: { access: ObjectStoreAccess; owner: OwnerReference; image: string },
 ): Promise<Evaluation> {
   const namespace = policy.metadata.namespace ?? '';
   const lineage = challenger.spec.lineage?.dataset;
@@ -51,21 +56,29 @@ export async function evaluateChampion(
     };
   const name = evaluationJobName(policy.metadata.name ?? '', challenger, champion);
   const job = ctx.childrenOf(kinds.job, policy).find((j) => j.metadata?.name === name);
+  const config = options.access.store;
   if (!job) {
-    await ctx.apply(kinds.secret, desiredObjectStoreSecret(namespace, options.config));
+    const datasetVersion = datasetVersionPrefix(namespace, lineage.name, lineage.version);
+    await options.access.provide(
+      ctx,
+      policy,
+      options.owner,
+      CredentialRole.evaluation,
+      grants.evaluation(
+        datasetVersion,
+        artifactGrantPrefix(champion.spec.artifact.uri, config.bucket, namespace),
+      ),
+    );
     await ctx.apply(
       kinds.job,
       desiredEvaluationJob(policy, {
         name,
         champion,
         challenger: challenger.metadata.name ?? '',
-        datasetUri: s3Uri(
-          options.config.bucket,
-          datasetVersionPrefix(namespace, lineage.name, lineage.version),
-        ),
+        datasetUri: s3Uri(config.bucket, datasetVersion),
         task: run.status?.task ?? 'classification',
         image: options.image,
-        store: options.config,
+        store: config,
         owner: options.owner,
       }),
     );

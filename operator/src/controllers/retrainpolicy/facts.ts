@@ -7,14 +7,14 @@
 import type { ObjectStore } from '../../../../contract/object-store.js';
 import type { RetrainPolicyStatus } from '../../api/retrainpolicy.js';
 import type { TrainingJobObject } from '../lathe-kinds.js';
-import type { ObjectStoreConfig } from '../shared/object-store-access.js';
+import type { ObjectStoreAccess, ObjectStoreConfig } from '../shared/object-store-access.js';
 import type { PromotionRecord } from './decision.js';
 import type { TriggerRecord } from './trigger-record.js';
 import type { Admission } from './triggers.js';
 
 export interface RetrainFacts {
-  /** The object store, when the operator has one. */
-  storage: { store: ObjectStore; config: ObjectStoreConfig } | undefined;
+  /** The object store, when the operator has one, and the evaluation pods' credentials. */
+  storage: { store: ObjectStore; config: ObjectStoreConfig; access: ObjectStoreAccess } | undefined;
   /** The policy's runs that exist (after the concurrency policy's deletions). */
   runs: TrainingJobObject[];
   /** The Dataset's current Ready version (datasetChange trigger), if any. */

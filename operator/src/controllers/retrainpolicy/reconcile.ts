@@ -21,7 +21,6 @@
  */
 import type { DatasetStats } from '../../../../contract/dataset-stats.js';
 import type { ObjectStore } from '../../../../contract/object-store.js';
-import type { OperatorConfig } from '../../config.js';
 import { kinds } from '../../runtime/builtin-kinds.js';
 import { type CacheReaders, owns, watches, watchesPodsOf } from '../../runtime/controller.js';
 import { ExpiringMap } from '../../runtime/expiring-map.js';
@@ -29,7 +28,10 @@ import type { ObjectKey } from '../../runtime/object-key.js';
 import type { KubeObject } from '../../runtime/resource.js';
 import { defineStepController, type Step } from '../../runtime/steps.js';
 import { latheKinds, type RetrainPolicyObject } from '../lathe-kinds.js';
-import { objectStoreSecretPermissions } from '../shared/object-store-access.js';
+import {
+  type ObjectStoreAccess,
+  objectStoreSecretPermissions,
+} from '../shared/object-store-access.js';
 import { piiKeySecretPermissions, piiKeyStep } from '../shared/pii-key.js';
 import { recordedDecision } from './decision.js';
 import { POLICY_LABEL } from './desired.js';
@@ -48,7 +50,8 @@ export { MIN_DRIFT_SAMPLES } from './triggers.js';
 
 export interface RetrainPolicyControllerOptions {
   store: ObjectStore | undefined;
-  storeConfig: OperatorConfig['objectStore'];
+  /** The evaluation pods' credentials (and the store's configuration). */
+  access: ObjectStoreAccess | undefined;
   retrainImage: string;
   trainerImage: string;
   /** The operator's PII master key (`LATHE_PII_KEY`): evaluations get their namespace's key. */
@@ -75,8 +78,8 @@ const policiesIndexedBy =
 
 export function retrainPolicyController(options: RetrainPolicyControllerOptions) {
   const storage =
-    options.store && options.storeConfig
-      ? { store: options.store, config: options.storeConfig }
+    options.store && options.access
+      ? { store: options.store, config: options.access.store, access: options.access }
       : undefined;
   /** Training statistics by object-store key (immutable: a version's files never change). */
   const stats = new ExpiringMap<string, DatasetStats>({ maxEntries: 100 });

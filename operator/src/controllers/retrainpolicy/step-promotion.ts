@@ -54,7 +54,7 @@ export function promotionStep(trainerImage: string): Step<RetrainPolicyObject, R
         for (const run of byCreation(runs).reverse()) {
           if (run.status?.phase !== 'Succeeded' || !run.status.modelVersion) continue;
           const made = await decideFor(policy, run, ctx, {
-            config: facts.storage.config,
+            access: facts.storage.access,
             image: trainerImage,
           });
           if (made) madeNow.push(made);
@@ -77,7 +77,7 @@ async function decideFor(
   policy: RetrainPolicyObject,
   run: TrainingJobObject,
   ctx: Ctx,
-  options: { config: NonNullable<RetrainFacts['storage']>['config']; image: string },
+  options: { access: NonNullable<RetrainFacts['storage']>['access']; image: string },
 ): Promise<PromotionRecord | undefined> {
   const namespace = policy.metadata.namespace ?? '';
   const rule = policy.spec.promotion!;
@@ -115,7 +115,7 @@ async function decideFor(
     if (evidence.source === 'metrics') championValue = evidence.value;
     else {
       const evaluated = await evaluateChampion(policy, challenger, champion, run, ctx, {
-        config: options.config,
+        access: options.access,
         owner: controllerReference(policy, latheKinds.retrainPolicy.resource),
         image: options.image,
       });

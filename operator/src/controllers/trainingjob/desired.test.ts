@@ -75,7 +75,7 @@ describe('desiredTrainingJob', () => {
       LATHE_GPUS: '0',
       LATHE_HP_WARMUP_STEPS: '10',
       LATHE_OBJECT_STORE_ACCESS_KEY: {
-        secretKeyRef: { name: 'lathe-object-store', key: 'accessKey' },
+        secretKeyRef: { name: 't-train-store', key: 'accessKey' },
       },
     });
     expect(JSON.parse(String(env(tj).LATHE_MODEL))).toEqual({

@@ -22,7 +22,11 @@ import type { OwnerReference } from '../../runtime/resource.js';
 import { gpuTolerations, nodeHeapEnv, resourceRequirements } from '../shared/container.js';
 import { literalEnv, literalsForKubelet } from '../shared/kubelet-literal.js';
 import { childName, shortHash } from '../shared/names.js';
-import { type ObjectStoreConfig, objectStoreEnv } from '../shared/object-store-access.js';
+import {
+  CredentialRole,
+  type ObjectStoreConfig,
+  objectStorePodAccess,
+} from '../shared/object-store-access.js';
 import {
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
@@ -108,8 +112,10 @@ export function desiredTrainingJob(
   const builtin = spec.model.builtin;
   const custom = spec.model.custom;
 
+  // A custom image gets the same credentials as Lathe's: this run's dataset version and run only.
+  const storeAccess = objectStorePodAccess(options.store, name, CredentialRole.training);
   const env: Wire<V1EnvVar>[] = [
-    ...objectStoreEnv(options.store),
+    ...storeAccess.env,
     { name: TrainEnv.namespace, value: namespace },
     { name: TrainEnv.name, value: name },
     { name: TrainEnv.datasetUri, value: run.datasetUri },
@@ -174,10 +180,10 @@ export function desiredTrainingJob(
               resources: resourceRequirements({ ...resources, gpu: gpus }),
               securityContext: restrictedContainerSecurityContext,
               terminationMessagePolicy: 'FallbackToLogsOnError',
-              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, storeAccess.volumeMount],
             },
           ],
-          volumes: [{ name: 'tmp', emptyDir: {} }],
+          volumes: [{ name: 'tmp', emptyDir: {} }, storeAccess.volume],
         },
       },
     },

@@ -24,14 +24,16 @@
 import { ObjectNotFoundError, type ObjectStore } from '../../../../contract/object-store.js';
 import { RunFile, trainingRunPrefix } from '../../../../contract/object-store-layout.js';
 import { type TrainingProgress, TrainingProgressSchema } from '../../../../contract/results.js';
-import type { OperatorConfig } from '../../config.js';
 import { kinds } from '../../runtime/builtin-kinds.js';
-import { indexField, owns, watches, watchesPodsOf } from '../../runtime/controller.js';
+import { owns, watches, watchesPodsOf } from '../../runtime/controller.js';
 import { ownerKeyFromLabels } from '../../runtime/labels.js';
 import { defineStepController, type Step } from '../../runtime/steps.js';
 import { latheKinds, type TrainingJobObject } from '../lathe-kinds.js';
 import { TRAINING_JOBS_BY_DATASET, trainingJobsByDataset } from '../shared/indexes.js';
-import { objectStoreSecretPermissions } from '../shared/object-store-access.js';
+import {
+  type ObjectStoreAccess,
+  objectStoreSecretPermissions,
+} from '../shared/object-store-access.js';
 import { datasetStep } from './dataset.js';
 import { modelVersionIndexes, registrationStep } from './registration.js';
 import {
@@ -47,7 +49,8 @@ const PROGRESS_POLL_MS = 1_500;
 
 export interface TrainingJobControllerOptions {
   store: ObjectStore | undefined;
-  storeConfig: OperatorConfig['objectStore'];
+  /** The trainer pods' credentials (and the store's configuration). */
+  access: ObjectStoreAccess | undefined;
   image: string;
   gpuImage: string;
 }
@@ -71,7 +74,8 @@ async function readProgress(
 }
 
 export function trainingJobController(options: TrainingJobControllerOptions) {
-  const { store, storeConfig } = options;
+  const { store, access } = options;
+  const storeConfig = access?.store;
 
   const storage: TrainingStep = {
     name: 'storage',
@@ -160,7 +164,7 @@ export function trainingJobController(options: TrainingJobControllerOptions) {
       runStep,
       storage,
       datasetStep,
-      credentialsStep,
+      ...(access ? [credentialsStep(access)] : []),
       jobStep(options),
       progress,
       registrationStep,

@@ -22,8 +22,8 @@ import { type JobObject, kinds } from '../../runtime/builtin-kinds.js';
 import type { Step } from '../../runtime/steps.js';
 import { latheKinds, type TrainingJobObject } from '../lathe-kinds.js';
 import { cachedPodsOfJob, type JobRun, observeJobRun } from '../shared/job-run.js';
-import { desiredObjectStoreSecret } from '../shared/object-store-access.js';
-import { desiredTrainingJob, trainingJobName } from './desired.js';
+import { CredentialRole, grants, type ObjectStoreAccess } from '../shared/object-store-access.js';
+import { desiredTrainingJob, TrainingAnnotation, trainingJobName } from './desired.js';
 import { cachedModelVersionOf } from './registration.js';
 import {
   failureOf,
@@ -94,18 +94,38 @@ export const runStep: TrainingStep = {
 /** Whether this pass must create the run's Job. */
 const needsJob = (facts: Readonly<Partial<TrainingFacts>>) => !facts.registered && !facts.job;
 
-/** `credentials`: the object-store Secret the trainer's pod reads, applied with its Job. */
-export const credentialsStep: TrainingStep = {
-  name: 'credentials',
-  async run(tj, ctx, facts) {
-    if (!needsJob(facts) || !facts.storage) return undefined;
-    await ctx.apply(
-      kinds.secret,
-      desiredObjectStoreSecret(tj.metadata.namespace ?? '', facts.storage.config),
-    );
-    return undefined;
-  },
-};
+/**
+ * `credentials`: the trainer pod's own object-store credentials — read this run's dataset
+ * version, write this run — issued before its Job and rotated while it runs.
+ */
+export function credentialsStep(access: ObjectStoreAccess): TrainingStep {
+  return {
+    name: 'credentials',
+    async run(tj, ctx, facts) {
+      if (facts.registered || !facts.storage) return undefined;
+      const running = facts.run?.phase === 'Pending' || facts.run?.phase === 'Running';
+      if (!needsJob(facts) && !running) return undefined;
+      const version =
+        facts.job?.metadata?.annotations?.[TrainingAnnotation.datasetVersion] ??
+        facts.dataset?.version;
+      if (!version) return undefined;
+      const namespace = tj.metadata.namespace ?? '';
+      const provided = await access.provide(
+        ctx,
+        tj,
+        controllerReference(tj, latheKinds.trainingJob.resource),
+        CredentialRole.training,
+        grants.training(
+          datasetVersionPrefix(namespace, tj.spec.datasetRef.name, version),
+          trainingRunPrefix(namespace, tj.metadata.name ?? ''),
+        ),
+      );
+      return provided.requeueAfterMs !== undefined
+        ? { requeueAfterMs: provided.requeueAfterMs }
+        : undefined;
+    },
+  };
+}
 
 /** `job`: the Job of the current spec, created once, suspended or resumed as the spec says. */
 export function jobStep(images: TrainingJobImages): TrainingStep {
