@@ -327,6 +327,7 @@ describe('RetrainPolicy', () => {
       while (!stop) {
         const ok = await fetch(url, {
           method: 'POST',
+          headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ instances: [row] }),
           signal: AbortSignal.timeout(10_000),
         })
@@ -588,6 +589,7 @@ describe('RetrainPolicy', () => {
         };
         const r = await fetch(url, {
           method: 'POST',
+          headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ instances: [instance] }),
         });
         expect(r.ok).toBe(true);
@@ -712,6 +714,7 @@ describe('RetrainPolicy', () => {
       const [a, b, c, d, species] = line.split(',');
       const r = await fetch(`${base}:predict`, {
         method: 'POST',
+        headers: { 'content-type': 'application/json' },
         body: JSON.stringify({
           instances: [{ sepal_length: +a!, sepal_width: +b!, petal_length: +c!, petal_width: +d! }],
         }),
@@ -722,6 +725,7 @@ describe('RetrainPolicy', () => {
       const wrong = species === 'setosa' ? 'virginica' : 'setosa';
       const labelled = await fetch(`${base}:feedback`, {
         method: 'POST',
+        headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ request_id: requestId, labels: [wrong] }),
       });
       expect(labelled.status).toBe(202);

@@ -356,7 +356,7 @@ export class ObjectStoreAccess {
       const labels = legacy.metadata?.labels ?? {};
       if (labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE && labels[PART_OF_LABEL] === 'lathe') {
         await ctx.client.delete(kinds.secret.resource, namespace, LEGACY_SECRET, {
-          preconditions: { uid: legacy.metadata.uid ?? '' },
+          preconditions: { uid: legacy.metadata?.uid ?? '' },
         });
         ctx.log.info({ secret: LEGACY_SECRET }, 'Deleted the shared object-store Secret');
       }
