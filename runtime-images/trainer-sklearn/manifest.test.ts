@@ -52,3 +52,73 @@ describe('the scikit-learn trainer writes the manifest the operator verifies', (
     expect(python.digest).toBe(typescript.digest);
   });
 });
+
+/**
+ * Runs the trainer's `read_dataset` on a dataset version held in memory; returns the files it
+ * read, or the contract reason and message it failed with.
+ */
+function pythonReadDataset(
+  files: Record<string, Buffer>,
+  version: string,
+): { files?: string[]; reason?: string; message?: string } {
+  const program = `
+import base64, json, sys
+from lathe_sklearn.__main__ import read_dataset
+from lathe_sklearn.contract import ContractError
+request = json.load(sys.stdin)
+objects = {k: base64.b64decode(v) for k, v in request["files"].items()}
+class Store:
+    def read(self, bucket, key):
+        name = key.rsplit("/", 1)[-1]
+        if name not in objects:
+            raise FileNotFoundError(key)
+        return objects[name]
+try:
+    got = read_dataset(Store(), "s3://lathe/datasets/ns/iris/" + request["version"] + "/", request["version"])
+    print(json.dumps({"files": sorted(got)}))
+except ContractError as error:
+    print(json.dumps({"reason": error.reason, "message": str(error)}))
+`;
+  const input = JSON.stringify({
+    version,
+    files: Object.fromEntries(Object.entries(files).map(([p, b]) => [p, b.toString('base64')])),
+  });
+  return JSON.parse(
+    execFileSync('python3', ['-c', program], { cwd: here, input, encoding: 'utf8' }),
+  );
+}
+
+describe('the scikit-learn trainer verifies the dataset version before training', () => {
+  const data = {
+    'schema.json': Buffer.from('{"task":"classification"}'),
+    'train.csv': Buffer.from('a,y\n1,0\n'),
+    'test.csv': Buffer.from('a,y\n2,1\n'),
+  };
+  const { manifest, digest } = manifestFor(data);
+  const version = digest.slice('sha256:'.length, 'sha256:'.length + 16);
+
+  it('reads a version whose files and manifest are those ingestion wrote', () => {
+    expect(pythonReadDataset({ ...data, 'manifest.json': manifest }, version)).toEqual({
+      files: ['schema.json', 'test.csv', 'train.csv'],
+    });
+  });
+
+  it('stops at an overwritten file, naming it (DatasetTampered)', () => {
+    const got = pythonReadDataset(
+      { ...data, 'train.csv': Buffer.from('a,y\n9,1\n'), 'manifest.json': manifest },
+      version,
+    );
+    expect(got.reason).toBe('DatasetTampered');
+    expect(got.message).toContain('train.csv');
+  });
+
+  it('stops at a manifest rewritten to match overwritten files (the version name pins it)', () => {
+    const forged = { ...data, 'train.csv': Buffer.from('a,y\n9,1\n') };
+    const got = pythonReadDataset(
+      { ...forged, 'manifest.json': manifestFor(forged).manifest },
+      version,
+    );
+    expect(got.reason).toBe('DatasetTampered');
+    expect(got.message).toContain('manifest.json');
+  });
+});

@@ -152,7 +152,13 @@ class Store:
             raise contract.ContractError("StorageUnavailable", f"s3://{bucket}/{key}: {error}") from error
 
 
-def read_dataset(store, uri):
+def read_dataset(store, uri, version=""):
+    """The version's files, each checked against its manifest, and the manifest against the
+    version's name (the start of the manifest's sha256, as ingestion names versions): data
+    overwritten after ingestion is DatasetTampered, naming the file, and never trains."""
+    import hashlib
+    import re
+
     bucket, prefix = contract.parse_s3_uri(uri)
 
     def read(file):
@@ -161,8 +167,15 @@ def read_dataset(store, uri):
         except FileNotFoundError as error:
             raise contract.ContractError("DatasetInvalid", f"the dataset version {uri} has no {file}") from error
 
+    manifest_bytes = read(MANIFEST_FILE)
+    digest = hashlib.sha256(manifest_bytes).hexdigest()
+    if re.fullmatch(r"[a-f0-9]{12,64}", version) and not digest.startswith(version):
+        raise contract.ContractError(
+            "DatasetTampered",
+            f"{uri}: {MANIFEST_FILE} has digest sha256:{digest}, which does not start with the "
+            f"version's name {version}: it is not the manifest ingestion wrote")
     try:
-        manifest = json.loads(read(MANIFEST_FILE))
+        manifest = json.loads(manifest_bytes)
     except ValueError as error:
         raise contract.ContractError("DatasetInvalid", f"{uri}{MANIFEST_FILE} is not JSON") from error
     files = {}
@@ -170,7 +183,7 @@ def read_dataset(store, uri):
         data = read(file)
         mismatch = check_against_manifest(manifest, file, data)
         if mismatch:
-            raise contract.ContractError("DatasetInvalid", f"{uri}: {mismatch}")
+            raise contract.ContractError("DatasetTampered", f"{uri}: {mismatch}")
         files[file] = data
     return files
 
@@ -264,7 +277,7 @@ def train(settings):
     put_json(store, settings.run_uri, contract.PROGRESS_FILE,
              {"epoch": 0, "totalEpochs": 1, "metrics": {}, "backend": "scikit-learn", "updatedAt": now()})
 
-    files = read_dataset(store, settings.dataset_uri)
+    files = read_dataset(store, settings.dataset_uri, settings.dataset_version)
     try:
         schema = json.loads(files["schema.json"])
         schema["features"], schema["label"]["name"]
