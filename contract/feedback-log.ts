@@ -39,6 +39,8 @@ const RowsSchema = {
 export const SampledRequestSchema = z.object({
   /** The request ID the server returned (`x-request-id`); labels refer to it. */
   requestId: z.string(),
+  /** The client's own ID for the request (its `x-request-id` or V2 `id`), for correlation only. */
+  correlationId: z.string().optional(),
   /** When the request was answered, ISO 8601 UTC. */
   time: z.string(),
   model: z.string(),

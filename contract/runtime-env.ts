@@ -133,6 +133,19 @@ export const ServeEnv = {
   keepAliveTimeoutMs: 'LATHE_KEEP_ALIVE_TIMEOUT_MS',
   /** Requests served on one connection before it is closed (default 1000; 0: no limit). */
   maxRequestsPerSocket: 'LATHE_MAX_REQUESTS_PER_SOCKET',
+  /**
+   * After the listener closed on SIGTERM, how long requests in flight may take, in ms (default
+   * 15000); those left are answered 503.
+   */
+  drainTimeoutMs: 'LATHE_DRAIN_TIMEOUT_MS',
+  /** Then how long writing the request log and labels may take before exit, in ms (default 5000). */
+  flushTimeoutMs: 'LATHE_FLUSH_TIMEOUT_MS',
+  /** The file holding the bearer token `:feedback` requires; unset: feedback is disabled (403). */
+  feedbackTokenFile: 'LATHE_FEEDBACK_TOKEN_FILE',
+  /** Requests remembered for feedback (default 10000). */
+  recentRequests: 'LATHE_RECENT_REQUESTS',
+  /** Bytes (estimated) the requests remembered for feedback may take (default 64 MiB). */
+  recentRequestsMaxBytes: 'LATHE_RECENT_REQUESTS_MAX_BYTES',
 } as const;
 
 /**

@@ -8,7 +8,13 @@
  */
 import { z } from 'zod';
 import { withCel } from './cel.js';
-import { boundedString, DNS_LABEL_PATTERN, mapList, observedGeneration } from './common.js';
+import {
+  boundedString,
+  DNS_LABEL_PATTERN,
+  mapList,
+  observedGeneration,
+  secretKeyReference,
+} from './common.js';
 import { conditionsList } from './conditions.js';
 import { durationAtLeast } from './duration.js';
 import { AGE_COLUMN, conditionColumn, defineKind, resourceSchema } from './kind.js';
@@ -194,6 +200,15 @@ const RequestLoggingSchema = z
         'Days the request log and the labels (feedback/<ns>/<name>/requests/ and labels/) are kept; the operator deletes older days, checking once an hour.',
       )
       .default(30),
+    feedback: z
+      .object({
+        tokenSecretRef: secretKeyReference(
+          'A Secret in the namespace holding the bearer token a labelling client sends to :feedback (Authorization: Bearer <token>). Unset: :feedback answers 403.',
+          'token',
+        ).optional(),
+      })
+      .describe('Ground truth submitted to :feedback.')
+      .optional(),
   })
   .describe('Sampled logging of requests and predictions.');
 

@@ -98,6 +98,44 @@ describe('serving children', () => {
     expect(d.spec?.strategy?.rollingUpdate).toEqual({ maxSurge: 1, maxUnavailable: 0 });
   });
 
+  it('mounts the feedback token Secret the service names, and nothing without one', () => {
+    const planned = {
+      version: 2,
+      role: 'primary' as const,
+      modelVersion: mv(2, 'production', true),
+      replicas: 1,
+    };
+    const d = desiredServingDeployment(
+      isvc({ requestLogging: { feedback: { tokenSecretRef: { name: 'iris-feedback' } } } }),
+      planned,
+      { image: 'server:1', store, owner },
+    );
+    const pod = d.spec?.template.spec;
+    const c = pod?.containers[0];
+    expect(c?.env).toContainEqual({
+      name: 'LATHE_FEEDBACK_TOKEN_FILE',
+      value: '/var/run/lathe/feedback-token/token',
+    });
+    expect(pod?.volumes).toContainEqual({
+      name: 'feedback-token',
+      secret: {
+        secretName: 'iris-feedback',
+        items: [{ key: 'token', path: 'token' }],
+        defaultMode: 0o444,
+        optional: true,
+      },
+    });
+    expect(c?.volumeMounts).toContainEqual({
+      name: 'feedback-token',
+      mountPath: '/var/run/lathe/feedback-token',
+      readOnly: true,
+    });
+
+    const without = desiredServingDeployment(isvc(), planned, { image: 'server:1', store, owner });
+    expect(JSON.stringify(without)).not.toContain('feedback-token');
+    expect(JSON.stringify(without)).not.toContain('LATHE_FEEDBACK_TOKEN_FILE');
+  });
+
   it('selects every version behind one Service on port 80', () => {
     const s = desiredService(isvc(), owner);
     expect(s.spec?.selector).toEqual({

@@ -36,6 +36,8 @@ export const DEFAULT_SERVING_RESOURCES = { cpu: '250m', memory: '512Mi' } as con
 export const ServingLabel = { version: 'lathe.dev/model-version', role: 'lathe.dev/role' } as const;
 /** The ModelVersion a serving Deployment runs. */
 export const MODEL_VERSION_ANNOTATION = 'lathe.dev/model-version-name';
+/** Where the server pods mount the feedback token (`spec.requestLogging.feedback`). */
+export const FEEDBACK_TOKEN_DIR = '/var/run/lathe/feedback-token';
 /** How long a rollout may make no progress before the Deployment reports it failed. */
 export const PROGRESS_DEADLINE_SECONDS = 180;
 
@@ -111,6 +113,26 @@ export function desiredServingDeployment(
     );
   }
   const tolerations = gpuTolerations(gpus);
+  // The bearer token `:feedback` requires, as a file the server re-reads when the Secret
+  // changes. Optional: a missing Secret disables feedback (403), never serving.
+  const tokenRef = isvc.spec.requestLogging.feedback?.tokenSecretRef;
+  const feedbackToken = tokenRef
+    ? {
+        volume: {
+          name: 'feedback-token',
+          secret: {
+            secretName: tokenRef.name,
+            items: [{ key: tokenRef.key, path: 'token' }],
+            defaultMode: 0o444,
+            optional: true,
+          },
+        },
+        volumeMount: { name: 'feedback-token', mountPath: FEEDBACK_TOKEN_DIR, readOnly: true },
+      }
+    : undefined;
+  if (feedbackToken) {
+    env.push({ name: ServeEnv.feedbackTokenFile, value: `${FEEDBACK_TOKEN_DIR}/token` });
+  }
 
   return {
     apiVersion: 'apps/v1',
@@ -155,10 +177,18 @@ export function desiredServingDeployment(
               resources: resourceRequirements({ ...resources, gpu: gpus }),
               securityContext: restrictedContainerSecurityContext,
               terminationMessagePolicy: 'FallbackToLogsOnError',
-              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, storeAccess.volumeMount],
+              volumeMounts: [
+                { name: 'tmp', mountPath: '/tmp' },
+                storeAccess.volumeMount,
+                ...(feedbackToken ? [feedbackToken.volumeMount] : []),
+              ],
             },
           ],
-          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }, storeAccess.volume],
+          volumes: [
+            { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+            storeAccess.volume,
+            ...(feedbackToken ? [feedbackToken.volume] : []),
+          ],
         },
       },
     },
