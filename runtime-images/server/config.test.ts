@@ -29,6 +29,41 @@ describe('serverConfigFromEnv', () => {
     });
   });
 
+  it('bounds shutdown within a 30 s grace period by default, and feedback is off without a token', () => {
+    const config = serverConfigFromEnv(env);
+    expect(config).toMatchObject({
+      shutdownDelayMs: 5000,
+      drainTimeoutMs: 15_000,
+      flushTimeoutMs: 5000,
+      feedbackTokenFile: undefined,
+      recentRequests: { maxRequests: 10_000, maxBytes: 64 * 1024 * 1024, maxLabelled: 50_000 },
+    });
+    expect(config.shutdownDelayMs + config.drainTimeoutMs + config.flushTimeoutMs).toBeLessThan(
+      30_000,
+    );
+  });
+
+  it('reads the feedback token file, memory bounds and shutdown bounds from the environment', () => {
+    expect(
+      serverConfigFromEnv({
+        ...env,
+        LATHE_FEEDBACK_TOKEN_FILE: '/var/run/lathe/feedback-token/token',
+        LATHE_RECENT_REQUESTS: '100',
+        LATHE_RECENT_REQUESTS_MAX_BYTES: '1048576',
+        LATHE_DRAIN_TIMEOUT_MS: '2000',
+        LATHE_FLUSH_TIMEOUT_MS: '1000',
+      }),
+    ).toMatchObject({
+      feedbackTokenFile: '/var/run/lathe/feedback-token/token',
+      recentRequests: { maxRequests: 100, maxBytes: 1048576, maxLabelled: 500 },
+      drainTimeoutMs: 2000,
+      flushTimeoutMs: 1000,
+    });
+    expect(() => serverConfigFromEnv({ ...env, LATHE_DRAIN_TIMEOUT_MS: '-1' })).toThrow(
+      'LATHE_DRAIN_TIMEOUT_MS',
+    );
+  });
+
   it('sets the input and connection limits from the environment, defaults otherwise', () => {
     expect(serverConfigFromEnv(env).limits).toEqual({
       maxJsonDepth: 32,

@@ -14,7 +14,11 @@ import {
   RuntimeEnvError,
   ServeEnv,
 } from '../../contract/runtime-env.js';
-import { DEFAULT_SERVER_LIMITS, type ServerLimits } from './server.js';
+import { DEFAULT_RECENT_REQUESTS_LIMITS, type RecentRequestsLimits } from './feedback.js';
+import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_SERVER_LIMITS, type ServerLimits } from './server.js';
+
+/** After draining, how long the request log and labels get to be written before exit. */
+export const DEFAULT_FLUSH_TIMEOUT_MS = 5000;
 
 export interface ServerConfig {
   namespace: string;
@@ -37,6 +41,14 @@ export interface ServerConfig {
   feedbackUri: string | undefined;
   backend: BackendChoice;
   shutdownDelayMs: number;
+  /** After the listener closed, how long requests in flight may take (then 503). */
+  drainTimeoutMs: number;
+  /** Then how long writing the request log and labels may take before exit. */
+  flushTimeoutMs: number;
+  /** The file holding the bearer token `:feedback` needs; unset: feedback is disabled. */
+  feedbackTokenFile: string | undefined;
+  /** What is remembered for feedback. */
+  recentRequests: RecentRequestsLimits;
   /** Names the files this replica writes. */
   podName: string;
   objectStore: ObjectStoreConfig;
@@ -75,6 +87,15 @@ export function serverConfigFromEnv(env: Record<string, string | undefined>): Se
         .optional(),
       [ServeEnv.backend]: BackendChoiceSchema.default('auto'),
       [ServeEnv.shutdownDelayMs]: int(0, 600_000).default(5000),
+      [ServeEnv.drainTimeoutMs]: int(0, 3_600_000).default(DEFAULT_DRAIN_TIMEOUT_MS),
+      [ServeEnv.flushTimeoutMs]: int(0, 3_600_000).default(DEFAULT_FLUSH_TIMEOUT_MS),
+      [ServeEnv.feedbackTokenFile]: z.string().min(1).optional(),
+      [ServeEnv.recentRequests]: int(0, 10_000_000).default(
+        DEFAULT_RECENT_REQUESTS_LIMITS.maxRequests,
+      ),
+      [ServeEnv.recentRequestsMaxBytes]: int(0, 64 * 1024 * 1024 * 1024).default(
+        DEFAULT_RECENT_REQUESTS_LIMITS.maxBytes,
+      ),
       [ServeEnv.podName]: z.string().min(1).optional(),
       ...limitVariables,
     }),
@@ -99,6 +120,15 @@ export function serverConfigFromEnv(env: Record<string, string | undefined>): Se
     feedbackUri: e[ServeEnv.feedbackUri] as string | undefined,
     backend: e[ServeEnv.backend] as BackendChoice,
     shutdownDelayMs: e[ServeEnv.shutdownDelayMs] as number,
+    drainTimeoutMs: e[ServeEnv.drainTimeoutMs] as number,
+    flushTimeoutMs: e[ServeEnv.flushTimeoutMs] as number,
+    feedbackTokenFile: e[ServeEnv.feedbackTokenFile] as string | undefined,
+    recentRequests: {
+      maxRequests: e[ServeEnv.recentRequests] as number,
+      maxBytes: e[ServeEnv.recentRequestsMaxBytes] as number,
+      // First label wins over five times the requests remembered (about 100 bytes an ID).
+      maxLabelled: 5 * (e[ServeEnv.recentRequests] as number),
+    },
     podName: (e[ServeEnv.podName] as string | undefined) ?? hostname(),
     objectStore: objectStoreFromEnv(env),
     limits,

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { JsonLinesSink } from './json-lines-sink.js';
+import { closeWithin, JsonLinesSink } from './json-lines-sink.js';
 
 function sink(
   options: { fail?: () => boolean; maxBufferedBytes?: number; maxLinesPerFile?: number } = {},
@@ -86,5 +86,33 @@ describe('JsonLinesSink', () => {
     s.add({ n: 1 });
     await s.close();
     expect(counts.dropped).toBe(1);
+  });
+
+  it('closes sinks within a time bound, counting what a hung store never took', async () => {
+    vi.useFakeTimers();
+    const hung = new JsonLinesSink({
+      kind: 'labels',
+      bucket: 'lathe',
+      prefix: 'feedback/ns/iris/',
+      writer: 'w',
+      flushIntervalMs: 1000,
+      write: () => new Promise<void>(() => undefined),
+    });
+    const { s: healthy, files } = sink();
+    hung.add({ n: 1 });
+    hung.add({ n: 2 });
+    healthy.add({ n: 3 });
+    const closing = closeWithin([hung, healthy, undefined], 500);
+    await vi.advanceTimersByTimeAsync(499);
+    expect(files.size).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await closing).toEqual({ complete: false, unwritten: 2 });
+  });
+
+  it('closes sinks that write in time as complete', async () => {
+    const { s, files } = sink();
+    s.add({ n: 1 });
+    expect(await closeWithin([s], 10_000)).toEqual({ complete: true, unwritten: 0 });
+    expect(files.size).toBe(1);
   });
 });

@@ -7,6 +7,9 @@
  * on `close` (shutdown). When the buffer is full (`maxBufferedBytes`) a record is dropped and
  * counted rather than slowing requests down or growing memory without bound; a failed write is
  * retried at the next flush while the lines still fit, and dropped otherwise.
+ *
+ * At shutdown `closeWithin` closes the sinks with a time bound: a store that does not answer
+ * cannot keep the pod past its grace period; what was not written by then is counted and lost.
  */
 import { type FeedbackKind, feedbackFileKey } from '../../contract/object-store-layout.js';
 
@@ -32,6 +35,8 @@ export class JsonLinesSink {
   private bytes = 0;
   private firstAt: Date | undefined;
   private seq = 0;
+  /** Records of the write in progress. */
+  private writing = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private readonly maxBufferedBytes: number;
@@ -70,6 +75,11 @@ export class JsonLinesSink {
     return this.lines.length;
   }
 
+  /** Records not written yet: buffered, or in a write still in progress. */
+  get unwritten(): number {
+    return this.lines.length + this.writing;
+  }
+
   /** Writes whatever is buffered as one file; resolves when it (and any earlier flush) is done. */
   flush(): Promise<void> {
     this.flushing = this.flushing.then(() => this.writeBuffered());
@@ -103,10 +113,13 @@ export class JsonLinesSink {
       this.options.writer,
       this.seq++,
     );
+    this.writing = lines.length;
     try {
       await this.options.write(this.options.bucket, key, Buffer.from(lines.join('')));
+      this.writing = 0;
       this.options.onWritten?.(lines.length);
     } catch (error) {
+      this.writing = 0;
       this.options.onWriteFailure?.(error);
       if (this.bytes + bytes <= this.maxBufferedBytes) {
         // Keep them for the next flush, ahead of what arrived meanwhile.
@@ -117,5 +130,30 @@ export class JsonLinesSink {
         this.options.onDropped?.(lines.length);
       }
     }
+  }
+}
+
+/**
+ * Closes `sinks` (writing what they buffer), waiting at most `timeoutMs`. Resolves with whether
+ * they all finished and how many records were still unwritten when it gave up (0 when done).
+ */
+export async function closeWithin(
+  sinks: readonly (JsonLinesSink | undefined)[],
+  timeoutMs: number,
+): Promise<{ complete: boolean; unwritten: number }> {
+  const open = sinks.filter((s): s is JsonLinesSink => s !== undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    const complete = await Promise.race([
+      Promise.all(open.map((s) => s.close())).then(() => true),
+      timedOut,
+    ]);
+    const unwritten = complete ? 0 : open.reduce((n, s) => n + s.unwritten, 0);
+    return { complete, unwritten };
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -9,8 +9,12 @@
  * and a `serve` failure in the termination message — it never becomes ready. An unreachable
  * object store is retried with backoff while the server stays not ready.
  *
- * SIGTERM / SIGINT: readiness goes false, in-flight requests drain, the request log and labels
- * are flushed, exit 0.
+ * SIGTERM / SIGINT, bounded so the pod exits within its 30 s grace period by default:
+ * readiness goes false and the buffered request log and labels start being written at once;
+ * requests are answered for `LATHE_SHUTDOWN_DELAY_MS` (5 s) while endpoints drop the pod; in-flight
+ * requests get `LATHE_DRAIN_TIMEOUT_MS` (15 s), then are answered 503; the request log and
+ * labels get `LATHE_FLUSH_TIMEOUT_MS` (5 s) to be written (what is not is counted in the log);
+ * exit 0. A backstop timer exits 1 should any step overrun its bound.
  */
 import { type Logger, pino } from 'pino';
 import { ObjectStore, StorageUnavailableError } from '../../contract/object-store.js';
@@ -25,7 +29,8 @@ import {
   readLayersArtifact,
 } from '../tensorflow/layers-artifact.js';
 import { type ServerConfig, serverConfigFromEnv } from './config.js';
-import { JsonLinesSink } from './json-lines-sink.js';
+import { FeedbackTokenFile } from './feedback-token.js';
+import { closeWithin, JsonLinesSink } from './json-lines-sink.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import { ArtifactError, type ServedModel, servedModelOf } from './model.js';
 import { InferenceServer } from './server.js';
@@ -154,7 +159,17 @@ async function main(): Promise<void> {
   const metrics = createServerMetrics();
   const store = new ObjectStore(config.objectStore);
   const { requestLog, labelLog } = feedbackSinks(config, store, metrics, log);
-  const server = new InferenceServer({ ...config, metrics, log, requestLog, labelLog });
+  const feedbackToken = new FeedbackTokenFile(config.feedbackTokenFile, (error) =>
+    log.warn({ err: error }, 'Failed to read the feedback token file; feedback is disabled'),
+  );
+  const server = new InferenceServer({
+    ...config,
+    metrics,
+    log,
+    requestLog,
+    labelLog,
+    feedbackToken,
+  });
   const port = await server.listen();
   log.info(
     { port, model: config.modelName, version: config.modelVersion, uri: config.modelUri },
@@ -165,10 +180,28 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'Received a signal; shutting down');
-    await server.shutdown();
-    await Promise.all([requestLog?.close(), labelLog?.close()]);
-    log.info('Drained and flushed; exiting');
+    const { shutdownDelayMs, drainTimeoutMs, flushTimeoutMs } = config;
+    log.info(
+      { signal, shutdownDelayMs, drainTimeoutMs, flushTimeoutMs },
+      'Received a signal; shutting down',
+    );
+    const backstopMs = shutdownDelayMs + drainTimeoutMs + flushTimeoutMs + 2000;
+    setTimeout(() => {
+      log.error({ backstopMs }, 'Shutdown overran its bounds; exiting');
+      process.exit(1);
+    }, backstopMs).unref();
+    // What is buffered now goes out while requests drain; the final flush then has little left.
+    void requestLog?.flush();
+    void labelLog?.flush();
+    const { unanswered } = await server.shutdown();
+    const flushed = await closeWithin([requestLog, labelLog], flushTimeoutMs);
+    if (!flushed.complete) {
+      log.warn(
+        { unwritten: flushed.unwritten, flushTimeoutMs },
+        'The request log and labels were not all written in time; the rest is lost',
+      );
+    }
+    log.info({ unanswered, flushed: flushed.complete }, 'Drained and flushed; exiting');
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

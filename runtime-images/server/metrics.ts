@@ -21,6 +21,7 @@ export interface ServerMetrics {
   requestLogRecords: Counter<'outcome'>;
   requestLogWriteFailures: Counter;
   feedbackRows: Counter<'model' | 'version' | 'outcome'>;
+  feedbackRefused: Counter<'model' | 'version' | 'reason'>;
   liveAccuracy: Gauge<'model' | 'version'>;
   liveMeanAbsoluteError: Gauge<'model' | 'version'>;
 }
@@ -88,6 +89,12 @@ export function createServerMetrics(): ServerMetrics {
       name: 'lathe_feedback_rows_total',
       help: 'Labelled rows received, by outcome: correct or incorrect (classification), scored (regression), or unmatched (this replica no longer held the prediction).',
       labelNames: ['model', 'version', 'outcome'],
+      registers,
+    }),
+    feedbackRefused: new Counter({
+      name: 'lathe_feedback_refused_total',
+      help: 'Feedback submissions refused, by reason: conflict (the request already has a label; the first stands), unauthorized (no or a wrong bearer token), disabled (no token configured).',
+      labelNames: ['model', 'version', 'reason'],
       registers,
     }),
     liveAccuracy: new Gauge({

@@ -150,6 +150,12 @@ describe('InferenceServer with PII columns', () => {
       log: pino({ level: 'silent' }),
       requestLog,
       labelLog,
+      feedbackToken: {
+        authorize: async (header) =>
+          header === 'Bearer t'
+            ? { allowed: true }
+            : { allowed: false, status: 401, message: 'wrong token' },
+      },
     });
     base = `http://127.0.0.1:${await server.listen()}`;
     server.setModel(model);
@@ -159,7 +165,7 @@ describe('InferenceServer with PII columns', () => {
   const post = (path: string, body: unknown) =>
     fetch(`${base}${path}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: 'Bearer t' },
       body: JSON.stringify(body),
     });
 

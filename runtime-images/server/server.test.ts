@@ -1,15 +1,21 @@
 /**
  * The server in process, on loopback, with a really trained model loaded through the real
  * verification path from an in-memory store: protocol answers, errors, batching, metrics,
- * feedback and draining. (`server.itest.ts` runs the real program against MinIO.)
+ * feedback (minted request IDs, the bearer token, first label wins, the label schema) and
+ * draining, bounded by its deadline. (`server.itest.ts` and `feedback.itest.ts` run the real
+ * program against MinIO.)
  */
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { manifestFor } from '../../contract/manifest.js';
 import { ObjectNotFoundError } from '../../contract/object-store.js';
 import { MANIFEST_FILE } from '../../contract/object-store-layout.js';
 import { prepareRecord } from '../../contract/prepared-data.js';
+import { FeedbackTokenFile } from './feedback-token.js';
 import {
   expectedOutputs,
   type FixtureArtifact,
@@ -188,6 +194,10 @@ describe('InferenceServer', () => {
     });
   const requestLog = sinkOf('requests');
   const labelLog = sinkOf('labels');
+  const tokenDir = mkdtempSync(path.join(os.tmpdir(), 'lathe-server-test-'));
+  const tokenFile = path.join(tokenDir, 'token');
+  writeFileSync(tokenFile, 'label-writer-token\n');
+  const authorized = { authorization: 'Bearer label-writer-token' };
 
   beforeAll(async () => {
     server = new InferenceServer({
@@ -204,6 +214,7 @@ describe('InferenceServer', () => {
       log: pino({ level: 'silent' }),
       requestLog,
       labelLog,
+      feedbackToken: new FeedbackTokenFile(tokenFile),
     });
     const port = await server.listen();
     base = `http://127.0.0.1:${port}`;
@@ -221,6 +232,7 @@ describe('InferenceServer', () => {
   });
   afterAll(async () => {
     await server.shutdown();
+    rmSync(tokenDir, { recursive: true, force: true });
   });
 
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
@@ -289,6 +301,8 @@ describe('InferenceServer', () => {
       outputs: { name: string; data: unknown[] }[];
     };
     expect(body.id).toBe('client-7');
+    // The request ID is the server's own: where a labelling client finds it.
+    expect(body).toMatchObject({ parameters: { request_id: tabular.headers.get('x-request-id') } });
     expect(body.model_version).toBe('1');
     expect(body.outputs[0]!.data).toEqual(Array.from(Float32Array.from(expected)));
     const prepared = rows.flatMap((r) => prepareRecord(artifact.schema, r));
@@ -298,6 +312,7 @@ describe('InferenceServer', () => {
     const tensorBody = (await tensor.json()) as typeof body;
     expect(tensorBody.outputs).toEqual(body.outputs);
     expect(tensorBody.id).toBe(tensor.headers.get('x-request-id'));
+    expect(tensorBody).not.toHaveProperty('parameters');
   });
 
   it('serves V2 metadata', async () => {
@@ -394,13 +409,34 @@ describe('InferenceServer', () => {
     );
   });
 
-  it('keeps a well-formed client request ID', async () => {
+  it('mints every request ID, keeping a client’s own only for correlation', async () => {
     const response = await post(
       '/v1/models/iris:predict',
       { instances: [rows[0]] },
       { 'x-request-id': 'abc-123' },
     );
-    expect(response.headers.get('x-request-id')).toBe('abc-123');
+    const minted = response.headers.get('x-request-id')!;
+    expect(minted).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(response.headers.get('x-correlation-id')).toBe('abc-123');
+    const again = await post(
+      '/v1/models/iris:predict',
+      { instances: [rows[0]] },
+      { 'x-request-id': 'abc-123' },
+    );
+    expect(again.headers.get('x-request-id')).not.toBe(minted);
+    // A label names the minted ID; the client's is no key.
+    const byClientId = await post(
+      '/v1/models/iris:feedback',
+      { request_id: 'abc-123', labels: ['setosa'] },
+      authorized,
+    );
+    expect(byClientId.status).toBe(400);
+    await requestLog.flush();
+    const logged = [...written.values()]
+      .flatMap((text) => text.trim().split('\n'))
+      .map((line) => JSON.parse(line) as { requestId: string; correlationId?: string })
+      .find((record) => record.requestId === minted);
+    expect(logged?.correlationId).toBe('abc-123');
   });
 
   it('runs concurrent requests in shared forward passes', async () => {
@@ -463,7 +499,11 @@ describe('InferenceServer', () => {
     const predicted = (
       (await response.json()) as { predictions: { label: string }[] }
     ).predictions.map((p) => p.label);
-    const right = await post('/v1/models/iris:feedback', { request_id: id, labels: predicted });
+    const right = await post(
+      '/v1/models/iris:feedback',
+      { request_id: id, labels: predicted },
+      authorized,
+    );
     expect(right.status).toBe(202);
     expect(await right.json()).toEqual({ request_id: id, rows: 2, matched: true, stored: true });
     const accuracy = async () =>
@@ -473,21 +513,98 @@ describe('InferenceServer', () => {
         )?.[1],
       );
     expect(await accuracy()).toBe(1);
+    // First label wins: a relabel is refused and counted, the score unchanged.
     const classes = artifact.schema.label.classes!;
     const wrong = predicted.map((label) => classes[(classes.indexOf(label) + 1) % classes.length]);
-    await post('/v1/models/iris:feedback', { request_id: id, labels: wrong });
-    expect(await accuracy()).toBe(0.5);
+    const relabel = await post(
+      '/v1/models/iris:feedback',
+      { request_id: id, labels: wrong },
+      authorized,
+    );
+    expect(relabel.status).toBe(409);
+    expect(await relabel.json()).toEqual({
+      error: `request ${id} already has a label; the first label stands`,
+    });
+    expect(await accuracy()).toBe(1);
 
-    const count = await post('/v1/models/iris:feedback', { request_id: id, labels: ['setosa'] });
+    const second = await post('/v1/models/iris:predict', { instances: rows.slice(0, 2) });
+    const secondId = second.headers.get('x-request-id')!;
+    const count = await post(
+      '/v1/models/iris:feedback',
+      { request_id: secondId, labels: ['setosa'] },
+      authorized,
+    );
     expect(count.status).toBe(400);
     expect(((await count.json()) as { error: string }).error).toContain(
       'had 2 rows; 1 labels were given',
     );
-    const unknown = await post('/v1/models/iris:feedback', {
-      request_id: 'elsewhere',
-      labels: ['setosa'],
-    });
+    // A refused submission does not use up the request's one label.
+    const fixed = await post(
+      '/v1/models/iris:feedback',
+      { request_id: secondId, labels: wrong },
+      authorized,
+    );
+    expect(fixed.status).toBe(202);
+    expect(await accuracy()).toBe(0.5);
+
+    const elsewhere = '0f0f0f0f-0000-4000-8000-000000000000';
+    const unknown = await post(
+      '/v1/models/iris:feedback',
+      { request_id: elsewhere, labels: ['setosa'] },
+      authorized,
+    );
     expect(await unknown.json()).toMatchObject({ matched: false, stored: true });
+    const unknownAgain = await post(
+      '/v1/models/iris:feedback',
+      { request_id: elsewhere, labels: ['virginica'] },
+      authorized,
+    );
+    expect(unknownAgain.status).toBe(409);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toContain(
+      'lathe_feedback_refused_total{model="iris",version="1",reason="conflict"} 2',
+    );
+  });
+
+  it.each([
+    ['no token', {}, 401, 'feedback needs "Authorization: Bearer <token>"'],
+    [
+      'a wrong token',
+      { authorization: 'Bearer label-writer-tokem' },
+      401,
+      'the bearer token is not valid',
+    ],
+    ['another scheme', { authorization: 'Basic bGFiZWw6d3JpdGVy' }, 401, 'Authorization: Bearer'],
+  ])(
+    'refuses feedback with %s (%i), before reading the body',
+    async (_name, headers, status, message) => {
+      const response = await post(
+        '/v1/models/iris:feedback',
+        { request_id: '0f0f0f0f-0000-4000-8000-000000000001', labels: ['setosa'] },
+        headers,
+      );
+      expect(response.status).toBe(status);
+      expect(response.headers.get('www-authenticate')).toBe('Bearer realm="lathe-feedback"');
+      expect(((await response.json()) as { error: string }).error).toContain(message);
+    },
+  );
+
+  it.each([
+    [
+      'a label that is not a class',
+      { labels: ['rose'] },
+      'labels[0]: "rose" is not a class of the model; its classes are',
+    ],
+    ['an unknown field', { labels: ['setosa'], weight: 2 }, 'unknown field "weight"'],
+  ])('refuses %s with 400', async (_name, fields, message) => {
+    const predicted = await post('/v1/models/iris:predict', { instances: [rows[0]] });
+    const response = await post(
+      '/v1/models/iris:feedback',
+      { request_id: predicted.headers.get('x-request-id'), ...fields },
+      authorized,
+    );
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: string }).error).toContain(message);
   });
 
   it('writes sampled requests and labels as JSON Lines', async () => {
@@ -500,6 +617,7 @@ describe('InferenceServer', () => {
     expect(first.records[0]).toEqual(rows[0]);
     expect(first.features[0]).toHaveLength(6);
     const label = JSON.parse(labels[0]![1].split('\n')[0]!);
+    expect(label).not.toHaveProperty('correlationId');
     expect(label.labels).toHaveLength(2);
     expect(label.predictions).toHaveLength(2);
   });
@@ -608,6 +726,18 @@ describe('InferenceServer limits', () => {
     expect(text).toContain('send the body as application/json');
   });
 
+  it('disables feedback without a token: 403 saying how to enable it', async () => {
+    const response = await fetch(`http://127.0.0.1:${port}/v1/models/iris:feedback`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer anything' },
+      body: JSON.stringify({ request_id: '0f0f0f0f-0000-4000-8000-000000000000', label: 'setosa' }),
+    });
+    expect(response.status).toBe(403);
+    expect(((await response.json()) as { error: string }).error).toContain(
+      'feedback is disabled on this server: no token is configured; to enable it, set spec.requestLogging.feedback.tokenSecretRef',
+    );
+  });
+
   it('answers an unexpected failure with 500, internal error and the request ID only', async () => {
     const response = await fetch(`http://127.0.0.1:${port}/v1/models/iris:predict`, {
       method: 'POST',
@@ -668,5 +798,49 @@ describe('InferenceServer limits', () => {
     await new Promise((r) => setTimeout(r, 700));
     expect(await get()).toBe(200);
     agent.destroy();
+  });
+});
+
+describe('InferenceServer shutdown', () => {
+  it('answers a request still in flight at the drain deadline with 503 and stops in time', async () => {
+    const server = new InferenceServer({
+      modelName: 'iris',
+      modelVersion: '1',
+      port: 0,
+      bindAddress: '127.0.0.1',
+      batchMaxSize: 1,
+      batchMaxLatencyMs: 0,
+      maxRequestBytes: 64 * 1024,
+      requestLogSampleRate: 0,
+      shutdownDelayMs: 0,
+      drainTimeoutMs: 300,
+      metrics: createServerMetrics(),
+      log: pino({ level: 'silent' }),
+    });
+    const port = await server.listen();
+    server.setModel(await load('models/ns/iris/1/', artifact.digest));
+    // A slow client: headers and the start of a body, the rest never comes.
+    const { connect } = await import('node:net');
+    const body = JSON.stringify({ instances: [[0, 0, 0, 0, 0, 0]] });
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.on('data', (chunk) => (text += chunk));
+    socket.on('error', () => undefined);
+    socket.write(
+      `POST /v1/models/iris:predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, 5)}`,
+    );
+    await vi.waitFor(() => expect(server.requestsInFlight).toBe(1));
+    const started = performance.now();
+    const { unanswered } = await server.shutdown();
+    const tookMs = performance.now() - started;
+    expect(unanswered).toBe(1);
+    // The drain deadline, then at most the half second connections get to close.
+    expect(tookMs).toBeGreaterThanOrEqual(290);
+    expect(tookMs).toBeLessThan(300 + 500 + 300);
+    await closed;
+    expect(text).toMatch(/^HTTP\/1\.1 503 /);
+    expect(text).toMatch(/retry-after: 1\r\n/i);
+    expect(text).toContain('the server is shutting down and could not finish this request in time');
   });
 });

@@ -16,12 +16,18 @@
  *   POST /v1/models/<m>:feedback                            ground truth for an earlier request
  *   GET  /metrics                                           Prometheus
  *
- * Every response carries `x-request-id` (the client's, when it sent a well-formed one). Errors
+ * Every response carries `x-request-id`, minted here for every request (a random UUID): labels
+ * attach to it, so no client may choose it. A client's own `x-request-id` (or
+ * `x-correlation-id`) is kept only for correlation: echoed as `x-correlation-id`, written with
+ * the sampled request and in log lines. `:feedback` needs a bearer token (`feedback-token.ts`)
+ * and takes the first label of a request only (`feedback.ts`). Errors
  * are `{"error": "<message>"}`: 400 for a malformed or wrongly shaped request (also JSON nested
  * too deep, too many rows, a tensor too large), 404 for an unknown model, version or path, 405
  * for a wrong method, 408 for headers or a body that did not arrive in time, 413 for a body over
  * the limit, 415 for a body not declared `application/json`, 431 for headers too large, 503
- * (with `Retry-After`) while the model is not loaded or too many predictions are in flight.
+ * (with `Retry-After`) while the model is not loaded or too many predictions are in flight;
+ * for `:feedback` also 401 (no or a wrong token), 403 (feedback disabled: no token configured)
+ * and 409 (the request already has a label).
  * No request can crash the process: every handler's failure ends as a response, and an
  * unexpected one is a 500 that says `internal error` and the request ID, never the cause (that
  * goes to the log).
@@ -30,8 +36,11 @@
  * 300 s per request, checked every 30 s): a client trickling headers or a body is cut off after
  * `headersTimeoutMs` / `bodyTimeoutMs` with a 408, and `requestTimeoutMs` is the backstop for
  * any request.
+ *
+ * Shutdown is bounded: requests still in flight `drainTimeoutMs` after the listener closed are
+ * answered 503 (with `Retry-After`) and their connections closed, so one slow client cannot keep
+ * the pod past its grace period (`main.ts` then flushes the logs, bounded too).
  */
-import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -41,11 +50,14 @@ import type { FeedbackLabels, SampledRequest } from '../../contract/feedback-log
 import { Batcher } from './batcher.js';
 import {
   LiveScore,
+  mintRequestId,
   parseFeedback,
   RecentRequests,
+  type RecentRequestsLimits,
   type RememberedRequest,
   scoreRows,
 } from './feedback.js';
+import { type FeedbackAuthorizer, FeedbackTokenFile } from './feedback-token.js';
 import {
   checkJsonContentType,
   DEFAULT_MAX_JSON_DEPTH,
@@ -81,12 +93,19 @@ export interface InferenceServerOptions {
   requestLogSampleRate: number;
   /** After `shutdown()` starts, how long to keep answering before closing the listener. */
   shutdownDelayMs: number;
+  /**
+   * After the listener closed, how long requests in flight may take before they are answered
+   * 503 and their connections closed (default 15 s).
+   */
+  drainTimeoutMs?: number;
   metrics: ServerMetrics;
   log: Logger;
   requestLog?: JsonLinesSink | undefined;
   labelLog?: JsonLinesSink | undefined;
-  /** Requests remembered for feedback (default 10,000). */
-  recentRequests?: number;
+  /** What is remembered for feedback (default `DEFAULT_RECENT_REQUESTS_LIMITS`). */
+  recentRequests?: Partial<RecentRequestsLimits>;
+  /** Who may submit labels (`FeedbackTokenFile`); unset, feedback is disabled (403). */
+  feedbackToken?: FeedbackAuthorizer;
   /** Labelled rows the live score covers (default 1,000). */
   liveScoreWindow?: number;
   random?: () => number;
@@ -135,6 +154,9 @@ const MAX_HEADER_BYTES = 16 * 1024;
 const REFUSED_BODY_LINGER_MS = 2000;
 /** Seconds a client is asked to wait before retrying a 503. */
 const RETRY_AFTER_SECONDS = 1;
+export const DEFAULT_DRAIN_TIMEOUT_MS = 15_000;
+/** After the drain deadline's 503s, how long connections get to close before they are cut. */
+const SHUTDOWN_ANSWER_GRACE_MS = 500;
 
 /** An error answered with its status and message. */
 class HttpError extends Error {
@@ -143,12 +165,15 @@ class HttpError extends Error {
     message: string,
     /** Whether the connection is closed after the answer (the body was not read to its end). */
     readonly closeConnection = false,
+    /** Headers the answer carries. */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._:/+=-]{1,128}$/;
+/** A client's correlation ID as it is echoed and logged. */
+const CORRELATION_ID = /^[A-Za-z0-9._:/+=-]{1,128}$/;
 
 interface PredictionRoute {
   kind: 'predict';
@@ -173,9 +198,13 @@ export class InferenceServer {
   private readonly random: () => number;
   private drained: (() => void) | undefined;
   private readonly limits: ServerLimits;
+  /** Requests being answered, with their request IDs: what a drain waits for. */
+  private readonly active = new Map<http.ServerResponse, string>();
+  private readonly feedbackToken: FeedbackAuthorizer;
 
   constructor(private readonly options: InferenceServerOptions) {
-    this.recent = new RecentRequests(options.recentRequests ?? 10_000);
+    this.recent = new RecentRequests(options.recentRequests);
+    this.feedbackToken = options.feedbackToken ?? new FeedbackTokenFile(undefined);
     this.liveScore = new LiveScore(options.liveScoreWindow ?? 1000);
     this.random = options.random ?? Math.random;
     const limits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
@@ -277,12 +306,14 @@ export class InferenceServer {
   }
 
   /**
-   * Graceful shutdown: readiness goes false at once; requests are still answered (with
-   * `Connection: close`) for `shutdownDelayMs` so that endpoints drop this pod first; then the
-   * listener closes, idle connections are closed, and this resolves when every request in
-   * flight has been answered.
+   * Graceful shutdown, bounded in time: readiness goes false at once; requests are still
+   * answered (with `Connection: close`) for `shutdownDelayMs` so that endpoints drop this pod
+   * first; then the listener closes, idle connections are closed, and requests in flight get
+   * `drainTimeoutMs` to finish. Those still unanswered then are answered 503 with `Retry-After`
+   * (a retry reaches another replica) and every connection is closed. Resolves with how many
+   * requests the deadline cut short.
    */
-  async shutdown(): Promise<void> {
+  async shutdown(): Promise<{ unanswered: number }> {
     if (!this.draining) {
       this.draining = true;
       this.options.metrics.ready.set(
@@ -297,9 +328,40 @@ export class InferenceServer {
     await new Promise((r) => setTimeout(r, this.options.shutdownDelayMs));
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
-    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+    let unanswered = 0;
+    if (this.active.size > 0) {
+      const drained = new Promise<void>((resolve) => (this.drained = resolve));
+      const drainTimeoutMs = this.options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+      if (!(await settlesWithin(drained, drainTimeoutMs))) {
+        unanswered = this.active.size;
+        this.options.log.warn(
+          { unanswered, drainTimeoutMs, requestIds: [...this.active.values()].slice(0, 20) },
+          'Requests still in flight at the drain deadline; answering them 503 and closing',
+        );
+        for (const [res, requestId] of this.active) this.refuseAtShutdown(res, requestId);
+        if (!(await settlesWithin(closed, SHUTDOWN_ANSWER_GRACE_MS))) {
+          this.server.closeAllConnections();
+        }
+      }
+    }
     this.server.closeIdleConnections();
     await closed;
+    return { unanswered };
+  }
+
+  /** Answers a request the drain deadline cut short: 503, retry elsewhere, connection closed. */
+  private refuseAtShutdown(res: http.ServerResponse, requestId: string): void {
+    if (res.headersSent) return;
+    res.setHeader('retry-after', String(RETRY_AFTER_SECONDS));
+    this.sendError(
+      res,
+      requestId,
+      new HttpError(
+        503,
+        'the server is shutting down and could not finish this request in time; retry it',
+        true,
+      ),
+    );
   }
 
   private runBatch(model: ServedModel, items: PreparedRows[]): Float32Array[] {
@@ -331,20 +393,30 @@ export class InferenceServer {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const header = req.headers['x-request-id'];
-    const requestId = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const path = q === -1 ? url : url.slice(0, q);
-    const route = this.route(req.method ?? 'GET', path);
-    if (route.kind === 'predict') {
-      await this.predict(req, res, requestId, route);
-      return;
-    }
+    const requestId = mintRequestId();
+    const correlationId = correlationIdOf(req);
+    if (correlationId !== undefined) res.setHeader('x-correlation-id', correlationId);
+    this.active.set(res, requestId);
     try {
-      await route.answer(req, res, requestId);
-    } catch (error) {
-      this.sendError(res, requestId, error);
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const path = q === -1 ? url : url.slice(0, q);
+      const route = this.route(req.method ?? 'GET', path);
+      if (route.kind === 'predict') {
+        await this.predict(req, res, requestId, correlationId, route);
+        return;
+      }
+      try {
+        await route.answer(req, res, requestId);
+      } catch (error) {
+        this.sendError(res, requestId, error, correlationId);
+      }
+    } finally {
+      this.active.delete(res);
+      if (this.active.size === 0 && this.drained) {
+        this.drained();
+        this.drained = undefined;
+      }
     }
   }
 
@@ -419,10 +491,7 @@ export class InferenceServer {
         return { kind: 'predict', protocol: 'v1', ...this.modelRef(name!, undefined) };
       }
       if (verb === ':feedback') {
-        return other('POST', (req, res, id) => {
-          this.checkModel(name!, undefined);
-          return this.feedback(req, res, id);
-        });
+        return other('POST', (req, res, id) => this.feedback(req, res, id, name!));
       }
       return other('GET', (_q, res, id) => {
         this.checkModel(name!, undefined);
@@ -470,6 +539,7 @@ export class InferenceServer {
     req: http.IncomingMessage,
     res: http.ServerResponse,
     requestId: string,
+    correlationId: string | undefined,
     route: PredictionRoute & { name?: string; version?: string },
   ): Promise<void> {
     const started = performance.now();
@@ -502,7 +572,7 @@ export class InferenceServer {
         const predictions = predictionsOf(model.schema, outputs, rows.rows, model.outputWidth);
         status = 200;
         this.sendBody(res, requestId, 200, v1PredictResponse(predictions));
-        this.afterPrediction(requestId, 'v1', model, rows, outputs);
+        this.afterPrediction(requestId, correlationId, 'v1', model, rows, outputs);
       } else {
         const request = parseV2Infer(model, body, this.limits);
         const outputs = await batcher.submit(request.rows);
@@ -517,27 +587,32 @@ export class InferenceServer {
             outputs,
             request.rows.rows,
             request.outputs,
+            requestId,
           ),
         );
-        this.afterPrediction(requestId, 'v2', model, request.rows, outputs);
+        this.afterPrediction(
+          requestId,
+          correlationId ?? request.id,
+          'v2',
+          model,
+          request.rows,
+          outputs,
+        );
       }
     } catch (error) {
-      status = this.sendError(res, requestId, error);
+      status = this.sendError(res, requestId, error, correlationId);
     } finally {
       this.inFlight--;
       this.bound.inFlight.dec();
       this.requestCounter(route.protocol, status).inc();
       this.bound.latency[route.protocol].observe((performance.now() - started) / 1000);
-      if (this.inFlight === 0 && this.drained) {
-        this.drained();
-        this.drained = undefined;
-      }
     }
   }
 
   /** Remembers the request for feedback and samples it into the request log. */
   private afterPrediction(
     requestId: string,
+    correlationId: string | undefined,
     protocol: Protocol,
     model: ServedModel,
     rows: PreparedRows,
@@ -556,6 +631,7 @@ export class InferenceServer {
     if (this.random() >= this.options.requestLogSampleRate) return;
     const record: SampledRequest = {
       requestId,
+      ...(correlationId !== undefined ? { correlationId } : {}),
       time: new Date().toISOString(),
       model: model.name,
       modelVersion: model.version,
@@ -565,22 +641,55 @@ export class InferenceServer {
     log.add(record);
   }
 
+  /**
+   * `POST …:feedback`: the bearer token first (401 / 403, before the body is read), then the
+   * submission (`parseFeedback`: the model's classes or finite numbers, one per row), then
+   * first label wins (409 for a request already labelled on this replica).
+   */
   private async feedback(
     req: http.IncomingMessage,
     res: http.ServerResponse,
     requestId: string,
+    modelName: string,
   ): Promise<void> {
-    const model = this.loadedModel();
-    const submission = parseFeedback(model.schema, await this.readJson(req));
-    const remembered = this.recent.get(submission.requestId);
-    const { metrics } = this.options;
+    const { metrics, log } = this.options;
     const labels = { model: this.options.modelName, version: this.options.modelVersion };
+    const authorization = await this.feedbackToken.authorize(req.headers.authorization);
+    if (!authorization.allowed) {
+      metrics.feedbackRefused.inc({
+        ...labels,
+        reason: authorization.status === 401 ? 'unauthorized' : 'disabled',
+      });
+      throw new HttpError(
+        authorization.status,
+        authorization.message,
+        true,
+        authorization.status === 401 ? { 'www-authenticate': 'Bearer realm="lathe-feedback"' } : {},
+      );
+    }
+    this.checkModel(modelName, undefined);
+    const model = this.loadedModel();
+    const submission = parseFeedback(model.schema, await this.readJson(req), this.limits.maxRows);
+    const target = this.recent.find(submission.requestId);
+    if (target.kind === 'labelled') {
+      metrics.feedbackRefused.inc({ ...labels, reason: 'conflict' });
+      log.warn(
+        { requestId, labelledRequestId: submission.requestId, correlationId: correlationIdOf(req) },
+        'Refused a second label for a request; the first label stands',
+      );
+      throw new HttpError(
+        409,
+        `request ${submission.requestId} already has a label; the first label stands`,
+      );
+    }
+    const remembered = target.kind === 'remembered' ? target.request : undefined;
     if (remembered && remembered.rows !== submission.labels.length) {
       throw new HttpError(
         400,
         `request ${submission.requestId} had ${remembered.rows} rows; ${submission.labels.length} labels were given`,
       );
     }
+    this.recent.markLabelled(submission.requestId);
     if (remembered) {
       const scores = scoreRows(model.schema, model.outputWidth, remembered, submission.encoded);
       for (const score of scores) {
@@ -652,7 +761,12 @@ export class InferenceServer {
    * UnsupportedMediaTypeError as 415, anything else as 500 saying only `internal error` and the
    * request ID (the cause goes to the log, never to the client). Returns the status.
    */
-  private sendError(res: http.ServerResponse, requestId: string, error: unknown): number {
+  private sendError(
+    res: http.ServerResponse,
+    requestId: string,
+    error: unknown,
+    correlationId?: string,
+  ): number {
     let status = 500;
     let body: object = { error: 'internal error', request_id: requestId };
     if (error instanceof HttpError) {
@@ -665,15 +779,21 @@ export class InferenceServer {
       status = 415;
       body = { error: error.message };
     } else {
-      this.options.log.error({ err: error, requestId }, 'Failed to answer a request');
+      this.options.log.error(
+        { err: error, requestId, correlationId },
+        'Failed to answer a request',
+      );
     }
     if (res.headersSent) {
       res.destroy();
       return status;
     }
-    if (error instanceof HttpError && error.closeConnection) {
-      res.setHeader('connection', 'close');
-      lingerBeforeClosing(res.socket);
+    if (error instanceof HttpError) {
+      for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+      if (error.closeConnection) {
+        res.setHeader('connection', 'close');
+        lingerBeforeClosing(res.socket);
+      }
     }
     this.sendJson(res, requestId, status, body);
     return status;
@@ -689,6 +809,7 @@ export class InferenceServer {
   }
 
   private sendEmpty(res: http.ServerResponse, requestId: string, status: number): void {
+    if (res.headersSent) return;
     res.writeHead(status, this.headers(requestId, { 'content-length': '0' }));
     res.end();
   }
@@ -700,6 +821,8 @@ export class InferenceServer {
     body: string,
     contentType = 'application/json',
   ): void {
+    // Answered already: the drain deadline cut this request short (`refuseAtShutdown`).
+    if (res.headersSent) return;
     res.writeHead(
       status,
       this.headers(requestId, {
@@ -730,6 +853,28 @@ function rowsOf(model: ServedModel, request: RememberedRequest) {
     features,
     predictions: predictionsOf(model.schema, request.outputs, request.rows, model.outputWidth),
   };
+}
+
+/**
+ * The client's own ID for a request (`x-correlation-id`, else `x-request-id`), when well-formed:
+ * echoed and logged for correlation, never the request's ID.
+ */
+function correlationIdOf(req: http.IncomingMessage): string | undefined {
+  const header = req.headers['x-correlation-id'] ?? req.headers['x-request-id'];
+  return typeof header === 'string' && CORRELATION_ID.test(header) ? header : undefined;
+}
+
+/** Whether `promise` settles within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function safeDecode(segment: string): string {

@@ -263,13 +263,19 @@ function readRequestedOutputs(schema: PreparedSchema, value: unknown): string[] 
   });
 }
 
-/** The V2 response body for `outputs` (`rows × width`) of a request. */
+/**
+ * The V2 response body for `outputs` (`rows × width`) of a request. `id` is the request's own
+ * `id` (the protocol echoes it) or, when it had none, the server's request ID; the server's ID
+ * is also under `parameters.request_id` when the two differ, so a labelling client finds it.
+ */
 export function v2InferResponse(
   model: { name: string; version: string; schema: PreparedSchema; outputWidth: number },
   id: string,
   outputs: Float32Array,
   rows: number,
   requested: string[] | undefined,
+  /** The server's request ID; under `parameters.request_id` when `id` is the client's own. */
+  requestId: string = id,
 ): string {
   const { schema, outputWidth: width } = model;
   const wanted = requested ?? v2OutputNames(schema);
@@ -290,6 +296,7 @@ export function v2InferResponse(
     model_name: model.name,
     model_version: model.version,
     id,
+    ...(requestId !== id ? { parameters: { request_id: requestId } } : {}),
     outputs: tensors,
   });
 }
