@@ -101,6 +101,7 @@ export function testControllers(
       trainerGpu: runtimeImage('trainer-gpu'),
       server: runtimeImage('server'),
       retrain: runtimeImage('retrain'),
+      activator: runtimeImage('activator'),
     },
   });
   return names.length === 0 ? all : all.filter((c) => (names as string[]).includes(c.name));

@@ -72,6 +72,8 @@ export interface OperatorConfig {
     trainerGpu: string;
     server: string;
     retrain: string;
+    /** The activator that holds requests of InferenceServices scaled to zero. */
+    activator: string;
   };
   /**
    * Where a Dataset's HTTP source may connect, passed to every ingestion pod: CIDRs refused
@@ -214,6 +216,7 @@ const envSchema = z.object({
   LATHE_IMAGE_TRAINER_GPU: optional(image),
   LATHE_IMAGE_SERVER: optional(image),
   LATHE_IMAGE_RETRAIN: optional(image),
+  LATHE_IMAGE_ACTIVATOR: optional(image),
   LATHE_HTTP_SOURCE_DENY_CIDRS: optional(cidrList),
   LATHE_HTTP_SOURCE_ALLOW_CIDRS: optional(cidrList),
   KUBERNETES_SERVICE_HOST: optional(z.string()),
@@ -344,6 +347,7 @@ export function loadConfig(
       trainerGpu: e.LATHE_IMAGE_TRAINER_GPU ?? defaultImage('trainer-gpu'),
       server: e.LATHE_IMAGE_SERVER ?? defaultImage('server'),
       retrain: e.LATHE_IMAGE_RETRAIN ?? defaultImage('retrain'),
+      activator: e.LATHE_IMAGE_ACTIVATOR ?? defaultImage('activator'),
     },
     httpSource: {
       denyCIDRs: e.LATHE_HTTP_SOURCE_DENY_CIDRS ?? [],

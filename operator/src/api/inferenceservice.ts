@@ -74,6 +74,25 @@ const ReplicasSchema = withCel(
         .max(MAX_REPLICAS)
         .describe('Most replicas of the primary version.')
         .default(1),
+      scaleToZeroAfter: durationAtLeast(
+        'spec.replicas.scaleToZeroAfter',
+        '1s',
+        'With min 0: how long the service may go without a request before its replicas are removed (default 5m); the namespace activator then holds requests until one is ready again.',
+      ).optional(),
+      activationQueue: z
+        .number()
+        .int()
+        .min(0)
+        .max(10000)
+        .describe(
+          'With min 0: requests the activator holds while no replica is ready (default 100); more get 503 with Retry-After.',
+        )
+        .optional(),
+      activationTimeout: durationAtLeast(
+        'spec.replicas.activationTimeout',
+        '1s',
+        'With min 0: longest a request is held while no replica is ready (default 60s); then 503 with Retry-After.',
+      ).optional(),
     })
     .describe('Replica bounds of the primary version; the autoscaler moves between them.'),
   [
@@ -254,7 +273,7 @@ const ServedVersionSchema = z
 export const InferenceServiceStatusSchema = z
   .object({
     observedGeneration: observedGeneration.optional(),
-    conditions: conditionsList(['ModelResolved']).optional(),
+    conditions: conditionsList(['ModelResolved', 'ScaledToZero']).optional(),
     url: boundedString(
       'In-cluster URL of the service (KServe V1 and Open Inference Protocol V2).',
       2048,
@@ -286,6 +305,16 @@ export const InferenceServiceStatusSchema = z
           .optional(),
       })
       .describe('Load observed by the autoscaler.')
+      .optional(),
+    lastColdStart: z
+      .object({
+        seconds: z
+          .number()
+          .min(0)
+          .describe('From the activator’s request for a replica to the first ready replica.'),
+        at: z.iso.datetime({ offset: true }).describe('When the replica became ready.'),
+      })
+      .describe('The last start from zero (spec.replicas.min 0).')
       .optional(),
     drift: z
       .object({

@@ -54,6 +54,7 @@ export function controllers(
       access,
       image: config.images.server,
       piiMasterKey: config.piiMasterKey,
+      activatorImage: config.images.activator,
     }),
     retrainPolicyController({
       store,

@@ -4,6 +4,7 @@
  * the InferenceService, the planned versions and the operator's configuration in.
  */
 import type { V1EnvVar } from '@kubernetes/client-node';
+import { ACTIVATOR_POD_LABELS } from '../../../../contract/activator.js';
 import { feedbackPrefix, s3Uri } from '../../../../contract/object-store-layout.js';
 import { ServeEnv } from '../../../../contract/runtime-env.js';
 import type { InferenceService } from '../../api/inferenceservice.js';
@@ -195,9 +196,18 @@ export function desiredServingDeployment(
   };
 }
 
-/** The Service in front of every version's pods: traffic follows ready replicas. */
-export function desiredService(isvc: InferenceService, owner: OwnerReference): ServiceObject {
+/**
+ * The Service in front of every version's pods: traffic follows ready replicas. At zero
+ * (`scale-to-zero.ts`) it selects the namespace activator's pods instead, keeping its name and
+ * ClusterIP, and carries the scale-to-zero annotations.
+ */
+export function desiredService(
+  isvc: InferenceService,
+  owner: OwnerReference,
+  zero?: { route: 'servers' | 'activator'; annotations: Record<string, string> },
+): ServiceObject {
   const name = isvc.metadata.name ?? '';
+  const annotations = zero?.annotations ?? {};
   return {
     apiVersion: 'v1',
     kind: 'Service',
@@ -205,11 +215,15 @@ export function desiredService(isvc: InferenceService, owner: OwnerReference): S
       name,
       namespace: isvc.metadata.namespace,
       labels: childLabels('InferenceService', name),
+      ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
       ownerReferences: [owner],
     },
     spec: {
       type: 'ClusterIP',
-      selector: childLabels('InferenceService', name),
+      selector:
+        zero?.route === 'activator'
+          ? { ...ACTIVATOR_POD_LABELS }
+          : childLabels('InferenceService', name),
       ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
     },
   };

@@ -6,6 +6,8 @@
  * 2. resolve — the ModelVersions of the primary and the canary (`ModelResolved`);
  * 3. credentials — the servers' own object-store credentials (`<name>-serve-store`);
  * 4. autoscale — `lathe` mode: the pods' load and the replicas to run (`autoscale-step.ts`);
+ *    scale to zero — `min: 0`: zero replicas when idle, the Service on the namespace's
+ *    activator meanwhile (`scale-to-zero-step.ts`);
  * 5. deployments — the rollout plan; one Deployment per served version, the rest deleted;
  * 6. service — the Service in front of every version;
  * 7. disruption budget — the PodDisruptionBudget;
@@ -35,6 +37,12 @@ import { driftPolicyIndex, driftServiceOf, driftStep } from './drift.js';
 import { inferenceServiceIndexes, servicesOfModel } from './indexes.js';
 import { retentionStep } from './retention.js';
 import {
+  scaleToZeroIndexes,
+  scaleToZeroOwns,
+  scaleToZeroPermissions,
+  scaleToZeroStep,
+} from './scale-to-zero-step.js';
+import {
   credentialsStep,
   deploymentsStep,
   disruptionBudgetStep,
@@ -56,6 +64,8 @@ export interface InferenceServiceControllerOptions {
   fetchMetrics?: (url: string) => Promise<string>;
   /** The operator's PII master key (`LATHE_PII_KEY`): the servers get their namespace's key. */
   piiMasterKey?: string | undefined;
+  /** The activator image (`LATHE_IMAGE_ACTIVATOR`); without one, nothing scales to zero. */
+  activatorImage?: string | undefined;
 }
 
 export function inferenceServiceController(options: InferenceServiceControllerOptions) {
@@ -68,20 +78,26 @@ export function inferenceServiceController(options: InferenceServiceControllerOp
       owns(kinds.service),
       owns(kinds.podDisruptionBudget),
       owns(kinds.horizontalPodAutoscaler, { deletes: true }),
+      ...scaleToZeroOwns,
     ],
     watches: [
       watchesPodsOf('InferenceService'),
       watches(latheKinds.modelVersion, servicesOfModel),
       watches(latheKinds.retrainPolicy, driftServiceOf),
     ],
-    indexes: [...inferenceServiceIndexes, driftPolicyIndex],
-    permissions: [...objectStoreSecretPermissions, ...piiKeySecretPermissions],
+    indexes: [...inferenceServiceIndexes, driftPolicyIndex, ...scaleToZeroIndexes],
+    permissions: [
+      ...objectStoreSecretPermissions,
+      ...piiKeySecretPermissions,
+      ...scaleToZeroPermissions,
+    ],
     steps: [
       storageStep(store),
       retentionStep(store),
       resolveStep,
       credentialsStep(store),
       autoscaleStep(options.fetchMetrics),
+      scaleToZeroStep({ image: options.activatorImage, fetchMetrics: options.fetchMetrics }),
       piiKeyStep(options.piiMasterKey),
       deploymentsStep({ image: options.image, store }),
       serviceStep,

@@ -35,6 +35,7 @@ import {
   type Role,
   type ServedDeployment,
 } from './rollout.js';
+import { zeroAnnotations } from './scale-to-zero.js';
 import { modelResolvedCondition, rolloutReadiness, type ServingFacts } from './status.js';
 
 type ServingStep = Step<InferenceServiceObject, ServingFacts>;
@@ -167,11 +168,17 @@ export function deploymentsStep(options: { image: string; store: Access }): Serv
   };
 }
 
-/** Service: one in front of every version's pods; traffic follows ready replicas. */
+/**
+ * Service: one in front of every version's pods; traffic follows ready replicas. While the
+ * service is at zero (or waking) it selects the activator (`scale-to-zero.ts`).
+ */
 export const serviceStep: ServingStep = {
   name: 'service',
-  async run(isvc, ctx) {
-    await ctx.apply(kinds.service, desiredService(isvc, ownerOf(isvc)));
+  async run(isvc, ctx, facts) {
+    const zero = facts.zero
+      ? { route: facts.zero.route, annotations: zeroAnnotations(facts.zero) }
+      : undefined;
+    await ctx.apply(kinds.service, desiredService(isvc, ownerOf(isvc), zero));
     return undefined;
   },
 };
@@ -212,6 +219,15 @@ export const rolloutVerdictStep: ServingStep = {
   name: 'rollout verdict',
   async run(_isvc, _ctx, facts) {
     if (!facts.primary || !facts.plan) return undefined;
+    if (facts.zero?.atZero) {
+      return {
+        readiness: {
+          state: 'ready',
+          reason: 'ScaledToZero',
+          message: 'Scaled to zero: the activator holds requests while a replica starts',
+        },
+      };
+    }
     return { readiness: rolloutReadiness(facts.primary, facts.plan, facts.served ?? []) };
   },
 };

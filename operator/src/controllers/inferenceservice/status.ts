@@ -21,6 +21,7 @@ import {
   versionSelector,
 } from './desired.js';
 import { ROLLOUT_FAILURE_REASONS, type RolloutPlan, type ServedDeployment } from './rollout.js';
+import type { ZeroDecision } from './scale-to-zero.js';
 
 /** What the steps found, for later steps and the status. Rebuilt on every pass. */
 export interface ServingFacts {
@@ -36,6 +37,8 @@ export interface ServingFacts {
   plan: RolloutPlan;
   /** The serving Deployments that remain after the plan's deletions (deployments). */
   served: readonly ServedDeployment[];
+  /** Scale to zero's decision; undefined when the service does not scale to zero (scale to zero). */
+  zero: ZeroDecision | undefined;
   /** The newest drift a RetrainPolicy measured on the service; null when none did (drift). */
   drift: NonNullable<InferenceServiceStatus['drift']> | null;
 }
@@ -110,6 +113,8 @@ export function inferenceServiceStatus(
     url: serviceUrl(isvc),
     // null (none measured) is written as absent; undefined (the step did not run) is kept.
     drift: facts.drift === null ? undefined : facts.drift,
+    // Only once the scale-to-zero step ran: undefined there removes it (no longer min 0).
+    ...('zero' in facts ? { lastColdStart: facts.zero?.lastColdStart } : {}),
     load: facts.load
       ? {
           requestsPerSecond: round(facts.load.requestsPerSecond),
