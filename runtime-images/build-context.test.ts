@@ -17,7 +17,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { copiedSources, inContext } from '../scripts/images/context.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const nodeImages = ['operator', 'ingest', 'trainer', 'server', 'retrain'];
+const nodeImages = ['operator', 'ingest', 'trainer', 'server', 'retrain', 'activator'];
 
 /** The repository-relative files the build compiles (node_modules left out). */
 function compiledFiles(): string[] {
@@ -41,7 +41,7 @@ describe('the build context', () => {
 
   it('compiles the operator and every program the images run', () => {
     expect(files).toContain('operator/src/main.ts');
-    for (const program of ['ingest', 'trainer', 'server', 'retrain']) {
+    for (const program of ['ingest', 'trainer', 'server', 'retrain', 'activator']) {
       expect(files).toContain(`runtime-images/${program}/main.ts`);
     }
   });

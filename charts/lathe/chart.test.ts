@@ -569,7 +569,7 @@ describe('the chart', () => {
     expect(chart.appVersion).toBe(pkg.version);
     const container = operatorContainer(await render());
     expect(container.image).toBe(`ghcr.io/lathe-dev/lathe-operator:${pkg.version}`);
-    for (const name of ['ingest', 'trainer', 'server', 'retrain']) {
+    for (const name of ['ingest', 'trainer', 'server', 'retrain', 'activator']) {
       expect(envOf(container, `LATHE_IMAGE_${name.toUpperCase()}`)?.value).toBe(
         `ghcr.io/lathe-dev/lathe-${name}:${pkg.version}`,
       );

@@ -90,6 +90,7 @@ export const builtInImages: ImageMap = {
     env: cacheEnv(),
   },
   'ghcr.io/lathe-dev/lathe-retrain': tsProgram('runtime-images/retrain/main.ts'),
+  'ghcr.io/lathe-dev/lathe-activator': tsProgram('runtime-images/activator/main.ts'),
   'ghcr.io/lathe-dev/lathe-ingest': tsProgram('runtime-images/ingest/main.ts'),
   'ghcr.io/lathe-dev/lathe-trainer': trainer(),
   // The CUDA variant a TrainingJob asking for GPUs runs; here the same program, which uses a

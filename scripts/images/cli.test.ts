@@ -3,10 +3,11 @@ import { parse } from 'yaml';
 import { helmValues, parseArgs } from './cli.js';
 
 describe('npm run images arguments', () => {
-  it('builds all six by default', () => {
+  it('builds all seven by default', () => {
     expect(parseArgs([]).only).toEqual([
       'operator',
       'retrain',
+      'activator',
       'ingest',
       'server',
       'trainer-sklearn',

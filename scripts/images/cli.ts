@@ -43,6 +43,7 @@ const repoRoot = path.resolve(here, '../..');
 export const images = [
   { name: 'operator', base: 'NODE_IMAGE' },
   { name: 'retrain', base: 'NODE_IMAGE' },
+  { name: 'activator', base: 'NODE_IMAGE' },
   { name: 'ingest', base: 'NODE_IMAGE' },
   { name: 'server', base: 'NODE_IMAGE' },
   { name: 'trainer-sklearn', base: 'PYTHON_IMAGE' },
@@ -342,6 +343,7 @@ export function helmValues(
     ['trainer', 'trainer'],
     ['server', 'server'],
     ['retrain', 'retrain'],
+    ['activator', 'activator'],
   ];
   const present = runtime.filter(([name]) => pushed[name]);
   if (present.length > 0) {
