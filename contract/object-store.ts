@@ -106,6 +106,19 @@ export interface ListedObject {
   lastModified: Date | undefined;
 }
 
+/**
+ * Makes `client`'s multipart uploads start afresh instead of looking for an unfinished upload
+ * of the same key to resume: that look lists the bucket's uploads (ListBucketMultipartUploads),
+ * which credentials scoped to a prefix may not do (MinIO and S3 accept no prefix condition on
+ * it), and Lathe writes every object once, under a new key, so it has nothing to resume.
+ */
+function neverResumeUploads(client: Minio.Client): void {
+  const internal = client as unknown as { findUploadId?: unknown };
+  if (typeof internal.findUploadId !== 'function')
+    throw new Error('minio client without findUploadId: check neverResumeUploads against it');
+  internal.findUploadId = async () => undefined;
+}
+
 /** The files of a credentials directory (`ObjectStoreConfig.credentialsDir`). */
 export const CredentialsFile = {
   accessKey: 'accessKey',
@@ -179,6 +192,7 @@ export class ObjectStore {
       region: config.region ?? objectStoreDefaults.region,
       ...(config.uploadPartBytes ? { partSize: config.uploadPartBytes } : {}),
     });
+    neverResumeUploads(this.client);
   }
 
   /** Opens an object's body; a missing object or an unreachable store is classified. */

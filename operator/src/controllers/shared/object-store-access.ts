@@ -16,6 +16,8 @@
  * With `credentials: shared` (a store without STS), the Secret holds the operator's own key
  * instead, as before scoped credentials; `docs/security.md` says what that gives away.
  */
+import http from 'node:http';
+import https from 'node:https';
 import type { V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { AssumeRoleProvider } from 'minio/dist/esm/AssumeRoleProvider.mjs';
 import { CredentialsFile, type ObjectStoreConfig } from '../../../../contract/object-store.js';
@@ -172,32 +174,43 @@ export function credentialIssuer(
       },
     };
   }
+  const stsEndpoint = settings.stsEndpoint ?? store.endpoint;
+  // A connection per request, so none is left half-open by a store that restarted.
+  const transportAgent = stsEndpoint.startsWith('https:')
+    ? new https.Agent({ keepAlive: false })
+    : new http.Agent({ keepAlive: false });
   return {
     mode: 'scoped',
     lifetimeMs: settings.durationSeconds * 1000,
     async issue(grant, sessionName) {
       const provider = new AssumeRoleProvider({
-        stsEndpoint: settings.stsEndpoint ?? store.endpoint,
+        stsEndpoint,
         accessKey: store.accessKey,
         secretKey: store.secretKey,
         region: store.region,
         durationSeconds: settings.durationSeconds,
         policy: JSON.stringify(sessionPolicy(store.bucket, grant)),
         roleSessionName: sessionName.slice(0, 64),
+        transportAgent,
         ...(settings.roleArn ? { roleArn: settings.roleArn } : {}),
       });
       const issuedAt = Date.now();
+      let timer: NodeJS.Timeout | undefined;
       let credentials: Awaited<ReturnType<typeof provider.getCredentials>>;
       try {
-        credentials = await provider.getCredentials();
+        credentials = await Promise.race([
+          provider.getCredentials(),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(
+              () => reject(new Error(`no answer in ${STS_TIMEOUT_MS / 1000} s`)),
+              STS_TIMEOUT_MS,
+            );
+          }),
+        ]);
       } catch (error) {
-        throw Object.assign(
-          new Error(
-            `The object store's STS refused temporary credentials: ${(error as Error).message}`,
-            { cause: error },
-          ),
-          { reason: 'CredentialsUnavailable' },
-        );
+        throw stsError(error);
+      } finally {
+        clearTimeout(timer);
       }
       const sessionToken = credentials.getSessionToken();
       return {
@@ -208,6 +221,28 @@ export function credentialIssuer(
       };
     },
   };
+}
+
+/** How long the operator waits for the STS to answer. */
+const STS_TIMEOUT_MS = 15_000;
+
+/**
+ * The error of a failed `AssumeRole`, with the reason a status shows: `CredentialsRefused` when
+ * the STS answered with an error (the operator's key may not assume the role, a policy too
+ * large), `StorageUnavailable` when it could not be reached (retried with backoff).
+ */
+function stsError(error: unknown): Error {
+  const message = (error as Error).message ?? String(error);
+  const refused = /Unable to obtain credentials/.test(message);
+  return Object.assign(
+    new Error(
+      refused
+        ? `The object store's STS refused temporary credentials for a pod: ${message}`
+        : `The object store's STS could not be reached to issue a pod's credentials: ${message}`,
+      { cause: error },
+    ),
+    { reason: refused ? 'CredentialsRefused' : 'StorageUnavailable' },
+  );
 }
 
 /** Annotations of a credentials Secret: what it grants, until when (never a credential). */
