@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -139,12 +139,15 @@ describe('the inference server program', () => {
   const post = (p: string, body: unknown) =>
     fetch(`${server.base}${p}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: 'Bearer labeller-token' },
       body: JSON.stringify(body),
     });
 
   beforeAll(async () => {
+    const tokenFile = path.join(workDir, 'feedback-token');
+    await writeFile(tokenFile, 'labeller-token\n');
     server = await startServer(1, {
+      [ServeEnv.feedbackTokenFile]: tokenFile,
       [ServeEnv.requestLogSampleRate]: '1',
       [ServeEnv.requestLogFlushIntervalMs]: '200',
       [ServeEnv.feedbackUri]: `s3://${minio.bucket}/${feedbackPrefix(namespace, 'iris')}`,

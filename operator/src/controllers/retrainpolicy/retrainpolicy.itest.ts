@@ -691,11 +691,21 @@ describe('RetrainPolicy', () => {
   });
 
   it('retrains when the live accuracy on labelled feedback falls below the floor', async () => {
+    // :feedback takes labels only with the bearer token of the Secret the service names.
+    await client.create(builtin.secret, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'labelled-feedback', namespace },
+      stringData: { token: 'labeller-token' },
+    });
     await client.create(latheKinds.inferenceService.resource, {
       apiVersion: 'lathe.dev/v1alpha1',
       kind: 'InferenceService',
       metadata: { name: 'labelled', namespace },
-      spec: { model: { name: 'iris' } },
+      spec: {
+        model: { name: 'iris' },
+        requestLogging: { feedback: { tokenSecretRef: { name: 'labelled-feedback' } } },
+      },
     });
     await eventually(
       async () => {
@@ -725,7 +735,7 @@ describe('RetrainPolicy', () => {
       const wrong = species === 'setosa' ? 'virginica' : 'setosa';
       const labelled = await fetch(`${base}:feedback`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: 'Bearer labeller-token' },
         body: JSON.stringify({ request_id: requestId, labels: [wrong] }),
       });
       expect(labelled.status).toBe(202);
