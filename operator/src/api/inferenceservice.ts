@@ -231,6 +231,41 @@ const RequestLoggingSchema = z
   })
   .describe('Sampled logging of requests and predictions.');
 
+const LimitsSchema = z
+  .object({
+    maxInFlight: z
+      .number()
+      .int()
+      .min(1)
+      .max(100_000)
+      .describe(
+        'Predictions one server answers at once; more get 503 with Retry-After (keep the autoscaling target below it).',
+      )
+      .default(128),
+    maxRowsPerRequest: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .describe('Most rows (instances) one request may carry; more is a 400.')
+      .default(10_000),
+    headersTimeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(300)
+      .describe("Longest a client may take to send a request's headers; then 408.")
+      .default(10),
+    bodyTimeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(3600)
+      .describe("Longest a request's body may take to arrive after its headers; then 408.")
+      .default(30),
+  })
+  .describe('What one server accepts from clients (docs/server.md, "Limits and hostile clients").');
+
 /** `InferenceService.spec`. */
 export const InferenceServiceSpecSchema = withCel(
   z
@@ -242,6 +277,7 @@ export const InferenceServiceSpecSchema = withCel(
       resources: ResourcesSchema.optional(),
       batching: BatchingSchema.optional(),
       requestLogging: RequestLoggingSchema.prefault({}),
+      limits: LimitsSchema.prefault({}),
     })
     .describe('The desired state of the InferenceService.'),
   [

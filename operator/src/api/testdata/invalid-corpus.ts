@@ -572,6 +572,20 @@ export const invalidCorpus: readonly InvalidCase[] = [
     field: 'spec.requestLogging.sampleRate',
   },
   {
+    name: 'an in-flight limit of zero',
+    kind: 'InferenceService',
+    operation: 'create',
+    set: { 'spec.limits.maxInFlight': 0 },
+    field: 'spec.limits.maxInFlight',
+  },
+  {
+    name: 'a body timeout of an hour and more',
+    kind: 'InferenceService',
+    operation: 'create',
+    set: { 'spec.limits.bodyTimeoutSeconds': 3601 },
+    field: 'spec.limits.bodyTimeoutSeconds',
+  },
+  {
     name: 'request log retention of zero days',
     kind: 'InferenceService',
     operation: 'create',

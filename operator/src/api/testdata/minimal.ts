@@ -87,6 +87,12 @@ export const minimalManifests: Record<ExampleKind, DefaultsCase> = {
       model: { name: 'm' },
       replicas: { min: 1, max: 1 },
       requestLogging: { sampleRate: 0, retentionDays: 30 },
+      limits: {
+        maxInFlight: 128,
+        maxRowsPerRequest: 10_000,
+        headersTimeoutSeconds: 10,
+        bodyTimeoutSeconds: 30,
+      },
     },
   },
   RetrainPolicy: {

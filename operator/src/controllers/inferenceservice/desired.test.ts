@@ -98,6 +98,31 @@ describe('serving children', () => {
     expect(d.spec?.strategy?.rollingUpdate).toEqual({ maxSurge: 1, maxUnavailable: 0 });
   });
 
+  it('passes spec.limits to the server, and keeps its whole-request bound above their sum', () => {
+    const d = desiredServingDeployment(
+      isvc({ limits: { maxInFlight: 7, headersTimeoutSeconds: 2, bodyTimeoutSeconds: 100 } }),
+      { version: 1, role: 'primary', modelVersion: mv(1, 'production', true), replicas: 1 },
+      { image: 'server:1', store, owner },
+    );
+    const c = d.spec?.template.spec?.containers[0];
+    const env = Object.fromEntries((c?.env ?? []).map((e) => [e.name, e.value]));
+    expect(env).toMatchObject({
+      LATHE_MAX_IN_FLIGHT: '7',
+      LATHE_MAX_ROWS_PER_REQUEST: '10000',
+      LATHE_HEADERS_TIMEOUT_MS: '2000',
+      LATHE_BODY_TIMEOUT_MS: '100000',
+      LATHE_REQUEST_TIMEOUT_MS: '132000',
+    });
+    // The server's own check: the whole request may take at least headers + body.
+    expect(Number(env.LATHE_REQUEST_TIMEOUT_MS)).toBeGreaterThanOrEqual(
+      Number(env.LATHE_HEADERS_TIMEOUT_MS) + Number(env.LATHE_BODY_TIMEOUT_MS),
+    );
+    // Probes: a model load may take minutes; one slow answer does not take a pod out.
+    expect(c?.startupProbe).toMatchObject({ periodSeconds: 2, failureThreshold: 150 });
+    expect(c?.readinessProbe).toMatchObject({ timeoutSeconds: 3, failureThreshold: 3 });
+    expect(c?.livenessProbe).toMatchObject({ timeoutSeconds: 3, failureThreshold: 6 });
+  });
+
   it('mounts the feedback token Secret the service names, and nothing without one', () => {
     const planned = {
       version: 2,

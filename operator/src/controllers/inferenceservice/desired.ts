@@ -106,6 +106,7 @@ export function desiredServingDeployment(
       value: s3Uri(options.store.bucket, feedbackPrefix(namespace, name)),
     },
     nodeHeapEnv(resources.memory, 96),
+    ...limitsEnv(isvc.spec.limits),
   ];
   if (isvc.spec.batching) {
     env.push(
@@ -164,16 +165,26 @@ export function desiredServingDeployment(
               image: options.image,
               env,
               ports: [{ name: 'http', containerPort: SERVER_PORT, protocol: 'TCP' }],
+              // Loading and verifying a model may take minutes: liveness waits for it.
+              startupProbe: {
+                httpGet: { path: '/v2/health/ready', port: 'http' },
+                periodSeconds: 2,
+                timeoutSeconds: 3,
+                failureThreshold: 150,
+              },
+              // One slow answer (a large request in the way) does not take the pod out.
               readinessProbe: {
                 httpGet: { path: '/v2/health/ready', port: 'http' },
                 periodSeconds: 2,
-                failureThreshold: 1,
+                timeoutSeconds: 3,
+                failureThreshold: 3,
                 successThreshold: 1,
               },
               livenessProbe: {
                 httpGet: { path: '/v2/health/live', port: 'http' },
                 periodSeconds: 10,
-                failureThreshold: 3,
+                timeoutSeconds: 3,
+                failureThreshold: 6,
               },
               resources: resourceRequirements({ ...resources, gpu: gpus }),
               securityContext: restrictedContainerSecurityContext,
@@ -194,6 +205,24 @@ export function desiredServingDeployment(
       },
     },
   };
+}
+
+/**
+ * `spec.limits` as the server's variables. The whole-request backstop is the header and body
+ * timeouts plus half a minute, which the server requires to be at least their sum.
+ */
+export function limitsEnv(limits: InferenceService['spec']['limits']): Wire<V1EnvVar>[] {
+  const seconds = (s: number) => String(s * 1000);
+  return [
+    { name: ServeEnv.maxInFlight, value: String(limits.maxInFlight) },
+    { name: ServeEnv.maxRowsPerRequest, value: String(limits.maxRowsPerRequest) },
+    { name: ServeEnv.headersTimeoutMs, value: seconds(limits.headersTimeoutSeconds) },
+    { name: ServeEnv.bodyTimeoutMs, value: seconds(limits.bodyTimeoutSeconds) },
+    {
+      name: ServeEnv.requestTimeoutMs,
+      value: seconds(limits.headersTimeoutSeconds + limits.bodyTimeoutSeconds + 30),
+    },
+  ];
 }
 
 /**
