@@ -88,9 +88,9 @@ beforeAll(async () => {
         namespace,
         'iris',
       );
-      const ready = (
-        isvc.status?.conditions as { type: string; status: string }[] | undefined
-      )?.find((c) => c.type === 'Ready');
+      const conditions = (isvc.status as { conditions?: { type: string; status: string }[] })
+        ?.conditions;
+      const ready = conditions?.find((c) => c.type === 'Ready');
       expect(ready?.status).toBe('True');
     },
     { timeoutMs: 150_000, what: 'the InferenceService Ready' },
