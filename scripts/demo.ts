@@ -354,6 +354,44 @@ async function main(): Promise<void> {
     `  POST ${base}/v2/models/iris/infer -> HTTP ${v2r.status}, model_version ${v2.model_version}, labels ${JSON.stringify(v2.outputs?.find((o) => o.name === 'label')?.data)}`,
   );
 
+  step(
+    "Tenant isolation: the server's own object-store credentials reach only its model and its request log",
+    'secret/iris-serve-store',
+  );
+  const secret = JSON.parse(
+    (await kubectl(['-n', namespace, 'get', 'secret', 'iris-serve-store', '-o', 'json'])).stdout,
+  ) as { metadata: { annotations: Record<string, string> }; data: Record<string, string> };
+  const decoded = (key: string) => Buffer.from(secret.data[key] ?? '', 'base64').toString();
+  console.log(`  grant:   ${secret.metadata.annotations['lathe.dev/object-store-grant']}`);
+  console.log(`  expires: ${secret.metadata.annotations['lathe.dev/object-store-expires-at']}`);
+  const scoped = new ObjectStore({
+    endpoint: info.minio.endpoint,
+    accessKey: decoded('accessKey'),
+    secretKey: decoded('secretKey'),
+    sessionToken: decoded('sessionToken'),
+  });
+  const attempt = async (what: string, action: () => Promise<unknown>) => {
+    const outcome = await action().then(
+      () => 'allowed',
+      (error: Error) => (/access denied/i.test(error.message) ? 'refused by MinIO' : error.message),
+    );
+    console.log(`  ${what.padEnd(58)} ${outcome}`);
+  };
+  const served = parseS3Uri(
+    (await getJson<{ spec: { artifact: { uri: string } } }>('modelversion', mvName)).spec.artifact
+      .uri,
+  );
+  await attempt(`read ${served.key}manifest.json`, () =>
+    scoped.read(served.bucket, `${served.key}manifest.json`),
+  );
+  await attempt(`read datasets/${namespace}/iris/ (not the server's)`, () =>
+    scoped.list(info.minio.bucket, `datasets/${namespace}/iris/`),
+  );
+  await attempt('list another namespace, models/team-b/', () =>
+    scoped.list(info.minio.bucket, 'models/team-b/'),
+  );
+  await attempt('list the whole bucket', () => scoped.list(info.minio.bucket, ''));
+
   step('Done. The cluster is still running; try:');
   console.log(`  source .lathe/env.sh
   kubectl -n ${namespace} get lathe                      # every Lathe object and its state
