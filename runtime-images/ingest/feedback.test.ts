@@ -184,23 +184,23 @@ describe('the feedback source', () => {
     });
   });
 
-  it('takes the latest label of a request, keeping the records an earlier one carried', async () => {
+  it('takes the first label of a request, as the servers do, keeping the records another carried', async () => {
     const store = new MemoryStore();
     store.put('labels', '2026-01-02T04:00:00.000Z', 'iris-a', 0, [
       labels('r1', ['setosa'], '2026-01-02T04:00:00.000Z', [flower(1)]),
       labels('r2', ['setosa'], '2026-01-02T04:00:09.000Z', [flower(2)]),
     ]);
-    // Another replica, later: a correction for r1 (without records), an older label for r2.
+    // Another replica, later: a relabel of r1 (without records), an earlier label for r2.
     store.put('labels', '2026-01-02T05:00:00.000Z', 'iris-b', 0, [
       labels('r1', ['virginica'], '2026-01-02T05:00:00.000Z'),
       labels('r2', ['versicolor'], '2026-01-02T04:00:05.000Z'),
     ]);
     const { rows, counts } = await read(store);
     expect(rows).toEqual([
-      { species: 'virginica', sepal_length: 1, petal_length: 0.5 },
-      { species: 'setosa', sepal_length: 2, petal_length: 1 },
+      { species: 'setosa', sepal_length: 1, petal_length: 0.5 },
+      { species: 'versicolor', sepal_length: 2, petal_length: 1 },
     ]);
-    expect(counts).toMatchObject({ labels: 4, superseded: 2, rows: 2 });
+    expect(counts).toMatchObject({ labels: 4, relabels: 2, rows: 2 });
     // Every label carried or found its records: requests/ was not read.
     expect(store.opened.every((k) => k.includes('/labels/'))).toBe(true);
   });

@@ -9,7 +9,8 @@
  * `requests/` (`SampledRequest` lines) by `requestId`. A request that was not sampled cannot be
  * joined: its rows are skipped, and so are rows sent already prepared (record null) and labels
  * whose count differs from the request's rows; the log counts each. When a request was
- * labelled more than once, the latest label (by `time`) wins.
+ * labelled more than once, the first label (by `time`) wins, as on the servers, so a later
+ * label cannot relabel what was labelled (a replica only knows the labels it took itself).
  *
  * Memory stays flat however much feedback there is: the labels in the window are spilled to
  * the scratch directory, and the join runs on partitions of that spill by a hash of the request
@@ -82,8 +83,8 @@ export interface FeedbackCounts {
   labels: number;
   /** Label lines read and left out because they were received before `since`. */
   beforeWindow: number;
-  /** Label lines replaced by a later label for the same request. */
-  superseded: number;
+  /** Label lines ignored: a later label for a request labelled already (the first wins). */
+  relabels: number;
   /** Rows produced. */
   rows: number;
   /** Of which, from labels that carried their records. */
@@ -231,7 +232,7 @@ export function feedbackTable(options: FeedbackSourceOptions): Table {
     labelFiles: 0,
     labels: 0,
     beforeWindow: 0,
-    superseded: 0,
+    relabels: 0,
     rows: 0,
     rowsFromLabels: 0,
     rowsFromRequests: 0,
@@ -373,7 +374,7 @@ export function feedbackTable(options: FeedbackSourceOptions): Table {
     return added;
   }
 
-  /** The labels of one partition, one per request (the latest wins), in first-seen order. */
+  /** The labels of one partition, one per request (the first wins), in first-seen order. */
   async function loadPartition(file: string): Promise<Map<string, SpilledLabel>> {
     const labels = new Map<string, SpilledLabel>();
     for await (const { values } of jsonLineBatches(filePart(file))) {
@@ -384,9 +385,9 @@ export function feedbackTable(options: FeedbackSourceOptions): Table {
           labels.set(entry.requestId, entry);
           continue;
         }
-        counts.superseded++;
-        const [older, newer] = entry.time >= earlier.time ? [earlier, entry] : [entry, earlier];
-        labels.set(entry.requestId, { ...newer, records: newer.records ?? older.records });
+        counts.relabels++;
+        const [first, later] = entry.time < earlier.time ? [entry, earlier] : [earlier, entry];
+        labels.set(entry.requestId, { ...first, records: first.records ?? later.records });
       }
     }
     return labels;
