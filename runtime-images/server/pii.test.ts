@@ -70,9 +70,9 @@ describe('loggableRecord', () => {
       logged: { email: null, age: 'NA' },
     },
     {
-      name: 'keeps keys the model does not know that are not PII (a client ID, the label)',
-      record: { email: 'ann@x.org', id: 'r-1', churn: 'yes' },
-      logged: { email: ann, id: 'r-1', churn: 'yes' },
+      name: 'leaves out keys that are not the model’s inputs (a client ID, the label, a name)',
+      record: { email: 'ann@x.org', id: 'r-1', churn: 'yes', full_name: 'Ann Lee' },
+      logged: { email: ann },
     },
     { name: 'a row sent prepared has no record', record: null, logged: null },
   ])('$name', ({ record, logged }) => {
@@ -91,11 +91,14 @@ describe('loggableRecord', () => {
     });
   });
 
-  it('returns the records themselves for a model without PII columns', () => {
+  it('keeps only the inputs of a model without PII columns, as sent', () => {
     const plain = { ...schema, inputs: [schema.inputs[1]!], piiDropped: undefined };
-    expect(piiRedactionOf(plain, piiHashing(key))).toBeUndefined();
-    const records = [{ age: 1 }];
-    expect(loggableRecords(undefined, records)).toBe(records);
+    const redaction = piiRedactionOf(plain, piiHashing(key));
+    const name = schema.inputs[1]!.name;
+    expect(loggableRecords(redaction, [{ [name]: 1, extra: 'x' }, null])).toEqual([
+      { [name]: 1 },
+      null,
+    ]);
   });
 });
 

@@ -6,7 +6,9 @@
  * the same keyed hash ingestion wrote (`contract/pii-hash.ts`: HMAC with the namespace key, so
  * the log joins with the dataset versions and, read back as a feedback source, is not hashed
  * twice); a column the Dataset dropped as PII (`schema.json`'s `piiDropped`) is left out even
- * when a client sends it. Other keys are kept as sent (a client's own IDs, the label).
+ * when a client sends it. Keys that are not the model's inputs are left out too: a client's
+ * extra field (an e-mail address, a name the Dataset never saw) is personal data nobody declared,
+ * and a feedback Dataset built from the log must not grow a column per client key.
  */
 import type { PiiHashing } from '../../contract/pii-hash.js';
 import {
@@ -16,33 +18,32 @@ import {
   parseCategoryCell,
 } from '../../contract/prepared-data.js';
 
-/** The model's PII handling, indexed once per model. */
+/** What of a record the server may keep, indexed once per model. */
 export interface PiiRedaction {
+  /** The model's input columns: the only keys kept. */
+  inputs: ReadonlySet<string>;
   /** Hashed input columns, by name. */
   hashed: ReadonlyMap<string, CategoricalTransform>;
   dropped: ReadonlySet<string>;
   hashing: PiiHashing;
 }
 
-/** The PII handling of a model's `schema.json`; undefined when it has no PII column. */
-export function piiRedactionOf(
-  schema: PreparedSchema,
-  hashing: PiiHashing,
-): PiiRedaction | undefined {
+/** What of a record the server may keep, from the model's `schema.json`. */
+export function piiRedactionOf(schema: PreparedSchema, hashing: PiiHashing): PiiRedaction {
   const hashed = new Map<string, CategoricalTransform>();
   for (const input of schema.inputs) {
     if (input.kind === 'categorical' && (input.hash !== undefined || input.hashSalt !== undefined))
       hashed.set(input.name, input);
   }
   const dropped = new Set(schema.piiDropped ?? []);
-  if (hashed.size === 0 && dropped.size === 0) return undefined;
-  return { hashed, dropped, hashing };
+  const inputs = new Set(schema.inputs.map((input) => input.name).filter((n) => !dropped.has(n)));
+  return { inputs, hashed, dropped, hashing };
 }
 
 /**
- * A raw record as the server may keep it: hashed PII columns hashed, dropped ones left out.
- * A missing cell (null, `NA`, …) is no personal data and is kept as sent. Without PII columns
- * (`redaction` undefined) the record itself is returned.
+ * A raw record as the server may keep it: the model's inputs only, hashed PII columns hashed,
+ * dropped ones left out. A missing cell (null, `NA`, …) is no personal data and is kept as
+ * sent. With `redaction` undefined (a model without a schema) the record itself is returned.
  */
 export function loggableRecord(
   redaction: PiiRedaction | undefined,
@@ -51,7 +52,7 @@ export function loggableRecord(
   if (redaction === undefined || record === null) return record;
   const kept: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(record)) {
-    if (redaction.dropped.has(key)) continue;
+    if (!redaction.inputs.has(key)) continue;
     const column = redaction.hashed.get(key);
     if (column === undefined || isMissing(value)) {
       kept[key] = value;
