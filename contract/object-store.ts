@@ -131,7 +131,7 @@ export const CredentialsFile = {
  * replaces a Secret volume's files when the Secret changes): the minio client asks before each
  * request. A file that cannot be read keeps the credentials read before.
  */
-class CredentialsDirProvider extends CredentialProvider {
+export class CredentialsDirProvider extends CredentialProvider {
   #checkedAt = 0;
 
   constructor(
