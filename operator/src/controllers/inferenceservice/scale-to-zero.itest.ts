@@ -1,19 +1,15 @@
 /**
  * Scale to zero on the local cluster: the InferenceService controller in-process, a real server
- * pod and the namespace's activator pod on the process node, reached through the Service's
- * ClusterIP (kube-proxy) from the host as a client in the cluster would.
+ * pod and the namespace's activator pod (`ghcr.io/lathe-dev/lathe-activator`) on the process
+ * node, reached through the Service's ClusterIP (kube-proxy) from the host as a client in the
+ * cluster would.
  *
  * An InferenceService with `min: 0` and a 10 s idle period goes to zero (the Service's selector
  * moves to the activator first, then the Deployment to 0); 50 concurrent requests sent at zero
  * are all answered 200 once a replica is ready, marked with `x-lathe-cold-start-ms`; the status
  * records the cold start; the Service goes back to the servers; with a queue of 2, requests
  * beyond it get 503 with Retry-After while the held ones succeed.
- *
- * The activator runs as `lathe.dev/test/busybox` with its program as `command` until the node
- * knows `ghcr.io/lathe-dev/lathe-activator` (the node reads its image map at start); set
- * LATHE_TEST_ACTIVATOR_IMAGE=ghcr.io/lathe-dev/lathe-activator on a node started with it.
  */
-import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -28,9 +24,8 @@ import {
   deleteTestNamespace,
   eventually,
   installCrds,
-  repoRoot,
 } from '../../../../e2e/cluster/testenv.js';
-import { testClient, testStore } from '../../../../e2e/testing/controllers.js';
+import { runtimeImage, testClient, testStore } from '../../../../e2e/testing/controllers.js';
 import {
   makeFixtureArtifact,
   uploadFixtureArtifact,
@@ -48,7 +43,7 @@ import { inferenceServiceController } from './reconcile.js';
 const { minio } = clusterInfo();
 const { store, access } = testStore();
 const client = testClient();
-const activatorImage = process.env.LATHE_TEST_ACTIVATOR_IMAGE ?? 'lathe.dev/test/busybox';
+const activatorImage = runtimeImage('activator');
 let namespace: string;
 let manager: Manager;
 /** One row of the fixture's features (its label left out). */
@@ -159,29 +154,6 @@ describe('Scale to zero', () => {
       what: 'the namespace activator',
     });
     expect(activator.metadata?.ownerReferences?.map((o) => o.name)).toEqual(['cold']);
-    if (activatorImage === 'lathe.dev/test/busybox') {
-      // The node does not know the activator image yet: run its program from this tree.
-      await client.patch(builtin.deployment, namespace, ACTIVATOR_NAME, 'strategic', {
-        spec: {
-          template: {
-            spec: {
-              containers: [
-                {
-                  name: 'activator',
-                  command: [
-                    process.execPath,
-                    '--import',
-                    'tsx',
-                    path.join(repoRoot, 'runtime-images/activator/main.ts'),
-                  ],
-                  workingDir: repoRoot,
-                },
-              ],
-            },
-          },
-        },
-      });
-    }
     await atZero('cold');
 
     const svc = await service('cold');
