@@ -11,6 +11,7 @@ import {
   createTestNamespace,
   deleteTestNamespace,
   eventually,
+  installCrds,
   kubectl,
   kubectlOrThrow,
 } from '../../e2e/cluster/testenv.js';
@@ -97,6 +98,7 @@ afterAll(async () => {
     'delete',
     'validatingadmissionpolicybinding,validatingadmissionpolicy',
     policyName,
+    `${policyName}-activator`,
     '--ignore-not-found',
   ]);
   await kubectl([
@@ -196,5 +198,87 @@ describe('the chart’s admission policy, for the operator’s service account',
     );
     expect(inKubeSystem.code).not.toBe(0);
     expect(inKubeSystem.stderr).toContain('Lathe never acts in namespace kube-system');
+  });
+});
+
+describe('the chart’s admission policy, for an activator’s service account', () => {
+  const activator = () => `system:serviceaccount:${namespace}:lathe-activator`;
+  const asActivator = (args: string[]) =>
+    kubectl([`--as=${activator()}`, '-n', namespace, ...args]);
+
+  beforeAll(async () => {
+    await installCrds();
+    // RBAC can only give it patch on the whole object, as the operator's Role does.
+    await kubectlOrThrow(['-n', namespace, 'create', 'serviceaccount', 'lathe-activator']);
+    await kubectlOrThrow([
+      '-n',
+      namespace,
+      'create',
+      'role',
+      'activation',
+      '--verb=get,patch',
+      '--resource=inferenceservices.lathe.dev',
+    ]);
+    await kubectlOrThrow([
+      '-n',
+      namespace,
+      'create',
+      'rolebinding',
+      'activation',
+      '--role=activation',
+      `--serviceaccount=${namespace}:lathe-activator`,
+    ]);
+    await kubectlOrThrow(['apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'lathe.dev/v1alpha1',
+        kind: 'InferenceService',
+        metadata: { name: 'cold', namespace },
+        spec: { model: { name: 'iris' }, replicas: { min: 0, max: 1 } },
+      }),
+    });
+  });
+
+  it('may set the activation annotation, and change nothing else', async () => {
+    await eventually(
+      async () => {
+        const spec = await asActivator([
+          'patch',
+          'inferenceservice',
+          'cold',
+          '--type=merge',
+          '-p',
+          '{"spec":{"model":{"name":"other"}}}',
+        ]);
+        expect(spec.code).not.toBe(0);
+        expect(spec.stderr).toContain(
+          'the Lathe activator may only set the annotation lathe.dev/activation-requested-at',
+        );
+      },
+      { what: 'the activator policy to be enforced' },
+    );
+    const annotated = await asActivator([
+      'annotate',
+      'inferenceservice',
+      'cold',
+      'lathe.dev/activation-requested-at=2026-12-07T00:00:00Z',
+      '--overwrite',
+    ]);
+    expect(annotated.code, annotated.stderr).toBe(0);
+    const other = await asActivator(['annotate', 'inferenceservice', 'cold', 'team=a']);
+    expect(other.code).not.toBe(0);
+    const label = await asActivator(['label', 'inferenceservice', 'cold', 'team=a']);
+    expect(label.code).not.toBe(0);
+    const got = await kubectlOrThrow([
+      '-n',
+      namespace,
+      'get',
+      'inferenceservice',
+      'cold',
+      '-o',
+      'jsonpath={.spec.model.name} {.metadata.annotations}',
+    ]);
+    expect(got).toContain('iris ');
+    expect(got).toContain('lathe.dev/activation-requested-at');
+    expect(got).not.toContain('"team"');
   });
 });

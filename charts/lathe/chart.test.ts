@@ -69,6 +69,14 @@ function only(manifests: Manifest[], kind: string): Manifest {
   return found[0] as Manifest;
 }
 
+/** The operator's admission policy (or its binding), not the activator's. */
+function operatorPolicy(manifests: Manifest[], kind = 'ValidatingAdmissionPolicy'): Manifest {
+  return only(
+    manifests.filter((m) => !m.metadata.name.endsWith('-activator')),
+    kind,
+  );
+}
+
 function operatorContainer(manifests: Manifest[]): k8s.V1Container {
   const spec = podSpecOf(only(manifests, 'Deployment'));
   const container = spec?.containers.find((c) => c.name === 'operator');
@@ -367,8 +375,11 @@ interface PolicySpec {
 describe('admission policy', () => {
   it('is installed where the API server serves ValidatingAdmissionPolicy, unless disabled', async () => {
     const kinds = (ms: Manifest[]) => ms.map((m) => m.kind).filter((k) => k.includes('Admission'));
+    // The operator's policy and the activator's, each with its binding.
     expect(kinds(await render({}, withAdmissionPolicies))).toEqual([
       'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
       'ValidatingAdmissionPolicyBinding',
     ]);
     // `helm template` without the capability, like an API server older than 1.30.
@@ -383,8 +394,8 @@ describe('admission policy', () => {
       { 'serviceAccount.create': false, 'serviceAccount.name': 'ops-bot' },
       withAdmissionPolicies,
     );
-    const policy = only(manifests, 'ValidatingAdmissionPolicy');
-    const binding = only(manifests, 'ValidatingAdmissionPolicyBinding');
+    const policy = operatorPolicy(manifests);
+    const binding = operatorPolicy(manifests, 'ValidatingAdmissionPolicyBinding');
     expect(binding.spec).toEqual({ policyName: policy.metadata.name, validationActions: ['Deny'] });
     const spec = policy.spec as PolicySpec;
     expect(spec.failurePolicy).toBe('Fail');
@@ -394,8 +405,7 @@ describe('admission policy', () => {
   });
 
   it('covers every kind the ClusterRole lets the operator create, change or delete, but Lathe’s own and Events', async () => {
-    const spec = only(await render({}, withAdmissionPolicies), 'ValidatingAdmissionPolicy')
-      .spec as PolicySpec;
+    const spec = operatorPolicy(await render({}, withAdmissionPolicies)).spec as PolicySpec;
     const matched = spec.matchConstraints.resourceRules.flatMap((rule) => {
       expect(rule.operations).toEqual(['CREATE', 'UPDATE', 'DELETE']);
       return rule.apiGroups.flatMap((g) => rule.resources.map((r) => `${g}/${r}`));
@@ -411,9 +421,8 @@ describe('admission policy', () => {
   });
 
   it('denies writes in kube-system and in the refused namespaces', async () => {
-    const spec = only(
+    const spec = operatorPolicy(
       await render({ 'refusedNamespaces[0]': 'ops' }, withAdmissionPolicies),
-      'ValidatingAdmissionPolicy',
     ).spec as PolicySpec;
     expect(spec.variables.find((v) => v.name === 'refusedNamespaces')?.expression).toBe(
       '["kube-system","ops"]',
@@ -421,6 +430,30 @@ describe('admission policy', () => {
     expect(spec.validations[0]?.expression).toBe(
       '!(request.namespace in variables.refusedNamespaces)',
     );
+  });
+
+  it('lets an activator’s service account change nothing of an InferenceService but its activation annotation', async () => {
+    const manifests = await render({}, withAdmissionPolicies);
+    const policy = manifests.find(
+      (m) => m.kind === 'ValidatingAdmissionPolicy' && m.metadata.name.endsWith('-activator'),
+    );
+    const binding = manifests.find(
+      (m) =>
+        m.kind === 'ValidatingAdmissionPolicyBinding' && m.metadata.name.endsWith('-activator'),
+    );
+    expect(binding?.spec).toEqual({
+      policyName: policy?.metadata.name,
+      validationActions: ['Deny'],
+    });
+    const spec = policy?.spec as PolicySpec;
+    expect(spec.matchConstraints.resourceRules).toEqual([
+      expect.objectContaining({
+        apiGroups: ['lathe.dev'],
+        resources: ['inferenceservices', 'inferenceservices/status'],
+      }),
+    ]);
+    expect(spec.matchConditions[0]?.expression).toContain(":lathe-activator')");
+    expect(spec.validations[0]?.expression).toContain('object.spec == oldObject.spec');
   });
 });
 
