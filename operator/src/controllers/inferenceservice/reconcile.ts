@@ -3,17 +3,20 @@
  * raw-deployment reconciler splits an InferenceService into sub-reconcilers:
  *
  * 1. storage — the operator has an object store (else `Stalled`/`StorageNotConfigured`);
- * 2. resolve — the ModelVersions of the primary and the canary (`ModelResolved`);
- * 3. credentials — the servers' own object-store credentials (`<name>-serve-store`);
- * 4. autoscale — `lathe` mode: the pods' load and the replicas to run (`autoscale-step.ts`);
- *    scale to zero — `min: 0`: zero replicas when idle, the Service on the namespace's
+ * 2. retention — about once an hour, the request log's and labels' days older than
+ *    `requestLogging.retentionDays` deleted (`retention.ts`);
+ * 3. resolve — the ModelVersions of the primary and the canary (`ModelResolved`);
+ * 4. credentials — the servers' own object-store credentials (`<name>-serve-store`), rotated;
+ * 5. autoscale — `lathe` mode: the pods' load and the replicas to run (`autoscale-step.ts`);
+ * 6. scale to zero — `min: 0`: zero replicas when idle, the Service on the namespace's
  *    activator meanwhile (`scale-to-zero-step.ts`);
- * 5. deployments — the rollout plan; one Deployment per served version, the rest deleted;
- * 6. service — the Service in front of every version;
- * 7. disruption budget — the PodDisruptionBudget;
- * 8. hpa — `hpa` mode: the HorizontalPodAutoscaler; otherwise none;
- * 9. rollout verdict — Ready from the plan and what is available;
- * 10. drift — the newest drift a RetrainPolicy measured on the service (`drift.ts`).
+ * 7. pii key — the namespace's PII key Secret, for models that hash personal data;
+ * 8. deployments — the rollout plan; one Deployment per served version, the rest deleted;
+ * 9. service — the Service in front of every version;
+ * 10. disruption budget — the PodDisruptionBudget;
+ * 11. hpa — `hpa` mode: the HorizontalPodAutoscaler; otherwise none;
+ * 12. rollout verdict — Ready from the plan and what is available;
+ * 13. drift — the newest drift a RetrainPolicy measured on the service (`drift.ts`).
  *
  * The runner writes the status on every path; a step that fails (a child name taken by an
  * object Lathe does not manage) shows as `Ready=False` with its reason. The status is built
