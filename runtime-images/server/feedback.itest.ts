@@ -6,10 +6,9 @@
  * labels bounded to the model's classes; and on SIGTERM a slow request cut off with 503 at the
  * drain deadline, the buffered labels still written, the process gone well within its bounds.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,8 +16,13 @@ import { FeedbackLabelsSchema, SampledRequestSchema } from '../../contract/feedb
 import { ObjectStore } from '../../contract/object-store.js';
 import { feedbackPrefix, modelVersionPrefix } from '../../contract/object-store-layout.js';
 import { ServeEnv } from '../../contract/runtime-env.js';
-import { clusterInfo, eventually, repoRoot } from '../../e2e/cluster/testenv.js';
-import { programObjectStoreEnv } from '../../e2e/testing/controllers.js';
+import { clusterInfo, eventually } from '../../e2e/cluster/testenv.js';
+import {
+  type ServerProgram,
+  startServerProgram,
+  stopServerProgram,
+  waitForServer,
+} from '../../e2e/testing/server-program.js';
 import {
   type FixtureArtifact,
   fixtureRows,
@@ -35,71 +39,21 @@ let artifact: FixtureArtifact;
 let workDir: string;
 let tokenFile: string;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+type RunningServer = ServerProgram;
 
-interface RunningServer {
-  child: ChildProcess;
-  port: number;
-  base: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
+/** Starts the server on this test's model (the wasm backend), and waits until it is ready. */
 async function startServer(env: Record<string, string>): Promise<RunningServer> {
-  const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(repoRoot, 'runtime-images/server/main.ts')],
-    {
-      cwd: repoRoot,
-      env: {
-        PATH: process.env.PATH,
-        ...programObjectStoreEnv(),
-        [ServeEnv.namespace]: namespace,
-        [ServeEnv.inferenceService]: 'iris',
-        [ServeEnv.modelName]: 'iris',
-        [ServeEnv.modelVersion]: '1',
-        [ServeEnv.modelUri]: `s3://${minio.bucket}/${modelVersionPrefix(namespace, 'iris', 1)}`,
-        [ServeEnv.modelDigest]: artifact.digest,
-        [ServeEnv.port]: String(port),
-        [ServeEnv.bindAddress]: '127.0.0.1',
-        [ServeEnv.podName]: 'iris-v1-feedback-test',
-        [ServeEnv.backend]: 'wasm',
-        LATHE_RESULT_PATH: path.join(workDir, `result-${port}`),
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const server = { child, port, base: `http://127.0.0.1:${port}`, output: () => output, exited };
-  await eventually(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`the server exited:\n${output}`);
-      const response = await fetch(`${server.base}/v2/health/ready`);
-      if (response.status !== 200) throw new Error(`ready answered ${response.status}`);
-    },
-    { timeoutMs: 90_000, what: 'the server to become ready' },
-  );
+  const server = await startServerProgram({
+    namespace,
+    version: 1,
+    digest: artifact.digest,
+    workDir,
+    env: { [ServeEnv.backend]: 'wasm', [ServeEnv.podName]: 'iris-v1-feedback-test', ...env },
+  });
+  await waitForServer(server);
   return server;
 }
-
-async function stop(server: RunningServer): Promise<void> {
-  if (server.child.exitCode === null) server.child.kill('SIGTERM');
-  await server.exited;
-}
+const stop = stopServerProgram;
 
 /** Replaces the token file as the kubelet updates a Secret volume: a new file renamed over it. */
 async function writeToken(token: string): Promise<void> {

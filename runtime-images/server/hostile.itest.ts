@@ -12,7 +12,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ObjectStore } from '../../contract/object-store.js';
@@ -29,6 +28,7 @@ import {
   rows,
   validPrediction,
 } from '../../e2e/testing/hostile-battery.js';
+import { freePort } from '../../e2e/testing/server-program.js';
 import { makeFixtureArtifact, uploadFixtureArtifact } from './fixture.js';
 import { loadTensorflow } from './tensorflow.js';
 
@@ -43,17 +43,6 @@ const namespace = `hostile-${randomBytes(3).toString('hex')}`;
 let child: ChildProcess;
 let output = '';
 let port: number;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   const { tf } = await loadTensorflow('wasm');

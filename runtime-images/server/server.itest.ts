@@ -3,11 +3,9 @@
  * cluster's MinIO: a model trained here and uploaded in the trainer's layout, served on both
  * protocols; a corrupted artifact; draining on SIGTERM; sampled requests and labels in the store.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,8 +14,13 @@ import { ObjectStore } from '../../contract/object-store.js';
 import { feedbackPrefix, modelVersionPrefix } from '../../contract/object-store-layout.js';
 import { prepareRecord } from '../../contract/prepared-data.js';
 import { ServeEnv } from '../../contract/runtime-env.js';
-import { clusterInfo, eventually, repoRoot } from '../../e2e/cluster/testenv.js';
-import { programObjectStoreEnv } from '../../e2e/testing/controllers.js';
+import { clusterInfo, eventually } from '../../e2e/cluster/testenv.js';
+import {
+  type ServerProgram,
+  startServerProgram,
+  stopServerProgram,
+  waitForServer,
+} from '../../e2e/testing/server-program.js';
 import {
   expectedOutputs,
   type FixtureArtifact,
@@ -34,79 +37,19 @@ let tf: TensorflowJs;
 let artifact: FixtureArtifact;
 let workDir: string;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
+type RunningServer = ServerProgram;
+
+/** Starts the server on version `version` of this test's model (batches of 16). */
+const startServer = (version: number, env: Record<string, string> = {}) =>
+  startServerProgram({
+    namespace,
+    version,
+    digest: artifact.digest,
+    workDir,
+    env: { [ServeEnv.batchMaxSize]: '16', ...env },
   });
-}
-
-interface RunningServer {
-  child: ChildProcess;
-  base: string;
-  output: () => string;
-  exited: Promise<number | null>;
-  resultPath: string;
-}
-
-async function startServer(
-  version: number,
-  env: Record<string, string> = {},
-): Promise<RunningServer> {
-  const port = await freePort();
-  const resultPath = path.join(workDir, `result-${port}`);
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(repoRoot, 'runtime-images/server/main.ts')],
-    {
-      cwd: repoRoot,
-      env: {
-        PATH: process.env.PATH,
-        ...programObjectStoreEnv(),
-        [ServeEnv.namespace]: namespace,
-        [ServeEnv.inferenceService]: 'iris',
-        [ServeEnv.modelName]: 'iris',
-        [ServeEnv.modelVersion]: String(version),
-        [ServeEnv.modelUri]: `s3://${minio.bucket}/${modelVersionPrefix(namespace, 'iris', version)}`,
-        [ServeEnv.modelDigest]: artifact.digest,
-        [ServeEnv.port]: String(port),
-        [ServeEnv.bindAddress]: '127.0.0.1',
-        [ServeEnv.batchMaxSize]: '16',
-        [ServeEnv.podName]: `iris-v${version}-test`,
-        LATHE_RESULT_PATH: resultPath,
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, base: `http://127.0.0.1:${port}`, output: () => output, exited, resultPath };
-}
-
-async function waitReady(server: RunningServer): Promise<void> {
-  await eventually(
-    async () => {
-      if (server.child.exitCode !== null) {
-        throw new Error(`the server exited with ${server.child.exitCode}:\n${server.output()}`);
-      }
-      const response = await fetch(`${server.base}/v2/health/ready`);
-      if (response.status !== 200) throw new Error(`ready answered ${response.status}`);
-    },
-    { timeoutMs: 90_000, what: 'the server to become ready' },
-  );
-}
-
-async function stop(server: RunningServer): Promise<void> {
-  if (server.child.exitCode === null) server.child.kill('SIGTERM');
-  await server.exited;
-}
+const waitReady = waitForServer;
+const stop = stopServerProgram;
 
 beforeAll(async () => {
   workDir = await mkdtemp(path.join(os.tmpdir(), 'lathe-server-itest-'));
