@@ -383,4 +383,10 @@ describe('the built images', () => {
     expect(run.code).not.toBe(0);
     expect(run.output).toMatch(/LATHE_/);
   });
+
+  it('the activator starts and names its missing configuration', async () => {
+    const run = await runImage(reference('activator'));
+    expect(run.code).toBe(2);
+    expect(run.output).toMatch(/Invalid environment[\s\S]*LATHE_/);
+  });
 });
