@@ -1,18 +1,25 @@
 /**
  * Serving benchmark, one run, side by side: Lathe's inference server against the KServe Python
- * model server (PyPI `kserve`, one worker) serving the same MLP (6 prepared features → 64 → 32
- * → 3, trained here with TensorFlow.js; KServe gets the same weights in Keras from
- * tensorflow-cpu), measured with the same load generator (wrk) under the same CPU budget: each
- * server pinned to core 0, wrk to core 1 (`taskset`).
+ * model server (PyPI `kserve`) serving the same MLP (30 prepared features → 64 → 32 → 3, trained
+ * here with TensorFlow.js; KServe gets the same weights in Keras from tensorflow-cpu), measured
+ * with the same load generator (wrk), V1 and V2, one row per request, at concurrency 1 and 8,
+ * in two CPU set-ups, one after the other:
  *
- * Scenarios: V1 and V2, one row or 32 rows per request, 1, 8 and 32 concurrent connections;
- * both servers get prepared feature rows (KServe has no preparation), and Lathe also raw
- * records. Then Lathe's overhead: its end-to-end p50 at concurrency 1 over the bare forward
- * pass (bench/serve-bare-predict.ts, pinned to the same core). Figures, not assertions: this
- * machine is shared, so compare within the run (the ratios), not across runs.
+ * - pinned: each server pinned to core 0 (`taskset`, set when it starts, so thread pools are
+ *   sized for one core), wrk to core 1 — the servers' efficiency per core;
+ * - unpinned: nothing pinned, server and wrk free on every core of the machine (2 here) — what a
+ *   client of a pod without a CPU limit sees. KServe then runs `--kserve-workers` uvicorn worker
+ *   processes (default 2, one per core, KServe's documented way to use more cores; its event
+ *   loop is single-threaded); Lathe's server is one process.
  *
- *   npm run bench:serve [-- --duration 5]
+ * Each set-up starts fresh servers, warms them, then measures Lathe and KServe cell by cell, back
+ * to back. `--full` adds 32-row requests, concurrency 32, raw records, the bare `node:http`
+ * floor and the bare forward pass (pinned). Figures, not assertions: this machine is shared, so
+ * compare within the run (the ratios), not across runs.
  *
+ *   npm run bench:serve [-- --duration 3] [--kserve-workers 2] [--full] [--cpu-prof DIR]
+ *
+ * `--cpu-prof DIR` writes a V8 CPU profile of Lathe's server in the unpinned set-up to DIR.
  * `bench/kserve/prepare.sh` (run by the npm script) installs wrk and the KServe environment
  * into ~/.cache/lathe/bench once.
  */
@@ -42,10 +49,19 @@ const flag = (name: string, fallback: number) => {
   const i = args.indexOf(name);
   return i === -1 ? fallback : Number(args[i + 1]) || fallback;
 };
-const durationS = flag('--duration', 5);
+const option = (name: string) => {
+  const i = args.indexOf(name);
+  return i === -1 ? undefined : args[i + 1];
+};
+const durationS = flag('--duration', 3);
+const kserveWorkers = flag('--kserve-workers', 2);
+const full = args.includes('--full');
+const cpuProfDir = option('--cpu-prof');
 const SERVER_CORE = '0';
 const LOAD_CORE = '1';
 const HIDDEN = [64, 32];
+/** Numeric inputs added to the fixture's four (six prepared features): 30 features in all. */
+const NOISE_INPUTS = 24;
 
 interface WrkResult {
   rps: number;
@@ -53,6 +69,9 @@ interface WrkResult {
   p99: number;
   errors: number;
 }
+
+/** How the processes get CPUs: `pinned` is servers on core 0 and wrk on core 1. */
+type CpuSetup = 'pinned' | 'unpinned';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -72,8 +91,19 @@ function toMicros(text: string): number {
   return match[2] === 'us' ? value : match[2] === 'ms' ? value * 1000 : value * 1e6;
 }
 
-/** Runs wrk (pinned to the load core) and reads its summary. */
+/** `command argv` as run in `setup`: under `taskset -c core` when pinned. */
+function placed(
+  setup: CpuSetup,
+  core: string,
+  command: string,
+  argv: string[],
+): [string, string[]] {
+  return setup === 'pinned' ? ['taskset', ['-c', core, command, ...argv]] : [command, argv];
+}
+
+/** Runs wrk (on the load core when pinned) and reads its summary. */
 async function wrk(
+  setup: CpuSetup,
   url: string,
   body: string,
   connections: number,
@@ -85,22 +115,16 @@ async function wrk(
     script,
     `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\n`,
   );
-  const { stdout } = await exec(
-    'taskset',
-    [
-      '-c',
-      LOAD_CORE,
-      'wrk',
-      '-t1',
-      `-c${connections}`,
-      `-d${seconds}s`,
-      '--latency',
-      '-s',
-      script,
-      url,
-    ],
-    { maxBuffer: 16 * 1024 * 1024 },
-  );
+  const [command, argv] = placed(setup, LOAD_CORE, 'wrk', [
+    '-t1',
+    `-c${connections}`,
+    `-d${seconds}s`,
+    '--latency',
+    '-s',
+    script,
+    url,
+  ]);
+  const { stdout } = await exec(command, argv, { maxBuffer: 16 * 1024 * 1024 });
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1]);
   const p50 = toMicros(/^\s+50%\s+(\S+)/m.exec(stdout)?.[1] ?? '');
   const p99 = toMicros(/^\s+99%\s+(\S+)/m.exec(stdout)?.[1] ?? '');
@@ -132,8 +156,9 @@ async function waitFor(
   }
 }
 
-function startPinned(command: string, argv: string[], env: NodeJS.ProcessEnv) {
-  const child = spawn('taskset', ['-c', SERVER_CORE, command, ...argv], {
+function start(setup: CpuSetup, command: string, argv: string[], env: NodeJS.ProcessEnv) {
+  const [placedCommand, placedArgv] = placed(setup, SERVER_CORE, command, argv);
+  const child = spawn(placedCommand, placedArgv, {
     cwd: repoRoot,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -147,9 +172,28 @@ function startPinned(command: string, argv: string[], env: NodeJS.ProcessEnv) {
   return { child, output: () => output };
 }
 
+/** Stops `child` and waits for it to exit (so the next set-up starts on idle cores). */
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
 const us = (n: number) =>
   Number.isFinite(n) ? (n >= 1000 ? `${(n / 1000).toFixed(2)} ms` : `${n.toFixed(0)} µs`) : '–';
+
+interface Cell {
+  setup: CpuSetup;
+  protocol: 'v1' | 'v2';
+  rows: number;
+  concurrency: number;
+  lathe: WrkResult;
+  kserve: WrkResult;
+}
 
 async function main(): Promise<void> {
   const venv = process.env.LATHE_KSERVE_VENV;
@@ -163,88 +207,22 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   try {
     const { tf } = await loadTensorflow('wasm');
-    const artifact = await makeFixtureArtifact(tf, { hidden: HIDDEN, epochs: 10 });
+    const artifact = await makeFixtureArtifact(tf, {
+      hidden: HIDDEN,
+      epochs: 10,
+      noiseInputs: NOISE_INPUTS,
+    });
     await uploadFixtureArtifact(store, minio.bucket, prefix, artifact);
     for (const [file, bytes] of Object.entries(artifact.files))
       await writeFile(path.join(dir, file), bytes);
     const uri = `s3://${minio.bucket}/${prefix}`;
 
-    const lathePort = await freePort();
-    const lathe = startPinned(
-      process.execPath,
-      ['--import', 'tsx', 'runtime-images/server/main.ts'],
-      {
-        PATH: process.env.PATH,
-        LATHE_OBJECT_STORE_ENDPOINT: minio.endpoint,
-        LATHE_OBJECT_STORE_BUCKET: minio.bucket,
-        LATHE_OBJECT_STORE_ACCESS_KEY: minio.accessKey,
-        LATHE_OBJECT_STORE_SECRET_KEY: minio.secretKey,
-        [ServeEnv.modelName]: 'mlp',
-        [ServeEnv.modelVersion]: '1',
-        [ServeEnv.modelUri]: uri,
-        [ServeEnv.modelDigest]: artifact.digest,
-        [ServeEnv.port]: String(lathePort),
-        [ServeEnv.bindAddress]: '127.0.0.1',
-        [ServeEnv.batchMaxSize]: '32',
-        [ServeEnv.batchMaxLatencyMs]: '5',
-        [ServeEnv.backend]: 'auto',
-        LATHE_RESULT_PATH: path.join(dir, 'result'),
-      },
+    const raw = fixtureRows('classification', 32, 5, NOISE_INPUTS).map(
+      ({ species: _label, ...r }) => r,
     );
-    children.push(lathe.child);
-    const kservePort = await freePort();
-    const kserve = startPinned(
-      path.join(venv, 'bin/python'),
-      [
-        path.join(repoRoot, 'bench/kserve/mlp_server.py'),
-        '--model_dir',
-        dir,
-        '--model_name',
-        'mlp',
-        '--http_port',
-        String(kservePort),
-      ],
-      { PATH: process.env.PATH, TF_CPP_MIN_LOG_LEVEL: '2', CUDA_VISIBLE_DEVICES: '' },
-    );
-    children.push(kserve.child);
-    // The HTTP floor: a bare node:http server that reads and parses the JSON body and answers a
-    // fixed prediction, no model: what no Node.js server can go below on this machine.
-    const floorPort = await freePort();
-    const floor = startPinned(
-      process.execPath,
-      [
-        '-e',
-        `const b = '{"predictions":[{"label":"setosa","probabilities":[0.1,0.2,0.7]}]}';
-         require('node:http').createServer((q, s) => { const c = []; q.on('data', (d) => c.push(d));
-           q.on('end', () => { try { JSON.parse(Buffer.concat(c)); } catch {}
-             s.writeHead(200, { 'content-type': 'application/json', 'content-length': b.length }); s.end(b); }); })
-         .listen(${floorPort}, '127.0.0.1');`,
-      ],
-      { PATH: process.env.PATH },
-    );
-    children.push(floor.child);
-    await waitFor(
-      `http://127.0.0.1:${floorPort}/`,
-      floor.child,
-      floor.output,
-      'the HTTP floor server',
-    );
-    await waitFor(
-      `http://127.0.0.1:${lathePort}/v2/health/ready`,
-      lathe.child,
-      lathe.output,
-      "Lathe's server",
-    );
-    await waitFor(
-      `http://127.0.0.1:${kservePort}/v2/health/ready`,
-      kserve.child,
-      kserve.output,
-      'KServe',
-    );
-
-    const raw = fixtureRows('classification', 32, 5).map(({ species: _label, ...r }) => r);
     const prepared = raw.map((r) => prepareRecord(artifact.schema, r));
     const features = artifact.schema.features.length;
+    const inputNames = artifact.schema.inputs.map((input) => input.name);
     const bodies = (rows: number) => ({
       v1: JSON.stringify({ instances: prepared.slice(0, rows) }),
       v2: JSON.stringify({
@@ -259,7 +237,7 @@ async function main(): Promise<void> {
       }),
       v1Raw: JSON.stringify({ instances: raw.slice(0, rows) }),
       v2Raw: JSON.stringify({
-        inputs: (['length', 'width', 'colour', 'fresh'] as const).map((name) => ({
+        inputs: inputNames.map((name) => ({
           name,
           datatype: name === 'colour' ? 'BYTES' : name === 'fresh' ? 'BOOL' : 'FP64',
           shape: [rows],
@@ -271,147 +249,245 @@ async function main(): Promise<void> {
       v1: `http://127.0.0.1:${port}/v1/models/mlp:predict`,
       v2: `http://127.0.0.1:${port}/v2/models/mlp/infer`,
     });
-    const lUrls = urls(lathePort);
-    const kUrls = urls(kservePort);
-
-    // Same model on both sides: the two servers' probabilities for the same rows.
-    const probabilities = async (port: number) => {
-      const response = await fetch(urls(port).v1, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: bodies(32).v1,
-      });
-      const body = (await response.json()) as {
-        predictions: (number[] | { probabilities: number[] })[];
-      };
-      return body.predictions.flatMap((p) => (Array.isArray(p) ? p : p.probabilities));
-    };
-    const [lp, kp] = [await probabilities(lathePort), await probabilities(kservePort)];
-    const maxDiff = Math.max(...lp.map((v, i) => Math.abs(v - kp[i]!)));
-    // Warm both (JIT, Keras tracing, connection set-up).
-    await wrk(lUrls.v1, bodies(1).v1, 8, 2, dir);
-    await wrk(kUrls.v1, bodies(1).v1, 8, 2, dir);
 
     console.log(
-      `Serving benchmark: MLP ${features}→${HIDDEN.join('→')}→3; servers on core ${SERVER_CORE}, wrk on core ${LOAD_CORE}; ${durationS} s per cell`,
+      `Serving benchmark: MLP ${features}→${HIDDEN.join('→')}→3, wrk, ${durationS} s per cell, ${os.cpus().length} cores, load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} at the start`,
     );
     console.log(
-      `Lathe: lathe-server (TensorFlow.js wasm, batch ≤32/5 ms) · KServe: kserve 0.21.0, 1 worker, Keras (tensorflow-cpu 2.21.0)`,
+      `Lathe: lathe-server (TensorFlow.js, backend auto, batch ≤32/5 ms), one process · KServe: kserve 0.21.0, Keras (tensorflow-cpu 2.21.0), 1 uvicorn worker pinned, ${kserveWorkers} unpinned`,
     );
-    console.log(
-      `Same model: largest difference between the two servers' probabilities on 32 rows: ${maxDiff.toExponential(1)}\n`,
-    );
-    const header = `${'protocol'.padEnd(9)}${'rows'.padStart(5)}${'conc'.padStart(6)} │ ${'Lathe req/s'.padStart(11)}${'p50'.padStart(10)}${'p99'.padStart(10)} │ ${'KServe req/s'.padStart(12)}${'p50'.padStart(10)}${'p99'.padStart(10)} │ ${'req/s ×'.padStart(8)}${'p99 ×'.padStart(7)}`;
-    console.log(header);
-    console.log('─'.repeat(header.length));
-    const table: Record<string, { lathe: WrkResult; kserve: WrkResult }> = {};
-    for (const protocol of ['v1', 'v2'] as const) {
-      for (const rows of [1, 32]) {
-        for (const concurrency of [1, 8, 32]) {
-          const body = bodies(rows)[protocol];
-          const l = await wrk(lUrls[protocol], body, concurrency, durationS, dir);
-          const k = await wrk(kUrls[protocol], body, concurrency, durationS, dir);
-          table[`${protocol}/${rows}/${concurrency}`] = { lathe: l, kserve: k };
-          const errors =
-            l.errors + k.errors > 0 ? `  (errors: Lathe ${l.errors}, KServe ${k.errors})` : '';
-          console.log(
-            `${protocol.padEnd(9)}${String(rows).padStart(5)}${String(concurrency).padStart(6)} │ ${fmt(l.rps).padStart(11)}${us(l.p50).padStart(10)}${us(l.p99).padStart(10)} │ ${fmt(k.rps).padStart(12)}${us(k.p50).padStart(10)}${us(k.p99).padStart(10)} │ ${fmt(l.rps / k.rps, 2).padStart(8)}${fmt(l.p99 / k.p99, 2).padStart(7)}${errors}`,
-          );
+    const header = `${'cpus'.padEnd(9)}${'protocol'.padEnd(9)}${'rows'.padStart(5)}${'conc'.padStart(6)} │ ${'Lathe req/s'.padStart(11)}${'p50'.padStart(10)}${'p99'.padStart(10)} │ ${'KServe req/s'.padStart(12)}${'p50'.padStart(10)}${'p99'.padStart(10)} │ ${'req/s ×'.padStart(8)}${'p50 ×'.padStart(7)}${'p99 ×'.padStart(7)}`;
+    const cells: Cell[] = [];
+    let httpFloor: WrkResult | undefined;
+
+    for (const setup of ['pinned', 'unpinned'] as const) {
+      const running: ChildProcess[] = [];
+      const lathePort = await freePort();
+      const profile =
+        setup === 'unpinned' && cpuProfDir
+          ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProfDir)]
+          : [];
+      const lathe = start(
+        setup,
+        process.execPath,
+        [...profile, '--import', 'tsx', 'runtime-images/server/main.ts'],
+        {
+          PATH: process.env.PATH,
+          LATHE_OBJECT_STORE_ENDPOINT: minio.endpoint,
+          LATHE_OBJECT_STORE_BUCKET: minio.bucket,
+          LATHE_OBJECT_STORE_ACCESS_KEY: minio.accessKey,
+          LATHE_OBJECT_STORE_SECRET_KEY: minio.secretKey,
+          [ServeEnv.modelName]: 'mlp',
+          [ServeEnv.modelVersion]: '1',
+          [ServeEnv.modelUri]: uri,
+          [ServeEnv.modelDigest]: artifact.digest,
+          [ServeEnv.port]: String(lathePort),
+          [ServeEnv.bindAddress]: '127.0.0.1',
+          [ServeEnv.batchMaxSize]: '32',
+          [ServeEnv.batchMaxLatencyMs]: '5',
+          [ServeEnv.backend]: 'auto',
+          LATHE_RESULT_PATH: path.join(dir, 'result'),
+        },
+      );
+      running.push(lathe.child);
+      const kservePort = await freePort();
+      const kserve = start(
+        setup,
+        path.join(venv, 'bin/python'),
+        [
+          path.join(repoRoot, 'bench/kserve/mlp_server.py'),
+          '--model_dir',
+          dir,
+          '--model_name',
+          'mlp',
+          '--http_port',
+          String(kservePort),
+          '--workers',
+          String(setup === 'pinned' ? 1 : kserveWorkers),
+        ],
+        { PATH: process.env.PATH, TF_CPP_MIN_LOG_LEVEL: '2', CUDA_VISIBLE_DEVICES: '' },
+      );
+      running.push(kserve.child);
+      children.push(...running);
+      // The HTTP floor: a bare node:http server that reads and parses the JSON body and answers
+      // a fixed prediction, no model: what no Node.js server can go below on this machine.
+      const floorPort = await freePort();
+      if (full && setup === 'pinned') {
+        const floor = start(
+          setup,
+          process.execPath,
+          [
+            '-e',
+            `const b = '{"predictions":[{"label":"setosa","probabilities":[0.1,0.2,0.7]}]}';
+           require('node:http').createServer((q, s) => { const c = []; q.on('data', (d) => c.push(d));
+             q.on('end', () => { try { JSON.parse(Buffer.concat(c)); } catch {}
+               s.writeHead(200, { 'content-type': 'application/json', 'content-length': b.length }); s.end(b); }); })
+           .listen(${floorPort}, '127.0.0.1');`,
+          ],
+          { PATH: process.env.PATH },
+        );
+        running.push(floor.child);
+        children.push(floor.child);
+        await waitFor(`http://127.0.0.1:${floorPort}/`, floor.child, floor.output, 'the floor');
+      }
+      await waitFor(
+        `http://127.0.0.1:${lathePort}/v2/health/ready`,
+        lathe.child,
+        lathe.output,
+        "Lathe's server",
+      );
+      await waitFor(
+        `http://127.0.0.1:${kservePort}/v2/health/ready`,
+        kserve.child,
+        kserve.output,
+        'KServe',
+      );
+      const lUrls = urls(lathePort);
+      const kUrls = urls(kservePort);
+
+      if (setup === 'pinned') {
+        // Same model on both sides: the two servers' probabilities for the same rows.
+        const probabilities = async (port: number) => {
+          const response = await fetch(urls(port).v1, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: bodies(32).v1,
+          });
+          const body = (await response.json()) as {
+            predictions: (number[] | { probabilities: number[] })[];
+          };
+          return body.predictions.flatMap((p) => (Array.isArray(p) ? p : p.probabilities));
+        };
+        const [lp, kp] = [await probabilities(lathePort), await probabilities(kservePort)];
+        const maxDiff = Math.max(...lp.map((v, i) => Math.abs(v - kp[i]!)));
+        console.log(
+          `Same model: largest difference between the two servers' probabilities on 32 rows: ${maxDiff.toExponential(1)}\n`,
+        );
+        console.log(header);
+        console.log('─'.repeat(header.length));
+      }
+      // Warm both (JIT, Keras tracing, every KServe worker, connection set-up).
+      for (const protocol of ['v1', 'v2'] as const) {
+        await wrk(setup, lUrls[protocol], bodies(1)[protocol], 8, 1, dir);
+        await wrk(setup, kUrls[protocol], bodies(1)[protocol], 8, 1, dir);
+      }
+
+      for (const protocol of ['v1', 'v2'] as const) {
+        for (const rows of full ? [1, 32] : [1]) {
+          for (const concurrency of full ? [1, 8, 32] : [1, 8]) {
+            const body = bodies(rows)[protocol];
+            const l = await wrk(setup, lUrls[protocol], body, concurrency, durationS, dir);
+            const k = await wrk(setup, kUrls[protocol], body, concurrency, durationS, dir);
+            cells.push({ setup, protocol, rows, concurrency, lathe: l, kserve: k });
+            const errors =
+              l.errors + k.errors > 0 ? `  (errors: Lathe ${l.errors}, KServe ${k.errors})` : '';
+            console.log(
+              `${setup.padEnd(9)}${protocol.padEnd(9)}${String(rows).padStart(5)}${String(concurrency).padStart(6)} │ ${fmt(l.rps).padStart(11)}${us(l.p50).padStart(10)}${us(l.p99).padStart(10)} │ ${fmt(k.rps).padStart(12)}${us(k.p50).padStart(10)}${us(k.p99).padStart(10)} │ ${fmt(l.rps / k.rps, 2).padStart(8)}${fmt(l.p50 / k.p50, 2).padStart(7)}${fmt(l.p99 / k.p99, 2).padStart(7)}${errors}`,
+            );
+          }
         }
       }
-    }
 
-    console.log('\nLathe on raw records (prepared by the server; KServe has no equivalent):');
-    for (const [protocol, key] of [
-      ['v1', 'v1Raw'],
-      ['v2', 'v2Raw'],
-    ] as const) {
-      for (const concurrency of [1, 8]) {
-        const r = await wrk(lUrls[protocol], bodies(1)[key], concurrency, durationS, dir);
+      if (full && setup === 'pinned') {
+        for (const [protocol, key] of [
+          ['v1', 'v1Raw'],
+          ['v2', 'v2Raw'],
+        ] as const) {
+          for (const concurrency of [1, 8]) {
+            const r = await wrk(
+              setup,
+              lUrls[protocol],
+              bodies(1)[key],
+              concurrency,
+              durationS,
+              dir,
+            );
+            console.log(
+              `  Lathe on raw records (prepared by the server), ${protocol}, 1 row, concurrency ${concurrency}: ${fmt(r.rps)} req/s, p50 ${us(r.p50)}, p99 ${us(r.p99)}${r.errors ? ` (errors ${r.errors})` : ''}`,
+            );
+          }
+        }
+        httpFloor = await wrk(
+          setup,
+          `http://127.0.0.1:${floorPort}/`,
+          bodies(1).v1,
+          1,
+          durationS,
+          dir,
+        );
         console.log(
-          `  ${protocol} raw, 1 row, concurrency ${concurrency}: ${fmt(r.rps)} req/s, p50 ${us(r.p50)}, p99 ${us(r.p99)}${r.errors ? ` (errors ${r.errors})` : ''}`,
+          `  HTTP floor (node:http answering a fixed body, no model), 1 row, concurrency 1: ${fmt(httpFloor.rps)} req/s, p50 ${us(httpFloor.p50)}, p99 ${us(httpFloor.p99)}`,
         );
       }
+      // SIGTERM lets Node write the CPU profile; the next set-up starts on idle cores.
+      await Promise.all(running.map(stop));
     }
 
-    const httpFloor = await wrk(`http://127.0.0.1:${floorPort}/`, bodies(1).v1, 1, durationS, dir);
-    console.log(
-      `\nHTTP floor (node:http answering a fixed body, no model), 1 row, concurrency 1: ${fmt(httpFloor.rps)} req/s, p50 ${us(httpFloor.p50)}, p99 ${us(httpFloor.p99)}`,
-    );
-    for (const c of children) c.kill('SIGTERM');
-    const bare = await exec(
-      'taskset',
-      [
-        '-c',
-        SERVER_CORE,
-        process.execPath,
-        '--import',
-        'tsx',
-        'bench/serve-bare-predict.ts',
-        uri,
-        artifact.digest,
-        'wasm',
-        '1',
-        '32',
-      ],
-      { cwd: repoRoot, maxBuffer: 1024 * 1024 },
-    );
-    const bareCpu = await exec(
-      'taskset',
-      [
-        '-c',
-        SERVER_CORE,
-        process.execPath,
-        '--import',
-        'tsx',
-        'bench/serve-bare-predict.ts',
-        uri,
-        artifact.digest,
-        'cpu',
-        '1',
-        '32',
-      ],
-      { cwd: repoRoot, maxBuffer: 1024 * 1024 },
-    );
+    console.log('\nTargets (unpinned, 1 row, concurrency 8: req/s ≥ 5× KServe, p99 ≤ 0.5×):');
+    for (const protocol of ['v1', 'v2'] as const) {
+      const cell = cells.find(
+        (c) =>
+          c.setup === 'unpinned' && c.protocol === protocol && c.rows === 1 && c.concurrency === 8,
+      )!;
+      const rpsRatio = cell.lathe.rps / cell.kserve.rps;
+      const p99Ratio = cell.lathe.p99 / cell.kserve.p99;
+      console.log(
+        `  ${protocol}: req/s ${fmt(rpsRatio, 2)}× (${rpsRatio >= 5 ? 'met' : 'NOT met'}); p99 ${fmt(p99Ratio, 2)}× (${p99Ratio <= 0.5 ? 'met' : 'NOT met'})`,
+      );
+    }
+    if (cpuProfDir) console.log(`CPU profile of Lathe's server (unpinned) in ${cpuProfDir}`);
+    if (!full) return;
+
+    const bareRows = [];
+    for (const backend of ['wasm', 'cpu']) {
+      const bare = await exec(
+        'taskset',
+        [
+          '-c',
+          SERVER_CORE,
+          process.execPath,
+          '--import',
+          'tsx',
+          'bench/serve-bare-predict.ts',
+          uri,
+          artifact.digest,
+          backend,
+          '1',
+          '32',
+        ],
+        { cwd: repoRoot, maxBuffer: 1024 * 1024 },
+      );
+      bareRows.push(...JSON.parse(bare.stdout.trim().split('\n').pop()!));
+    }
     type Bare = {
       backend: string;
       rows: number;
       forward: { p50: number; p99: number };
       predict: { p50: number; p99: number };
     };
-    const bareRows = [
-      ...JSON.parse(bare.stdout.trim().split('\n').pop()!),
-      ...JSON.parse(bareCpu.stdout.trim().split('\n').pop()!),
-    ] as Bare[];
     console.log(
-      '\nBare forward pass in process (no HTTP), per call incl. input tensor and reading the output:',
+      '\nBare forward pass in process (no HTTP, pinned), per call incl. input tensor and reading the output:',
     );
-    for (const b of bareRows) {
+    for (const b of bareRows as Bare[]) {
       console.log(
         `  ${b.backend.padEnd(5)} ${String(b.rows).padStart(2)} row(s): forward p50 ${us(b.forward.p50)} (p99 ${us(b.forward.p99)}); model.predict p50 ${us(b.predict.p50)} (p99 ${us(b.predict.p99)})`,
       );
     }
-    const bare1 = bareRows.find((b) => b.backend === 'wasm' && b.rows === 1)!;
-
-    console.log('\nTargets:');
+    const bare1 = (bareRows as Bare[]).find((b) => b.backend === 'wasm' && b.rows === 1)!;
     for (const protocol of ['v1', 'v2'] as const) {
-      const cell = table[`${protocol}/1/8`]!;
-      const rpsRatio = cell.lathe.rps / cell.kserve.rps;
-      const p99Ratio = cell.lathe.p99 / cell.kserve.p99;
+      const p50 = cells.find(
+        (c) =>
+          c.setup === 'pinned' && c.protocol === protocol && c.rows === 1 && c.concurrency === 1,
+      )!.lathe.p50;
       console.log(
-        `  ${protocol}, 1 row, concurrency 8: Lathe/KServe req/s ${fmt(rpsRatio, 2)}× (target ≥ 4: ${rpsRatio >= 4 ? 'met' : 'NOT met'}); p99 ${fmt(p99Ratio, 2)}× (target ≤ 0.5: ${p99Ratio <= 0.5 ? 'met' : 'NOT met'})`,
-      );
-    }
-    for (const protocol of ['v1', 'v2'] as const) {
-      const p50 = table[`${protocol}/1/1`]!.lathe.p50;
-      const ratio = p50 / bare1.forward.p50;
-      const vsPredict = p50 / bare1.predict.p50;
-      console.log(
-        `  ${protocol}, 1 row, concurrency 1: Lathe p50 ${us(p50)} / bare forward p50 ${us(bare1.forward.p50)} = ${fmt(ratio, 2)}× (target ≤ 1.2: ${ratio <= 1.2 ? 'met' : 'NOT met'}); over bare model.predict (${us(bare1.predict.p50)}): ${fmt(vsPredict, 2)}×; overhead ${us(p50 - bare1.forward.p50)}; the HTTP floor alone is ${us(httpFloor.p50)}`,
+        `  ${protocol}, 1 row, concurrency 1, pinned: Lathe p50 ${us(p50)} = ${fmt(p50 / bare1.forward.p50, 2)}× the bare forward pass (${us(bare1.forward.p50)}); the HTTP floor alone is ${us(httpFloor?.p50 ?? Number.NaN)}`,
       );
     }
   } finally {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await store.removePrefix(minio.bucket, `models/${namespace}/`).catch(() => 0);
     await rm(dir, { recursive: true, force: true });
   }

@@ -67,6 +67,12 @@ describe('FeedbackTokenFile', () => {
     });
   });
 
+  it('is enabled for good only with a file configured (the server remembers requests only then)', () => {
+    expect(new FeedbackTokenFile(undefined).enabled).toBe(false);
+    // A configured file that is missing or empty now may be written later: still enabled.
+    expect(new FeedbackTokenFile(path.join(dir, 'not-yet-written')).enabled).toBe(true);
+  });
+
   it('takes the right token, refuses a missing or wrong one with 401, and follows a rotation', async () => {
     await replace('first-token\n');
     const tokens = new FeedbackTokenFile(file);

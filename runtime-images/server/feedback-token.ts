@@ -45,6 +45,11 @@ export function tokenOfFile(text: string): string | undefined {
 /** Decides whether a submission with this `Authorization` header may go on. */
 export interface FeedbackAuthorizer {
   authorize(authorization: string | undefined): Promise<FeedbackAuthorization>;
+  /**
+   * False when no label can ever be accepted (no token configured): the server then does not
+   * remember answered requests for feedback. Unset counts as true.
+   */
+  readonly enabled?: boolean;
 }
 
 /** The feedback token, from the file `path` names (undefined: feedback is disabled). */
@@ -55,6 +60,11 @@ export class FeedbackTokenFile implements FeedbackAuthorizer {
     readonly path: string | undefined,
     private readonly onReadFailure: (error: unknown) => void = () => undefined,
   ) {}
+
+  /** False without a token file: feedback can never be enabled without a restart. */
+  get enabled(): boolean {
+    return this.path !== undefined;
+  }
 
   /** Whether `authorization` (the request's header) may submit labels. */
   async authorize(authorization: string | undefined): Promise<FeedbackAuthorization> {

@@ -12,8 +12,9 @@
  * - **Labels follow the model's schema**: one of the model's classes (classification) or a
  *   finite number (regression), one per row of the request; a submission has no other fields.
  *
- * Every answered prediction request is remembered by its request ID in a map bounded by count
- * and by (estimated) bytes, oldest forgotten first, holding only what a label needs: the
+ * While feedback is enabled (a token file is configured), every answered prediction request is
+ * remembered by its request ID in a map bounded by count and by (estimated) bytes, oldest
+ * forgotten first, holding only what a label needs: the
  * prepared features, the records as `pii.ts` lets them be kept, and the outputs (copied out of
  * the batch's buffers, so a remembered request never keeps a whole batch alive). A labelled
  * request is dropped from it at once. A label for a request this replica no longer holds (or

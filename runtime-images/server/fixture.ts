@@ -2,7 +2,9 @@
  * A small, really trained Lathe model artifact for the server's tests and benchmark: a fitted
  * preparation of four raw columns (two numeric, one categorical, one boolean: six prepared
  * features), an MLP trained with TensorFlow.js on synthetic rows, written in the `ModelFile`
- * layout with its manifest — the same files Lathe's trainer writes.
+ * layout with its manifest — the same files Lathe's trainer writes. The benchmark widens it with
+ * `noiseInputs` (numeric columns the label does not depend on): 24 of them make the 30-feature
+ * MLP `bench:serve` measures.
  */
 import type { LayersModel, Tensor } from '@tensorflow/tfjs';
 import { manifestFor } from '../../contract/manifest.js';
@@ -24,7 +26,8 @@ export interface FixtureArtifact {
   rows: Record<string, unknown>[];
 }
 
-export function fixtureSchema(task: FixtureTask): PreparedSchema {
+export function fixtureSchema(task: FixtureTask, noiseInputs = 0): PreparedSchema {
+  const noise = noiseInputNames(noiseInputs);
   return {
     formatVersion: 1,
     task,
@@ -65,18 +68,53 @@ export function fixtureSchema(task: FixtureTask): PreparedSchema {
         categories: ['false', 'true'],
         other: false,
       },
+      ...noise.map((name) => ({
+        name,
+        type: 'number' as const,
+        kind: 'numeric' as const,
+        impute: 0,
+        scale: { method: 'standard' as const, mean: 0, std: 1 },
+      })),
     ],
-    features: ['length', 'width', 'colour=red', 'colour=green', 'colour=__other__', 'fresh'],
+    features: [
+      'length',
+      'width',
+      'colour=red',
+      'colour=green',
+      'colour=__other__',
+      'fresh',
+      ...noise,
+    ],
   };
 }
 
-/** `count` raw rows from a seeded generator, labelled by a simple rule the model can learn. */
-export function fixtureRows(task: FixtureTask, count: number, seed = 1): Record<string, unknown>[] {
+/** The names of `count` noise inputs: `noise1` … `noise<count>`. */
+function noiseInputNames(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `noise${i + 1}`);
+}
+
+/**
+ * `count` raw rows from a seeded generator, labelled by a simple rule the model can learn;
+ * `noiseInputs` adds that many numeric columns (from a second generator, so the other columns
+ * and the labels are the same with or without them).
+ */
+export function fixtureRows(
+  task: FixtureTask,
+  count: number,
+  seed = 1,
+  noiseInputs = 0,
+): Record<string, unknown>[] {
   let state = seed >>> 0 || 1;
   const random = () => {
     state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
     return state / 2 ** 32;
   };
+  let noiseState = (seed ^ 0x9e3779b9) >>> 0 || 1;
+  const noiseRandom = () => {
+    noiseState = (Math.imul(noiseState, 1664525) + 1013904223) >>> 0;
+    return noiseState / 2 ** 32;
+  };
+  const noise = noiseInputNames(noiseInputs);
   const colours = ['red', 'green', 'blue'];
   const rows: Record<string, unknown>[] = [];
   for (let i = 0; i < count; i++) {
@@ -98,6 +136,9 @@ export function fixtureRows(task: FixtureTask, count: number, seed = 1): Record<
       width,
       colour,
       fresh,
+      ...Object.fromEntries(
+        noise.map((name) => [name, Math.round((noiseRandom() * 4 - 2) * 100) / 100]),
+      ),
       [task === 'classification' ? 'species' : 'price']: label,
     });
   }
@@ -107,11 +148,18 @@ export function fixtureRows(task: FixtureTask, count: number, seed = 1): Record<
 /** Trains the fixture model and writes its artifact files (in memory). */
 export async function makeFixtureArtifact(
   tf: TensorflowJs,
-  options: { task?: FixtureTask; hidden?: number[]; epochs?: number; rows?: number } = {},
+  options: {
+    task?: FixtureTask;
+    hidden?: number[];
+    epochs?: number;
+    rows?: number;
+    /** Numeric inputs the label does not depend on (`fixtureSchema`); default none. */
+    noiseInputs?: number;
+  } = {},
 ): Promise<FixtureArtifact> {
   const task = options.task ?? 'classification';
-  const schema = fixtureSchema(task);
-  const rows = fixtureRows(task, options.rows ?? 300);
+  const schema = fixtureSchema(task, options.noiseInputs);
+  const rows = fixtureRows(task, options.rows ?? 300, 1, options.noiseInputs);
   const featureCount = schema.features.length;
   const x = rows.flatMap((row) => prepareRecord(schema, row));
   const classes = schema.label.classes ?? [];
