@@ -261,6 +261,7 @@ async function main(): Promise<void> {
     );
     const header = `${'cpus'.padEnd(9)}${'protocol'.padEnd(9)}${'rows'.padStart(5)}${'conc'.padStart(6)} │ ${'Lathe req/s'.padStart(11)}${'p50'.padStart(10)}${'p99'.padStart(10)} │ ${'KServe req/s'.padStart(12)}${'p50'.padStart(10)}${'p99'.padStart(10)} │ ${'req/s ×'.padStart(8)}${'p50 ×'.padStart(7)}${'p99 ×'.padStart(7)}`;
     const cells: Cell[] = [];
+    const coldStarts: { setup: CpuSetup; lathe: number; kserve: number }[] = [];
     let httpFloor: WrkResult | undefined;
 
     for (const setup of ['pinned', 'unpinned'] as const) {
@@ -270,6 +271,9 @@ async function main(): Promise<void> {
         setup === 'unpinned' && cpuProfDir
           ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProfDir)]
           : [];
+      // Cold start: process start to ready (model read, verified and loaded), one server at a
+      // time, so neither slows the other's start.
+      const latheSpawned = performance.now();
       const lathe = start(
         setup,
         process.execPath,
@@ -293,7 +297,16 @@ async function main(): Promise<void> {
         },
       );
       running.push(lathe.child);
+      children.push(lathe.child);
+      await waitFor(
+        `http://127.0.0.1:${lathePort}/v2/health/ready`,
+        lathe.child,
+        lathe.output,
+        "Lathe's server",
+      );
+      const latheColdStartS = (performance.now() - latheSpawned) / 1000;
       const kservePort = await freePort();
+      const kserveSpawned = performance.now();
       const kserve = start(
         setup,
         path.join(venv, 'bin/python'),
@@ -311,7 +324,7 @@ async function main(): Promise<void> {
         { PATH: process.env.PATH, TF_CPP_MIN_LOG_LEVEL: '2', CUDA_VISIBLE_DEVICES: '' },
       );
       running.push(kserve.child);
-      children.push(...running);
+      children.push(kserve.child);
       // The HTTP floor: a bare node:http server that reads and parses the JSON body and answers
       // a fixed prediction, no model: what no Node.js server can go below on this machine.
       const floorPort = await freePort();
@@ -334,17 +347,13 @@ async function main(): Promise<void> {
         await waitFor(`http://127.0.0.1:${floorPort}/`, floor.child, floor.output, 'the floor');
       }
       await waitFor(
-        `http://127.0.0.1:${lathePort}/v2/health/ready`,
-        lathe.child,
-        lathe.output,
-        "Lathe's server",
-      );
-      await waitFor(
         `http://127.0.0.1:${kservePort}/v2/health/ready`,
         kserve.child,
         kserve.output,
         'KServe',
       );
+      const kserveColdStartS = (performance.now() - kserveSpawned) / 1000;
+      coldStarts.push({ setup, lathe: latheColdStartS, kserve: kserveColdStartS });
       const lUrls = urls(lathePort);
       const kUrls = urls(kservePort);
 
@@ -426,6 +435,13 @@ async function main(): Promise<void> {
       await Promise.all(running.map(stop));
     }
 
+    console.log(
+      '\nCold start of a replica (process start to ready: the model read from MinIO, verified and loaded; what a request held by the activator waits for once its pod runs):',
+    );
+    for (const c of coldStarts)
+      console.log(
+        `  ${c.setup.padEnd(9)} Lathe ${c.lathe.toFixed(2)} s, KServe ${c.kserve.toFixed(2)} s (${(c.lathe / c.kserve).toFixed(2)}×)`,
+      );
     console.log('\nTargets (unpinned, 1 row, concurrency 8: req/s ≥ 5× KServe, p99 ≤ 0.5×):');
     for (const protocol of ['v1', 'v2'] as const) {
       const cell = cells.find(
