@@ -10,7 +10,7 @@
  * termination message, with the sha256 (16 hex digits) of every environment value and every file of the
  * credentials directory, so a test can check that no credential of the operator's is among them.
  *
- * Run as `node --import <tsx> e2e/images/tenant-probe.ts`.
+ * The `lathe.dev/test/tenant-probe` image of the process node (`e2e/node/images.ts`).
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -100,6 +100,8 @@ export const builtInImages: ImageMap = {
   // No entrypoint: `command` is looked up on the host's PATH (sh, sleep, cat, env, ...).
   'lathe.dev/test/busybox': {},
   'lathe.dev/test/http': tsProgram('e2e/images/http-server.ts'),
+  // A hostile custom trainer for the tenancy tests (tries other namespaces' data).
+  'lathe.dev/test/tenant-probe': tsProgram('e2e/images/tenant-probe.ts'),
 };
 
 /**

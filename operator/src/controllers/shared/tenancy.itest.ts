@@ -29,7 +29,6 @@ import {
   eventually,
   installCrds,
   kubeConfig,
-  repoRoot,
 } from '../../../../e2e/cluster/testenv.js';
 import {
   scopedCredentialsSecret,
@@ -239,13 +238,7 @@ describe('two tenants on one Lathe', () => {
         backoffLimit: 0,
         model: {
           custom: {
-            image: 'lathe.dev/test/busybox',
-            command: [
-              process.execPath,
-              '--import',
-              path.join(repoRoot, 'node_modules/tsx/dist/loader.mjs'),
-              path.join(repoRoot, 'e2e/images/tenant-probe.ts'),
-            ],
+            image: 'lathe.dev/test/tenant-probe',
             env: [
               { name: 'PROBE_TARGETS', value: targetsOfB().join(',') },
               { name: 'PROBE_OWN_READ', value: ownRead },
