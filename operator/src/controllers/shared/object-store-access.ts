@@ -16,21 +16,9 @@
  * With `credentials: shared` (a store without STS), the Secret holds the operator's own key
  * instead, as before scoped credentials; `docs/security.md` says what that gives away.
  */
-import http from 'node:http';
-import https from 'node:https';
 import type { V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import { AssumeRoleProvider } from 'minio/dist/esm/AssumeRoleProvider.mjs';
 import { CredentialsFile, type ObjectStoreConfig } from '../../../../contract/object-store.js';
-import {
-  datasetPrefix,
-  feedbackPrefix,
-  isReadableByNamespace,
-  namespacePrefixes,
-  parseS3Uri,
-  SHARED_PREFIX,
-} from '../../../../contract/object-store-layout.js';
 import { ObjectStoreEnv } from '../../../../contract/runtime-env.js';
-import type { CredentialSettings } from '../../config.js';
 import type { PermissionRule } from '../../rbac/permissions.js';
 import { ChildConflictError } from '../../runtime/apply.js';
 import { kinds, type SecretObject, type Wire } from '../../runtime/builtin-kinds.js';
@@ -38,212 +26,16 @@ import type { ReconcileContext } from '../../runtime/controller.js';
 import { isAlreadyExists, isApiError, isNotFound } from '../../runtime/kube-client.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../runtime/labels.js';
 import type { KubeObject, OwnerReference } from '../../runtime/resource.js';
+import type { CredentialIssuer, IssuedCredentials } from './credential-issuer.js';
 import { childName } from './names.js';
+import { type Grant, normalizedGrant } from './object-store-grants.js';
 
+export type { CredentialSettings } from '../../config.js';
 export { defaultCredentialSettings } from '../../config.js';
-export type { CredentialSettings, ObjectStoreConfig };
-
-/** What one pod may do in Lathe's bucket: keys under `read` it reads, under `write` it writes. */
-export interface Grant {
-  read: string[];
-  write: string[];
-}
-
-/** What the pods of each role need (pure; the prefixes come from `object-store-layout.ts`). */
-export const grants = {
-  /**
-   * Ingestion: reads its namespace's own prefixes and `shared/` (an S3 source in Lathe's
-   * bucket without credentials of its own, a feedback source), writes its dataset's versions.
-   */
-  ingestion(namespace: string, dataset: string): Grant {
-    return {
-      read: [...namespacePrefixes(namespace), SHARED_PREFIX],
-      write: [datasetPrefix(namespace, dataset)],
-    };
-  },
-  /** A trainer (Lathe's or a custom image): reads one dataset version, writes its run. */
-  training(datasetVersionPrefix: string, runPrefix: string): Grant {
-    return { read: [datasetVersionPrefix], write: [runPrefix] };
-  },
-  /** A server: reads the artifacts it serves, appends to its service's request log. */
-  serving(namespace: string, inferenceService: string, artifactPrefixes: string[]): Grant {
-    return { read: artifactPrefixes, write: [feedbackPrefix(namespace, inferenceService)] };
-  },
-  /** A champion evaluation: reads the challenger's dataset version and the champion's artifact. */
-  evaluation(datasetVersionPrefix: string, artifactPrefix: string | undefined): Grant {
-    return { read: [datasetVersionPrefix, ...(artifactPrefix ? [artifactPrefix] : [])], write: [] };
-  },
-};
-
-/**
- * The prefix of an artifact that `namespace`'s pods may be granted: the artifact's directory in
- * Lathe's `bucket`, when it lies under the namespace's own prefixes; undefined otherwise (an
- * artifact elsewhere is not readable with Lathe's credentials, and the server says so).
- */
-export function artifactGrantPrefix(
-  uri: string,
-  bucket: string,
-  namespace: string,
-): string | undefined {
-  let location: { bucket: string; key: string };
-  try {
-    location = parseS3Uri(uri);
-  } catch {
-    return undefined;
-  }
-  const prefix = location.key.replace(/\/?$/, '/');
-  if (location.bucket !== bucket || !isReadableByNamespace(prefix, namespace)) return undefined;
-  if (prefix === SHARED_PREFIX) return undefined;
-  return prefix;
-}
-
-/** `grant` with each list sorted and without repeats, so equal needs compare equal. */
-export function normalizedGrant(grant: Grant): Grant {
-  const tidy = (prefixes: string[]) => [...new Set(prefixes)].sort();
-  return { read: tidy(grant.read), write: tidy(grant.write) };
-}
-
-/**
- * The S3 session policy of `grant` in `bucket` (IAM policy grammar, as MinIO and AWS read it):
- * get and list under every prefix it reads or writes, put (multipart included) under those it
- * writes; nothing else — no delete, no other bucket.
- */
-export function sessionPolicy(bucket: string, grant: Grant): Record<string, unknown> {
-  const { read, write } = normalizedGrant(grant);
-  const readable = [...new Set([...read, ...write])].sort();
-  const objects = (prefixes: string[]) => prefixes.map((p) => `arn:aws:s3:::${bucket}/${p}*`);
-  const statements: Record<string, unknown>[] = [
-    {
-      Sid: 'Location',
-      Effect: 'Allow',
-      Action: ['s3:GetBucketLocation'],
-      Resource: [`arn:aws:s3:::${bucket}`],
-    },
-  ];
-  if (readable.length > 0) {
-    statements.push(
-      { Sid: 'Read', Effect: 'Allow', Action: ['s3:GetObject'], Resource: objects(readable) },
-      {
-        Sid: 'List',
-        Effect: 'Allow',
-        Action: ['s3:ListBucket'],
-        Resource: [`arn:aws:s3:::${bucket}`],
-        Condition: { StringLike: { 's3:prefix': readable.flatMap((p) => [p, `${p}*`]) } },
-      },
-    );
-  }
-  if (write.length > 0) {
-    statements.push({
-      Sid: 'Write',
-      Effect: 'Allow',
-      Action: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
-      Resource: objects(write),
-    });
-  }
-  return { Version: '2012-10-17', Statement: statements };
-}
-
-/** Credentials handed to a pod. `expiresAt` undefined: they do not expire (the shared key). */
-export interface IssuedCredentials {
-  accessKey: string;
-  secretKey: string;
-  sessionToken?: string;
-  expiresAt: Date | undefined;
-}
-
-/** Issues the credentials of a grant. */
-export interface CredentialIssuer {
-  /** `scoped` (STS) or `shared` (the operator's key). */
-  readonly mode: 'scoped' | 'shared';
-  /** How long issued credentials live, in ms; rotation starts when a third of it is left. */
-  readonly lifetimeMs: number;
-  issue(grant: Grant, sessionName: string): Promise<IssuedCredentials>;
-}
-
-/** The issuer the settings describe, over the operator's own key. */
-export function credentialIssuer(
-  store: ObjectStoreConfig,
-  settings: CredentialSettings,
-): CredentialIssuer {
-  if (settings.mode === 'shared') {
-    return {
-      mode: 'shared',
-      lifetimeMs: Number.POSITIVE_INFINITY,
-      async issue() {
-        return { accessKey: store.accessKey, secretKey: store.secretKey, expiresAt: undefined };
-      },
-    };
-  }
-  const stsEndpoint = settings.stsEndpoint ?? store.endpoint;
-  // A connection per request, so none is left half-open by a store that restarted.
-  const transportAgent = stsEndpoint.startsWith('https:')
-    ? new https.Agent({ keepAlive: false })
-    : new http.Agent({ keepAlive: false });
-  return {
-    mode: 'scoped',
-    lifetimeMs: settings.durationSeconds * 1000,
-    async issue(grant, sessionName) {
-      const provider = new AssumeRoleProvider({
-        stsEndpoint,
-        accessKey: store.accessKey,
-        secretKey: store.secretKey,
-        region: store.region,
-        durationSeconds: settings.durationSeconds,
-        policy: JSON.stringify(sessionPolicy(store.bucket, grant)),
-        roleSessionName: sessionName.slice(0, 64),
-        transportAgent,
-        ...(settings.roleArn ? { roleArn: settings.roleArn } : {}),
-      });
-      const issuedAt = Date.now();
-      let timer: NodeJS.Timeout | undefined;
-      let credentials: Awaited<ReturnType<typeof provider.getCredentials>>;
-      try {
-        credentials = await Promise.race([
-          provider.getCredentials(),
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(
-              () => reject(new Error(`no answer in ${STS_TIMEOUT_MS / 1000} s`)),
-              STS_TIMEOUT_MS,
-            );
-          }),
-        ]);
-      } catch (error) {
-        throw stsError(error);
-      } finally {
-        clearTimeout(timer);
-      }
-      const sessionToken = credentials.getSessionToken();
-      return {
-        accessKey: credentials.getAccessKey(),
-        secretKey: credentials.getSecretKey(),
-        ...(sessionToken ? { sessionToken } : {}),
-        expiresAt: new Date(issuedAt + settings.durationSeconds * 1000),
-      };
-    },
-  };
-}
-
-/** How long the operator waits for the STS to answer. */
-const STS_TIMEOUT_MS = 15_000;
-
-/**
- * The error of a failed `AssumeRole`, with the reason a status shows: `CredentialsRefused` when
- * the STS answered with an error (the operator's key may not assume the role, a policy too
- * large), `StorageUnavailable` when it could not be reached (retried with backoff).
- */
-function stsError(error: unknown): Error {
-  const message = (error as Error).message ?? String(error);
-  const refused = /Unable to obtain credentials/.test(message);
-  return Object.assign(
-    new Error(
-      refused
-        ? `The object store's STS refused temporary credentials for a pod: ${message}`
-        : `The object store's STS could not be reached to issue a pod's credentials: ${message}`,
-      { cause: error },
-    ),
-    { reason: refused ? 'CredentialsRefused' : 'StorageUnavailable' },
-  );
-}
+// The grants and the issuer are part of this module's surface for the controllers.
+export * from './credential-issuer.js';
+export * from './object-store-grants.js';
+export type { ObjectStoreConfig };
 
 /** Annotations of a credentials Secret: what it grants, until when (never a credential). */
 export const CredentialsAnnotation = {
