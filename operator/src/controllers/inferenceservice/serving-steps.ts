@@ -18,6 +18,7 @@ import {
   CredentialRole,
   grants,
   type ObjectStoreAccess,
+  rotationRequeue,
 } from '../shared/object-store-access.js';
 import { resolveModelVersion } from '../shared/resolve-model-version.js';
 import {
@@ -107,9 +108,7 @@ export function credentialsStep(store: Access): ServingStep {
         CredentialRole.serving,
         grants.serving(namespace, isvc.metadata.name ?? '', artifacts),
       );
-      return provided.requeueAfterMs !== undefined
-        ? { requeueAfterMs: provided.requeueAfterMs }
-        : undefined;
+      return rotationRequeue(provided);
     },
   };
 }

@@ -231,27 +231,9 @@ describe('ObjectStoreAccess.provide', () => {
     const issuer = countingIssuer(3_600_000);
     const access = new ObjectStoreAccess(store, issuer);
     const { ctx } = fakeContext();
-    await access.provide(
-      ctx,
-      owner,
-      ownerRef,
-      'serve',
-      grants.serving('a', 's', ['models/a/m/1/']),
-    );
-    await access.provide(
-      ctx,
-      owner,
-      ownerRef,
-      'serve',
-      grants.serving('a', 's', ['models/a/m/1/']),
-    );
-    await access.provide(
-      ctx,
-      owner,
-      ownerRef,
-      'serve',
-      grants.serving('a', 's', ['models/a/m/2/']),
-    );
+    // The same grant twice, then another: two issues.
+    for (const artifact of ['models/a/m/1/', 'models/a/m/1/', 'models/a/m/2/'])
+      await access.provide(ctx, owner, ownerRef, 'serve', grants.serving('a', 's', [artifact]));
     expect(issuer.issued).toHaveLength(2);
   });
 

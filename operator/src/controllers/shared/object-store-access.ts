@@ -104,6 +104,11 @@ export interface ProvidedCredentials {
   requeueAfterMs: number | undefined;
 }
 
+/** A step's requeue for `provided`: when its credentials must be rotated, if ever. */
+export function rotationRequeue(provided: ProvidedCredentials): { requeueAfterMs?: number } {
+  return provided.requeueAfterMs !== undefined ? { requeueAfterMs: provided.requeueAfterMs } : {};
+}
+
 interface IssuedRecord {
   grant: string;
   ownerUid: string;

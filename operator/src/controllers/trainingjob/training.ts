@@ -22,7 +22,12 @@ import { type JobObject, kinds } from '../../runtime/builtin-kinds.js';
 import type { Step } from '../../runtime/steps.js';
 import { latheKinds, type TrainingJobObject } from '../lathe-kinds.js';
 import { cachedPodsOfJob, type JobRun, observeJobRun } from '../shared/job-run.js';
-import { CredentialRole, grants, type ObjectStoreAccess } from '../shared/object-store-access.js';
+import {
+  CredentialRole,
+  grants,
+  type ObjectStoreAccess,
+  rotationRequeue,
+} from '../shared/object-store-access.js';
 import { desiredTrainingJob, TrainingAnnotation, trainingJobName } from './desired.js';
 import { cachedModelVersionOf } from './registration.js';
 import {
@@ -120,9 +125,7 @@ export function credentialsStep(access: ObjectStoreAccess): TrainingStep {
           trainingRunPrefix(namespace, tj.metadata.name ?? ''),
         ),
       );
-      return provided.requeueAfterMs !== undefined
-        ? { requeueAfterMs: provided.requeueAfterMs }
-        : undefined;
+      return rotationRequeue(provided);
     },
   };
 }
