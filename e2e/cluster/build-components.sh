@@ -41,9 +41,10 @@ log() { printf '[build-components] %s\n' "$*" >&2; }
 coredns_plugins="bind cache errors health kubernetes loadbalance log ready"
 coredns_key="$COREDNS_VERSION-$(printf '%s' "$coredns_plugins" | sha256sum | cut -c1-8)"
 
-components=("kubernetes-$KUBERNETES_VERSION" "kube-proxy-$KUBERNETES_VERSION" "etcd-$ETCD_VERSION"
+components=("kubernetes-$KUBERNETES_VERSION" "kube-proxy-$KUBERNETES_VERSION" "kubelet-$KUBERNETES_VERSION"
+  "etcd-$ETCD_VERSION"
   "helm-$HELM_VERSION" "minio-$MINIO_VERSION" "coredns-$coredns_key"
-  "registry-$DISTRIBUTION_VERSION")
+  "registry-$DISTRIBUTION_VERSION" "pause-$KUBERNETES_VERSION")
 print_bin_dirs() {
   local c
   for c in "${components[@]}"; do echo "$components_dir/$c/bin"; done
@@ -56,7 +57,32 @@ if [ "${1:-}" = "--locate" ]; then
       exit 1
     fi
   done
-  print_bin_dirs
+  # The pod sandbox's pause program, compiled (static, as Kubernetes' build/pause/Makefile does)
+# from the Kubernetes module's own source: the real node's containerd gets its sandbox image from
+# it (e2e/kubelet/pause-image.ts), not from a registry.
+build_pause() {
+  local dest="$components_dir/pause-$KUBERNETES_VERSION"
+  [ -f "$dest/.complete" ] && return 0
+  command -v gcc >/dev/null || { log "gcc is missing: install it (Debian: apt-get install gcc libc6-dev)"; exit 1; }
+  exec {lock_fd}>"$components_dir/pause.lock"
+  flock "$lock_fd"
+  if [ ! -f "$dest/.complete" ]; then
+    local source tag work
+    source=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    tag=$(sed -n 's/^TAG ?= *//p' "$source/build/pause/Makefile")
+    work=$(mktemp -d "$components_dir/.build-pause-XXXXXX")
+    mkdir -p "$work/bin"
+    gcc -Os -Wall -Werror -static "-DVERSION=v$tag-lathe" -o "$work/bin/pause" "$source/build/pause/linux/pause.c"
+    echo "$tag" >"$work/bin/pause.tag"
+    rm -rf "$dest" && mkdir -p "$dest" && mv "$work/bin" "$dest/bin" && rm -rf "$work"
+    touch "$dest/.complete"
+    log "Built pause $tag"
+  fi
+  exec {lock_fd}>&-
+}
+build_pause
+
+print_bin_dirs
   exit 0
 fi
 
@@ -140,6 +166,10 @@ REPLACE_STAGING=1 build_component kubernetes "$KUBERNETES_VERSION" "k8s.io/kuber
 REPLACE_STAGING=1 build_component kube-proxy "$KUBERNETES_VERSION" "k8s.io/kubernetes@$KUBERNETES_VERSION" "$kube_ldflags" \
   k8s.io/kubernetes/cmd/kube-proxy
 
+# The real node (LATHE_NODE=kubelet): containerd and runc come from Debian's packages.
+REPLACE_STAGING=1 build_component kubelet "$KUBERNETES_VERSION" "k8s.io/kubernetes@$KUBERNETES_VERSION" "$kube_ldflags" \
+  k8s.io/kubernetes/cmd/kubelet
+
 BIN_NAME=etcd build_component etcd "$ETCD_VERSION" "go.etcd.io/etcd/server/v3@$ETCD_VERSION" "-s -w" \
   go.etcd.io/etcd/server/v3
 
@@ -166,5 +196,30 @@ BIN_NAME=registry build_component registry "$DISTRIBUTION_VERSION" \
   "github.com/distribution/distribution/v3@$DISTRIBUTION_VERSION" \
   "-s -w -X github.com/distribution/distribution/v3/version.version=$DISTRIBUTION_VERSION" \
   github.com/distribution/distribution/v3/cmd/registry
+
+# The pod sandbox's pause program, compiled (static, as Kubernetes' build/pause/Makefile does)
+# from the Kubernetes module's own source: the real node's containerd gets its sandbox image from
+# it (e2e/kubelet/pause-image.ts), not from a registry.
+build_pause() {
+  local dest="$components_dir/pause-$KUBERNETES_VERSION"
+  [ -f "$dest/.complete" ] && return 0
+  command -v gcc >/dev/null || { log "gcc is missing: install it (Debian: apt-get install gcc libc6-dev)"; exit 1; }
+  exec {lock_fd}>"$components_dir/pause.lock"
+  flock "$lock_fd"
+  if [ ! -f "$dest/.complete" ]; then
+    local source tag work
+    source=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    tag=$(sed -n 's/^TAG ?= *//p' "$source/build/pause/Makefile")
+    work=$(mktemp -d "$components_dir/.build-pause-XXXXXX")
+    mkdir -p "$work/bin"
+    gcc -Os -Wall -Werror -static "-DVERSION=v$tag-lathe" -o "$work/bin/pause" "$source/build/pause/linux/pause.c"
+    echo "$tag" >"$work/bin/pause.tag"
+    rm -rf "$dest" && mkdir -p "$dest" && mv "$work/bin" "$dest/bin" && rm -rf "$work"
+    touch "$dest/.complete"
+    log "Built pause $tag"
+  fi
+  exec {lock_fd}>&-
+}
+build_pause
 
 print_bin_dirs

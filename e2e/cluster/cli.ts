@@ -1,16 +1,27 @@
 /**
  * `npm run cluster:up` / `npm run cluster:down`: the local cluster from the command line.
  */
+import { nodeKindOf } from '../kubelet/config.js';
 import { down, isHealthy, up } from './cluster.js';
 
-const usage = 'usage: cli.ts up [--no-node] | down | status';
+const usage = 'usage: cli.ts up [--no-node] [--node process|kubelet] | down | status';
+
+/** `--node <kind>` (or `--node=<kind>`), else `LATHE_NODE`. */
+function nodeFlag(flags: string[]): string | undefined {
+  const at = flags.findIndex((f) => f === '--node' || f.startsWith('--node='));
+  if (at < 0) return process.env.LATHE_NODE;
+  return flags[at]!.includes('=') ? flags[at]!.split('=')[1] : flags[at + 1];
+}
 
 async function main(command: string | undefined, flags: string[]): Promise<number> {
   switch (command) {
     case 'up': {
-      const info = await up({ node: !flags.includes('--no-node') });
+      const info = await up({
+        node: !flags.includes('--no-node'),
+        nodeKind: nodeKindOf(nodeFlag(flags)),
+      });
       console.log(`
-Local cluster is up (API server ${info.apiServerUrl}, node ${info.nodeName}).
+Local cluster is up (API server ${info.apiServerUrl}, node ${info.nodeName}: ${info.node === 'kubelet' ? 'a kubelet on containerd' : 'the process node'}).
 
   source .lathe/env.sh          # kubectl and helm on PATH, KUBECONFIG set
   kubectl get nodes
@@ -20,7 +31,12 @@ MinIO:             ${info.minio.endpoint} (bucket ${info.minio.bucket}; credenti
                    and in Secret lathe-system/lathe-object-store; the same URL from pods)
 Network:           pods ${info.network.podCidr}, Services ${info.network.serviceCidr} (routed from
                    this host), host address for pods ${info.hostAddress}, node netns ${info.network.nodeNetns}
-Component logs:    .lathe/logs/
+${
+  info.registry
+    ? `Registry:          ${info.registry} (plain HTTP; npm run images -- --push ${info.registry}/lathe --dest-tls-verify=false)
+`
+    : ''
+}Component logs:    .lathe/logs/
 Stop it with:      npm run cluster:down`);
       return 0;
     }

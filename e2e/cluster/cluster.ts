@@ -21,6 +21,14 @@ import * as Minio from 'minio';
 import pg from 'pg';
 import { objectStoreDefaults } from '../../contract/object-store.js';
 import {
+  type NodeKind,
+  nodeKindOf,
+  realNodeSpec,
+  registryAddressOf,
+  registrySpec,
+} from '../kubelet/config.js';
+import { prepareRealNodeHost, tearDownRealNodeHost } from '../kubelet/host.js';
+import {
   apiServerSpec,
   type ClusterLayout,
   type ComponentSpec,
@@ -39,7 +47,8 @@ import {
 } from './components.js';
 import { probeUrl, waitUntilHealthy } from './health.js';
 import { exposedHostServices, networkObjectsOf, objectStoreNamespace } from './host-services.js';
-import { netnsPath, setUpNetwork, tearDownNetwork } from './network.js';
+import { netnsPath, recordedSlot, setUpNetwork, tearDownNetwork } from './network.js';
+import { networkPlanOf } from './network-plan.js';
 import { clusterIdentities, generatePki, kubeconfigFor } from './pki.js';
 import { isAlive, recordedPid, startDetached, stopRecorded } from './processes.js';
 import { type ClusterInfo, clusterInfoPath, repoRoot, stateDir } from './testenv.js';
@@ -49,11 +58,13 @@ const exec = promisify(execFile);
 /** Stop order: the node first (it stops its pods), the control plane last, etcd at the very end. */
 const stopOrder = [
   'process-node',
+  'kubelet',
   'kube-proxy',
   'coredns',
   'kube-scheduler',
   'kube-controller-manager',
   'postgres',
+  'registry',
   'minio',
   'host-forwarder',
   'kube-apiserver',
@@ -81,7 +92,7 @@ function healthCheckOf(
   },
 ): () => Promise<boolean> {
   if (spec.name === 'postgres') return () => postgresAnswers(context.layout);
-  if (spec.name === 'process-node') {
+  if (spec.name === 'process-node' || spec.name === 'kubelet') {
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(context.kubeconfigPath);
     const core = kc.makeApiClient(k8s.CoreV1Api);
@@ -118,8 +129,10 @@ async function deadComponents(): Promise<string[]> {
 }
 
 export interface UpOptions {
-  /** Start the process node too (default true). */
+  /** Start a node too (default true). */
   node?: boolean;
+  /** Which node: the process node or a real kubelet (default: `LATHE_NODE`, else the process node). */
+  nodeKind?: NodeKind;
   nodeName?: string;
   nodeCapacity?: Record<string, string>;
   log?: (line: string) => void;
@@ -167,6 +180,8 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
   await mkdir(stateDir, { recursive: true });
   const stale = await stopRecorded(stateDir, stopOrder, 5_000);
   if (stale.length) log(`Stopped processes left by an earlier run: ${stale.join(', ')}`);
+  const staleNode = await tearDownRealNode();
+  if (staleNode.length) log(`Removed what an earlier real node left: ${staleNode.join(', ')}`);
   for (const dir of ['etcd', 'minio', 'postgres', 'pki', 'logs', 'node', 'kube-proxy', 'coredns'])
     await rm(path.join(stateDir, dir), { recursive: true, force: true });
   await rm(clusterInfoPath, { force: true });
@@ -179,7 +194,10 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
   );
 
   const nodeName = options.nodeName ?? 'lathe-node';
+  const nodeKind = options.nodeKind ?? nodeKindOf(process.env.LATHE_NODE);
   const layout: ClusterLayout = {
+    node: nodeKind,
+    ...(nodeKind === 'kubelet' ? { pauseTag: await pauseTagOf(binaries) } : {}),
     stateDir,
     repoRoot,
     binaries,
@@ -254,9 +272,17 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
     await initPostgres(layout);
     const postgres = await launch(postgresSpec(layout), 60_000);
     const forwarder = await launch(hostForwarderSpec(layout), 90_000);
-    // The process node loads for seconds before its first request; it retries registering
-    // until the API server answers, so it starts now, in parallel with the API server.
-    const node = withNode ? await launch(processNodeSpec(layout), 90_000) : undefined;
+    // The node loads for seconds before its first request; it retries registering until the
+    // API server answers, so it starts now, in parallel with the API server.
+    let node: Awaited<ReturnType<typeof launch>> | undefined;
+    let registry: Awaited<ReturnType<typeof launch>> | undefined;
+    if (withNode && nodeKind === 'kubelet') {
+      registry = await launch(registrySpec(layout), 30_000);
+      await prepareRealNodeHost(layout);
+      node = await launch(realNodeSpec(layout), 120_000);
+    } else if (withNode) {
+      node = await launch(processNodeSpec(layout), 90_000);
+    }
     await apiServer.wait();
     log(`kube-apiserver ready at ${apiServerUrl}`);
     const controllerManager = await launch(controllerManagerSpec(layout), 60_000);
@@ -270,6 +296,7 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
     waits.push((await launch(corednsSpec(layout), 60_000)).wait());
     waits.push((await launch(kubeProxySpec(layout), 60_000)).wait());
     if (node) waits.push(node.wait());
+    if (registry) waits.push(registry.wait());
     await minio.wait();
     await createBucketAndSecret(kc, layout, minioEndpoint);
     await postgres.wait();
@@ -281,10 +308,13 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
       async () => (await probeUrl(`${minioEndpoint}/minio/health/live`)) === 200,
       30_000,
     );
-    if (withNode) log(`Node ${nodeName} is Ready`);
+    if (withNode && nodeKind === 'kubelet') await advertiseExtendedResources(kc, layout, options);
+    if (withNode)
+      log(`Node ${nodeName} (${nodeKind === 'kubelet' ? 'kubelet' : 'process node'}) is Ready`);
   } catch (error) {
     log('Start-up failed; stopping what was started');
     await stopRecorded(stateDir, stopOrder, 3_000);
+    await tearDownRealNode().catch(() => undefined);
     await tearDownNetwork(stateDir).catch(() => undefined);
     throw error;
   }
@@ -292,6 +322,8 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
   const info: RecordedCluster = {
     layout,
     withNode,
+    node: nodeKind,
+    ...(withNode && nodeKind === 'kubelet' ? { registry: registryAddressOf(network) } : {}),
     kubeconfigPath,
     binDirs,
     apiServerUrl,
@@ -544,6 +576,8 @@ const specsByName: Record<string, (layout: ClusterLayout) => ComponentSpec> = {
   coredns: corednsSpec,
   'kube-proxy': kubeProxySpec,
   'process-node': processNodeSpec,
+  kubelet: realNodeSpec,
+  registry: registrySpec,
 };
 
 /**
@@ -584,7 +618,8 @@ export async function reviveDeadComponents(): Promise<string[]> {
  */
 export async function down(): Promise<{ stopped: string[]; removed: string[] }> {
   const stopped = await stopRecorded(stateDir, stopOrder);
-  const removed = await tearDownNetwork(stateDir);
+  const removed = await tearDownRealNode();
+  removed.push(...(await tearDownNetwork(stateDir)));
   await rm(clusterInfoPath, { force: true });
   return { stopped, removed };
 }
@@ -605,5 +640,45 @@ export async function isHealthy(): Promise<boolean> {
     return await nodeIsReady(core, info.nodeName);
   } catch {
     return false;
+  }
+}
+
+/** The real node's pods, cgroups and mount points (before the network: it needs the slot). */
+async function tearDownRealNode(): Promise<string[]> {
+  const slot = await recordedSlot(stateDir);
+  return tearDownRealNodeHost(stateDir, slot === undefined ? undefined : networkPlanOf(slot));
+}
+
+async function pauseTagOf(binaries: Record<string, string>): Promise<string> {
+  const file = binaries['pause.tag'];
+  if (!file) throw new Error('the pause component is not built: run npm run cluster:prepare');
+  return (await readFile(file, 'utf8')).trim();
+}
+
+/**
+ * A real kubelet advertises what its machine has; the GPUs the scheduling tests ask for are an
+ * extended resource added to the Node's status, as the Kubernetes docs do by hand ("Advertise
+ * Extended Resources for a Node"). The kubelet keeps resources it does not manage.
+ */
+async function advertiseExtendedResources(
+  kc: k8s.KubeConfig,
+  layout: ClusterLayout,
+  options: UpOptions,
+): Promise<void> {
+  const gpus = options.nodeCapacity?.['nvidia.com/gpu'] ?? '2';
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const patch = [{ op: 'add', path: '/status/capacity/nvidia.com~1gpu', value: gpus }];
+  await core.patchNodeStatus(
+    { name: layout.nodeName, body: patch },
+    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+  );
+  if (Number(gpus) > 0) {
+    await core.patchNode(
+      {
+        name: layout.nodeName,
+        body: [{ op: 'add', path: '/metadata/labels/nvidia.com~1gpu.present', value: 'true' }],
+      },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+    );
   }
 }

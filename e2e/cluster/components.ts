@@ -8,6 +8,7 @@
  * they reach the API server through the host forwarder on `hostAddress`.
  */
 import path from 'node:path';
+import type { NodeKind } from '../kubelet/config.js';
 import { forwardsOf } from './host-services.js';
 import { netnsPath } from './network.js';
 import { apiServerForwardPort, clusterDomain, type NetworkPlan } from './network-plan.js';
@@ -43,6 +44,10 @@ export interface ClusterLayout {
   runsAsRoot: boolean;
   /** The repository root, for the process node's sources. */
   repoRoot: string;
+  /** Which node runs pods: the process node (absent: the default) or a real kubelet. */
+  node?: NodeKind;
+  /** The real node's pause image tag (the built `pause` component's). */
+  pauseTag?: string;
 }
 
 /** A process to start, and how to tell it is healthy. */
@@ -67,7 +72,7 @@ export function nodeNamespaceApiServerUrl(layout: ClusterLayout): string {
 }
 
 /** `command args` run in the node's network namespace (nsenter execs it: the pid is the same). */
-function inNodeNamespace(layout: ClusterLayout, command: string, args: string[]) {
+export function inNodeNamespace(layout: ClusterLayout, command: string, args: string[]) {
   return {
     command: 'nsenter',
     args: [`--net=${netnsPath(layout.network.nodeNetns)}`, '--', command, ...args],
@@ -138,6 +143,12 @@ export function apiServerSpec(layout: ClusterLayout): ComponentSpec {
       '--requestheader-group-headers=X-Remote-Group',
       '--requestheader-extra-headers-prefix=X-Remote-Extra-',
       '--profiling=false',
+      // The real node's kubelet API (`kubectl logs`, `exec`): the API server calls it as a
+      // system:masters client and checks its serving certificate against the cluster's CA.
+      `--kubelet-client-certificate=${pki('apiserver-kubelet-client.crt')}`,
+      `--kubelet-client-key=${pki('apiserver-kubelet-client.key')}`,
+      `--kubelet-certificate-authority=${pki('ca.crt')}`,
+      '--kubelet-preferred-address-types=InternalIP,Hostname',
       '--v=1',
     ],
     healthUrl: `https://127.0.0.1:${layout.ports.apiServer}/readyz`,

@@ -5,6 +5,7 @@ describe('cluster identities', () => {
   const identities = clusterIdentities('worker-1', {
     hostAddress: '10.250.3.1',
     kubernetesServiceIP: '10.96.12.1',
+    nodeAddress: '10.250.3.2',
   });
 
   it.each([
@@ -14,6 +15,7 @@ describe('cluster identities', () => {
     ['node', 'system:node:worker-1', 'system:nodes'],
     ['kube-proxy', 'system:kube-proxy', undefined],
     ['coredns', 'system:coredns', undefined],
+    ['apiserver-kubelet-client', 'kube-apiserver-kubelet-client', 'system:masters'],
   ])('%s authenticates as %s in group %s', (name, commonName, organization) => {
     const identity = identities.find((i) => i.name === name);
     expect(identity).toMatchObject({ commonName, usage: 'client' });
@@ -32,6 +34,15 @@ describe('cluster identities', () => {
       ]),
     );
   });
+});
+
+it('serves the kubelet API on the node address and name', () => {
+  const kubelet = clusterIdentities('worker-1', {
+    hostAddress: '10.250.3.1',
+    kubernetesServiceIP: '10.96.12.1',
+    nodeAddress: '10.250.3.2',
+  }).find((i) => i.name === 'kubelet');
+  expect(kubelet).toMatchObject({ usage: 'server', altNames: ['IP:10.250.3.2', 'DNS:worker-1'] });
 });
 
 describe('leaf certificate extensions', () => {

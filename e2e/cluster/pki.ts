@@ -42,7 +42,7 @@ export interface Pki {
  */
 export function clusterIdentities(
   nodeName: string,
-  addresses: { hostAddress: string; kubernetesServiceIP: string },
+  addresses: { hostAddress: string; kubernetesServiceIP: string; nodeAddress: string },
 ): CertificateRequest[] {
   return [
     {
@@ -67,6 +67,20 @@ export function clusterIdentities(
       name: 'node',
       commonName: `system:node:${nodeName}`,
       organization: 'system:nodes',
+      usage: 'client',
+    },
+    // The kubelet's API (logs, exec, port-forward), which the API server calls on the node's
+    // address with its own client certificate, checked against the cluster's CA.
+    {
+      name: 'kubelet',
+      commonName: `system:node:${nodeName}`,
+      usage: 'server',
+      altNames: [`IP:${addresses.nodeAddress}`, `DNS:${nodeName}`],
+    },
+    {
+      name: 'apiserver-kubelet-client',
+      commonName: 'kube-apiserver-kubelet-client',
+      organization: 'system:masters',
       usage: 'client',
     },
     // Bound to `system:node-proxier` by the API server's bootstrap policy.

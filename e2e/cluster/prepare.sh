@@ -12,10 +12,17 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 #   ip       network namespaces, veths and the bridge of the node and its pods
 #   nsenter  starts the node, kube-proxy, CoreDNS and every container in their namespace
 #   nft      what kube-proxy (nftables mode) programs the node namespace's rules with
-tools=(bwrap:bubblewrap ip:iproute2 nsenter:util-linux nft:nftables)
+# and for the real node (LATHE_NODE=kubelet; e2e/kubelet/):
+#   containerd, ctr, runc   the container runtime the kubelet drives
+#   /usr/lib/cni/bridge     the CNI plugins (bridge, host-local, loopback) pods are wired with
+#   gcc                     compiles the pod sandbox's pause program (static: libc6-dev)
+tools=(bwrap:bubblewrap ip:iproute2 nsenter:util-linux nft:nftables containerd:containerd
+  runc:runc /usr/lib/cni/bridge:containernetworking-plugins gcc:gcc /usr/lib/x86_64-linux-gnu/libc.a:libc6-dev)
 missing=()
 for entry in "${tools[@]}"; do
-  command -v "${entry%%:*}" >/dev/null || missing+=("${entry#*:}")
+  tool=${entry%%:*}
+  if [[ $tool == /* ]]; then [ -e "$tool" ] && continue; else command -v "$tool" >/dev/null && continue; fi
+  missing+=("${entry#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

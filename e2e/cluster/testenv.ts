@@ -70,6 +70,13 @@ export interface ClusterInfo {
   };
   /** Where each component writes its log. */
   logs: Record<string, string>;
+  /** Which node runs pods (absent in a cluster recorded before there was a choice: the process node). */
+  node?: 'process' | 'kubelet';
+  /**
+   * The real node's registry, `host:port` (plain HTTP, inside the cluster's network): push with
+   * `npm run images -- --push <registry>/lathe --dest-tls-verify=false`; pods pull from it.
+   */
+  registry?: string;
 }
 
 export function clusterInfo(): ClusterInfo {
