@@ -1,8 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` is pure logic beside the code (*.test.ts), fast and needing nothing;
+// Three projects: `unit` is pure logic beside the code (*.test.ts), fast and needing nothing;
 // `cluster` is the integration and end-to-end suites (*.itest.ts), which share one local
-// cluster per run, brought up by the global setup.
+// cluster per run, brought up by the global setup; `kubelet` is the suites tagged for the real
+// node (*.kubelet-test.ts): the same kind of cluster with a kubelet on containerd, where every
+// pod is a container from Lathe's images (e2e/kubelet/).
 export default defineConfig({
   test: {
     projects: [
@@ -38,6 +40,20 @@ export default defineConfig({
           hookTimeout: 600_000,
           // Suites share one cluster; running them one file at a time keeps the 2-core CI
           // machine from starving the control plane.
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
+        },
+      },
+      {
+        test: {
+          name: 'kubelet',
+          include: ['**/*.kubelet-test.ts'],
+          exclude: ['node_modules/**', 'dist/**'],
+          environment: 'node',
+          globalSetup: ['e2e/kubelet/vitest-global-setup.ts'],
+          env: { LATHE_STATE_DIR: '.lathe-kubelet' },
+          testTimeout: 300_000,
+          hookTimeout: 900_000,
           pool: 'forks',
           poolOptions: { forks: { singleFork: true } },
         },

@@ -1,12 +1,13 @@
 /**
  * Local-cluster benchmark: prints the cold build time of each component (as recorded when it
- * was built; `--cold` rebuilds into a throw-away cache to measure it now), the warm
- * `cluster:up` time, pod-creation-to-Running latency on the process node (a network namespace
- * and veth per pod included), pod-creation-to-Ready of an HTTP pod with a readiness probe, and
- * the latency of a request through a Service's ClusterIP (kube-proxy's DNAT in the node
- * namespace) against the same request sent to a pod IP directly, from the host.
+ * was built; `--cold` rebuilds into a throw-away cache to measure it now), then for each node
+ * (the process node and the real kubelet on containerd) the warm `cluster:up` time,
+ * pod-creation-to-Running latency (a network namespace and veth per pod included; on the real
+ * node a container from an image already pulled), pod-creation-to-Ready of an HTTP pod with a
+ * readiness probe, and the latency of a request through a Service's ClusterIP (kube-proxy's
+ * DNAT in the node namespace) against the same request sent to a pod IP directly, from the host.
  *
- *   npm run bench:cluster [-- --pods 20] [-- --requests 1000] [-- --cold]
+ *   npm run bench:cluster [-- --pods 20] [-- --requests 1000] [-- --cold] [-- --node kubelet]
  *
  * Figures, not assertions: this machine is shared and noisy.
  */
@@ -19,11 +20,15 @@ import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { down, up } from '../e2e/cluster/cluster.js';
 import {
+  clusterInfo,
   createTestNamespace,
   deleteTestNamespace,
   kubeConfig,
   repoRoot,
 } from '../e2e/cluster/testenv.js';
+import { type NodeKind, nodeKinds } from '../e2e/kubelet/config.js';
+import { pushImagesTo } from '../e2e/kubelet/install.js';
+import { readManifest } from '../scripts/images/cli.js';
 import { percentile } from './stats.js';
 
 const exec = promisify(execFile);
@@ -108,12 +113,43 @@ async function podLatencies(
   return latencies.sort((a, b) => a - b);
 }
 
+/**
+ * The two pods measured, per node: a sleeper and an HTTP server on port 8080. The process node
+ * runs its test programs by image name; the real node runs Lathe's server image (pulled from the
+ * cluster's registry beforehand) with Node.js one-liners doing the same.
+ */
+interface BenchImages {
+  sleeper: Pick<k8s.V1Container, 'image' | 'command'>;
+  http: Pick<k8s.V1Container, 'image' | 'command'>;
+}
+
+const processNodeImages: BenchImages = {
+  sleeper: { image: 'lathe.dev/test/busybox', command: ['sleep', '300'] },
+  http: { image: 'lathe.dev/test/http' },
+};
+
+function realNodeImages(serverImage: string): BenchImages {
+  return {
+    sleeper: { image: serverImage, command: ['node', '-e', 'setInterval(() => {}, 1 << 30)'] },
+    http: {
+      image: serverImage,
+      command: [
+        'node',
+        '-e',
+        "require('node:http').createServer((_, res) => res.end('ok')).listen(8080)",
+      ],
+    },
+  };
+}
+
+let images: BenchImages = processNodeImages;
+
 const sleeper = (name: string): k8s.V1Pod => ({
   metadata: { name: `sleep-${name}` },
   spec: {
     automountServiceAccountToken: false,
     terminationGracePeriodSeconds: 1,
-    containers: [{ name: 'main', image: 'lathe.dev/test/busybox', command: ['sleep', '300'] }],
+    containers: [{ name: 'main', ...images.sleeper }],
   },
 });
 
@@ -125,7 +161,7 @@ const httpPod = (name: string, labels: Record<string, string> = {}): k8s.V1Pod =
     containers: [
       {
         name: 'http',
-        image: 'lathe.dev/test/http',
+        ...images.http,
         ports: [{ name: 'http', containerPort: 8080 }],
         readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 1 },
       },
@@ -225,6 +261,14 @@ async function podBenchmarks(): Promise<void> {
   const namespace = await createTestNamespace('bench');
   try {
     await waitForDefaultServiceAccount(core, namespace);
+    // The first pod of an image pulls it: not what is measured.
+    await podLatencies(
+      core,
+      namespace,
+      1,
+      (n) => sleeper(`warm-${n}`),
+      (pod) => pod.status?.phase === 'Running',
+    );
     const running = await podLatencies(
       core,
       namespace,
@@ -249,18 +293,37 @@ async function main(): Promise<void> {
   await recordedBuildTimes();
   if (args.includes('--cold')) await coldBuild();
 
-  await down();
-  const started = Date.now();
-  await up({ log: () => {} });
-  const warm = (Date.now() - started) / 1000;
-  console.log(
-    `Warm cluster:up (cached components, fresh PKI, data and network): ${warm.toFixed(1)} s (target < 10 s)`,
-  );
-
-  try {
-    await podBenchmarks();
-  } finally {
+  const at = args.indexOf('--node');
+  const kinds: readonly NodeKind[] = at >= 0 ? [args[at + 1] as NodeKind] : nodeKinds;
+  for (const nodeKind of kinds) {
+    console.log(
+      `\n=== ${nodeKind === 'kubelet' ? 'Real node (kubelet on containerd)' : 'Process node'}`,
+    );
     await down();
+    const started = Date.now();
+    await up({ log: () => {}, nodeKind });
+    const warm = (Date.now() - started) / 1000;
+    console.log(
+      `Warm cluster:up (cached components, fresh PKI, data and network): ${warm.toFixed(1)} s (target < 10 s)`,
+    );
+    try {
+      const { registry } = clusterInfo();
+      if (registry) {
+        const pushStarted = Date.now();
+        await pushImagesTo(registry, () => undefined);
+        console.log(
+          `Images pushed to the cluster's registry in ${((Date.now() - pushStarted) / 1000).toFixed(1)} s`,
+        );
+        const server = readManifest().images.find((image) => image.name === 'server');
+        if (!server) throw new Error('the server image is not built: npm run images');
+        images = realNodeImages(`${registry}/lathe/lathe-server:${server.tag}`);
+      } else {
+        images = processNodeImages;
+      }
+      await podBenchmarks();
+    } finally {
+      await down();
+    }
   }
 }
 

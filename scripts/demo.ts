@@ -13,20 +13,16 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ObjectStore } from '../contract/object-store.js';
 import { ModelFile, parseS3Uri } from '../contract/object-store-layout.js';
-import {
-  isHealthy,
-  objectStoreNamespace,
-  objectStoreSecretName,
-  up,
-} from '../e2e/cluster/cluster.js';
+import { isHealthy, objectStoreNamespace, up } from '../e2e/cluster/cluster.js';
 import {
   clusterInfo,
   eventually,
-  helm,
   kubectl,
   kubectlOrThrow,
   repoRoot,
 } from '../e2e/cluster/testenv.js';
+import { nodeKindOf } from '../e2e/kubelet/config.js';
+import { installLathe, latheHelmInstallArgs, pushImagesTo } from '../e2e/kubelet/install.js';
 
 const namespace = 'lathe-demo';
 const examples = [
@@ -70,32 +66,38 @@ async function follow<T>(
   }
 }
 
+/** `--node kubelet` (or LATHE_NODE=kubelet): the real node, every pod a container. */
+function requestedNode() {
+  const at = process.argv.indexOf('--node');
+  return nodeKindOf(at > 0 ? process.argv[at + 1] : process.env.LATHE_NODE);
+}
+
 async function main(): Promise<void> {
-  step('Bringing the local cluster up (the first run builds its components: ~10 minutes, once)');
-  if (await isHealthy()) console.log('A local cluster is already running; using it.');
-  else await up();
+  const nodeKind = requestedNode();
+  step(
+    `Bringing the local cluster up with ${nodeKind === 'kubelet' ? 'a real kubelet on containerd' : 'the process node'} (the first run builds its components: ~10 minutes, once)`,
+  );
+  const running = (await isHealthy()) ? (clusterInfo().node ?? 'process') : undefined;
+  if (running === nodeKind) console.log('A local cluster is already running; using it.');
+  else await up({ nodeKind });
   const info = clusterInfo();
   console.log(await kubectlOrThrow(['get', 'nodes', '-o', 'wide']));
 
+  const valuesFiles: string[] = [];
+  if (info.registry) {
+    step(
+      `Pushing Lathe's images to the cluster's registry (${info.registry}), built from the Dockerfiles`,
+    );
+    console.log(`$ npm run images -- --push ${info.registry}/lathe --dest-tls-verify=false`);
+    const valuesFile = await pushImagesTo(info.registry, () => undefined);
+    console.log(`Helm values naming them: ${valuesFile}`);
+    valuesFiles.push(valuesFile);
+  }
+
   step("Installing Lathe's CRDs and the operator with Helm (namespace lathe-system)");
-  const install = [
-    'upgrade',
-    '--install',
-    'lathe',
-    path.join(repoRoot, 'charts/lathe'),
-    '--namespace',
-    objectStoreNamespace,
-    '--set',
-    `objectStore.endpoint=${info.minio.endpoint}`,
-    '--set',
-    `objectStore.credentialsSecret.name=${objectStoreSecretName}`,
-    '--wait',
-    '--timeout',
-    '180s',
-  ];
+  const install = latheHelmInstallArgs(info, valuesFiles);
   console.log(`$ helm ${install.join(' ').replace(repoRoot, '.')}`);
-  const installed = await helm(install, { timeoutMs: 200_000 });
-  if (installed.code !== 0) throw new Error(`helm install failed:\n${installed.stderr}`);
+  await installLathe(info, valuesFiles);
   console.log(
     await kubectlOrThrow([
       '-n',
@@ -391,6 +393,75 @@ async function main(): Promise<void> {
     scoped.list(info.minio.bucket, 'models/team-b/'),
   );
   await attempt('list the whole bucket', () => scoped.list(info.minio.bucket, ''));
+
+  step(
+    'Retraining now: the policy trains a challenger and promotes it only if it beats production',
+    'retrainpolicy/iris-nightly',
+  );
+  const runNow = [
+    '-n',
+    namespace,
+    'annotate',
+    'retrainpolicy',
+    'iris-nightly',
+    `lathe.dev/run-now=${Date.now()}`,
+    '--overwrite',
+  ];
+  console.log(`$ kubectl ${runNow.join(' ')}`);
+  type PolicyStatus = {
+    lastTrainingJob?: { name: string };
+    lastPromotion?: { time: string; decision: string; reason: string };
+  };
+  const policyStatus = async () =>
+    (await getJson<{ status?: PolicyStatus }>('retrainpolicy', 'iris-nightly')).status ?? {};
+  const before = (await policyStatus()).lastPromotion?.time;
+  await kubectlOrThrow(runNow);
+  const decided = await follow(
+    async () => {
+      const { lastTrainingJob, lastPromotion } = await policyStatus();
+      return lastTrainingJob && lastPromotion && lastPromotion.time !== before
+        ? { run: lastTrainingJob.name, decision: lastPromotion }
+        : undefined;
+    },
+    600_000,
+    'A champion/challenger decision of RetrainPolicy iris-nightly',
+  );
+  console.log(`  run ${decided.run}: ${decided.decision.decision} (${decided.decision.reason})`);
+
+  if (info.node === 'kubelet') {
+    step('Every pod above is a container on the real kubelet: its logs and a shell-less exec');
+    const pods = (
+      await kubectlOrThrow([
+        '-n',
+        namespace,
+        'get',
+        'pods',
+        '-o',
+        'name',
+        '--field-selector=status.phase=Running',
+      ])
+    )
+      .split('\n')
+      .filter(Boolean);
+    for (const pod of pods.slice(0, 1)) {
+      console.log(`$ kubectl -n ${namespace} logs ${pod} --tail=2`);
+      console.log((await kubectlOrThrow(['-n', namespace, 'logs', pod, '--tail=2'])).trim());
+      const exec = [
+        '-n',
+        namespace,
+        'exec',
+        pod,
+        '--',
+        'node',
+        '-e',
+        'console.log("uid", process.getuid())',
+      ];
+      console.log(
+        `$ kubectl -n ${namespace} exec ${pod} -- node -e 'console.log("uid", process.getuid())'`,
+      );
+      console.log((await kubectlOrThrow(exec)).trim());
+    }
+  }
 
   step('Done. The cluster is still running; try:');
   console.log(`  source .lathe/env.sh

@@ -53,4 +53,13 @@ describe('the Helm values written after --push', () => {
       runtimeImages: { server: { repository: 'r.example/x/lathe-server', tag: '0.1.0' } },
     });
   });
+
+  it('gives GPU TrainingJobs the CPU trainer, which falls back cleanly, when no GPU build exists', () => {
+    const values = parse(
+      helmValues({
+        trainer: { repository: 'r.example/x/lathe-trainer', tag: '0.1.0', digest: 'sha256:t' },
+      }),
+    ) as { runtimeImages: Record<string, unknown> };
+    expect(values.runtimeImages.trainerGpu).toEqual(values.runtimeImages.trainer);
+  });
 });

@@ -353,6 +353,17 @@ export function helmValues(
       if (!image) continue;
       lines.push(`  ${key}:`, `    repository: ${image.repository}`, `    tag: "${image.tag}"`);
     }
+    // No GPU build of the trainer is made here (it needs CUDA's libraries): GPU TrainingJobs
+    // get the CPU trainer, whose TensorFlow.js backend falls back to the CPU when no GPU is
+    // visible. A GPU image built elsewhere goes in runtimeImages.trainerGpu.
+    const trainer = pushed.trainer;
+    if (trainer) {
+      lines.push(
+        '  trainerGpu:',
+        `    repository: ${trainer.repository}`,
+        `    tag: "${trainer.tag}"`,
+      );
+    }
   }
   return `${lines.join('\n')}\n`;
 }
