@@ -67,14 +67,17 @@ build_pause() {
   exec {lock_fd}>"$components_dir/pause.lock"
   flock "$lock_fd"
   if [ ! -f "$dest/.complete" ]; then
-    local source tag work
+    local source tag work started
+    started=$(date +%s)
     source=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
     tag=$(sed -n 's/^TAG ?= *//p' "$source/build/pause/Makefile")
     work=$(mktemp -d "$components_dir/.build-pause-XXXXXX")
     mkdir -p "$work/bin"
     gcc -Os -Wall -Werror -static "-DVERSION=v$tag-lathe" -o "$work/bin/pause" "$source/build/pause/linux/pause.c"
     echo "$tag" >"$work/bin/pause.tag"
-    rm -rf "$dest" && mkdir -p "$dest" && mv "$work/bin" "$dest/bin" && rm -rf "$work"
+    echo "$(( $(date +%s) - started ))" >"$work/build-seconds"
+    rm -rf "$dest" && mkdir -p "$dest" && mv "$work/bin" "$dest/bin" && mv "$work/build-seconds" "$dest/"
+    rm -rf "$work"
     touch "$dest/.complete"
     log "Built pause $tag"
   fi
@@ -207,14 +210,17 @@ build_pause() {
   exec {lock_fd}>"$components_dir/pause.lock"
   flock "$lock_fd"
   if [ ! -f "$dest/.complete" ]; then
-    local source tag work
+    local source tag work started
+    started=$(date +%s)
     source=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
     tag=$(sed -n 's/^TAG ?= *//p' "$source/build/pause/Makefile")
     work=$(mktemp -d "$components_dir/.build-pause-XXXXXX")
     mkdir -p "$work/bin"
     gcc -Os -Wall -Werror -static "-DVERSION=v$tag-lathe" -o "$work/bin/pause" "$source/build/pause/linux/pause.c"
     echo "$tag" >"$work/bin/pause.tag"
-    rm -rf "$dest" && mkdir -p "$dest" && mv "$work/bin" "$dest/bin" && rm -rf "$work"
+    echo "$(( $(date +%s) - started ))" >"$work/build-seconds"
+    rm -rf "$dest" && mkdir -p "$dest" && mv "$work/bin" "$dest/bin" && mv "$work/build-seconds" "$dest/"
+    rm -rf "$work"
     touch "$dest/.complete"
     log "Built pause $tag"
   fi
