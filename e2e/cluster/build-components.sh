@@ -57,46 +57,18 @@ if [ "${1:-}" = "--locate" ]; then
       exit 1
     fi
   done
-  # The pod sandbox's pause program, compiled (static, as Kubernetes' build/pause/Makefile does)
-# from the Kubernetes module's own source: the real node's containerd gets its sandbox image from
-# it (e2e/kubelet/pause-image.ts), not from a registry.
-build_pause() {
-  local dest="$components_dir/pause-$KUBERNETES_VERSION"
-  [ -f "$dest/.complete" ] && return 0
-  command -v gcc >/dev/null || { log "gcc is missing: install it (Debian: apt-get install gcc libc6-dev)"; exit 1; }
-  exec {lock_fd}>"$components_dir/pause.lock"
-  flock "$lock_fd"
-  if [ ! -f "$dest/.complete" ]; then
-    local source tag work started
-    started=$(date +%s)
-    source=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-    tag=$(sed -n 's/^TAG ?= *//p' "$source/build/pause/Makefile")
-    work=$(mktemp -d "$components_dir/.build-pause-XXXXXX")
-    mkdir -p "$work/bin"
-    gcc -Os -Wall -Werror -static "-DVERSION=v$tag-lathe" -o "$work/bin/pause" "$source/build/pause/linux/pause.c"
-    echo "$tag" >"$work/bin/pause.tag"
-    echo "$(( $(date +%s) - started ))" >"$work/build-seconds"
-    rm -rf "$dest" && mkdir -p "$dest" && mv "$work/bin" "$dest/bin" && mv "$work/build-seconds" "$dest/"
-    rm -rf "$work"
-    touch "$dest/.complete"
-    log "Built pause $tag"
-  fi
-  exec {lock_fd}>&-
-}
-build_pause
-
-print_bin_dirs
+  print_bin_dirs
   exit 0
 fi
 
 command -v go >/dev/null || { log "Go toolchain not found on PATH: install Go 1.24 or newer"; exit 1; }
 
-# build_component NAME VERSION MODULE@VERSION LDFLAGS PACKAGE...
-# Builds PACKAGEs of MODULE into $components_dir/NAME-VERSION/bin unless already there.
-# MAIN_GO, when set, is written as the wrapper module's main.go (build it as package ".").
-build_component() {
-  local name=$1 version=$2 module_at=$3 ldflags=$4
-  shift 4
+# cached_build NAME VERSION WHAT BUILDER ARG...
+# Runs `BUILDER ARG...` in a fresh work directory (it writes its binaries to ./bin) and moves
+# them into $components_dir/NAME-VERSION/bin, unless already there.
+cached_build() {
+  local name=$1 version=$2 what=$3
+  shift 3
   local dest="$components_dir/$name-$version"
   [ -f "$dest/.complete" ] && return 0
 
@@ -107,36 +79,8 @@ build_component() {
   local work started
   work=$(mktemp -d "$components_dir/.build-$name-XXXXXX")
   started=$(date +%s)
-  log "Building $name $version from $module_at (first run only; cached in $dest)"
-  (
-    cd "$work"
-    cat >go.mod <<MOD
-module lathe.dev/localcluster/$name
-
-go 1.24
-MOD
-    go mod edit -require="$module_at"
-    if [ -n "${MAIN_GO:-}" ]; then printf "%s\n" "$MAIN_GO" >main.go; fi
-    if [ -n "${REPLACE_STAGING:-}" ]; then
-      # Map every "k8s.io/x => ./staging/src/k8s.io/x" line of k8s.io/kubernetes' go.mod to
-      # the published module k8s.io/x@$KUBERNETES_STAGING_VERSION.
-      local gomod
-      gomod=$(go mod download -json "$module_at" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
-      sed -n 's#^[[:space:]]*\(k8s\.io/[^ ]*\) => \./staging/.*#\1#p' "$gomod" | while read -r staged; do
-        go mod edit -replace="$staged=$staged@$KUBERNETES_STAGING_VERSION"
-      done
-    fi
-    mkdir -p "$work/bin"
-    local pkg
-    for pkg in "$@"; do
-      # The binary is named after the package's last element, except that a major-version
-      # suffix (go.etcd.io/etcd/server/v3) is skipped, as Go itself does; BIN_NAME overrides.
-      local bin=${pkg##*/}
-      [[ $bin =~ ^v[0-9]+$ ]] && { bin=${pkg%/*}; bin=${bin##*/}; }
-      [ $# -eq 1 ] && [ -n "${BIN_NAME:-}" ] && bin=$BIN_NAME
-      go build -o "$work/bin/$bin" -ldflags "$ldflags" "$pkg"
-    done
-  ) >"$work/build.log" 2>&1 || {
+  log "Building $name $version from $what (first run only; cached in $dest)"
+  (cd "$work" && mkdir -p bin && "$@") >"$work/build.log" 2>&1 || {
     log "Building $name failed; the last lines of $work/build.log:"
     tail -n 30 "$work/build.log" >&2
     exec {lock_fd}>&-
@@ -151,6 +95,45 @@ MOD
   rm -rf "$work"
   exec {lock_fd}>&-
   log "Built $name $version in $(cat "$dest/build-seconds") s"
+}
+
+# go_build NAME MODULE@VERSION LDFLAGS PACKAGE...: builds PACKAGEs of MODULE into ./bin through
+# a wrapper module. MAIN_GO, when set, is written as its main.go (build it as package ".").
+go_build() {
+  local name=$1 module_at=$2 ldflags=$3
+  shift 3
+  cat >go.mod <<MOD
+module lathe.dev/localcluster/$name
+
+go 1.24
+MOD
+  go mod edit -require="$module_at"
+  if [ -n "${MAIN_GO:-}" ]; then printf "%s\n" "$MAIN_GO" >main.go; fi
+  if [ -n "${REPLACE_STAGING:-}" ]; then
+    # Map every "k8s.io/x => ./staging/src/k8s.io/x" line of k8s.io/kubernetes' go.mod to
+    # the published module k8s.io/x@$KUBERNETES_STAGING_VERSION.
+    local gomod
+    gomod=$(go mod download -json "$module_at" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+    sed -n 's#^[[:space:]]*\(k8s\.io/[^ ]*\) => \./staging/.*#\1#p' "$gomod" | while read -r staged; do
+      go mod edit -replace="$staged=$staged@$KUBERNETES_STAGING_VERSION"
+    done
+  fi
+  local pkg
+  for pkg in "$@"; do
+    # The binary is named after the package's last element, except that a major-version
+    # suffix (go.etcd.io/etcd/server/v3) is skipped, as Go itself does; BIN_NAME overrides.
+    local bin=${pkg##*/}
+    [[ $bin =~ ^v[0-9]+$ ]] && { bin=${pkg%/*}; bin=${bin##*/}; }
+    [ $# -eq 1 ] && [ -n "${BIN_NAME:-}" ] && bin=$BIN_NAME
+    go build -o "bin/$bin" -ldflags "$ldflags" "$pkg"
+  done
+}
+
+# build_component NAME VERSION MODULE@VERSION LDFLAGS PACKAGE...
+build_component() {
+  local name=$1 version=$2 module_at=$3
+  shift 3
+  cached_build "$name" "$version" "$module_at" go_build "$name" "$module_at" "$@"
 }
 
 kube_minor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)
@@ -203,29 +186,14 @@ BIN_NAME=registry build_component registry "$DISTRIBUTION_VERSION" \
 # The pod sandbox's pause program, compiled (static, as Kubernetes' build/pause/Makefile does)
 # from the Kubernetes module's own source: the real node's containerd gets its sandbox image from
 # it (e2e/kubelet/pause-image.ts), not from a registry.
-build_pause() {
-  local dest="$components_dir/pause-$KUBERNETES_VERSION"
-  [ -f "$dest/.complete" ] && return 0
-  command -v gcc >/dev/null || { log "gcc is missing: install it (Debian: apt-get install gcc libc6-dev)"; exit 1; }
-  exec {lock_fd}>"$components_dir/pause.lock"
-  flock "$lock_fd"
-  if [ ! -f "$dest/.complete" ]; then
-    local source tag work started
-    started=$(date +%s)
-    source=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-    tag=$(sed -n 's/^TAG ?= *//p' "$source/build/pause/Makefile")
-    work=$(mktemp -d "$components_dir/.build-pause-XXXXXX")
-    mkdir -p "$work/bin"
-    gcc -Os -Wall -Werror -static "-DVERSION=v$tag-lathe" -o "$work/bin/pause" "$source/build/pause/linux/pause.c"
-    echo "$tag" >"$work/bin/pause.tag"
-    echo "$(( $(date +%s) - started ))" >"$work/build-seconds"
-    rm -rf "$dest" && mkdir -p "$dest" && mv "$work/bin" "$dest/bin" && mv "$work/build-seconds" "$dest/"
-    rm -rf "$work"
-    touch "$dest/.complete"
-    log "Built pause $tag"
-  fi
-  exec {lock_fd}>&-
+pause_build() {
+  local source tag
+  source=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  tag=$(sed -n 's/^TAG ?= *//p' "$source/build/pause/Makefile")
+  gcc -Os -Wall -Werror -static "-DVERSION=v$tag-lathe" -o bin/pause "$source/build/pause/linux/pause.c"
+  echo "$tag" >bin/pause.tag
 }
-build_pause
+command -v gcc >/dev/null || { log "gcc is missing: install it (Debian: apt-get install gcc libc6-dev)"; exit 1; }
+cached_build pause "$KUBERNETES_VERSION" "build/pause/linux/pause.c of k8s.io/kubernetes@$KUBERNETES_VERSION" pause_build
 
 print_bin_dirs

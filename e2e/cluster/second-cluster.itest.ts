@@ -11,10 +11,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clusterCli, kubectlOn } from '../testing/other-cluster.js';
 import { isHealthy } from './cluster.js';
 import { claimDir } from './network.js';
 import { cidrsOverlap } from './network-plan.js';
-import { type ClusterInfo, clusterInfo, eventually, repoRoot } from './testenv.js';
+import { type ClusterInfo, clusterInfo, eventually } from './testenv.js';
 
 const exec = promisify(execFile);
 
@@ -27,26 +28,8 @@ async function hostRuleset(): Promise<string> {
   return (await exec('nft', ['list', 'ruleset'])).stdout;
 }
 
-function cli(command: 'up' | 'down') {
-  return exec(process.execPath, ['--import', 'tsx', 'e2e/cluster/cli.ts', command], {
-    cwd: repoRoot,
-    env: { ...process.env, LATHE_STATE_DIR: secondDir },
-    timeout: 240_000,
-    maxBuffer: 16 * 1024 * 1024,
-  });
-}
-
-function kubectl(args: string[], input?: string) {
-  const run = exec('kubectl', args, {
-    env: {
-      ...process.env,
-      KUBECONFIG: second.kubeconfigPath,
-      PATH: [...second.binDirs, process.env.PATH].join(path.delimiter),
-    },
-  });
-  if (input !== undefined) run.child.stdin?.end(input);
-  return run;
-}
+const cli = (command: 'up' | 'down') => clusterCli(secondDir, command, command === 'up' ? [] : []);
+const kubectl = (args: string[], input?: string) => kubectlOn(second, args, input);
 
 /** Processes whose command line or environment names the second cluster's state directory. */
 async function processesOf(dir: string): Promise<number[]> {

@@ -12,7 +12,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterLayout } from '../cluster/components.js';
-import { type ClusterInfo, eventually, repoRoot } from '../cluster/testenv.js';
+import { type ClusterInfo, eventually } from '../cluster/testenv.js';
+import { clusterCli, kubectlOn } from '../testing/other-cluster.js';
 import { cgroupMountsOf } from './cgroups.js';
 import { kubeletKernelDefaults, realNodePaths, sandboxImageOf } from './config.js';
 
@@ -38,36 +39,9 @@ async function hostState() {
   };
 }
 
-function cli(command: 'up' | 'down') {
-  return exec(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'e2e/cluster/cli.ts',
-      command,
-      ...(command === 'up' ? ['--node', 'kubelet'] : []),
-    ],
-    {
-      cwd: repoRoot,
-      env: { ...process.env, LATHE_STATE_DIR: dir },
-      timeout: 240_000,
-      maxBuffer: 16 * 1024 * 1024,
-    },
-  );
-}
-
-function kubectl(args: string[], input?: string) {
-  const run = exec('kubectl', args, {
-    env: {
-      ...process.env,
-      KUBECONFIG: cluster.kubeconfigPath,
-      PATH: [...cluster.binDirs, process.env.PATH].join(path.delimiter),
-    },
-  });
-  if (input !== undefined) run.child.stdin?.end(input);
-  return run;
-}
+const cli = (command: 'up' | 'down') =>
+  clusterCli(dir, command, command === 'up' ? ['--node', 'kubelet'] : []);
+const kubectl = (args: string[], input?: string) => kubectlOn(cluster, args, input);
 
 async function cgroupDirsOf(slot: number): Promise<string[]> {
   const mounts = cgroupMountsOf(await readFile('/proc/self/mounts', 'utf8'));
