@@ -22,7 +22,7 @@ import {
   kubectlOrThrow,
   repoRoot,
 } from '../cluster/testenv.js';
-import { installLatheFromRegistry } from './testing.js';
+import { imagesValuesPath, installLatheFromRegistry } from './testing.js';
 
 const core = kubeConfig().makeApiClient(k8s.CoreV1Api);
 const info = clusterInfo();
@@ -76,7 +76,92 @@ afterAll(async () => {
   await deleteTestNamespace(namespace);
 });
 
+/** The server image as pushed to the cluster's registry (from the values `--push` wrote). */
+async function pushedServerImage(): Promise<string> {
+  const values = parse(await readFile(imagesValuesPath(), 'utf8')) as {
+    runtimeImages: { server: { repository: string; tag: string } };
+  };
+  return `${values.runtimeImages.server.repository}:${values.runtimeImages.server.tag}`;
+}
+
+/** The kubelet's events about pulling `pod`'s image, as "Reason: message". */
+async function pullEvents(pod: string): Promise<string[]> {
+  const events = await core.listNamespacedEvent({
+    namespace,
+    fieldSelector: `involvedObject.name=${pod}`,
+  });
+  return events.items
+    .filter((e) => ['Pulling', 'Pulled', 'Failed', 'BackOff'].includes(e.reason ?? ''))
+    .map((e) => `${e.reason}: ${e.message}`);
+}
+
 describe('the real node', () => {
+  it('pulls through the kubelet from the registry as a cluster does, by imagePullPolicy', async () => {
+    const image = await pushedServerImage();
+    const pod = (name: string, image: string, imagePullPolicy: string) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name },
+      spec: {
+        automountServiceAccountToken: false,
+        terminationGracePeriodSeconds: 1,
+        containers: [
+          {
+            name: 'main',
+            image,
+            imagePullPolicy,
+            command: ['node', '-e', 'setInterval(() => {}, 1e9)'],
+          },
+        ],
+      },
+    });
+    const create = (name: string, image: string, policy: string) =>
+      kubectlOrThrow(['-n', namespace, 'apply', '-f', '-'], {
+        input: JSON.stringify(pod(name, image, policy)),
+      });
+    const running = (name: string) =>
+      eventually(
+        async () => {
+          const status = await core.readNamespacedPodStatus({ namespace, name });
+          expect(status.status?.phase, name).toBe('Running');
+        },
+        { what: `pod ${name} Running`, timeoutMs: 120_000 },
+      );
+    // Always: the kubelet asks the registry every time.
+    await create('always', image, 'Always');
+    await running('always');
+    expect((await pullEvents('always')).join('\n')).toMatch(/^Pulling: Pulling image/m);
+    // IfNotPresent, and the image is on the node now: not pulled again.
+    await create('present', image, 'IfNotPresent');
+    await running('present');
+    await eventually(
+      async () =>
+        expect((await pullEvents('present')).join('\n')).toMatch(/already present on machine/),
+      { what: 'the kubelet reports the image already present' },
+    );
+    // Not in the registry: the pull fails and backs off, as anywhere.
+    await create('missing', image.replace(/lathe-server:/, 'no-such-image:'), 'IfNotPresent');
+    await eventually(
+      async () => {
+        const missing = await core.readNamespacedPodStatus({ namespace, name: 'missing' });
+        expect(missing.status?.containerStatuses?.[0]?.state?.waiting?.reason).toMatch(
+          /^(ErrImagePull|ImagePullBackOff)$/,
+        );
+      },
+      { what: 'pod missing fails to pull', timeoutMs: 60_000 },
+    );
+    await kubectl([
+      '-n',
+      namespace,
+      'delete',
+      'pod',
+      'present',
+      'always',
+      'missing',
+      '--wait=false',
+    ]);
+  });
+
   it('OOM-kills an ingestion pod over its memory limit, and the Dataset says so', async () => {
     await apply(await example('dataset-iris.yaml', 'iris-oom', { resources: { memory: '24Mi' } }));
     const failed = await eventually(
