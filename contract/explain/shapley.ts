@@ -36,6 +36,7 @@
  * Pure: no I/O, no clock. The sampling uses a seeded PRNG (mulberry32), so the same inputs and
  * seed give the same values.
  */
+import { seededRandom } from '../seeded-random.js';
 
 /** A cell of a raw row, as a request or a CSV gives it; `null` is a missing value. */
 export type RawValue = number | string | null;
@@ -170,7 +171,7 @@ export function kernelShap(input: KernelShapInput): ShapleyExplanation[] {
   const plan =
     mv < 2
       ? { masks: [], weights: [] }
-      : kernelSamplePlan(mv, Math.min(samples, 2 ** mv - 2), mulberry32(seed));
+      : kernelSamplePlan(mv, Math.min(samples, 2 ** mv - 2), seededRandom(seed));
 
   // Masks over all columns; a constant column is set (from x), which changes nothing.
   const toColumnMask = (varyingMask: Uint8Array): Uint8Array => {
@@ -563,16 +564,4 @@ function popCount(bits: number): number {
   let count = 0;
   for (let rest = bits; rest !== 0; rest &= rest - 1) count++;
   return count;
-}
-
-/** mulberry32: a small, fast 32-bit PRNG; uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

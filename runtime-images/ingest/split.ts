@@ -10,18 +10,10 @@
  * rows in the same order give the same split, on any machine.
  */
 import { createHash } from 'node:crypto';
+import { seededRandom } from '../../contract/seeded-random.js';
 
-/** mulberry32: a tiny 32-bit generator, uniform in [0, 1). Deterministic for a given seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded generator the split draws from (the same as every Lathe program's). */
+export { seededRandom };
 
 /** The generator seed of a stratum: the split seed and the stratum's name, hashed. */
 export function strataSeed(seed: number, stratum: string): number {

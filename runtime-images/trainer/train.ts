@@ -5,6 +5,7 @@
  */
 import type * as tfjs from '@tensorflow/tfjs';
 import type { EpochRecord } from '../../contract/results.js';
+import { seededRandom } from '../../contract/seeded-random.js';
 import type { Tf } from '../tensorflow/backend.js';
 import type { Split } from './dataset.js';
 import type { TrainHyperparameters } from './env.js';
@@ -60,17 +61,8 @@ export interface TrainingOutcome {
   validationRows: number;
 }
 
-/** A small seeded generator (mulberry32): the same seed shuffles the same way everywhere. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded generator the trainer shuffles with (the same as every Lathe program's). */
+export { seededRandom };
 
 /** A uniformly random permutation of 0..n-1 (Fisher-Yates). */
 export function permutation(n: number, random: () => number): Int32Array {
