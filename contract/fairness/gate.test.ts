@@ -7,39 +7,10 @@ import {
 } from './gate.js';
 import {
   type ClassificationFairnessReport,
-  type ClassificationRow,
   groupMetrics,
   regressionGroupMetrics,
 } from './group-metrics.js';
-
-/**
- * The sixteen loan decisions of group-metrics.test.ts. With minGroupSize 3 its disparities are:
- *
- *                 DP difference  DP ratio  TPR diff  FPR diff  EO difference
- *   sex           3/8            1/2       1/3       2/5       2/5
- *   race          1/6            3/4       1/4       1/4       1/4
- *   intersection  1/2            1/3       1/2       1/2       1/2
- */
-const loans: ClassificationRow[] = (
-  [
-    ['F', 'A', 'yes', 'yes'],
-    ['F', 'A', 'yes', 'no'],
-    ['F', 'A', 'no', 'no'],
-    ['F', 'B', 'yes', 'yes'],
-    ['F', 'B', 'no', 'yes'],
-    ['F', 'B', 'no', 'no'],
-    ['F', 'A', 'no', 'no'],
-    ['M', 'A', 'yes', 'yes'],
-    ['M', 'A', 'yes', 'yes'],
-    ['M', 'A', 'no', 'yes'],
-    ['M', 'B', 'yes', 'yes'],
-    ['M', 'B', 'no', 'no'],
-    ['M', 'B', 'no', 'yes'],
-    ['M', 'A', 'no', 'no'],
-    ['F', 'C', 'no', 'no'],
-    ['M', 'C', 'no', 'yes'],
-  ] as const
-).map(([sex, race, label, prediction]) => ({ groups: { sex, race }, label, prediction }));
+import { loans, prices } from './testdata.js';
 
 const reportWith = (minGroupSize: number) =>
   groupMetrics(loans, {
@@ -337,24 +308,11 @@ describe('judgeFairness against the champion', () => {
 });
 
 describe('judgeFairness on a regression model', () => {
-  const prices = [
-    ['F', 'N', 10, 12],
-    ['F', 'N', 20, 18],
-    ['F', 'S', 30, 33],
-    ['F', 'S', 40, 40],
-    ['M', 'N', 10, 11],
-    ['M', 'N', 20, 20],
-    ['M', 'S', 30, 29],
-    ['M', 'S', 40, 44],
-  ] as const;
-  const regression = regressionGroupMetrics(
-    prices.map(([sex, region, label, prediction]) => ({
-      groups: { sex, region },
-      label,
-      prediction,
-    })),
-    { sensitiveColumns: ['sex', 'region'], minGroupSize: 2, intersections: false },
-  );
+  const regression = regressionGroupMetrics(prices, {
+    sensitiveColumns: ['sex', 'region'],
+    minGroupSize: 2,
+    intersections: false,
+  });
 
   it('bounds the mean absolute error difference per column', () => {
     // MAE: sex=F 7/4, sex=M 6/4; region=N 5/4, region=S 2
