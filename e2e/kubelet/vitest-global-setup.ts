@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const kubeletStateDir = path.join(repoRoot, '.lathe-kubelet');
+const kubeletStateDir = path.join(repoRoot, '.lathe-kubelet');
 
 export default async function setup(): Promise<() => Promise<void>> {
   // Before the cluster modules load: they read the state directory once.
