@@ -10,15 +10,15 @@
  * The battery and its raw-socket client are shared with the same test through an
  * InferenceService's Service (`e2e/testing/hostile-battery.ts`).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ObjectStore } from '../../contract/object-store.js';
 import { modelVersionPrefix } from '../../contract/object-store-layout.js';
 import { ServeEnv } from '../../contract/runtime-env.js';
-import { clusterInfo, eventually, repoRoot } from '../../e2e/cluster/testenv.js';
-import { programObjectStoreEnv } from '../../e2e/testing/controllers.js';
+import { clusterInfo, eventually } from '../../e2e/cluster/testenv.js';
 import {
   type BatteryTarget,
   exchange,
@@ -28,7 +28,12 @@ import {
   rows,
   validPrediction,
 } from '../../e2e/testing/hostile-battery.js';
-import { freePort } from '../../e2e/testing/server-program.js';
+import {
+  type ServerProgram,
+  startServerProgram,
+  stopServerProgram,
+  waitForServer,
+} from '../../e2e/testing/server-program.js';
 import { makeFixtureArtifact, uploadFixtureArtifact } from './fixture.js';
 import { loadTensorflow } from './tensorflow.js';
 
@@ -40,9 +45,8 @@ const MAX_IN_FLIGHT = 16;
 const { minio } = clusterInfo();
 const store = new ObjectStore(minio);
 const namespace = `hostile-${randomBytes(3).toString('hex')}`;
-let child: ChildProcess;
-let output = '';
-let port: number;
+let server: ServerProgram;
+let workDir: string;
 
 beforeAll(async () => {
   const { tf } = await loadTensorflow('wasm');
@@ -53,53 +57,30 @@ beforeAll(async () => {
     modelVersionPrefix(namespace, 'iris', 1),
     artifact,
   );
-  port = await freePort();
-  child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(repoRoot, 'runtime-images/server/main.ts')],
-    {
-      cwd: repoRoot,
-      env: {
-        PATH: process.env.PATH,
-        ...programObjectStoreEnv(),
-        [ServeEnv.namespace]: namespace,
-        [ServeEnv.modelName]: 'iris',
-        [ServeEnv.modelVersion]: '1',
-        [ServeEnv.modelUri]: `s3://${minio.bucket}/${modelVersionPrefix(namespace, 'iris', 1)}`,
-        [ServeEnv.modelDigest]: artifact.digest,
-        [ServeEnv.port]: String(port),
-        [ServeEnv.bindAddress]: '127.0.0.1',
-        [ServeEnv.batchMaxSize]: '16',
-        [ServeEnv.shutdownDelayMs]: '0',
-        [ServeEnv.headersTimeoutMs]: String(HEADERS_TIMEOUT_MS),
-        [ServeEnv.bodyTimeoutMs]: String(BODY_TIMEOUT_MS),
-        [ServeEnv.requestTimeoutMs]: String(REQUEST_TIMEOUT_MS),
-        [ServeEnv.maxInFlight]: String(MAX_IN_FLIGHT),
-        [ServeEnv.maxRowsPerRequest]: '1000',
-        [ServeEnv.maxTensorElements]: '20000',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  workDir = await mkdtemp(path.join(os.tmpdir(), 'lathe-hostile-'));
+  server = await startServerProgram({
+    namespace,
+    version: 1,
+    digest: artifact.digest,
+    workDir,
+    env: {
+      [ServeEnv.batchMaxSize]: '16',
+      [ServeEnv.shutdownDelayMs]: '0',
+      [ServeEnv.headersTimeoutMs]: String(HEADERS_TIMEOUT_MS),
+      [ServeEnv.bodyTimeoutMs]: String(BODY_TIMEOUT_MS),
+      [ServeEnv.requestTimeoutMs]: String(REQUEST_TIMEOUT_MS),
+      [ServeEnv.maxInFlight]: String(MAX_IN_FLIGHT),
+      [ServeEnv.maxRowsPerRequest]: '1000',
+      [ServeEnv.maxTensorElements]: '20000',
     },
-  );
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk));
-  await eventually(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`the server exited:\n${output}`);
-      const response = await fetch(`http://127.0.0.1:${port}/v2/health/ready`);
-      if (response.status !== 200) throw new Error(`ready answered ${response.status}`);
-    },
-    { timeoutMs: 90_000, what: 'the server to become ready' },
-  );
+  });
+  await waitForServer(server);
 }, 120_000);
 
 afterAll(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-  }
+  if (server) await stopServerProgram(server);
   await store.removePrefix(minio.bucket, `models/${namespace}/`);
+  if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
 const V1 = '/v1/models/iris:predict';
@@ -107,7 +88,7 @@ const V1 = '/v1/models/iris:predict';
 /** This test's server and the limits it was started with. */
 const target = (): BatteryTarget => ({
   host: '127.0.0.1',
-  port,
+  port: server.port,
   model: 'iris',
   headersTimeoutMs: HEADERS_TIMEOUT_MS,
   bodyTimeoutMs: BODY_TIMEOUT_MS,
@@ -118,7 +99,7 @@ const target = (): BatteryTarget => ({
 describe('the inference server under hostile input', () => {
   it('answers every hostile case with a 4xx and a JSON error in time, and valid requests meanwhile', async () => {
     await expectBatteryRefusedInTime(target());
-    expect(output).not.toMatch(/Maximum call stack|"level":"error"/);
+    expect(server.output()).not.toMatch(/Maximum call stack|"level":"error"/);
   }, 60_000);
 
   it('refuses predictions beyond the in-flight limit with 503 and Retry-After, then serves again', async () => {
@@ -128,7 +109,7 @@ describe('the inference server under hostile input', () => {
     );
     await eventually(
       async () => {
-        const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        const metrics = await (await fetch(`${server.base}/metrics`)).text();
         const inFlight = /lathe_inference_requests_in_flight\{[^}]*\} (\d+)/.exec(metrics)?.[1];
         if (Number(inFlight) < MAX_IN_FLIGHT) throw new Error(`${inFlight} in flight`);
       },
