@@ -26,7 +26,7 @@ import {
   kubeConfig,
   repoRoot,
 } from '../e2e/cluster/testenv.js';
-import { type NodeKind, nodeKinds } from '../e2e/kubelet/config.js';
+import { type NodeKind, nodeKinds, requestedNodeKind } from '../e2e/kubelet/config.js';
 import { pushImagesTo } from '../e2e/kubelet/install.js';
 import { readManifest } from '../scripts/images/cli.js';
 import { percentile } from './stats.js';
@@ -293,8 +293,10 @@ async function main(): Promise<void> {
   await recordedBuildTimes();
   if (args.includes('--cold')) await coldBuild();
 
-  const at = args.indexOf('--node');
-  const kinds: readonly NodeKind[] = at >= 0 ? [args[at + 1] as NodeKind] : nodeKinds;
+  // One node when asked for (`--node kubelet`), else both, the process node first.
+  const kinds: readonly NodeKind[] = args.some((a) => a.startsWith('--node'))
+    ? [requestedNodeKind(args, undefined)]
+    : nodeKinds;
   for (const nodeKind of kinds) {
     console.log(
       `\n=== ${nodeKind === 'kubelet' ? 'Real node (kubelet on containerd)' : 'Process node'}`,

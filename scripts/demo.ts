@@ -21,7 +21,7 @@ import {
   kubectlOrThrow,
   repoRoot,
 } from '../e2e/cluster/testenv.js';
-import { nodeKindOf } from '../e2e/kubelet/config.js';
+import { requestedNodeKind } from '../e2e/kubelet/config.js';
 import { installLathe, latheHelmInstallArgs, pushImagesTo } from '../e2e/kubelet/install.js';
 
 const namespace = 'lathe-demo';
@@ -66,14 +66,9 @@ async function follow<T>(
   }
 }
 
-/** `--node kubelet` (or LATHE_NODE=kubelet): the real node, every pod a container. */
-function requestedNode() {
-  const at = process.argv.indexOf('--node');
-  return nodeKindOf(at > 0 ? process.argv[at + 1] : process.env.LATHE_NODE);
-}
-
 async function main(): Promise<void> {
-  const nodeKind = requestedNode();
+  // `--node kubelet` (or LATHE_NODE=kubelet): the real node, every pod a container.
+  const nodeKind = requestedNodeKind(process.argv.slice(2));
   step(
     `Bringing the local cluster up with ${nodeKind === 'kubelet' ? 'a real kubelet on containerd' : 'the process node'} (the first run builds its components: ~10 minutes, once)`,
   );

@@ -1,24 +1,17 @@
 /**
  * `npm run cluster:up` / `npm run cluster:down`: the local cluster from the command line.
  */
-import { nodeKindOf } from '../kubelet/config.js';
+import { requestedNodeKind } from '../kubelet/config.js';
 import { down, isHealthy, up } from './cluster.js';
 
 const usage = 'usage: cli.ts up [--no-node] [--node process|kubelet] | down | status';
-
-/** `--node <kind>` (or `--node=<kind>`), else `LATHE_NODE`. */
-function nodeFlag(flags: string[]): string | undefined {
-  const at = flags.findIndex((f) => f === '--node' || f.startsWith('--node='));
-  if (at < 0) return process.env.LATHE_NODE;
-  return flags[at]!.includes('=') ? flags[at]!.split('=')[1] : flags[at + 1];
-}
 
 async function main(command: string | undefined, flags: string[]): Promise<number> {
   switch (command) {
     case 'up': {
       const info = await up({
         node: !flags.includes('--no-node'),
-        nodeKind: nodeKindOf(nodeFlag(flags)),
+        nodeKind: requestedNodeKind(flags),
       });
       console.log(`
 Local cluster is up (API server ${info.apiServerUrl}, node ${info.nodeName}: ${info.node === 'kubelet' ? 'a kubelet on containerd' : 'the process node'}).

@@ -28,6 +28,7 @@ import {
   registrySpec,
 } from '../kubelet/config.js';
 import { prepareRealNodeHost, tearDownRealNodeHost } from '../kubelet/host.js';
+import { defaultCapacity } from '../node/config.js';
 import {
   apiServerSpec,
   type ClusterLayout,
@@ -665,7 +666,7 @@ async function advertiseExtendedResources(
   layout: ClusterLayout,
   options: UpOptions,
 ): Promise<void> {
-  const gpus = options.nodeCapacity?.['nvidia.com/gpu'] ?? '2';
+  const gpus = options.nodeCapacity?.['nvidia.com/gpu'] ?? defaultCapacity['nvidia.com/gpu'] ?? '0';
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const patch = [{ op: 'add', path: '/status/capacity/nvidia.com~1gpu', value: gpus }];
   await core.patchNodeStatus(

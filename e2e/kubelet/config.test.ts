@@ -14,6 +14,7 @@ import {
   realNodeSpec,
   registryAddressOf,
   registryHostsOf,
+  requestedNodeKind,
 } from './config.js';
 
 const network = networkPlanOf(7);
@@ -36,6 +37,16 @@ describe('the node kind', () => {
     ['kubelet', 'kubelet'],
   ])('LATHE_NODE=%s is the %s node', (value, kind) => {
     expect(nodeKindOf(value)).toBe(kind);
+  });
+
+  it.each([
+    [['--node', 'kubelet'], undefined, 'kubelet'],
+    [['--node=kubelet'], undefined, 'kubelet'],
+    [['--no-node'], 'kubelet', 'kubelet'],
+    [['--node', 'process'], 'kubelet', 'process'],
+    [[], undefined, 'process'],
+  ])('a command given %j with LATHE_NODE=%s runs the %s node', (args, env, kind) => {
+    expect(requestedNodeKind(args, env)).toBe(kind);
   });
 
   it('names the choices for anything else', () => {

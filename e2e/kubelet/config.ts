@@ -31,6 +31,20 @@ export function nodeKindOf(value: string | undefined): NodeKind {
   throw new Error(`LATHE_NODE must be one of ${nodeKinds.join(', ')}, not "${value}"`);
 }
 
+/**
+ * The node a command asks for: its `--node <kind>` (or `--node=<kind>`) argument, else
+ * `LATHE_NODE`, else the process node. `cluster:up`, the demo and `bench:cluster` take it.
+ */
+export function requestedNodeKind(
+  args: readonly string[],
+  env: string | undefined = process.env.LATHE_NODE,
+): NodeKind {
+  const at = args.findIndex((a) => a === '--node' || a.startsWith('--node='));
+  if (at < 0) return nodeKindOf(env);
+  const flag = args[at]!;
+  return nodeKindOf(flag.includes('=') ? flag.slice('--node='.length) : args[at + 1]);
+}
+
 /** The port of the cluster's registry, on the host's address in the cluster network. */
 export const registryPort = 5000;
 
@@ -338,6 +352,17 @@ export function realNodeSpec(layout: ClusterLayout): ComponentSpec {
   };
 }
 
+/** A CNCF distribution registry's configuration: plain HTTP on `address`, blobs under `dataDir`. */
+export function registryConfigOf(address: string, dataDir: string): string {
+  return [
+    'version: 0.1',
+    'log: { level: warn, accesslog: { disabled: true } }',
+    `storage: { filesystem: { rootdirectory: ${dataDir} }, delete: { enabled: true } }`,
+    `http: { addr: "${address}" }`,
+    '',
+  ].join('\n');
+}
+
 /** The local registry (CNCF distribution), on the host's address in the cluster network. */
 export function registrySpec(layout: ClusterLayout): ComponentSpec {
   const config = path.join(layout.stateDir, 'registry', 'config.yml');
@@ -348,17 +373,11 @@ export function registrySpec(layout: ClusterLayout): ComponentSpec {
     name: 'registry',
     command: binary,
     args: ['serve', config],
+    // Its data is kept across `cluster:up`s, so a second push sends only what changed.
     files: [
       {
         path: config,
-        content: [
-          'version: 0.1',
-          'log: { level: warn, accesslog: { disabled: true } }',
-          // Kept across `cluster:up`s, so a second push sends only what changed.
-          `storage: { filesystem: { rootdirectory: ${path.join(layout.stateDir, 'registry', 'data')} }, delete: { enabled: true } }`,
-          `http: { addr: "${address}" }`,
-          '',
-        ].join('\n'),
+        content: registryConfigOf(address, path.join(layout.stateDir, 'registry', 'data')),
       },
     ],
     healthUrl: `http://${address}/v2/`,

@@ -7,12 +7,13 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, repoRoot } from '../../e2e/cluster/testenv.js';
+import { registryConfigOf } from '../../e2e/kubelet/config.js';
+import { freePort } from '../../e2e/testing/server-program.js';
 import { readManifest } from './cli.js';
 
 const run = promisify(execFile);
@@ -34,31 +35,11 @@ async function registryBinary(): Promise<string> {
   return path.join(dir, 'registry');
 }
 
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 beforeAll(async () => {
   storageDir = mkdtempSync(path.join(os.tmpdir(), 'lathe-registry-'));
   address = `127.0.0.1:${await freePort()}`;
   const config = path.join(storageDir, 'config.yml');
-  writeFileSync(
-    config,
-    [
-      'version: 0.1',
-      'log: { level: warn }',
-      `storage: { filesystem: { rootdirectory: ${path.join(storageDir, 'data')} } }`,
-      `http: { addr: "${address}" }`,
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(config, registryConfigOf(address, path.join(storageDir, 'data')));
   registry = spawn(await registryBinary(), ['serve', config], { stdio: 'ignore' });
   await eventually(async () => expect((await fetch(`http://${address}/v2/`)).status).toBe(200), {
     what: 'the registry answers',
