@@ -196,6 +196,18 @@ export const ModelFile = {
   schema: 'schema.json',
   /** Evaluation on the test split (`ModelMetrics`). */
   metrics: 'metrics.json',
+  /**
+   * A sample of the training split, prepared (`ExplanationBackground`,
+   * `contract/explain/background.ts`): what the server's explanations are measured against.
+   * Optional: an artifact without it serves predictions but no explanations.
+   */
+  background: 'background.json',
+  /**
+   * The model card (`ModelCard`, `contract/model-card.ts`): data, metrics overall and by group,
+   * importance, the fairness verdict, intended use. Optional: the operator summarises it in the
+   * ModelVersion's status when it is there.
+   */
+  card: 'model-card.json',
 } as const;
 
 /** The files of a training run (`trainingRunPrefix`). */
