@@ -155,8 +155,9 @@ export const DatasetFile = {
    * what a model trained on another version (with its own fitted preparation) is scored on, so
    * a champion and a challenger are compared on the same split.
    *
-   * Each line has the raw input columns of `schema.json` (`inputs`, in order), then the label
-   * under its column name. Rows are taken after select/drop and PII handling and before
+   * Each line has the raw input columns of `schema.json` (`inputs`, in order), then the
+   * sensitive columns that are not inputs (`sensitiveColumns`, as category texts), then the
+   * label under its column name. Rows are taken after select/drop and PII handling and before
    * imputation, encoding and scaling: a numeric column's value is a JSON number, any other a
    * string as read, a missing value `null` (never imputed); the label is a number for
    * regression, else the class text as read. A PII `Drop` column is absent; a PII `Hash`

@@ -91,6 +91,12 @@ export const PreparedSchemaSchema = z.object({
    * by the inference server's request log even when a client sends them.
    */
   piiDropped: z.array(z.string()).optional(),
+  /**
+   * The Dataset's sensitive columns (`spec.fairness.sensitiveColumns`), which models are
+   * evaluated across. Each is an input or, when select/drop left it out of the features, a key
+   * of every `test.raw.jsonl` line all the same (never an input: the server ignores it).
+   */
+  sensitiveColumns: z.array(z.string()).optional(),
 });
 export type PreparedSchema = z.infer<typeof PreparedSchemaSchema>;
 

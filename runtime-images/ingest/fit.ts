@@ -25,7 +25,12 @@ import {
 import type { DatasetSpec } from '../../operator/src/api/dataset.js';
 import { IngestFailure } from './failure.js';
 import { readSpill } from './files.js';
-import { isInputType, labelCategory, type SourceProfile, type WorkingColumn } from './profile.js';
+import {
+  isFeatureColumn,
+  labelCategory,
+  type SourceProfile,
+  type WorkingColumn,
+} from './profile.js';
 import type { RowRules } from './rows.js';
 import { FrequencyCounter, QuantileSketch, RunningStats } from './sketches.js';
 import { SplitAssigner } from './split.js';
@@ -67,10 +72,19 @@ interface InputFit {
   trainMissing: number;
 }
 
+/** A sensitive column that is not a feature, written with the raw test rows only. */
+export interface EvaluationColumn {
+  name: string;
+  index: number;
+  pii: 'Hash' | undefined;
+}
+
 export interface Fitted {
   schema: PreparedSchema;
   /** Working index of each `schema.inputs` entry. */
   inputIndexes: number[];
+  /** The sensitive columns kept for evaluation only, with their working index. */
+  evaluationColumns: EvaluationColumn[];
   rows: number;
   trainRows: number;
   testRows: number;
@@ -106,7 +120,7 @@ export async function fitPreparation(
   const trainCapacity = Math.max(1024, 4 * prep.maxCategories);
   const fits: InputFit[] = [];
   for (const [index, column] of profile.working.entries()) {
-    if (index === labelIndex || !isInputType(column.type)) continue;
+    if (index === labelIndex || !isFeatureColumn(column)) continue;
     fits.push({
       column,
       index,
@@ -194,6 +208,7 @@ export async function fitPreparation(
     inputs,
     features: inputs.flatMap(featureNamesOf),
     ...(piiDropped.length > 0 ? { piiDropped } : {}),
+    ...(spec.fairness ? { sensitiveColumns: [...spec.fairness.sensitiveColumns] } : {}),
   });
 
   const columns: ColumnStats[] = [];
@@ -229,6 +244,9 @@ export async function fitPreparation(
   return {
     schema,
     inputIndexes: fits.map((f) => f.index),
+    evaluationColumns: [...profile.working.entries()]
+      .filter(([, column]) => column.evaluationOnly)
+      .map(([index, column]) => ({ name: column.name, index, pii: column.pii })),
     rows,
     trainRows,
     testRows,

@@ -200,6 +200,45 @@ describe('a prepared version', () => {
     expect(names).toContain('"test.raw.jsonl"');
   });
 
+  it('keeps sensitive columns with the raw test split, as features only when select/drop allow', async () => {
+    // sex is dropped from the features but sensitive; region is both a feature and sensitive.
+    const lines = ['x,sex,region,y'];
+    for (let i = 0; i < 30; i++)
+      lines.push(
+        `${i},${i % 2 ? 'f' : 'm'},${['north', 'south', 'east'][i % 3]},${i % 5 ? 'no' : 'yes'}`,
+      );
+    const v = await prepare(
+      {
+        schema: { label: 'y' },
+        preparation: { drop: ['sex'] },
+        fairness: { sensitiveColumns: ['sex', 'region'] },
+        split: { testFraction: 0.5, stratify: false },
+      },
+      `${lines.join('\n')}\n`,
+    );
+    expect(v.schema.inputs.map((i) => i.name)).toEqual(['x', 'region']);
+    expect(v.schema.features.some((f) => f.startsWith('sex'))).toBe(false);
+    expect(v.schema.sensitiveColumns).toEqual(['sex', 'region']);
+    expect(v.testRaw).toHaveLength(v.test.length - 1);
+    for (const [i, line] of v.testRaw.entries()) {
+      expect(Object.keys(line)).toEqual(['x', 'region', 'sex', 'y']);
+      // The source row is x's: its sex is its parity, as written.
+      expect(line.sex).toBe((line.x as number) % 2 ? 'f' : 'm');
+      // The extra key changes nothing of the prepared line.
+      expect(
+        preparedLine(prepareTestRawRecord(v.schema, line), encodeLabel(v.schema, line.y)),
+      ).toBe(v.test[i + 1]!.join(','));
+    }
+  });
+
+  it('names a sensitive column the data lacks', async () => {
+    const error = await failure(
+      { schema: { label: 'y' }, fairness: { sensitiveColumns: ['gender'] } },
+      classes(),
+    );
+    expect(error.message).toMatch(/spec.fairness.sensitiveColumns names column gender/);
+  });
+
   it('writes a raw test split the evaluate mode reads back as test.csv', async () => {
     const lines = ['n,colour,email,y'];
     for (let i = 0; i < 30; i++) {

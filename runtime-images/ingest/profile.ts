@@ -31,6 +31,11 @@ export interface WorkingColumn {
   inferred: boolean;
   /** `Hash` when the column is personal data to be hashed. */
   pii: 'Hash' | undefined;
+  /**
+   * A sensitive column (`spec.fairness.sensitiveColumns`) that select/drop leaves out of the
+   * features: kept only to be written with the test split, for group metrics.
+   */
+  evaluationOnly: boolean;
   /** Source rows where the value is missing. */
   missing: number;
   /** Range of the numeric values (numeric columns); ±Infinity when none. */
@@ -69,6 +74,11 @@ export function isInputType(type: ColumnType): boolean {
   return type !== 'string';
 }
 
+/** Whether a kept column becomes a feature: an input type, not kept for evaluation only. */
+export function isFeatureColumn(column: Pick<WorkingColumn, 'type' | 'evaluationOnly'>): boolean {
+  return isInputType(column.type) && !column.evaluationOnly;
+}
+
 /** The category text of a label cell, for classes and strata. */
 export function labelCategory(type: ColumnType, cell: Cell): string | undefined {
   return parseCategoryCell(isNumericType(type) ? 'categorical' : type, cell);
@@ -78,6 +88,7 @@ export class SourceProfiler {
   private readonly spec: DatasetSpec;
   private readonly declared: Map<string, ColumnType> | undefined;
   private readonly piiAction = new Map<string, 'Drop' | 'Hash'>();
+  private readonly sensitive: ReadonlySet<string>;
   /** Source index of each working column. */
   private readonly sourceIndex: number[] = [];
   private readonly names: string[] = [];
@@ -100,6 +111,7 @@ export class SourceProfiler {
     this.spec = spec;
     const declared = spec.schema.columns;
     this.declared = declared ? new Map(declared.map((c) => [c.name, c.type])) : undefined;
+    this.sensitive = new Set(spec.fairness?.sensitiveColumns ?? []);
     for (const p of spec.preparation.pii ?? []) {
       if (p.column === spec.schema.label) {
         throw new IngestFailure(
@@ -113,12 +125,17 @@ export class SourceProfiler {
   }
 
   private keeps(name: string): boolean {
-    const prep = this.spec.preparation;
     if (name === this.spec.schema.label) return true;
+    if (this.piiAction.get(name) === 'Drop') return false;
+    return this.isFeature(name) || this.sensitive.has(name);
+  }
+
+  /** Whether select/drop and the declared columns make `name` a feature (its type aside). */
+  private isFeature(name: string): boolean {
+    const prep = this.spec.preparation;
     if (this.declared && !this.declared.has(name)) return false;
     if (prep.select && !prep.select.includes(name)) return false;
-    if (prep.drop?.includes(name)) return false;
-    return this.piiAction.get(name) !== 'Drop';
+    return !prep.drop?.includes(name);
   }
 
   /** Takes in new source columns (a header, or new JSON keys). */
@@ -286,6 +303,7 @@ export class SourceProfiler {
     for (const c of spec.preparation.select ?? []) requireColumn(c, 'spec.preparation.select');
     for (const c of spec.preparation.drop ?? []) requireColumn(c, 'spec.preparation.drop');
     for (const p of spec.preparation.pii ?? []) requireColumn(p.column, 'spec.preparation.pii');
+    for (const c of this.sensitive) requireColumn(c, 'spec.fairness.sensitiveColumns');
     for (const r of spec.validation?.columns ?? [])
       requireColumn(r.name, 'spec.validation.columns');
 
@@ -294,11 +312,14 @@ export class SourceProfiler {
       const pii = this.piiAction.get(name) === 'Hash' ? ('Hash' as const) : undefined;
       const inferredType: ColumnType =
         this.numeric[j] && this.seen[j]! > 0 ? 'number' : 'categorical';
+      const evaluationOnly = j !== this.labelIndex && !this.isFeature(name);
       return {
         name,
-        type: pii ? 'categorical' : (declared ?? inferredType),
+        // A column kept for evaluation only is grouped by its values: categories.
+        type: pii || evaluationOnly ? 'categorical' : (declared ?? inferredType),
         inferred: declared === undefined,
         pii,
+        evaluationOnly,
         missing: this.missing[j]!,
         min: this.min[j]!,
         max: this.max[j]!,
@@ -306,7 +327,7 @@ export class SourceProfiler {
     });
     const labelColumn = working[this.labelIndex]!;
     for (const [j, column] of working.entries()) {
-      if (this.seen[j] === 0 && (j === this.labelIndex || isInputType(column.type))) {
+      if (this.seen[j] === 0 && (j === this.labelIndex || isFeatureColumn(column))) {
         throw new IngestFailure(
           'InvalidData',
           `column ${column.name} has no value in any of the ${this.rows} rows${j === this.labelIndex ? '' : '; drop it (spec.preparation.drop)'}`,
@@ -329,7 +350,7 @@ export class SourceProfiler {
     const mv = spec.preparation.missingValues;
     const dropsNumeric = mv.numeric === 'drop';
     const dropsCategorical = mv.categorical === 'drop';
-    const inputs = working.filter((c, j) => j !== this.labelIndex && isInputType(c.type));
+    const inputs = working.filter((c, j) => j !== this.labelIndex && isFeatureColumn(c));
     const stratify = task === 'classification' && spec.split.stratify;
     let keptPerStratum: Map<string, number> | undefined;
     if ((!dropsNumeric && !dropsCategorical) || inputs.every((c) => c.missing === 0)) {

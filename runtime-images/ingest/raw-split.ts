@@ -7,7 +7,7 @@
  * through `JSON.stringify` of an object, which would move integer-like column names first:
  * the same row always gives the same bytes, and the bytes are part of the version's hash.
  */
-import type { PiiHashing } from '../../contract/pii-hash.js';
+import { PII_HASH_SCHEME, type PiiHashing } from '../../contract/pii-hash.js';
 import {
   type InputTransform,
   isMissing,
@@ -15,6 +15,7 @@ import {
   parseCategoryCell,
   parseNumericCell,
 } from '../../contract/prepared-data.js';
+import type { EvaluationColumn } from './fit.js';
 import type { Cell } from './table.js';
 
 /**
@@ -41,12 +42,31 @@ export function rawLineWriter(
   inputIndexes: readonly number[],
   labelIndex: number,
   hashing: PiiHashing,
+  evaluationColumns: readonly EvaluationColumn[] = [],
 ): (row: readonly Cell[]) => string {
   const inputs = schema.inputs.map((input, k) => ({
     input,
     index: inputIndexes[k]!,
     key: `${JSON.stringify(input.name)}:`,
   }));
+  // Sensitive columns that are not features follow the inputs, taken as categories (hashed
+  // when they are PII), so group metrics can be computed on the test rows.
+  for (const column of evaluationColumns) {
+    inputs.push({
+      input: {
+        name: column.name,
+        type: 'categorical',
+        kind: 'categorical',
+        impute: null,
+        encoding: 'oneHot',
+        categories: [],
+        other: false,
+        ...(column.pii ? { hash: PII_HASH_SCHEME } : {}),
+      },
+      index: column.index,
+      key: `${JSON.stringify(column.name)}:`,
+    });
+  }
   const labelName = schema.label.name;
   const labelKey = `${JSON.stringify(labelName)}:`;
   const regression = schema.task === 'regression';

@@ -6,7 +6,7 @@
 import { isMissing, isNumericType } from '../../contract/prepared-data.js';
 import type { DatasetSpec } from '../../operator/src/api/dataset.js';
 import { readSpill } from './files.js';
-import { ALL_ROWS, isInputType, labelCategory, type SourceProfile } from './profile.js';
+import { ALL_ROWS, isFeatureColumn, labelCategory, type SourceProfile } from './profile.js';
 import type { Cell } from './table.js';
 
 export interface RowRules {
@@ -22,7 +22,7 @@ export function rowRules(spec: DatasetSpec, profile: SourceProfile): RowRules {
   const label = profile.working[labelIndex]!;
   const required: number[] = [];
   for (const [j, column] of profile.working.entries()) {
-    if (j === labelIndex || !isInputType(column.type) || column.missing === 0) continue;
+    if (j === labelIndex || !isFeatureColumn(column) || column.missing === 0) continue;
     const drops = isNumericType(column.type) ? mv.numeric === 'drop' : mv.categorical === 'drop';
     if (drops) required.push(j);
   }

@@ -77,6 +77,7 @@ export async function writePrepared(
     fitted.inputIndexes,
     profile.labelIndex,
     fitted.piiHashing,
+    fitted.evaluationColumns,
   );
 
   const labelIndex = profile.labelIndex;

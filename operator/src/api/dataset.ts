@@ -368,42 +368,80 @@ const SplitSchema = z
   })
   .describe('How rows are split into train and test sets.');
 
-/** `Dataset.spec`. */
-export const DatasetSpecSchema = z
+/** The most sensitive columns a Dataset may name (intersections grow as their product). */
+export const MAX_SENSITIVE_COLUMNS = 4;
+
+const DatasetFairnessSchema = z
   .object({
-    source: DatasetSourceSchema,
-    format: z
-      .enum(['csv', 'jsonl'])
-      .describe(
-        'Format of the source data: csv or jsonl (JSON Lines). Ignored for postgres and feedback.',
-      )
-      .default('csv'),
-    csv: CsvOptionsSchema.prefault({}),
-    schema: DatasetSchemaSchema,
-    preparation: PreparationSchema.prefault({}),
-    validation: DataValidationSchema.optional(),
-    split: SplitSchema.prefault({}),
-    refreshInterval: durationAtLeast(
-      'spec.refreshInterval',
-      '1m',
-      'How often to re-read the source, e.g. "1h". A new version appears only when the prepared data changes. Unset reads once.',
-    ).optional(),
-    versionHistoryLimit: z
-      .number()
-      .int()
-      .min(1)
-      .max(MAX_VERSION_HISTORY)
-      .describe(
-        'How many versions status.versions keeps; older snapshots are deleted from the object store unless a ModelVersion (lineage) or a TrainingJob (datasetRef.version) in the namespace refers to them.',
-      )
-      .default(10),
-    resources: ResourcesSchema.omit({ gpu: true })
-      .describe(
-        'Compute resources of the ingestion pod. Defaults: cpu 500m, memory 512Mi. Ingestion streams, so a source larger than the memory limit is fine.',
-      )
-      .optional(),
+    sensitiveColumns: setList(
+      columnName('A column name.'),
+      { min: 1, max: MAX_SENSITIVE_COLUMNS },
+      'Columns whose groups (e.g. sex, age band) a model is evaluated across. Each is kept with the test split for evaluation even when spec.preparation.select or drop leaves it out of the features; its values are taken as categories.',
+    ),
   })
-  .describe('The desired state of the Dataset.');
+  .describe(
+    'Fairness: the sensitive columns a TrainingJob evaluates each model across (group metrics, disparities, the fairness gate).',
+  );
+
+/** `Dataset.spec`. */
+export const DatasetSpecSchema = withCel(
+  z
+    .object({
+      source: DatasetSourceSchema,
+      format: z
+        .enum(['csv', 'jsonl'])
+        .describe(
+          'Format of the source data: csv or jsonl (JSON Lines). Ignored for postgres and feedback.',
+        )
+        .default('csv'),
+      csv: CsvOptionsSchema.prefault({}),
+      schema: DatasetSchemaSchema,
+      preparation: PreparationSchema.prefault({}),
+      validation: DataValidationSchema.optional(),
+      fairness: DatasetFairnessSchema.optional(),
+      split: SplitSchema.prefault({}),
+      refreshInterval: durationAtLeast(
+        'spec.refreshInterval',
+        '1m',
+        'How often to re-read the source, e.g. "1h". A new version appears only when the prepared data changes. Unset reads once.',
+      ).optional(),
+      versionHistoryLimit: z
+        .number()
+        .int()
+        .min(1)
+        .max(MAX_VERSION_HISTORY)
+        .describe(
+          'How many versions status.versions keeps; older snapshots are deleted from the object store unless a ModelVersion (lineage) or a TrainingJob (datasetRef.version) in the namespace refers to them.',
+        )
+        .default(10),
+      resources: ResourcesSchema.omit({ gpu: true })
+        .describe(
+          'Compute resources of the ingestion pod. Defaults: cpu 500m, memory 512Mi. Ingestion streams, so a source larger than the memory limit is fine.',
+        )
+        .optional(),
+    })
+    .describe('The desired state of the Dataset.'),
+  [
+    {
+      rule: '!has(self.fairness) || !self.fairness.sensitiveColumns.exists(c, c == self.schema.label)',
+      message: 'spec.fairness.sensitiveColumns must not name the label',
+      fieldPath: '.fairness.sensitiveColumns',
+      reason: 'FieldValueInvalid',
+      holds: (self) => !self.fairness?.sensitiveColumns.includes(self.schema.label),
+    },
+    {
+      rule: '!has(self.fairness) || !has(self.preparation.pii) || !self.fairness.sensitiveColumns.exists(c, self.preparation.pii.exists(p, p.column == c && p.action == "Drop"))',
+      message:
+        'spec.fairness.sensitiveColumns must not name a column spec.preparation.pii drops: a dropped column cannot be evaluated',
+      fieldPath: '.fairness.sensitiveColumns',
+      reason: 'FieldValueInvalid',
+      holds: (self) =>
+        !self.fairness?.sensitiveColumns.some((c) =>
+          self.preparation.pii?.some((p) => p.column === c && p.action === 'Drop'),
+        ),
+    },
+  ],
+);
 export type DatasetSpec = z.infer<typeof DatasetSpecSchema>;
 
 const ColumnStatisticsSchema = z
