@@ -85,6 +85,10 @@ export const TrainEnv = {
   backend: 'LATHE_BACKEND',
   /** GPUs the pod was given (0 when none): the trainer uses the GPU backend only when > 0. */
   gpus: 'LATHE_GPUS',
+  /** `spec.fairness` (group metrics across the dataset's sensitive columns, the gate), JSON. */
+  fairness: 'LATHE_FAIRNESS',
+  /** `spec.modelCard` (intended-use fields of the model card), JSON. */
+  modelCard: 'LATHE_MODEL_CARD',
 } as const;
 
 /** Variables of the inference server (`runtime-images/server`). */

@@ -97,7 +97,7 @@ export function sampleRowIndices(rowCount: number, size: number, seed: number): 
 export function explanationBackground(
   features: readonly string[],
   rowCount: number,
-  rowAt: (index: number) => readonly number[],
+  rowAt: (index: number) => ArrayLike<number>,
   options: { size?: number; seed?: number } = {},
 ): ExplanationBackground {
   const seed = options.seed ?? 0;
@@ -112,7 +112,7 @@ export function explanationBackground(
         throw new Error(
           `training row ${i} has ${row.length} values; features has ${features.length}`,
         );
-      return [...row];
+      return Array.from(row);
     }),
     sampledFrom: rowCount,
     seed,

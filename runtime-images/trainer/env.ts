@@ -17,6 +17,12 @@ import {
   TrainEnv,
 } from '../../contract/runtime-env.js';
 import {
+  type ModelCardSpec,
+  ModelCardSpecSchema,
+  type TrainingFairness,
+  TrainingFairnessSchema,
+} from '../../operator/src/api/fairness.js';
+import {
   type BuiltinModel,
   BuiltinModelSchema,
   type Hyperparameters,
@@ -42,6 +48,10 @@ export interface TrainSettings {
   gpus: number;
   objectStore: ObjectStoreConfig;
   resultPath: string;
+  /** `spec.fairness`: group metrics options and the gate's rules. */
+  fairness?: TrainingFairness;
+  /** `spec.modelCard`: the intended-use fields of the model card. */
+  modelCard?: ModelCardSpec;
 }
 
 /** An `s3://<bucket>/<prefix>/` variable. */
@@ -106,6 +116,8 @@ const TrainEnvSchema = z.object({
     validationSplit: 0.1,
     seed: 42,
   }),
+  [TrainEnv.fairness]: jsonOf(TrainingFairnessSchema).optional(),
+  [TrainEnv.modelCard]: jsonOf(ModelCardSpecSchema).optional(),
   ...executionEnv,
 });
 
@@ -126,6 +138,8 @@ export function trainSettingsFromEnv(env: Record<string, string | undefined>): T
     gpus: e[TrainEnv.gpus],
     objectStore: objectStoreFromEnv(env),
     resultPath: e[RESULT_PATH_ENV],
+    ...(e[TrainEnv.fairness] ? { fairness: e[TrainEnv.fairness] } : {}),
+    ...(e[TrainEnv.modelCard] ? { modelCard: e[TrainEnv.modelCard] } : {}),
   } as TrainSettings;
 }
 

@@ -24,6 +24,11 @@ export interface NumericTable {
   labels: (string | number)[];
   labelName: string;
   task: 'classification' | 'regression';
+  /**
+   * Sensitive columns kept for evaluation only (`schema.sensitiveColumns`): each row's value
+   * per column, written to `test.raw.jsonl` only.
+   */
+  sensitive?: Record<string, string[]>;
 }
 
 /** How a version is prepared, as a Dataset's `spec.preparation` would say. */
@@ -87,6 +92,7 @@ export function preparedVersionOf(
     },
     inputs,
     features: [...table.featureNames],
+    ...(table.sensitive ? { sensitiveColumns: Object.keys(table.sensitive) } : {}),
   };
   const csv = (rows: Int32Array) => {
     const lines = [preparedHeader(schema)];
@@ -105,6 +111,7 @@ export function preparedVersionOf(
       const v = table.rows[r]![c]!;
       record[name] = Number.isNaN(v) ? null : v;
     }
+    for (const [name, values] of Object.entries(table.sensitive ?? {})) record[name] = values[r]!;
     record[table.labelName] = table.labels[r]!;
     return `${JSON.stringify(record)}\n`;
   });

@@ -1,6 +1,8 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { ExplanationBackgroundSchema } from '../../contract/explain/background.js';
 import { manifestFor, sha256Digest, verifyArtifact } from '../../contract/manifest.js';
+import { ModelCardSchema } from '../../contract/model-card.js';
 import { ObjectNotFoundError } from '../../contract/object-store.js';
 import { ModelMetricsSchema, TrainingProgressSchema } from '../../contract/results.js';
 import { loadTensorflow } from '../tensorflow/backend.js';
@@ -83,7 +85,7 @@ describe('runTraining', () => {
     if (result.outcome !== 'succeeded') throw new Error('unreachable');
     expect(await verifyArtifact(store, result.artifact)).toMatchObject({
       verified: true,
-      files: 4,
+      files: 6,
     });
     const artifactWrites = order.filter((k) => k.includes('/artifact/'));
     expect(artifactWrites.at(-1)).toBe('runs/ns/job/artifact/manifest.json');
@@ -108,6 +110,57 @@ describe('runTraining', () => {
       JSON.parse(store.objects.get('lathe/runs/ns/job/progress.json')!.toString()),
     );
     expect(progress).toMatchObject({ epoch: 5, totalEpochs: 5, backend: 'cpu' });
+  });
+
+  it('writes a model card (importance, group metrics, verdict, intended use) and a background', async () => {
+    // The class follows x1 alone; "group" is a sensitive column kept for evaluation only,
+    // with the groups of x1's sign, so the groups' selection rates differ.
+    const table = syntheticClassification(400, 3, 2, 5);
+    for (const row of table.rows) {
+      row[1] = row[1]! * 0.01;
+      row[2] = row[2]! * 0.01;
+    }
+    table.labels = table.rows.map((row) => (row[0]! > 1 ? 'yes' : 'no'));
+    table.sensitive = { group: table.rows.map((row) => (row[0]! > 1 ? 'a' : 'b')) };
+    const version = preparedVersionOf(table);
+    const store = withDataset(version.files);
+    const result = await runTraining(
+      {
+        ...settings,
+        hyperparameters: { ...settings.hyperparameters, epochs: 30 },
+        fairness: {
+          minGroupSize: 5,
+          intersections: true,
+          rules: [{ metric: 'demographicParityRatio', op: '>=', value: 0.8 }],
+        },
+        modelCard: { intendedUse: 'Tests', owners: ['lathe'] },
+      },
+      log,
+      { store, loadBackend },
+    );
+    if (result.outcome !== 'succeeded') throw new Error(JSON.stringify(result));
+    expect(await verifyArtifact(store, result.artifact)).toMatchObject({ files: 6 });
+    const artifact = (file: string) =>
+      JSON.parse(store.objects.get(`lathe/runs/ns/job/artifact/${file}`)!.toString());
+    const card = ModelCardSchema.parse(artifact('model-card.json'));
+    expect(card.intendedUse).toEqual({ intendedUse: 'Tests', owners: ['lathe'] });
+    expect(card.data).toMatchObject({ datasetVersion: 'v1', testRows: 80, trainRows: 320 });
+    // x1 decides the class: it matters most, and the near-constant columns barely at all.
+    expect(card.importance?.columns.map((c) => c.column)[0]).toBe('x1');
+    expect(card.importance!.columns[0]!.mean).toBeGreaterThan(0.2);
+    for (const c of card.importance!.columns.slice(1)) expect(Math.abs(c.mean)).toBeLessThan(0.05);
+    // Groups: "a" rows are mostly "yes", so selection rates differ and the ratio rule fails.
+    const report = card.fairness!.report!;
+    expect(report.positiveClass).toBe('yes');
+    const groups = report.groups.filter((g) => g.scope === 'group');
+    expect(groups.map((g) => g.group).sort()).toEqual(['group=a', 'group=b']);
+    expect(groups.reduce((n, g) => n + g.count, 0)).toBe(80);
+    expect(card.fairness!.verdict).toMatchObject({ passed: false });
+    expect(card.fairness!.verdict!.message).toMatch(/demographicParityRatio/);
+    const background = ExplanationBackgroundSchema.parse(artifact('background.json'));
+    expect(background.features).toEqual(['x1', 'x2', 'x3']);
+    expect(background.rows).toHaveLength(100);
+    expect(background.sampledFrom).toBe(320);
   });
 
   it.each([

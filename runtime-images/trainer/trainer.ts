@@ -6,6 +6,7 @@
  */
 import type * as tfjs from '@tensorflow/tfjs';
 import type { Logger } from 'pino';
+import { DatasetStatsSchema } from '../../contract/dataset-stats.js';
 import { ObjectStore, StorageUnavailableError } from '../../contract/object-store.js';
 import { DatasetFile, ModelFile } from '../../contract/object-store-layout.js';
 import type { FailureReason, ModelMetrics, TrainResult } from '../../contract/results.js';
@@ -18,10 +19,21 @@ import {
 } from '../tensorflow/backend.js';
 import { metricsFile, serializeLayersModel, uploadArtifact } from './artifact.js';
 import { DatasetError, type PreparedDataset, preparedDataset, type Split } from './dataset.js';
-import { DatasetTamperedError, openDatasetVersion } from './dataset-version.js';
+import {
+  DatasetTamperedError,
+  type DatasetVersion,
+  openDatasetVersion,
+} from './dataset-version.js';
 import type { TrainSettings } from './env.js';
 import { denseNetworkOf } from './layers-model.js';
 import { classificationMetrics, regressionMetrics } from './metrics.js';
+import {
+  backgroundOf,
+  fairnessOnTest,
+  importanceOnTest,
+  modelCardOf,
+  sensitiveValuesOf,
+} from './model-card.js';
 import { isNativeBackend } from './native-ops.js';
 import { largestMatMul } from './network.js';
 import { RunReporter } from './run-files.js';
@@ -40,12 +52,85 @@ const MAX_DATASET_FILE_BYTES = 2 * 1024 * 1024 * 1024 - 1;
 export async function readDatasetVersion(
   store: TrainerStore,
   datasetUri: string,
-): Promise<{ schema: Buffer; train: Buffer; test: Buffer }> {
+): Promise<{ schema: Buffer; train: Buffer; test: Buffer; version: DatasetVersion }> {
   const version = await openDatasetVersion(store, datasetUri);
   return {
     schema: await version.read(DatasetFile.schema, MAX_DATASET_FILE_BYTES),
     train: await version.read(DatasetFile.train, MAX_DATASET_FILE_BYTES),
     test: await version.read(DatasetFile.test, MAX_DATASET_FILE_BYTES),
+    version,
+  };
+}
+
+/** A file of the version the model card uses, when the version lists it (older ones may not). */
+async function optionalFile(version: DatasetVersion, file: string): Promise<Buffer | undefined> {
+  return version.lists(file) ? version.read(file, MAX_DATASET_FILE_BYTES) : undefined;
+}
+
+/**
+ * The model card and the explanation background of a trained model (`model-card.ts`): the
+ * importance of each input, the group metrics across the sensitive columns and the gate's
+ * verdict, the data's statistics and the spec's intended use.
+ */
+async function modelCardFiles(
+  tf: Tf,
+  model: tfjs.LayersModel,
+  dataset: PreparedDataset,
+  files: { version: DatasetVersion },
+  settings: TrainSettings,
+  metrics: ModelMetrics,
+  log: Logger,
+): Promise<Record<string, Buffer>> {
+  const width = dataset.schema.task === 'classification' ? dataset.classCount : 1;
+  const predict = (rows: number[][]): number[][] => {
+    const flat = tf.tidy(() => {
+      const x = tf.tensor2d(rows, [rows.length, dataset.featureCount]);
+      return (model.predict(x, { batchSize: 8192 }) as tfjs.Tensor).dataSync() as Float32Array;
+    });
+    return rows.map((_, i) => Array.from(flat.subarray(i * width, (i + 1) * width)));
+  };
+  const importance = dataset.test.rows >= 2 ? importanceOnTest(dataset, predict) : undefined;
+  const sensitiveColumns = dataset.schema.sensitiveColumns ?? [];
+  let sensitive: Record<string, string>[] | undefined;
+  if (sensitiveColumns.length > 0) {
+    const raw = await optionalFile(files.version, DatasetFile.testRaw);
+    if (raw) {
+      const lines = raw
+        .toString('utf8')
+        .split('\n')
+        .filter((line) => line !== '');
+      sensitive = sensitiveValuesOf(sensitiveColumns, lines, dataset.test.rows);
+    }
+  }
+  const outputs = predictionsOf(tf, model, dataset.test, dataset.featureCount);
+  const fairness = fairnessOnTest(dataset, outputs, sensitive, settings.fairness);
+  const statsBytes = await optionalFile(files.version, DatasetFile.stats);
+  const stats = statsBytes
+    ? DatasetStatsSchema.safeParse(JSON.parse(statsBytes.toString('utf8')))
+    : undefined;
+  const card = modelCardOf({
+    dataset,
+    datasetVersion: settings.datasetVersion,
+    framework: metrics.framework,
+    backend: metrics.backend ?? '',
+    metrics: metrics.metrics,
+    importance,
+    fairness,
+    statistics: stats?.success ? stats.data : undefined,
+    intendedUse: settings.modelCard,
+  });
+  log.info(
+    {
+      importance: importance?.columns
+        .slice(0, 5)
+        .map((c) => `${c.column}=${c.mean.toPrecision(3)}`),
+      fairness: fairness?.verdict?.message ?? fairness?.error,
+    },
+    'Computed the model card',
+  );
+  return {
+    [ModelFile.card]: Buffer.from(`${JSON.stringify(card, null, 2)}\n`),
+    [ModelFile.background]: Buffer.from(`${JSON.stringify(backgroundOf(dataset))}\n`),
   };
 }
 
@@ -210,12 +295,14 @@ async function train(
   const metrics = evaluateOnTest(tf, outcome.model, dataset, settings.datasetVersion, backend);
   log.info({ metrics: metrics.metrics }, 'Evaluated the model on the test split');
 
+  const card = await modelCardFiles(tf, outcome.model, dataset, files, settings, metrics, log);
   const { modelJson, weights } = await serializeLayersModel(tf, outcome.model);
   const digest = await uploadArtifact(store, settings.outputUri, {
     [ModelFile.model]: modelJson,
     [ModelFile.weights]: weights,
     [ModelFile.schema]: files.schema,
     [ModelFile.metrics]: metricsFile(metrics),
+    ...card,
   });
   await reporter.flush();
   log.info({ uri: settings.outputUri, digest }, 'Saved the model artifact');

@@ -16,6 +16,7 @@ import {
 } from './common.js';
 import { conditionsList } from './conditions.js';
 import { datasetVersion } from './dataset.js';
+import { ModelCardSpecSchema, TrainingFairnessSchema } from './fairness.js';
 import { AGE_COLUMN, conditionColumn, defineKind, resourceSchema } from './kind.js';
 import { ResourcesSchema } from './quantity.js';
 import { schedulingFields } from './scheduling.js';
@@ -250,6 +251,8 @@ export function trainingJobSpecSchema(at: string) {
         )
         .optional(),
       hyperparameters: HyperparametersSchema.prefault({}),
+      fairness: TrainingFairnessSchema.optional(),
+      modelCard: ModelCardSpecSchema.optional(),
       resources: ResourcesSchema.optional(),
       ...schedulingFields,
       backoffLimit: z

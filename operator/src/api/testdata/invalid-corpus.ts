@@ -36,6 +36,14 @@ export const invalidCorpus: readonly InvalidCase[] = [
     field: 'spec.source',
   },
   {
+    name: 'the label named a sensitive column',
+    kind: 'Dataset',
+    operation: 'create',
+    set: { 'spec.fairness': { sensitiveColumns: ['species'] } },
+    field: 'spec.fairness.sensitiveColumns',
+    message: 'must not name the label',
+  },
+  {
     name: 'dataset with an empty source',
     kind: 'Dataset',
     operation: 'create',
@@ -377,6 +385,27 @@ export const invalidCorpus: readonly InvalidCase[] = [
     operation: 'create',
     set: { 'spec.backoffLimit': -1 },
     field: 'spec.backoffLimit',
+  },
+  {
+    name: 'a fairness rule with both a bound and a champion margin',
+    kind: 'TrainingJob',
+    operation: 'create',
+    set: {
+      'spec.fairness': {
+        rules: [
+          { metric: 'demographicParityRatio', op: '>=', value: 0.8, noWorseThanChampionBy: 0.1 },
+        ],
+      },
+    },
+    field: 'spec.fairness.rules[0]',
+    message: 'either op and value, or noWorseThanChampionBy',
+  },
+  {
+    name: 'a fairness rule on an unknown metric',
+    kind: 'TrainingJob',
+    operation: 'create',
+    set: { 'spec.fairness': { rules: [{ metric: 'happiness', op: '>=', value: 1 }] } },
+    field: 'spec.fairness.rules[0].metric',
   },
   // ModelVersion
   {

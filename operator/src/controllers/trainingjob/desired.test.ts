@@ -92,6 +92,19 @@ describe('desiredTrainingJob', () => {
     expect(j.metadata?.labels).toMatchObject({ 'lathe.dev/trainingjob': 't' });
   });
 
+  it('passes spec.fairness and spec.modelCard as JSON, and nothing when they are unset', () => {
+    expect(env(trainingJob()).LATHE_FAIRNESS).toBeUndefined();
+    expect(env(trainingJob()).LATHE_MODEL_CARD).toBeUndefined();
+    const fairness = {
+      minGroupSize: 10,
+      intersections: false,
+      rules: [{ metric: 'equalizedOddsDifference' as const, op: '<=' as const, value: 0.1 }],
+    };
+    const tj = trainingJob({ fairness, modelCard: { intendedUse: 'Triage' } });
+    expect(JSON.parse(String(env(tj).LATHE_FAIRNESS))).toEqual(fairness);
+    expect(JSON.parse(String(env(tj).LATHE_MODEL_CARD))).toEqual({ intendedUse: 'Triage' });
+  });
+
   it('asks for GPUs with the GPU image, the toleration and the scheduling fields', () => {
     const tj = trainingJob({
       resources: { gpu: 2, memory: '4Gi' },

@@ -126,6 +126,8 @@ export function desiredTrainingJob(
     literalEnv(TrainEnv.hyperparameters, JSON.stringify(hyperparameters)),
     { name: TrainEnv.gpus, value: String(gpus) },
     { name: RESULT_PATH_ENV, value: DEFAULT_TERMINATION_MESSAGE_PATH },
+    ...(spec.fairness ? [literalEnv(TrainEnv.fairness, JSON.stringify(spec.fairness))] : []),
+    ...(spec.modelCard ? [literalEnv(TrainEnv.modelCard, JSON.stringify(spec.modelCard))] : []),
     ...Object.entries(extra ?? {}).map(([key, value]) =>
       literalEnv(extraHyperparameterVariable(key), value),
     ),
