@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { RuntimeEnvError } from '../../contract/runtime-env.js';
+import { InferenceServiceSchema } from '../../operator/src/api/inferenceservice.js';
+import { explainEnv } from '../../operator/src/controllers/inferenceservice/desired.js';
 import { serverConfigFromEnv } from './config.js';
+import { DEFAULT_EXPLAIN_LIMITS } from './explain.js';
 
 const env = {
   LATHE_OBJECT_STORE_ENDPOINT: 'http://minio:9000',
@@ -105,6 +108,28 @@ describe('serverConfigFromEnv', () => {
     expect(() => serverConfigFromEnv({ ...env, LATHE_MAX_IN_FLIGHT: '0' })).toThrow(
       'LATHE_MAX_IN_FLIGHT',
     );
+  });
+
+  it('reads spec.explain as the Deployment passes it, with the same defaults unset', () => {
+    const specExplain = (explain: object) =>
+      InferenceServiceSchema.parse({
+        apiVersion: 'lathe.dev/v1alpha1',
+        kind: 'InferenceService',
+        metadata: { name: 'iris', namespace: 'ns' },
+        spec: { model: { name: 'iris' }, explain },
+      }).spec.explain;
+    const variables = (explain: object) =>
+      Object.fromEntries(explainEnv(specExplain(explain)).map((e) => [e.name, e.value]));
+    expect(serverConfigFromEnv(env).explain).toEqual(DEFAULT_EXPLAIN_LIMITS);
+    expect(serverConfigFromEnv({ ...env, ...variables({}) }).explain).toEqual(
+      DEFAULT_EXPLAIN_LIMITS,
+    );
+    expect(
+      serverConfigFromEnv({
+        ...env,
+        ...variables({ maxRows: 2, timeoutSeconds: 4, backgroundRows: 8, kernelSamples: 300 }),
+      }).explain,
+    ).toEqual({ maxRows: 2, timeoutMs: 4000, backgroundRows: 8, kernelSamples: 300 });
   });
 
   it('names every bad variable, never printing a URI', () => {

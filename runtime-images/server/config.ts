@@ -14,6 +14,8 @@ import {
   RuntimeEnvError,
   ServeEnv,
 } from '../../contract/runtime-env.js';
+import { ExplainEnv } from '../../operator/src/api/inferenceservice.js';
+import { DEFAULT_EXPLAIN_LIMITS, type ExplainLimits } from './explain.js';
 import { DEFAULT_RECENT_REQUESTS_LIMITS, type RecentRequestsLimits } from './feedback.js';
 import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_SERVER_LIMITS, type ServerLimits } from './server.js';
 
@@ -54,6 +56,8 @@ export interface ServerConfig {
   objectStore: ObjectStoreConfig;
   /** Input and connection limits (`LATHE_MAX_*`, `LATHE_*_TIMEOUT_MS`). */
   limits: ServerLimits;
+  /** What one `:explain` request may cost (`LATHE_EXPLAIN_*`, from `spec.explain`). */
+  explain: ExplainLimits;
 }
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -98,6 +102,10 @@ export function serverConfigFromEnv(env: Record<string, string | undefined>): Se
       ),
       [ServeEnv.podName]: z.string().min(1).optional(),
       ...limitVariables,
+      [ExplainEnv.maxRows]: int(1, 1_000_000).default(DEFAULT_EXPLAIN_LIMITS.maxRows),
+      [ExplainEnv.timeoutMs]: int(1, 3_600_000).default(DEFAULT_EXPLAIN_LIMITS.timeoutMs),
+      [ExplainEnv.backgroundRows]: int(1, 1_000_000).default(DEFAULT_EXPLAIN_LIMITS.backgroundRows),
+      [ExplainEnv.kernelSamples]: int(1, 10_000_000).default(DEFAULT_EXPLAIN_LIMITS.kernelSamples),
     }),
     env,
   );
@@ -132,6 +140,12 @@ export function serverConfigFromEnv(env: Record<string, string | undefined>): Se
     podName: (e[ServeEnv.podName] as string | undefined) ?? hostname(),
     objectStore: objectStoreFromEnv(env),
     limits,
+    explain: {
+      maxRows: e[ExplainEnv.maxRows] as number,
+      timeoutMs: e[ExplainEnv.timeoutMs] as number,
+      backgroundRows: e[ExplainEnv.backgroundRows] as number,
+      kernelSamples: e[ExplainEnv.kernelSamples] as number,
+    },
   };
 }
 

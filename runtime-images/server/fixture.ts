@@ -2,11 +2,13 @@
  * A small, really trained Lathe model artifact for the server's tests and benchmark: a fitted
  * preparation of four raw columns (two numeric, one categorical, one boolean: six prepared
  * features), an MLP trained with TensorFlow.js on synthetic rows, written in the `ModelFile`
- * layout with its manifest — the same files Lathe's trainer writes. The benchmark widens it with
+ * layout with its manifest — the same files Lathe's trainer writes, the explanation background
+ * (`background.json`, a seeded sample of the prepared training rows) included. The benchmark widens it with
  * `noiseInputs` (numeric columns the label does not depend on): 24 of them make the 30-feature
  * MLP `bench:serve` measures.
  */
 import type { LayersModel, Tensor } from '@tensorflow/tfjs';
+import { explanationBackground } from '../../contract/explain/background.js';
 import { manifestFor } from '../../contract/manifest.js';
 import { MANIFEST_FILE, ModelFile } from '../../contract/object-store-layout.js';
 import { type PreparedSchema, prepareRecord } from '../../contract/prepared-data.js';
@@ -223,6 +225,13 @@ export async function makeFixtureArtifact(
     [ModelFile.model]: modelJson!,
     [ModelFile.weights]: weights!,
     [ModelFile.schema]: Buffer.from(`${JSON.stringify(schema, null, 2)}\n`),
+    [ModelFile.background]: Buffer.from(
+      `${JSON.stringify(
+        explanationBackground(schema.features, rows.length, (i) =>
+          x.slice(i * featureCount, (i + 1) * featureCount),
+        ),
+      )}\n`,
+    ),
   };
   const { manifest, digest } = manifestFor(files);
   return { schema, files, manifest, digest, model, rows };

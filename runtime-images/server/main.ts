@@ -17,6 +17,7 @@
  * exit 0. A backstop timer exits 1 should any step overrun its bound.
  */
 import { type Logger, pino } from 'pino';
+import type { ExplanationBackground } from '../../contract/explain/background.js';
 import { ObjectStore, StorageUnavailableError } from '../../contract/object-store.js';
 import { feedbackPrefix, parseS3Uri } from '../../contract/object-store-layout.js';
 import { piiKeyFromEnv } from '../../contract/pii-hash.js';
@@ -32,7 +33,12 @@ import { type ServerConfig, serverConfigFromEnv } from './config.js';
 import { FeedbackTokenFile } from './feedback-token.js';
 import { closeWithin, JsonLinesSink } from './json-lines-sink.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
-import { ArtifactError, type ServedModel, servedModelOf } from './model.js';
+import {
+  ArtifactError,
+  readExplanationBackground,
+  type ServedModel,
+  servedModelOf,
+} from './model.js';
 import { InferenceServer } from './server.js';
 import { loadTensorflow } from './tensorflow.js';
 
@@ -77,12 +83,14 @@ async function loadWithRetry(
   log: Logger,
 ): Promise<ServedModel> {
   let artifact: LayersArtifact;
+  let background: ExplanationBackground | undefined;
   for (let attempt = 1; ; attempt++) {
     try {
       artifact = await readLayersArtifact(store, {
         uri: config.modelUri,
         digest: config.modelDigest,
       });
+      background = await readExplanationBackground(store, config.modelUri, artifact);
       break;
     } catch (error) {
       if (!(error instanceof StorageUnavailableError)) throw error;
@@ -109,6 +117,7 @@ async function loadWithRetry(
     version: config.modelVersion,
     warmUpBatchSizes: [config.batchMaxSize],
     piiKey: piiKeyFromEnv(process.env),
+    background,
   });
 }
 
@@ -233,6 +242,7 @@ async function main(): Promise<void> {
       version: model.version,
       digest: model.digest,
       features: model.featureCount,
+      backgroundRows: model.background?.rows.length ?? 0,
       batchMaxSize: config.batchMaxSize,
       batchMaxLatencyMs: config.batchMaxLatencyMs,
     },

@@ -4,7 +4,10 @@
  *
  * Lathe's autoscaler reads `lathe_inference_requests_in_flight` (concurrency) and the rate of
  * `lathe_inference_requests_total` (requests per second) from each pod; the RetrainPolicy's
- * accuracy trigger reads `lathe_feedback_live_accuracy`.
+ * accuracy trigger reads `lathe_feedback_live_accuracy`. Explain requests are counted apart
+ * (`lathe_explain_requests_total`, `lathe_explain_request_duration_seconds`): one costs hundreds
+ * of predictions, so mixing them would skew the request rate and latency the autoscaler and
+ * dashboards read; they do count in `lathe_inference_requests_in_flight`, being load.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -14,6 +17,8 @@ export interface ServerMetrics {
   registry: Registry;
   requests: Counter<'model' | 'version' | 'protocol' | 'code'>;
   latency: Histogram<'model' | 'version' | 'protocol'>;
+  explainRequests: Counter<'model' | 'version' | 'protocol' | 'code'>;
+  explainLatency: Histogram<'model' | 'version' | 'protocol'>;
   inFlight: Gauge<'model' | 'version'>;
   batchRequests: Histogram<'model' | 'version'>;
   batchRows: Histogram<'model' | 'version'>;
@@ -46,6 +51,19 @@ export function createServerMetrics(): ServerMetrics {
       buckets: [
         0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
       ],
+      registers,
+    }),
+    explainRequests: new Counter({
+      name: 'lathe_explain_requests_total',
+      help: 'Explain requests (V1 :explain, V2 /explain) answered, by model, version, protocol and HTTP status code.',
+      labelNames: ['model', 'version', 'protocol', 'code'],
+      registers,
+    }),
+    explainLatency: new Histogram({
+      name: 'lathe_explain_request_duration_seconds',
+      help: 'Time from an explain request arriving to its response being written.',
+      labelNames: ['model', 'version', 'protocol'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     }),
     inFlight: new Gauge({

@@ -3,9 +3,17 @@
  * (`runtime-images/tensorflow/layers-artifact.ts`: verification against the recorded digest,
  * every downloaded file checked against the verified manifest, the model built from memory and
  * its shapes checked against `schema.json`), then run once per batch size it will see before
- * the server reports ready.
+ * the server reports ready. The explanation background (`background.json`), when the manifest
+ * lists it, is read and checked against the verified manifest the same way; an artifact without
+ * one serves predictions, and `:explain` says why it cannot answer.
  */
 import type { Tensor } from '@tensorflow/tfjs';
+import {
+  type ExplanationBackground,
+  ExplanationBackgroundSchema,
+} from '../../contract/explain/background.js';
+import { checkAgainstManifest } from '../../contract/manifest.js';
+import { keyInArtifact, ModelFile, parseS3Uri } from '../../contract/object-store-layout.js';
 import { type PiiHashing, PiiKeyMissingError, piiHashing } from '../../contract/pii-hash.js';
 import type { PreparedSchema } from '../../contract/prepared-data.js';
 import {
@@ -36,6 +44,11 @@ export interface ServedModel {
   /** What a kept or logged record loses (`pii.ts`); undefined when the model has no PII column. */
   readonly piiRedaction: PiiRedaction | undefined;
   /**
+   * Prepared training rows explanations are measured against (`background.json`); undefined
+   * for an artifact written before Lathe stored one.
+   */
+  readonly background?: ExplanationBackground | undefined;
+  /**
    * Runs one forward pass over `rows` prepared rows (row-major, `rows × featureCount`) and
    * returns the outputs row-major (`rows × outputWidth`). Synchronous: the event loop is busy
    * for the duration, which is what lets concurrent requests gather into the next batch.
@@ -52,6 +65,8 @@ export interface LoadModelOptions {
   warmUpBatchSizes?: number[];
   /** The namespace's PII key (`LATHE_PII_KEY`); required when the model hashes a PII column. */
   piiKey?: Buffer | undefined;
+  /** The artifact's explanation background (`readExplanationBackground`), if it has one. */
+  background?: ExplanationBackground | undefined;
 }
 
 /**
@@ -64,7 +79,49 @@ export async function loadServedModel(
   store: LayersArtifactStore,
   options: LoadModelOptions,
 ): Promise<ServedModel> {
-  return servedModelOf(tf, await readLayersArtifact(store, options), options);
+  const artifact = await readLayersArtifact(store, options);
+  const model = await servedModelOf(tf, artifact, options);
+  return { ...model, background: await readExplanationBackground(store, options.uri, artifact) };
+}
+
+/**
+ * The artifact's `background.json`, checked against its verified manifest and its schema's
+ * features; undefined when the manifest does not list one. Throws `ArtifactError` for a file
+ * that differs from the manifest or is not a valid background of this model.
+ */
+export async function readExplanationBackground(
+  store: LayersArtifactStore,
+  uri: string,
+  artifact: Pick<LayersArtifact, 'manifest' | 'schema'>,
+): Promise<ExplanationBackground | undefined> {
+  const file = ModelFile.background;
+  if (!artifact.manifest.files.some((f) => f.path === file)) return undefined;
+  const { bucket, key: prefix } = parseS3Uri(uri);
+  const bytes = await store.read(bucket, keyInArtifact(prefix, file));
+  const problem = checkAgainstManifest(artifact.manifest, file, bytes);
+  if (problem) throw new ArtifactError('FileMismatch', problem);
+  let background: ExplanationBackground;
+  try {
+    background = ExplanationBackgroundSchema.parse(JSON.parse(bytes.toString('utf8')));
+  } catch (error) {
+    const issue = (error as { issues?: { path: unknown[]; message: string }[] }).issues?.[0];
+    const why = issue ? `${issue.path.join('.')}: ${issue.message}` : (error as Error).message;
+    throw new ArtifactError(
+      'ModelInvalid',
+      `${file} is not a valid explanation background (${why})`,
+    );
+  }
+  const features = artifact.schema.features;
+  if (
+    background.features.length !== features.length ||
+    background.features.some((name, i) => name !== features[i])
+  ) {
+    throw new ArtifactError(
+      'ModelInvalid',
+      `${file} has features ${background.features.join(', ')}; ${ModelFile.schema} prepares ${features.join(', ')}`,
+    );
+  }
+  return background;
 }
 
 /**
@@ -112,6 +169,7 @@ export async function servedModelOf(
     outputWidth,
     piiHashing: hashing,
     piiRedaction: piiRedactionOf(schema, hashing),
+    background: options.background,
     predict,
   };
 }

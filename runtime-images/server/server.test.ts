@@ -140,7 +140,7 @@ describe('loadServedModel', () => {
     });
   });
 
-  it('downloads each file of the artifact once', async () => {
+  it('downloads each file of the artifact once, but background.json', async () => {
     const reads: string[] = [];
     const counting = {
       read: (bucket: string, key: string) => {
@@ -158,7 +158,8 @@ describe('loadServedModel', () => {
       uri: 's3://lathe/models/ns/iris/1/',
       digest: artifact.digest,
     });
-    const files = ['manifest.json', ...Object.keys(artifact.files)];
+    // background.json twice: the shared loader hashes it while verifying without keeping it.
+    const files = ['manifest.json', 'background.json', ...Object.keys(artifact.files)];
     expect(reads.sort()).toEqual(files.map((f) => `models/ns/iris/1/${f}`).sort());
   });
 
@@ -842,5 +843,271 @@ describe('InferenceServer shutdown', () => {
     expect(text).toMatch(/^HTTP\/1\.1 503 /);
     expect(text).toMatch(/retry-after: 1\r\n/i);
     expect(text).toContain('the server is shutting down and could not finish this request in time');
+  });
+});
+
+describe('InferenceServer explain', () => {
+  const metrics = createServerMetrics();
+  const servers: InferenceServer[] = [];
+  let loaded: ServedModel;
+  const rows = fixtureRows('classification', 3, 61).map(({ species: _label, ...raw }) => raw);
+  const columns = ['length', 'width', 'colour', 'fresh'];
+
+  /** A server on `model` with these explain limits; returns its base URL. */
+  const serve = async (model: ServedModel, explain: Record<string, number> = {}) => {
+    const server = new InferenceServer({
+      modelName: 'iris',
+      modelVersion: '1',
+      port: 0,
+      bindAddress: '127.0.0.1',
+      batchMaxSize: 1,
+      batchMaxLatencyMs: 0,
+      maxRequestBytes: 256 * 1024,
+      requestLogSampleRate: 0,
+      shutdownDelayMs: 0,
+      metrics,
+      log: pino({ level: 'silent' }),
+      explain: { maxRows: 4, backgroundRows: 20, ...explain },
+    });
+    servers.push(server);
+    const port = await server.listen();
+    server.setModel(model);
+    return `http://127.0.0.1:${port}`;
+  };
+  const post = (url: string, body: unknown) =>
+    fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+  let base: string;
+
+  beforeAll(async () => {
+    loaded = await load('models/ns/iris/1/', artifact.digest);
+    base = await serve(loaded);
+  });
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.shutdown()));
+  });
+
+  /**
+   * Exact Shapley values by brute force over the 4! orderings of the columns: the mean marginal
+   * contribution of each, v(S) the model's mean output over the background rows with S's
+   * feature groups taken from the explained row.
+   */
+  function bruteForceShapley(x: number[], background: number[][]): Record<string, number[]> {
+    const groups = [[0], [1], [2, 3, 4], [5]];
+    const value = (members: Set<number>): number[] => {
+      const features = background.flatMap((b) =>
+        b.map((v, f) => (members.has(groups.findIndex((g) => g.includes(f))) ? x[f]! : v)),
+      );
+      const out = loaded.predict(Float32Array.from(features), background.length);
+      return [0, 1, 2].map(
+        (k) => background.reduce((s, _, r) => s + out[r * 3 + k]!, 0) / background.length,
+      );
+    };
+    const orders: number[][] = [];
+    const permute = (prefix: number[], rest: number[]) => {
+      if (rest.length === 0) orders.push(prefix);
+      for (const [i, c] of rest.entries()) {
+        permute(
+          [...prefix, c],
+          rest.filter((_, j) => j !== i),
+        );
+      }
+    };
+    permute([], [0, 1, 2, 3]);
+    const phi = columns.map(() => [0, 0, 0]);
+    for (const order of orders) {
+      const members = new Set<number>();
+      let before = value(members);
+      for (const c of order) {
+        members.add(c);
+        const after = value(members);
+        for (let k = 0; k < 3; k++) phi[c]![k]! += (after[k]! - before[k]!) / orders.length;
+        before = after;
+      }
+    }
+    return Object.fromEntries(columns.map((c, i) => [c, phi[i]!]));
+  }
+
+  interface Explanation {
+    method: string;
+    backgroundRows: number;
+    outputs: string[];
+    baseValue: number[];
+    prediction: number[];
+    values: Record<string, number[]>;
+    residual: number[];
+  }
+
+  it('answers V1 :explain with the predictions :predict gives and exact Shapley values per column', async () => {
+    const response = await post(`${base}/v1/models/iris:explain`, { instances: rows });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { predictions: unknown[]; explanations: Explanation[] };
+    const predicted = (await (
+      await post(`${base}/v1/models/iris:predict`, { instances: rows })
+    ).json()) as { predictions: unknown[] };
+    expect(Object.keys(body)).toEqual(['predictions', 'explanations']);
+    expect(body.predictions).toEqual(predicted.predictions);
+    expect(body.explanations).toHaveLength(3);
+    // The 20 background rows are spread over the 100 stored.
+    const stored = JSON.parse(artifact.files['background.json']!.toString()) as {
+      rows: number[][];
+    };
+    const background = Array.from({ length: 20 }, (_, j) => stored.rows[j * 5]!);
+    body.explanations.forEach((explanation, r) => {
+      expect(explanation).toMatchObject({
+        method: 'exact',
+        backgroundRows: 20,
+        outputs: ['setosa', 'versicolor', 'virginica'],
+      });
+      expect(explanation.prediction).toEqual(
+        (body.predictions[r] as { probabilities: number[] }).probabilities,
+      );
+      const expected = bruteForceShapley(prepareRecord(artifact.schema, rows[r]!), background);
+      for (const column of columns) {
+        for (const [k, phi] of expected[column]!.entries()) {
+          expect(explanation.values[column]![k]).toBeCloseTo(phi, 5);
+        }
+      }
+      for (const residual of explanation.residual) expect(Math.abs(residual)).toBeLessThan(1e-6);
+    });
+  });
+
+  it.each([
+    { path: '/v2/models/iris/explain', id: undefined },
+    { path: '/v2/models/iris/versions/1/explain', id: 'client-9' },
+  ])('answers V2 $path with the /infer response and explanations', async ({ path, id }) => {
+    const inputs = [
+      { name: 'length', datatype: 'FP64', shape: [3], data: rows.map((r) => r.length) },
+      { name: 'width', datatype: 'FP64', shape: [3], data: rows.map((r) => r.width) },
+      { name: 'colour', datatype: 'BYTES', shape: [3], data: rows.map((r) => r.colour) },
+      { name: 'fresh', datatype: 'BOOL', shape: [3], data: rows.map((r) => r.fresh) },
+    ];
+    const response = await post(`${base}${path}`, { ...(id ? { id } : {}), inputs });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as {
+      id: string;
+      outputs: unknown[];
+      explanations: Explanation[];
+    };
+    const inferred = (await (await post(`${base}/v2/models/iris/infer`, { inputs })).json()) as {
+      outputs: unknown[];
+    };
+    expect(body.outputs).toEqual(inferred.outputs);
+    expect(body.id).toBe(id ?? response.headers.get('x-request-id'));
+    const v1 = (await (
+      await post(`${base}/v1/models/iris:explain`, { instances: rows })
+    ).json()) as { explanations: Explanation[] };
+    expect(body.explanations).toEqual(v1.explanations);
+  });
+
+  it.each([
+    { name: 'no instances', body: {} },
+    { name: 'empty instances', body: { instances: [] } },
+    { name: 'a left-out input', body: { instances: [{ length: 1, width: 2, colour: 'red' }] } },
+    { name: 'a wrong-width prepared row', body: { instances: [[1, 2, 3]] } },
+    { name: 'malformed JSON', body: '{"instances": [' },
+  ])('refuses $name with the 400 :predict gives', async ({ body }) => {
+    const explain = await post(`${base}/v1/models/iris:explain`, body);
+    const predict = await post(`${base}/v1/models/iris:predict`, body);
+    expect(explain.status).toBe(400);
+    expect(await explain.json()).toEqual(await predict.json());
+  });
+
+  it('refuses a V2 body :infer refuses, with the same 400', async () => {
+    const body = { inputs: [{ name: 'length', datatype: 'FP64', shape: [1], data: [1] }] };
+    const explain = await post(`${base}/v2/models/iris/explain`, body);
+    expect(explain.status).toBe(400);
+    expect(await explain.json()).toEqual(
+      await (await post(`${base}/v2/models/iris/infer`, body)).json(),
+    );
+  });
+
+  it('refuses more rows than maxRows with a 400 naming the limit', async () => {
+    const five = fixtureRows('classification', 5, 3).map(({ species: _l, ...raw }) => raw);
+    const response = await post(`${base}/v1/models/iris:explain`, { instances: five });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({
+      error:
+        'the request has 5 rows; explain takes at most 4 rows per request (spec.explain.maxRows)',
+    });
+    expect((await post(`${base}/v1/models/iris:predict`, { instances: five })).status).toBe(200);
+  });
+
+  it('allows only POST', async () => {
+    const response = await fetch(`${base}/v1/models/iris:explain`);
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toBe('POST');
+  });
+
+  it('answers 504 naming the limit when the explanation overruns its timeout', async () => {
+    const slow = await serve(
+      {
+        ...loaded,
+        predict: (features, n) => {
+          const until = performance.now() + 20;
+          while (performance.now() < until);
+          return loaded.predict(features, n);
+        },
+      },
+      { timeoutMs: 10, backgroundRows: 100 },
+    );
+    const started = performance.now();
+    const response = await post(`${slow}/v1/models/iris:explain`, { instances: rows });
+    expect(response.status).toBe(504);
+    expect(((await response.json()) as { error: string }).error).toContain(
+      'did not finish within 10 ms (spec.explain.timeoutSeconds)',
+    );
+    // The predictions' pass and one model call past the deadline, not the whole explanation.
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it('serves predictions from an artifact without a background, and answers explain 501', async () => {
+    const { 'background.json': _background, ...files } = artifact.files;
+    const { manifest, digest } = manifestFor(files);
+    store.put('models/ns/iris/20/', { files, manifest });
+    const old = await serve(await load('models/ns/iris/20/', digest));
+    expect((await post(`${old}/v1/models/iris:predict`, { instances: rows })).status).toBe(200);
+    const response = await post(`${old}/v1/models/iris:explain`, { instances: rows });
+    expect(response.status).toBe(501);
+    expect(((await response.json()) as { error: string }).error).toContain(
+      'has no explanation background (background.json) in its artifact',
+    );
+  });
+
+  it('refuses a background.json that differs from the manifest', async () => {
+    store.put('models/ns/iris/21/', {
+      ...artifact,
+      files: {
+        ...artifact.files,
+        'background.json': Buffer.from(`${artifact.files['background.json']!.toString()} `),
+      },
+    });
+    await expect(load('models/ns/iris/21/', artifact.digest)).rejects.toMatchObject({
+      name: 'ArtifactError',
+      reason: 'FileMismatch',
+    });
+  });
+
+  it('counts explain requests apart from predictions', async () => {
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(
+      /lathe_explain_requests_total\{model="iris",version="1",protocol="v1",code="200"\} [1-9]/,
+    );
+    expect(text).toMatch(
+      /lathe_explain_requests_total\{model="iris",version="1",protocol="v2",code="200"\} 2/,
+    );
+    expect(text).toMatch(
+      /lathe_explain_requests_total\{model="iris",version="1",protocol="v1",code="504"\} 1/,
+    );
+    expect(text).toMatch(
+      /lathe_explain_request_duration_seconds_count\{model="iris",version="1",protocol="v1"\} [1-9]/,
+    );
+    // The V2 explain requests are not in the prediction counter: only the two /infer calls.
+    expect(text).toMatch(
+      /lathe_inference_requests_total\{model="iris",version="1",protocol="v2",code="200"\} 2\n/,
+    );
   });
 });

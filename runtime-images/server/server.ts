@@ -10,9 +10,11 @@
  *   GET  /v2/models/<m>[/versions/<v>]                      model metadata
  *   GET  /v2/models/<m>[/versions/<v>]/ready                200 / 400
  *   POST /v2/models/<m>[/versions/<v>]/infer                inference
+ *   POST /v2/models/<m>[/versions/<v>]/explain              inference + explanations (Lathe's)
  *   GET  /v1/models                                         {"models": [<m>]}
  *   GET  /v1/models/<m>                                     {"name", "ready"} (503 when not ready)
  *   POST /v1/models/<m>:predict                             {"instances"} → {"predictions"}
+ *   POST /v1/models/<m>:explain                             … → {"predictions", "explanations"}
  *   POST /v1/models/<m>:feedback                            ground truth for an earlier request
  *   GET  /metrics                                           Prometheus
  *
@@ -27,7 +29,9 @@
  * the limit, 415 for a body not declared `application/json`, 431 for headers too large, 503
  * (with `Retry-After`) while the model is not loaded or too many predictions are in flight;
  * for `:feedback` also 401 (no or a wrong token), 403 (feedback disabled: no token configured)
- * and 409 (the request already has a label).
+ * and 409 (the request already has a label); for explain also 400 for more rows than
+ * `spec.explain.maxRows`, 501 for an artifact without an explanation background and 504 for an
+ * explanation that overran `spec.explain.timeoutSeconds` (`explain.ts`).
  * No request can crash the process: every handler's failure ends as a response, and an
  * unexpected one is a 500 that says `internal error` and the request ID, never the cause (that
  * goes to the log).
@@ -48,6 +52,13 @@ import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
 import type { FeedbackLabels, SampledRequest } from '../../contract/feedback-log.js';
 import { Batcher } from './batcher.js';
+import {
+  backgroundSubset,
+  DEFAULT_EXPLAIN_LIMITS,
+  type ExplainLimits,
+  ExplainTimeoutError,
+  explainRows,
+} from './explain.js';
 import {
   LiveScore,
   mintRequestId,
@@ -75,8 +86,8 @@ import {
   type PreparedRows,
   type RequestLimits,
 } from './rows.js';
-import { parseV1Predict, v1PredictResponse } from './v1.js';
-import { parseV2Infer, v2InferResponse, v2ModelMetadata } from './v2.js';
+import { parseV1Predict, v1ExplainResponse, v1PredictResponse } from './v1.js';
+import { parseV2Infer, v2InferResponse, v2InferResponseBody, v2ModelMetadata } from './v2.js';
 
 export const SERVER_NAME = 'lathe-server';
 export const SERVER_VERSION = '0.1.0';
@@ -111,6 +122,8 @@ export interface InferenceServerOptions {
   random?: () => number;
   /** Input and connection limits; each defaults to `DEFAULT_SERVER_LIMITS`. */
   limits?: Partial<ServerLimits>;
+  /** What one explain request may cost; each defaults to `DEFAULT_EXPLAIN_LIMITS`. */
+  explain?: Partial<ExplainLimits>;
 }
 
 /** What one client can make the server hold or compute; see docs/server.md. */
@@ -175,8 +188,9 @@ class HttpError extends Error {
 /** A client's correlation ID as it is echoed and logged. */
 const CORRELATION_ID = /^[A-Za-z0-9._:/+=-]{1,128}$/;
 
+/** A route that runs the model: predict (V1 `:predict`, V2 `/infer`) or explain. */
 interface PredictionRoute {
-  kind: 'predict';
+  kind: 'predict' | 'explain';
   protocol: Protocol;
 }
 
@@ -194,7 +208,9 @@ export class InferenceServer {
   private readonly bound: {
     inFlight: ReturnType<ServerMetrics['inFlight']['labels']>;
     latency: Record<Protocol, ReturnType<ServerMetrics['latency']['labels']>>;
+    explainLatency: Record<Protocol, ReturnType<ServerMetrics['explainLatency']['labels']>>;
   };
+  private readonly explainLimits: ExplainLimits;
   private readonly random: () => number;
   private drained: (() => void) | undefined;
   private readonly limits: ServerLimits;
@@ -209,6 +225,7 @@ export class InferenceServer {
     this.random = options.random ?? Math.random;
     const limits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
     this.limits = limits;
+    this.explainLimits = { ...DEFAULT_EXPLAIN_LIMITS, ...options.explain };
     this.server = http.createServer(
       {
         keepAliveTimeout: limits.keepAliveTimeoutMs,
@@ -261,12 +278,16 @@ export class InferenceServer {
     });
     const labels = { model: options.modelName, version: options.modelVersion };
     options.metrics.ready.set(labels, 0);
-    const { inFlight, latency } = options.metrics;
+    const { inFlight, latency, explainLatency } = options.metrics;
     this.bound = {
       inFlight: inFlight.labels(labels),
       latency: {
         v1: latency.labels({ ...labels, protocol: 'v1' }),
         v2: latency.labels({ ...labels, protocol: 'v2' }),
+      },
+      explainLatency: {
+        v1: explainLatency.labels({ ...labels, protocol: 'v1' }),
+        v2: explainLatency.labels({ ...labels, protocol: 'v2' }),
       },
     };
   }
@@ -402,7 +423,7 @@ export class InferenceServer {
       const q = url.indexOf('?');
       const path = q === -1 ? url : url.slice(0, q);
       const route = this.route(req.method ?? 'GET', path);
-      if (route.kind === 'predict') {
+      if (route.kind !== 'other') {
         await this.predict(req, res, requestId, correlationId, route);
         return;
       }
@@ -469,12 +490,15 @@ export class InferenceServer {
       );
     }
 
-    const v2 = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/infer)?$/.exec(path);
+    const v2 = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/infer|\/explain)?$/.exec(
+      path,
+    );
     if (v2) {
       const [, name, version, action] = v2;
-      if (action === '/infer') {
+      if (action === '/infer' || action === '/explain') {
         if (method !== 'POST') return other('POST', () => undefined);
-        return { kind: 'predict', protocol: 'v2', ...this.modelRef(name!, version) };
+        const kind = action === '/infer' ? 'predict' : 'explain';
+        return { kind, protocol: 'v2', ...this.modelRef(name!, version) };
       }
       return other('GET', (_q, res, id) => {
         this.checkModel(name!, version);
@@ -483,12 +507,13 @@ export class InferenceServer {
       });
     }
 
-    const v1 = /^\/v1\/models\/([^/:]+)(:predict|:feedback)?$/.exec(path);
+    const v1 = /^\/v1\/models\/([^/:]+)(:predict|:explain|:feedback)?$/.exec(path);
     if (v1) {
       const [, name, verb] = v1;
-      if (verb === ':predict') {
+      if (verb === ':predict' || verb === ':explain') {
         if (method !== 'POST') return other('POST', () => undefined);
-        return { kind: 'predict', protocol: 'v1', ...this.modelRef(name!, undefined) };
+        const kind = verb === ':predict' ? 'predict' : 'explain';
+        return { kind, protocol: 'v1', ...this.modelRef(name!, undefined) };
       }
       if (verb === ':feedback') {
         return other('POST', (req, res, id) => this.feedback(req, res, id, name!));
@@ -548,7 +573,7 @@ export class InferenceServer {
       this.sendJson(res, requestId, 503, {
         error: `the server has ${this.inFlight} predictions in flight, its limit; retry after ${RETRY_AFTER_SECONDS} s`,
       });
-      this.requestCounter(route.protocol, 503).inc();
+      this.requestCounter(route, 503).inc();
       return;
     }
     this.inFlight++;
@@ -566,7 +591,11 @@ export class InferenceServer {
       }
       const model = this.loadedModel();
       const batcher = this.batcher!;
-      if (route.protocol === 'v1') {
+      if (route.kind === 'explain') {
+        const answer = await this.explain(model, body, route.protocol, requestId);
+        status = 200;
+        this.sendBody(res, requestId, 200, answer);
+      } else if (route.protocol === 'v1') {
         const rows = parseV1Predict(model, body, this.limits);
         const outputs = await batcher.submit(rows);
         const predictions = predictionsOf(model.schema, outputs, rows.rows, model.outputWidth);
@@ -604,9 +633,72 @@ export class InferenceServer {
     } finally {
       this.inFlight--;
       this.bound.inFlight.dec();
-      this.requestCounter(route.protocol, status).inc();
-      this.bound.latency[route.protocol].observe((performance.now() - started) / 1000);
+      this.requestCounter(route, status).inc();
+      const latency = route.kind === 'explain' ? this.bound.explainLatency : this.bound.latency;
+      latency[route.protocol].observe((performance.now() - started) / 1000);
     }
+  }
+
+  /**
+   * `:explain` / `/explain`: the body read as predict reads it (one parser, the same 400s), at
+   * most `maxRows` rows (else 400), an artifact with a background (else 501), then the model's
+   * outputs (the predictions, as predict answers them) and each row's Shapley values within
+   * `timeoutMs` (else 504). Returns the response's JSON text. Explain requests are neither
+   * remembered for feedback nor sampled into the request log.
+   */
+  private async explain(
+    model: ServedModel,
+    body: unknown,
+    protocol: Protocol,
+    requestId: string,
+  ): Promise<string> {
+    const limits = this.explainLimits;
+    const v2 = protocol === 'v2' ? parseV2Infer(model, body, this.limits) : undefined;
+    const rows = v2 ? v2.rows : parseV1Predict(model, body, this.limits);
+    if (rows.rows > limits.maxRows) {
+      throw new HttpError(
+        400,
+        `the request has ${rows.rows} rows; explain takes at most ${limits.maxRows} rows per request (spec.explain.maxRows)`,
+      );
+    }
+    if (!model.background) {
+      throw new HttpError(
+        501,
+        `version ${model.version} of model "${model.name}" has no explanation background (background.json) in its artifact, so it cannot be explained; retrain it with this version of Lathe to get explanations (predictions are served as before)`,
+      );
+    }
+    const started = performance.now();
+    const outputs = model.predict(rows.features, rows.rows);
+    let explanations: object[];
+    try {
+      explanations = await explainRows(
+        model,
+        rows,
+        backgroundSubset(model.background, limits.backgroundRows),
+        {
+          kernelSamples: limits.kernelSamples,
+          deadline: started + limits.timeoutMs,
+          now: () => performance.now(),
+          betweenRows: () => new Promise((resolve) => setImmediate(resolve)),
+        },
+      );
+    } catch (error) {
+      if (!(error instanceof ExplainTimeoutError)) throw error;
+      throw new HttpError(
+        504,
+        `the explanation of ${rows.rows} row${rows.rows === 1 ? '' : 's'} did not finish within ${limits.timeoutMs} ms (spec.explain.timeoutSeconds); explain fewer rows per request, or lower spec.explain.backgroundRows or kernelSamples`,
+      );
+    }
+    if (!v2) {
+      return v1ExplainResponse(
+        predictionsOf(model.schema, outputs, rows.rows, model.outputWidth),
+        explanations,
+      );
+    }
+    return JSON.stringify({
+      ...v2InferResponseBody(model, v2.id ?? requestId, outputs, rows.rows, v2.outputs, requestId),
+      explanations,
+    });
   }
 
   /**
@@ -744,11 +836,12 @@ export class InferenceServer {
     return parseJsonBody(body, this.limits.maxJsonDepth);
   }
 
-  private requestCounter(protocol: Protocol, status: number) {
-    const key = `${protocol}:${status}`;
+  private requestCounter({ kind, protocol }: PredictionRoute, status: number) {
+    const key = `${kind}:${protocol}:${status}`;
     let counter = this.requestCounters.get(key);
     if (!counter) {
-      counter = this.options.metrics.requests.labels(
+      const { requests, explainRequests } = this.options.metrics;
+      counter = (kind === 'explain' ? explainRequests : requests).labels(
         this.options.modelName,
         this.options.modelVersion,
         protocol,

@@ -10,6 +10,11 @@
  * are read too. A prediction is, as TensorFlow Serving writes a model with named outputs,
  * `{"label": <class>, "probabilities": [...]}` per row for classification (probabilities over
  * the classes in `schema.label.classes` order), and the number itself for regression.
+ *
+ *   POST /v1/models/<name>:explain    {"instances": [...]} → {"predictions", "explanations"}
+ *
+ * `:explain` takes what `:predict` takes, read by the same `parseV1Predict`, and answers KServe's
+ * explainer envelope: the predictions, and one explanation per row (`explain.ts`).
  */
 import type { LoggedPrediction } from '../../contract/feedback-log.js';
 import {
@@ -103,4 +108,12 @@ function columnsToRecords(
 /** The V1 response body. */
 export function v1PredictResponse(predictions: LoggedPrediction[]): string {
   return JSON.stringify({ predictions });
+}
+
+/** The V1 `:explain` response body: KServe's envelope. */
+export function v1ExplainResponse(
+  predictions: LoggedPrediction[],
+  explanations: readonly object[],
+): string {
+  return JSON.stringify({ predictions, explanations });
 }

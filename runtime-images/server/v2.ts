@@ -15,6 +15,9 @@
  * Outputs: classification gives `probabilities` (FP32 `[n, classes]`, in `schema.label.classes`
  * order) and `label` (BYTES `[n]`); regression gives `prediction` (FP32 `[n]`). A request's
  * `outputs` may select some of them.
+ *
+ * `POST /v2/models/<m>[/versions/<v>]/explain` is Lathe's extension (the protocol has no explain
+ * endpoint): the same request, the same response with `explanations` added (`explain.ts`).
  */
 import type { PreparedSchema } from '../../contract/prepared-data.js';
 import { argmax, className } from './predictions.js';
@@ -268,7 +271,7 @@ function readRequestedOutputs(schema: PreparedSchema, value: unknown): string[] 
  * `id` (the protocol echoes it) or, when it had none, the server's request ID; the server's ID
  * is also under `parameters.request_id` when the two differ, so a labelling client finds it.
  */
-export function v2InferResponse(
+export function v2InferResponseBody(
   model: { name: string; version: string; schema: PreparedSchema; outputWidth: number },
   id: string,
   outputs: Float32Array,
@@ -276,7 +279,7 @@ export function v2InferResponse(
   requested: string[] | undefined,
   /** The server's request ID; under `parameters.request_id` when `id` is the client's own. */
   requestId: string = id,
-): string {
+): Record<string, unknown> {
   const { schema, outputWidth: width } = model;
   const wanted = requested ?? v2OutputNames(schema);
   const tensors: object[] = [];
@@ -292,13 +295,18 @@ export function v2InferResponse(
       tensors.push({ name, shape: [rows], datatype: 'FP32', data: Array.from(outputs) });
     }
   }
-  return JSON.stringify({
+  return {
     model_name: model.name,
     model_version: model.version,
     id,
     ...(requestId !== id ? { parameters: { request_id: requestId } } : {}),
     outputs: tensors,
-  });
+  };
+}
+
+/** `v2InferResponseBody` as the JSON text of the response. */
+export function v2InferResponse(...args: Parameters<typeof v2InferResponseBody>): string {
+  return JSON.stringify(v2InferResponseBody(...args));
 }
 
 /** `GET /v2/models/<name>`: the model's metadata. */

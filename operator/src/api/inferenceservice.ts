@@ -1,6 +1,7 @@
 /**
  * `InferenceService`: serve a model — a pinned version, or whatever version is in a stage —
- * with replicas, autoscaling, an optional canary, micro-batching and request logging.
+ * with replicas, autoscaling, an optional canary, micro-batching, request logging and bounded
+ * local explanations.
  *
  * The `scale` subresource maps to `spec.replicas.min`: Lathe's autoscaler moves the replica
  * count between min and max, so what `kubectl scale` can meaningfully set is the floor. A
@@ -266,6 +267,82 @@ const LimitsSchema = z
   })
   .describe('What one server accepts from clients (docs/server.md, "Limits and hostile clients").');
 
+/** What `spec.explain` leaves unset: the server's defaults too. */
+export const DEFAULT_EXPLAIN = {
+  maxRows: 16,
+  timeoutSeconds: 10,
+  backgroundRows: 50,
+  kernelSamples: 2048,
+} as const;
+/** Most model rows one explained row may cost per coalition: `maxRows × backgroundRows`. */
+export const MAX_EXPLAIN_ROWS_TIMES_BACKGROUND = 100_000;
+
+/**
+ * The server's variables for `spec.explain` (`runtime-images/server/config.ts` reads them, the
+ * Deployment sets them).
+ */
+export const ExplainEnv = {
+  /** Most rows one `:explain` request may carry; more is a 400. */
+  maxRows: 'LATHE_EXPLAIN_MAX_ROWS',
+  /** Longest one `:explain` request may compute, in ms; then 504. */
+  timeoutMs: 'LATHE_EXPLAIN_TIMEOUT_MS',
+  /** Background rows (of the artifact's `background.json`) each explanation averages over. */
+  backgroundRows: 'LATHE_EXPLAIN_BACKGROUND_ROWS',
+  /** KernelSHAP's coalitions per row, for a model of more than 12 input columns. */
+  kernelSamples: 'LATHE_EXPLAIN_KERNEL_SAMPLES',
+} as const;
+
+const ExplainSchema = withCel(
+  z
+    .object({
+      maxRows: z
+        .number()
+        .int()
+        .min(1)
+        .max(1000)
+        .describe('Most rows one :explain request may carry; more is a 400 naming this limit.')
+        .default(DEFAULT_EXPLAIN.maxRows),
+      timeoutSeconds: z
+        .number()
+        .int()
+        .min(1)
+        .max(300)
+        .describe(
+          'Longest one :explain request may compute; then 504 (checked between model calls).',
+        )
+        .default(DEFAULT_EXPLAIN.timeoutSeconds),
+      backgroundRows: z
+        .number()
+        .int()
+        .min(1)
+        .max(10_000)
+        .describe(
+          "Training rows of the artifact's background sample each explanation averages over (at most the rows stored, 100 by default); each coalition costs this many model rows.",
+        )
+        .default(DEFAULT_EXPLAIN.backgroundRows),
+      kernelSamples: z
+        .number()
+        .int()
+        .min(16)
+        .max(100_000)
+        .describe(
+          'Coalitions KernelSHAP evaluates per row for a model of more than 12 input columns (fewer are explained exactly); raised to the column count when below it.',
+        )
+        .default(DEFAULT_EXPLAIN.kernelSamples),
+    })
+    .describe(
+      'Local explanations (:explain): Shapley values per input column, and what one request may cost (docs/server.md, "Explanations"). Unset: the same defaults.',
+    ),
+  [
+    {
+      rule: `self.maxRows * self.backgroundRows <= ${MAX_EXPLAIN_ROWS_TIMES_BACKGROUND}`,
+      message: `spec.explain.maxRows × spec.explain.backgroundRows must be at most ${MAX_EXPLAIN_ROWS_TIMES_BACKGROUND}`,
+      fieldPath: '.backgroundRows',
+      holds: (self) => self.maxRows * self.backgroundRows <= MAX_EXPLAIN_ROWS_TIMES_BACKGROUND,
+    },
+  ],
+);
+
 /** `InferenceService.spec`. */
 export const InferenceServiceSpecSchema = withCel(
   z
@@ -278,6 +355,7 @@ export const InferenceServiceSpecSchema = withCel(
       batching: BatchingSchema.optional(),
       requestLogging: RequestLoggingSchema.prefault({}),
       limits: LimitsSchema.prefault({}),
+      explain: ExplainSchema.optional(),
     })
     .describe('The desired state of the InferenceService.'),
   [

@@ -123,6 +123,56 @@ describe('serving children', () => {
     expect(c?.livenessProbe).toMatchObject({ timeoutSeconds: 3, failureThreshold: 6 });
   });
 
+  it.each([
+    {
+      name: 'nothing when spec.explain is unset (the server has the same defaults)',
+      spec: {},
+      want: {},
+    },
+    {
+      name: 'the defaults for an empty spec.explain',
+      spec: { explain: {} },
+      want: {
+        LATHE_EXPLAIN_MAX_ROWS: '16',
+        LATHE_EXPLAIN_TIMEOUT_MS: '10000',
+        LATHE_EXPLAIN_BACKGROUND_ROWS: '50',
+        LATHE_EXPLAIN_KERNEL_SAMPLES: '2048',
+      },
+    },
+    {
+      name: 'what spec.explain sets, the timeout in milliseconds',
+      spec: { explain: { maxRows: 4, timeoutSeconds: 3, backgroundRows: 20, kernelSamples: 500 } },
+      want: {
+        LATHE_EXPLAIN_MAX_ROWS: '4',
+        LATHE_EXPLAIN_TIMEOUT_MS: '3000',
+        LATHE_EXPLAIN_BACKGROUND_ROWS: '20',
+        LATHE_EXPLAIN_KERNEL_SAMPLES: '500',
+      },
+    },
+  ])('passes spec.explain to the server: $name', ({ spec, want }) => {
+    const d = desiredServingDeployment(
+      isvc(spec),
+      { version: 1, role: 'primary', modelVersion: mv(1, 'production', true), replicas: 1 },
+      { image: 'server:1', store, owner },
+    );
+    const env = (d.spec?.template.spec?.containers[0]?.env ?? []).filter((e) =>
+      e.name.startsWith('LATHE_EXPLAIN_'),
+    );
+    expect(Object.fromEntries(env.map((e) => [e.name, e.value]))).toEqual(want);
+  });
+
+  it.each([
+    { explain: { maxRows: 0 }, message: /maxRows/ },
+    { explain: { timeoutSeconds: 301 }, message: /timeoutSeconds/ },
+    { explain: { kernelSamples: 8 }, message: /kernelSamples/ },
+    {
+      explain: { maxRows: 1000, backgroundRows: 200 },
+      message: /maxRows × spec\.explain\.backgroundRows must be at most 100000/,
+    },
+  ])('refuses spec.explain $explain', ({ explain, message }) => {
+    expect(() => isvc({ explain })).toThrow(message);
+  });
+
   it('mounts the feedback token Secret the service names, and nothing without one', () => {
     const planned = {
       version: 2,

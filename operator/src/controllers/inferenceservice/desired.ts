@@ -7,7 +7,7 @@ import type { V1EnvVar } from '@kubernetes/client-node';
 import { ACTIVATOR_POD_LABELS } from '../../../../contract/activator.js';
 import { feedbackPrefix, s3Uri } from '../../../../contract/object-store-layout.js';
 import { ServeEnv } from '../../../../contract/runtime-env.js';
-import type { InferenceService } from '../../api/inferenceservice.js';
+import { ExplainEnv, type InferenceService } from '../../api/inferenceservice.js';
 import type {
   DeploymentObject,
   HorizontalPodAutoscalerObject,
@@ -107,6 +107,7 @@ export function desiredServingDeployment(
     },
     nodeHeapEnv(resources.memory, 96),
     ...limitsEnv(isvc.spec.limits),
+    ...explainEnv(isvc.spec.explain),
   ];
   if (isvc.spec.batching) {
     env.push(
@@ -222,6 +223,21 @@ export function limitsEnv(limits: InferenceService['spec']['limits']): Wire<V1En
       name: ServeEnv.requestTimeoutMs,
       value: seconds(limits.headersTimeoutSeconds + limits.bodyTimeoutSeconds + 30),
     },
+  ];
+}
+
+/**
+ * `spec.explain` as the server's variables: what one `:explain` request may cost. Unset, none:
+ * the server's defaults are the API's, and a Deployment written before the field existed is
+ * not rolled for it.
+ */
+export function explainEnv(explain: InferenceService['spec']['explain']): Wire<V1EnvVar>[] {
+  if (!explain) return [];
+  return [
+    { name: ExplainEnv.maxRows, value: String(explain.maxRows) },
+    { name: ExplainEnv.timeoutMs, value: String(explain.timeoutSeconds * 1000) },
+    { name: ExplainEnv.backgroundRows, value: String(explain.backgroundRows) },
+    { name: ExplainEnv.kernelSamples, value: String(explain.kernelSamples) },
   ];
 }
 
