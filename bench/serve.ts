@@ -19,6 +19,9 @@
  *
  *   npm run bench:serve [-- --duration 3] [--kserve-workers 2] [--full] [--cpu-prof DIR]
  *
+ * It also times `:explain` on one raw row in the pinned set-up (Lathe only: KServe has no
+ * built-in explainer since Alibi left it), one request at a time: p50 and p99 in ms.
+ *
  * `--cpu-prof DIR` writes a V8 CPU profile of Lathe's server in the unpinned set-up to DIR.
  * `bench/kserve/prepare.sh` (run by the npm script) installs wrk and the KServe environment
  * into ~/.cache/lathe/bench once.
@@ -42,6 +45,7 @@ import {
   uploadFixtureArtifact,
 } from '../runtime-images/server/fixture.js';
 import { loadTensorflow } from '../runtime-images/server/tensorflow.js';
+import { percentile } from './stats.js';
 
 const exec = promisify(execFile);
 const args = process.argv.slice(2);
@@ -134,6 +138,27 @@ async function wrk(
   );
   const errors = non2xx + (socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
   return { rps, p50, p99, errors };
+}
+
+/** Sequential V1 `:explain` requests with `body` (2 untimed); latency percentiles in ms. */
+async function explainLatency(port: number, body: string, requests = 30) {
+  const times: number[] = [];
+  let explanation: { method: string; samples?: number; backgroundRows: number } | undefined;
+  for (let i = 0; i < requests + 2; i++) {
+    const started = performance.now();
+    const response = await fetch(`http://127.0.0.1:${port}/v1/models/mlp:explain`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    const answer = (await response.json()) as { explanations?: (typeof explanation)[] };
+    if (response.status !== 200)
+      throw new Error(`:explain answered ${response.status}: ${JSON.stringify(answer)}`);
+    if (i >= 2) times.push(performance.now() - started);
+    explanation = answer.explanations?.[0];
+  }
+  times.sort((a, b) => a - b);
+  return { ...explanation!, p50: percentile(times, 50), p99: percentile(times, 99), requests };
 }
 
 async function waitFor(
@@ -429,6 +454,15 @@ async function main(): Promise<void> {
         );
         console.log(
           `  HTTP floor (node:http answering a fixed body, no model), 1 row, concurrency 1: ${fmt(httpFloor.rps)} req/s, p50 ${us(httpFloor.p50)}, p99 ${us(httpFloor.p99)}`,
+        );
+      }
+      if (setup === 'pinned') {
+        const explain = await explainLatency(
+          lathePort,
+          JSON.stringify({ instances: raw.slice(0, 1) }),
+        );
+        console.log(
+          `  Lathe :explain, V1, 1 raw row (${explain.method}${explain.samples ? `, ${explain.samples} coalitions` : ''} × ${explain.backgroundRows} background rows), concurrency 1: p50 ${explain.p50.toFixed(1)} ms, p99 ${explain.p99.toFixed(1)} ms (${explain.requests} requests)`,
         );
       }
       // SIGTERM lets Node write the CPU profile; the next set-up starts on idle cores.
