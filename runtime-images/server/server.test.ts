@@ -1091,6 +1091,22 @@ describe('InferenceServer explain', () => {
     });
   });
 
+  it('refuses a background.json for other features than the model prepares, naming them', async () => {
+    const background = JSON.parse(artifact.files['background.json']!.toString()) as {
+      features: string[];
+    };
+    background.features[5] = 'stale';
+    const files = { ...artifact.files, 'background.json': Buffer.from(JSON.stringify(background)) };
+    const { manifest, digest } = manifestFor(files);
+    store.put('models/ns/iris/22/', { files, manifest });
+    const error = await load('models/ns/iris/22/', digest).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ArtifactError);
+    expect(error).toMatchObject({ reason: 'ModelInvalid' });
+    expect((error as Error).message).toMatch(
+      /^background\.json has features length, .*, stale; schema\.json prepares length, .*, fresh$/,
+    );
+  });
+
   it('counts explain requests apart from predictions', async () => {
     const text = await metrics.registry.metrics();
     expect(text).toMatch(
