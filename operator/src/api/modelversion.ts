@@ -159,10 +159,117 @@ export const ModelVersionSpecSchema = withCel(
 export type ModelVersionSpec = z.infer<typeof ModelVersionSpecSchema>;
 
 /** `ModelVersion.status`. */
+/** Most columns `status.importance` lists (the model card keeps them all). */
+export const MAX_STATUS_IMPORTANCE = 20;
+/** Most groups `status.fairness.groups` lists (the model card keeps them all). */
+export const MAX_STATUS_GROUPS = 32;
+
+const metricValue = (description: string) => z.number().describe(description).optional();
+
+const ImportanceStatusSchema = z
+  .object({
+    method: z.string().max(32).describe('How importance was measured: permutation.'),
+    score: z
+      .string()
+      .max(64)
+      .describe(
+        'The score whose drop is measured: accuracy or negativeMeanSquaredError, on the test split.',
+      ),
+    columns: z
+      .array(
+        z.object({
+          column: z.string().max(253).describe('A raw input column.'),
+          mean: z.number().describe('Mean drop of the score when the column is shuffled.'),
+          std: z.number().describe('Its standard deviation over the repeats.'),
+        }),
+      )
+      .max(MAX_STATUS_IMPORTANCE)
+      .describe(`The input columns, most important first (at most ${MAX_STATUS_IMPORTANCE}).`),
+  })
+  .describe("Permutation importance of the model's input columns, from its model card.");
+
+const FairnessStatusSchema = z
+  .object({
+    sensitiveColumns: z
+      .array(z.string().max(253))
+      .max(8)
+      .describe('The Dataset columns the model was evaluated across.')
+      .optional(),
+    positiveClass: z
+      .string()
+      .max(253)
+      .describe('The favourable class whose rates are compared.')
+      .optional(),
+    minGroupSize: z
+      .number()
+      .int()
+      .describe('Groups with fewer test rows are reported, not judged.')
+      .optional(),
+    verdict: z
+      .enum(['Passed', 'Failed', 'NoRules', 'NotEvaluated'])
+      .describe(
+        "The gate on the TrainingJob's rules (rules against the champion are judged at promotion).",
+      ),
+    message: z.string().max(4096).describe('What the gate found, or why nothing was evaluated.'),
+    disparities: z
+      .array(
+        z.object({
+          scope: z.string().max(253).describe('A sensitive column, or intersection.'),
+          judgedGroups: z.number().int().describe('Groups large enough to be judged.'),
+          demographicParityDifference: metricValue('Largest minus smallest selection rate.'),
+          demographicParityRatio: metricValue('Smallest over largest selection rate.'),
+          equalizedOddsDifference: metricValue(
+            'The larger of the true and false positive rate differences.',
+          ),
+          meanAbsoluteErrorDifference: metricValue(
+            'Regression: largest minus smallest mean absolute error.',
+          ),
+        }),
+      )
+      .max(16)
+      .describe('Disparities between the judged groups, per scope.')
+      .optional(),
+    groups: z
+      .array(
+        z.object({
+          scope: z.string().max(253).describe('A sensitive column, or intersection.'),
+          group: z.string().max(1024).describe('The group, e.g. sex=female.'),
+          count: z.number().int().describe('Test rows in the group.'),
+          judged: z.boolean().describe('Whether the group is large enough to be judged.'),
+          selectionRate: metricValue('Share of rows predicted the positive class.'),
+          truePositiveRate: metricValue('Recall of the positive class.'),
+          falsePositiveRate: metricValue('Negatives predicted positive.'),
+          accuracy: metricValue('Accuracy within the group.'),
+          meanAbsoluteError: metricValue('Regression: mean absolute error within the group.'),
+        }),
+      )
+      .max(MAX_STATUS_GROUPS)
+      .describe(`Metrics by group (at most ${MAX_STATUS_GROUPS}; the model card has them all).`)
+      .optional(),
+  })
+  .describe("Metrics by group across the Dataset's sensitive columns, from the model card.");
+
+const ModelCardStatusSchema = z
+  .object({
+    uri: z.string().max(2048).describe('The model card, model-card.json in the artifact.'),
+    datasetVersion: z.string().max(64).describe('The dataset version it was trained on.'),
+    trainRows: z.number().int().describe('Rows of the train split.'),
+    testRows: z.number().int().describe('Rows of the test split it was evaluated on.'),
+    intendedUse: z
+      .string()
+      .max(512)
+      .describe('spec.modelCard.intendedUse of the TrainingJob (shortened).')
+      .optional(),
+  })
+  .describe('A summary of the model card.');
+
 export const ModelVersionStatusSchema = z
   .object({
     observedGeneration: observedGeneration.optional(),
-    conditions: conditionsList(['ArtifactVerified']).optional(),
+    conditions: conditionsList(['ArtifactVerified', 'FairnessChecked']).optional(),
+    importance: ImportanceStatusSchema.optional(),
+    fairness: FairnessStatusSchema.optional(),
+    modelCard: ModelCardStatusSchema.optional(),
     verifiedDigest: z
       .string()
       .max(71)
@@ -214,6 +321,7 @@ export const modelVersionKind = defineKind({
       description: 'Test loss.',
     },
     conditionColumn('Ready', 'Ready', 1),
+    conditionColumn('FairnessChecked', 'Fairness', 1),
     AGE_COLUMN,
   ],
   selectableFields: ['.spec.modelName', '.spec.stage'],

@@ -31,6 +31,7 @@ import { productionWinner, versionsToArchive } from '../shared/registry.js';
 import { artifactToDelete } from './artifact-scope.js';
 import {
   artifactVerifiedCondition,
+  modelCardConditions,
   modelVersionReadiness,
   modelVersionStatusFields,
   type VerificationOutcome,
@@ -77,7 +78,7 @@ export function modelVersionController({ store, bucket }: ModelVersionController
       const outcome = await verification(mv, store, bucket);
       const part = {
         facts: { outcome },
-        conditions: [artifactVerifiedCondition(outcome)],
+        conditions: [artifactVerifiedCondition(outcome), ...modelCardConditions(outcome)],
         readiness: modelVersionReadiness(mv, outcome),
         // Only a verified version goes on to the registry step.
         halt: outcome.state !== 'verified',
@@ -171,6 +172,18 @@ export function modelVersionController({ store, bucket }: ModelVersionController
           'ArtifactVerified',
           'Verify',
           `Verified ${after.verifiedDigest} (${after.sizeBytes} bytes)`,
+        );
+      }
+      const conditionsBefore = (before as { conditions?: [] } | undefined)?.conditions;
+      const fairnessWas = findCondition(conditionsBefore, 'FairnessChecked');
+      const fairness = findCondition((after as { conditions?: [] }).conditions, 'FairnessChecked');
+      if (fairness && fairness.status !== fairnessWas?.status) {
+        await ctx.events.record(
+          mv,
+          fairness.status === 'True' ? 'Normal' : 'Warning',
+          fairness.status === 'True' ? 'FairnessChecked' : 'FairnessCheckFailed',
+          'Verify',
+          fairness.message ?? fairness.reason ?? '',
         );
       }
     },

@@ -15,9 +15,19 @@ import type { ModelVersion, ModelVersionStatus } from '../../api/modelversion.js
 import { type ConditionInput, type Readiness, timestamp } from '../../runtime/conditions.js';
 import type { KubeObject } from '../../runtime/resource.js';
 import { composeStatus } from '../../runtime/steps.js';
+import { fairnessCheckedCondition, modelCardSummary, type parseModelCard } from './model-card.js';
 
 export type VerificationOutcome =
-  | { state: 'verified'; digest: string; sizeBytes: number }
+  | {
+      state: 'verified';
+      digest: string;
+      sizeBytes: number;
+      /**
+       * The artifact's model card, read with this verification (absent when the status already
+       * recorded the digest, or the artifact has none): a card, or why it could not be read.
+       */
+      card?: ReturnType<typeof parseModelCard>;
+    }
   | { state: 'waiting'; reason: string; message: string }
   | { state: 'failed'; reason: string; message: string };
 
@@ -29,6 +39,28 @@ export function alreadyVerified(mv: ModelVersion): boolean {
     mv.status?.verifiedDigest === mv.spec.artifact.digest &&
     mv.status?.sizeBytes !== undefined
   );
+}
+
+/**
+ * The conditions of an outcome besides `ArtifactVerified`: `FairnessChecked` when a model card
+ * with a fairness section was just read (else none: the condition status has is kept).
+ */
+export function modelCardConditions(
+  outcome: VerificationOutcome,
+): Omit<ConditionInput, 'observedGeneration'>[] {
+  if (outcome.state !== 'verified' || !outcome.card) return [];
+  if (outcome.card.problem !== undefined) {
+    return [
+      {
+        type: 'FairnessChecked',
+        status: 'Unknown',
+        reason: 'ModelCardInvalid',
+        message: outcome.card.problem,
+      },
+    ];
+  }
+  const condition = fairnessCheckedCondition(outcome.card.card);
+  return condition ? [condition] : [];
 }
 
 /** The `ArtifactVerified` condition of an outcome. */
@@ -76,7 +108,10 @@ export function modelVersionStatusFields(
   now: Date,
 ): Record<string, unknown> {
   const stageChanged = mv.status?.stage !== mv.spec.stage;
+  const card = outcome?.state === 'verified' ? outcome.card?.card : undefined;
   return {
+    // Left undefined unless the card was just read: status keeps what it summarised before.
+    ...(card ? modelCardSummary(card, mv.spec.artifact.uri) : {}),
     verifiedDigest: outcome?.state === 'verified' ? outcome.digest : undefined,
     sizeBytes: outcome?.state === 'verified' ? outcome.sizeBytes : undefined,
     stage: mv.spec.stage,
@@ -97,7 +132,7 @@ export function modelVersionStatus(
     mv as unknown as KubeObject,
     {
       facts: {},
-      conditions: [artifactVerifiedCondition(outcome)],
+      conditions: [artifactVerifiedCondition(outcome), ...modelCardConditions(outcome)],
       readiness,
       requeueAfterMs: undefined,
     },

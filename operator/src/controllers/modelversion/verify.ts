@@ -5,8 +5,13 @@
  */
 import { verifyArtifact } from '../../../../contract/manifest.js';
 import { type ObjectStore, StorageUnavailableError } from '../../../../contract/object-store.js';
-import { isReadableByNamespace, parseS3Uri } from '../../../../contract/object-store-layout.js';
+import {
+  isReadableByNamespace,
+  ModelFile,
+  parseS3Uri,
+} from '../../../../contract/object-store-layout.js';
 import type { ModelVersionObject } from '../lathe-kinds.js';
+import { parseModelCard } from './model-card.js';
 import { alreadyVerified, type VerificationOutcome } from './status.js';
 
 /**
@@ -57,9 +62,18 @@ export async function verification(
     : undefined;
   if (outside) return { state: 'failed', reason: 'ArtifactOutsideNamespace', message: outside };
   try {
-    const verified = await verifyArtifact(store, mv.spec.artifact);
-    if (verified.verified)
-      return { state: 'verified', digest: verified.digest, sizeBytes: verified.sizeBytes };
+    const verified = await verifyArtifact(store, mv.spec.artifact, {
+      readWhole: (path) => path === ModelFile.card,
+    });
+    if (verified.verified) {
+      const cardBytes = verified.contents.get(ModelFile.card);
+      return {
+        state: 'verified',
+        digest: verified.digest,
+        sizeBytes: verified.sizeBytes,
+        ...(cardBytes ? { card: parseModelCard(cardBytes) } : {}),
+      };
+    }
     if (verified.reason === 'ArtifactNotFound') {
       return {
         state: 'waiting',
