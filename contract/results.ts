@@ -9,6 +9,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
+import { FairnessSummarySchema } from './fairness/summary.js';
 
 /** The kubelet's limit on a termination message. */
 export const MAX_TERMINATION_MESSAGE_BYTES = 4096;
@@ -161,6 +162,13 @@ export const EvaluateResultSchema = z.discriminatedUnion('outcome', [
     outcome: z.literal('succeeded'),
     metrics: z.record(z.string(), z.number()),
     rows: z.number().int().min(0),
+    /**
+     * With `LATHE_FAIRNESS` and a split that has sensitive columns: the model's disparities on
+     * it (for a RetrainPolicy's "no worse than the champion" rules).
+     */
+    fairness: FairnessSummarySchema.optional(),
+    /** Why the disparities could not be computed, when they were asked for. */
+    fairnessError: z.string().max(1024).optional(),
   }),
   FailureSchema.extend({ kind: z.literal('evaluate') }),
 ]);

@@ -156,6 +156,8 @@ export interface EvaluateSettings {
   gpus: number;
   objectStore: ObjectStoreConfig;
   resultPath: string;
+  /** The challenger's `spec.fairness`: evaluate across the split's sensitive columns too. */
+  fairness?: TrainingFairness;
 }
 
 const EvaluateEnvSchema = z.object({
@@ -165,6 +167,7 @@ const EvaluateEnvSchema = z.object({
     .regex(/^sha256:[a-f0-9]{64}$/, { message: 'must be sha256:<64 lowercase hex digits>' }),
   [EvaluateEnv.datasetUri]: prefixUri,
   [TrainEnv.task]: z.enum(['classification', 'regression']),
+  [TrainEnv.fairness]: jsonOf(TrainingFairnessSchema).optional(),
   ...executionEnv,
 });
 
@@ -180,5 +183,6 @@ export function evaluateSettingsFromEnv(env: Record<string, string | undefined>)
     gpus: e[TrainEnv.gpus],
     objectStore: objectStoreFromEnv(env),
     resultPath: e[RESULT_PATH_ENV],
+    ...(e[TrainEnv.fairness] ? { fairness: e[TrainEnv.fairness] } : {}),
   } as EvaluateSettings;
 }

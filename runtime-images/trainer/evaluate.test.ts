@@ -1,5 +1,7 @@
 import { pino } from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { groupMetrics } from '../../contract/fairness/group-metrics.js';
+import { fairnessSummaryOf } from '../../contract/fairness/summary.js';
 import { manifestFor, sha256Digest } from '../../contract/manifest.js';
 import { ObjectNotFoundError } from '../../contract/object-store.js';
 import type { EvaluateResult, TrainResult } from '../../contract/results.js';
@@ -159,6 +161,83 @@ describe('runEvaluation', () => {
     // B's own preparation is another one: scored through it, the rows would be other numbers.
     expect(versionB.schema.inputs[0]).toMatchObject({ scale: { method: 'minMax' } });
     model.dispose();
+  });
+});
+
+describe('runEvaluation across sensitive columns', () => {
+  // Version A's rows and split, with a sensitive column kept for evaluation only.
+  const withGroups = {
+    ...table,
+    sensitive: { band: table.rows.map((row) => (row[0]! > 1 ? 'high' : 'low')) },
+  };
+  const versionC = preparedVersionOf(withGroups, 0.2, 7);
+  store.put('datasets/ns/d/c/', versionC.files);
+  const fairness = { positiveClass: 'class-1', minGroupSize: 5, intersections: true };
+
+  it('reports the disparities of the model on the split, as group metrics of its predictions', async () => {
+    const result = await evaluate({ datasetUri: 's3://lathe/datasets/ns/d/c/', fairness });
+    if (result.outcome !== 'succeeded') throw new Error(result.message);
+    // The same rows as version A: the same metrics, now with the groups.
+    expect(result.metrics).toEqual(trained.metrics);
+    const raw = versionC.files['test.raw.jsonl']!.toString()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, number | string>);
+    expect(raw[0]).toHaveProperty('band');
+    const scale = versionA.schema.inputs.map((i) =>
+      i.kind === 'numeric' && i.scale.method === 'standard' ? i.scale : undefined,
+    );
+    const x = raw.map((row) =>
+      table.featureNames.map((name, c) => ((row[name] as number) - scale[c]!.mean) / scale[c]!.std),
+    );
+    const model = await tf.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: JSON.parse(store.objects.get('lathe/models/ns/m/1/model.json')!.toString())
+          .modelTopology,
+        weightSpecs: JSON.parse(store.objects.get('lathe/models/ns/m/1/model.json')!.toString())
+          .weightsManifest[0].weights,
+        weightData: (() => {
+          const w = store.objects.get('lathe/models/ns/m/1/weights.bin')!;
+          return w.buffer.slice(w.byteOffset, w.byteOffset + w.length);
+        })(),
+      }),
+    );
+    const predicted = tf.tidy(() =>
+      (model.predict(tf.tensor2d(x)) as ReturnType<typeof tf.tensor>).argMax(1).dataSync(),
+    );
+    model.dispose();
+    const classes = versionA.schema.label.classes!;
+    const expected = groupMetrics(
+      raw.map((row, i) => ({
+        groups: { band: String(row.band) },
+        label: String(row.class),
+        prediction: classes[predicted[i]!]!,
+      })),
+      { ...fairness, sensitiveColumns: ['band'] },
+    );
+    expect(result.fairness).toEqual(fairnessSummaryOf(expected));
+    expect(result.fairness?.disparities.map((d) => d.scope)).toEqual(['band']);
+  });
+
+  it('says why when the split has no sensitive columns, and still scores it', async () => {
+    const result = await evaluate({ datasetUri: 's3://lathe/datasets/ns/d/a/', fairness });
+    expect(result).toMatchObject({
+      outcome: 'succeeded',
+      metrics: trained.metrics,
+      fairnessError: 'the dataset version names no sensitive columns',
+    });
+  });
+
+  it('needs a positive class among three', async () => {
+    const { positiveClass: _, ...noPositive } = fairness;
+    const result = await evaluate({
+      datasetUri: 's3://lathe/datasets/ns/d/c/',
+      fairness: noPositive,
+    });
+    expect(result).toMatchObject({ outcome: 'succeeded' });
+    expect(result.outcome === 'succeeded' && result.fairnessError).toMatch(
+      /has 3 classes: set spec.fairness.positiveClass/,
+    );
   });
 });
 

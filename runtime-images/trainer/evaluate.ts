@@ -24,11 +24,13 @@
 import { StringDecoder } from 'node:string_decoder';
 import type * as tfjs from '@tensorflow/tfjs';
 import type { Logger } from 'pino';
+import { type FairnessSummary, fairnessSummaryOf } from '../../contract/fairness/summary.js';
 import { ObjectStore, StorageUnavailableError } from '../../contract/object-store.js';
 import { DatasetFile } from '../../contract/object-store-layout.js';
 import { PiiKeyMissingError, piiKeyFromEnv } from '../../contract/pii-hash.js';
 import { type PreparedSchema, PreparedSchemaSchema } from '../../contract/prepared-data.js';
 import type { EvaluateResult, FailureReason } from '../../contract/results.js';
+import type { TrainingFairness } from '../../operator/src/api/fairness.js';
 import {
   intraOpThreadsFor,
   type LoadedTensorflow,
@@ -50,6 +52,7 @@ import {
   openDatasetVersion,
 } from './dataset-version.js';
 import type { EvaluateSettings } from './env.js';
+import { groupReport } from './model-card.js';
 import { piiHashFor, RawTestSplit } from './raw-test-split.js';
 
 /** What the evaluation needs of an object store (the `ObjectStore` fits; tests pass their own). */
@@ -140,7 +143,14 @@ async function evaluate(
   );
 
   const piiKey = 'piiKey' in options ? options.piiKey : piiKeyFromEnv(process.env);
-  const split = await readRawTestSplit(store, settings.datasetUri, schema, piiKey, log);
+  const split = await readRawTestSplit(
+    store,
+    settings.datasetUri,
+    schema,
+    piiKey,
+    log,
+    settings.fairness !== undefined,
+  );
   log.info(
     {
       rows: split.rows,
@@ -174,7 +184,30 @@ async function evaluate(
   const outputs = await predictAll(loaded.tf, artifact, split);
   const metrics = split.metrics(outputs);
   log.info({ metrics, rows: split.rows, backend: loaded.backend }, 'Evaluated the model');
-  return { kind: 'evaluate', outcome: 'succeeded', metrics, rows: split.rows };
+  const fairness = settings.fairness ? fairnessOfSplit(split, outputs, settings.fairness) : {};
+  if (settings.fairness) log.info(fairness, 'Evaluated the model across the sensitive columns');
+  return { kind: 'evaluate', outcome: 'succeeded', metrics, rows: split.rows, ...fairness };
+}
+
+/**
+ * The model's disparities on the split across its sensitive columns (for a RetrainPolicy's
+ * champion rules), or why they could not be computed. Never throws.
+ */
+function fairnessOfSplit(
+  split: RawTestSplit,
+  outputs: Float32Array,
+  fairness: TrainingFairness,
+): { fairness?: FairnessSummary; fairnessError?: string } {
+  const sensitiveColumns = split.sensitiveColumns;
+  if (sensitiveColumns.length === 0) {
+    return { fairnessError: 'the dataset version names no sensitive columns' };
+  }
+  try {
+    const report = groupReport(split.schema, split.groupRows(outputs), sensitiveColumns, fairness);
+    return { fairness: fairnessSummaryOf(report) };
+  } catch (error) {
+    return { fairnessError: (error as Error).message.slice(0, 1024) };
+  }
 }
 
 function defaultBackend(
@@ -226,6 +259,7 @@ async function readRawTestSplit(
   schema: PreparedSchema,
   piiKey: Buffer | undefined,
   log: Logger,
+  withSensitiveColumns: boolean,
 ): Promise<RawTestSplit> {
   const version = await openDatasetVersion(store, datasetUri);
   if (!version.lists(DatasetFile.testRaw)) {
@@ -233,7 +267,8 @@ async function readRawTestSplit(
       `the dataset version ${datasetUri} has no ${DatasetFile.testRaw} (written by ingestion since the evaluate mode exists; re-ingest to get it)`,
     );
   }
-  const pii = piiHashFor(schema, await readDatasetSchema(version), piiKey);
+  const datasetSchema = await readDatasetSchema(version);
+  const pii = piiHashFor(schema, datasetSchema, piiKey);
   if (pii.otherScheme.length > 0) {
     log.warn(
       { columns: pii.otherScheme },
@@ -241,7 +276,11 @@ async function readRawTestSplit(
     );
   }
 
-  const split = new RawTestSplit(schema, pii.hash);
+  const split = new RawTestSplit(
+    schema,
+    pii.hash,
+    withSensitiveColumns ? (datasetSchema.sensitiveColumns ?? []) : [],
+  );
   const decoder = new StringDecoder('utf8');
   let pending = '';
   let line = 0;

@@ -21,8 +21,10 @@ import {
 import { permutationImportance } from '../../contract/explain/permutation-importance.js';
 import { judgeFairness, parseFairnessRules } from '../../contract/fairness/gate.js';
 import {
+  type ClassificationRow,
   type FairnessReport,
   groupMetrics,
+  type RegressionRow,
   regressionGroupMetrics,
 } from '../../contract/fairness/group-metrics.js';
 import type { Importance, ModelCard, ModelCardFairness } from '../../contract/model-card.js';
@@ -119,15 +121,22 @@ export function sensitiveValuesOf(
 ): Record<string, string>[] {
   if (rawLines.length !== testRows)
     throw new Error(`test.raw.jsonl has ${rawLines.length} rows; test.csv has ${testRows}`);
-  return rawLines.map((line) => {
-    const record = JSON.parse(line) as Record<string, unknown>;
-    return Object.fromEntries(
-      sensitiveColumns.map((column) => {
-        const value = record[column];
-        return [column, value === null || value === undefined ? MISSING_GROUP : String(value)];
-      }),
-    );
-  });
+  return rawLines.map((line) =>
+    sensitiveValuesOfRecord(sensitiveColumns, JSON.parse(line) as Record<string, unknown>),
+  );
+}
+
+/** A raw record's sensitive values, as group names take them (`MISSING_GROUP` when missing). */
+export function sensitiveValuesOfRecord(
+  sensitiveColumns: readonly string[],
+  record: Readonly<Record<string, unknown>>,
+): Record<string, string> {
+  return Object.fromEntries(
+    sensitiveColumns.map((column) => {
+      const value = record[column];
+      return [column, value === null || value === undefined ? MISSING_GROUP : String(value)];
+    }),
+  );
 }
 
 /**
@@ -167,27 +176,49 @@ export function reportOf(
   fairness: TrainingFairness | undefined,
 ): FairnessReport {
   const { schema, test } = dataset;
-  const grouping = {
-    sensitiveColumns,
-    minGroupSize: fairness?.minGroupSize ?? 30,
-    intersections: fairness?.intersections ?? true,
-  };
   if (schema.task === 'regression') {
-    return regressionGroupMetrics(
+    return groupReport(
+      schema,
       sensitive.map((groups, i) => ({ groups, label: test.labels[i]!, prediction: outputs[i]! })),
-      grouping,
+      sensitiveColumns,
+      fairness,
     );
   }
   const classes = schema.label.classes ?? [];
   const width = dataset.classCount;
-  return groupMetrics(
+  return groupReport(
+    schema,
     sensitive.map((groups, i) => ({
       groups,
       label: classes[test.labels[i]!]!,
       prediction: classes[argmaxOf(outputs, i * width, width)]!,
     })),
-    { ...grouping, positiveClass: positiveClassOf(schema, fairness?.positiveClass) },
+    sensitiveColumns,
+    fairness,
   );
+}
+
+/**
+ * Group metrics of `rows` (a classifier's when the schema's task is classification, else a
+ * regressor's) with the TrainingJob's options: what the train and evaluate modes both report.
+ */
+export function groupReport(
+  schema: PreparedSchema,
+  rows: ClassificationRow[] | RegressionRow[],
+  sensitiveColumns: readonly string[],
+  fairness: TrainingFairness | undefined,
+): FairnessReport {
+  const grouping = {
+    sensitiveColumns,
+    minGroupSize: fairness?.minGroupSize ?? 30,
+    intersections: fairness?.intersections ?? true,
+  };
+  return schema.task === 'regression'
+    ? regressionGroupMetrics(rows as RegressionRow[], grouping)
+    : groupMetrics(rows as ClassificationRow[], {
+        ...grouping,
+        positiveClass: positiveClassOf(schema, fairness?.positiveClass),
+      });
 }
 
 /** The model card's fields the trainer knows once the model is evaluated. */

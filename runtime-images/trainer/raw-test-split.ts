@@ -20,6 +20,7 @@
  *
  * Pure: rows in, numbers out. The program (`evaluate.ts`) streams the file through `addLine`.
  */
+import type { ClassificationRow, RegressionRow } from '../../contract/fairness/group-metrics.js';
 import { type HashedColumn, type PiiHashing, piiHashing } from '../../contract/pii-hash.js';
 import {
   CellError,
@@ -31,6 +32,7 @@ import {
 } from '../../contract/prepared-data.js';
 import { DatasetError } from './dataset.js';
 import { argmaxOf, classificationMetricsOf, regressionMetrics } from './metrics.js';
+import { sensitiveValuesOfRecord } from './model-card.js';
 
 /** Whether `schema.json` says a column is hashed (keyed, or an old version's salt). */
 function isHashed(input: HashedColumn): boolean {
@@ -116,6 +118,8 @@ export class RawTestSplit {
   private readonly labels: number[] = [];
   /** Per row: whether the model's preparation accepted it. */
   private readonly accepted: boolean[] = [];
+  /** Per row: its sensitive columns' values (`MISSING_GROUP` when missing), when asked for. */
+  private readonly sensitive: Record<string, string>[] = [];
   private readonly unseen = new Map<string, { index: number; rows: number }>();
   private readonly rejectedColumns = new Map<string, number>();
   private readonly scratch: number[] = [];
@@ -130,6 +134,8 @@ export class RawTestSplit {
   constructor(
     readonly schema: PreparedSchema,
     private readonly hash: PiiHashing = piiHashing(undefined),
+    /** The split's sensitive columns, whose values each row keeps for group metrics. */
+    readonly sensitiveColumns: readonly string[] = [],
   ) {}
 
   /** Rows added so far. */
@@ -193,6 +199,9 @@ export class RawTestSplit {
     if (prepared) this.features.push(this.scratch);
     this.accepted.push(prepared);
     this.labels.push(label);
+    if (this.sensitiveColumns.length > 0) {
+      this.sensitive.push(sensitiveValuesOfRecord(this.sensitiveColumns, record));
+    }
   }
 
   /** The label of a row: a class index (unseen classes numbered after the model's) or a value. */
@@ -275,6 +284,33 @@ export class RawTestSplit {
       { labels, predicted, truthProbability, ...(positiveScores ? { positiveScores } : {}) },
       classes,
     ).metrics;
+  }
+
+  /**
+   * The rows for group metrics (`contract/fairness/group-metrics.ts`) of the model's `outputs`,
+   * scored as `metrics` scores them: a rejected row predicts no class (wrong, and never the
+   * positive one) or, for regression, the split's mean label; an unseen class is its own label.
+   */
+  groupRows(outputs: Float32Array): ClassificationRow[] | RegressionRow[] {
+    if (this.sensitive.length !== this.rows)
+      throw new Error('the split was not given its sensitive columns');
+    if (this.schema.task === 'regression') {
+      const mean = this.labels.reduce((a, b) => a + b, 0) / Math.max(1, this.rows);
+      let next = 0;
+      return this.labels.map((label, r) => ({
+        groups: this.sensitive[r]!,
+        label: Math.fround(label),
+        prediction: this.accepted[r] ? outputs[next++]! : mean,
+      }));
+    }
+    const known = this.knownClasses;
+    const names = [...(this.schema.label.classes ?? []), ...this.unseen.keys()];
+    let next = 0;
+    return this.labels.map((label, r) => {
+      let prediction = '';
+      if (this.accepted[r]) prediction = names[argmaxOf(outputs, next++ * known, known)]!;
+      return { groups: this.sensitive[r]!, label: names[label]!, prediction };
+    });
   }
 
   private regressionMetrics(outputs: Float32Array): Record<string, number> {
