@@ -205,6 +205,10 @@ const FairnessStatusSchema = z
       .int()
       .describe('Groups with fewer test rows are reported, not judged.')
       .optional(),
+    task: z
+      .enum(['classification', 'regression'])
+      .describe('The task, which decides the metrics.')
+      .optional(),
     verdict: z
       .enum(['Passed', 'Failed', 'NoRules', 'NotEvaluated'])
       .describe(
@@ -218,6 +222,8 @@ const FairnessStatusSchema = z
           judgedGroups: z.number().int().describe('Groups large enough to be judged.'),
           demographicParityDifference: metricValue('Largest minus smallest selection rate.'),
           demographicParityRatio: metricValue('Smallest over largest selection rate.'),
+          truePositiveRateDifference: metricValue('Largest minus smallest true positive rate.'),
+          falsePositiveRateDifference: metricValue('Largest minus smallest false positive rate.'),
           equalizedOddsDifference: metricValue(
             'The larger of the true and false positive rate differences.',
           ),
@@ -227,7 +233,9 @@ const FairnessStatusSchema = z
         }),
       )
       .max(16)
-      .describe('Disparities between the judged groups, per scope.')
+      .describe(
+        'Disparities between the judged groups, per scope, unrounded (a RetrainPolicy compares them with the champion).',
+      )
       .optional(),
     groups: z
       .array(

@@ -46,6 +46,8 @@ export function parseModelCard(
 const DISPARITY_KEYS = [
   'demographicParityDifference',
   'demographicParityRatio',
+  'truePositiveRateDifference',
+  'falsePositiveRateDifference',
   'equalizedOddsDifference',
   'meanAbsoluteErrorDifference',
 ] as const;
@@ -57,11 +59,13 @@ const GROUP_KEYS = [
   'meanAbsoluteError',
 ] as const;
 
-function picked(source: Record<string, unknown>, keys: readonly string[]) {
+/** The finite numbers of `source` at `keys`, rounded to four decimals or `exact`. */
+function picked(source: Record<string, unknown>, keys: readonly string[], exact = false) {
   const out: Record<string, number> = {};
   for (const key of keys) {
-    const value = rounded(source[key]);
-    if (value !== undefined) out[key] = value;
+    const value = source[key];
+    if (typeof value !== 'number' || !Number.isFinite(value)) continue;
+    out[key] = exact ? value : rounded(value)!;
   }
   return out;
 }
@@ -116,13 +120,15 @@ export function modelCardSummary(card: ParsedModelCard, artifactUri: string): Su
       message: verdict.message.slice(0, 4096),
       ...(report
         ? {
+            task: report.task,
             sensitiveColumns: report.sensitiveColumns,
             ...(report.positiveClass !== undefined ? { positiveClass: report.positiveClass } : {}),
             minGroupSize: report.minGroupSize,
             disparities: report.disparities.slice(0, 16).map((d) => ({
               scope: d.scope,
               judgedGroups: d.judgedGroups,
-              ...picked(d, DISPARITY_KEYS),
+              // Exact: a RetrainPolicy's champion rules compare these values.
+              ...picked(d, DISPARITY_KEYS, true),
             })),
             groups: report.groups.slice(0, MAX_STATUS_GROUPS).map((g) => ({
               scope: g.scope,

@@ -8,10 +8,12 @@
  * copy outlives the run (the history limits delete runs) and is where the policy's
  * `status.lastPromotion` is rebuilt from.
  */
+
 import { PROMOTION_ANNOTATION } from '../../../../contract/retrain-run.js';
 import type { RetrainPolicy } from '../../api/retrainpolicy.js';
 import { timestamp } from '../../runtime/conditions.js';
 import type { ModelVersionObject, TrainingJobObject } from '../lathe-kinds.js';
+import type { GateVerdict } from './fairness-gate.js';
 import { type Candidate, decidePromotion } from './promotion.js';
 
 export { PROMOTION_ANNOTATION };
@@ -104,6 +106,8 @@ export function promotionRecord(input: {
   champion: ModelVersionObject | undefined;
   championValue: number | undefined;
   problem: string | undefined;
+  /** The fairness gate's verdict (`fairness-gate.ts`); undefined when the run has no rules. */
+  fairness?: GateVerdict | undefined;
   now: Date;
 }): PromotionRecord {
   const rule = input.policy.spec.promotion!;
@@ -126,6 +130,16 @@ export function promotionRecord(input: {
           rule.targetStage,
         );
   const datasetVersion = challenger.spec.lineage?.dataset.version;
+  // Better is not enough: a challenger that fails the fairness gate is not promoted.
+  if (input.fairness && !input.fairness.passed) {
+    decision.reason =
+      decision.decision === 'Promoted'
+        ? `fairness gate failed: ${input.fairness.message} (otherwise: ${decision.reason})`
+        : `${decision.reason}; fairness gate failed too: ${input.fairness.message}`;
+    decision.decision = 'Rejected';
+  } else if (input.fairness && decision.decision === 'Promoted') {
+    decision.reason = `${decision.reason}; fairness gate passed: ${input.fairness.message}`;
+  }
   return {
     time: timestamp(input.now),
     decision: decision.decision,
@@ -137,7 +151,8 @@ export function promotionRecord(input: {
     ...(champion && championValue !== undefined
       ? { champion: { modelVersion: champion.metadata.name ?? '', value: championValue } }
       : {}),
-    reason: decision.reason,
+    // status.lastPromotion.reason holds at most 1024 characters.
+    reason: decision.reason.slice(0, 1024),
     ...(datasetVersion ? { datasetVersion } : {}),
     policy: input.policy.metadata.name ?? '',
   };

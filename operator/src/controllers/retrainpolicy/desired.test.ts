@@ -189,6 +189,26 @@ describe('desiredEvaluationJob', () => {
       LATHE_DATASET_URI: 's3://b/datasets/ml/iris/v2/',
     });
     expect(job.spec?.template.spec?.containers[0]?.args).toEqual(['evaluate']);
+    expect(env.LATHE_FAIRNESS).toBeUndefined();
+    const fairness = {
+      minGroupSize: 30,
+      intersections: true,
+      rules: [{ metric: 'demographicParityRatio' as const, noWorseThanChampionBy: 0.05 }],
+    };
+    const withFairness = desiredEvaluationJob(policy(), {
+      name: 'iris-nightly-eval-1',
+      champion,
+      datasetUri: 's3://b/datasets/ml/iris/v2/',
+      task: 'classification',
+      image: 'trainer',
+      store: { endpoint: 'http://minio', bucket: 'b', region: 'r', accessKey: 'a', secretKey: 's' },
+      owner,
+      fairness,
+    });
+    const variable = withFairness.spec?.template.spec?.containers[0]?.env?.find(
+      (e) => e.name === 'LATHE_FAIRNESS',
+    );
+    expect(JSON.parse(variable?.value ?? '')).toEqual(fairness);
   });
 });
 

@@ -25,6 +25,7 @@ import {
   RetrainEnv,
   TrainEnv,
 } from '../../../../contract/runtime-env.js';
+import type { TrainingFairness } from '../../api/fairness.js';
 import type { RetrainPolicy } from '../../api/retrainpolicy.js';
 import type { TrainingJobInput } from '../../api/trainingjob.js';
 import type {
@@ -239,6 +240,8 @@ export function desiredEvaluationJob(
     image: string;
     store: ObjectStoreConfig;
     owner: OwnerReference;
+    /** The challenger run's `spec.fairness`, when its rules compare with the champion. */
+    fairness?: TrainingFairness | undefined;
   },
 ): JobObject {
   const labels = {
@@ -283,6 +286,10 @@ export function desiredEvaluationJob(
                 piiKeyEnv(),
                 { name: TrainEnv.task, value: input.task },
                 { name: RESULT_PATH_ENV, value: DEFAULT_TERMINATION_MESSAGE_PATH },
+                // The champion's disparities too, for rules that compare with it.
+                ...(input.fairness
+                  ? [literalEnv(TrainEnv.fairness, JSON.stringify(input.fairness))]
+                  : []),
               ],
               resources: resourceRequirements({ cpu: '500m', memory: '1Gi' }),
               securityContext: restrictedContainerSecurityContext,

@@ -4,6 +4,8 @@
  * pod index when it finished, and deleted by the promotion step once the decision it served is
  * recorded (or by the history step, if a crash came in between).
  */
+
+import type { FairnessSummary } from '../../../../contract/fairness/summary.js';
 import { datasetVersionPrefix, s3Uri } from '../../../../contract/object-store-layout.js';
 import { parseResult } from '../../../../contract/results.js';
 import { type JobObject, kinds } from '../../runtime/builtin-kinds.js';
@@ -19,10 +21,18 @@ import {
   type ObjectStoreAccess,
 } from '../shared/object-store-access.js';
 import { desiredEvaluationJob } from './desired.js';
+import { hasChampionRules } from './fairness-gate.js';
 
 export type Evaluation =
   | { state: 'pending' }
-  | { state: 'done'; job: JobObject; metrics: Record<string, number> }
+  | {
+      state: 'done';
+      job: JobObject;
+      metrics: Record<string, number>;
+      /** The champion's disparities on the split, when the run asked for them. */
+      fairness?: FairnessSummary | undefined;
+      fairnessError?: string | undefined;
+    }
   | { state: 'failed'; job: JobObject | undefined; error: string };
 
 /** The evaluation Job's name for this challenger and champion. */
@@ -80,6 +90,7 @@ export async function evaluateChampion(
         image: options.image,
         store: config,
         owner: options.owner,
+        fairness: hasChampionRules(run.spec.fairness) ? run.spec.fairness : undefined,
       }),
     );
     ctx.log.info(
@@ -91,7 +102,15 @@ export async function evaluateChampion(
   const observed = observeJobRun(job, cachedPodsOfJob(ctx, job));
   if (observed.phase === 'Pending' || observed.phase === 'Running') return { state: 'pending' };
   const result = parseResult('evaluate', observed.terminationMessage);
-  if (result?.outcome === 'succeeded') return { state: 'done', job, metrics: result.metrics };
+  if (result?.outcome === 'succeeded') {
+    return {
+      state: 'done',
+      job,
+      metrics: result.metrics,
+      fairness: result.fairness,
+      fairnessError: result.fairnessError,
+    };
+  }
   return {
     state: 'failed',
     job,

@@ -14,6 +14,7 @@
  * Then `status.lastPromotion` is the newest decision of the policy, from the ModelVersions that
  * carry one (the decided-by index) and the runs.
  */
+import type { FairnessSummary } from '../../../../contract/fairness/summary.js';
 import { PROMOTION_ANNOTATION } from '../../../../contract/retrain-run.js';
 import { controllerReference } from '../../runtime/apply.js';
 import { kinds } from '../../runtime/builtin-kinds.js';
@@ -37,6 +38,7 @@ import {
 } from './decision.js';
 import { evaluateChampion } from './evaluation.js';
 import type { RetrainFacts } from './facts.js';
+import { fairnessGate, fairnessSummaryOfStatus } from './fairness-gate.js';
 import { DECIDED_BY_INDEX } from './indexes.js';
 import { byCreation } from './runs.js';
 
@@ -110,10 +112,21 @@ async function decideFor(
   let championValue: number | undefined;
   let problem: string | undefined;
   let evaluationJob: Parameters<Ctx['delete']>[1] | undefined;
-  if (champion && challenger.spec.metrics?.[rule.metric] !== undefined) {
+  // The gate on the challenger's own verdict first: failing it, the champion is not needed.
+  const fairness = run.spec.fairness;
+  let gate = fairnessGate({ fairness, challenger });
+  let championFairness: { name: string; summary?: FairnessSummary; problem?: string } | undefined;
+  if (champion && challenger.spec.metrics?.[rule.metric] !== undefined && gate?.passed !== false) {
     const evidence = championEvidence(rule.metric, challenger, champion);
-    if (evidence.source === 'metrics') championValue = evidence.value;
-    else {
+    if (evidence.source === 'metrics') {
+      championValue = evidence.value;
+      // Evaluated on the same split: its own disparities are the ones to compare with.
+      championFairness = {
+        name: champion.metadata.name ?? '',
+        summary: fairnessSummaryOfStatus(champion),
+        problem: 'its ModelVersion has no group metrics',
+      };
+    } else {
       const evaluated = await evaluateChampion(policy, challenger, champion, run, ctx, {
         access: options.access,
         owner: controllerReference(policy, latheKinds.retrainPolicy.resource),
@@ -126,15 +139,22 @@ async function decideFor(
         championValue = evaluated.metrics[rule.metric];
         if (championValue === undefined)
           problem = `the evaluation of ${champion.metadata.name} has no metric ${rule.metric}`;
+        championFairness = {
+          name: champion.metadata.name ?? '',
+          summary: evaluated.fairness,
+          problem: evaluated.fairnessError,
+        };
       }
     }
   }
+  if (championFairness) gate = fairnessGate({ fairness, challenger, champion: championFairness });
   const record = promotionRecord({
     policy,
     challenger,
     champion,
     championValue,
     problem,
+    fairness: gate,
     now: ctx.now(),
   });
   // The run first: once it carries the decision, no later pass decides again.
