@@ -150,6 +150,14 @@ export const ServeEnv = {
   recentRequests: 'LATHE_RECENT_REQUESTS',
   /** Bytes (estimated) the requests remembered for feedback may take (default 64 MiB). */
   recentRequestsMaxBytes: 'LATHE_RECENT_REQUESTS_MAX_BYTES',
+  /** Most rows one `:explain` request may carry (`spec.explain.maxRows`); more is a 400. */
+  explainMaxRows: 'LATHE_EXPLAIN_MAX_ROWS',
+  /** Longest one `:explain` may compute, in ms (`spec.explain.timeoutSeconds`); then 504. */
+  explainTimeoutMs: 'LATHE_EXPLAIN_TIMEOUT_MS',
+  /** Background rows (of the artifact's `background.json`) each explanation averages over. */
+  explainBackgroundRows: 'LATHE_EXPLAIN_BACKGROUND_ROWS',
+  /** KernelSHAP's coalitions per row, for a model of more than 12 input columns. */
+  explainKernelSamples: 'LATHE_EXPLAIN_KERNEL_SAMPLES',
 } as const;
 
 /**

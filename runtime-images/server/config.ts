@@ -14,7 +14,6 @@ import {
   RuntimeEnvError,
   ServeEnv,
 } from '../../contract/runtime-env.js';
-import { ExplainEnv } from '../../operator/src/api/inferenceservice.js';
 import { DEFAULT_EXPLAIN_LIMITS, type ExplainLimits } from './explain.js';
 import { DEFAULT_RECENT_REQUESTS_LIMITS, type RecentRequestsLimits } from './feedback.js';
 import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_SERVER_LIMITS, type ServerLimits } from './server.js';
@@ -102,10 +101,14 @@ export function serverConfigFromEnv(env: Record<string, string | undefined>): Se
       ),
       [ServeEnv.podName]: z.string().min(1).optional(),
       ...limitVariables,
-      [ExplainEnv.maxRows]: int(1, 1_000_000).default(DEFAULT_EXPLAIN_LIMITS.maxRows),
-      [ExplainEnv.timeoutMs]: int(1, 3_600_000).default(DEFAULT_EXPLAIN_LIMITS.timeoutMs),
-      [ExplainEnv.backgroundRows]: int(1, 1_000_000).default(DEFAULT_EXPLAIN_LIMITS.backgroundRows),
-      [ExplainEnv.kernelSamples]: int(1, 10_000_000).default(DEFAULT_EXPLAIN_LIMITS.kernelSamples),
+      [ServeEnv.explainMaxRows]: int(1, 1_000_000).default(DEFAULT_EXPLAIN_LIMITS.maxRows),
+      [ServeEnv.explainTimeoutMs]: int(1, 3_600_000).default(DEFAULT_EXPLAIN_LIMITS.timeoutMs),
+      [ServeEnv.explainBackgroundRows]: int(1, 1_000_000).default(
+        DEFAULT_EXPLAIN_LIMITS.backgroundRows,
+      ),
+      [ServeEnv.explainKernelSamples]: int(1, 10_000_000).default(
+        DEFAULT_EXPLAIN_LIMITS.kernelSamples,
+      ),
     }),
     env,
   );
@@ -141,10 +144,10 @@ export function serverConfigFromEnv(env: Record<string, string | undefined>): Se
     objectStore: objectStoreFromEnv(env),
     limits,
     explain: {
-      maxRows: e[ExplainEnv.maxRows] as number,
-      timeoutMs: e[ExplainEnv.timeoutMs] as number,
-      backgroundRows: e[ExplainEnv.backgroundRows] as number,
-      kernelSamples: e[ExplainEnv.kernelSamples] as number,
+      maxRows: e[ServeEnv.explainMaxRows] as number,
+      timeoutMs: e[ServeEnv.explainTimeoutMs] as number,
+      backgroundRows: e[ServeEnv.explainBackgroundRows] as number,
+      kernelSamples: e[ServeEnv.explainKernelSamples] as number,
     },
   };
 }

@@ -17,7 +17,6 @@
  * exit 0. A backstop timer exits 1 should any step overrun its bound.
  */
 import { type Logger, pino } from 'pino';
-import type { ExplanationBackground } from '../../contract/explain/background.js';
 import { ObjectStore, StorageUnavailableError } from '../../contract/object-store.js';
 import { feedbackPrefix, parseS3Uri } from '../../contract/object-store-layout.js';
 import { piiKeyFromEnv } from '../../contract/pii-hash.js';
@@ -35,7 +34,7 @@ import { closeWithin, JsonLinesSink } from './json-lines-sink.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import {
   ArtifactError,
-  readExplanationBackground,
+  explanationBackgroundOf,
   type ServedModel,
   servedModelOf,
 } from './model.js';
@@ -83,14 +82,12 @@ async function loadWithRetry(
   log: Logger,
 ): Promise<ServedModel> {
   let artifact: LayersArtifact;
-  let background: ExplanationBackground | undefined;
   for (let attempt = 1; ; attempt++) {
     try {
       artifact = await readLayersArtifact(store, {
         uri: config.modelUri,
         digest: config.modelDigest,
       });
-      background = await readExplanationBackground(store, config.modelUri, artifact);
       break;
     } catch (error) {
       if (!(error instanceof StorageUnavailableError)) throw error;
@@ -99,6 +96,9 @@ async function loadWithRetry(
       await new Promise((r) => setTimeout(r, delayMs));
     }
   }
+  // Parsed from the bytes verification kept, before TensorFlow.js is loaded: a bad one stops
+  // the server early.
+  const background = explanationBackgroundOf(artifact);
   const intraOpThreads = intraOpThreadsFor(config.batchMaxSize * largestKernel(artifact));
   const { tf, backend, skipped } = await loadTensorflow(config.backend, { intraOpThreads });
   log.info(

@@ -4,16 +4,15 @@
  * every downloaded file checked against the verified manifest, the model built from memory and
  * its shapes checked against `schema.json`), then run once per batch size it will see before
  * the server reports ready. The explanation background (`background.json`), when the manifest
- * lists it, is read and checked against the verified manifest the same way; an artifact without
- * one serves predictions, and `:explain` says why it cannot answer.
+ * lists it, is parsed from the bytes the loader verified (read once, used as checked); an
+ * artifact without one serves predictions, and `:explain` says why it cannot answer.
  */
 import type { Tensor } from '@tensorflow/tfjs';
 import {
   type ExplanationBackground,
   ExplanationBackgroundSchema,
 } from '../../contract/explain/background.js';
-import { checkAgainstManifest } from '../../contract/manifest.js';
-import { keyInArtifact, ModelFile, parseS3Uri } from '../../contract/object-store-layout.js';
+import { ModelFile } from '../../contract/object-store-layout.js';
 import { type PiiHashing, PiiKeyMissingError, piiHashing } from '../../contract/pii-hash.js';
 import type { PreparedSchema } from '../../contract/prepared-data.js';
 import {
@@ -65,7 +64,7 @@ export interface LoadModelOptions {
   warmUpBatchSizes?: number[];
   /** The namespace's PII key (`LATHE_PII_KEY`); required when the model hashes a PII column. */
   piiKey?: Buffer | undefined;
-  /** The artifact's explanation background (`readExplanationBackground`), if it has one. */
+  /** The artifact's explanation background (`explanationBackgroundOf`), if it has one. */
   background?: ExplanationBackground | undefined;
 }
 
@@ -81,25 +80,21 @@ export async function loadServedModel(
 ): Promise<ServedModel> {
   const artifact = await readLayersArtifact(store, options);
   const model = await servedModelOf(tf, artifact, options);
-  return { ...model, background: await readExplanationBackground(store, options.uri, artifact) };
+  return { ...model, background: explanationBackgroundOf(artifact) };
 }
 
 /**
- * The artifact's `background.json`, checked against its verified manifest and its schema's
- * features; undefined when the manifest does not list one. Throws `ArtifactError` for a file
- * that differs from the manifest or is not a valid background of this model.
+ * The artifact's `background.json`, parsed from the bytes the loader verified
+ * (`readLayersArtifact`: nothing is read again) and checked against its schema's features;
+ * undefined when the manifest does not list one. Throws `ArtifactError` for a file that is not
+ * a valid background of this model.
  */
-export async function readExplanationBackground(
-  store: LayersArtifactStore,
-  uri: string,
-  artifact: Pick<LayersArtifact, 'manifest' | 'schema'>,
-): Promise<ExplanationBackground | undefined> {
+export function explanationBackgroundOf(
+  artifact: Pick<LayersArtifact, 'background' | 'schema'>,
+): ExplanationBackground | undefined {
   const file = ModelFile.background;
-  if (!artifact.manifest.files.some((f) => f.path === file)) return undefined;
-  const { bucket, key: prefix } = parseS3Uri(uri);
-  const bytes = await store.read(bucket, keyInArtifact(prefix, file));
-  const problem = checkAgainstManifest(artifact.manifest, file, bytes);
-  if (problem) throw new ArtifactError('FileMismatch', problem);
+  const bytes = artifact.background;
+  if (!bytes) return undefined;
   let background: ExplanationBackground;
   try {
     background = ExplanationBackgroundSchema.parse(JSON.parse(bytes.toString('utf8')));

@@ -81,4 +81,34 @@ describe('readLayersArtifact', () => {
     expect(artifact.digest).toBe(digest);
     expect(largestKernel(artifact)).toBe(3);
   });
+
+  it.each([
+    { name: 'keeps the verified bytes of background.json', listed: true },
+    { name: 'has no background when the manifest lists none', listed: false },
+  ])('$name, reading each file once', async ({ listed }) => {
+    const modelJson = { modelTopology: {}, weightsManifest: [{ paths: ['w.bin'], weights: [] }] };
+    const background = Buffer.from('{"features":["x"],"rows":[[1]]}');
+    const { store, digest } = storeOf({
+      'model.json': Buffer.from(JSON.stringify(modelJson)),
+      'w.bin': Buffer.from([0]),
+      'schema.json': schema,
+      ...(listed ? { 'background.json': background } : {}),
+    });
+    const reads: string[] = [];
+    const counting = {
+      read: (bucket: string, key: string) => {
+        reads.push(key);
+        return store.read(bucket, key);
+      },
+      digestOf: (bucket: string, key: string) => {
+        reads.push(key);
+        return store.digestOf(bucket, key);
+      },
+    };
+    const artifact = await readLayersArtifact(counting, { uri: 's3://lathe/m/', digest });
+    expect(artifact.background).toEqual(listed ? background : undefined);
+    const files = ['manifest.json', 'model.json', 'w.bin', 'schema.json'];
+    if (listed) files.push('background.json');
+    expect(reads.sort()).toEqual(files.map((f) => `m/${f}`).sort());
+  });
 });

@@ -5,7 +5,8 @@
  * Loading is all-or-nothing and trusts no byte it has not checked: the artifact is verified
  * against the digest the operator recorded (`verifyArtifact`: the manifest's digest, then every
  * file's size and sha256, `metrics.json` included). The files the model is built from
- * (`model.json`, `schema.json`, the weight shards) are read whole during that verification and
+ * (`model.json`, `schema.json`, the weight shards) and the small explanation background
+ * (`background.json`, which the server parses) are read whole during that verification and
  * used as verified, so each is downloaded once and none can change between check and use; a
  * file `model.json` names that verification did not keep is read and checked against the
  * verified manifest (`checkAgainstManifest`). The model is built from memory (no filesystem),
@@ -61,6 +62,12 @@ export interface LayersArtifact {
   weightSpecs: tfjs.io.WeightsManifestEntry[];
   /** The shards, concatenated: what the layers loader expects. */
   weightData: ArrayBuffer;
+  /**
+   * The verified bytes of `background.json` (the explanation background the server's
+   * `:explain` measures against), as verification read them; undefined when the manifest does
+   * not list one.
+   */
+  background: Buffer | undefined;
 }
 
 interface LayersModelJson {
@@ -94,9 +101,17 @@ function parseModelJson(bytes: Buffer): LayersModelJson {
   return j as LayersModelJson;
 }
 
-/** The files a layers model is built from: kept in memory while they are verified. */
-function buildsTheModel(path: string): boolean {
-  return path === ModelFile.model || path === ModelFile.schema || path.endsWith('.bin');
+/**
+ * The files kept in memory while they are verified: those a layers model is built from, and the
+ * explanation background (small: a sample of prepared rows) the server parses.
+ */
+function keptWhole(path: string): boolean {
+  return (
+    path === ModelFile.model ||
+    path === ModelFile.schema ||
+    path === ModelFile.background ||
+    path.endsWith('.bin')
+  );
 }
 
 /**
@@ -120,15 +135,16 @@ async function readChecked(
 }
 
 /**
- * Verifies the artifact at `uri` against `digest` and reads its layers model and schema. Throws
- * `ArtifactError` when the artifact itself is wrong (not worth retrying), and the store's own
- * errors (`StorageUnavailableError`) when it could not be read (worth retrying).
+ * Verifies the artifact at `uri` against `digest` and reads its layers model, schema and
+ * explanation background (its verified bytes, unparsed). Throws `ArtifactError` when the
+ * artifact itself is wrong (not worth retrying), and the store's own errors
+ * (`StorageUnavailableError`) when it could not be read (worth retrying).
  */
 export async function readLayersArtifact(
   store: LayersArtifactStore,
   artifact: { uri: string; digest: string },
 ): Promise<LayersArtifact> {
-  const verification = await verifyArtifact(store, artifact, { readWhole: buildsTheModel });
+  const verification = await verifyArtifact(store, artifact, { readWhole: keptWhole });
   if (!verification.verified) throw new ArtifactError(verification.reason, verification.message);
   const { bucket, key: prefix } = parseS3Uri(artifact.uri);
   const manifest = verification.manifest;
@@ -183,6 +199,7 @@ export async function readLayersArtifact(
     modelTopology: modelJson.modelTopology,
     weightSpecs,
     weightData,
+    background: verification.contents.get(ModelFile.background),
   };
 }
 

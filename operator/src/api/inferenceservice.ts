@@ -277,21 +277,6 @@ export const DEFAULT_EXPLAIN = {
 /** Most model rows one explained row may cost per coalition: `maxRows × backgroundRows`. */
 export const MAX_EXPLAIN_ROWS_TIMES_BACKGROUND = 100_000;
 
-/**
- * The server's variables for `spec.explain` (`runtime-images/server/config.ts` reads them, the
- * Deployment sets them).
- */
-export const ExplainEnv = {
-  /** Most rows one `:explain` request may carry; more is a 400. */
-  maxRows: 'LATHE_EXPLAIN_MAX_ROWS',
-  /** Longest one `:explain` request may compute, in ms; then 504. */
-  timeoutMs: 'LATHE_EXPLAIN_TIMEOUT_MS',
-  /** Background rows (of the artifact's `background.json`) each explanation averages over. */
-  backgroundRows: 'LATHE_EXPLAIN_BACKGROUND_ROWS',
-  /** KernelSHAP's coalitions per row, for a model of more than 12 input columns. */
-  kernelSamples: 'LATHE_EXPLAIN_KERNEL_SAMPLES',
-} as const;
-
 const ExplainSchema = withCel(
   z
     .object({

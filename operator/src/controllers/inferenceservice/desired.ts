@@ -7,7 +7,7 @@ import type { V1EnvVar } from '@kubernetes/client-node';
 import { ACTIVATOR_POD_LABELS } from '../../../../contract/activator.js';
 import { feedbackPrefix, s3Uri } from '../../../../contract/object-store-layout.js';
 import { ServeEnv } from '../../../../contract/runtime-env.js';
-import { ExplainEnv, type InferenceService } from '../../api/inferenceservice.js';
+import type { InferenceService } from '../../api/inferenceservice.js';
 import type {
   DeploymentObject,
   HorizontalPodAutoscalerObject,
@@ -234,10 +234,10 @@ export function limitsEnv(limits: InferenceService['spec']['limits']): Wire<V1En
 export function explainEnv(explain: InferenceService['spec']['explain']): Wire<V1EnvVar>[] {
   if (!explain) return [];
   return [
-    { name: ExplainEnv.maxRows, value: String(explain.maxRows) },
-    { name: ExplainEnv.timeoutMs, value: String(explain.timeoutSeconds * 1000) },
-    { name: ExplainEnv.backgroundRows, value: String(explain.backgroundRows) },
-    { name: ExplainEnv.kernelSamples, value: String(explain.kernelSamples) },
+    { name: ServeEnv.explainMaxRows, value: String(explain.maxRows) },
+    { name: ServeEnv.explainTimeoutMs, value: String(explain.timeoutSeconds * 1000) },
+    { name: ServeEnv.explainBackgroundRows, value: String(explain.backgroundRows) },
+    { name: ServeEnv.explainKernelSamples, value: String(explain.kernelSamples) },
   ];
 }
 
