@@ -6,13 +6,16 @@
  * Malformed and non-finite JSON, strings in numeric tensors, wrong widths and shapes,
  * 10,000-deep nesting, wrong content types, a 50 MB body, endless and trickled chunked bodies,
  * slow headers on 16 connections, left-out inputs, unknown models and versions, duplicate
- * names: every case must get a 4xx (413 for size) with a JSON error within the configured
- * timeouts, while valid requests keep being answered. The client is a raw socket, so that the
- * bytes (and their pace) are exactly the hostile ones. Test support only.
+ * names, and malformed, mistyped and oversized requests to `:explain` / `/explain`: every case
+ * must get a 4xx (413 for size) with a JSON error within the configured timeouts, while valid
+ * requests keep being answered, and predictions and explanations are answered after. The
+ * client is a raw socket, so that the bytes (and their pace) are exactly the hostile ones. Test
+ * support only.
  */
 import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { expect } from 'vitest';
+import { DEFAULT_EXPLAIN_LIMITS } from '../../runtime-images/server/explain.js';
 import { fixtureRows } from '../../runtime-images/server/fixture.js';
 
 /** Where the battery is sent, and the limits the server there was given. */
@@ -25,6 +28,8 @@ export interface BatteryTarget {
   bodyTimeoutMs: number;
   maxRowsPerRequest: number;
   maxTensorElements: number;
+  /** Most rows one explain request may carry (`spec.explain.maxRows`); unset: the default. */
+  explainMaxRows?: number;
 }
 
 /** Node checks the header timeout every quarter of it; what a trickler may overstay. */
@@ -156,12 +161,30 @@ const column = (name: string, datatype: string, data: unknown[]) => ({
   shape: [data.length],
   data,
 });
-const allColumns = [
-  column('length', 'FP64', [row.length]),
-  column('width', 'FP64', [row.width]),
-  column('colour', 'BYTES', [row.colour]),
-  column('fresh', 'BOOL', [row.fresh]),
+/** One V2 input per raw column, holding `records`. */
+const columnsOf = (records: Record<string, unknown>[]) => [
+  column(
+    'length',
+    'FP64',
+    records.map((r) => r.length),
+  ),
+  column(
+    'width',
+    'FP64',
+    records.map((r) => r.width),
+  ),
+  column(
+    'colour',
+    'BYTES',
+    records.map((r) => r.colour),
+  ),
+  column(
+    'fresh',
+    'BOOL',
+    records.map((r) => r.fresh),
+  ),
 ];
+const allColumns = columnsOf([row]);
 
 /** One hostile request: what is sent, the status it must get, how long it may take. */
 export interface HostileCase {
@@ -177,6 +200,11 @@ export function hostileCases(target: BatteryTarget): HostileCase[] {
   const V1 = `/v1/models/${target.model}:predict`;
   const V2 = `/v2/models/${target.model}/infer`;
   const overElementLimit = Math.ceil((target.maxTensorElements + 1) / 6);
+  const V1_EXPLAIN = `/v1/models/${target.model}:explain`;
+  const V2_EXPLAIN = `/v2/models/${target.model}/explain`;
+  const overExplainRows = new Array(
+    (target.explainMaxRows ?? DEFAULT_EXPLAIN_LIMITS.maxRows) + 1,
+  ).fill(row) as Record<string, unknown>[];
   return [
     { name: 'malformed JSON', ...json(V1, '{"instances": ['), status: 400 },
     { name: 'an empty body', ...json(V1, ''), status: 400 },
@@ -343,6 +371,44 @@ export function hostileCases(target: BatteryTarget): HostileCase[] {
       status: 431,
     },
     { name: 'not HTTP', head: 'HELLO\r\n\r\n', sending: { kind: 'nothing' }, status: 400 },
+    { name: 'malformed JSON to V1 :explain', ...json(V1_EXPLAIN, '{"instances": ['), status: 400 },
+    {
+      name: 'malformed JSON to V2 /explain',
+      ...json(V2_EXPLAIN, '{"inputs": [{"name": "x"'),
+      status: 400,
+    },
+    {
+      name: 'a string in a V1 :explain prepared row',
+      ...json(V1_EXPLAIN, { instances: [[1, 'two', 0, 0, 1, 0]] }),
+      status: 400,
+    },
+    {
+      name: 'a string in a numeric column of a V1 :explain record',
+      ...json(V1_EXPLAIN, { instances: [{ ...row, length: 'long' }] }),
+      status: 400,
+    },
+    {
+      name: 'a string in a V2 /explain FP32 tensor',
+      ...json(V2_EXPLAIN, {
+        inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 6], data: [1, '2', 0, 0, 1, 0] }],
+      }),
+      status: 400,
+    },
+    {
+      name: 'instances that are not a list, to :explain',
+      ...json(V1_EXPLAIN, { instances: 'all of them' }),
+      status: 400,
+    },
+    {
+      name: 'too many rows to V1 :explain',
+      ...json(V1_EXPLAIN, { instances: overExplainRows }),
+      status: 400,
+    },
+    {
+      name: 'too many rows to V2 /explain',
+      ...json(V2_EXPLAIN, { inputs: columnsOf(overExplainRows) }),
+      status: 400,
+    },
     ...Array.from({ length: 16 }, (_, i) => ({
       name: `slow headers, connection ${i + 1} of 16`,
       head: `POST ${V1} HTTP/1.1\r\nhost: lathe\r\n`,
@@ -369,10 +435,26 @@ export async function validPrediction(target: BatteryTarget): Promise<number> {
     : response.status;
 }
 
+/** A valid V1 explanation of `rows`: 200 when every row got one, else the status. */
+export async function validExplanation(target: BatteryTarget): Promise<number> {
+  const response = await fetch(
+    `http://${target.host}:${target.port}/v1/models/${target.model}:explain`,
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      body: JSON.stringify({ instances: rows }),
+    },
+  );
+  const body = (await response.json()) as { explanations?: unknown[] };
+  return response.status === 200 && body.explanations?.length === rows.length
+    ? 200
+    : response.status;
+}
+
 /**
  * Sends every case at once while a client keeps sending valid predictions, prints the table,
  * and expects each case's status, a JSON error that says nothing internal, the case's time
- * bound, and every valid prediction answered during and after.
+ * bound, every valid prediction answered during and after, and a valid explanation after.
  */
 export async function expectBatteryRefusedInTime(target: BatteryTarget): Promise<void> {
   const cases = hostileCases(target);
@@ -403,4 +485,5 @@ export async function expectBatteryRefusedInTime(target: BatteryTarget): Promise
   expect(during.length).toBeGreaterThan(0);
   expect(during.every((s) => s === 200)).toBe(true);
   expect(await validPrediction(target)).toBe(200);
+  expect(await validExplanation(target)).toBe(200);
 }

@@ -3,9 +3,10 @@
  * short timeouts: malformed and non-finite JSON, strings in numeric tensors, wrong widths and
  * shapes, 10,000-deep nesting, wrong content types, a 50 MB body, endless and trickled chunked
  * bodies, slow headers on 16 connections, left-out inputs, unknown models and versions,
- * duplicate names, and more predictions in flight than the limit. Every case must get a 4xx
- * (413 for size, 503 with Retry-After for overload) with a JSON error, no 5xx, within the
- * configured timeouts, while valid requests keep being answered.
+ * duplicate names, malformed, mistyped and oversized `:explain` / `/explain` requests, and more
+ * predictions in flight than the limit. Every case must get a 4xx (413 for size, 503 with
+ * Retry-After for overload) with a JSON error, no 5xx, within the configured timeouts, while
+ * valid requests keep being answered, and predictions and explanations are answered after.
  *
  * The battery and its raw-socket client are shared with the same test through an
  * InferenceService's Service (`e2e/testing/hostile-battery.ts`).
@@ -41,6 +42,7 @@ const HEADERS_TIMEOUT_MS = 1000;
 const BODY_TIMEOUT_MS = 1500;
 const REQUEST_TIMEOUT_MS = 3000;
 const MAX_IN_FLIGHT = 16;
+const EXPLAIN_MAX_ROWS = 4;
 
 const { minio } = clusterInfo();
 const store = new ObjectStore(minio);
@@ -72,6 +74,7 @@ beforeAll(async () => {
       [ServeEnv.maxInFlight]: String(MAX_IN_FLIGHT),
       [ServeEnv.maxRowsPerRequest]: '1000',
       [ServeEnv.maxTensorElements]: '20000',
+      [ServeEnv.explainMaxRows]: String(EXPLAIN_MAX_ROWS),
     },
   });
   await waitForServer(server);
@@ -94,6 +97,7 @@ const target = (): BatteryTarget => ({
   bodyTimeoutMs: BODY_TIMEOUT_MS,
   maxRowsPerRequest: 1000,
   maxTensorElements: 20_000,
+  explainMaxRows: EXPLAIN_MAX_ROWS,
 });
 
 describe('the inference server under hostile input', () => {

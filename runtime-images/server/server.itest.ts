@@ -1,7 +1,8 @@
 /**
  * The real server program (`main.ts`, as the process node runs the image) against the local
- * cluster's MinIO: a model trained here and uploaded in the trainer's layout, served on both
- * protocols; a corrupted artifact; draining on SIGTERM; sampled requests and labels in the store.
+ * cluster's MinIO: a model trained here and uploaded in the trainer's layout, served and
+ * explained (`:explain`, `/explain`) on both protocols; a corrupted artifact; draining on
+ * SIGTERM; sampled requests and labels in the store.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -137,6 +138,65 @@ describe('the inference server program', () => {
       })
     ).json()) as typeof v2;
     expect(v2Prepared.outputs).toEqual(v2.outputs);
+  });
+
+  it('explains on both protocols: per column, base value + Σ values = the prediction the model computes', async () => {
+    interface Explanation {
+      method: string;
+      outputs: string[];
+      baseValue: number[];
+      prediction: number[];
+      values: Record<string, number[]>;
+    }
+    const columns = ['length', 'width', 'colour', 'fresh'] as const;
+    const expected = expectedOutputs(tf, artifact, rows);
+    /** Each row's explanation adds up to its prediction, the model's own output for the row. */
+    const expectAdditive = (explanations: Explanation[]) => {
+      expect(explanations).toHaveLength(rows.length);
+      for (const [r, explanation] of explanations.entries()) {
+        expect(explanation).toMatchObject({
+          method: 'exact',
+          outputs: artifact.schema.label.classes,
+        });
+        expect(Object.keys(explanation.values)).toEqual([...columns]);
+        for (const [k, prediction] of explanation.prediction.entries()) {
+          expect(prediction).toBeCloseTo(expected[r]![k]!, 5);
+          const sum = columns.reduce((s, c) => s + explanation.values[c]![k]!, 0);
+          expect(explanation.baseValue[k]! + sum).toBeCloseTo(prediction, 5);
+        }
+      }
+    };
+
+    const v1Response = await post('/v1/models/iris:explain', { instances: rows });
+    expect(v1Response.status).toBe(200);
+    const v1 = (await v1Response.json()) as {
+      predictions: { probabilities: number[] }[];
+      explanations: Explanation[];
+    };
+    expect(v1.predictions.map((p) => p.probabilities)).toEqual(
+      expected.map((row) => Array.from(Float32Array.from(row))),
+    );
+    expectAdditive(v1.explanations);
+
+    const datatypes = { length: 'FP64', width: 'FP64', colour: 'BYTES', fresh: 'BOOL' };
+    const v2Response = await post('/v2/models/iris/explain', {
+      inputs: columns.map((name) => ({
+        name,
+        datatype: datatypes[name],
+        shape: [rows.length],
+        data: rows.map((row) => row[name]),
+      })),
+    });
+    expect(v2Response.status).toBe(200);
+    const v2 = (await v2Response.json()) as {
+      outputs: { name: string; data: unknown[] }[];
+      explanations: Explanation[];
+    };
+    expect(v2.outputs.find((o) => o.name === 'probabilities')?.data).toEqual(
+      v1.predictions.flatMap((p) => p.probabilities),
+    );
+    expectAdditive(v2.explanations);
+    expect(v2.explanations).toEqual(v1.explanations);
   });
 
   it('answers bad requests with 400s that say what is wrong', async () => {
