@@ -312,7 +312,12 @@ export class SourceProfiler {
       const pii = this.piiAction.get(name) === 'Hash' ? ('Hash' as const) : undefined;
       const inferredType: ColumnType =
         this.numeric[j] && this.seen[j]! > 0 ? 'number' : 'categorical';
-      const evaluationOnly = j !== this.labelIndex && !this.isFeature(name);
+      // Kept for evaluation only: a sensitive column that is not a feature, left out by
+      // select/drop or free text (which is never a feature).
+      const evaluationOnly =
+        j !== this.labelIndex &&
+        this.sensitive.has(name) &&
+        (!this.isFeature(name) || (declared ?? inferredType) === 'string');
       return {
         name,
         // A column kept for evaluation only is grouped by its values: categories.

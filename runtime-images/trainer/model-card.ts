@@ -151,12 +151,19 @@ export function fairnessOnTest(
   fairness: TrainingFairness | undefined,
 ): ModelCardFairness | undefined {
   const columns = dataset.schema.sensitiveColumns ?? [];
-  if (columns.length === 0 || !sensitive) {
+  if (columns.length === 0) {
     return fairness
       ? {
-          error: `the dataset version names no sensitive columns: set spec.fairness.sensitiveColumns on the Dataset ${'(and ingest again)'}`,
+          error:
+            'the dataset version names no sensitive columns: set spec.fairness.sensitiveColumns on the Dataset (and ingest again)',
         }
       : undefined;
+  }
+  if (!sensitive) {
+    return {
+      error:
+        'the dataset version has no test.raw.jsonl, which holds the sensitive values: ingest it again',
+    };
   }
   try {
     const report = reportOf(dataset, outputs, sensitive, columns, fairness);

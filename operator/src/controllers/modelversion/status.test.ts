@@ -71,6 +71,24 @@ describe('modelVersionStatus', () => {
     expect(byType(failed).Stalled?.reason).toBe('FileMismatch');
   });
 
+  it('carries the model card summary on while the digest stays verified, and drops it for a new artifact', () => {
+    const summarised = modelVersion();
+    const fairness = { verdict: 'NoRules' as const, message: 'm' };
+    summarised.status = { verifiedDigest: digest, sizeBytes: 42, fairness };
+    // Verified from status (nothing read): the summary stays, or server-side apply would drop it.
+    expect(
+      modelVersionStatus(
+        summarised,
+        { state: 'verified', digest, sizeBytes: 42, fromStatus: true },
+        now,
+      ).fairness,
+    ).toEqual(fairness);
+    // Verified anew (another artifact) without a card: none.
+    expect(
+      modelVersionStatus(summarised, { state: 'verified', digest, sizeBytes: 42 }, now).fairness,
+    ).toBeUndefined();
+  });
+
   it('keeps lastTransitionTime when nothing changed', () => {
     const first = modelVersionStatus(
       modelVersion(),

@@ -22,6 +22,8 @@ export type VerificationOutcome =
       state: 'verified';
       digest: string;
       sizeBytes: number;
+      /** True when the status already recorded this digest verified: nothing was read. */
+      fromStatus?: boolean;
       /**
        * The artifact's model card, read with this verification (absent when the status already
        * recorded the digest, or the artifact has none): a card, or why it could not be read.
@@ -109,9 +111,18 @@ export function modelVersionStatusFields(
 ): Record<string, unknown> {
   const stageChanged = mv.status?.stage !== mv.spec.stage;
   const card = outcome?.state === 'verified' ? outcome.card?.card : undefined;
+  // The card is read once, with the artifact; the status writes (server-side apply) carry its
+  // summary on while the verified digest is the same, and drop it when the artifact changes.
+  const kept =
+    outcome === undefined || (outcome.state === 'verified' && outcome.fromStatus)
+      ? {
+          importance: mv.status?.importance,
+          fairness: mv.status?.fairness,
+          modelCard: mv.status?.modelCard,
+        }
+      : {};
   return {
-    // Left undefined unless the card was just read: status keeps what it summarised before.
-    ...(card ? modelCardSummary(card, mv.spec.artifact.uri) : {}),
+    ...(card ? modelCardSummary(card, mv.spec.artifact.uri) : kept),
     verifiedDigest: outcome?.state === 'verified' ? outcome.digest : undefined,
     sizeBytes: outcome?.state === 'verified' ? outcome.sizeBytes : undefined,
     stage: mv.spec.stage,

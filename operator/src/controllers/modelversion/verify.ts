@@ -47,6 +47,7 @@ export async function verification(
       state: 'verified',
       digest: mv.status!.verifiedDigest!,
       sizeBytes: mv.status!.sizeBytes!,
+      fromStatus: true,
     };
   }
   if (!store) {

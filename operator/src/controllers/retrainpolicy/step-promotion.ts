@@ -115,7 +115,10 @@ async function decideFor(
   // The gate on the challenger's own verdict first: failing it, the champion is not needed.
   const fairness = run.spec.fairness;
   let gate = fairnessGate({ fairness, challenger });
-  let championFairness: { name: string; summary?: FairnessSummary; problem?: string } | undefined;
+  let championFairness: { name: string; summary?: FairnessSummary; problem?: string } | undefined =
+    champion
+      ? { name: champion.metadata.name ?? '', problem: 'it was not scored on this split' }
+      : undefined;
   if (champion && challenger.spec.metrics?.[rule.metric] !== undefined && gate?.passed !== false) {
     const evidence = championEvidence(rule.metric, challenger, champion);
     if (evidence.source === 'metrics') {
@@ -134,8 +137,10 @@ async function decideFor(
       });
       if (evaluated.state === 'pending') return undefined;
       evaluationJob = evaluated.job;
-      if (evaluated.state === 'failed') problem = evaluated.error;
-      else {
+      if (evaluated.state === 'failed') {
+        problem = evaluated.error;
+        championFairness = { name: champion.metadata.name ?? '', problem: evaluated.error };
+      } else {
         championValue = evaluated.metrics[rule.metric];
         if (championValue === undefined)
           problem = `the evaluation of ${champion.metadata.name} has no metric ${rule.metric}`;
@@ -147,7 +152,8 @@ async function decideFor(
       }
     }
   }
-  if (championFairness) gate = fairnessGate({ fairness, challenger, champion: championFairness });
+  if (gate?.passed !== false)
+    gate = fairnessGate({ fairness, challenger, champion: championFairness });
   const record = promotionRecord({
     policy,
     challenger,
