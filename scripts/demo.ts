@@ -222,7 +222,10 @@ async function main(): Promise<void> {
             trainingJob?: { name: string; backend?: string };
           };
         };
-        status?: { conditions?: Conditions };
+        status?: {
+          conditions?: Conditions;
+          importance?: { score: string; columns: { column: string; mean: number; std: number }[] };
+        };
       }>('modelversion', mvName);
       if (condition(m.status, 'Stalled')?.status === 'True')
         throw new Error(condition(m.status, 'Stalled')?.message);
@@ -254,6 +257,15 @@ async function main(): Promise<void> {
       console.log(
         `    ${metricsFile.classes[i]?.padEnd(12)} ${row.map((n) => String(n).padStart(4)).join('')}`,
       );
+  }
+
+  const importance = mv.status?.importance;
+  if (importance) {
+    console.log(
+      `  top features (permutation importance: the drop in ${importance.score} when a column is shuffled; from model-card.json)`,
+    );
+    for (const { column, mean, std } of importance.columns.slice(0, 5))
+      console.log(`    ${column.padEnd(14)} ${mean.toFixed(4)} ± ${std.toFixed(4)}`);
   }
 
   step(`Promoting ${mvName} to production`, `modelversion/${mvName}`);
@@ -350,6 +362,41 @@ async function main(): Promise<void> {
   console.log(
     `  POST ${base}/v2/models/iris/infer -> HTTP ${v2r.status}, model_version ${v2.model_version}, labels ${JSON.stringify(v2.outputs?.find((o) => o.name === 'label')?.data)}`,
   );
+
+  step(`Explaining one prediction (${base}/v1/models/iris:explain)`, 'inferenceservice/iris');
+  const explainBody = { instances: [instances[1]] };
+  const explainedResponse = await fetch(`${base}/v1/models/iris:explain`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(explainBody),
+  });
+  if (!explainedResponse.ok)
+    throw new Error(
+      `:explain answered HTTP ${explainedResponse.status}: ${await explainedResponse.text()}`,
+    );
+  const explained = (await explainedResponse.json()) as {
+    predictions: { label: string }[];
+    explanations: {
+      method: string;
+      outputs: string[];
+      baseValue: number[];
+      prediction: number[];
+      values: Record<string, number[]>;
+      residual: number[];
+    }[];
+  };
+  const [why] = explained.explanations;
+  const label = explained.predictions[0]!.label;
+  const k = why!.outputs.indexOf(label);
+  console.log(`  request:  ${JSON.stringify(explainBody)}`);
+  console.log(
+    `  predicted ${label}: probability ${why!.prediction[k]!.toFixed(3)} = base ${why!.baseValue[k]!.toFixed(3)} (the mean over a sample of training rows) plus each column's Shapley value (${why!.method}):`,
+  );
+  for (const [column, values] of Object.entries(why!.values).sort(
+    (a, b) => Math.abs(b[1][k]!) - Math.abs(a[1][k]!),
+  ))
+    console.log(`    ${column.padEnd(14)} ${values[k]! >= 0 ? '+' : ''}${values[k]!.toFixed(3)}`);
+  console.log(`  additivity residual ${why!.residual[k]!.toExponential(1)}`);
 
   step(
     "Tenant isolation: the server's own object-store credentials reach only its model and its request log",
@@ -462,6 +509,9 @@ async function main(): Promise<void> {
   console.log(`  source .lathe/env.sh
   kubectl -n ${namespace} get lathe                      # every Lathe object and its state
   kubectl -n ${namespace} describe inferenceservice iris
+  kubectl -n ${namespace} describe modelversion ${mvName}     # importance, model card, fairness
+  curl -s -X POST ${base}/v1/models/iris:explain -H 'content-type: application/json' \\
+       -d '{"instances":[{"sepal_length":6.1,"sepal_width":2.8,"petal_length":4.7,"petal_width":1.2}]}'
   curl -s ${base}/v2/models/iris
   curl -s -X POST ${base}/v1/models/iris:predict -H 'content-type: application/json' \\
        -d '{"instances":[{"sepal_length":6.1,"sepal_width":2.8,"petal_length":4.7,"petal_width":1.2}]}'
