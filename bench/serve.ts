@@ -140,6 +140,28 @@ async function wrk(
   return { rps, p50, p99, errors };
 }
 
+/** The environment of Lathe's server for the benchmark, serving `uri` as model `mlp` on `port`. */
+function latheServerEnv(uri: string, digest: string, port: number): NodeJS.ProcessEnv {
+  const { minio } = clusterInfo();
+  return {
+    PATH: process.env.PATH,
+    LATHE_OBJECT_STORE_ENDPOINT: minio.endpoint,
+    LATHE_OBJECT_STORE_BUCKET: minio.bucket,
+    LATHE_OBJECT_STORE_ACCESS_KEY: minio.accessKey,
+    LATHE_OBJECT_STORE_SECRET_KEY: minio.secretKey,
+    [ServeEnv.modelName]: 'mlp',
+    [ServeEnv.modelVersion]: '1',
+    [ServeEnv.modelUri]: uri,
+    [ServeEnv.modelDigest]: digest,
+    [ServeEnv.port]: String(port),
+    [ServeEnv.bindAddress]: '127.0.0.1',
+    [ServeEnv.batchMaxSize]: '32',
+    [ServeEnv.batchMaxLatencyMs]: '5',
+    [ServeEnv.backend]: 'auto',
+    LATHE_RESULT_PATH: path.join(os.tmpdir(), `lathe-bench-serve-result-${port}`),
+  };
+}
+
 /** Sequential V1 `:explain` requests with `body` (2 untimed); latency percentiles in ms. */
 async function explainLatency(port: number, body: string, requests = 30) {
   const times: number[] = [];
@@ -303,23 +325,7 @@ async function main(): Promise<void> {
         setup,
         process.execPath,
         [...profile, '--import', 'tsx', 'runtime-images/server/main.ts'],
-        {
-          PATH: process.env.PATH,
-          LATHE_OBJECT_STORE_ENDPOINT: minio.endpoint,
-          LATHE_OBJECT_STORE_BUCKET: minio.bucket,
-          LATHE_OBJECT_STORE_ACCESS_KEY: minio.accessKey,
-          LATHE_OBJECT_STORE_SECRET_KEY: minio.secretKey,
-          [ServeEnv.modelName]: 'mlp',
-          [ServeEnv.modelVersion]: '1',
-          [ServeEnv.modelUri]: uri,
-          [ServeEnv.modelDigest]: artifact.digest,
-          [ServeEnv.port]: String(lathePort),
-          [ServeEnv.bindAddress]: '127.0.0.1',
-          [ServeEnv.batchMaxSize]: '32',
-          [ServeEnv.batchMaxLatencyMs]: '5',
-          [ServeEnv.backend]: 'auto',
-          LATHE_RESULT_PATH: path.join(dir, 'result'),
-        },
+        latheServerEnv(uri, artifact.digest, lathePort),
       );
       running.push(lathe.child);
       children.push(lathe.child);
@@ -489,6 +495,32 @@ async function main(): Promise<void> {
       );
     }
     if (cpuProfDir) console.log(`CPU profile of Lathe's server (unpinned) in ${cpuProfDir}`);
+
+    // The demo's model has the shape of the fixture without noise: 4 raw columns (exact
+    // Shapley), 3 classes, an MLP of 32 and 16 units.
+    const demoShaped = await makeFixtureArtifact(tf, { hidden: [32, 16], epochs: 10 });
+    const demoPrefix = modelVersionPrefix(namespace, 'mlp', 2);
+    await uploadFixtureArtifact(store, minio.bucket, demoPrefix, demoShaped);
+    const demoPort = await freePort();
+    const demoServer = start(
+      'pinned',
+      process.execPath,
+      ['--import', 'tsx', 'runtime-images/server/main.ts'],
+      latheServerEnv(`s3://${minio.bucket}/${demoPrefix}`, demoShaped.digest, demoPort),
+    );
+    children.push(demoServer.child);
+    await waitFor(
+      `http://127.0.0.1:${demoPort}/v2/health/ready`,
+      demoServer.child,
+      demoServer.output,
+      "Lathe's server (the demo's model shape)",
+    );
+    const demoRow = fixtureRows('classification', 1, 9).map(({ species: _label, ...r }) => r);
+    const demoExplain = await explainLatency(demoPort, JSON.stringify({ instances: demoRow }));
+    await stop(demoServer.child);
+    console.log(
+      `\n:explain on the demo's model shape (4 raw columns, 3 classes, MLP 32-16; pinned, 1 raw row, ${demoExplain.method} × ${demoExplain.backgroundRows} background rows), concurrency 1: p50 ${demoExplain.p50.toFixed(1)} ms, p99 ${demoExplain.p99.toFixed(1)} ms (${demoExplain.requests} requests)`,
+    );
     if (!full) return;
 
     const bareRows = [];

@@ -23,6 +23,7 @@ import {
 } from '../e2e/cluster/testenv.js';
 import { requestedNodeKind } from '../e2e/kubelet/config.js';
 import { installLathe, latheHelmInstallArgs, pushImagesTo } from '../e2e/kubelet/install.js';
+import type { RowExplanation } from '../runtime-images/server/explain.js';
 
 const namespace = 'lathe-demo';
 const examples = [
@@ -376,14 +377,7 @@ async function main(): Promise<void> {
     );
   const explained = (await explainedResponse.json()) as {
     predictions: { label: string }[];
-    explanations: {
-      method: string;
-      outputs: string[];
-      baseValue: number[];
-      prediction: number[];
-      values: Record<string, number[]>;
-      residual: number[];
-    }[];
+    explanations: RowExplanation[];
   };
   const [why] = explained.explanations;
   const label = explained.predictions[0]!.label;

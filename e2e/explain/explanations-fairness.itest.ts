@@ -26,6 +26,7 @@ import {
 import { RUN_NOW_ANNOTATION } from '../../operator/src/controllers/retrainpolicy/desired.js';
 import type { Manager } from '../../operator/src/runtime/manager.js';
 import { builtin, type KubeObject } from '../../operator/src/runtime/resource.js';
+import type { RowExplanation } from '../../runtime-images/server/explain.js';
 import {
   clusterInfo,
   createTestNamespace,
@@ -316,15 +317,7 @@ describe('explanations, fairness and model cards', () => {
     expect(v1.status).toBe(200);
     const single = await post(`${base}/v1/models/loans:predict`, { instances: [row] });
     expect(v1.body.predictions).toEqual(single.body.predictions);
-    type Explanation = {
-      method: string;
-      outputs: string[];
-      baseValue: number[];
-      prediction: number[];
-      values: Record<string, number[]>;
-      residual: number[];
-    };
-    const [explanation] = v1.body.explanations as Explanation[];
+    const [explanation] = v1.body.explanations as RowExplanation[];
     expect(explanation?.method).toBe('exact');
     expect(Object.keys(explanation!.values)).toEqual(['income', 'debt']);
     expect(explanation?.outputs).toEqual(['no', 'yes']);
@@ -348,7 +341,7 @@ describe('explanations, fairness and model cards', () => {
     });
     expect(v2.status).toBe(200);
     expect(v2.body.outputs).toBeDefined();
-    const [v2Explanation] = v2.body.explanations as Explanation[];
+    const [v2Explanation] = v2.body.explanations as RowExplanation[];
     for (const [k, value] of explanation!.values.income!.entries())
       expect(v2Explanation!.values.income![k]).toBeCloseTo(value, 6);
 

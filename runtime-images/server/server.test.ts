@@ -5,6 +5,7 @@
  * draining, bounded by its deadline. (`server.itest.ts` and `feedback.itest.ts` run the real
  * program against MinIO.)
  */
+
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -15,6 +16,7 @@ import { manifestFor } from '../../contract/manifest.js';
 import { ObjectNotFoundError } from '../../contract/object-store.js';
 import { MANIFEST_FILE } from '../../contract/object-store-layout.js';
 import { prepareRecord } from '../../contract/prepared-data.js';
+import type { RowExplanation } from './explain.js';
 import { FeedbackTokenFile } from './feedback-token.js';
 import {
   expectedOutputs,
@@ -931,20 +933,13 @@ describe('InferenceServer explain', () => {
     return Object.fromEntries(columns.map((c, i) => [c, phi[i]!]));
   }
 
-  interface Explanation {
-    method: string;
-    backgroundRows: number;
-    outputs: string[];
-    baseValue: number[];
-    prediction: number[];
-    values: Record<string, number[]>;
-    residual: number[];
-  }
-
   it('answers V1 :explain with the predictions :predict gives and exact Shapley values per column', async () => {
     const response = await post(`${base}/v1/models/iris:explain`, { instances: rows });
     expect(response.status).toBe(200);
-    const body = (await response.json()) as { predictions: unknown[]; explanations: Explanation[] };
+    const body = (await response.json()) as {
+      predictions: unknown[];
+      explanations: RowExplanation[];
+    };
     const predicted = (await (
       await post(`${base}/v1/models/iris:predict`, { instances: rows })
     ).json()) as { predictions: unknown[] };
@@ -990,7 +985,7 @@ describe('InferenceServer explain', () => {
     const body = (await response.json()) as {
       id: string;
       outputs: unknown[];
-      explanations: Explanation[];
+      explanations: RowExplanation[];
     };
     const inferred = (await (await post(`${base}/v2/models/iris/infer`, { inputs })).json()) as {
       outputs: unknown[];
@@ -999,7 +994,7 @@ describe('InferenceServer explain', () => {
     expect(body.id).toBe(id ?? response.headers.get('x-request-id'));
     const v1 = (await (
       await post(`${base}/v1/models/iris:explain`, { instances: rows })
-    ).json()) as { explanations: Explanation[] };
+    ).json()) as { explanations: RowExplanation[] };
     expect(body.explanations).toEqual(v1.explanations);
   });
 
