@@ -231,6 +231,29 @@ describe('a prepared version', () => {
     }
   });
 
+  it('keeps a sensitive free-text column for evaluation, never as a feature', async () => {
+    const lines = ['x,note,y'];
+    for (let i = 0; i < 20; i++)
+      lines.push(`${i},${i % 2 ? 'odd' : 'even'},${i % 4 ? 'no' : 'yes'}`);
+    const v = await prepare(
+      {
+        schema: {
+          label: 'y',
+          columns: [
+            { name: 'x', type: 'number' },
+            { name: 'note', type: 'string' },
+            { name: 'y', type: 'categorical' },
+          ],
+        },
+        fairness: { sensitiveColumns: ['note'] },
+        split: { testFraction: 0.5, stratify: false },
+      },
+      `${lines.join('\n')}\n`,
+    );
+    expect(v.schema.inputs.map((i) => i.name)).toEqual(['x']);
+    for (const line of v.testRaw) expect(line.note).toBe((line.x as number) % 2 ? 'odd' : 'even');
+  });
+
   it('names a sensitive column the data lacks', async () => {
     const error = await failure(
       { schema: { label: 'y' }, fairness: { sensitiveColumns: ['gender'] } },
