@@ -157,28 +157,29 @@ describe('desiredRun', () => {
   });
 });
 
+/** The evaluation Job of `champion` on version v2 of the iris dataset. */
+const evaluationJob = (
+  champion: ModelVersionObject,
+  more: Partial<Parameters<typeof desiredEvaluationJob>[1]> = {},
+) =>
+  desiredEvaluationJob(policy(), {
+    name: 'iris-nightly-eval-1',
+    champion,
+    datasetUri: 's3://b/datasets/ml/iris/v2/',
+    task: 'classification',
+    image: 'trainer',
+    store: { endpoint: 'http://minio', bucket: 'b', region: 'r', accessKey: 'a', secretKey: 's' },
+    owner,
+    ...more,
+  });
+
 describe('desiredEvaluationJob', () => {
   it('scores the champion on the dataset version, naming the challenger', () => {
     const champion = {
       metadata: { name: 'iris-v1' },
       spec: { artifact: { uri: 's3://b/models/iris/1/', digest: 'sha256:abc' } },
     } as unknown as ModelVersionObject;
-    const job = desiredEvaluationJob(policy(), {
-      name: 'iris-nightly-eval-1',
-      champion,
-      challenger: 'iris-v2',
-      datasetUri: 's3://b/datasets/ml/iris/v2/',
-      task: 'classification',
-      image: 'trainer',
-      store: {
-        endpoint: 'http://minio',
-        bucket: 'b',
-        region: 'us-east-1',
-        accessKey: 'a',
-        secretKey: 's',
-      },
-      owner,
-    });
+    const job = evaluationJob(champion, { challenger: 'iris-v2' });
     expect(job.metadata?.annotations).toEqual({ 'lathe.dev/challenger': 'iris-v2' });
     const env = Object.fromEntries(
       (job.spec?.template.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value]),
@@ -195,16 +196,7 @@ describe('desiredEvaluationJob', () => {
       intersections: true,
       rules: [{ metric: 'demographicParityRatio' as const, noWorseThanChampionBy: 0.05 }],
     };
-    const withFairness = desiredEvaluationJob(policy(), {
-      name: 'iris-nightly-eval-1',
-      champion,
-      datasetUri: 's3://b/datasets/ml/iris/v2/',
-      task: 'classification',
-      image: 'trainer',
-      store: { endpoint: 'http://minio', bucket: 'b', region: 'r', accessKey: 'a', secretKey: 's' },
-      owner,
-      fairness,
-    });
+    const withFairness = evaluationJob(champion, { fairness });
     const variable = withFairness.spec?.template.spec?.containers[0]?.env?.find(
       (e) => e.name === 'LATHE_FAIRNESS',
     );
@@ -236,15 +228,7 @@ describe('RetrainPolicy children: user text reaches the programs literally', () 
       metadata: { name: 'iris-v1' },
       spec: { artifact: { uri, digest: 'sha256:abc' } },
     } as unknown as ModelVersionObject;
-    const job = desiredEvaluationJob(policy(), {
-      name: 'iris-nightly-eval-1',
-      champion,
-      datasetUri: 's3://b/datasets/ml/iris/v2/',
-      task: 'classification',
-      image: 'trainer',
-      store: { endpoint: 'http://minio', bucket: 'b', region: 'r', accessKey: 'a', secretKey: 's' },
-      owner,
-    });
+    const job = evaluationJob(champion);
     const view = programView(job.spec!.template.spec!.containers[0]!, () => 'the-operator-secret');
     expect(view.env.LATHE_EVALUATE_MODEL_URI).toBe(uri);
   });
