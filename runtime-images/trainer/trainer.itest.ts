@@ -107,7 +107,15 @@ async function trainAndCheck(
   const files = (await store.list(bucket, prefix)).map((k) => k.slice(prefix.length)).sort();
   expect(files).toEqual(
     program === 'tensorflow'
-      ? ['manifest.json', 'metrics.json', 'model.json', 'schema.json', 'weights.bin']
+      ? [
+          'background.json',
+          'manifest.json',
+          'metrics.json',
+          'model-card.json',
+          'model.json',
+          'schema.json',
+          'weights.bin',
+        ]
       : ['manifest.json', 'metrics.json', 'model.joblib', 'schema.json'],
   );
   const schema = await store.read(bucket, `${prefix}schema.json`);
