@@ -178,6 +178,12 @@ export const DatasetFile = {
    * `piiHashFor` in `runtime-images/trainer/raw-test-split.ts`).
    */
   testRaw: 'test.raw.jsonl',
+  /**
+   * The train split's rows before preparation, as `testRaw` holds the test split's (the same
+   * line format), in `train`'s row order: with `testRaw`, the whole version as it was read, which
+   * a BatchPrediction scores with any model's own preparation.
+   */
+  trainRaw: 'train.raw.jsonl',
 } as const;
 
 /**
