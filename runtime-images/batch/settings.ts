@@ -12,10 +12,8 @@ import {
   BatchOutputOptionsSchema,
 } from '../../contract/batch.js';
 import { parseS3Uri } from '../../contract/object-store-layout.js';
-import { DEFAULT_TERMINATION_MESSAGE_PATH } from '../../contract/results.js';
 import {
   type BackendChoice,
-  BackendChoiceSchema,
   BatchEnv,
   type ObjectStoreConfig,
   objectStoreFromEnv,
@@ -24,7 +22,7 @@ import {
   RuntimeEnvError,
   TrainEnv,
 } from '../../contract/runtime-env.js';
-import { prefixUri } from '../trainer/env.js';
+import { executionEnv, jsonOf, prefixUri } from '../trainer/env.js';
 
 export interface BatchSettings {
   /** The artifact that scores: `s3://<bucket>/models/<ns>/<model>/<version>/`. */
@@ -48,28 +46,6 @@ export interface BatchSettings {
 
 /** Output column names a passthrough column may not take: the outputs' own. */
 const RESERVED_COLUMNS = new Set(['label', 'probabilities', 'prediction', 'error']);
-
-/** Parses a JSON variable with `schema`, naming the field on error. */
-function jsonOf<S extends z.ZodType>(schema: S) {
-  return z.string().transform((text, ctx): z.output<S> => {
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: `not JSON (${(error as Error).message})` });
-      return z.NEVER;
-    }
-    const parsed = schema.safeParse(json);
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues) {
-        const at = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-        ctx.addIssue({ code: 'custom', message: `${at}${issue.message}` });
-      }
-      return z.NEVER;
-    }
-    return parsed.data;
-  });
-}
 
 const s3ObjectUri = z.string().refine(
   (uri) => {
@@ -118,9 +94,7 @@ const BatchEnvSchema = z.object({
   [BatchEnv.shards]: z.coerce.number().int().min(1),
   [BatchEnv.shardIndex]: z.coerce.number().int().min(0),
   [BatchEnv.maxFailedRecordsPercent]: z.coerce.number().min(0).max(100).default(0),
-  [TrainEnv.backend]: BackendChoiceSchema.default('auto'),
-  [TrainEnv.gpus]: z.coerce.number().int().min(0).default(0),
-  [RESULT_PATH_ENV]: z.string().min(1).default(DEFAULT_TERMINATION_MESSAGE_PATH),
+  ...executionEnv,
 });
 
 /** Reads the `batch` mode's settings; throws `RuntimeEnvError` naming every bad variable. */
