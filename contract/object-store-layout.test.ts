@@ -99,6 +99,7 @@ describe('isReadableByNamespace', () => {
       'models/team-a/',
       'runs/team-a/',
       'feedback/team-a/',
+      'batch/team-a/',
     ]);
     expect(SHARED_PREFIX).toBe('shared/');
   });

@@ -62,7 +62,7 @@ export const SHARED_PREFIX = 'shared/';
  * models, runs and feedback.
  */
 export function namespacePrefixes(namespace: string): string[] {
-  return ['sources', 'datasets', 'models', 'runs', 'feedback'].map(
+  return ['sources', 'datasets', 'models', 'runs', 'feedback', 'batch'].map(
     (root) => `${root}/${namespace}/`,
   );
 }
@@ -77,6 +77,15 @@ export function isReadableByNamespace(key: string, namespace: string): boolean {
   if (segments.slice(0, -1).some((s) => s === '' || s === '.' || s === '..')) return false;
   if (segments.at(-1) === '.' || segments.at(-1) === '..') return false;
   return [...namespacePrefixes(namespace), SHARED_PREFIX].some((prefix) => key.startsWith(prefix));
+}
+
+/**
+ * Where one run of a BatchPrediction writes its parts, markers and manifest:
+ * `batch/<namespace>/<name>/<run>/`, `run` naming the object's incarnation (its UID), so a
+ * BatchPrediction deleted and created again under the same name never finds the old markers.
+ */
+export function batchRunPrefix(namespace: string, name: string, run: string): string {
+  return `batch/${namespace}/${name}/${run}/`;
 }
 
 export function trainingRunPrefix(namespace: string, trainingJob: string): string {
@@ -169,6 +178,12 @@ export const DatasetFile = {
    * `piiHashFor` in `runtime-images/trainer/raw-test-split.ts`).
    */
   testRaw: 'test.raw.jsonl',
+  /**
+   * The train split's rows before preparation, as `testRaw` holds the test split's (the same
+   * line format), in `train`'s row order: with `testRaw`, the whole version as it was read, which
+   * a BatchPrediction scores with any model's own preparation.
+   */
+  trainRaw: 'train.raw.jsonl',
 } as const;
 
 /**

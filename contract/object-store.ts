@@ -251,6 +251,35 @@ export class ObjectStore {
     })();
   }
 
+  /**
+   * Opens bytes `[offset, offset + length)` of an object for streaming (to its end when `length`
+   * is undefined): how a BatchPrediction shard reads its byte range of an input object. Errors
+   * are classified as `openRead`'s; breaking out of the iteration closes the connection.
+   */
+  async openReadRange(
+    bucket: string,
+    key: string,
+    offset: number,
+    length?: number,
+  ): Promise<AsyncIterable<Buffer>> {
+    const what = `s3://${bucket}/${key}`;
+    let stream: Readable;
+    try {
+      stream = await this.client.getPartialObject(bucket, key, offset, length);
+    } catch (error) {
+      throw classify(error, what);
+    }
+    return (async function* () {
+      try {
+        for await (const chunk of stream) yield chunk as Buffer;
+      } catch (error) {
+        throw classify(error, what);
+      } finally {
+        stream.destroy();
+      }
+    })();
+  }
+
   /** Whether an object exists. */
   async exists(bucket: string, key: string): Promise<boolean> {
     try {

@@ -65,6 +65,11 @@ export const FailureReasonSchema = z.enum([
    * program can run.
    */
   'ArtifactInvalid',
+  /**
+   * A BatchPrediction shard found more records it could not score than
+   * `spec.maxFailedRecordsPercent` allows; the message gives the count.
+   */
+  'TooManyFailedRecords',
   /** Anything else: the message says what. */
   'InternalError',
 ]);
@@ -174,12 +179,29 @@ export const EvaluateResultSchema = z.discriminatedUnion('outcome', [
 ]);
 export type EvaluateResult = z.infer<typeof EvaluateResultSchema>;
 
+/** A BatchPrediction shard's result (the trainer image's `batch` mode, `contract/batch.ts`). */
+export const BatchResultSchema = z.discriminatedUnion('outcome', [
+  z.object({
+    kind: z.literal('batch'),
+    outcome: z.literal('succeeded'),
+    shard: z.number().int().min(0),
+    /** Rows written, error rows included. */
+    rows: z.number().int().min(0),
+    failedRecords: z.number().int().min(0),
+    /** True when the shard's marker was already there: nothing was done again. */
+    skipped: z.boolean(),
+  }),
+  FailureSchema.extend({ kind: z.literal('batch') }),
+]);
+export type BatchResult = z.infer<typeof BatchResultSchema>;
+
 /** The schema of each kind of result, by `kind`. */
 const resultSchemas = {
   ingest: IngestResultSchema,
   train: TrainResultSchema,
   serve: ServeResultSchema,
   evaluate: EvaluateResultSchema,
+  batch: BatchResultSchema,
 } as const;
 type ResultKind = keyof typeof resultSchemas;
 type ResultOf<K extends ResultKind> = z.infer<(typeof resultSchemas)[K]>;

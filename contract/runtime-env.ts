@@ -174,6 +174,26 @@ export const EvaluateEnv = {
   datasetUri: 'LATHE_DATASET_URI',
 } as const;
 
+/** Variables of the trainer image's `batch` mode: one shard of a BatchPrediction (`contract/batch.ts`). */
+export const BatchEnv = {
+  /** `s3://…/models/<ns>/<model>/<version>/`: the artifact that scores. */
+  modelUri: 'LATHE_BATCH_MODEL_URI',
+  /** Its verified digest; the shard refuses anything else. */
+  modelDigest: 'LATHE_BATCH_MODEL_DIGEST',
+  /** `BatchInput`, JSON: the objects scored and how CSV is read. */
+  input: 'LATHE_BATCH_INPUT',
+  /** `BatchOutputOptions`, JSON: format, outputs, passthrough columns. */
+  output: 'LATHE_BATCH_OUTPUT',
+  /** `s3://…/batch/<ns>/<name>/<run>/`: where parts and markers go. */
+  outputUri: 'LATHE_BATCH_OUTPUT_URI',
+  /** How many shards the run has (the Job's completions). */
+  shards: 'LATHE_BATCH_SHARDS',
+  /** The largest share of failed records (0–100) before the shard fails. */
+  maxFailedRecordsPercent: 'LATHE_BATCH_MAX_FAILED_RECORDS_PERCENT',
+  /** Set by Kubernetes in every pod of an Indexed Job: this pod's shard. */
+  shardIndex: 'JOB_COMPLETION_INDEX',
+} as const;
+
 /** Variables of the retrain trigger (`runtime-images/retrain`), run by a RetrainPolicy's CronJob. */
 export const RetrainEnv = {
   namespace: 'LATHE_RETRAIN_NAMESPACE',

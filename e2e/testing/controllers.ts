@@ -90,7 +90,14 @@ export const testClient = () => new HttpKubeClient(kubeConfig());
  * local cluster's MinIO and this version's runtime images; `names` picks some of them.
  */
 export function testControllers(
-  ...names: ('dataset' | 'trainingjob' | 'modelversion' | 'inferenceservice' | 'retrainpolicy')[]
+  ...names: (
+    | 'dataset'
+    | 'trainingjob'
+    | 'modelversion'
+    | 'inferenceservice'
+    | 'retrainpolicy'
+    | 'batchprediction'
+  )[]
 ): ControllerDefinition<KubeObject>[] {
   const all = controllers({
     objectStore: testStore().storeConfig,

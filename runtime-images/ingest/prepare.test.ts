@@ -193,6 +193,16 @@ describe('a prepared version', () => {
       );
       expect(prepared).toBe(v.test[i + 1]!.join(','));
     }
+    // The train split's raw rows too, one per prepared train row.
+    const trainRaw = (await readFile(path.join(workDir, 'train.raw.jsonl'), 'utf8'))
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(trainRaw).toHaveLength(v.train.length - 1);
+    for (const [i, line] of trainRaw.entries())
+      expect(
+        preparedLine(prepareTestRawRecord(v.schema, line), encodeLabel(v.schema, line.y)),
+      ).toBe(v.train[i + 1]!.join(','));
     expect(v.testRaw.some((l) => l.n === null)).toBe(true);
     expect(v.testRaw.some((l) => l.colour === null)).toBe(true);
     // The raw split is part of the content hash.

@@ -2,7 +2,8 @@
  * The writing pass: every kept row through the contract's `prepareRecord` and `encodeLabel`
  * (the very functions the inference server applies to a request, so a row is prepared the same
  * way for training and for serving), into the prepared CSVs of its split, hashed as written;
- * a test row also goes, unprepared, to `test.raw.jsonl` (`raw-split.ts`), in the same order.
+ * every row also goes, unprepared, to `test.raw.jsonl` or `train.raw.jsonl` (`raw-split.ts`), in
+ * the same order as its split (a BatchPrediction scores the raw rows with any model).
  * It also measures the train split's distributions, which drift detection compares served
  * requests against.
  */
@@ -70,6 +71,7 @@ export async function writePrepared(
   const train = new TextFileWriter(path.join(workDir, DatasetFile.train), { hash: true });
   const test = new TextFileWriter(path.join(workDir, DatasetFile.test), { hash: true });
   const testRaw = new TextFileWriter(path.join(workDir, DatasetFile.testRaw), { hash: true });
+  const trainRaw = new TextFileWriter(path.join(workDir, DatasetFile.trainRaw), { hash: true });
   train.write(header);
   test.write(header);
   const rawLineOf = rawLineWriter(
@@ -141,6 +143,7 @@ export async function writePrepared(
         continue;
       }
       train.write(`${line}\n`);
+      trainRaw.write(`${rawLineOf(row)}\n`);
       trainRows++;
       for (const { input, at, width, scaledEdges, counts } of inputs) {
         if (scaledEdges !== undefined) {
@@ -156,12 +159,13 @@ export async function writePrepared(
         }
       }
     }
-    await Promise.all([train.drain(), test.drain(), testRaw.drain()]);
+    await Promise.all([train.drain(), test.drain(), testRaw.drain(), trainRaw.drain()]);
   }
-  const [trainSha, testSha, testRawSha] = await Promise.all([
+  const [trainSha, testSha, testRawSha, trainRawSha] = await Promise.all([
     train.close(),
     test.close(),
     testRaw.close(),
+    trainRaw.close(),
   ]);
 
   const distributions: ColumnDistribution[] = inputs.map(({ input, edges, counts }) => {
@@ -182,6 +186,10 @@ export async function writePrepared(
       { ...writtenFile(test, DatasetFile.test, testSha!), contentType: 'text/csv' },
       {
         ...writtenFile(testRaw, DatasetFile.testRaw, testRawSha!),
+        contentType: 'application/jsonl',
+      },
+      {
+        ...writtenFile(trainRaw, DatasetFile.trainRaw, trainRawSha!),
         contentType: 'application/jsonl',
       },
     ],

@@ -71,7 +71,7 @@ export const prefixUri = z
   );
 
 /** Parses a JSON variable with `schema`, naming the variable and the field on error. */
-function jsonOf<S extends z.ZodType>(schema: S) {
+export function jsonOf<S extends z.ZodType>(schema: S) {
   return z.string().transform((text, ctx): z.output<S> => {
     let json: unknown;
     try {
@@ -92,8 +92,8 @@ function jsonOf<S extends z.ZodType>(schema: S) {
   });
 }
 
-/** What both modes read about where they run: the backend, the GPUs, the result file. */
-const executionEnv = {
+/** What every mode reads about where it runs: the backend, the GPUs, the result file. */
+export const executionEnv = {
   [TrainEnv.backend]: BackendChoiceSchema.default('auto'),
   [TrainEnv.gpus]: z.coerce.number().int().min(0).default(0),
   [RESULT_PATH_ENV]: z.string().min(1).default(DEFAULT_TERMINATION_MESSAGE_PATH),

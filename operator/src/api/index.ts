@@ -1,10 +1,11 @@
 /**
- * The Lathe API, `lathe.dev/v1alpha1`: the five kinds, their zod schemas (the runtime parser),
+ * The Lathe API, `lathe.dev/v1alpha1`: the six kinds, their zod schemas (the runtime parser),
  * their TypeScript types and their descriptors (names, printer columns, subresources).
  *
  * Parse objects from the cluster with the kind's schema (`DatasetSchema.parse(obj)`); it
  * applies the same defaults as the CRD and enforces the same rules as its CEL validations.
  */
+import { batchPredictionKind } from './batchprediction.js';
 import { datasetKind } from './dataset.js';
 import { inferenceServiceKind } from './inferenceservice.js';
 import type { KindDescriptor } from './kind.js';
@@ -12,6 +13,7 @@ import { modelVersionKind } from './modelversion.js';
 import { retrainPolicyKind } from './retrainpolicy.js';
 import { trainingJobKind } from './trainingjob.js';
 
+export * from './batchprediction.js';
 export { transitionViolations } from './cel.js';
 export * from './conditions.js';
 export * from './dataset.js';
@@ -24,13 +26,17 @@ export * from './stage.js';
 export * from './trainingjob.js';
 export { describeZodError } from './validation-errors.js';
 
-/** Every kind, in the order of the lifecycle: data, training, model, serving, retraining. */
+/**
+ * Every kind, in the order of the lifecycle: data, training, model, serving, retraining, batch
+ * scoring.
+ */
 export const allKinds: readonly KindDescriptor[] = [
   datasetKind,
   trainingJobKind,
   modelVersionKind,
   inferenceServiceKind,
   retrainPolicyKind,
+  batchPredictionKind,
 ];
 
 /** The descriptor of a kind by its `kind` name, e.g. `kindByName('Dataset')`. */

@@ -28,7 +28,7 @@ export const MAX_REPLICAS = 1000;
 /** The longest InferenceService name: it names a Service and Deployments `<name>-v<N>`. */
 export const MAX_INFERENCE_SERVICE_NAME_LENGTH = 45;
 
-const ModelSelectorSchema = withCel(
+export const ModelSelectorSchema = withCel(
   z
     .object({
       name: modelName('Name of the model to serve.'),

@@ -7,6 +7,7 @@ import { ObjectStore } from '../../../contract/object-store.js';
 import type { OperatorConfig } from '../config.js';
 import type { ControllerDefinition } from '../runtime/controller.js';
 import type { KubeObject } from '../runtime/resource.js';
+import { batchPredictionController } from './batchprediction/reconcile.js';
 import { datasetController } from './dataset/reconcile.js';
 import { inferenceServiceController } from './inferenceservice/reconcile.js';
 import { modelVersionController } from './modelversion/reconcile.js';
@@ -62,6 +63,12 @@ export function controllers(
       retrainImage: config.images.retrain,
       piiMasterKey: config.piiMasterKey,
       trainerImage: config.images.trainer,
+    }),
+    batchPredictionController({
+      store,
+      access,
+      image: config.images.trainer,
+      piiMasterKey: config.piiMasterKey,
     }),
   ];
 }

@@ -19,6 +19,7 @@ export const exampleFiles = {
   ModelVersion: 'registry/modelversion-iris.yaml',
   InferenceService: 'inferenceservice-iris.yaml',
   RetrainPolicy: 'retrainpolicy-iris.yaml',
+  BatchPrediction: 'batchprediction-iris.yaml',
 } as const;
 export type ExampleKind = keyof typeof exampleFiles;
 

@@ -133,4 +133,24 @@ export const minimalManifests: Record<ExampleKind, DefaultsCase> = {
       suspend: false,
     },
   },
+  BatchPrediction: {
+    manifest: manifest('BatchPrediction', 'minimal', {
+      model: { name: 'm' },
+      input: { s3: { key: 'sources/default/rows.csv' } },
+    }),
+    defaultedSpec: {
+      model: { name: 'm' },
+      input: {
+        s3: {
+          key: 'sources/default/rows.csv',
+          format: 'csv',
+          csv: { delimiter: ',', header: true },
+        },
+      },
+      output: { format: 'jsonl', include: ['label', 'probabilities'] },
+      parallelism: 2,
+      retriesPerShard: 2,
+      maxFailedRecordsPercent: 0,
+    },
+  },
 };

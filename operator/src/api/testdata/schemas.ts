@@ -1,5 +1,6 @@
 /** The zod schema of each example kind, for table-driven tests. */
 import type { ZodType } from 'zod';
+import { BatchPredictionSchema } from '../batchprediction.js';
 import { DatasetSchema } from '../dataset.js';
 import { InferenceServiceSchema } from '../inferenceservice.js';
 import { ModelVersionSchema } from '../modelversion.js';
@@ -13,4 +14,5 @@ export const schemaOfKind: Record<ExampleKind, ZodType> = {
   ModelVersion: ModelVersionSchema,
   InferenceService: InferenceServiceSchema,
   RetrainPolicy: RetrainPolicySchema,
+  BatchPrediction: BatchPredictionSchema,
 };

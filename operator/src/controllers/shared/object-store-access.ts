@@ -49,6 +49,7 @@ export const CredentialRole = {
   training: 'train',
   serving: 'serve',
   evaluation: 'evaluate',
+  batch: 'batch',
 } as const;
 export type CredentialRole = (typeof CredentialRole)[keyof typeof CredentialRole];
 

@@ -38,6 +38,13 @@ export const grants = {
   serving(namespace: string, inferenceService: string, artifactPrefixes: string[]): Grant {
     return { read: artifactPrefixes, write: [feedbackPrefix(namespace, inferenceService)] };
   },
+  /** A BatchPrediction's shards: read the model and the input, write the run's output. */
+  batch(artifactPrefix: string | undefined, inputPrefixes: string[], runPrefix: string): Grant {
+    return {
+      read: [...(artifactPrefix ? [artifactPrefix] : []), ...inputPrefixes],
+      write: [runPrefix],
+    };
+  },
   /** A champion evaluation: reads the challenger's dataset version and the champion's artifact. */
   evaluation(datasetVersionPrefix: string, artifactPrefix: string | undefined): Grant {
     return { read: [datasetVersionPrefix, ...(artifactPrefix ? [artifactPrefix] : [])], write: [] };

@@ -1,0 +1,165 @@
+import { describe, expect, it } from 'vitest';
+import { type BatchPrediction, BatchPredictionSchema } from '../../api/batchprediction.js';
+import { type BatchRun, batchJobName, desiredBatchJob, shardCount } from './desired.js';
+import {
+  batchPhase,
+  batchReadiness,
+  batchStatusFields,
+  completeCondition,
+  indexCount,
+} from './status.js';
+
+const store = {
+  endpoint: 'http://minio',
+  bucket: 'lathe',
+  region: 'r',
+  accessKey: 'a',
+  secretKey: 's',
+};
+const owner = {
+  apiVersion: 'lathe.dev/v1alpha1',
+  kind: 'BatchPrediction',
+  name: 'score',
+  uid: 'u1',
+  controller: true,
+  blockOwnerDeletion: true,
+};
+
+function batch(spec: Record<string, unknown> = {}): BatchPrediction {
+  return BatchPredictionSchema.parse({
+    apiVersion: 'lathe.dev/v1alpha1',
+    kind: 'BatchPrediction',
+    metadata: { name: 'score', namespace: 'ml', uid: 'u1' },
+    spec: { model: { name: 'iris' }, input: { datasetRef: { name: 'iris' } }, ...spec },
+  });
+}
+
+const run: BatchRun = {
+  modelVersion: 'iris-v3',
+  modelUri: 's3://lathe/models/ml/iris/3/',
+  modelDigest: `sha256:${'b'.repeat(64)}`,
+  dataset: { name: 'iris', version: 'abc' },
+  input: {
+    objects: [
+      { uri: 's3://lathe/datasets/ml/iris/abc/train.raw.jsonl', sizeBytes: 800, format: 'jsonl' },
+      { uri: 's3://lathe/datasets/ml/iris/abc/test.raw.jsonl', sizeBytes: 200, format: 'jsonl' },
+    ],
+    csv: { delimiter: ',', header: true },
+  },
+  outputUri: 's3://lathe/batch/ml/score/u1/',
+  shards: 4,
+};
+
+describe('desiredBatchJob', () => {
+  it('is an Indexed Job of one completion per shard, retried per shard, pinning the run', () => {
+    const bp = batch({ parallelism: 3, shards: 4, retriesPerShard: 1, passthroughColumns: ['id'] });
+    const job = desiredBatchJob(bp, run, { image: 'trainer:1', store, owner });
+    expect(job.metadata?.name).toBe(batchJobName(bp));
+    expect(job.spec).toMatchObject({
+      completionMode: 'Indexed',
+      completions: 4,
+      parallelism: 3,
+      backoffLimitPerIndex: 1,
+    });
+    // Bad data is not retried (1), an operator bug stops the run (2), the rest is retried.
+    expect(job.spec?.podFailurePolicy?.rules.map((r) => [r.action, r.onExitCodes?.values])).toEqual(
+      [
+        ['FailJob', [2]],
+        ['FailIndex', [1]],
+      ],
+    );
+    const container = job.spec?.template.spec?.containers[0];
+    expect(container?.args).toEqual(['batch']);
+    const env = Object.fromEntries((container?.env ?? []).map((e) => [e.name, e.value]));
+    expect(JSON.parse(String(env.LATHE_BATCH_INPUT))).toEqual(run.input);
+    expect(JSON.parse(String(env.LATHE_BATCH_OUTPUT))).toEqual({
+      format: 'jsonl',
+      include: ['label', 'probabilities'],
+      passthroughColumns: ['id'],
+    });
+    expect(env).toMatchObject({
+      LATHE_BATCH_MODEL_DIGEST: run.modelDigest,
+      LATHE_BATCH_SHARDS: '4',
+      LATHE_BATCH_MAX_FAILED_RECORDS_PERCENT: '0',
+    });
+    expect(job.metadata?.annotations).toMatchObject({
+      'lathe.dev/batch-model-version': 'iris-v3',
+      'lathe.dev/batch-dataset-version': 'abc',
+      'lathe.dev/batch-input-bytes': '1000',
+    });
+    expect(JSON.stringify(job)).not.toContain('"s"');
+  });
+
+  it('runs no more pods at once than there are shards; shards default to parallelism', () => {
+    expect(shardCount(batch({ parallelism: 5 }))).toBe(5);
+    const job = desiredBatchJob(
+      batch({ parallelism: 8 }),
+      { ...run, shards: 2 },
+      { image: 'i', store, owner },
+    );
+    expect(job.spec?.parallelism).toBe(2);
+  });
+});
+
+describe('BatchPrediction status', () => {
+  const job = desiredBatchJob(batch(), run, { image: 'i', store, owner });
+  const marker = (shard: number, rows: number, failedRecords = 0) => ({
+    formatVersion: 1 as const,
+    shard,
+    part: `part-0000${shard}.jsonl`,
+    rows,
+    failedRecords,
+    sizeBytes: 10,
+    sha256: 'a'.repeat(64),
+    modelDigest: run.modelDigest,
+  });
+
+  it('counts shard indexes as Kubernetes lists them', () => {
+    expect(indexCount(undefined)).toBe(0);
+    expect(indexCount('3')).toBe(1);
+    expect(indexCount('0-2,5,7-8')).toBe(6);
+  });
+
+  it('is Pending with the reason it waits, then Running with the progress of its markers', () => {
+    const notStarted = { state: 'progressing' as const, reason: 'WaitingForModel', message: 'm' };
+    expect(batchPhase({ notStarted })).toBe('Pending');
+    expect(batchReadiness({ notStarted })).toEqual(notStarted);
+    const running = {
+      job: { ...job, status: { active: 2, succeeded: 1 } },
+      markers: [marker(0, 40, 1)],
+    };
+    expect(batchStatusFields(running)).toMatchObject({
+      phase: 'Running',
+      shards: { total: 4, succeeded: 1, failed: 0, active: 2 },
+      rows: { written: 40, failed: 1 },
+      model: { modelVersion: 'iris-v3' },
+      input: { dataset: 'iris', datasetVersion: 'abc', objects: 2, sizeBytes: 1000 },
+      output: { uri: run.outputUri },
+    });
+    expect(completeCondition(running).status).toBe('Unknown');
+  });
+
+  it('succeeds only once the manifest is written, and fails with the shard’s reason', () => {
+    const complete = {
+      ...job,
+      status: { succeeded: 4, conditions: [{ type: 'Complete', status: 'True' }] },
+    } as typeof job;
+    const markers = [0, 1, 2, 3].map((i) => marker(i, 10));
+    expect(batchPhase({ job: complete, markers })).toBe('Running');
+    const done = { job: complete, markers, manifestUri: `${run.outputUri}manifest.json` };
+    expect(batchReadiness(done)).toMatchObject({ state: 'ready', reason: 'Succeeded' });
+    expect(completeCondition(done)).toMatchObject({ status: 'True' });
+    const failedJob = {
+      ...job,
+      status: { failedIndexes: '2', conditions: [{ type: 'Failed', status: 'True' }] },
+    } as typeof job;
+    const failure = { reason: 'TooManyFailedRecords', message: 'Shard 2: 7 of 10 records failed' };
+    const failed = { job: failedJob, markers: [], failure };
+    expect(batchStatusFields(failed)).toMatchObject({ phase: 'Failed', shards: { failed: 1 } });
+    expect(batchReadiness(failed)).toEqual({ state: 'stalled', ...failure });
+    expect(completeCondition(failed)).toMatchObject({
+      status: 'False',
+      reason: 'TooManyFailedRecords',
+    });
+  });
+});

@@ -1,0 +1,372 @@
+import { readFileSync } from 'node:fs';
+import { pino } from 'pino';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  type BatchInput,
+  type BatchShardMarker,
+  batchMarkerFile,
+  batchPartFile,
+} from '../../contract/batch.js';
+import { sha256Digest } from '../../contract/manifest.js';
+import { ObjectNotFoundError } from '../../contract/object-store.js';
+import type { TrainResult } from '../../contract/results.js';
+import { decodeCsv } from '../ingest/csv.js';
+import { loadTensorflow, type Tf } from '../tensorflow/backend.js';
+import type { TrainSettings } from '../trainer/env.js';
+import { preparedVersionOf, syntheticClassification } from '../trainer/prepared-fixture.js';
+import { runTraining } from '../trainer/trainer.js';
+import { runBatchShard } from './batch.js';
+import type { BatchSettings } from './settings.js';
+
+/** An object store in memory, byte ranges and uploads included: the whole shard, without a server. */
+function memoryStore() {
+  const objects = new Map<string, Buffer>();
+  const calls = { writes: 0, uploads: 0 };
+  const get = (bucket: string, key: string) => {
+    const found = objects.get(`${bucket}/${key}`);
+    if (!found) throw new ObjectNotFoundError(`s3://${bucket}/${key} does not exist`);
+    return found;
+  };
+  return {
+    objects,
+    calls,
+    put(prefix: string, files: Record<string, Buffer>) {
+      for (const [file, bytes] of Object.entries(files))
+        objects.set(`lathe/${prefix}${file}`, bytes);
+    },
+    read: async (bucket: string, key: string) => get(bucket, key),
+    write: async (bucket: string, key: string, body: Buffer | string) => {
+      calls.writes++;
+      objects.set(`${bucket}/${key}`, Buffer.from(body));
+    },
+    upload: async (bucket: string, key: string, filePath: string, sizeBytes: number) => {
+      calls.uploads++;
+      const bytes = readFileSync(filePath);
+      if (bytes.length !== sizeBytes) throw new Error(`${filePath} is not ${sizeBytes} bytes`);
+      objects.set(`${bucket}/${key}`, bytes);
+    },
+    digestOf: async (bucket: string, key: string) => {
+      const bytes = get(bucket, key);
+      return { digest: sha256Digest(bytes), sizeBytes: bytes.length };
+    },
+    // Small chunks, so lines and UTF-8 characters straddle them.
+    openReadRange: async (bucket: string, key: string, offset: number, length?: number) => {
+      const bytes = get(bucket, key).subarray(
+        offset,
+        length === undefined ? undefined : offset + length,
+      );
+      return (async function* () {
+        for (let i = 0; i < bytes.length; i += 7) yield bytes.subarray(i, i + 7);
+      })();
+    },
+  };
+}
+
+const log = pino({ level: 'silent' });
+const loadBackend = () => loadTensorflow({ choice: 'cpu', gpus: 0 });
+const objectStore = {
+  endpoint: 'http://unused',
+  bucket: 'lathe',
+  region: 'r',
+  accessKey: 'a',
+  secretKey: 's',
+};
+
+const table = syntheticClassification(300, 4, 3, 5);
+const version = preparedVersionOf(table, 0.2, 7);
+const store = memoryStore();
+store.put('datasets/ns/d/a/', version.files);
+let tf: Tf;
+let trained: Extract<TrainResult, { outcome: 'succeeded' }>;
+
+/** The input rows: every table row with an id, half of them in a CSV object, half in JSON Lines. */
+const rows = table.rows.map((x, i) => ({ id: `row-${i}`, x }));
+const half = 140;
+const csvBytes = Buffer.from(
+  `id,x1,x2,x3,x4\r\n${rows
+    .slice(0, half)
+    .map((r) => `${r.id},${r.x.join(',')}\r\n`)
+    .join('')}`,
+);
+const jsonlBytes = Buffer.from(
+  rows
+    .slice(half)
+    .map((r) => `${JSON.stringify({ id: r.id, x1: r.x[0], x2: r.x[1], x3: r.x[2], x4: r.x[3] })}\n`)
+    .join(''),
+);
+store.put('sources/ns/', { 'a.csv': csvBytes, 'b.jsonl': jsonlBytes });
+const input: BatchInput = {
+  objects: [
+    { uri: 's3://lathe/sources/ns/a.csv', sizeBytes: csvBytes.length, format: 'csv' },
+    { uri: 's3://lathe/sources/ns/b.jsonl', sizeBytes: jsonlBytes.length, format: 'jsonl' },
+  ],
+  csv: { delimiter: ',', header: true },
+};
+
+const settings = (overrides: Partial<BatchSettings> = {}): BatchSettings => ({
+  modelUri: trained.artifact.uri,
+  modelDigest: trained.artifact.digest,
+  input,
+  output: { format: 'jsonl', include: ['label', 'probabilities'], passthroughColumns: ['id'] },
+  outputUri: 's3://lathe/batch/ns/bp/run-1/',
+  shards: 3,
+  shardIndex: 0,
+  maxFailedRecordsPercent: 0,
+  backend: 'cpu',
+  gpus: 0,
+  objectStore,
+  resultPath: '/dev/null',
+  ...overrides,
+});
+const runShard = (overrides: Partial<BatchSettings> = {}) =>
+  runBatchShard(settings(overrides), log, { store, loadBackend, piiKey: undefined });
+
+/** The model's own probabilities on `x` (raw rows), scaled by hand with the version's fitted scaling. */
+async function modelProbabilities(x: number[][]): Promise<number[][]> {
+  const scale = version.schema.inputs.map((i) =>
+    i.kind === 'numeric' && i.scale.method === 'standard' ? i.scale : undefined,
+  );
+  const scaled = x.map((row) => row.map((v, c) => (v - scale[c]!.mean) / scale[c]!.std));
+  const modelJson = JSON.parse(store.objects.get('lathe/models/ns/m/1/model.json')!.toString());
+  const weights = store.objects.get('lathe/models/ns/m/1/weights.bin')!;
+  const model = await tf.loadLayersModel(
+    tf.io.fromMemory({
+      modelTopology: modelJson.modelTopology,
+      weightSpecs: modelJson.weightsManifest[0].weights,
+      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.length),
+    }),
+  );
+  const out = tf.tidy(() =>
+    (model.predict(tf.tensor2d(scaled)) as ReturnType<typeof tf.tensor>).arraySync(),
+  );
+  model.dispose();
+  return out as number[][];
+}
+
+const object = (uri: string) => store.objects.get(uri.replace(/^s3:\/\//, ''));
+const marker = (run: string, shard: number): BatchShardMarker | undefined => {
+  const bytes = object(`s3://lathe/batch/ns/bp/${run}/${batchMarkerFile(shard)}`);
+  return bytes ? JSON.parse(bytes.toString()) : undefined;
+};
+
+beforeAll(async () => {
+  ({ tf } = await loadBackend());
+  const train: TrainSettings = {
+    namespace: 'ns',
+    name: 'job',
+    datasetUri: 's3://lathe/datasets/ns/d/a/',
+    datasetVersion: 'a',
+    outputUri: 's3://lathe/models/ns/m/1/',
+    runUri: 's3://lathe/runs/ns/job/',
+    task: 'classification',
+    model: { architecture: 'mlp', layers: [8], activation: 'relu', dropout: 0 },
+    hyperparameters: {
+      epochs: 3,
+      batchSize: 16,
+      learningRate: 0.01,
+      optimizer: 'adam',
+      validationSplit: 0.1,
+      seed: 1,
+    },
+    backend: 'cpu',
+    gpus: 0,
+    objectStore,
+    resultPath: '/dev/null',
+  };
+  const result = await runTraining(train, log, { store: store as never, loadBackend });
+  if (result.outcome !== 'succeeded') throw new Error(result.message);
+  trained = result;
+}, 60_000);
+
+describe('runBatchShard', () => {
+  it('scores 3 shards over a CSV and a JSON Lines object: every record once, in order, as the model does', async () => {
+    const lines: Record<string, unknown>[] = [];
+    for (let shard = 0; shard < 3; shard++) {
+      const result = await runShard({ shardIndex: shard });
+      expect(result).toMatchObject({
+        kind: 'batch',
+        outcome: 'succeeded',
+        shard,
+        skipped: false,
+        failedRecords: 0,
+      });
+      const part = object(`s3://lathe/batch/ns/bp/run-1/${batchPartFile(shard, 'jsonl')}`)!;
+      const partLines = part
+        .toString()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
+      expect(result.outcome === 'succeeded' && result.rows).toBe(partLines.length);
+      // The marker describes the part.
+      expect(marker('run-1', shard)).toEqual({
+        formatVersion: 1,
+        shard,
+        part: batchPartFile(shard, 'jsonl'),
+        rows: partLines.length,
+        failedRecords: 0,
+        sizeBytes: part.length,
+        sha256: sha256Digest(part).slice('sha256:'.length),
+        modelDigest: trained.artifact.digest,
+      });
+      lines.push(...partLines);
+    }
+    expect(lines.map((l) => l.id)).toEqual(rows.map((r) => r.id));
+    const expected = await modelProbabilities(table.rows);
+    const classes = version.schema.label.classes!;
+    for (const [i, line] of lines.entries()) {
+      expect(Object.keys(line)).toEqual(['id', 'label', 'probabilities']);
+      const probabilities = line.probabilities as Record<string, number>;
+      expect(Object.keys(probabilities)).toEqual(classes);
+      for (const [c, name] of classes.entries())
+        expect(probabilities[name]).toBeCloseTo(expected[i]![c]!, 5);
+      const best = expected[i]!.indexOf(Math.max(...expected[i]!));
+      expect(line.label).toBe(classes[best]);
+    }
+  });
+
+  it('skips a shard whose marker is there for the same model, rewriting nothing', async () => {
+    await runShard({ shardIndex: 1, outputUri: 's3://lathe/batch/ns/bp/run-2/' });
+    const before = new Map(store.objects);
+    const calls = { ...store.calls };
+    const result = await runShard({ shardIndex: 1, outputUri: 's3://lathe/batch/ns/bp/run-2/' });
+    const written = marker('run-2', 1)!;
+    expect(result).toEqual({
+      kind: 'batch',
+      outcome: 'succeeded',
+      shard: 1,
+      rows: written.rows,
+      failedRecords: 0,
+      skipped: true,
+    });
+    expect(store.calls).toEqual(calls);
+    expect(store.objects).toEqual(before);
+    // Another model's marker is not this run's: the shard is scored again.
+    const key = `lathe/batch/ns/bp/run-2/${batchMarkerFile(1)}`;
+    store.objects.set(
+      key,
+      Buffer.from(JSON.stringify({ ...written, modelDigest: `sha256:${'1'.repeat(64)}` })),
+    );
+    const again = await runShard({ shardIndex: 1, outputUri: 's3://lathe/batch/ns/bp/run-2/' });
+    expect(again).toMatchObject({ outcome: 'succeeded', skipped: false, rows: written.rows });
+    expect(marker('run-2', 1)).toEqual(written);
+  });
+
+  it('writes CSV parts with a header, passthrough columns (missing ones empty) and probability columns', async () => {
+    const output = {
+      format: 'csv' as const,
+      include: ['label' as const, 'probabilities' as const],
+      passthroughColumns: ['id', 'absent'],
+    };
+    const result = await runShard({
+      shards: 1,
+      output,
+      outputUri: 's3://lathe/batch/ns/bp/run-3/',
+    });
+    expect(result).toMatchObject({ outcome: 'succeeded', rows: rows.length });
+    const parsed = decodeCsv(
+      object(`s3://lathe/batch/ns/bp/run-3/${batchPartFile(0, 'csv')}`)!.toString(),
+    );
+    const classes = version.schema.label.classes!;
+    expect(parsed[0]).toEqual([
+      'id',
+      'absent',
+      'label',
+      ...classes.map((c) => `probability_${c}`),
+      'error',
+    ]);
+    expect(parsed.length).toBe(rows.length + 1);
+    const expected = await modelProbabilities(table.rows);
+    for (const [i, fields] of parsed.slice(1).entries()) {
+      expect(fields[0]).toBe(rows[i]!.id);
+      expect(fields[1]).toBe('');
+      expect(fields.at(-1)).toBe('');
+      for (const c of classes.keys())
+        expect(Number(fields[3 + c])).toBeCloseTo(expected[i]![c]!, 5);
+    }
+  });
+});
+
+describe('runBatchShard with bad records', () => {
+  const bad = Buffer.from(
+    [
+      JSON.stringify({ id: 'a', x1: 1, x2: 2, x3: 3, x4: 4 }),
+      '{"id": "broken',
+      JSON.stringify({ id: 'b', x1: 'abc', x2: 2, x3: 3, x4: 4 }),
+      JSON.stringify({ id: 'c', x1: 1, x2: 2, x3: 3, x4: 5 }),
+      '',
+    ].join('\n'),
+  );
+  store.put('sources/ns/', { 'bad.jsonl': bad });
+  const badInput: BatchInput = {
+    objects: [{ uri: 's3://lathe/sources/ns/bad.jsonl', sizeBytes: bad.length, format: 'jsonl' }],
+    csv: { delimiter: ',', header: true },
+  };
+
+  it('writes error rows in place while they are under the threshold', async () => {
+    const result = await runShard({
+      input: badInput,
+      shards: 1,
+      maxFailedRecordsPercent: 50,
+      outputUri: 's3://lathe/batch/ns/bp/run-4/',
+    });
+    expect(result).toMatchObject({ outcome: 'succeeded', rows: 4, failedRecords: 2 });
+    const lines = object(`s3://lathe/batch/ns/bp/run-4/${batchPartFile(0, 'jsonl')}`)!
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.id, l.error])).toEqual([
+      ['a', undefined],
+      [null, expect.stringMatching(/^not JSON: /)],
+      ['b', 'column x1: "abc" is not a number'],
+      ['c', undefined],
+    ]);
+    expect(Object.keys(lines[1])).toEqual(['id', 'error']);
+    expect(marker('run-4', 0)).toMatchObject({ rows: 4, failedRecords: 2 });
+  });
+
+  it('fails over the threshold with TooManyFailedRecords, writing neither part nor marker', async () => {
+    const result = await runShard({
+      input: badInput,
+      shards: 1,
+      maxFailedRecordsPercent: 25,
+      outputUri: 's3://lathe/batch/ns/bp/run-5/',
+    });
+    expect(result).toMatchObject({
+      kind: 'batch',
+      outcome: 'failed',
+      reason: 'TooManyFailedRecords',
+    });
+    expect(result.outcome === 'failed' && result.message).toMatch(
+      /^2 of 4 records of shard 0 could not be scored, more than maxFailedRecordsPercent \(25%\) allows; the first: row 1: not JSON/,
+    );
+    expect([...store.objects.keys()].filter((k) => k.includes('run-5'))).toEqual([]);
+  });
+
+  it('refuses an artifact that is not the recorded digest', async () => {
+    const result = await runShard({
+      modelDigest: `sha256:${'0'.repeat(64)}`,
+      outputUri: 's3://lathe/batch/ns/bp/run-6/',
+    });
+    expect(result).toMatchObject({ outcome: 'failed', reason: 'ArtifactInvalid' });
+    expect(result.outcome === 'failed' && result.message).toMatch(
+      /^The artifact cannot be used \(DigestMismatch\)/,
+    );
+  });
+
+  it('names a missing input object', async () => {
+    const result = await runShard({
+      input: {
+        ...badInput,
+        objects: [{ ...badInput.objects[0]!, uri: 's3://lathe/sources/ns/gone.jsonl' }],
+      },
+      shards: 1,
+      outputUri: 's3://lathe/batch/ns/bp/run-7/',
+    });
+    expect(result).toMatchObject({
+      outcome: 'failed',
+      reason: 'SourceNotFound',
+      message: 's3://lathe/sources/ns/gone.jsonl does not exist',
+    });
+  });
+});

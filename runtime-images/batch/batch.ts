@@ -1,0 +1,336 @@
+/**
+ * The trainer image's `batch` mode: scores ONE shard of a BatchPrediction (`contract/batch.ts`),
+ * one pod of an Indexed Job, the model loaded in-process (no load on the online service).
+ *
+ * 1. The shard's marker (`_shards/<i>.json`) is looked for first: a marker left for the same
+ *    model digest means the part is complete, and the shard reports it without reading or
+ *    writing anything else (a retried or restarted run skips finished shards). A marker of
+ *    another model is overwritten.
+ * 2. The artifact is verified against the recorded digest and loaded as the `evaluate` mode and
+ *    the inference server load it (`readLayersArtifact`; TensorFlow.js layers models only: a
+ *    scikit-learn artifact fails naming its format), on the fastest backend (native first).
+ * 3. The shard's byte ranges (`shardRanges`) are streamed from the store object by object
+ *    (`openReadRange`), cut into records (`records.ts`: a CSV object's header read separately),
+ *    prepared with the model's `schema.json`, scored 1,024 at a time and written in input order
+ *    to a local part file (`score.ts`): memory holds one batch, whatever the shard's size.
+ * 4. If more records failed than `maxFailedRecordsPercent` of the rows, the shard fails with
+ *    `TooManyFailedRecords` and writes nothing. Otherwise the part is uploaded, then its marker
+ *    (rows, failed records, size, sha256, model digest): the marker last, so a marker means a
+ *    complete part.
+ *
+ * Every failure becomes a result with a reason; nothing here exits the process (`main.ts` does).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type * as tfjs from '@tensorflow/tfjs';
+import type { Logger } from 'pino';
+import {
+  type BatchInputObject,
+  type BatchShardMarker,
+  BatchShardMarkerSchema,
+  batchMarkerFile,
+  batchPartFile,
+  type ObjectRange,
+  shardRanges,
+} from '../../contract/batch.js';
+import {
+  ObjectNotFoundError,
+  ObjectStore,
+  StorageUnavailableError,
+} from '../../contract/object-store.js';
+import { parseS3Uri } from '../../contract/object-store-layout.js';
+import { PiiKeyMissingError, piiHashing, piiKeyFromEnv } from '../../contract/pii-hash.js';
+import type { BatchResult, FailureReason } from '../../contract/results.js';
+import { CsvSyntaxError } from '../ingest/csv.js';
+import { intraOpThreadsFor, type LoadedTensorflow, loadTensorflow } from '../tensorflow/backend.js';
+import {
+  ArtifactError,
+  buildLayersModel,
+  largestKernel,
+  readLayersArtifact,
+} from '../tensorflow/layers-artifact.js';
+import {
+  csvHeaderOf,
+  type InputRecord,
+  type RecordFormat,
+  RecordTooLongError,
+  readOffsetOf,
+  recordsOfRange,
+} from './records.js';
+import { PartFile, PartFormat, PREDICT_BATCH_ROWS, scoreRecords } from './score.js';
+import type { BatchSettings } from './settings.js';
+
+/** What a shard needs of an object store (the `ObjectStore` fits; tests pass their own). */
+export type BatchStore = Pick<
+  ObjectStore,
+  'read' | 'digestOf' | 'openReadRange' | 'upload' | 'write'
+>;
+
+/** A failure with the reason the result reports. */
+class BatchFailure extends Error {
+  constructor(
+    readonly reason: FailureReason,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface BatchShardOptions {
+  store?: BatchStore;
+  /** The namespace's PII key (default: `LATHE_PII_KEY` of the environment, when set). */
+  piiKey?: Buffer | undefined;
+  loadBackend?: (settings: BatchSettings, intraOpThreads: number) => Promise<LoadedTensorflow>;
+  /** Where the part is written before its upload (default: `os.tmpdir()`). */
+  workDir?: string;
+}
+
+/** Scores one shard; never throws: failures are results. */
+export async function runBatchShard(
+  settings: BatchSettings,
+  log: Logger,
+  options: BatchShardOptions = {},
+): Promise<BatchResult> {
+  try {
+    return await scoreShard(settings, log.child({ shard: settings.shardIndex }), options);
+  } catch (error) {
+    const failure = asFailure(error);
+    log.error(
+      { shard: settings.shardIndex, reason: failure.reason, err: error },
+      'BatchPrediction shard failed',
+    );
+    return { kind: 'batch', outcome: 'failed', reason: failure.reason, message: failure.message };
+  }
+}
+
+function asFailure(error: unknown): { reason: FailureReason; message: string } {
+  const message = (error as Error)?.message ?? String(error);
+  if (error instanceof BatchFailure) return { reason: error.reason, message };
+  if (error instanceof ArtifactError) {
+    // Another framework's artifact is not a broken one: this image cannot run it.
+    if (error.reason === 'UnsupportedFormat') return { reason: 'InternalError', message };
+    return {
+      reason: 'ArtifactInvalid',
+      message: `The artifact cannot be used (${error.reason}): ${message}`,
+    };
+  }
+  if (error instanceof PiiKeyMissingError) return { reason: 'PiiKeyMissing', message };
+  if (error instanceof ObjectNotFoundError) return { reason: 'SourceNotFound', message };
+  if (error instanceof StorageUnavailableError) return { reason: 'StorageUnavailable', message };
+  if (error instanceof CsvSyntaxError || error instanceof RecordTooLongError)
+    return { reason: 'InvalidData', message };
+  return { reason: 'InternalError', message };
+}
+
+/** The marker of a finished shard for this model, if there is one. */
+async function finishedMarker(
+  store: BatchStore,
+  bucket: string,
+  key: string,
+  modelDigest: string,
+  log: Logger,
+): Promise<BatchShardMarker | undefined> {
+  let bytes: Buffer;
+  try {
+    bytes = await store.read(bucket, key);
+  } catch (error) {
+    if (error instanceof ObjectNotFoundError) return undefined;
+    throw error;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    json = undefined;
+  }
+  const parsed = BatchShardMarkerSchema.safeParse(json);
+  if (!parsed.success) {
+    log.warn({ key }, 'Found an unreadable shard marker; scoring the shard again');
+    return undefined;
+  }
+  if (parsed.data.modelDigest !== modelDigest) {
+    log.warn(
+      { key, markerDigest: parsed.data.modelDigest, modelDigest },
+      "Found another model's shard marker; scoring the shard again",
+    );
+    return undefined;
+  }
+  return parsed.data;
+}
+
+async function scoreShard(
+  settings: BatchSettings,
+  log: Logger,
+  options: BatchShardOptions,
+): Promise<BatchResult> {
+  const store: BatchStore = options.store ?? new ObjectStore(settings.objectStore);
+  const shard = settings.shardIndex;
+  const { bucket: outputBucket, key: outputPrefix } = parseS3Uri(settings.outputUri);
+  const format = settings.output.format;
+  const partName = batchPartFile(shard, format);
+  const markerKey = `${outputPrefix}${batchMarkerFile(shard)}`;
+
+  const marker = await finishedMarker(store, outputBucket, markerKey, settings.modelDigest, log);
+  if (marker) {
+    log.info(
+      { rows: marker.rows, failedRecords: marker.failedRecords, part: marker.part },
+      'Found the shard finished (its marker is there); skipped it',
+    );
+    return {
+      kind: 'batch',
+      outcome: 'succeeded',
+      shard,
+      rows: marker.rows,
+      failedRecords: marker.failedRecords,
+      skipped: true,
+    };
+  }
+
+  const artifact = await readLayersArtifact(store, {
+    uri: settings.modelUri,
+    digest: settings.modelDigest,
+  });
+  const schema = artifact.schema;
+  log.info(
+    { uri: settings.modelUri, digest: artifact.digest, task: schema.task },
+    'Verified the model artifact',
+  );
+  const piiKey = 'piiKey' in options ? options.piiKey : piiKeyFromEnv(process.env);
+  const hashing = piiHashing(piiKey);
+
+  const ranges = shardRanges(settings.input.objects, settings.shards, shard);
+  log.info(
+    {
+      ranges: ranges.map((r) => ({ uri: settings.input.objects[r.object]!.uri, ...r })),
+      shards: settings.shards,
+    },
+    'Planned the shard',
+  );
+
+  const intraOpThreads = intraOpThreadsFor(PREDICT_BATCH_ROWS * largestKernel(artifact));
+  const loaded = await (options.loadBackend ?? defaultBackend)(settings, intraOpThreads);
+  log.info(
+    { backend: loaded.backend, skipped: loaded.skipped, requested: settings.backend },
+    `Chose the TensorFlow.js backend ${loaded.backend}`,
+  );
+  const { tf } = loaded;
+  const model = await buildLayersModel(tf, artifact);
+  const featureCount = schema.features.length;
+  const predict = async (features: Float32Array, rows: number) =>
+    tf.tidy(() => {
+      const x = tf.tensor2d(features, [rows, featureCount]);
+      // One forward pass per batch (predict's default would split it into batches of 32).
+      const output = model.predict(x, { batchSize: PREDICT_BATCH_ROWS }) as tfjs.Tensor;
+      return output.dataSync() as Float32Array;
+    });
+
+  const dir = await mkdtemp(path.join(options.workDir ?? os.tmpdir(), 'lathe-batch-'));
+  const part = new PartFile(path.join(dir, partName));
+  try {
+    const partFormat = new PartFormat(schema, settings.output);
+    await part.write(partFormat.preamble());
+    const counts = await scoreRecords(
+      shardRecords(store, settings, ranges),
+      schema,
+      hashing,
+      partFormat,
+      predict,
+      part,
+    );
+    const { sha256, sizeBytes } = await part.close();
+    log.info(
+      {
+        rows: counts.rows,
+        failedRecords: counts.failedRecords,
+        ...(counts.failedRecords > 0 ? { failureExamples: counts.failureExamples } : {}),
+        sizeBytes,
+      },
+      'Scored the shard',
+    );
+    const limit = settings.maxFailedRecordsPercent;
+    if (counts.failedRecords * 100 > limit * counts.rows) {
+      throw new BatchFailure(
+        'TooManyFailedRecords',
+        `${counts.failedRecords} of ${counts.rows} records of shard ${shard} could not be scored, more than maxFailedRecordsPercent (${limit}%) allows${
+          counts.failureExamples[0]
+            ? `; the first: row ${counts.failureExamples[0].row}: ${counts.failureExamples[0].error}`
+            : ''
+        }`,
+      );
+    }
+    const contentType = format === 'csv' ? 'text/csv' : 'application/x-ndjson';
+    await store.upload(
+      outputBucket,
+      `${outputPrefix}${partName}`,
+      part.path,
+      sizeBytes,
+      contentType,
+    );
+    const written: BatchShardMarker = {
+      formatVersion: 1,
+      shard,
+      part: partName,
+      rows: counts.rows,
+      failedRecords: counts.failedRecords,
+      sizeBytes,
+      sha256,
+      modelDigest: settings.modelDigest,
+    };
+    await store.write(outputBucket, markerKey, `${JSON.stringify(written)}\n`, 'application/json');
+    log.info({ part: partName, sha256, sizeBytes }, 'Wrote the shard’s part and marker');
+    return {
+      kind: 'batch',
+      outcome: 'succeeded',
+      shard,
+      rows: counts.rows,
+      failedRecords: counts.failedRecords,
+      skipped: false,
+    };
+  } finally {
+    part.destroy();
+    model.dispose();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function defaultBackend(
+  settings: BatchSettings,
+  intraOpThreads: number,
+): Promise<LoadedTensorflow> {
+  return loadTensorflow({ choice: settings.backend, gpus: settings.gpus, intraOpThreads });
+}
+
+/** How the records of `object` are read (a CSV object's header read from the store). */
+async function recordFormatOf(
+  store: BatchStore,
+  settings: BatchSettings,
+  object: BatchInputObject,
+): Promise<RecordFormat> {
+  if (object.format === 'jsonl') return { format: 'jsonl' };
+  const { delimiter, header } = settings.input.csv;
+  if (!header) return { format: 'csv', delimiter, columns: settings.input.columns ?? [], header };
+  const { bucket, key } = parseS3Uri(object.uri);
+  const columns = await csvHeaderOf(
+    await store.openReadRange(bucket, key, 0),
+    delimiter,
+    object.uri,
+  );
+  return { format: 'csv', delimiter, columns, header };
+}
+
+/** The records of the shard's ranges, object after object, streamed. */
+async function* shardRecords(
+  store: BatchStore,
+  settings: BatchSettings,
+  ranges: readonly ObjectRange[],
+): AsyncGenerator<InputRecord> {
+  for (const range of ranges) {
+    const object = settings.input.objects[range.object]!;
+    const format = await recordFormatOf(store, settings, object);
+    const { bucket, key } = parseS3Uri(object.uri);
+    const chunks = await store.openReadRange(bucket, key, readOffsetOf(range.start));
+    yield* recordsOfRange(chunks, range, format);
+  }
+}

@@ -1,0 +1,240 @@
+import { describe, expect, it } from 'vitest';
+import { shardRanges } from '../../contract/batch.js';
+import { decodeCsv } from '../ingest/csv.js';
+import { seededRandom } from '../trainer/train.js';
+import {
+  csvHeaderOf,
+  type InputRecord,
+  linesFrom,
+  type RecordFormat,
+  readOffsetOf,
+  recordsOfRange,
+} from './records.js';
+
+/** `bytes` as chunks of `size` bytes (so lines and UTF-8 characters straddle them). */
+async function* chunksOf(bytes: Buffer, size: number): AsyncGenerator<Buffer> {
+  for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
+}
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
+
+/** The records of `[start, end)` of `bytes`, read as the program reads them (from one byte early). */
+function rangeRecords(
+  bytes: Buffer,
+  range: { start: number; end: number },
+  format: RecordFormat,
+  chunk = 5,
+): Promise<InputRecord[]> {
+  return collect(
+    recordsOfRange(chunksOf(bytes.subarray(readOffsetOf(range.start)), chunk), range, format),
+  );
+}
+
+describe('linesFrom', () => {
+  const text = Buffer.from('ab\ncd\r\n\nefg');
+  it.each([
+    // start 0: every line; 1..3: from "cd" (offset 3; a range starting at 3 keeps it); 4: from the blank line.
+    [0, [0, 3, 7, 8]],
+    [1, [3, 7, 8]],
+    [3, [3, 7, 8]],
+    [4, [7, 8]],
+    [8, [8]],
+    [9, []],
+  ])('from %i, the lines starting at %j', async (start, starts) => {
+    for (const size of [1, 2, 3, 64]) {
+      const lines = await collect(
+        linesFrom(chunksOf(text.subarray(readOffsetOf(start)), size), start),
+      );
+      expect(lines.map((l) => l.start)).toEqual(starts);
+      for (const line of lines) {
+        const end = text.indexOf('\n', line.start);
+        expect(line.text).toBe(text.subarray(line.start, end === -1 ? undefined : end).toString());
+      }
+    }
+  });
+
+  it('drops a byte-order mark at the start of the object only', async () => {
+    const bom = Buffer.from('\ufeffa\nb\n');
+    expect((await collect(linesFrom(chunksOf(bom, 1), 0))).map((l) => l.text)).toEqual(['a', 'b']);
+  });
+});
+
+/** A random-ish JSON Lines file: varied lengths, CRLF, blank lines, multi-byte characters. */
+function jsonlFile(random: () => number, rows: number): { bytes: Buffer; expected: unknown[] } {
+  const expected: unknown[] = [];
+  let text = '';
+  for (let r = 0; r < rows; r++) {
+    const record = { id: r, name: 'é€😀'.repeat(Math.floor(random() * 4)), x: random() };
+    expected.push(record);
+    text += JSON.stringify(record) + (random() < 0.3 ? '\r\n' : '\n');
+    if (random() < 0.1) text += '\n';
+  }
+  if (random() < 0.5) text = text.replace(/\r?\n$/, '');
+  return { bytes: Buffer.from(text), expected };
+}
+
+/** A random-ish CSV file with a header: quoted fields with delimiters and quotes, CRLF, blank lines. */
+function csvFile(random: () => number, rows: number): { bytes: Buffer; expected: unknown[] } {
+  const expected: unknown[] = [];
+  let text = 'id,name,x\r\n';
+  for (let r = 0; r < rows; r++) {
+    const name = ['plain', 'a,b', 'say "hi"', 'ü€', ''][Math.floor(random() * 5)]!;
+    const x = String(Math.round(random() * 1000) / 10);
+    expected.push({ id: String(r), name, x });
+    const quoted = /[",]/.test(name) ? `"${name.replaceAll('"', '""')}"` : name;
+    text += `${r},${quoted},${x}${random() < 0.3 ? '\r\n' : '\n'}`;
+    if (random() < 0.1) text += '\n';
+  }
+  return { bytes: Buffer.from(text), expected };
+}
+
+describe('recordsOfRange over shards', () => {
+  it('reads every record exactly once, in order, whatever the shard count and chunk size', async () => {
+    const random = seededRandom(3);
+    for (let trial = 0; trial < 6; trial++) {
+      const files = [
+        { ...csvFile(random, 1 + Math.floor(random() * 40)), format: 'csv' as const },
+        { ...jsonlFile(random, 1 + Math.floor(random() * 40)), format: 'jsonl' as const },
+        { ...csvFile(random, 1 + Math.floor(random() * 5)), format: 'csv' as const },
+      ];
+      const objects = files.map((f) => ({ sizeBytes: f.bytes.length }));
+      const expected = files.flatMap((f) => f.expected);
+      for (let shards = 1; shards <= 7; shards++) {
+        const all: unknown[] = [];
+        for (let shard = 0; shard < shards; shard++) {
+          for (const range of shardRanges(objects, shards, shard)) {
+            const file = files[range.object]!;
+            const format: RecordFormat =
+              file.format === 'jsonl'
+                ? { format: 'jsonl' }
+                : { format: 'csv', delimiter: ',', header: true, columns: ['id', 'name', 'x'] };
+            const records = await rangeRecords(
+              file.bytes,
+              range,
+              format,
+              1 + ((trial * 7 + shard) % 11),
+            );
+            for (const record of records) {
+              expect(record.error).toBeUndefined();
+              all.push(record.values);
+            }
+          }
+        }
+        expect(all, `${shards} shards, trial ${trial}`).toEqual(expected);
+      }
+    }
+  });
+
+  it('splits at every byte offset without losing or repeating a record (two ranges)', async () => {
+    const { bytes, expected } = csvFile(seededRandom(9), 12);
+    const format: RecordFormat = {
+      format: 'csv',
+      delimiter: ',',
+      header: true,
+      columns: ['id', 'name', 'x'],
+    };
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const first = await rangeRecords(bytes, { start: 0, end: cut }, format, 3);
+      const second = await rangeRecords(bytes, { start: cut, end: bytes.length }, format, 3);
+      expect(
+        [...first, ...second].map((r) => r.values),
+        `cut at ${cut}`,
+      ).toEqual(expected);
+    }
+  });
+});
+
+describe('recordsOfRange, records that are not', () => {
+  it('makes a bad JSON line or a non-object a failed record in its place', async () => {
+    const bytes = Buffer.from('{"a":1}\n{"a":\n[1,2]\n"text"\n{"a":2}\n');
+    const records = await rangeRecords(bytes, { start: 0, end: bytes.length }, { format: 'jsonl' });
+    expect(records.map((r) => r.error ?? r.values)).toEqual([
+      { a: 1 },
+      expect.stringMatching(/^not JSON: /),
+      'not a JSON object keyed by column',
+      'not a JSON object keyed by column',
+      { a: 2 },
+    ]);
+  });
+
+  it('makes a CSV record with too few or too many fields, or bad quoting, a failed record', async () => {
+    const bytes = Buffer.from('a;b\n1;2\n3\n4;5;6\n7;"x"y\n8;9\n');
+    const format: RecordFormat = {
+      format: 'csv',
+      delimiter: ';',
+      header: true,
+      columns: ['a', 'b'],
+    };
+    const records = await rangeRecords(bytes, { start: 0, end: bytes.length }, format);
+    expect(records).toEqual([
+      { values: { a: '1', b: '2' } },
+      { values: { a: '3' }, error: 'has 1 fields, the columns are 2' },
+      { values: { a: '4', b: '5' }, error: 'has 3 fields, the columns are 2' },
+      { values: {}, error: 'CSV: unexpected text after a closing quote' },
+      { values: { a: '8', b: '9' } },
+    ]);
+  });
+
+  it('reads headerless CSV with the given columns, the first line a record', async () => {
+    const bytes = Buffer.from('1,2\n3,4');
+    const format: RecordFormat = {
+      format: 'csv',
+      delimiter: ',',
+      header: false,
+      columns: ['p', 'q'],
+    };
+    const records = await rangeRecords(bytes, { start: 0, end: bytes.length }, format);
+    expect(records.map((r) => r.values)).toEqual([
+      { p: '1', q: '2' },
+      { p: '3', q: '4' },
+    ]);
+  });
+
+  it('continues a quoted field with a line break within one range', async () => {
+    const text = 'id,note\n1,"two\nlines"\n2,plain\n';
+    const bytes = Buffer.from(text);
+    const format: RecordFormat = {
+      format: 'csv',
+      delimiter: ',',
+      header: true,
+      columns: ['id', 'note'],
+    };
+    const records = await rangeRecords(bytes, { start: 0, end: bytes.length }, format, 4);
+    expect(records.map((r) => r.values)).toEqual(
+      decodeCsv(text)
+        .slice(1)
+        .map(([id, note]) => ({ id, note })),
+    );
+    // A range ending inside the record still reads it to its end.
+    const cut = text.indexOf('two') + 1;
+    const first = await rangeRecords(bytes, { start: 0, end: cut }, format, 4);
+    expect(first.map((r) => r.values)).toEqual([{ id: '1', note: 'two\nlines' }]);
+  });
+});
+
+describe('csvHeaderOf', () => {
+  it('reads the first record, trimming names, and stops there', async () => {
+    let read = 0;
+    async function* counted() {
+      for await (const chunk of chunksOf(Buffer.from('\ufeff a ;b\n1;2\n3;4\n'), 4)) {
+        read++;
+        yield chunk;
+      }
+    }
+    expect(await csvHeaderOf(counted(), ';', 's3://b/k.csv')).toEqual(['a', 'b']);
+    expect(read).toBe(3);
+  });
+
+  it.each([
+    ['', 's3://b/k.csv has no header line'],
+    ['a,b,a\n1,2,3\n', 's3://b/k.csv: the header names the column "a" twice'],
+  ])('refuses %j', async (text, message) => {
+    await expect(csvHeaderOf(chunksOf(Buffer.from(text), 3), ',', 's3://b/k.csv')).rejects.toThrow(
+      message,
+    );
+  });
+});

@@ -1,0 +1,124 @@
+/**
+ * The settings of the trainer image's `batch` mode (one shard of a BatchPrediction), read from
+ * the environment the operator gives the shard's pod (`BatchEnv`, `ObjectStoreEnv`, and the
+ * backend, GPUs and result path as the other modes read them), validated at start-up: a bad
+ * variable is named in the error and the program exits before touching anything.
+ */
+import { z } from 'zod';
+import {
+  type BatchInput,
+  BatchInputSchema,
+  type BatchOutputOptions,
+  BatchOutputOptionsSchema,
+} from '../../contract/batch.js';
+import { parseS3Uri } from '../../contract/object-store-layout.js';
+import {
+  type BackendChoice,
+  BatchEnv,
+  type ObjectStoreConfig,
+  objectStoreFromEnv,
+  parseEnv,
+  RESULT_PATH_ENV,
+  RuntimeEnvError,
+  TrainEnv,
+} from '../../contract/runtime-env.js';
+import { executionEnv, jsonOf, prefixUri } from '../trainer/env.js';
+
+export interface BatchSettings {
+  /** The artifact that scores: `s3://<bucket>/models/<ns>/<model>/<version>/`. */
+  modelUri: string;
+  /** Its digest (`sha256:<hex>` of its manifest): the shard refuses anything else. */
+  modelDigest: string;
+  input: BatchInput;
+  output: BatchOutputOptions;
+  /** Where the parts and markers go: `s3://<bucket>/batch/<ns>/<name>/<run>/`. */
+  outputUri: string;
+  shards: number;
+  /** This pod's shard, `0 ≤ shardIndex < shards`. */
+  shardIndex: number;
+  /** The largest share of failed records, in percent (default 0: none may fail). */
+  maxFailedRecordsPercent: number;
+  backend: BackendChoice;
+  gpus: number;
+  objectStore: ObjectStoreConfig;
+  resultPath: string;
+}
+
+/** Output column names a passthrough column may not take: the outputs' own. */
+const RESERVED_COLUMNS = new Set(['label', 'probabilities', 'prediction', 'error']);
+
+const s3ObjectUri = z.string().refine(
+  (uri) => {
+    try {
+      return !parseS3Uri(uri).key.endsWith('/') && parseS3Uri(uri).key !== '';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be an s3://<bucket>/<key> URI of an object' },
+);
+
+const BatchEnvSchema = z.object({
+  [BatchEnv.modelUri]: prefixUri,
+  [BatchEnv.modelDigest]: z
+    .string()
+    .regex(/^sha256:[a-f0-9]{64}$/, { message: 'must be sha256:<64 lowercase hex digits>' }),
+  [BatchEnv.input]: jsonOf(
+    BatchInputSchema.extend({
+      objects: z.array(BatchInputSchema.shape.objects.element.extend({ uri: s3ObjectUri })),
+    }).superRefine((input, ctx) => {
+      const headerless = !input.csv.header && input.objects.some((o) => o.format === 'csv');
+      if (headerless && (input.columns ?? []).length === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['columns'],
+          message: 'CSV without a header (csv.header: false) needs the column names',
+        });
+      }
+    }),
+  ),
+  [BatchEnv.output]: jsonOf(
+    BatchOutputOptionsSchema.superRefine((output, ctx) => {
+      for (const [i, name] of output.passthroughColumns.entries()) {
+        if (RESERVED_COLUMNS.has(name) || name.startsWith('probability_')) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['passthroughColumns', i],
+            message: `"${name}" is an output column's name`,
+          });
+        }
+      }
+    }),
+  ),
+  [BatchEnv.outputUri]: prefixUri,
+  [BatchEnv.shards]: z.coerce.number().int().min(1),
+  [BatchEnv.shardIndex]: z.coerce.number().int().min(0),
+  [BatchEnv.maxFailedRecordsPercent]: z.coerce.number().min(0).max(100).default(0),
+  ...executionEnv,
+});
+
+/** Reads the `batch` mode's settings; throws `RuntimeEnvError` naming every bad variable. */
+export function batchSettingsFromEnv(env: Record<string, string | undefined>): BatchSettings {
+  const e = parseEnv(BatchEnvSchema, env);
+  const shards = e[BatchEnv.shards];
+  const shardIndex = e[BatchEnv.shardIndex];
+  if (shardIndex >= shards) {
+    throw new RuntimeEnvError([
+      `${BatchEnv.shardIndex}: shard ${shardIndex} is not in 0..${shards - 1} (${BatchEnv.shards} is ${shards})`,
+    ]);
+  }
+  return {
+    modelUri: e[BatchEnv.modelUri],
+    modelDigest: e[BatchEnv.modelDigest],
+    input: e[BatchEnv.input],
+    output: e[BatchEnv.output],
+    outputUri: e[BatchEnv.outputUri],
+    shards,
+    shardIndex,
+    maxFailedRecordsPercent: e[BatchEnv.maxFailedRecordsPercent],
+    backend: e[TrainEnv.backend],
+    gpus: e[TrainEnv.gpus],
+    objectStore: objectStoreFromEnv(env),
+    resultPath: e[RESULT_PATH_ENV],
+  };
+}
