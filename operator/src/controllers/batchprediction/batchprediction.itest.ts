@@ -138,7 +138,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await manager?.stop();
-  await deleteTestNamespace(namespace);
+  if (!process.env.KEEP) await deleteTestNamespace(namespace);
 });
 
 describe('BatchPrediction', () => {
@@ -275,7 +275,8 @@ describe('BatchPrediction', () => {
       .toString()
       .trim()
       .split('\n');
-    expect(lines[0]).toBe('y,label');
+    // CSV has fixed columns: an error column, empty on rows that were scored.
+    expect(lines[0]).toBe('y,label,error');
     // A model trained on these rows gets most of them right.
     let right = 0;
     let total = 0;
@@ -286,7 +287,8 @@ describe('BatchPrediction', () => {
         .split('\n')
         .slice(1);
       for (const line of text) {
-        const [y, label] = line.split(',');
+        const [y, label, error] = line.split(',');
+        expect(error).toBe('');
         total++;
         if (y === label) right++;
       }

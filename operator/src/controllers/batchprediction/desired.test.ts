@@ -9,6 +9,7 @@ import {
   indexCount,
 } from './status.js';
 
+const grant = { read: ['models/ml/iris/3/'], write: ['batch/ml/score/u1/'] };
 const store = {
   endpoint: 'http://minio',
   bucket: 'lathe',
@@ -53,7 +54,7 @@ const run: BatchRun = {
 describe('desiredBatchJob', () => {
   it('is an Indexed Job of one completion per shard, retried per shard, pinning the run', () => {
     const bp = batch({ parallelism: 3, shards: 4, retriesPerShard: 1, passthroughColumns: ['id'] });
-    const job = desiredBatchJob(bp, run, { image: 'trainer:1', store, owner });
+    const job = desiredBatchJob(bp, run, { image: 'trainer:1', store, owner, grant });
     expect(job.metadata?.name).toBe(batchJobName(bp));
     expect(job.spec).toMatchObject({
       completionMode: 'Indexed',
@@ -87,6 +88,7 @@ describe('desiredBatchJob', () => {
       'lathe.dev/batch-dataset-version': 'abc',
       'lathe.dev/batch-input-bytes': '1000',
     });
+    expect(JSON.parse(job.metadata?.annotations?.['lathe.dev/batch-grant'] ?? '')).toEqual(grant);
     expect(JSON.stringify(job)).not.toContain('"s"');
   });
 
@@ -95,14 +97,14 @@ describe('desiredBatchJob', () => {
     const job = desiredBatchJob(
       batch({ parallelism: 8 }),
       { ...run, shards: 2 },
-      { image: 'i', store, owner },
+      { image: 'i', store, owner, grant },
     );
     expect(job.spec?.parallelism).toBe(2);
   });
 });
 
 describe('BatchPrediction status', () => {
-  const job = desiredBatchJob(batch(), run, { image: 'i', store, owner });
+  const job = desiredBatchJob(batch(), run, { image: 'i', store, owner, grant });
   const marker = (shard: number, rows: number, failedRecords = 0) => ({
     formatVersion: 1 as const,
     shard,

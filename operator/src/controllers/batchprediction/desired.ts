@@ -25,7 +25,7 @@ import type { OwnerReference } from '../../runtime/resource.js';
 import { nodeHeapEnv, resourceRequirements } from '../shared/container.js';
 import { literalEnv } from '../shared/kubelet-literal.js';
 import { childName } from '../shared/names.js';
-import { CredentialRole, objectStorePodAccess } from '../shared/object-store-access.js';
+import { CredentialRole, type Grant, objectStorePodAccess } from '../shared/object-store-access.js';
 import { piiKeyEnv } from '../shared/pii-key.js';
 import {
   restrictedContainerSecurityContext,
@@ -44,6 +44,8 @@ export const BatchAnnotation = {
   objects: 'lathe.dev/batch-input-objects',
   sizeBytes: 'lathe.dev/batch-input-bytes',
   outputUri: 'lathe.dev/batch-output-uri',
+  /** What the shards may read and write (`Grant`, JSON): their credentials are renewed to it. */
+  grant: 'lathe.dev/batch-grant',
 } as const;
 
 /** The run's Job: `<name>-batch`. */
@@ -70,7 +72,7 @@ export function shardCount(bp: Pick<BatchPrediction, 'spec'>): number {
 export function desiredBatchJob(
   bp: BatchPrediction,
   run: BatchRun,
-  options: { image: string; store: ObjectStoreConfig; owner: OwnerReference },
+  options: { image: string; store: ObjectStoreConfig; owner: OwnerReference; grant: Grant },
 ): JobObject {
   const name = bp.metadata.name ?? '';
   const labels = {
@@ -122,6 +124,7 @@ export function desiredBatchJob(
           run.input.objects.reduce((sum, o) => sum + o.sizeBytes, 0),
         ),
         [BatchAnnotation.outputUri]: run.outputUri,
+        [BatchAnnotation.grant]: JSON.stringify(options.grant),
       },
       ownerReferences: [options.owner],
     },

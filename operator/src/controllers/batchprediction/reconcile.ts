@@ -41,6 +41,7 @@ import { cachedPodsOfJob, observeJobRun } from '../shared/job-run.js';
 import {
   artifactGrantPrefix,
   CredentialRole,
+  type Grant,
   grants,
   type ObjectStoreAccess,
   objectStoreSecretPermissions,
@@ -135,11 +136,13 @@ export function batchPredictionController({
             planned.notStarted.state === 'progressing' ? WAIT_POLL_MS : undefined,
           );
         }
-        await provideCredentials(bp, planned.run, access, bucket, ctx);
+        const grant = grantOf(bp, planned.run, bucket);
+        await provideCredentials(bp, grant, access, ctx);
         const created = desiredBatchJob(bp, planned.run, {
           image,
           store: access.store,
           owner: controllerReference(bp, latheKinds.batchPrediction.resource),
+          grant,
         });
         await ctx.apply(kinds.job, created);
         ctx.log.info(
@@ -169,7 +172,9 @@ export function batchPredictionController({
         (c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True',
       );
       if (!done) {
-        await provideCredentials(bp, runOfJob(job), access, bucket, ctx);
+        // The grant the Job was created with (the cache keeps no pod template environment).
+        const pinned = job.metadata?.annotations?.[BatchAnnotation.grant];
+        if (pinned) await provideCredentials(bp, JSON.parse(pinned) as Grant, access, ctx);
         return part(facts, PROGRESS_POLL_MS);
       }
       if (job.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True')) {
@@ -247,36 +252,27 @@ function part(facts: BatchFacts, requeueAfterMs?: number) {
   };
 }
 
-/** What the run's Job pinned (for credentials while it runs). */
-function runOfJob(job: JobObject): Pick<BatchRun, 'modelUri' | 'input' | 'outputUri'> {
-  const env = job.spec?.template.spec?.containers[0]?.env ?? [];
-  const value = (name: string) => env.find((e) => e.name === name)?.value ?? '';
-  const input = JSON.parse(value('LATHE_BATCH_INPUT') || '{"objects":[]}') as BatchInput;
-  return {
-    modelUri: value('LATHE_BATCH_MODEL_URI'),
-    input,
-    outputUri: job.metadata?.annotations?.[BatchAnnotation.outputUri] ?? '',
-  };
+/** What the shards of `run` may read (the model, the input) and write (the run's output). */
+function grantOf(bp: BatchPredictionObject, run: BatchRun, bucket: string): Grant {
+  return grants.batch(
+    artifactGrantPrefix(run.modelUri, bucket, bp.metadata.namespace ?? ''),
+    run.input.objects.map((o) => parseS3Uri(o.uri).key),
+    parseS3Uri(run.outputUri).key,
+  );
 }
 
 async function provideCredentials(
   bp: BatchPredictionObject,
-  run: Pick<BatchRun, 'modelUri' | 'input' | 'outputUri'>,
+  grant: Grant,
   access: ObjectStoreAccess,
-  bucket: string,
   ctx: Ctx,
 ): Promise<void> {
-  const namespace = bp.metadata.namespace ?? '';
   await access.provide(
     ctx,
     bp,
     controllerReference(bp, latheKinds.batchPrediction.resource),
     CredentialRole.batch,
-    grants.batch(
-      artifactGrantPrefix(run.modelUri, bucket, namespace),
-      run.input.objects.map((o) => parseS3Uri(o.uri).key),
-      parseS3Uri(run.outputUri).key,
-    ),
+    grant,
   );
 }
 
