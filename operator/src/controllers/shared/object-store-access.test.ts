@@ -67,7 +67,15 @@ describe('grants', () => {
       'ingestion reads its namespace and shared/, writes its dataset',
       grants.ingestion('a', 'iris'),
       {
-        read: ['sources/a/', 'datasets/a/', 'models/a/', 'runs/a/', 'feedback/a/', 'shared/'],
+        read: [
+          'sources/a/',
+          'datasets/a/',
+          'models/a/',
+          'runs/a/',
+          'feedback/a/',
+          'batch/a/',
+          'shared/',
+        ],
         write: ['datasets/a/iris/'],
       },
     ],
@@ -80,6 +88,11 @@ describe('grants', () => {
       'serving reads its artifacts, writes its feedback',
       grants.serving('a', 'svc', ['models/a/iris/1/']),
       { read: ['models/a/iris/1/'], write: ['feedback/a/svc/'] },
+    ],
+    [
+      'a batch run reads the model and its input, writes its output',
+      grants.batch('models/a/iris/1/', ['sources/a/x.csv'], 'batch/a/b/u/'),
+      { read: ['models/a/iris/1/', 'sources/a/x.csv'], write: ['batch/a/b/u/'] },
     ],
     [
       'evaluation only reads',
