@@ -192,14 +192,14 @@ describe('a Dataset with spec.source.feedback', () => {
       mismatched: 0,
     });
 
-    // The version: five files, verified against its manifest.
+    // The version: six files, verified against its manifest.
     const prefix = datasetVersionPrefix(namespace, 'iris-feedback', run.result.version);
     const manifest = await store.read(minio.bucket, `${prefix}manifest.json`);
     const verified = await verifyArtifact(store, {
       uri: s3Uri(minio.bucket, prefix),
       digest: sha256Digest(manifest),
     });
-    expect(verified).toMatchObject({ verified: true, files: 5 });
+    expect(verified).toMatchObject({ verified: true, files: 6 });
     const schema = PreparedSchemaSchema.parse(
       JSON.parse((await store.read(minio.bucket, `${prefix}schema.json`)).toString()),
     );

@@ -142,7 +142,7 @@ describe('the ingestion program', () => {
       uri: s3Uri(minio.bucket, prefix),
       digest: sha256Digest(manifest),
     });
-    expect(verified).toMatchObject({ verified: true, files: 5 });
+    expect(verified).toMatchObject({ verified: true, files: 6 });
     const schema = PreparedSchemaSchema.parse(
       JSON.parse((await store.read(minio.bucket, `${prefix}schema.json`)).toString()),
     );
