@@ -56,7 +56,7 @@ import {
   type RecordFormat,
   RecordTooLongError,
   readOffsetOf,
-  recordsOfRange,
+  recordBatchesOfRange,
 } from './records.js';
 import { PartFile, PartFormat, PREDICT_BATCH_ROWS, scoreRecords } from './score.js';
 import type { BatchSettings } from './settings.js';
@@ -320,17 +320,17 @@ async function recordFormatOf(
   return { format: 'csv', delimiter, columns, header };
 }
 
-/** The records of the shard's ranges, object after object, streamed. */
+/** The records of the shard's ranges, object after object, streamed a chunk's records at a time. */
 async function* shardRecords(
   store: BatchStore,
   settings: BatchSettings,
   ranges: readonly ObjectRange[],
-): AsyncGenerator<InputRecord> {
+): AsyncGenerator<InputRecord[]> {
   for (const range of ranges) {
     const object = settings.input.objects[range.object]!;
     const format = await recordFormatOf(store, settings, object);
     const { bucket, key } = parseS3Uri(object.uri);
     const chunks = await store.openReadRange(bucket, key, readOffsetOf(range.start));
-    yield* recordsOfRange(chunks, range, format);
+    yield* recordBatchesOfRange(chunks, range, format);
   }
 }

@@ -1,13 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { shardRanges } from '../../contract/batch.js';
-import { decodeCsv } from '../ingest/csv.js';
+import { CsvDecoder, CsvSyntaxError, decodeCsv } from '../ingest/csv.js';
 import { seededRandom } from '../trainer/train.js';
 import {
   csvHeaderOf,
+  csvRecordMaker,
+  csvRecordOf,
   type InputRecord,
+  jsonRecordOf,
   linesFrom,
   type RecordFormat,
   readOffsetOf,
+  recordBatchesOfRange,
   recordsOfRange,
 } from './records.js';
 
@@ -236,5 +240,178 @@ describe('csvHeaderOf', () => {
     await expect(csvHeaderOf(chunksOf(Buffer.from(text), 3), ',', 's3://b/k.csv')).rejects.toThrow(
       message,
     );
+  });
+});
+
+/**
+ * The records of a range as the reader first read them, line by line: `linesFrom`, a blank
+ * line skipped, each CSV line written to the ingestion decoder with its `\n` (a new decoder
+ * after a syntax error). The brute force `recordBatchesOfRange` must agree with.
+ */
+async function lineByLineRecords(
+  chunks: AsyncIterable<Buffer>,
+  range: { start: number; end: number },
+  format: RecordFormat,
+): Promise<InputRecord[]> {
+  const out: InputRecord[] = [];
+  const isBlank = (text: string) => text.trim() === '';
+  if (format.format === 'jsonl') {
+    for await (const line of linesFrom(chunks, range.start)) {
+      if (line.start >= range.end) break;
+      if (!isBlank(line.text)) out.push(jsonRecordOf(line.text));
+    }
+    return out;
+  }
+  let decoder = new CsvDecoder(format.delimiter);
+  let open = false;
+  let skipHeader = format.header && range.start === 0;
+  const take = (records: string[][]) => {
+    for (const fields of records) {
+      if (skipHeader) skipHeader = false;
+      else out.push(csvRecordOf(fields, format.columns));
+    }
+  };
+  const failed = (error: unknown) => {
+    if (!(error instanceof CsvSyntaxError)) throw error;
+    return { values: {}, error: `CSV: ${error.message.replace(/^line \d+: /, '')}` };
+  };
+  for await (const line of linesFrom(chunks, range.start)) {
+    if (line.start >= range.end && !open) return out;
+    if (!open && isBlank(line.text)) continue;
+    try {
+      const { records } = decoder.write(`${line.text}\n`);
+      open = records.length === 0;
+      take(records);
+    } catch (error) {
+      const record = failed(error);
+      decoder = new CsvDecoder(format.delimiter);
+      open = false;
+      if (skipHeader) skipHeader = false;
+      else out.push(record);
+    }
+  }
+  if (open) {
+    try {
+      take(decoder.end().records);
+    } catch (error) {
+      out.push(failed(error));
+    }
+  }
+  return out;
+}
+
+/** A CSV text of awkward lines: quotes, quoted line breaks, bad quotes, BOMs, CRLF, blanks. */
+function awkwardCsv(random: () => number, rows: number): Buffer {
+  const pieces = [
+    'a,b,c',
+    'a,b',
+    'a,b,c,d',
+    '"q,1",b,c',
+    '"say ""hi""",b,c',
+    '"open\nline",b,c',
+    '"multi\r\n\nline","x\ny",c',
+    'a"b,c,d',
+    '"a"b,c,d',
+    '"unclosed,b,c',
+    ' ',
+    '\t',
+    '',
+    '\ufeffa,b,c',
+    '\ufeff',
+    'ü€,😀,x',
+    '\u00a0',
+    'a,b,c\r',
+    'a,b,c\r\r',
+  ];
+  let text = random() < 0.3 ? '\ufeffid,name,x\n' : 'id,name,x\r\n';
+  for (let r = 0; r < rows; r++) {
+    text += pieces[Math.floor(random() * pieces.length)]!;
+    text += random() < 0.3 ? '\r\n' : '\n';
+  }
+  if (random() < 0.5) text = text.replace(/\r?\n$/, '');
+  return Buffer.from(text);
+}
+
+describe('recordBatchesOfRange', () => {
+  it('gives the records reading line by line gives, at every cut and chunk size', async () => {
+    const random = seededRandom(17);
+    for (let trial = 0; trial < 12; trial++) {
+      const bytes = awkwardCsv(random, 4 + Math.floor(random() * 12));
+      const format: RecordFormat = {
+        format: 'csv',
+        delimiter: ',',
+        header: trial % 3 !== 0,
+        columns: ['id', 'name', 'x'],
+      };
+      for (let cut = 0; cut <= bytes.length; cut += 1 + Math.floor(random() * 4)) {
+        for (const range of [
+          { start: 0, end: cut },
+          { start: cut, end: bytes.length },
+        ]) {
+          const chunk = 1 + ((trial + cut) % 13);
+          const from = bytes.subarray(readOffsetOf(range.start));
+          const expected = await lineByLineRecords(chunksOf(from, chunk), range, format);
+          const batches = await collect(recordBatchesOfRange(chunksOf(from, chunk), range, format));
+          expect(batches.every((b) => b.length > 0)).toBe(true);
+          expect(batches.flat(), `trial ${trial}, range ${JSON.stringify(range)}`).toEqual(
+            expected,
+          );
+        }
+      }
+    }
+  });
+
+  it('gives the JSON Lines records reading line by line gives', async () => {
+    const random = seededRandom(5);
+    const { bytes } = jsonlFile(random, 30);
+    const text = Buffer.concat([
+      Buffer.from('\ufeff'),
+      bytes,
+      Buffer.from('\n \n{"a":\n[1]\n\ufeff{"b":1}\n'),
+    ]);
+    for (let cut = 0; cut <= text.length; cut += 7) {
+      for (const range of [
+        { start: 0, end: cut },
+        { start: cut, end: text.length },
+      ]) {
+        const from = text.subarray(readOffsetOf(range.start));
+        const format: RecordFormat = { format: 'jsonl' };
+        const expected = await lineByLineRecords(chunksOf(from, 9), range, format);
+        const batches = await collect(recordBatchesOfRange(chunksOf(from, 9), range, format));
+        expect(batches.flat()).toEqual(expected);
+      }
+    }
+  });
+});
+
+describe('csvRecordMaker', () => {
+  it.each([
+    [
+      ['a', 'b'],
+      ['1', '2'],
+    ],
+    [['a', 'b'], ['1']],
+    [
+      ['a', 'b'],
+      ['1', '2', '3'],
+    ],
+    [
+      ['2', 'a', '1', 'a'],
+      ['w', 'x', 'y', 'z'],
+    ],
+    [
+      ['__proto__', 'a'],
+      ['x', 'y'],
+    ],
+    [
+      ['"quoted"', 'back\\slash', '\u2028'],
+      ['x', 'y', 'z'],
+    ],
+  ])('builds what csvRecordOf builds: columns %j, fields %j', (columns, fields) => {
+    const made = csvRecordMaker(columns)(fields);
+    const reference = csvRecordOf(fields, columns);
+    expect(made).toEqual(reference);
+    expect(Object.keys(made.values)).toEqual(Object.keys(reference.values));
+    expect(Object.getPrototypeOf(made.values)).toBe(Object.prototype);
   });
 });

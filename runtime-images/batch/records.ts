@@ -149,59 +149,285 @@ export function csvRecordOf(fields: readonly string[], columns: readonly string[
 }
 
 /**
+ * `csvRecordOf` for one list of columns, made once: a record of as many fields as columns is
+ * an object literal of the columns (built from source text, each name a JSON string literal),
+ * which V8 allocates whole with its final shape, where adding the columns one by one costs
+ * ~40x more (a shape transition and a property-store grow per column). A name that an object
+ * literal cannot hold as an own property (`__proto__`) keeps the one-by-one build.
+ */
+export function csvRecordMaker(
+  columns: readonly string[],
+): (fields: readonly string[]) => InputRecord {
+  if (columns.includes('__proto__')) return (fields) => csvRecordOf(fields, columns);
+  const literal = new Function(
+    'fields',
+    `return {${columns.map((column, i) => `${JSON.stringify(column)}: fields[${i}]`).join(', ')}};`,
+  ) as (fields: readonly string[]) => Record<string, unknown>;
+  const width = columns.length;
+  return (fields) =>
+    fields.length === width ? { values: literal(fields) } : csvRecordOf(fields, columns);
+}
+
+/**
  * The records of the range `[start, end)` of an object whose bytes from `readOffsetOf(start)`
  * are `chunks`, in order. Stops reading once the last record is complete (breaking out of the
- * chunks, which closes their stream).
+ * chunks, which closes their stream). One record per step: `recordBatchesOfRange` is the same
+ * records a chunk at a time.
  */
 export async function* recordsOfRange(
   chunks: AsyncIterable<Buffer | Uint8Array>,
   range: { start: number; end: number },
   format: RecordFormat,
 ): AsyncGenerator<InputRecord> {
-  if (format.format === 'jsonl') {
-    for await (const line of linesFrom(chunks, range.start)) {
-      if (line.start >= range.end) return;
-      if (!isBlank(line.text)) yield jsonRecordOf(line.text);
-    }
-    return;
-  }
-  const { delimiter, columns } = format;
-  let decoder = new CsvDecoder(delimiter);
+  for await (const records of recordBatchesOfRange(chunks, range, format)) yield* records;
+}
+
+/** A CSV decoder whose "first text" is behind it: the reader drops byte-order marks itself. */
+function primedDecoder(delimiter: string): CsvDecoder {
+  const decoder = new CsvDecoder(delimiter);
+  decoder.write('\n');
+  return decoder;
+}
+
+/** A CSV syntax error as the record it stands for. */
+function csvErrorRecord(error: CsvSyntaxError): InputRecord {
+  return { values: {}, error: `CSV: ${error.message.replace(/^line \d+: /, '')}` };
+}
+
+/**
+ * The records of the lines of a range, fed a block of whole lines at a time: what
+ * `recordsOfRange` did line by line (`linesFrom`, then the CSV decoder per line) without a
+ * promise, an object or a decoder call per line. A CSV line without a quote (nearly all of
+ * them) is cut on its delimiter in place, as the decoder's own fast path would; a line with a
+ * quote, or the lines of a record still open (a quoted line break), go through the decoder.
+ */
+class RangeReader {
   /** Whether the decoder holds the start of a record (a quoted field with a line break). */
-  let open = false;
-  let skipHeader = format.header && range.start === 0;
-  const take = function* (records: string[][]): Generator<InputRecord> {
-    for (const fields of records) {
-      if (skipHeader) {
-        skipHeader = false;
+  private open = false;
+  private skipHeader: boolean;
+  /** Whether no line was fed since the decoder was made: its first line drops a byte-order mark. */
+  private fresh = true;
+  private decoder: CsvDecoder | undefined;
+  /** Whether a line beginning at or after the range's end was met (the range is done). */
+  done = false;
+  private readonly recordOf: (fields: readonly string[]) => InputRecord;
+
+  constructor(
+    private readonly format: RecordFormat,
+    private out: InputRecord[],
+  ) {
+    this.skipHeader = format.format === 'csv' && format.header;
+    this.recordOf =
+      format.format === 'csv' ? csvRecordMaker(format.columns) : () => ({ values: {} });
+  }
+
+  /** Where the next records go. */
+  output(records: InputRecord[]): void {
+    this.out = records;
+  }
+
+  /** Starts reading a range that does not hold the object's first record. */
+  notFirst(): void {
+    this.skipHeader = false;
+  }
+
+  /**
+   * Reads the lines of `text` (each ended by `\n`), the first beginning before the range's end;
+   * `taken` characters hold the lines that begin before it, the rest are read only to finish an
+   * open record. Sets `done` when a line past the end was reached.
+   */
+  lines(text: string, taken: number): void {
+    if (this.format.format === 'jsonl') {
+      this.jsonLines(text, taken);
+      return;
+    }
+    const { delimiter } = this.format;
+    const out = this.out;
+    let p = 0;
+    let quote = text.indexOf('"');
+    while (p < text.length) {
+      const newline = text.indexOf('\n', p);
+      if (p >= taken && !this.open) {
+        this.done = true;
+        return;
+      }
+      if (quote !== -1 && quote < p) quote = text.indexOf('"', p);
+      if (this.open || (quote !== -1 && quote < newline)) {
+        this.decoded(text.slice(p, newline));
+        p = newline + 1;
         continue;
       }
-      yield csvRecordOf(fields, columns);
+      const first = text.charCodeAt(p);
+      if (!(first > 32 && first < 127) && isBlank(text.slice(p, newline))) {
+        p = newline + 1;
+        continue;
+      }
+      let from = p;
+      if (this.fresh) {
+        this.fresh = false;
+        if (first === 0xfeff) from++;
+      }
+      let end = newline;
+      if (text.charCodeAt(end - 1) === 13 && end > from) end--;
+      p = newline + 1;
+      if (this.skipHeader) {
+        this.skipHeader = false;
+        continue;
+      }
+      out.push(this.recordOf(text.slice(from, end).split(delimiter)));
+    }
+  }
+
+  private jsonLines(text: string, taken: number): void {
+    let p = 0;
+    while (p < text.length) {
+      if (p >= taken) {
+        this.done = true;
+        return;
+      }
+      const newline = text.indexOf('\n', p);
+      const line = text.slice(p, newline);
+      p = newline + 1;
+      const first = line.charCodeAt(0);
+      if (!(first > 32 && first < 127) && isBlank(line)) continue;
+      this.out.push(jsonRecordOf(line));
+    }
+  }
+
+  /** A CSV line through the decoder (a line with a quote, or one continuing an open record). */
+  private decoded(line: string): void {
+    const format = this.format as Extract<RecordFormat, { format: 'csv' }>;
+    if (!this.open && isBlank(line)) return;
+    let text = line;
+    if (this.fresh) {
+      this.fresh = false;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    this.decoder ??= primedDecoder(format.delimiter);
+    try {
+      const { records } = this.decoder.write(`${text}\n`);
+      this.open = records.length === 0;
+      this.take(records);
+    } catch (error) {
+      if (!(error instanceof CsvSyntaxError)) throw error;
+      this.decoder = undefined;
+      this.fresh = true;
+      this.open = false;
+      if (this.skipHeader) this.skipHeader = false;
+      else this.out.push(csvErrorRecord(error));
+    }
+  }
+
+  private take(records: readonly string[][]): void {
+    for (const fields of records) {
+      if (this.skipHeader) {
+        this.skipHeader = false;
+        continue;
+      }
+      this.out.push(this.recordOf(fields));
+    }
+  }
+
+  /** Ends the input: a record still open is decoded to the end. */
+  end(): void {
+    if (!this.open || !this.decoder) return;
+    try {
+      this.take(this.decoder.end().records);
+    } catch (error) {
+      if (!(error instanceof CsvSyntaxError)) throw error;
+      this.out.push(csvErrorRecord(error));
+    }
+    this.open = false;
+  }
+}
+
+/**
+ * The records of the range `[start, end)` of an object whose bytes from `readOffsetOf(start)`
+ * are `chunks`, in order, as arrays: the records completed by each chunk (none are empty). The
+ * same records as `recordsOfRange`, cut from whole runs of lines: a chunk's complete lines are
+ * decoded to text at once and read in a synchronous loop. Stops reading once the last record
+ * is complete (breaking out of the chunks, which closes their stream).
+ */
+export async function* recordBatchesOfRange(
+  chunks: AsyncIterable<Buffer | Uint8Array>,
+  range: { start: number; end: number },
+  format: RecordFormat,
+): AsyncGenerator<InputRecord[]> {
+  const { start, end } = range;
+  let records: InputRecord[] = [];
+  const reader = new RangeReader(format, records);
+  if (start > 0) reader.notFirst();
+  /** Offset in the object of the next byte of `chunks`. */
+  let offset = readOffsetOf(start);
+  /** Until the first line break: bytes of the previous range's last record. */
+  let skipping = start > 0;
+  /** Bytes of a line not yet complete, and the offset of its first byte. */
+  let parts: Buffer[] = [];
+  let partsBytes = 0;
+  let lineStart = offset;
+  /** Reads the whole lines `bytes` (ending with `\n`), the first one beginning at `lineStart`. */
+  const read = (bytes: Buffer) => {
+    let from = 0;
+    if (lineStart === 0 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) from = 3;
+    // The lines that begin before `end`: up to the first line break at or after `end - 1`.
+    const limit = end - 1 - lineStart;
+    let cut = bytes.length;
+    if (limit < bytes.length) {
+      const at = limit < 0 ? -1 : bytes.indexOf(10, limit);
+      cut = at === -1 ? 0 : at + 1;
+    }
+    if (cut === bytes.length) {
+      reader.lines(bytes.toString('utf8', from), Number.POSITIVE_INFINITY);
+    } else {
+      const taken = cut > from ? bytes.toString('utf8', from, cut) : '';
+      reader.lines(taken + bytes.toString('utf8', Math.max(from, cut)), taken.length);
     }
   };
-  for await (const line of linesFrom(chunks, range.start)) {
-    if (line.start >= range.end && !open) return;
-    if (!open && isBlank(line.text)) continue;
-    try {
-      const { records } = decoder.write(`${line.text}\n`);
-      open = records.length === 0;
-      yield* take(records);
-    } catch (error) {
-      if (!(error instanceof CsvSyntaxError)) throw error;
-      decoder = new CsvDecoder(delimiter);
-      open = false;
-      if (skipHeader) skipHeader = false;
-      else yield { values: {}, error: `CSV: ${error.message.replace(/^line \d+: /, '')}` };
+  for await (const piece of chunks) {
+    const chunk = Buffer.isBuffer(piece) ? piece : Buffer.from(piece);
+    let at = 0;
+    if (skipping) {
+      const newline = chunk.indexOf(10);
+      if (newline === -1) {
+        offset += chunk.length;
+        lineStart = offset;
+        continue;
+      }
+      skipping = false;
+      at = newline + 1;
+      lineStart = offset + at;
+    }
+    const last = chunk.lastIndexOf(10);
+    if (last >= at) {
+      const whole = chunk.subarray(at, last + 1);
+      read(parts.length === 0 ? whole : Buffer.concat([...parts, whole]));
+      parts = [];
+      partsBytes = 0;
+      lineStart = offset + last + 1;
+      at = last + 1;
+    }
+    if (at < chunk.length) {
+      parts.push(chunk.subarray(at));
+      partsBytes += chunk.length - at;
+      if (partsBytes > MAX_RECORD_CHARS * 4) {
+        throw new RecordTooLongError(
+          `the line starting at byte ${lineStart} is longer than ${MAX_RECORD_CHARS * 4} bytes (not a line-oriented file?)`,
+        );
+      }
+    }
+    offset += chunk.length;
+    if (reader.done) break;
+    if (records.length > 0) {
+      yield records;
+      records = [];
+      reader.output(records);
     }
   }
-  if (open) {
-    try {
-      yield* take(decoder.end().records);
-    } catch (error) {
-      if (!(error instanceof CsvSyntaxError)) throw error;
-      yield { values: {}, error: `CSV: ${error.message.replace(/^line \d+: /, '')}` };
-    }
+  if (!reader.done && !skipping && partsBytes > 0) {
+    read(Buffer.concat([...parts, Buffer.from('\n')]));
   }
+  reader.end();
+  if (records.length > 0) yield records;
 }
 
 /**

@@ -24,6 +24,7 @@ import type { PiiHashing } from '../../contract/pii-hash.js';
 import {
   CellError,
   csvField,
+  formatNumber,
   type PreparedSchema,
   prepareRecord,
 } from '../../contract/prepared-data.js';
@@ -35,14 +36,51 @@ export const PREDICT_BATCH_ROWS = 1024;
 /** The model, as scoring sees it: `rows` prepared rows (row-major) in, `rows × width` outputs out. */
 export type PredictBatch = (features: Float32Array, rows: number) => Promise<Float32Array>;
 
-/** One output row, before it is encoded: cells by output column, in column order. */
-type OutputRow = Map<string, unknown>;
+/** Where a cell of an output line comes from. */
+type CellSource =
+  | { from: 'passthrough'; column: string }
+  | { from: 'label' }
+  | { from: 'probabilities' }
+  | { from: 'probability'; k: number }
+  | { from: 'prediction' }
+  | { from: 'error' }
+  | { from: 'none' };
+
+/**
+ * How the lines of one kind of row are built: each cell's source after a fixed text (a JSON
+ * key with its quotes and colon, or a CSV comma), then `suffix`. The keys and their order are
+ * those of the row object a `Map` of the cells would give (`Object.fromEntries`: a column
+ * named twice keeps its first place and its last value, integer-like keys come first), found
+ * once by building that object, so each line is one string concatenation.
+ */
+interface LineTemplate {
+  prefixes: string[];
+  cells: CellSource[];
+  suffix: string;
+}
+
+/**
+ * How an output number is written: the shortest decimal that reads back as the same float32
+ * (`formatNumber`; the model's outputs are float32, so the 17 digits of their double are
+ * noise), JSON's `null` or CSV's `NaN`/`Infinity` when not finite, as before.
+ */
+function outputNumberText(value: number, json: boolean): string {
+  if (Number.isFinite(value)) return formatNumber(value);
+  return json ? 'null' : String(value);
+}
 
 /** The part's columns and how a row is encoded, for one format. */
 export class PartFormat {
   private readonly classes: readonly string[];
   /** The CSV part's columns: passthrough, outputs, `error`. */
   readonly csvColumns: readonly string[];
+  private readonly json: boolean;
+  private readonly errorTemplate: LineTemplate;
+  /** The template of scored rows for a number of outputs per row. */
+  private readonly scoredTemplates = new Map<
+    number,
+    { line: LineTemplate; labels: string[]; probabilityKeys: string[]; probabilityIndex: number[] }
+  >();
 
   constructor(
     private readonly schema: PreparedSchema,
@@ -50,6 +88,8 @@ export class PartFormat {
   ) {
     this.classes = (schema.label.classes ?? []).map(String);
     this.csvColumns = this.csvColumnsOf();
+    this.json = options.format === 'jsonl';
+    this.errorTemplate = this.templateOf([['error', { from: 'error' }]]);
   }
 
   private csvColumnsOf(): string[] {
@@ -70,48 +110,116 @@ export class PartFormat {
     return this.options.format === 'csv' ? `${this.csvColumns.map(csvField).join(',')}\n` : '';
   }
 
-  private passthroughOf(record: InputRecord): OutputRow {
-    const row: OutputRow = new Map();
-    for (const column of this.options.passthroughColumns) {
-      const value = record.values[column];
-      row.set(column, value === undefined ? null : value);
+  /** The template of rows holding the passthrough cells, then `outputs` (set in order). */
+  private templateOf(outputs: [string, CellSource][]): LineTemplate {
+    const row = new Map<string, CellSource>();
+    for (const column of this.options.passthroughColumns)
+      row.set(column, { from: 'passthrough', column });
+    for (const [key, source] of outputs) row.set(key, source);
+    if (this.json) {
+      const keys = Object.keys(Object.fromEntries(row));
+      return {
+        prefixes: keys.map((key, i) => `${i === 0 ? '{' : ','}${JSON.stringify(key)}:`),
+        cells: keys.map((key) => row.get(key)!),
+        suffix: keys.length === 0 ? '{}\n' : '}\n',
+      };
     }
-    return row;
+    return {
+      prefixes: this.csvColumns.map((_, i) => (i === 0 ? '' : ',')),
+      cells: this.csvColumns.map((column) => row.get(column) ?? { from: 'none' }),
+      suffix: '\n',
+    };
+  }
+
+  private scoredTemplateOf(width: number) {
+    let template = this.scoredTemplates.get(width);
+    if (template) return template;
+    const outputs: [string, CellSource][] = [];
+    const include = this.options.include;
+    if (this.schema.task === 'regression') outputs.push(['prediction', { from: 'prediction' }]);
+    else {
+      if (include.includes('label')) outputs.push(['label', { from: 'label' }]);
+      if (include.includes('probabilities')) {
+        if (this.json) outputs.push(['probabilities', { from: 'probabilities' }]);
+        else
+          for (let k = 0; k < width; k++)
+            outputs.push([`probability_${this.classes[k]}`, { from: 'probability', k }]);
+      }
+    }
+    // The probabilities object's keys in the order (and with the values) assignment gives them.
+    const probabilities: Record<string, number> = {};
+    for (let k = 0; k < width; k++) probabilities[this.classes[k]!] = k;
+    const probabilityKeys = Object.keys(probabilities);
+    template = {
+      line: this.templateOf(outputs),
+      labels: Array.from({ length: width }, (_, k) => this.valueText(this.classes[k] ?? k)),
+      probabilityKeys: probabilityKeys.map(
+        (key, j) => `${j === 0 ? '{' : ','}${JSON.stringify(key)}:`,
+      ),
+      probabilityIndex: probabilityKeys.map((key) => probabilities[key]!),
+    };
+    this.scoredTemplates.set(width, template);
+    return template;
+  }
+
+  /** A passthrough or label value as the format writes it. */
+  private valueText(value: unknown): string {
+    if (this.json) return JSON.stringify(value === undefined ? null : value);
+    return csvCell(value);
   }
 
   /** The line of a scored record, given its `width` outputs from `offset`. */
   scoredLine(record: InputRecord, outputs: Float32Array, offset: number, width: number): string {
-    const row = this.passthroughOf(record);
-    if (this.schema.task === 'regression') {
-      row.set('prediction', outputs[offset]!);
-    } else {
-      let best = 0;
-      for (let k = 1; k < width; k++) if (outputs[offset + k]! > outputs[offset + best]!) best = k;
-      if (this.options.include.includes('label')) row.set('label', this.classes[best] ?? best);
-      if (this.options.include.includes('probabilities')) {
-        if (this.options.format === 'jsonl') {
-          const probabilities: Record<string, number> = {};
-          for (let k = 0; k < width; k++) probabilities[this.classes[k]!] = outputs[offset + k]!;
-          row.set('probabilities', probabilities);
-        } else {
-          for (let k = 0; k < width; k++)
-            row.set(`probability_${this.classes[k]}`, outputs[offset + k]!);
-        }
+    const { line, labels, probabilityKeys, probabilityIndex } = this.scoredTemplateOf(width);
+    const json = this.json;
+    let best = 0;
+    for (let k = 1; k < width; k++) if (outputs[offset + k]! > outputs[offset + best]!) best = k;
+    const { prefixes, cells } = line;
+    let text = '';
+    for (let i = 0; i < cells.length; i++) {
+      const cell = cells[i]!;
+      text += prefixes[i]!;
+      switch (cell.from) {
+        case 'passthrough':
+          text += this.valueText(record.values[cell.column]);
+          break;
+        case 'label':
+          text += labels[best]!;
+          break;
+        case 'prediction':
+          text += outputNumberText(outputs[offset]!, json);
+          break;
+        case 'probability':
+          text += outputNumberText(outputs[offset + cell.k]!, json);
+          break;
+        case 'probabilities':
+          if (probabilityKeys.length === 0) text += '{}';
+          else {
+            for (let j = 0; j < probabilityKeys.length; j++)
+              text +=
+                probabilityKeys[j]! +
+                outputNumberText(outputs[offset + probabilityIndex[j]!]!, true);
+            text += '}';
+          }
+          break;
+        default:
+          break;
       }
     }
-    return this.lineOf(row);
+    return text + line.suffix;
   }
 
   /** The line of a record that could not be scored. */
   errorLine(record: InputRecord, error: string): string {
-    const row = this.passthroughOf(record);
-    row.set('error', error);
-    return this.lineOf(row);
-  }
-
-  private lineOf(row: OutputRow): string {
-    if (this.options.format === 'jsonl') return `${JSON.stringify(Object.fromEntries(row))}\n`;
-    return `${this.csvColumns.map((column) => csvCell(row.get(column))).join(',')}\n`;
+    const { prefixes, cells, suffix } = this.errorTemplate;
+    let text = '';
+    for (let i = 0; i < cells.length; i++) {
+      const cell = cells[i]!;
+      text += prefixes[i]!;
+      if (cell.from === 'passthrough') text += this.valueText(record.values[cell.column]);
+      else if (cell.from === 'error') text += this.valueText(error);
+    }
+    return text + suffix;
   }
 }
 
@@ -168,11 +276,12 @@ const FAILURE_EXAMPLES = 5;
 
 /**
  * Scores `records` in order into `part` (after its preamble): batches of `PREDICT_BATCH_ROWS`
- * records, each written once the model has scored it. Throws what `hashing` throws (a PII
+ * records, each written once the model has scored it. `records` may come one at a time or in
+ * arrays (`recordBatchesOfRange`: one await per chunk, not per record). Throws what `hashing` throws (a PII
  * column without the namespace key), the model's errors and the file's.
  */
 export async function scoreRecords(
-  records: AsyncIterable<InputRecord>,
+  records: AsyncIterable<InputRecord | readonly InputRecord[]>,
   schema: PreparedSchema,
   hashing: PiiHashing,
   format: PartFormat,
@@ -184,8 +293,9 @@ export async function scoreRecords(
   const width = schema.task === 'classification' ? (schema.label.classes ?? []).length : 1;
   const features = new Float32Array(PREDICT_BATCH_ROWS * featureCount);
   const scratch: number[] = [];
-  /** The batch's records; each scored one with its row among the prepared ones, else its error. */
-  let batch: { record: InputRecord; error?: string }[] = [];
+  /** The batch's records, and each one's error (undefined: scored, its row the next prepared one). */
+  let batch: InputRecord[] = [];
+  let errors: (string | undefined)[] = [];
   let prepared = 0;
 
   const flush = async () => {
@@ -201,7 +311,9 @@ export async function scoreRecords(
     }
     let text = '';
     let next = 0;
-    for (const { record, error } of batch) {
+    for (let i = 0; i < batch.length; i++) {
+      const record = batch[i]!;
+      const error = errors[i];
       if (error !== undefined) {
         text += format.errorLine(record, error);
         counts.failedRecords++;
@@ -214,30 +326,38 @@ export async function scoreRecords(
     }
     await part.write(text);
     batch = [];
+    errors = [];
     prepared = 0;
   };
 
-  for await (const record of records) {
-    if (record.error !== undefined) {
-      batch.push({ record, error: record.error });
-    } else {
+  /** Adds a record to the batch (preparing it); whether the batch is full. */
+  const add = (record: InputRecord): boolean => {
+    let error = record.error;
+    if (error === undefined) {
       scratch.length = 0;
       try {
         prepareRecord(schema, record.values, scratch, hashing);
-      } catch (error) {
-        if (!(error instanceof CellError)) throw error;
-        batch.push({ record, error: error.message });
-        if (batch.length >= PREDICT_BATCH_ROWS) await flush();
-        continue;
+      } catch (caught) {
+        if (!(caught instanceof CellError)) throw caught;
+        error = caught.message;
       }
-      if (scratch.length !== featureCount) {
-        throw new Error(`prepared ${scratch.length} features, schema.json names ${featureCount}`);
+      if (error === undefined) {
+        if (scratch.length !== featureCount) {
+          throw new Error(`prepared ${scratch.length} features, schema.json names ${featureCount}`);
+        }
+        features.set(scratch, prepared * featureCount);
+        prepared++;
       }
-      features.set(scratch, prepared * featureCount);
-      prepared++;
-      batch.push({ record });
     }
-    if (batch.length >= PREDICT_BATCH_ROWS) await flush();
+    batch.push(record);
+    errors.push(error);
+    return batch.length >= PREDICT_BATCH_ROWS;
+  };
+
+  for await (const item of records) {
+    if (Array.isArray(item)) {
+      for (const record of item as readonly InputRecord[]) if (add(record)) await flush();
+    } else if (add(item as InputRecord)) await flush();
   }
   await flush();
   return counts;
