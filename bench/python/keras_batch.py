@@ -13,8 +13,8 @@ in-process, on the same MLP and the same raw file as Lathe's batch program.
    missing value in a column without an imputation fails here; Lathe writes an error row. The
    benchmark's file has none.)
 3. The same weights in Keras (tensorflow-cpu): the TensorFlow.js `model.json` + `weights.bin` read
-   into a Keras Sequential of Dense layers, as bench/kserve/mlp_server.py does (its loader is
-   repeated here: that module imports kserve, which a batch script would not), then
+   into a Keras Sequential of Dense layers (bench/python/tfjs_keras.py, shared with
+   bench/kserve/mlp_server.py), then
    `model.predict(x, batch_size=1024)`.
 4. The output written as JSON Lines with pandas `to_json` (C writer): the passthrough columns,
    `label` (the most probable class) and `probabilities` (class -> probability), Lathe's row.
@@ -41,56 +41,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from tfjs_keras import load_tfjs_dense_model  # noqa: E402
 
 tf.config.threading.set_intra_op_parallelism_threads(THREADS)
 tf.config.threading.set_inter_op_parallelism_threads(THREADS)
 
 TRUE_TOKENS = {"true", "t", "yes", "y", "1"}
 FALSE_TOKENS = {"false", "f", "no", "n", "0"}
-
-
-def load_tfjs_dense_model(model_dir: str) -> keras.Model:
-    """The Keras equivalent of a TensorFlow.js Sequential of Dense layers, with its weights."""
-    with open(os.path.join(model_dir, "model.json"), encoding="utf-8") as f:
-        model_json = json.load(f)
-    topology = model_json["modelTopology"]
-    config = topology.get("model_config", topology)["config"]
-    layer_configs = config["layers"] if isinstance(config, dict) else config
-    weights_bytes = b""
-    specs = []
-    for group in model_json["weightsManifest"]:
-        for path in group["paths"]:
-            with open(os.path.join(model_dir, path), "rb") as f:
-                weights_bytes += f.read()
-        specs.extend(group["weights"])
-
-    input_width = None
-    layers = []
-    for layer in layer_configs:
-        if layer["class_name"] == "InputLayer":
-            continue
-        if layer["class_name"] != "Dense":
-            raise ValueError(f"only Dense layers are supported, not {layer['class_name']}")
-        cfg = layer["config"]
-        shape = cfg.get("batch_input_shape") or cfg.get("batchInputShape")
-        if shape and input_width is None:
-            input_width = shape[-1]
-        layers.append(keras.layers.Dense(cfg["units"], activation=cfg["activation"], name=cfg["name"]))
-    model = keras.Sequential([keras.Input(shape=(input_width,)), *layers])
-
-    offset = 0
-    values = {}
-    for spec in specs:
-        count = int(np.prod(spec["shape"]))
-        values[spec["name"]] = np.frombuffer(weights_bytes, dtype=np.float32, count=count, offset=offset).reshape(
-            spec["shape"]
-        )
-        offset += count * 4
-    for layer in layers:
-        kernel = next(v for k, v in values.items() if k.startswith(f"{layer.name}/") and k.endswith("kernel"))
-        bias = next(v for k, v in values.items() if k.startswith(f"{layer.name}/") and k.endswith("bias"))
-        layer.set_weights([kernel, bias])
-    return model
 
 
 def prepare(df: pd.DataFrame, schema: dict) -> np.ndarray:
