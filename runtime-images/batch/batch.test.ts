@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -8,59 +7,15 @@ import {
   batchPartFile,
 } from '../../contract/batch.js';
 import { sha256Digest } from '../../contract/manifest.js';
-import { ObjectNotFoundError } from '../../contract/object-store.js';
 import type { TrainResult } from '../../contract/results.js';
 import { decodeCsv } from '../ingest/csv.js';
 import { loadTensorflow, type Tf } from '../tensorflow/backend.js';
 import type { TrainSettings } from '../trainer/env.js';
+import { memoryStore } from '../trainer/memory-store.js';
 import { preparedVersionOf, syntheticClassification } from '../trainer/prepared-fixture.js';
 import { runTraining } from '../trainer/trainer.js';
 import { runBatchShard } from './batch.js';
 import type { BatchSettings } from './settings.js';
-
-/** An object store in memory, byte ranges and uploads included: the whole shard, without a server. */
-function memoryStore() {
-  const objects = new Map<string, Buffer>();
-  const calls = { writes: 0, uploads: 0 };
-  const get = (bucket: string, key: string) => {
-    const found = objects.get(`${bucket}/${key}`);
-    if (!found) throw new ObjectNotFoundError(`s3://${bucket}/${key} does not exist`);
-    return found;
-  };
-  return {
-    objects,
-    calls,
-    put(prefix: string, files: Record<string, Buffer>) {
-      for (const [file, bytes] of Object.entries(files))
-        objects.set(`lathe/${prefix}${file}`, bytes);
-    },
-    read: async (bucket: string, key: string) => get(bucket, key),
-    write: async (bucket: string, key: string, body: Buffer | string) => {
-      calls.writes++;
-      objects.set(`${bucket}/${key}`, Buffer.from(body));
-    },
-    upload: async (bucket: string, key: string, filePath: string, sizeBytes: number) => {
-      calls.uploads++;
-      const bytes = readFileSync(filePath);
-      if (bytes.length !== sizeBytes) throw new Error(`${filePath} is not ${sizeBytes} bytes`);
-      objects.set(`${bucket}/${key}`, bytes);
-    },
-    digestOf: async (bucket: string, key: string) => {
-      const bytes = get(bucket, key);
-      return { digest: sha256Digest(bytes), sizeBytes: bytes.length };
-    },
-    // Small chunks, so lines and UTF-8 characters straddle them.
-    openReadRange: async (bucket: string, key: string, offset: number, length?: number) => {
-      const bytes = get(bucket, key).subarray(
-        offset,
-        length === undefined ? undefined : offset + length,
-      );
-      return (async function* () {
-        for (let i = 0; i < bytes.length; i += 7) yield bytes.subarray(i, i + 7);
-      })();
-    },
-  };
-}
 
 const log = pino({ level: 'silent' });
 const loadBackend = () => loadTensorflow({ choice: 'cpu', gpus: 0 });

@@ -3,46 +3,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { groupMetrics } from '../../contract/fairness/group-metrics.js';
 import { fairnessSummaryOf } from '../../contract/fairness/summary.js';
 import { manifestFor, sha256Digest } from '../../contract/manifest.js';
-import { ObjectNotFoundError } from '../../contract/object-store.js';
 import type { EvaluateResult, TrainResult } from '../../contract/results.js';
 import { loadTensorflow, type Tf } from '../tensorflow/backend.js';
 import type { EvaluateSettings, TrainSettings } from './env.js';
 import { runEvaluation } from './evaluate.js';
+import { memoryStore } from './memory-store.js';
 import { classificationMetrics } from './metrics.js';
 import { preparedVersionOf, syntheticClassification } from './prepared-fixture.js';
 import { runTraining } from './trainer.js';
-
-/** An object store in memory, streaming included: the whole run, without a server. */
-function memoryStore() {
-  const objects = new Map<string, Buffer>();
-  const get = (bucket: string, key: string) => {
-    const found = objects.get(`${bucket}/${key}`);
-    if (!found) throw new ObjectNotFoundError(`s3://${bucket}/${key} does not exist`);
-    return found;
-  };
-  return {
-    objects,
-    put(prefix: string, files: Record<string, Buffer>) {
-      for (const [file, bytes] of Object.entries(files))
-        objects.set(`lathe/${prefix}${file}`, bytes);
-    },
-    read: async (bucket: string, key: string) => get(bucket, key),
-    write: async (bucket: string, key: string, body: Buffer | string) => {
-      objects.set(`${bucket}/${key}`, Buffer.from(body));
-    },
-    digestOf: async (bucket: string, key: string) => {
-      const bytes = get(bucket, key);
-      return { digest: sha256Digest(bytes), sizeBytes: bytes.length };
-    },
-    // Small chunks, so lines and UTF-8 characters straddle them.
-    openRead: async (bucket: string, key: string) => {
-      const bytes = get(bucket, key);
-      return (async function* () {
-        for (let i = 0; i < bytes.length; i += 7) yield bytes.subarray(i, i + 7);
-      })();
-    },
-  };
-}
 
 const log = pino({ level: 'silent' });
 const loadBackend = () => loadTensorflow({ choice: 'cpu', gpus: 0 });

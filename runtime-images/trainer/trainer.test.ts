@@ -3,32 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { ExplanationBackgroundSchema } from '../../contract/explain/background.js';
 import { manifestFor, sha256Digest, verifyArtifact } from '../../contract/manifest.js';
 import { ModelCardSchema } from '../../contract/model-card.js';
-import { ObjectNotFoundError } from '../../contract/object-store.js';
 import { ModelMetricsSchema, TrainingProgressSchema } from '../../contract/results.js';
 import { loadTensorflow } from '../tensorflow/backend.js';
 import type { TrainSettings } from './env.js';
+import { memoryStore } from './memory-store.js';
 import { preparedVersionOf, syntheticClassification } from './prepared-fixture.js';
 import { runTraining } from './trainer.js';
-
-/** An object store in memory: the trainer's whole run, without a server. */
-function memoryStore(objects: Map<string, Buffer> = new Map()) {
-  const get = (bucket: string, key: string) => {
-    const found = objects.get(`${bucket}/${key}`);
-    if (!found) throw new ObjectNotFoundError(`s3://${bucket}/${key} does not exist`);
-    return found;
-  };
-  return {
-    objects,
-    read: async (bucket: string, key: string) => get(bucket, key),
-    write: async (bucket: string, key: string, body: Buffer | string) => {
-      objects.set(`${bucket}/${key}`, Buffer.from(body));
-    },
-    digestOf: async (bucket: string, key: string) => {
-      const bytes = get(bucket, key);
-      return { digest: sha256Digest(bytes), sizeBytes: bytes.length };
-    },
-  };
-}
 
 const settings: TrainSettings = {
   namespace: 'ns',
