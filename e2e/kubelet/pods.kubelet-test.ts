@@ -251,13 +251,25 @@ describe('the real node', () => {
       },
       { what: 'InferenceService iris Ready', timeoutMs: 300_000 },
     );
-    const servers = (
-      await core.listNamespacedPod({
-        namespace,
-        labelSelector: 'lathe.dev/inferenceservice=iris,app.kubernetes.io/component=server',
-      })
-    ).items.filter((pod) => pod.status?.phase === 'Running');
-    expect(servers).toHaveLength(2);
+    // The service's two servers (a pod of an earlier rollout may still be draining: it is
+    // deleted, not one of them), each Ready once the kubelet's probe passed.
+    const servers = await eventually(
+      async () => {
+        const running = (
+          await core.listNamespacedPod({
+            namespace,
+            labelSelector: 'lathe.dev/inferenceservice=iris,app.kubernetes.io/component=server',
+          })
+        ).items.filter(
+          (pod) => pod.status?.phase === 'Running' && !pod.metadata?.deletionTimestamp,
+        );
+        expect(running).toHaveLength(2);
+        for (const pod of running)
+          expect(pod.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+        return running;
+      },
+      { what: 'two Ready servers', timeoutMs: 60_000 },
+    );
     for (const pod of servers) {
       // Ready because the kubelet's probe said so: the probe is HTTP, and the pod's Ready
       // condition came after its container started.
