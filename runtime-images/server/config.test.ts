@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RuntimeEnvError } from '../../contract/runtime-env.js';
 import { InferenceServiceSchema } from '../../operator/src/api/inferenceservice.js';
-import { explainEnv } from '../../operator/src/controllers/inferenceservice/desired.js';
+import { explainEnv } from '../../operator/src/controllers/inferenceservice/server-env.js';
 import { serverConfigFromEnv } from './config.js';
 import { DEFAULT_EXPLAIN_LIMITS } from './explain.js';
 

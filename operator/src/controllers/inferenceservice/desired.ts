@@ -31,6 +31,7 @@ import {
 } from '../shared/pod-security.js';
 import { SERVER_PORT } from '../shared/server-metrics.js';
 import type { PlannedDeployment, Role } from './rollout.js';
+import { explainEnv, limitsEnv } from './server-env.js';
 
 export const DEFAULT_SERVING_RESOURCES = { cpu: '250m', memory: '512Mi' } as const;
 /** Labels of a serving Deployment and its pods. */
@@ -206,39 +207,6 @@ export function desiredServingDeployment(
       },
     },
   };
-}
-
-/**
- * `spec.limits` as the server's variables. The whole-request backstop is the header and body
- * timeouts plus half a minute, which the server requires to be at least their sum.
- */
-export function limitsEnv(limits: InferenceService['spec']['limits']): Wire<V1EnvVar>[] {
-  const seconds = (s: number) => String(s * 1000);
-  return [
-    { name: ServeEnv.maxInFlight, value: String(limits.maxInFlight) },
-    { name: ServeEnv.maxRowsPerRequest, value: String(limits.maxRowsPerRequest) },
-    { name: ServeEnv.headersTimeoutMs, value: seconds(limits.headersTimeoutSeconds) },
-    { name: ServeEnv.bodyTimeoutMs, value: seconds(limits.bodyTimeoutSeconds) },
-    {
-      name: ServeEnv.requestTimeoutMs,
-      value: seconds(limits.headersTimeoutSeconds + limits.bodyTimeoutSeconds + 30),
-    },
-  ];
-}
-
-/**
- * `spec.explain` as the server's variables: what one `:explain` request may cost. Unset, none:
- * the server's defaults are the API's, and a Deployment written before the field existed is
- * not rolled for it.
- */
-export function explainEnv(explain: InferenceService['spec']['explain']): Wire<V1EnvVar>[] {
-  if (!explain) return [];
-  return [
-    { name: ServeEnv.explainMaxRows, value: String(explain.maxRows) },
-    { name: ServeEnv.explainTimeoutMs, value: String(explain.timeoutSeconds * 1000) },
-    { name: ServeEnv.explainBackgroundRows, value: String(explain.backgroundRows) },
-    { name: ServeEnv.explainKernelSamples, value: String(explain.kernelSamples) },
-  ];
 }
 
 /**

@@ -1,0 +1,167 @@
+/**
+ * What a BatchPrediction's run will score, with what, before its Job exists: the model (a Ready
+ * TensorFlow.js version of the selector, resolved as an InferenceService resolves its own) and
+ * the input (a Dataset version's raw splits, or objects under the namespace's prefixes, listed
+ * with their sizes for the shards' byte ranges), or why the run cannot start yet — waiting for
+ * what is not there, stalled on what will never do. Reads the caches and lists the store.
+ */
+import type { BatchInput } from '../../../../contract/batch.js';
+import type { ObjectStore } from '../../../../contract/object-store.js';
+import {
+  batchRunPrefix,
+  DatasetFile,
+  datasetVersionPrefix,
+  isReadableByNamespace,
+  s3Uri,
+} from '../../../../contract/object-store-layout.js';
+import type { Readiness } from '../../runtime/conditions.js';
+import type { ReconcileContext } from '../../runtime/controller.js';
+import { type BatchPredictionObject, latheKinds } from '../lathe-kinds.js';
+import { MODEL_VERSIONS_BY_MODEL } from '../shared/indexes.js';
+import { resolveModelVersion } from '../shared/resolve-model-version.js';
+import { type BatchRun, shardCount } from './desired.js';
+
+type Ctx = ReconcileContext<BatchPredictionObject>;
+
+export const waiting = (reason: string, message: string): Readiness => ({
+  state: 'progressing',
+  reason,
+  message,
+});
+export const stalled = (reason: string, message: string): Readiness => ({
+  state: 'stalled',
+  reason,
+  message,
+});
+
+/** What the run scores with what, or why it cannot start yet. */
+export async function planRun(
+  bp: BatchPredictionObject,
+  ctx: Ctx,
+  store: ObjectStore,
+  bucket: string,
+): Promise<{ run: BatchRun } | { notStarted: Readiness }> {
+  const namespace = bp.metadata.namespace ?? '';
+  const model = bp.spec.model;
+  const resolved = resolveModelVersion(
+    ctx.byField(latheKinds.modelVersion, MODEL_VERSIONS_BY_MODEL, namespace, model.name),
+    model.name,
+    {
+      ...(model.version !== undefined ? { version: model.version } : {}),
+      ...(model.stage !== undefined ? { stage: model.stage } : {}),
+    },
+  );
+  if (!resolved.ok) return { notStarted: waiting('WaitingForModel', resolved.message) };
+  const mv = resolved.modelVersion;
+  if (mv.spec.artifact.format !== 'tfjs') {
+    return {
+      notStarted: stalled(
+        'UnsupportedModelFormat',
+        `ModelVersion ${mv.metadata.name} is a ${mv.spec.artifact.format} artifact; batch scoring runs TensorFlow.js models`,
+      ),
+    };
+  }
+  const input = await planInput(bp, ctx, store, bucket);
+  if ('notStarted' in input) return input;
+  return {
+    run: {
+      modelVersion: mv.metadata.name ?? '',
+      modelUri: mv.spec.artifact.uri,
+      modelDigest: mv.spec.artifact.digest,
+      ...(input.dataset ? { dataset: input.dataset } : {}),
+      input: input.input,
+      outputUri: s3Uri(
+        bucket,
+        batchRunPrefix(namespace, bp.metadata.name ?? '', bp.metadata.uid ?? 'run'),
+      ),
+      shards: shardCount(bp),
+    },
+  };
+}
+
+async function planInput(
+  bp: BatchPredictionObject,
+  ctx: Ctx,
+  store: ObjectStore,
+  bucket: string,
+): Promise<
+  { input: BatchInput; dataset?: { name: string; version: string } } | { notStarted: Readiness }
+> {
+  const namespace = bp.metadata.namespace ?? '';
+  const ref = bp.spec.input.datasetRef;
+  if (ref) {
+    const ds = ctx.reader(latheKinds.dataset).get(namespace, ref.name);
+    if (!ds) {
+      return { notStarted: waiting('WaitingForDataset', `Dataset ${ref.name} does not exist`) };
+    }
+    const version = ref.version ?? ds.status?.currentVersion;
+    if (!version) {
+      return {
+        notStarted: waiting('WaitingForDataset', `Dataset ${ref.name} has no version yet`),
+      };
+    }
+    const prefix = datasetVersionPrefix(namespace, ref.name, version);
+    const listed = await store.listObjects(bucket, prefix);
+    const files = [DatasetFile.trainRaw, DatasetFile.testRaw]
+      .map((file) => listed.find((o) => o.key === `${prefix}${file}`))
+      .filter((o) => o !== undefined);
+    if (listed.length === 0) {
+      return {
+        notStarted: waiting(
+          'WaitingForDataset',
+          `Dataset ${ref.name} version ${version} is not in the object store (yet)`,
+        ),
+      };
+    }
+    if (files.length < 2) {
+      return {
+        notStarted: stalled(
+          'InputHasNoRawRows',
+          `Dataset ${ref.name} version ${version} does not keep its rows before preparation (${DatasetFile.trainRaw}, ${DatasetFile.testRaw}): it was ingested by an older Lathe; refresh the Dataset to make a new version`,
+        ),
+      };
+    }
+    return {
+      input: {
+        objects: files.map((o) => ({
+          uri: s3Uri(bucket, o.key),
+          sizeBytes: o.sizeBytes,
+          format: 'jsonl' as const,
+        })),
+        csv: { delimiter: ',', header: true },
+      },
+      dataset: { name: ref.name, version },
+    };
+  }
+  const s3 = bp.spec.input.s3!;
+  const where = s3.key ?? s3.prefix ?? '';
+  if (!isReadableByNamespace(where, namespace)) {
+    return {
+      notStarted: stalled(
+        'InputOutsideNamespace',
+        `spec.input.s3 ${s3.key ? 'key' : 'prefix'} ${where} is outside namespace ${namespace}'s prefixes in s3://${bucket}/ (sources/${namespace}/, batch/${namespace}/, …, shared/): put the data under s3://${bucket}/sources/${namespace}/`,
+      ),
+    };
+  }
+  const listed = await store.listObjects(bucket, where);
+  const objects = (
+    s3.key
+      ? listed.filter((o) => o.key === s3.key)
+      : listed.filter((o) => !o.key.endsWith('/') && o.sizeBytes > 0)
+  ).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  if (objects.length === 0) {
+    return {
+      notStarted: waiting('WaitingForInput', `Nothing to score at s3://${bucket}/${where} (yet)`),
+    };
+  }
+  return {
+    input: {
+      objects: objects.map((o) => ({
+        uri: s3Uri(bucket, o.key),
+        sizeBytes: o.sizeBytes,
+        format: s3.format,
+      })),
+      csv: { delimiter: s3.csv.delimiter, header: s3.csv.header },
+    },
+  };
+}
