@@ -1,17 +1,25 @@
 import { describe, expect, it } from 'vitest';
+import { PII_HASH_SCHEME, type PiiHashing } from './pii-hash.js';
 import {
   CellError,
   decodeLabel,
   encodeLabel,
   formatNumber,
+  type InputTransform,
   isMissing,
   type PreparedSchema,
   PreparedSchemaSchema,
+  parseCategoryCell,
+  parseNumericCell,
+  plainDecimal,
   preparedHeader,
   preparedLine,
   prepareRecord,
+  recordPreparer,
+  scaleNumber,
   shortestFloat32,
 } from './prepared-data.js';
+import { seededRandom } from './seeded-random.js';
 
 const schema: PreparedSchema = PreparedSchemaSchema.parse({
   formatVersion: 1,
@@ -80,6 +88,168 @@ describe('prepareRecord', () => {
       expect((error as CellError).column).toBe(column);
       expect((error as Error).message).toContain(column);
     }
+  });
+});
+
+/** The preparation as its definition reads, input by input: what `recordPreparer` must equal. */
+function preparedByDefinition(
+  schema: PreparedSchema,
+  record: Record<string, unknown>,
+  hashing: PiiHashing,
+): number[] {
+  const out: number[] = [];
+  for (const input of schema.inputs) {
+    const raw = record[input.name];
+    if (input.kind === 'numeric') {
+      const value = parseNumericCell(input.name, raw) ?? input.impute;
+      if (value === null) throw new CellError(input.name, raw, `column ${input.name}: required`);
+      out.push(scaleNumber(input, value));
+      continue;
+    }
+    let category = parseCategoryCell(input.type, raw);
+    if (category !== undefined && (input.hash !== undefined || input.hashSalt !== undefined))
+      category = hashing(input, category);
+    const value = category ?? input.impute;
+    if (value === null) throw new CellError(input.name, raw, `column ${input.name}: required`);
+    const index = input.categories.indexOf(value);
+    const known = input.categories.length;
+    if (input.encoding === 'ordinal') out.push(index >= 0 ? index : input.other ? known : -1);
+    else
+      for (let i = 0; i < known + (input.other ? 1 : 0); i++)
+        out.push(i === index || (index < 0 && input.other && i === known) ? 1 : 0);
+  }
+  return out;
+}
+
+describe('recordPreparer', () => {
+  const inputs: InputTransform[] = [
+    ...schema.inputs,
+    { name: 'n', type: 'integer', kind: 'numeric', impute: -3, scale: { method: 'none' } },
+    {
+      name: 'flat',
+      type: 'number',
+      kind: 'numeric',
+      impute: 1,
+      scale: { method: 'minMax', min: 2, max: 2 },
+    },
+    {
+      name: 'odd',
+      type: 'number',
+      kind: 'numeric',
+      impute: 0.1,
+      scale: { method: 'standard', mean: 0.3, std: 0.7 },
+    },
+    {
+      name: 'size',
+      type: 'string',
+      kind: 'categorical',
+      impute: null,
+      encoding: 'ordinal',
+      categories: ['s', 'm', 's', 'l'],
+      other: true,
+    },
+    {
+      name: 'email',
+      type: 'categorical',
+      kind: 'categorical',
+      impute: 'h:none',
+      encoding: 'oneHot',
+      categories: ['h:a', 'h:b'],
+      other: false,
+      hash: PII_HASH_SCHEME,
+    },
+  ];
+  const wide = PreparedSchemaSchema.parse({
+    ...schema,
+    inputs,
+    features: inputs.flatMap((input) =>
+      input.kind === 'numeric' || input.encoding === 'ordinal'
+        ? [input.name]
+        : [...input.categories, ...(input.other ? ['other'] : [])].map((c) => `${input.name}=${c}`),
+    ),
+  });
+  const hashing: PiiHashing = (_column, value) => `h:${value}`;
+  const cells: unknown[] = [
+    ...['7', '-2.5', '.5', '5.', '0012', '-0', '1e3', '0x1f', ' 4 ', '\t8', '+3', '1.2.3', '-'],
+    ...['', ' ', 'NA', 'nan', 'NaN', 'null', '?', 'Infinity', '-Infinity', 'tall', '1,5'],
+    ...['1234567890123456', '0.1234567890123456789', '-99999999999999.9'],
+    ...[3, -0.25, Number.NaN, Number.POSITIVE_INFINITY, true, false, null, undefined, {}],
+    ...['red', 'blue', ' blue ', 'green', 'yes', 'no', 'T', 's', 'm', 'l', 'xl', 'a', 'b'],
+  ];
+
+  it('prepares every record as the definition does, into any array at any offset', () => {
+    const random = seededRandom(23);
+    const pick = () => cells[Math.floor(random() * cells.length)];
+    const prepare = recordPreparer(wide, hashing);
+    const batch = new Float32Array(3 + wide.features.length);
+    let prepared = 0;
+    let failed = 0;
+    for (let trial = 0; trial < 20_000; trial++) {
+      const record = Object.fromEntries(inputs.map((input) => [input.name, pick()]));
+      if (random() < 0.1) delete record[inputs[Math.floor(random() * inputs.length)]!.name];
+      let expected: number[] | string;
+      try {
+        expected = preparedByDefinition(wide, record, hashing);
+      } catch (error) {
+        expected = (error as CellError).column;
+      }
+      try {
+        const end = prepare(record, batch, 3);
+        expect(end - 3).toBe(wide.features.length);
+        expect(Array.from(batch.subarray(3))).toEqual(
+          Array.from(Float32Array.from(expected as number[])),
+        );
+        expect(prepareRecord(wide, record, [], hashing)).toEqual(expected);
+        prepared++;
+      } catch (error) {
+        if (!(error instanceof CellError)) throw error;
+        expect(error.column).toBe(expected);
+        failed++;
+      }
+    }
+    // Both paths were taken, many times.
+    expect(prepared).toBeGreaterThan(500);
+    expect(failed).toBeGreaterThan(500);
+  });
+
+  it('leaves the array as it was when a cell does not fit', () => {
+    const out = [9];
+    expect(() => prepareRecord(schema, { length: 1, width: 'wide' }, out)).toThrow(CellError);
+    expect(out).toEqual([9]);
+  });
+});
+
+describe('plainDecimal', () => {
+  it('is Number of every plain decimal, on a million of them', () => {
+    const random = seededRandom(7);
+    let mismatches = 0;
+    for (let trial = 0; trial < 1_000_000; trial++) {
+      const digits = Array.from({ length: 1 + Math.floor(random() * 15) }, () =>
+        Math.floor(random() * 10),
+      ).join('');
+      const point = Math.floor(random() * (digits.length + 1));
+      const text = `${random() < 0.3 ? '-' : ''}${digits.slice(0, point)}${random() < 0.8 ? '.' : ''}${digits.slice(point)}`;
+      if (!Object.is(plainDecimal(text), Number(text))) mismatches++;
+    }
+    expect(mismatches).toBe(0);
+  });
+
+  it.each([
+    '',
+    '-',
+    '.',
+    '-.',
+    '1e5',
+    '+1',
+    ' 1',
+    '1 ',
+    '1.2.3',
+    '0x10',
+    '1234567890123456',
+    'Infinity',
+    '1,5',
+  ])('leaves %j to Number', (text) => {
+    expect(plainDecimal(text)).toBeNaN();
   });
 });
 

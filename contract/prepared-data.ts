@@ -196,48 +196,195 @@ export function scaleNumber(input: NumericTransform, value: number): number {
   }
 }
 
+/** Where prepared features are written: a `number[]` or a `Float32Array`. */
+export type FeatureSink = { [index: number]: number };
+
+/**
+ * Writes the prepared features of one raw record at `out[at]`, `out[at + 1]`, … in
+ * `schema.features` order; returns the index after the last one written. Throws `CellError`
+ * (the row's earlier features may already be written: the caller drops them).
+ */
+export type RecordPreparer = (
+  record: Readonly<Record<string, unknown>>,
+  out: FeatureSink,
+  at: number,
+) => number;
+
+/**
+ * `Number(text)` of a plain decimal — an optional minus, up to 15 digits, an optional point,
+ * no exponent ("-12.5", "3", ".5") — else NaN (the caller then asks `Number`). Computed as
+ * digits / 10^scale: both exact in a double (≤ 15 digits < 2^53, 10^scale ≤ 10^22), so the one
+ * rounding of the division gives the double nearest the decimal, which is what `Number` gives
+ * (Clinger's fast path), without the runtime call `Number` makes for a string.
+ */
+export function plainDecimal(text: string): number {
+  const length = text.length;
+  let i = text.charCodeAt(0) === 45 ? 1 : 0;
+  let digits = 0;
+  let mantissa = 0;
+  /** Digits after the point; -1 before it. */
+  let scale = -1;
+  for (; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      mantissa = mantissa * 10 + (c - 48);
+      digits++;
+      if (scale >= 0) scale++;
+    } else if (c === 46 && scale < 0) scale = 0;
+    else return Number.NaN;
+  }
+  if (digits === 0 || digits > 15) return Number.NaN;
+  const value = scale > 0 ? mantissa / POWERS_OF_TEN[scale]! : mantissa;
+  return text.charCodeAt(0) === 45 ? -value : value;
+}
+
+/** A missing cell of a column the preparation dropped such rows of. */
+function requiredCellError(column: string, raw: unknown): CellError {
+  return new CellError(column, raw, `column ${column}: a value is required`);
+}
+
+/** A numeric cell's value where the generated fast path does not read it (missing, boolean, bad). */
+function numericSlowPath(input: NumericTransform): (raw: unknown) => number {
+  return (raw) => {
+    const value = parseNumericCell(input.name, raw) ?? input.impute;
+    if (value === null) throw requiredCellError(input.name, raw);
+    return value;
+  };
+}
+
+/** A categorical cell's category index (`indexOf`'s answer, one `Map` lookup), or -1. */
+function categoryIndexOf(
+  input: CategoricalTransform,
+  hashing: PiiHashing,
+): (raw: unknown) => number {
+  const hashed = input.hash !== undefined || input.hashSalt !== undefined;
+  const indexOf = new Map<string, number>();
+  for (const [i, category] of input.categories.entries())
+    if (!indexOf.has(category)) indexOf.set(category, i);
+  return (raw) => {
+    let category = parseCategoryCell(input.type, raw);
+    if (category !== undefined && hashed) category = hashing(input, category);
+    const value = category ?? input.impute;
+    if (value === null) throw requiredCellError(input.name, raw);
+    return indexOf.get(value) ?? -1;
+  };
+}
+
+/** The source of a `RecordPreparer` for `schema`, and the values its `k` and `f` arrays hold. */
+function preparerSource(schema: PreparedSchema, hashing: PiiHashing) {
+  /** Numeric constants (scaling), read as `k[i]`. */
+  const k: number[] = [];
+  /** Functions (slow paths, category lookups), called as `f[i](raw)`. */
+  const f: ((raw: unknown) => number)[] = [];
+  const constant = (value: number) => `k[${k.push(value) - 1}]`;
+  const call = (fn: (raw: unknown) => number) => `f[${f.push(fn) - 1}]`;
+  const lines: string[] = ['let raw, n, i;'];
+  let offset = 0;
+  for (const input of schema.inputs) {
+    lines.push(`raw = record[${JSON.stringify(input.name)}];`);
+    const slot = `out[at + ${offset}]`;
+    if (input.kind === 'numeric') {
+      // A plain decimal (`plainDecimal`), or a cell that starts with a visible character and
+      // is a finite number as `Number` reads it (trimming, as `parseNumericCell` does), is that
+      // number: every missing token but "" reads as NaN. Anything else goes the general way.
+      lines.push(
+        "if (typeof raw === 'string' && ((n = d(raw)) === n || (raw.charCodeAt(0) > 32 && (n = +raw, n - n === 0)))) {}",
+        "else if (typeof raw === 'number' && raw - raw === 0) n = raw;",
+        `else n = ${call(numericSlowPath(input))}(raw);`,
+      );
+      // Each scaling as `scaleNumber` computes it, operation for operation: the same floats.
+      const s = input.scale;
+      if (s.method === 'standard')
+        lines.push(`${slot} = (n - ${constant(s.mean)}) / ${constant(s.std)};`);
+      else if (s.method === 'minMax')
+        lines.push(
+          s.max === s.min
+            ? `${slot} = 0;`
+            : `${slot} = (n - ${constant(s.min)}) / ${constant(s.max - s.min)};`,
+        );
+      else lines.push(`${slot} = n;`);
+      offset += 1;
+      continue;
+    }
+    lines.push(`i = ${call(categoryIndexOf(input, hashing))}(raw);`);
+    const known = input.categories.length;
+    if (input.encoding === 'ordinal') {
+      lines.push(`${slot} = i >= 0 ? i : ${input.other ? known : -1};`);
+      offset += 1;
+      continue;
+    }
+    const width = known + (input.other ? 1 : 0);
+    for (let j = 0; j < width; j++) lines.push(`out[at + ${offset + j}] = 0;`);
+    lines.push(`if (i >= 0) out[at + ${offset} + i] = 1;`);
+    if (input.other) lines.push(`else out[at + ${offset + known}] = 1;`);
+    offset += width;
+  }
+  lines.push(`return at + ${offset};`);
+  return { body: lines.join('\n'), k, f };
+}
+
+/**
+ * The preparation of `schema` as one function, made once per schema and hashing: generated
+ * from the schema (as `csvRecordMaker` makes its records), each column read by its own name
+ * (a monomorphic property load, where a loop over the inputs reads every column at one
+ * megamorphic site), scaling constants and category maps fixed, a numeric cell read with one
+ * `Number` when it is a plain number, every other case through `parseNumericCell` /
+ * `parseCategoryCell` as before. The hot loop of batch scoring, ingestion and serving;
+ * `prepareRecord` is it, appending to an array.
+ */
+export function recordPreparer(
+  schema: PreparedSchema,
+  hashing: PiiHashing = NO_KEY_HASHING,
+): RecordPreparer {
+  let byHashing = preparers.get(schema);
+  if (!byHashing) {
+    byHashing = new Map();
+    preparers.set(schema, byHashing);
+  }
+  let preparer = byHashing.get(hashing);
+  if (!preparer) {
+    // A caller making a hashing per call gets no reuse, and no unbounded map either.
+    if (byHashing.size >= 8) byHashing.clear();
+    const { body, k, f } = preparerSource(schema, hashing);
+    preparer = new Function(
+      'k',
+      'f',
+      'd',
+      `return function prepare(record, out, at) {\n${body}\n};`,
+    )(k, f, plainDecimal) as RecordPreparer;
+    byHashing.set(hashing, preparer);
+  }
+  return preparer;
+}
+
+/** The hashing of a program without a key: the default of `prepareRecord`. */
+const NO_KEY_HASHING = piiHashing(undefined);
+/** Hashing that takes a value as already hashed (`prepareTestRawRecord`). */
+const ALREADY_HASHED: PiiHashing = (_column, hashed) => hashed;
+/** Preparers made, by schema (held as long as the schema is) and hashing. */
+const preparers = new WeakMap<PreparedSchema, Map<PiiHashing, RecordPreparer>>();
+
 /**
  * The prepared features of one raw record (an object keyed by input column name), appended to
  * `out` in `schema.features` order. Missing values are imputed as fitted; a value that does not
  * fit its column, or a missing value where the preparation had dropped such rows, throws a
  * `CellError` naming the column. Extra keys in `record` are ignored. A hashed PII column's value
  * goes through `hashing` (the program's `piiHashing(key)`; without a key, only values already
- * hashed and old versions' salted columns can be prepared).
+ * hashed and old versions' salted columns can be prepared). `recordPreparer` is the same,
+ * writing where it is told (into a `Float32Array` batch).
  */
 export function prepareRecord(
   schema: PreparedSchema,
   record: Readonly<Record<string, unknown>>,
   out: number[] = [],
-  hashing: PiiHashing = piiHashing(undefined),
+  hashing: PiiHashing = NO_KEY_HASHING,
 ): number[] {
-  for (const input of schema.inputs) {
-    const raw = record[input.name];
-    if (input.kind === 'numeric') {
-      const parsed = parseNumericCell(input.name, raw);
-      const value = parsed ?? input.impute;
-      if (value === null) {
-        throw new CellError(input.name, raw, `column ${input.name}: a value is required`);
-      }
-      out.push(scaleNumber(input, value));
-      continue;
-    }
-    let category = parseCategoryCell(input.type, raw);
-    if (category !== undefined && (input.hash !== undefined || input.hashSalt !== undefined))
-      category = hashing(input, category);
-    const value = category ?? input.impute;
-    if (value === null) {
-      throw new CellError(input.name, raw, `column ${input.name}: a value is required`);
-    }
-    const index = input.categories.indexOf(value);
-    if (input.encoding === 'ordinal') {
-      out.push(index >= 0 ? index : input.other ? input.categories.length : -1);
-      continue;
-    }
-    const width = input.categories.length + (input.other ? 1 : 0);
-    const start = out.length;
-    for (let i = 0; i < width; i++) out.push(0);
-    if (index >= 0) out[start + index] = 1;
-    else if (input.other) out[start + input.categories.length] = 1;
+  const start = out.length;
+  try {
+    recordPreparer(schema, hashing)(record, out, start);
+  } catch (error) {
+    out.length = start;
+    throw error;
   }
   return out;
 }
@@ -252,7 +399,7 @@ export function prepareTestRawRecord(
   record: Readonly<Record<string, unknown>>,
   out: number[] = [],
 ): number[] {
-  return prepareRecord(schema, record, out, (_column, hashed) => hashed);
+  return prepareRecord(schema, record, out, ALREADY_HASHED);
 }
 
 /** The prepared label of a raw label cell: class index or number. Throws `CellError`. */

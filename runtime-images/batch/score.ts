@@ -1,6 +1,6 @@
 /**
  * Scoring a shard's records into its output part, in bounded memory: records are prepared with
- * the model's own `schema.json` (`prepareRecord`, the inference server's preparation, PII columns
+ * the model's own `schema.json` (`recordPreparer`, the inference server's preparation, PII columns
  * hashed with the namespace key), run through the model 1,024 at a time (one forward pass per
  * batch, as Keras' `model.predict(batch_size=1024)`), and written out in input order as each
  * batch finishes, so the shard holds one batch of rows whatever its size.
@@ -26,7 +26,7 @@ import {
   csvField,
   formatNumber,
   type PreparedSchema,
-  prepareRecord,
+  recordPreparer,
 } from '../../contract/prepared-data.js';
 import type { InputRecord } from './records.js';
 
@@ -292,7 +292,7 @@ export async function scoreRecords(
   const featureCount = schema.features.length;
   const width = schema.task === 'classification' ? (schema.label.classes ?? []).length : 1;
   const features = new Float32Array(PREDICT_BATCH_ROWS * featureCount);
-  const scratch: number[] = [];
+  const prepare = recordPreparer(schema, hashing);
   /** The batch's records, and each one's error (undefined: scored, its row the next prepared one). */
   let batch: InputRecord[] = [];
   let errors: (string | undefined)[] = [];
@@ -334,19 +334,16 @@ export async function scoreRecords(
   const add = (record: InputRecord): boolean => {
     let error = record.error;
     if (error === undefined) {
-      scratch.length = 0;
+      const at = prepared * featureCount;
       try {
-        prepareRecord(schema, record.values, scratch, hashing);
+        const end = prepare(record.values, features, at);
+        if (end - at !== featureCount) {
+          throw new Error(`prepared ${end - at} features, schema.json names ${featureCount}`);
+        }
+        prepared++;
       } catch (caught) {
         if (!(caught instanceof CellError)) throw caught;
         error = caught.message;
-      }
-      if (error === undefined) {
-        if (scratch.length !== featureCount) {
-          throw new Error(`prepared ${scratch.length} features, schema.json names ${featureCount}`);
-        }
-        features.set(scratch, prepared * featureCount);
-        prepared++;
       }
     }
     batch.push(record);

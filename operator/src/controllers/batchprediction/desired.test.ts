@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { type BatchPrediction, BatchPredictionSchema } from '../../api/batchprediction.js';
-import { type BatchRun, batchJobName, desiredBatchJob, shardCount } from './desired.js';
+import {
+  type BatchRun,
+  batchJobName,
+  batchSemiSpaceMb,
+  desiredBatchJob,
+  shardCount,
+} from './desired.js';
 import {
   batchPhase,
   batchReadiness,
@@ -82,6 +88,8 @@ describe('desiredBatchJob', () => {
       LATHE_BATCH_MODEL_DIGEST: run.modelDigest,
       LATHE_BATCH_SHARDS: '4',
       LATHE_BATCH_MAX_FAILED_RECORDS_PERCENT: '0',
+      // 1Gi: semi-spaces of 64 MiB, taken from the old space's 768.
+      NODE_OPTIONS: '--max-old-space-size=640 --max-semi-space-size=64',
     });
     expect(job.metadata?.annotations).toMatchObject({
       'lathe.dev/batch-model-version': 'iris-v3',
@@ -90,6 +98,12 @@ describe('desiredBatchJob', () => {
     });
     expect(JSON.parse(job.metadata?.annotations?.['lathe.dev/batch-grant'] ?? '')).toEqual(grant);
     expect(JSON.stringify(job)).not.toContain('"s"');
+  });
+
+  it('sizes the young generation by the memory limit, 16 to 64 MiB', () => {
+    expect(['256Mi', '512Mi', '768Mi', '1Gi', '8Gi'].map(batchSemiSpaceMb)).toEqual([
+      16, 32, 48, 64, 64,
+    ]);
   });
 
   it('runs no more pods at once than there are shards; shards default to parallelism', () => {

@@ -19,6 +19,7 @@ import {
   RESULT_PATH_ENV,
 } from '../../../../contract/runtime-env.js';
 import type { BatchPrediction } from '../../api/batchprediction.js';
+import { quantityValue } from '../../api/quantity.js';
 import type { JobObject, Wire } from '../../runtime/builtin-kinds.js';
 import { childLabels } from '../../runtime/labels.js';
 import type { OwnerReference } from '../../runtime/resource.js';
@@ -34,6 +35,14 @@ import {
 
 /** Each shard's resources unless the spec says otherwise. */
 export const DEFAULT_BATCH_RESOURCES = { cpu: '1', memory: '1Gi' } as const;
+
+/**
+ * The young generation's semi-spaces of a shard: a sixteenth of its memory, 16 to 64 MiB (a
+ * shard makes short-lived strings and records per row; `nodeHeapEnv`).
+ */
+export function batchSemiSpaceMb(memoryLimit: string | number): number {
+  return Math.min(64, Math.max(16, Math.floor(quantityValue(memoryLimit) / 16 / 2 ** 20)));
+}
 
 /** Annotations that pin what the run scores with, read back for status. */
 export const BatchAnnotation = {
@@ -101,7 +110,7 @@ export function desiredBatchJob(
     // The model's hashed PII columns hash raw values with the namespace's key, as serving does.
     piiKeyEnv(),
     { name: RESULT_PATH_ENV, value: DEFAULT_TERMINATION_MESSAGE_PATH },
-    nodeHeapEnv(resources.memory, 128),
+    nodeHeapEnv(resources.memory, 128, batchSemiSpaceMb(resources.memory)),
   ];
   return {
     apiVersion: 'batch/v1',
