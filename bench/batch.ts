@@ -16,8 +16,8 @@
  *   (bench/python/keras_batch.py builds the Keras model as bench/kserve/mlp_server.py does).
  * - Lathe: the built trainer program (`npm run build`; `node dist/runtime-images/trainer/main.js
  *   batch`, as in its image, native TensorFlow from `runtime-images/tensorflow/prepare.sh` as the
- *   image's `LATHE_TFJS_NODE_DIR`), one process per shard with the `BatchEnv` variables a pod of
- *   the Indexed Job gets: it reads its byte range from MinIO, verifies and loads the model,
+ *   image's `LATHE_TFJS_NODE_DIR`), one process per shard with the `BatchEnv` variables and the
+ *   `NODE_OPTIONS` (heap, young generation) a pod of the Indexed Job gets: it reads its byte range from MinIO, verifies and loads the model,
  *   prepares, scores 1,024 rows per pass, writes its part (JSON Lines: id, label, probabilities)
  *   and uploads it and its marker. Parallelism 1: one shard pinned to core 0 (`taskset -c 0`);
  *   parallelism 2: two shards at once, on cores 0 and 1. Row counts are checked from the markers.
@@ -62,6 +62,10 @@ import { BatchEnv } from '../contract/runtime-env.js';
 import { down, isHealthy, up } from '../e2e/cluster/cluster.js';
 import { recordedPid } from '../e2e/cluster/processes.js';
 import { clusterInfo, repoRoot, stateDir } from '../e2e/cluster/testenv.js';
+import {
+  batchNodeOptions,
+  DEFAULT_BATCH_RESOURCES,
+} from '../operator/src/controllers/batchprediction/desired.js';
 import {
   fixtureRows,
   makeFixtureArtifact,
@@ -343,6 +347,8 @@ async function main(): Promise<void> {
         LATHE_OBJECT_STORE_ACCESS_KEY: minio.accessKey,
         LATHE_OBJECT_STORE_SECRET_KEY: minio.secretKey,
         LATHE_TFJS_NODE_DIR: tfjsNodeDir,
+        // The heap flags a shard's pod gets at the default resources.
+        NODE_OPTIONS: batchNodeOptions(DEFAULT_BATCH_RESOURCES.memory).value,
         [BatchEnv.modelUri]: `s3://${minio.bucket}/${modelPrefix}`,
         [BatchEnv.modelDigest]: artifact.digest,
         [BatchEnv.input]: JSON.stringify(input),

@@ -44,6 +44,11 @@ export function batchSemiSpaceMb(memoryLimit: string | number): number {
   return Math.min(64, Math.max(16, Math.floor(quantityValue(memoryLimit) / 16 / 2 ** 20)));
 }
 
+/** The `NODE_OPTIONS` of a shard under `memoryLimit`: its heap and young generation. */
+export function batchNodeOptions(memoryLimit: string | number) {
+  return nodeHeapEnv(memoryLimit, 128, batchSemiSpaceMb(memoryLimit));
+}
+
 /** Annotations that pin what the run scores with, read back for status. */
 export const BatchAnnotation = {
   modelVersion: 'lathe.dev/batch-model-version',
@@ -110,7 +115,7 @@ export function desiredBatchJob(
     // The model's hashed PII columns hash raw values with the namespace's key, as serving does.
     piiKeyEnv(),
     { name: RESULT_PATH_ENV, value: DEFAULT_TERMINATION_MESSAGE_PATH },
-    nodeHeapEnv(resources.memory, 128, batchSemiSpaceMb(resources.memory)),
+    batchNodeOptions(resources.memory),
   ];
   return {
     apiVersion: 'batch/v1',
