@@ -15,12 +15,19 @@
  * Under the run's output prefix (`batchRunPrefix`), shard i writes `part-<i>.<format>` (its rows
  * in input order: the outputs and the passthrough columns, or an error row with the reason), then
  * its marker `_shards/<i>.json` (`BatchShardMarker`: rows, failed records, the part's size and
- * sha256). The marker is written last, so a marker means a complete part; a shard that finds its
+ * sha256, and the distribution of what it scored, counted: `contract/distribution-counts.ts`).
+ * The marker is written last, so a marker means a complete part; a shard that finds its
  * marker (for the same model digest) does nothing. When every marker is there, the operator
- * writes `manifest.json` (`BatchManifest`), listing the parts with their counts and digests: the
- * run's output is complete once the manifest exists.
+ * writes `manifest.json` (`BatchManifest`), listing the parts with their counts and digests,
+ * the shards' distributions merged and their drift from the training data: the run's output is
+ * complete once the manifest exists.
  */
 import { z } from 'zod';
+import {
+  type DistributionCounts,
+  DistributionCountsSchema,
+  mergeDistributionCounts,
+} from './distribution-counts.js';
 
 /** The output formats of a run. */
 export const BatchFormatSchema = z.enum(['jsonl', 'csv']);
@@ -122,8 +129,26 @@ export const BatchShardMarkerSchema = z.object({
   sha256: z.string().regex(/^[a-f0-9]{64}$/),
   /** The model's digest: a marker of another model's run is not this run's. */
   modelDigest: z.string(),
+  /**
+   * What the shard scored, counted: inputs over the training distributions, and predictions
+   * (`contract/distribution-counts.ts`). Absent from markers of an older Lathe.
+   */
+  distribution: DistributionCountsSchema.optional(),
 });
 export type BatchShardMarker = z.infer<typeof BatchShardMarkerSchema>;
+
+/** A run's drift from its model's training data, over the rows counted. */
+export const BatchDriftSchema = z.object({
+  metric: z.literal('psi'),
+  value: z.number(),
+  feature: z.string().optional(),
+  /** Rows counted. */
+  rows: z.number().int().min(0),
+  features: z.array(
+    z.object({ feature: z.string(), value: z.number(), samples: z.number().int().min(0) }),
+  ),
+});
+export type BatchDrift = z.infer<typeof BatchDriftSchema>;
 
 /** `manifest.json` of a run: the parts in shard order, their counts and digests. */
 export const BatchManifestSchema = z.object({
@@ -143,14 +168,34 @@ export const BatchManifestSchema = z.object({
       sha256: z.string(),
     }),
   ),
+  /** The shards' distributions merged (absent when a shard's marker has none). */
+  distribution: DistributionCountsSchema.optional(),
+  /**
+   * PSI of each counted input column against the training distribution, the worst first in
+   * `value` and `feature` (absent without training statistics).
+   */
+  drift: BatchDriftSchema.optional(),
 });
 export type BatchManifest = z.infer<typeof BatchManifestSchema>;
+
+/**
+ * The distribution of a run whose shards left `markers`: theirs merged, or undefined when one
+ * has none (a marker of an older Lathe: a part of the rows would be missing).
+ */
+export function batchDistributionOf(
+  markers: readonly BatchShardMarker[],
+): DistributionCounts | undefined {
+  const parts = markers.map((m) => m.distribution);
+  if (parts.some((p) => p === undefined)) return undefined;
+  return mergeDistributionCounts(parts as DistributionCounts[]);
+}
 
 /** The manifest of a run whose shards left `markers` (any order). */
 export function batchManifestOf(
   markers: readonly BatchShardMarker[],
-  context: Pick<BatchManifest, 'model' | 'dataset' | 'format'>,
+  context: Pick<BatchManifest, 'model' | 'dataset' | 'format' | 'drift'>,
 ): BatchManifest {
+  const distribution = batchDistributionOf(markers);
   const parts = [...markers]
     .sort((a, b) => a.shard - b.shard)
     .map(({ part, shard, rows, failedRecords, sizeBytes, sha256 }) => ({
@@ -167,5 +212,6 @@ export function batchManifestOf(
     rows: parts.reduce((sum, p) => sum + p.rows, 0),
     failedRecords: parts.reduce((sum, p) => sum + p.failedRecords, 0),
     parts,
+    ...(distribution ? { distribution } : {}),
   };
 }

@@ -188,6 +188,11 @@ export const BatchEnv = {
   outputUri: 'LATHE_BATCH_OUTPUT_URI',
   /** How many shards the run has (the Job's completions). */
   shards: 'LATHE_BATCH_SHARDS',
+  /**
+   * `s3://…/stats.json` of the model's dataset version, when it has one: the training
+   * distributions the shard counts its inputs over (`contract/distribution-counts.ts`).
+   */
+  statsUri: 'LATHE_BATCH_STATS_URI',
   /** The largest share of failed records (0–100) before the shard fails. */
   maxFailedRecordsPercent: 'LATHE_BATCH_MAX_FAILED_RECORDS_PERCENT',
   /** Set by Kubernetes in every pod of an Indexed Job: this pod's shard. */

@@ -15,6 +15,7 @@ import { memoryStore } from '../trainer/memory-store.js';
 import { preparedVersionOf, syntheticClassification } from '../trainer/prepared-fixture.js';
 import { runTraining } from '../trainer/trainer.js';
 import { runBatchShard } from './batch.js';
+import { COUNT_STRIDE } from './distribution.js';
 import type { BatchSettings } from './settings.js';
 
 const log = pino({ level: 'silent' });
@@ -74,7 +75,12 @@ const settings = (overrides: Partial<BatchSettings> = {}): BatchSettings => ({
   ...overrides,
 });
 const runShard = (overrides: Partial<BatchSettings> = {}) =>
-  runBatchShard(settings(overrides), log, { store, loadBackend, piiKey: undefined });
+  runBatchShard(settings(overrides), log, {
+    store,
+    loadBackend,
+    piiKey: undefined,
+    countStride: 1,
+  });
 
 /** The model's own probabilities on `x` (raw rows), scaled by hand with the version's fitted scaling. */
 async function modelProbabilities(x: number[][]): Promise<number[][]> {
@@ -162,6 +168,20 @@ describe('runBatchShard', () => {
         sizeBytes: part.length,
         sha256: sha256Digest(part).slice('sha256:'.length),
         modelDigest: trained.artifact.digest,
+        // Without training statistics, only the predictions are counted: rows per label.
+        distribution: {
+          rows: partLines.length,
+          stride: 1,
+          columns: [],
+          predictions: {
+            classes: Object.fromEntries(
+              version.schema.label.classes!.map((c) => [
+                c,
+                partLines.filter((l) => l.label === c).length,
+              ]),
+            ),
+          },
+        },
       });
       lines.push(...partLines);
     }
@@ -177,6 +197,60 @@ describe('runBatchShard', () => {
       const best = expected[i]!.indexOf(Math.max(...expected[i]!));
       expect(line.label).toBe(classes[best]);
     }
+  });
+
+  it('counts the inputs over the training statistics, the hashed PII columns left out', async () => {
+    // x1 split at 0 by hand; x2 as categories (numbers read as text): none matches, all other.
+    const stats = {
+      formatVersion: 1,
+      rows: 300,
+      trainRows: 240,
+      testRows: 60,
+      sourceRows: 300,
+      columns: [],
+      distributions: [
+        { name: 'x1', numeric: { edges: [0], fractions: [0.5, 0.5] } },
+        { name: 'x2', categorical: { fractions: { a: 1 } } },
+      ],
+    };
+    store.put('datasets/ns/d/a/', { 'stats.json': Buffer.from(JSON.stringify(stats)) });
+    const totals = { below: 0, above: 0, rows: 0 };
+    for (let shard = 0; shard < 3; shard++) {
+      const run = { shardIndex: shard, outputUri: 's3://lathe/batch/ns/bp/run-stats/' };
+      await runShard({ ...run, statsUri: 's3://lathe/datasets/ns/d/a/stats.json' });
+      const counted = marker('run-stats', shard)!.distribution!;
+      const [x1, x2] = counted.columns;
+      expect(x1).toMatchObject({ name: 'x1', numeric: { edges: [0] } });
+      expect(x2).toEqual({
+        name: 'x2',
+        categorical: { counts: { a: 0, __other__: counted.rows } },
+      });
+      const [below, above] = 'numeric' in x1! ? x1.numeric.counts : [];
+      totals.below += below!;
+      totals.above += above!;
+      totals.rows += counted.rows;
+    }
+    expect(totals).toEqual({
+      below: table.rows.filter((x) => x[0]! < 0).length,
+      above: table.rows.filter((x) => x[0]! >= 0).length,
+      rows: table.rows.length,
+    });
+    // A model without statistics (older artifacts) counts its predictions only.
+    await runShard({
+      outputUri: 's3://lathe/batch/ns/bp/run-nostats/',
+      statsUri: 's3://lathe/datasets/ns/d/none/stats.json',
+    });
+    expect(marker('run-nostats', 0)!.distribution!.columns).toEqual([]);
+    // By default a shard counts every COUNT_STRIDE-th scored row, and says so.
+    await runBatchShard(
+      settings({ outputUri: 's3://lathe/batch/ns/bp/run-stride/', shards: 1 }),
+      log,
+      { store, loadBackend, piiKey: undefined },
+    );
+    expect(marker('run-stride', 0)!.distribution).toMatchObject({
+      stride: COUNT_STRIDE,
+      rows: Math.ceil(table.rows.length / COUNT_STRIDE),
+    });
   });
 
   it('skips a shard whose marker is there for the same model, rewriting nothing', async () => {

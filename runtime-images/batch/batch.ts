@@ -13,10 +13,13 @@
  *    (`openReadRange`), cut into records (`records.ts`: a CSV object's header read separately),
  *    prepared with the model's `schema.json`, scored 1,024 at a time and written in input order
  *    to a local part file (`score.ts`): memory holds one batch, whatever the shard's size.
+ *    Each scored batch is also counted (`distribution.ts`): the inputs over the training
+ *    distributions of the model's dataset version (`stats.json`, when it has one), and the
+ *    predictions.
  * 4. If more records failed than `maxFailedRecordsPercent` of the rows, the shard fails with
  *    `TooManyFailedRecords` and writes nothing. Otherwise the part is uploaded, then its marker
- *    (rows, failed records, size, sha256, model digest): the marker last, so a marker means a
- *    complete part.
+ *    (rows, failed records, size, sha256, model digest, the counts): the marker last, so a
+ *    marker means a complete part.
  *
  * Every failure becomes a result with a reason; nothing here exits the process (`main.ts` does).
  */
@@ -34,6 +37,7 @@ import {
   type ObjectRange,
   shardRanges,
 } from '../../contract/batch.js';
+import { type DatasetStats, DatasetStatsSchema } from '../../contract/dataset-stats.js';
 import {
   ObjectNotFoundError,
   ObjectStore,
@@ -50,6 +54,7 @@ import {
   largestKernel,
   readLayersArtifact,
 } from '../tensorflow/layers-artifact.js';
+import { shardDistribution } from './distribution.js';
 import {
   csvHeaderOf,
   type InputRecord,
@@ -85,6 +90,8 @@ export interface BatchShardOptions {
   loadBackend?: (settings: BatchSettings, intraOpThreads: number) => Promise<LoadedTensorflow>;
   /** Where the part is written before its upload (default: `os.tmpdir()`). */
   workDir?: string;
+  /** Every how many scored rows one is counted (default `COUNT_STRIDE`). */
+  countStride?: number;
 }
 
 /** Scores one shard; never throws: failures are results. */
@@ -231,6 +238,11 @@ async function scoreShard(
   try {
     const partFormat = new PartFormat(schema, settings.output);
     await part.write(partFormat.preamble());
+    const distribution = shardDistribution(
+      schema,
+      await trainingStatsOf(store, settings.statsUri, log),
+      options.countStride,
+    );
     const counts = await scoreRecords(
       shardRecords(store, settings, ranges),
       schema,
@@ -238,6 +250,7 @@ async function scoreShard(
       partFormat,
       predict,
       part,
+      distribution.observe,
     );
     const { sha256, sizeBytes } = await part.close();
     log.info(
@@ -277,6 +290,7 @@ async function scoreShard(
       sizeBytes,
       sha256,
       modelDigest: settings.modelDigest,
+      distribution: distribution.counter.counts(),
     };
     await store.write(outputBucket, markerKey, `${JSON.stringify(written)}\n`, 'application/json');
     log.info({ part: partName, sha256, sizeBytes }, 'Wrote the shard’s part and marker');
@@ -293,6 +307,32 @@ async function scoreShard(
     model.dispose();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The training statistics the inputs are counted over, or undefined without them (a model
+ * whose dataset version has no `stats.json`: only its predictions are counted). A statistics
+ * file that is there but unreadable fails the shard: it is not an old model's missing one.
+ */
+async function trainingStatsOf(
+  store: BatchStore,
+  uri: string | undefined,
+  log: Logger,
+): Promise<DatasetStats | undefined> {
+  if (!uri) return undefined;
+  const { bucket, key } = parseS3Uri(uri);
+  let bytes: Buffer;
+  try {
+    bytes = await store.read(bucket, key);
+  } catch (error) {
+    if (!(error instanceof ObjectNotFoundError)) throw error;
+    log.warn({ uri }, 'Found no training statistics; counting the predictions only');
+    return undefined;
+  }
+  const parsed = DatasetStatsSchema.safeParse(JSON.parse(bytes.toString('utf8')));
+  if (!parsed.success)
+    throw new Error(`The training statistics ${uri} are not a stats.json: ${parsed.error.message}`);
+  return parsed.data;
 }
 
 function defaultBackend(

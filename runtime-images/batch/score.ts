@@ -275,10 +275,22 @@ export interface ScoreCounts {
 const FAILURE_EXAMPLES = 5;
 
 /**
+ * Sees each batch once it is scored (`distribution.ts` counts it): its records, each one's
+ * error (undefined: scored, its outputs the next `width` of `outputs`).
+ */
+export type ScoredBatchObserver = (
+  records: readonly InputRecord[],
+  errors: readonly (string | undefined)[],
+  outputs: Float32Array,
+  width: number,
+) => void;
+
+/**
  * Scores `records` in order into `part` (after its preamble): batches of `PREDICT_BATCH_ROWS`
  * records, each written once the model has scored it. `records` may come one at a time or in
  * arrays (`recordBatchesOfRange`: one await per chunk, not per record). Throws what `hashing` throws (a PII
- * column without the namespace key), the model's errors and the file's.
+ * column without the namespace key), the model's errors and the file's. `observe`, when given,
+ * sees each batch once it is scored.
  */
 export async function scoreRecords(
   records: AsyncIterable<InputRecord | readonly InputRecord[]>,
@@ -287,6 +299,7 @@ export async function scoreRecords(
   format: PartFormat,
   predict: PredictBatch,
   part: PartFile,
+  observe?: ScoredBatchObserver,
 ): Promise<ScoreCounts> {
   const counts: ScoreCounts = { rows: 0, failedRecords: 0, failureExamples: [] };
   const featureCount = schema.features.length;
@@ -325,6 +338,7 @@ export async function scoreRecords(
       counts.rows++;
     }
     await part.write(text);
+    observe?.(batch, errors, outputs, width);
     batch = [];
     errors = [];
     prepared = 0;

@@ -33,6 +33,8 @@ export interface BatchSettings {
   output: BatchOutputOptions;
   /** Where the parts and markers go: `s3://<bucket>/batch/<ns>/<name>/<run>/`. */
   outputUri: string;
+  /** `stats.json` of the model's dataset version, if it has one: inputs are counted over it. */
+  statsUri?: string | undefined;
   shards: number;
   /** This pod's shard, `0 ≤ shardIndex < shards`. */
   shardIndex: number;
@@ -91,6 +93,7 @@ const BatchEnvSchema = z.object({
     }),
   ),
   [BatchEnv.outputUri]: prefixUri,
+  [BatchEnv.statsUri]: s3ObjectUri.optional(),
   [BatchEnv.shards]: z.coerce.number().int().min(1),
   [BatchEnv.shardIndex]: z.coerce.number().int().min(0),
   [BatchEnv.maxFailedRecordsPercent]: z.coerce.number().min(0).max(100).default(0),
@@ -113,6 +116,7 @@ export function batchSettingsFromEnv(env: Record<string, string | undefined>): B
     input: e[BatchEnv.input],
     output: e[BatchEnv.output],
     outputUri: e[BatchEnv.outputUri],
+    statsUri: e[BatchEnv.statsUri],
     shards,
     shardIndex,
     maxFailedRecordsPercent: e[BatchEnv.maxFailedRecordsPercent],
