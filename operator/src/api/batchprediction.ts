@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { BatchFormatSchema, BatchOutputFieldSchema } from '../../../contract/batch.js';
 import { withCel } from './cel.js';
-import { observedGeneration, setList, timestamp } from './common.js';
+import { boundedRecord, observedGeneration, setList, timestamp } from './common.js';
 import { conditionsList } from './conditions.js';
 import { columnName, datasetVersion } from './dataset.js';
 import { ModelSelectorSchema } from './inferenceservice.js';
@@ -181,6 +181,9 @@ export const BatchPredictionPhaseSchema = z
     'Where the run is: Pending (waiting for its model or data), Running, Succeeded or Failed.',
   );
 
+/** Classes `status.predictions` shows, the most frequent first. */
+export const STATUS_CLASSES = 20;
+
 const count = (description: string) => z.number().int().min(0).describe(description);
 
 /** `BatchPrediction.status`. */
@@ -234,6 +237,46 @@ export const BatchPredictionStatusSchema = z
       })
       .describe('Where the predictions are.')
       .optional(),
+    drift: z
+      .object({
+        metric: z.enum(['psi']).describe('The statistic: psi, the population stability index.'),
+        value: z
+          .number()
+          .describe(
+            "The worst input column's PSI against the model's training data (0.1–0.2: a moderate shift; above 0.2: a significant one).",
+          ),
+        feature: z.string().max(253).describe('The input column that drifted most.').optional(),
+        rows: count('Rows counted (every stride-th scored row of each shard).'),
+      })
+      .describe(
+        "How far the scored inputs are from the model's training data (stats.json of its dataset version), from counts per training bin; absent for a model without training statistics. A RetrainPolicy's drift trigger with source batch or any reads the same counts.",
+      )
+      .optional(),
+    predictions: z
+      .object({
+        rows: count('Rows counted.'),
+        stride: z
+          .number()
+          .int()
+          .min(1)
+          .describe('Every how many scored rows of a shard one was counted (1: all).'),
+        classes: boundedRecord(
+          z.number().min(0).max(1),
+          STATUS_CLASSES,
+          `Classification: the fraction of counted rows predicted as each class (the ${STATUS_CLASSES} most frequent).`,
+        ).optional(),
+        regression: z
+          .object({
+            count: count('Predicted values counted.'),
+            mean: z.number().describe('Their mean.'),
+            min: z.number().describe('The smallest.'),
+            max: z.number().describe('The largest.'),
+          })
+          .describe('Regression: the predicted values.')
+          .optional(),
+      })
+      .describe('The distribution of the predictions, once the run succeeded.')
+      .optional(),
   })
   .describe('The observed state of the BatchPrediction.');
 export type BatchPredictionStatus = z.infer<typeof BatchPredictionStatusSchema>;
@@ -283,6 +326,13 @@ export const batchPredictionKind = defineKind({
       type: 'integer',
       jsonPath: '.status.rows.failed',
       description: 'Error rows.',
+      priority: 1,
+    },
+    {
+      name: 'Drift',
+      type: 'number',
+      jsonPath: '.status.drift.value',
+      description: "The worst input column's PSI against the training data.",
       priority: 1,
     },
     {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { batchManifestOf } from '../../../../contract/batch.js';
 import { type BatchPrediction, BatchPredictionSchema } from '../../api/batchprediction.js';
 import {
   type BatchRun,
@@ -13,6 +14,7 @@ import {
   batchStatusFields,
   completeCondition,
   indexCount,
+  predictionsStatus,
 } from './status.js';
 
 const grant = { read: ['models/ml/iris/3/'], write: ['batch/ml/score/u1/'] };
@@ -98,6 +100,16 @@ describe('desiredBatchJob', () => {
     });
     expect(JSON.parse(job.metadata?.annotations?.['lathe.dev/batch-grant'] ?? '')).toEqual(grant);
     expect(JSON.stringify(job)).not.toContain('"s"');
+    // Without training statistics the shards count predictions only: no statistics to read.
+    expect(env.LATHE_BATCH_STATS_URI).toBeUndefined();
+  });
+
+  it('gives the shards the training statistics to count inputs over, and pins them', () => {
+    const statsUri = 's3://lathe/datasets/ml/iris/abc/stats.json';
+    const job = desiredBatchJob(batch(), { ...run, statsUri }, { image: 't', store, owner, grant });
+    const env = job.spec?.template.spec?.containers[0]?.env ?? [];
+    expect(env.find((e) => e.name === 'LATHE_BATCH_STATS_URI')?.value).toBe(statsUri);
+    expect(job.metadata?.annotations?.['lathe.dev/batch-stats-uri']).toBe(statsUri);
   });
 
   it('sizes the young generation by the memory limit, 16 to 64 MiB', () => {
@@ -165,6 +177,35 @@ describe('BatchPrediction status', () => {
     const done = { job: complete, markers, manifestUri: `${run.outputUri}manifest.json` };
     expect(batchReadiness(done)).toMatchObject({ state: 'ready', reason: 'Succeeded' });
     expect(completeCondition(done)).toMatchObject({ status: 'True' });
+    // The manifest's merged counts and drift give status.drift and status.predictions.
+    const manifest = {
+      ...batchManifestOf(markers, {
+        model: { modelVersion: 'iris-v3', digest: '' },
+        format: 'jsonl',
+      }),
+      distribution: {
+        rows: 40,
+        stride: 4,
+        columns: [],
+        predictions: { classes: { setosa: 10, versicolor: 30, virginica: 0 } },
+      },
+      drift: {
+        metric: 'psi' as const,
+        value: 0.31,
+        feature: 'petal_length',
+        rows: 40,
+        features: [],
+      },
+    };
+    expect(batchStatusFields({ ...done, manifest })).toMatchObject({
+      drift: { metric: 'psi', value: 0.31, feature: 'petal_length', rows: 40 },
+      predictions: {
+        rows: 40,
+        stride: 4,
+        classes: { versicolor: 0.75, setosa: 0.25, virginica: 0 },
+      },
+    });
+    expect(batchStatusFields(done)).not.toHaveProperty('drift');
     const failedJob = {
       ...job,
       status: { failedIndexes: '2', conditions: [{ type: 'Failed', status: 'True' }] },
@@ -177,5 +218,20 @@ describe('BatchPrediction status', () => {
       status: 'False',
       reason: 'TooManyFailedRecords',
     });
+  });
+
+  it('summarises predictions: class fractions, the 20 most frequent, or a regression', () => {
+    const many = Object.fromEntries(Array.from({ length: 25 }, (_, i) => [`c${i}`, i]));
+    const classes = predictionsStatus({ classes: many }, 300, 1).classes!;
+    expect(Object.keys(classes)).toHaveLength(20);
+    expect(classes.c24).toBeCloseTo(24 / 300, 4);
+    expect(classes).not.toHaveProperty('c0');
+    expect(predictionsStatus({ regression: { count: 4, sum: 10, min: -1, max: 6 } }, 4, 1)).toEqual(
+      {
+        rows: 4,
+        stride: 1,
+        regression: { count: 4, mean: 2.5, min: -1, max: 6 },
+      },
+    );
   });
 });

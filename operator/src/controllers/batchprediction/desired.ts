@@ -58,6 +58,8 @@ export const BatchAnnotation = {
   objects: 'lathe.dev/batch-input-objects',
   sizeBytes: 'lathe.dev/batch-input-bytes',
   outputUri: 'lathe.dev/batch-output-uri',
+  /** The training statistics the shards count their inputs over (drift), when there are any. */
+  statsUri: 'lathe.dev/batch-stats-uri',
   /** What the shards may read and write (`Grant`, JSON): their credentials are renewed to it. */
   grant: 'lathe.dev/batch-grant',
 } as const;
@@ -74,6 +76,8 @@ export interface BatchRun {
   modelDigest: string;
   dataset?: { name: string; version: string };
   input: BatchInput;
+  /** `stats.json` of the model's dataset version, when it has one. */
+  statsUri?: string;
   outputUri: string;
   shards: number;
 }
@@ -111,6 +115,7 @@ export function desiredBatchJob(
     literalEnv(BatchEnv.output, JSON.stringify(output)),
     literalEnv(BatchEnv.outputUri, run.outputUri),
     { name: BatchEnv.shards, value: String(run.shards) },
+    ...(run.statsUri ? [literalEnv(BatchEnv.statsUri, run.statsUri)] : []),
     { name: BatchEnv.maxFailedRecordsPercent, value: String(bp.spec.maxFailedRecordsPercent) },
     // The model's hashed PII columns hash raw values with the namespace's key, as serving does.
     piiKeyEnv(),
@@ -138,6 +143,7 @@ export function desiredBatchJob(
           run.input.objects.reduce((sum, o) => sum + o.sizeBytes, 0),
         ),
         [BatchAnnotation.outputUri]: run.outputUri,
+        ...(run.statsUri ? { [BatchAnnotation.statsUri]: run.statsUri } : {}),
         [BatchAnnotation.grant]: JSON.stringify(options.grant),
       },
       ownerReferences: [options.owner],

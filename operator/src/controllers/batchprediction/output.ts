@@ -1,16 +1,30 @@
 /**
  * A BatchPrediction run's output as the operator sees it: the shards' markers (progress, and the
- * proof a part is complete), the manifest it writes once every shard has one, and the reason a
- * failed run gives — a shard's own result when one wrote it, else the Job's.
+ * proof a part is complete), the manifest it writes once every shard has one — with the shards'
+ * distributions merged and their drift from the training statistics — and the reason a failed
+ * run gives: a shard's own result when one wrote it, else the Job's.
  */
 import {
   BATCH_MANIFEST_FILE,
+  type BatchDrift,
+  type BatchManifest,
+  BatchManifestSchema,
   type BatchShardMarker,
   BatchShardMarkerSchema,
+  batchDistributionOf,
   batchManifestOf,
 } from '../../../../contract/batch.js';
+import {
+  type ColumnDistribution,
+  type DatasetStats,
+  DatasetStatsSchema,
+} from '../../../../contract/dataset-stats.js';
+import {
+  type DistributionCounts,
+  driftOfCounts,
+} from '../../../../contract/distribution-counts.js';
 import { ObjectNotFoundError, type ObjectStore } from '../../../../contract/object-store.js';
-import { s3Uri } from '../../../../contract/object-store-layout.js';
+import { parseS3Uri, s3Uri } from '../../../../contract/object-store-layout.js';
 import { parseResult } from '../../../../contract/results.js';
 import type { JobObject } from '../../runtime/builtin-kinds.js';
 import type { CacheReaders } from '../../runtime/controller.js';
@@ -38,31 +52,85 @@ export async function readMarkers(
   return markers;
 }
 
-/** Writes the run's manifest once (it never changes); its URI. */
+/**
+ * The run's drift from the training data, from the shards' merged counts: PSI per counted
+ * column, the worst first (`driftOfCounts`, as RetrainPolicy's drift check computes it).
+ * Undefined without counts of any input column (no training statistics).
+ */
+export function batchDriftOf(
+  distributions: readonly ColumnDistribution[],
+  counts: DistributionCounts | undefined,
+): BatchDrift | undefined {
+  if (!counts || counts.columns.length === 0) return undefined;
+  const report = driftOfCounts(distributions, counts, 'psi');
+  const round = (v: number) => Math.round(v * 1e4) / 1e4;
+  return {
+    metric: 'psi',
+    value: round(report.value),
+    ...(report.feature ? { feature: report.feature } : {}),
+    rows: report.samples,
+    features: report.features.map((f) => ({ ...f, value: round(f.value) })),
+  };
+}
+
+function parseManifest(bytes: Buffer): BatchManifest | undefined {
+  try {
+    const parsed = BatchManifestSchema.safeParse(JSON.parse(bytes.toString('utf8')));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The training statistics at `uri`, or undefined when they are gone. */
+async function readStats(store: ObjectStore, uri: string): Promise<DatasetStats | undefined> {
+  const { bucket, key } = parseS3Uri(uri);
+  try {
+    return DatasetStatsSchema.parse(JSON.parse((await store.read(bucket, key)).toString('utf8')));
+  } catch (error) {
+    if (error instanceof ObjectNotFoundError) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Writes the run's manifest once (it never changes: a later pass reads it back); its URI and
+ * content (undefined if one there cannot be read as a manifest).
+ */
 export async function writeManifest(
   store: ObjectStore,
   bucket: string,
   runPrefix: string,
   markers: BatchShardMarker[],
   job: JobObject,
-): Promise<string> {
+): Promise<{ uri: string; manifest: BatchManifest | undefined }> {
   const key = `${runPrefix}${BATCH_MANIFEST_FILE}`;
-  if (!(await store.exists(bucket, key))) {
-    const annotations = job.metadata?.annotations ?? {};
-    const dataset = annotations[BatchAnnotation.dataset];
-    const manifest = batchManifestOf(markers, {
-      model: {
-        modelVersion: annotations[BatchAnnotation.modelVersion] ?? '',
-        digest: annotations[BatchAnnotation.modelDigest] ?? '',
-      },
-      ...(dataset
-        ? { dataset: { name: dataset, version: annotations[BatchAnnotation.datasetVersion] ?? '' } }
-        : {}),
-      format: markers[0]?.part.endsWith('.csv') ? 'csv' : 'jsonl',
-    });
-    await store.write(bucket, key, `${JSON.stringify(manifest, null, 2)}\n`, 'application/json');
+  const uri = s3Uri(bucket, key);
+  let bytes: Buffer | undefined;
+  try {
+    bytes = await store.read(bucket, key);
+  } catch (error) {
+    if (!(error instanceof ObjectNotFoundError)) throw error;
   }
-  return s3Uri(bucket, key);
+  if (bytes) return { uri, manifest: parseManifest(bytes) };
+  const annotations = job.metadata?.annotations ?? {};
+  const dataset = annotations[BatchAnnotation.dataset];
+  const statsUri = annotations[BatchAnnotation.statsUri];
+  const stats = statsUri ? await readStats(store, statsUri) : undefined;
+  const drift = stats ? batchDriftOf(stats.distributions, batchDistributionOf(markers)) : undefined;
+  const manifest = batchManifestOf(markers, {
+    model: {
+      modelVersion: annotations[BatchAnnotation.modelVersion] ?? '',
+      digest: annotations[BatchAnnotation.modelDigest] ?? '',
+    },
+    ...(dataset
+      ? { dataset: { name: dataset, version: annotations[BatchAnnotation.datasetVersion] ?? '' } }
+      : {}),
+    format: markers[0]?.part.endsWith('.csv') ? 'csv' : 'jsonl',
+    ...(drift ? { drift } : {}),
+  });
+  await store.write(bucket, key, `${JSON.stringify(manifest, null, 2)}\n`, 'application/json');
+  return { uri, manifest };
 }
 
 /** Why the Job failed: a shard's own result when one gave it, else the Job's reason. */

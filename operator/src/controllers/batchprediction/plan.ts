@@ -2,7 +2,8 @@
  * What a BatchPrediction's run will score, with what, before its Job exists: the model (a Ready
  * TensorFlow.js version of the selector, resolved as an InferenceService resolves its own) and
  * the input (a Dataset version's raw splits, or objects under the namespace's prefixes, listed
- * with their sizes for the shards' byte ranges), or why the run cannot start yet — waiting for
+ * with their sizes for the shards' byte ranges) and the training statistics the shards count the
+ * inputs over (`stats.json` of the model's dataset version, when there is one), or why the run cannot start yet — waiting for
  * what is not there, stalled on what will never do. Reads the caches and lists the store.
  */
 import type { BatchInput } from '../../../../contract/batch.js';
@@ -63,6 +64,7 @@ export async function planRun(
   }
   const input = await planInput(bp, ctx, store, bucket);
   if ('notStarted' in input) return input;
+  const statsUri = await trainingStatsUri(mv.spec.lineage?.dataset, namespace, store, bucket);
   return {
     run: {
       modelVersion: mv.metadata.name ?? '',
@@ -70,6 +72,7 @@ export async function planRun(
       modelDigest: mv.spec.artifact.digest,
       ...(input.dataset ? { dataset: input.dataset } : {}),
       input: input.input,
+      ...(statsUri ? { statsUri } : {}),
       outputUri: s3Uri(
         bucket,
         batchRunPrefix(namespace, bp.metadata.name ?? '', bp.metadata.uid ?? 'run'),
@@ -77,6 +80,22 @@ export async function planRun(
       shards: shardCount(bp),
     },
   };
+}
+
+/**
+ * The `stats.json` of the model's dataset version, which the shards count their inputs over,
+ * when the model has dataset lineage and the file exists (a version of an older Lathe has none:
+ * the run then counts its predictions only).
+ */
+async function trainingStatsUri(
+  lineage: { name: string; version: string } | undefined,
+  namespace: string,
+  store: ObjectStore,
+  bucket: string,
+): Promise<string | undefined> {
+  if (!lineage) return undefined;
+  const key = `${datasetVersionPrefix(namespace, lineage.name, lineage.version)}${DatasetFile.stats}`;
+  return (await store.exists(bucket, key)) ? s3Uri(bucket, key) : undefined;
 }
 
 async function planInput(

@@ -8,8 +8,9 @@
  *    waits while they are missing, stalls on an input it may not read), issues the shards'
  *    credentials (read the model and the input, write the run's output) and creates the Indexed
  *    Job, which pins all of it (`plan.ts`). Once it exists: keeps the credentials fresh, reads the shards'
- *    markers for progress, writes the manifest when the Job completes, and finds the reason
- *    when it fails (`output.ts`).
+ *    markers for progress, writes the manifest when the Job completes (the shards' counts
+ *    merged, their drift from the model's training statistics: `status.drift`,
+ *    `status.predictions`), and finds the reason when it fails (`output.ts`).
  *
  * Events: `Started`, then `Succeeded` or `Failed`.
  */
@@ -153,7 +154,9 @@ export function batchPredictionController({
           };
           return part(facts);
         }
-        facts.manifestUri = await writeManifest(store, bucket, runPrefix, markers, job);
+        const written = await writeManifest(store, bucket, runPrefix, markers, job);
+        facts.manifestUri = written.uri;
+        if (written.manifest) facts.manifest = written.manifest;
         return part(facts);
       }
       facts.failure = failureOf(job, ctx);
@@ -219,11 +222,17 @@ function part(facts: BatchFacts, requeueAfterMs?: number) {
   };
 }
 
-/** What the shards of `run` may read (the model, the input) and write (the run's output). */
+/**
+ * What the shards of `run` may read (the model, the input, the training statistics) and write
+ * (the run's output).
+ */
 function grantOf(bp: BatchPredictionObject, run: BatchRun, bucket: string): Grant {
   return grants.batch(
     artifactGrantPrefix(run.modelUri, bucket, bp.metadata.namespace ?? ''),
-    run.input.objects.map((o) => parseS3Uri(o.uri).key),
+    [
+      ...run.input.objects.map((o) => parseS3Uri(o.uri).key),
+      ...(run.statsUri ? [parseS3Uri(run.statsUri).key] : []),
+    ],
     parseS3Uri(run.outputUri).key,
   );
 }

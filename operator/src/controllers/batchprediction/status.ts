@@ -6,12 +6,14 @@
  * - no Job yet: Pending, waiting for the model, the data or the input (Reconciling), or stalled
  *   on an input that cannot be scored;
  * - Job running: Running, with the shards finished and the rows their markers count;
- * - Job complete: Succeeded once the manifest is written (Ready=True, Complete=True);
+ * - Job complete: Succeeded once the manifest is written (Ready=True, Complete=True), with the
+ *   run's drift from the training data and its predictions' distribution from the manifest;
  * - Job failed: Failed (Stalled, Complete=False) with the reason a shard gave (its result) or
  *   the Job's (a deadline, the retries spent).
  */
-import type { BatchShardMarker } from '../../../../contract/batch.js';
-import type { BatchPredictionStatus } from '../../api/batchprediction.js';
+import type { BatchManifest, BatchShardMarker } from '../../../../contract/batch.js';
+import type { PredictionCounts } from '../../../../contract/distribution-counts.js';
+import { type BatchPredictionStatus, STATUS_CLASSES } from '../../api/batchprediction.js';
 import type { JobObject } from '../../runtime/builtin-kinds.js';
 import type { ConditionInput, Readiness } from '../../runtime/conditions.js';
 import { BatchAnnotation } from './desired.js';
@@ -24,6 +26,8 @@ export interface BatchFacts {
   markers?: BatchShardMarker[];
   /** The manifest, once written. */
   manifestUri?: string;
+  /** Its content (the merged counts and drift), once written. */
+  manifest?: BatchManifest;
   /** Why the Job failed, from a shard's result when one gave it. */
   failure?: { reason: string; message: string };
 }
@@ -88,6 +92,59 @@ export function batchStatusFields(facts: BatchFacts): Partial<BatchPredictionSta
       failed: markers.reduce((sum, m) => sum + m.failedRecords, 0),
     },
     output: { uri: outputUri, ...(facts.manifestUri ? { manifest: facts.manifestUri } : {}) },
+    ...distributionStatus(facts.manifest),
+  };
+}
+
+/** `status.predictions` of merged prediction counts over `rows` counted rows. */
+export function predictionsStatus(
+  counts: PredictionCounts,
+  rows: number,
+  stride: number,
+): NonNullable<BatchPredictionStatus['predictions']> {
+  const round = (v: number) => Math.round(v * 1e4) / 1e4;
+  if ('regression' in counts) {
+    const r = counts.regression;
+    return {
+      rows,
+      stride,
+      regression: {
+        count: r.count,
+        mean: r.count > 0 ? round(r.sum / r.count) : 0,
+        min: r.min,
+        max: r.max,
+      },
+    };
+  }
+  const total = Object.values(counts.classes).reduce((s, n) => s + n, 0);
+  const top = Object.entries(counts.classes)
+    .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0))
+    .slice(0, STATUS_CLASSES);
+  return {
+    rows,
+    stride,
+    classes: Object.fromEntries(top.map(([c, n]) => [c, total > 0 ? round(n / total) : 0])),
+  };
+}
+
+/** `status.drift` and `status.predictions`, from the manifest's counts. */
+function distributionStatus(manifest: BatchManifest | undefined): Partial<BatchPredictionStatus> {
+  const counts = manifest?.distribution;
+  const drift = manifest?.drift;
+  return {
+    ...(drift
+      ? {
+          drift: {
+            metric: drift.metric,
+            value: drift.value,
+            ...(drift.feature ? { feature: drift.feature } : {}),
+            rows: drift.rows,
+          },
+        }
+      : {}),
+    ...(counts?.predictions
+      ? { predictions: predictionsStatus(counts.predictions, counts.rows, counts.stride) }
+      : {}),
   };
 }
 
