@@ -6,17 +6,23 @@
  * batch-transform monitoring, without shipping the rows: counts only).
  *
  * Counting sees each scored batch once, after it is written (`ScoredBatchObserver`), never the
- * preparation's hot loop. It counts every `stride`-th scored row of the shard: 1 (every row)
- * unless measuring says counting costs too much (`COUNT_STRIDE`). Error rows are not counted: the
- * distribution is of what was scored. Hashed PII columns are skipped: their training categories
- * are keyed hashes, which raw cells never match (everything would be `__other__`).
+ * preparation's hot loop, and counts every `stride`-th scored row of the shard (`COUNT_STRIDE`,
+ * recorded with the counts). Error rows are not counted: the distribution is of what was
+ * scored. Hashed PII columns are skipped: their training categories are keyed hashes, which raw
+ * cells never match (everything would be `__other__`).
  */
 import type { DatasetStats } from '../../contract/dataset-stats.js';
 import { DistributionCounter } from '../../contract/distribution-counts.js';
 import type { PreparedSchema } from '../../contract/prepared-data.js';
 import type { ScoredBatchObserver } from './score.js';
 
-/** Every how many scored rows one is counted (1: all; bench:batch measured the cost). */
+/**
+ * Every how many scored rows one is counted. Counting every row cost about 0.5 µs a row for 8
+ * numeric columns (the cells' text parsed again), 4–8% of a local shard's 83k rows/s on the
+ * native backend (200k rows, in-memory store, 2 shared cores; with the cpu backend, 34k rows/s,
+ * under 1%); every 4th keeps it within the measurement's noise, and a run of a few thousand
+ * rows still counts hundreds. Deterministic, so a rerun counts the same rows.
+ */
 export const COUNT_STRIDE = 4;
 
 /** The raw input columns whose values are hashed before preparation (PII with `Hash`). */
