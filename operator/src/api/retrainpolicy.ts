@@ -49,33 +49,53 @@ const ScheduleTriggerSchema = z
   })
   .describe('Run on a cron schedule.');
 
-const DriftTriggerSchema = z
-  .object({
-    inferenceServiceRef: z
-      .object({ name: dnsLabel('Name of the InferenceService.') })
-      .describe(
-        'The InferenceService whose sampled requests (spec.requestLogging) are compared with the training data.',
-      ),
-    metric: z
-      .enum(['psi', 'ks'])
-      .describe(
-        'Drift statistic: psi (population stability index) or ks (Kolmogorov–Smirnov), the worst feature counts.',
-      )
-      .default('psi'),
-    threshold: z
-      .number()
-      .gt(0)
-      .max(10)
-      .describe(
-        'Retrain when the statistic exceeds this value (psi: 0.2 is a common choice; ks: 0.1).',
-      ),
-    checkInterval: durationAtLeast(
-      'spec.triggers.drift.checkInterval',
-      '1m',
-      'How often drift is measured, e.g. "15m".',
-    ).default('1h'),
-  })
-  .describe('Run when the inputs a service receives drift away from the training data.');
+const DriftTriggerSchema = withCel(
+  z
+    .object({
+      source: z
+        .enum(['service', 'batch', 'any'])
+        .describe(
+          "What drift is measured on: service (the requests the InferenceService sampled), batch (the newest Succeeded BatchPrediction that scored the version in use: the service's, else the policy's model in the promotion's target stage; its counted inputs) or any (both; the larger reading counts).",
+        )
+        .default('service'),
+      inferenceServiceRef: z
+        .object({ name: dnsLabel('Name of the InferenceService.') })
+        .describe(
+          'The InferenceService whose sampled requests (spec.requestLogging) are compared with the training data, and whose served version a batch reading must have scored. Required unless source is batch.',
+        )
+        .optional(),
+      metric: z
+        .enum(['psi', 'ks'])
+        .describe(
+          'Drift statistic: psi (population stability index) or ks (Kolmogorov–Smirnov), the worst feature counts.',
+        )
+        .default('psi'),
+      threshold: z
+        .number()
+        .gt(0)
+        .max(10)
+        .describe(
+          'Retrain when the statistic exceeds this value (psi: 0.2 is a common choice; ks: 0.1).',
+        ),
+      checkInterval: durationAtLeast(
+        'spec.triggers.drift.checkInterval',
+        '1m',
+        'How often drift is measured, e.g. "15m".',
+      ).default('1h'),
+    })
+    .describe(
+      'Run when the inputs a service receives, or a batch run scores, drift away from the training data.',
+    ),
+  [
+    {
+      rule: "(has(self.source) && self.source == 'batch') || has(self.inferenceServiceRef)",
+      message:
+        'spec.triggers.drift.inferenceServiceRef is required unless spec.triggers.drift.source is batch',
+      reason: 'FieldValueRequired',
+      holds: (self) => self.source === 'batch' || self.inferenceServiceRef !== undefined,
+    },
+  ],
+);
 
 const AccuracyTriggerSchema = z
   .object({
@@ -248,7 +268,16 @@ export const RetrainPolicyStatusSchema = z
         time: timestamp('When drift was measured.'),
         value: z.number().describe("The drift statistic (the worst feature's)."),
         feature: boundedString('The feature that drifted most.', 128).optional(),
-        samples: z.number().int().min(0).describe('Sampled request rows compared.').optional(),
+        samples: z
+          .number()
+          .int()
+          .min(0)
+          .describe("Rows compared: sampled requests, or a batch run's counted rows.")
+          .optional(),
+        batchPrediction: boundedString(
+          'The BatchPrediction whose counted inputs gave the reading (source batch or any); unset for sampled requests.',
+          253,
+        ).optional(),
         modelVersion: boundedString(
           'The ModelVersion whose training data was the reference.',
           253,

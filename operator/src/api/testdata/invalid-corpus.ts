@@ -644,6 +644,15 @@ export const invalidCorpus: readonly InvalidCase[] = [
   },
   // RetrainPolicy
   {
+    name: 'drift on a service without naming one',
+    kind: 'RetrainPolicy',
+    operation: 'create',
+    remove: ['spec.triggers.drift.inferenceServiceRef'],
+    field: 'spec.triggers.drift',
+    message:
+      'spec.triggers.drift.inferenceServiceRef is required unless spec.triggers.drift.source is batch',
+  },
+  {
     name: 'cron minute out of range',
     kind: 'RetrainPolicy',
     operation: 'create',

@@ -23,12 +23,12 @@ export const POLICIES_BY_DRIFT_SERVICE = 'retrainpolicy.spec.triggers.drift.infe
 export const driftPolicyIndex = indexField(
   latheKinds.retrainPolicy,
   POLICIES_BY_DRIFT_SERVICE,
-  (policy) => [policy.spec.triggers.drift?.inferenceServiceRef.name],
+  (policy) => [policy.spec.triggers.drift?.inferenceServiceRef?.name],
 );
 
 /** The service a policy's drift trigger watches (the RetrainPolicy watch). */
 export function driftServiceOf(policy: RetrainPolicyObject): ObjectKey[] {
-  const name = policy.spec.triggers.drift?.inferenceServiceRef.name;
+  const name = policy.spec.triggers.drift?.inferenceServiceRef?.name;
   return name ? [{ namespace: policy.metadata?.namespace ?? '', name }] : [];
 }
 

@@ -57,6 +57,34 @@ export function untilNextReadingMs(
   return Math.max(1_000, from + checkMs - now.getTime());
 }
 
+/** The training statistics of a dataset version (cached: a version's files never change). */
+export async function trainingStatsOf(
+  lineage: { name: string; version: string },
+  namespace: string,
+  storage: NonNullable<RetrainFacts['storage']>,
+  statsCache: ExpiringMap<string, DatasetStats>,
+): Promise<{ stats: DatasetStats } | { blocked: Blocked }> {
+  const { store, config } = storage;
+  const statsKey = `${datasetVersionPrefix(namespace, lineage.name, lineage.version)}${DatasetFile.stats}`;
+  const cached = statsCache.get(statsKey);
+  if (cached) return { stats: cached };
+  try {
+    const stats = DatasetStatsSchema.parse(
+      JSON.parse((await store.read(config.bucket, statsKey)).toString('utf8')),
+    );
+    statsCache.set(statsKey, stats);
+    return { stats };
+  } catch (error) {
+    if (!(error instanceof ObjectNotFoundError)) throw error;
+    return {
+      blocked: {
+        reason: 'NoReference',
+        message: `The training statistics s3://${config.bucket}/${statsKey} do not exist`,
+      },
+    };
+  }
+}
+
 /** Measures drift of the served inputs against the served model's training data. */
 export async function measureServedDrift(
   policy: RetrainPolicyObject,
@@ -67,7 +95,7 @@ export async function measureServedDrift(
   const drift = policy.spec.triggers.drift!;
   const { store, config } = storage;
   const namespace = policy.metadata.namespace ?? '';
-  const service = drift.inferenceServiceRef.name;
+  const service = drift.inferenceServiceRef?.name ?? '';
   const isvc = ctx.reader(latheKinds.inferenceService).get(namespace, service);
   if (!isvc) {
     return {
@@ -90,24 +118,9 @@ export async function measureServedDrift(
       },
     };
   }
-  const statsKey = `${datasetVersionPrefix(namespace, lineage.name, lineage.version)}${DatasetFile.stats}`;
-  let stats = statsCache.get(statsKey);
-  if (!stats) {
-    try {
-      stats = DatasetStatsSchema.parse(
-        JSON.parse((await store.read(config.bucket, statsKey)).toString('utf8')),
-      );
-      statsCache.set(statsKey, stats);
-    } catch (error) {
-      if (!(error instanceof ObjectNotFoundError)) throw error;
-      return {
-        blocked: {
-          reason: 'NoReference',
-          message: `The training statistics s3://${config.bucket}/${statsKey} do not exist`,
-        },
-      };
-    }
-  }
+  const training = await trainingStatsOf(lineage, namespace, storage, statsCache);
+  if ('blocked' in training) return training;
+  const { stats } = training;
   const now = ctx.now();
   const windowMs = durationMs(drift.checkInterval);
   const records = await sampledRecords(

@@ -36,7 +36,12 @@ import { piiKeySecretPermissions, piiKeyStep } from '../shared/pii-key.js';
 import { recordedDecision } from './decision.js';
 import { POLICY_LABEL } from './desired.js';
 import type { RetrainFacts } from './facts.js';
-import { POLICY_DATASET_INDEX, POLICY_SERVICE_INDEX, retrainPolicyIndexes } from './indexes.js';
+import {
+  POLICY_BATCH_MODEL_INDEX,
+  POLICY_DATASET_INDEX,
+  POLICY_SERVICE_INDEX,
+  retrainPolicyIndexes,
+} from './indexes.js';
 import { readyOf, retrainPolicyStatus } from './status.js';
 import { cronJobStep } from './step-cronjob.js';
 import { historyStep } from './step-history.js';
@@ -141,6 +146,20 @@ export function retrainPolicyController(options: RetrainPolicyControllerOptions)
       // The service a drift or accuracy trigger reads: a policy blocked until it serves a
       // version (NoReference, InferenceServiceNotReady) looks again as soon as it does.
       watches(latheKinds.inferenceService, policiesIndexedBy(POLICY_SERVICE_INDEX)),
+      // A batch run that succeeds: the policies taking batch runs of its model as drift
+      // evidence look at it (at their next check interval).
+      watches(latheKinds.batchPrediction, (bp, caches) =>
+        bp.status?.phase === 'Succeeded'
+          ? caches
+              .byField(
+                latheKinds.retrainPolicy,
+                POLICY_BATCH_MODEL_INDEX,
+                bp.metadata?.namespace ?? '',
+                bp.spec.model.name,
+              )
+              .map(keyOf)
+          : [],
+      ),
     ],
     indexes: retrainPolicyIndexes,
     permissions: [

@@ -84,6 +84,15 @@ export function retrainPolicyStatus(
   return fields;
 }
 
+/** What a drift trigger reads, in words. */
+function driftSourceOf(drift: NonNullable<RetrainPolicy['spec']['triggers']['drift']>): string {
+  const service = drift.inferenceServiceRef?.name;
+  if (drift.source === 'batch')
+    return `the BatchPredictions scoring ${service ? `${service}'s version` : 'the promoted version'}`;
+  if (drift.source === 'any') return `${service} and the BatchPredictions scoring its version`;
+  return service ?? '';
+}
+
 /** What the triggers watch, for the Ready=True message. */
 export function watchedTriggers(policy: RetrainPolicy): string[] {
   const triggers = policy.spec.triggers;
@@ -93,7 +102,7 @@ export function watchedTriggers(policy: RetrainPolicy): string[] {
       ? `new versions of Dataset ${policy.spec.template.spec.datasetRef.name}`
       : '',
     triggers.drift
-      ? `${triggers.drift.metric} drift of ${triggers.drift.inferenceServiceRef.name} above ${triggers.drift.threshold}`
+      ? `${triggers.drift.metric} drift of ${driftSourceOf(triggers.drift)} above ${triggers.drift.threshold}`
       : '',
     triggers.accuracy
       ? `live accuracy of ${triggers.accuracy.inferenceServiceRef.name} below ${triggers.accuracy.minimum}`

@@ -16,6 +16,7 @@ import { desiredRun } from './desired.js';
 import type { RetrainFacts } from './facts.js';
 import { applyCronJob } from './step-cronjob.js';
 import { recordStarted } from './trigger-record.js';
+import type { DueRun } from './triggers.js';
 
 export function startStep(retrainImage: string): Step<RetrainPolicyObject, RetrainFacts> {
   return {
@@ -56,7 +57,7 @@ export function startStep(retrainImage: string): Step<RetrainPolicyObject, Retra
           'Normal',
           'RunStarted',
           'Retrain',
-          `Started TrainingJob ${due.name} (${due.trigger}${due.datasetVersion ? `, dataset version ${due.datasetVersion}` : ''})`,
+          `Started TrainingJob ${due.name} (${due.trigger}${due.datasetVersion ? `, dataset version ${due.datasetVersion}` : ''}${driftNote(due, facts.lastDrift)})`,
         );
       }
       const replaced = new Set(admission.replace);
@@ -67,4 +68,11 @@ export function startStep(retrainImage: string): Step<RetrainPolicyObject, Retra
       };
     },
   };
+}
+
+/** What a drift run's event says of its reading: its value, and the batch run it came from. */
+export function driftNote(due: DueRun, reading: RetrainFacts['lastDrift']): string {
+  if (due.trigger !== 'drift' || !reading || reading.time !== due.readingTime) return '';
+  const where = reading.batchPrediction ? ` of BatchPrediction ${reading.batchPrediction}` : '';
+  return `, drift ${reading.value}${reading.feature ? ` in ${reading.feature}` : ''}${where}`;
 }

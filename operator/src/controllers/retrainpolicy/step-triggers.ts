@@ -1,6 +1,7 @@
 /**
- * Step `triggers`: takes the readings that are due (drift, live accuracy: each once per check
- * interval), then decides which runs the triggers call for and whether the guards let the first
+ * Step `triggers`: takes the readings that are due (drift — of the served requests, of a batch
+ * run, or the stronger of both, by the trigger's `source` — and live accuracy: each once per
+ * check interval), then decides which runs the triggers call for and whether the guards let the first
  * one start now (`triggers.ts`). It starts nothing itself; `start` does.
  *
  * The newest readings are kept in memory (bounded, an hour at most) to pace the next ones and
@@ -10,9 +11,12 @@
  */
 import type { DatasetStats } from '../../../../contract/dataset-stats.js';
 import { durationMs } from '../../api/duration.js';
+import { timestamp } from '../../runtime/conditions.js';
+import type { ReconcileContext } from '../../runtime/controller.js';
 import type { ExpiringMap } from '../../runtime/expiring-map.js';
 import type { Readiness, Step } from '../../runtime/steps.js';
 import type { RetrainPolicyObject } from '../lathe-kinds.js';
+import { measureBatchDrift } from './batch-readings.js';
 import type { RetrainFacts } from './facts.js';
 import {
   type AccuracyReading,
@@ -23,14 +27,36 @@ import {
   readLiveAccuracy,
   untilNextReadingMs,
 } from './readings.js';
-import { admitRun, dueRuns } from './triggers.js';
+import { admitRun, dueRuns, strongestDriftReading } from './triggers.js';
 
 /** While a live-accuracy reading finds no labelled rows, look again this soon. */
 const UNLABELLED_RETRY_MS = 5_000;
 
 export interface LatestReadings {
   drift?: DriftReading;
+  /**
+   * When drift was last measured: a batch reading's own time is its run's completion, which
+   * may be long ago, so the next check is paced by this instead.
+   */
+  driftChecked?: { time: string };
   accuracy?: AccuracyReading;
+}
+
+/** The drift reading of the trigger's source: the service's, a batch run's, or the stronger. */
+async function measureDrift(
+  policy: RetrainPolicyObject,
+  ctx: ReconcileContext<RetrainPolicyObject>,
+  storage: NonNullable<RetrainFacts['storage']>,
+  stats: ExpiringMap<string, DatasetStats>,
+): Promise<{ drift: DriftReading } | { blocked: Blocked }> {
+  const source = policy.spec.triggers.drift?.source ?? 'service';
+  if (source === 'service') return measureServedDrift(policy, ctx, storage, stats);
+  if (source === 'batch') return measureBatchDrift(policy, ctx, storage, stats);
+  const served = await measureServedDrift(policy, ctx, storage, stats);
+  const batch = await measureBatchDrift(policy, ctx, storage, stats);
+  const readings = [served, batch].flatMap((m) => ('drift' in m ? [m.drift] : []));
+  const strongest = strongestDriftReading(readings);
+  return strongest ? { drift: strongest } : served;
 }
 
 export function triggersStep(caches: {
@@ -50,12 +76,16 @@ export function triggersStep(caches: {
       const drift = spec.triggers.drift;
       if (drift && facts.storage && !spec.suspend) {
         const checkMs = durationMs(drift.checkInterval);
-        if (readingDue(latest.drift, checkMs, now)) {
-          const measured = await measureServedDrift(policy, ctx, facts.storage, caches.stats);
+        const checked = latest.driftChecked ?? latest.drift;
+        if (readingDue(checked, checkMs, now)) {
+          const measured = await measureDrift(policy, ctx, facts.storage, caches.stats);
           if ('blocked' in measured) blocked = measured.blocked;
-          else latest.drift = measured.drift;
+          else {
+            latest.drift = measured.drift;
+            latest.driftChecked = { time: timestamp(now) };
+          }
         }
-        requeues.push(untilNextReadingMs(latest.drift, checkMs, now));
+        requeues.push(untilNextReadingMs(latest.driftChecked ?? latest.drift, checkMs, now));
       }
       const accuracy = spec.triggers.accuracy;
       if (accuracy && !spec.suspend) {

@@ -4,7 +4,13 @@ import type { RetrainPolicy } from '../../api/retrainpolicy.js';
 import type { TrainingJobObject } from '../lathe-kinds.js';
 import { runName } from './desired.js';
 import type { TriggerRecord } from './trigger-record.js';
-import { admitRun, type DueRun, dueRuns, type TriggerInputs } from './triggers.js';
+import {
+  admitRun,
+  type DueRun,
+  dueRuns,
+  strongestDriftReading,
+  type TriggerInputs,
+} from './triggers.js';
 
 function policy(
   spec: Record<string, unknown> = {},
@@ -137,6 +143,19 @@ describe('dueRuns', () => {
       want: [{ name: runName('p', 'drift', at), trigger: 'drift', readingTime: at }],
     },
     {
+      // A batch reading's time is its run's completion: the same run read again is the same
+      // reading, already acted on; a run finished a check interval later is new evidence.
+      name: 'a batch run read again after it started a run',
+      policy: policy({
+        triggers: { drift: { source: 'batch', threshold: 0.2, checkInterval: '10m' } },
+      }),
+      inputs: inputs({
+        record: { driftReading: at },
+        drift: { time: at, value: 0.9, samples: 500 },
+      }),
+      want: [],
+    },
+    {
       name: 'live accuracy below the floor on enough labelled rows',
       policy: policy(accuracy),
       inputs: inputs({ accuracy: { time: at, value: 0.5, samples: 60 } }),
@@ -253,5 +272,27 @@ describe('admitRun', () => {
     },
   ])('$name', ({ policy, due, runs, lastRun, want }) => {
     expect(admitRun(policy, due, runs, lastRun?.time, now)).toEqual(want);
+  });
+});
+
+describe('strongestDriftReading', () => {
+  const served = { time: '2026-01-01T01:00:00Z', value: 0.3, samples: 40 };
+  const batch = { time: '2026-01-01T00:30:00Z', value: 0.6, samples: 5000 };
+  const thin = { time: '2026-01-01T00:40:00Z', value: 2, samples: 10 };
+  it.each([
+    { name: 'none', readings: [], want: undefined },
+    { name: 'the larger of two on enough rows', readings: [served, batch], want: batch },
+    {
+      name: 'one on enough rows over a larger one on too few',
+      readings: [thin, served],
+      want: served,
+    },
+    {
+      name: 'the larger when none has enough rows',
+      readings: [thin, { ...served, samples: 3 }],
+      want: thin,
+    },
+  ])('$name', ({ readings, want }) => {
+    expect(strongestDriftReading(readings)).toEqual(want);
   });
 });

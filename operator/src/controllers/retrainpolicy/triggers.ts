@@ -32,6 +32,19 @@ export interface Reading {
   samples?: number;
 }
 
+/**
+ * Of several drift readings (source any: the served requests' and a batch run's), the one the
+ * trigger judges: the highest value among those on enough rows, else the highest. Pure.
+ */
+export function strongestDriftReading<R extends Reading>(readings: readonly R[]): R | undefined {
+  const enough = readings.filter((r) => (r.samples ?? 0) >= MIN_DRIFT_SAMPLES);
+  const pool = enough.length > 0 ? enough : readings;
+  return pool.reduce<R | undefined>(
+    (best, r) => (!best || r.value > best.value ? r : best),
+    undefined,
+  );
+}
+
 /** A run a trigger calls for. */
 export interface DueRun {
   name: string;
