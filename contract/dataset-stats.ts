@@ -1,6 +1,7 @@
 /**
  * `stats.json` of a dataset version: what the Dataset's status shows, and the training
- * distribution that drift detection compares served requests against.
+ * distribution that drift detection compares served requests and batch runs against
+ * (`distribution-counts.ts`).
  */
 import { z } from 'zod';
 import { columnTypes } from './prepared-data.js';
