@@ -33,7 +33,17 @@ describe('batchSettingsFromEnv', () => {
     });
   });
 
+  it('reads the training statistics, when given', () => {
+    expect(batchSettingsFromEnv(env()).statsUri).toBeUndefined();
+    const statsUri = 's3://lathe/datasets/ns/d/v1/stats.json';
+    expect(batchSettingsFromEnv(env({ LATHE_BATCH_STATS_URI: statsUri })).statsUri).toBe(statsUri);
+  });
+
   it.each([
+    [
+      { LATHE_BATCH_STATS_URI: 's3://lathe/datasets/ns/d/v1/' },
+      'LATHE_BATCH_STATS_URI: must be an s3://<bucket>/<key> URI of an object',
+    ],
     [
       { JOB_COMPLETION_INDEX: '4' },
       'JOB_COMPLETION_INDEX: shard 4 is not in 0..3 (LATHE_BATCH_SHARDS is 4)',
