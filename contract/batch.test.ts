@@ -57,5 +57,21 @@ describe('batch output names and the manifest', () => {
     });
     expect(manifest.parts.map((p) => p.path)).toEqual(['part-00000.csv', 'part-00001.csv']);
     expect(manifest).toMatchObject({ rows: 12, failedRecords: 1, format: 'csv' });
+    // Markers of an older Lathe count nothing: no distribution.
+    expect(manifest).not.toHaveProperty('distribution');
+    const counted = (m: ReturnType<typeof marker>, a: number, b: number) => ({
+      ...m,
+      distribution: { rows: a + b, stride: 1, columns: [], predictions: { classes: { a, b } } },
+    });
+    const withCounts = batchManifestOf(
+      [counted(marker(1, 5, 0), 2, 3), counted(marker(0, 7, 0), 7, 0)],
+      { model: { modelVersion: 'iris-v1', digest: 'sha256:m' }, format: 'csv' },
+    );
+    expect(withCounts.distribution).toEqual({
+      rows: 12,
+      stride: 1,
+      columns: [],
+      predictions: { classes: { a: 9, b: 3 } },
+    });
   });
 });

@@ -4,7 +4,8 @@
  * - drift: the inputs the service sampled (object store, `feedback/…/requests/`) over the last
  *   check interval, against the training statistics of the served ModelVersion's dataset
  *   version, recorded in the policy's `status.lastDrift` (the InferenceService controller copies
- *   the newest into the service's own `status.drift`: one writer per status);
+ *   the newest into the service's own `status.drift`: one writer per status); a batch run's
+ *   counts are the other source (`batch-readings.ts`);
  * - live accuracy: the feedback counters of the service's ready pods of the served version,
  *   found through the pod index by InferenceService (never a scan of the namespace).
  *
