@@ -7,12 +7,17 @@
  * - a Dataset version (both splits, raw) is scored through datasetRef;
  * - bad records under the threshold become error rows in place; over it the run fails with the
  *   count;
+ * - a run records the distribution of its inputs and predictions: counts per training bin that
+ *   match a count by hand, a low PSI for rows like the training data and a high one, naming the
+ *   column, for rows shifted away from it;
  * - a missing model or Dataset is a waiting condition, not a crash, and the run starts when the
  *   model appears.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchManifestSchema } from '../../../../contract/batch.js';
+import { DatasetStatsSchema } from '../../../../contract/dataset-stats.js';
 import { parseS3Uri } from '../../../../contract/object-store-layout.js';
+import { POLICY_LABEL } from '../../../../contract/retrain-run.js';
 import { seededRandom } from '../../../../contract/seeded-random.js';
 import {
   clusterInfo,
@@ -27,6 +32,7 @@ import {
   testControllers,
   testStore,
 } from '../../../../e2e/testing/controllers.js';
+import { COUNT_STRIDE } from '../../../../runtime-images/batch/distribution.js';
 import type { BatchPredictionStatus } from '../../api/batchprediction.js';
 import { kinds, type PodObject } from '../../runtime/builtin-kinds.js';
 import type { Manager } from '../../runtime/manager.js';
@@ -332,6 +338,121 @@ describe('BatchPrediction', () => {
     expect(complete).toMatchObject({ status: 'False', reason: 'TooManyFailedRecords' });
     expect(complete?.message).toMatch(/3 of 200/);
   }, 300_000);
+
+  it('records the distribution of its inputs and predictions: low drift unshifted, high shifted', async () => {
+    // The training table's x1 is uniform on [-5, 5]; the shifted rows' on [3, 13].
+    const unshifted = table(4000, 21, false);
+    const shifted = unshifted
+      .trim()
+      .split('\n')
+      .map((line, i) => {
+        if (i === 0) return line;
+        const [id, x1, x2, colour] = line.split(',');
+        return `${id},${(Number(x1) + 8).toFixed(3)},${x2},${colour}`;
+      })
+      .join('\n');
+    await store.write(info.minio.bucket, `sources/${namespace}/drift/same.csv`, unshifted);
+    await store.write(info.minio.bucket, `sources/${namespace}/drift/shifted.csv`, `${shifted}\n`);
+    await batch('same', {
+      input: { s3: { key: `sources/${namespace}/drift/same.csv` } },
+      shards: 1,
+    });
+    const same = await finished('same');
+    expect(same.phase, JSON.stringify(same.conditions)).toBe('Succeeded');
+    // The shifted run finishes last: the newest evidence of grades-v1 for the policy below.
+    await batch('shifted', {
+      input: { s3: { key: `sources/${namespace}/drift/shifted.csv` } },
+      shards: 2,
+    });
+
+    // By hand: every COUNT_STRIDE-th row of the one shard, binned by the training edges.
+    const ds = await client.get<KubeObject>(latheKinds.dataset.resource, namespace, 'grades');
+    const version = (ds.status as { currentVersion: string }).currentVersion;
+    const stats = DatasetStatsSchema.parse(
+      JSON.parse(
+        (
+          await store.read(info.minio.bucket, `datasets/${namespace}/grades/${version}/stats.json`)
+        ).toString('utf8'),
+      ),
+    );
+    const x1 = stats.distributions.find((d) => d.name === 'x1');
+    if (!x1 || !('numeric' in x1)) throw new Error('stats.json has no numeric x1');
+    const counted = unshifted
+      .trim()
+      .split('\n')
+      .slice(1)
+      .filter((_, i) => i % COUNT_STRIDE === 0)
+      .map((line) => Number(line.split(',')[1]));
+    const byHand = new Array(x1.numeric.edges.length + 1).fill(0);
+    for (const v of counted) byHand[x1.numeric.edges.filter((e) => v >= e).length]++;
+    const { manifest } = await outputOf(same);
+    expect(manifest.distribution?.columns.find((c) => c.name === 'x1')).toEqual({
+      name: 'x1',
+      numeric: { edges: x1.numeric.edges, counts: byHand },
+    });
+    expect(same.drift).toMatchObject({ metric: 'psi', rows: counted.length });
+    expect(same.drift!.value).toBeLessThan(0.1);
+    expect(same.predictions).toMatchObject({ rows: counted.length, stride: COUNT_STRIDE });
+    const fractions = Object.values(same.predictions!.classes!);
+    expect(fractions.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 3);
+
+    const drifted = await finished('shifted');
+    expect(drifted.phase, JSON.stringify(drifted.conditions)).toBe('Succeeded');
+    expect(drifted.drift).toMatchObject({ metric: 'psi', feature: 'x1' });
+    expect(drifted.drift!.value).toBeGreaterThan(1);
+    // Larger x1, higher scores: more rows predicted high than in the unshifted run.
+    expect(drifted.predictions!.classes!.high!).toBeGreaterThan(same.predictions!.classes!.high!);
+
+    // A RetrainPolicy taking batch runs of its production version as drift evidence (no
+    // InferenceService named) reads the shifted run and retrains.
+    await client.patch(latheKinds.modelVersion.resource, namespace, 'grades-v1', 'merge', {
+      spec: { stage: 'production' },
+    });
+    await client.create(latheKinds.retrainPolicy.resource, {
+      apiVersion: 'lathe.dev/v1alpha1',
+      kind: 'RetrainPolicy',
+      metadata: { name: 'batch-drift', namespace },
+      spec: {
+        template: {
+          spec: {
+            datasetRef: { name: 'grades' },
+            model: { builtin: { architecture: 'mlp', layers: [16] } },
+            hyperparameters: { epochs: 1 },
+            modelName: 'grades',
+          },
+        },
+        triggers: { drift: { source: 'batch', threshold: 0.5, checkInterval: '1m' } },
+      },
+    });
+    try {
+      await eventually(
+        async () => {
+          const policy = await client.get<KubeObject>(
+            latheKinds.retrainPolicy.resource,
+            namespace,
+            'batch-drift',
+          );
+          expect((policy.status as { lastDrift?: unknown } | undefined)?.lastDrift).toMatchObject({
+            batchPrediction: 'shifted',
+            modelVersion: 'grades-v1',
+            value: drifted.drift!.value,
+            feature: 'x1',
+            time: drifted.completionTime,
+          });
+          const runs = await client.list<KubeObject>(latheKinds.trainingJob.resource, {
+            namespace,
+            labelSelector: `${POLICY_LABEL}=batch-drift`,
+          });
+          expect(runs.items.map((tj) => tj.metadata?.labels?.['lathe.dev/trigger'])).toEqual([
+            'drift',
+          ]);
+        },
+        { what: 'a drift run started from the shifted BatchPrediction', timeoutMs: 90_000 },
+      );
+    } finally {
+      await client.delete(latheKinds.retrainPolicy.resource, namespace, 'batch-drift');
+    }
+  }, 420_000);
 
   it('waits for a model or a Dataset that is not there, then runs when the model appears', async () => {
     await batch('no-model', {
