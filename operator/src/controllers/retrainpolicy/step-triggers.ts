@@ -48,6 +48,7 @@ async function measureDrift(
   ctx: ReconcileContext<RetrainPolicyObject>,
   storage: NonNullable<RetrainFacts['storage']>,
   stats: ExpiringMap<string, DatasetStats>,
+  actedOn: string | undefined,
 ): Promise<{ drift: DriftReading } | { blocked: Blocked }> {
   const source = policy.spec.triggers.drift?.source ?? 'service';
   if (source === 'service') return measureServedDrift(policy, ctx, storage, stats);
@@ -55,7 +56,7 @@ async function measureDrift(
   const served = await measureServedDrift(policy, ctx, storage, stats);
   const batch = await measureBatchDrift(policy, ctx, storage, stats);
   const readings = [served, batch].flatMap((m) => ('drift' in m ? [m.drift] : []));
-  const strongest = strongestDriftReading(readings);
+  const strongest = strongestDriftReading(readings, actedOn);
   return strongest ? { drift: strongest } : served;
 }
 
@@ -78,7 +79,13 @@ export function triggersStep(caches: {
         const checkMs = durationMs(drift.checkInterval);
         const checked = latest.driftChecked ?? latest.drift;
         if (readingDue(checked, checkMs, now)) {
-          const measured = await measureDrift(policy, ctx, facts.storage, caches.stats);
+          const measured = await measureDrift(
+            policy,
+            ctx,
+            facts.storage,
+            caches.stats,
+            facts.record?.driftReading,
+          );
           if ('blocked' in measured) blocked = measured.blocked;
           else {
             latest.drift = measured.drift;

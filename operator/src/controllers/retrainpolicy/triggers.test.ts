@@ -295,4 +295,9 @@ describe('strongestDriftReading', () => {
   ])('$name', ({ readings, want }) => {
     expect(strongestDriftReading(readings)).toEqual(want);
   });
+
+  it('passes over a batch reading already acted on for a newer served one', () => {
+    expect(strongestDriftReading([served, batch], batch.time)).toEqual(served);
+    expect(strongestDriftReading([batch], batch.time)).toEqual(batch);
+  });
 });

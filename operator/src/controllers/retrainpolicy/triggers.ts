@@ -34,11 +34,18 @@ export interface Reading {
 
 /**
  * Of several drift readings (source any: the served requests' and a batch run's), the one the
- * trigger judges: the highest value among those on enough rows, else the highest. Pure.
+ * trigger judges: of those newer than the reading last acted on (a batch run that already
+ * started a run must not hide a new served reading), the highest value among those on enough
+ * rows, else the highest. Pure.
  */
-export function strongestDriftReading<R extends Reading>(readings: readonly R[]): R | undefined {
-  const enough = readings.filter((r) => (r.samples ?? 0) >= MIN_DRIFT_SAMPLES);
-  const pool = enough.length > 0 ? enough : readings;
+export function strongestDriftReading<R extends Reading>(
+  readings: readonly R[],
+  actedOn?: string,
+): R | undefined {
+  const fresh = readings.filter((r) => !actedOn || Date.parse(r.time) > Date.parse(actedOn));
+  const candidates = fresh.length > 0 ? fresh : readings;
+  const enough = candidates.filter((r) => (r.samples ?? 0) >= MIN_DRIFT_SAMPLES);
+  const pool = enough.length > 0 ? enough : candidates;
   return pool.reduce<R | undefined>(
     (best, r) => (!best || r.value > best.value ? r : best),
     undefined,
