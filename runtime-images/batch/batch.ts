@@ -47,9 +47,12 @@ import { intraOpThreadsFor, type LoadedTensorflow, loadTensorflow } from '../ten
 import {
   ArtifactError,
   buildLayersModel,
+  explanationBackgroundOf,
   largestKernel,
+  outputWidthOf,
   readLayersArtifact,
 } from '../tensorflow/layers-artifact.js';
+import { BatchExplainer } from './explain.js';
 import {
   csvHeaderOf,
   type InputRecord,
@@ -197,6 +200,14 @@ async function scoreShard(
     { uri: settings.modelUri, digest: artifact.digest, task: schema.task },
     'Verified the model artifact',
   );
+  const explained = settings.output.include.includes('explanations');
+  const background = explained ? explanationBackgroundOf(artifact) : undefined;
+  if (explained && !background) {
+    throw new BatchFailure(
+      'ArtifactInvalid',
+      `the model has no explanation background (background.json) in its artifact, so its rows cannot be explained; retrain it with this version of Lathe, or leave explanations out of spec.output.include`,
+    );
+  }
   const piiKey = 'piiKey' in options ? options.piiKey : piiKeyFromEnv(process.env);
   const hashing = piiHashing(piiKey);
 
@@ -218,13 +229,29 @@ async function scoreShard(
   const { tf } = loaded;
   const model = await buildLayersModel(tf, artifact);
   const featureCount = schema.features.length;
-  const predict = async (features: Float32Array, rows: number) =>
+  const predictNow = (features: Float32Array, rows: number) =>
     tf.tidy(() => {
       const x = tf.tensor2d(features, [rows, featureCount]);
       // One forward pass per batch (predict's default would split it into batches of 32).
-      const output = model.predict(x, { batchSize: PREDICT_BATCH_ROWS }) as tfjs.Tensor;
+      const output = model.predict(x, { batchSize: rows }) as tfjs.Tensor;
       return output.dataSync() as Float32Array;
     });
+  const predict = async (features: Float32Array, rows: number) => predictNow(features, rows);
+  const explainer =
+    background && settings.output.explanations
+      ? new BatchExplainer(
+          { schema, featureCount, outputWidth: outputWidthOf(schema), predict: predictNow },
+          background,
+          settings.output.explanations,
+          format,
+        )
+      : undefined;
+  if (explainer) {
+    log.info(
+      { backgroundRows: explainer.backgroundRows, ...settings.output.explanations },
+      'Explaining each scored row (Shapley values per input column)',
+    );
+  }
 
   const dir = await mkdtemp(path.join(options.workDir ?? os.tmpdir(), 'lathe-batch-'));
   const part = new PartFile(path.join(dir, partName));
@@ -238,6 +265,7 @@ async function scoreShard(
       partFormat,
       predict,
       part,
+      explainer,
     );
     const { sha256, sizeBytes } = await part.close();
     log.info(
