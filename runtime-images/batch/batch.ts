@@ -12,7 +12,9 @@
  * 3. The shard's byte ranges (`shardRanges`) are streamed from the store object by object
  *    (`openReadRange`), cut into records (`records.ts`: a CSV object's header read separately),
  *    prepared with the model's `schema.json`, scored 1,024 at a time and written in input order
- *    to a local part file (`score.ts`): memory holds one batch, whatever the shard's size.
+ *    to a local part file (`score.ts`): memory holds one batch, whatever the shard's size. With
+ *    `explanations` included, each batch's rows are also explained (`explain.ts`) against the
+ *    artifact's background; an artifact without one fails the shard (`ArtifactInvalid`) first.
  * 4. If more records failed than `maxFailedRecordsPercent` of the rows, the shard fails with
  *    `TooManyFailedRecords` and writes nothing. Otherwise the part is uploaded, then its marker
  *    (rows, failed records, size, sha256, model digest): the marker last, so a marker means a
