@@ -246,11 +246,21 @@ async function scoreShard(
           background,
           settings.output.explanations,
           format,
+          (batch) => {
+            const fields = { ...batch, milliseconds: Math.round(batch.milliseconds) };
+            if (batch.unexplained > 0)
+              log.warn(fields, 'Explained a batch; some rows could not be (explanation: null)');
+            else log.info(fields, 'Explained a batch');
+          },
         )
       : undefined;
   if (explainer) {
     log.info(
-      { backgroundRows: explainer.backgroundRows, ...settings.output.explanations },
+      {
+        method: explainer.method,
+        backgroundRows: explainer.backgroundRows,
+        ...settings.output.explanations,
+      },
       'Explaining each scored row (Shapley values per input column)',
     );
   }

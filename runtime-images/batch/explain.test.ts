@@ -13,7 +13,12 @@ import { piiHashing } from '../../contract/pii-hash.js';
 import { type PreparedSchema, prepareRecord } from '../../contract/prepared-data.js';
 import { decodeCsv } from '../ingest/csv.js';
 import { fixtureRows, fixtureSchema } from '../server/fixture.js';
-import { BatchExplainer, explanationCsvColumns, topColumns } from './explain.js';
+import {
+  BatchExplainer,
+  type ExplainedBatch,
+  explanationCsvColumns,
+  topColumns,
+} from './explain.js';
 import type { InputRecord } from './records.js';
 import { PartFile, PartFormat, PREDICT_BATCH_ROWS, scoreRecords } from './score.js';
 
@@ -262,6 +267,43 @@ describe('BatchExplainer in a part', () => {
       .split('\n')
       .map((l) => JSON.parse(l)))
       expect(Object.keys(line)).toEqual(['id', 'error']);
+  });
+
+  it('a row the model gives a non-finite value gets explanation null; the others are explained', async () => {
+    const model = toyModel('regression');
+    const predict = model.predict.bind(model);
+    // length 42 prepares to (42 − 5) / 2 = 18.5: the model fails on it.
+    const poisoned: ExplainedModel = {
+      ...model,
+      predict(features, rows) {
+        const out = predict(features, rows);
+        for (let r = 0; r < rows; r++)
+          if (features[r * model.featureCount] === 18.5) out[r] = Number.NaN;
+        return out;
+      },
+    };
+    const good = fixtureRows('regression', 3, 4);
+    const records = [good[0]!, { ...good[1]!, length: 42 }, good[2]!];
+    const batches: ExplainedBatch[] = [];
+    const explainer = new BatchExplainer(poisoned, backgroundOf(model), options, 'jsonl', (batch) =>
+      batches.push(batch),
+    );
+    const features = Float32Array.from(records.flatMap((r) => prepareRecord(model.schema, r)));
+    const texts = await explainer.explainBatch(features, 3, poisoned.predict(features, 3));
+    expect(texts[1]).toEqual(['null']);
+    const expected = await serverExplanations(model, [good[0]!, good[2]!]);
+    for (const [i, r] of [0, 2].entries()) {
+      const explanation = JSON.parse(texts[r]![0]!);
+      expect(read(explanation.values.width)).toBe(asWritten(expected[i]!.values.width!));
+    }
+    expect(batches).toEqual([
+      {
+        rows: 3,
+        unexplained: 1,
+        firstError: expect.stringMatching(/predict returned NaN/),
+        milliseconds: expect.any(Number),
+      },
+    ]);
   });
 
   it('topK: the K columns of largest |value|, in schema order; CSV leaves the others empty', async () => {

@@ -16,7 +16,9 @@
  * their CSV cells empty), so wide tables do not make a part many times its predictions' size.
  *
  * Scoring calls `explainBatch` once per scoring batch, after its forward pass: memory holds one
- * batch's explanations. The work is KernelSHAP's (exact up to 12 columns): thousands of model
+ * batch's explanations. A row the explainer cannot explain (the model returns a non-finite value
+ * for one of its coalitions) keeps its prediction and gets `explanation: null` (CSV: empty
+ * cells); the others of its batch are explained one by one, and the count is reported. The work is KernelSHAP's (exact up to 12 columns): thousands of model
  * rows per explained row, so explaining costs far more CPU than scoring (docs/batch.md).
  */
 import type { BatchExplanationOptions, BatchFormat } from '../../contract/batch.js';
@@ -25,7 +27,9 @@ import {
   backgroundSubset,
   type ExplainedModel,
   explainRows,
+  type RowExplanation,
 } from '../../contract/explain/row-explanations.js';
+import { MAX_EXACT_COLUMNS } from '../../contract/explain/shapley.js';
 import { formatNumber, type PreparedSchema } from '../../contract/prepared-data.js';
 
 /** The prefix of the CSV columns of explanations. */
@@ -73,6 +77,15 @@ function numberText(value: number, json: boolean): string {
   return json ? 'null' : String(value);
 }
 
+/** What one `explainBatch` did, for the shard's log. */
+export interface ExplainedBatch {
+  rows: number;
+  /** Rows left unexplained (`explanation: null`), and the first one's reason. */
+  unexplained: number;
+  firstError?: string;
+  milliseconds: number;
+}
+
 /** Explains a shard's scored rows, a scoring batch at a time. */
 export class BatchExplainer {
   private readonly columns: readonly string[];
@@ -89,6 +102,8 @@ export class BatchExplainer {
     background: ExplanationBackground,
     private readonly options: BatchExplanationOptions,
     format: BatchFormat,
+    /** Called after each batch (the shard logs its progress: explaining is slow). */
+    private readonly afterBatch?: (batch: ExplainedBatch) => void,
   ) {
     this.columns = model.schema.inputs.map((input) => input.name);
     this.background = backgroundSubset(background, options.backgroundRows);
@@ -102,6 +117,51 @@ export class BatchExplainer {
     return this.background.length;
   }
 
+  /** How the values are computed: exact up to `MAX_EXACT_COLUMNS` columns, KernelSHAP above. */
+  get method(): 'exact' | 'kernel' {
+    return this.columns.length <= MAX_EXACT_COLUMNS ? 'exact' : 'kernel';
+  }
+
+  /** Each row's explanation; a row that cannot be explained, undefined (see the header). */
+  private async explained(
+    features: Float32Array,
+    rows: number,
+    batch: ExplainedBatch,
+  ): Promise<(RowExplanation | undefined)[]> {
+    const explain = (from: number, count: number) =>
+      explainRows(
+        this.model,
+        {
+          rows: count,
+          features: features.subarray(
+            from * this.model.featureCount,
+            (from + count) * this.model.featureCount,
+          ),
+        },
+        this.background,
+        {
+          kernelSamples: this.options.kernelSamples,
+          deadline: Number.POSITIVE_INFINITY,
+          now: () => 0,
+        },
+      );
+    try {
+      return await explain(0, rows);
+    } catch {
+      const explained: (RowExplanation | undefined)[] = [];
+      for (let r = 0; r < rows; r++) {
+        try {
+          explained.push((await explain(r, 1))[0]);
+        } catch (error) {
+          explained.push(undefined);
+          batch.unexplained++;
+          batch.firstError ??= (error as Error).message;
+        }
+      }
+      return explained;
+    }
+  }
+
   /**
    * The explanations of `rows` prepared rows (`features`, row-major) whose outputs the model
    * gave as `outputs` (`rows × outputWidth`), in order.
@@ -111,14 +171,15 @@ export class BatchExplainer {
     rows: number,
     outputs: Float32Array,
   ): Promise<ExplanationText[]> {
-    const explained = await explainRows(this.model, { rows, features }, this.background, {
-      kernelSamples: this.options.kernelSamples,
-      deadline: Number.POSITIVE_INFINITY,
-      now: () => 0,
-    });
+    const started = performance.now();
+    const batch: ExplainedBatch = { rows, unexplained: 0, milliseconds: 0 };
+    const explained = await this.explained(features, rows, batch);
+    batch.milliseconds = performance.now() - started;
+    this.afterBatch?.(batch);
     const width = this.model.outputWidth;
     const topK = this.options.topK ?? this.columns.length;
     return explained.map((explanation, r) => {
+      if (!explanation) return this.json ? ['null'] : this.columns.map(() => '').concat('');
       const k = predictedIndex(outputs, r * width, width);
       const values = this.columns.map((column) => explanation.values[column]![k]!);
       const kept = topColumns(values, topK);
