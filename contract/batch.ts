@@ -27,7 +27,7 @@ export const BatchFormatSchema = z.enum(['jsonl', 'csv']);
 export type BatchFormat = z.infer<typeof BatchFormatSchema>;
 
 /** What a run writes per row besides the passthrough columns. */
-export const BatchOutputFieldSchema = z.enum(['label', 'probabilities']);
+export const BatchOutputFieldSchema = z.enum(['label', 'probabilities', 'explanations']);
 export type BatchOutputField = z.infer<typeof BatchOutputFieldSchema>;
 
 /** One input object: raw records, read by byte ranges. */
@@ -50,12 +50,28 @@ export const BatchInputSchema = z.object({
 });
 export type BatchInput = z.infer<typeof BatchInputSchema>;
 
+/**
+ * How a run explains its rows (`include: explanations`): the inference server's `spec.explain`
+ * settings that make sense in bulk, and how many columns a row gets.
+ */
+export const BatchExplanationOptionsSchema = z.object({
+  /** Background rows each explanation averages over (at most the rows stored). */
+  backgroundRows: z.number().int().min(1).max(10_000),
+  /** KernelSHAP's coalitions per row (models of more than 12 columns; raised to the column count). */
+  kernelSamples: z.number().int().min(16).max(100_000),
+  /** The columns of largest |value| a row gets; unset: every column. */
+  topK: z.number().int().min(1).optional(),
+});
+export type BatchExplanationOptions = z.infer<typeof BatchExplanationOptionsSchema>;
+
 /** `LATHE_BATCH_OUTPUT`: how rows are written. */
 export const BatchOutputOptionsSchema = z.object({
   format: BatchFormatSchema,
   include: z.array(BatchOutputFieldSchema).min(1),
   /** Input columns copied to each output row (ids), before the outputs. */
   passthroughColumns: z.array(z.string()).default([]),
+  /** Set when `include` has `explanations`. */
+  explanations: BatchExplanationOptionsSchema.optional(),
 });
 export type BatchOutputOptions = z.infer<typeof BatchOutputOptionsSchema>;
 

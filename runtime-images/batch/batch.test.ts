@@ -6,7 +6,7 @@ import {
   batchMarkerFile,
   batchPartFile,
 } from '../../contract/batch.js';
-import { sha256Digest } from '../../contract/manifest.js';
+import { manifestFor, sha256Digest } from '../../contract/manifest.js';
 import type { TrainResult } from '../../contract/results.js';
 import { decodeCsv } from '../ingest/csv.js';
 import { loadTensorflow, type Tf } from '../tensorflow/backend.js';
@@ -238,6 +238,69 @@ describe('runBatchShard', () => {
       for (const c of classes.keys())
         expect(Number(fields[3 + c])).toBeCloseTo(expected[i]![c]!, 5);
     }
+  });
+});
+
+describe('runBatchShard with explanations', () => {
+  it("writes each row's Shapley values of its predicted class, adding up to its probability", async () => {
+    const result = await runShard({
+      shards: 3,
+      shardIndex: 2,
+      output: {
+        format: 'jsonl',
+        include: ['label', 'probabilities', 'explanations'],
+        passthroughColumns: ['id'],
+        explanations: { backgroundRows: 20, kernelSamples: 64 },
+      },
+      outputUri: 's3://lathe/batch/ns/bp/run-8/',
+    });
+    expect(result).toMatchObject({ outcome: 'succeeded', failedRecords: 0 });
+    const lines = object(`s3://lathe/batch/ns/bp/run-8/${batchPartFile(2, 'jsonl')}`)!
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.length).toBeGreaterThan(50);
+    const columns = version.schema.inputs.map((i) => i.name);
+    for (const line of lines) {
+      const { output, baseValue, prediction, values } = line.explanation;
+      expect(output).toBe(line.label);
+      expect(Object.keys(values)).toEqual(columns);
+      expect(prediction).toBeCloseTo(line.probabilities[output], 5);
+      const sum =
+        baseValue + Object.values(values as Record<string, number>).reduce((a, b) => a + b);
+      expect(sum).toBeCloseTo(prediction, 5);
+    }
+  });
+
+  it('fails a model without an explanation background with ArtifactInvalid, naming it', async () => {
+    // The trained artifact without background.json: another manifest, another digest.
+    const prefix = 'lathe/models/ns/m/1/';
+    const manifest = JSON.parse(store.objects.get(`${prefix}manifest.json`)!.toString()) as {
+      files: { path: string }[];
+    };
+    const files = Object.fromEntries(
+      manifest.files
+        .filter((f) => f.path !== 'background.json')
+        .map((f) => [f.path, store.objects.get(`${prefix}${f.path}`)!]),
+    );
+    const old = manifestFor(files);
+    store.put('models/ns/m/old/', { ...files, 'manifest.json': old.manifest });
+    const result = await runShard({
+      modelUri: 's3://lathe/models/ns/m/old/',
+      modelDigest: old.digest,
+      output: {
+        format: 'csv',
+        include: ['label', 'explanations'],
+        passthroughColumns: [],
+        explanations: { backgroundRows: 20, kernelSamples: 64 },
+      },
+      outputUri: 's3://lathe/batch/ns/bp/run-9/',
+    });
+    expect(result).toMatchObject({ outcome: 'failed', reason: 'ArtifactInvalid' });
+    expect(result.outcome === 'failed' && result.message).toMatch(
+      /no explanation background \(background\.json\).*leave explanations out of spec\.output\.include/,
+    );
   });
 });
 

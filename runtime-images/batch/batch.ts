@@ -12,7 +12,9 @@
  * 3. The shard's byte ranges (`shardRanges`) are streamed from the store object by object
  *    (`openReadRange`), cut into records (`records.ts`: a CSV object's header read separately),
  *    prepared with the model's `schema.json`, scored 1,024 at a time and written in input order
- *    to a local part file (`score.ts`): memory holds one batch, whatever the shard's size.
+ *    to a local part file (`score.ts`): memory holds one batch, whatever the shard's size. With
+ *    `explanations` included, each batch's rows are also explained (`explain.ts`) against the
+ *    artifact's background; an artifact without one fails the shard (`ArtifactInvalid`) first.
  * 4. If more records failed than `maxFailedRecordsPercent` of the rows, the shard fails with
  *    `TooManyFailedRecords` and writes nothing. Otherwise the part is uploaded, then its marker
  *    (rows, failed records, size, sha256, model digest): the marker last, so a marker means a
@@ -47,9 +49,12 @@ import { intraOpThreadsFor, type LoadedTensorflow, loadTensorflow } from '../ten
 import {
   ArtifactError,
   buildLayersModel,
+  explanationBackgroundOf,
   largestKernel,
+  outputWidthOf,
   readLayersArtifact,
 } from '../tensorflow/layers-artifact.js';
+import { BatchExplainer } from './explain.js';
 import {
   csvHeaderOf,
   type InputRecord,
@@ -197,6 +202,14 @@ async function scoreShard(
     { uri: settings.modelUri, digest: artifact.digest, task: schema.task },
     'Verified the model artifact',
   );
+  const explained = settings.output.include.includes('explanations');
+  const background = explained ? explanationBackgroundOf(artifact) : undefined;
+  if (explained && !background) {
+    throw new BatchFailure(
+      'ArtifactInvalid',
+      `the model has no explanation background (background.json) in its artifact, so its rows cannot be explained; retrain it with this version of Lathe, or leave explanations out of spec.output.include`,
+    );
+  }
   const piiKey = 'piiKey' in options ? options.piiKey : piiKeyFromEnv(process.env);
   const hashing = piiHashing(piiKey);
 
@@ -218,13 +231,39 @@ async function scoreShard(
   const { tf } = loaded;
   const model = await buildLayersModel(tf, artifact);
   const featureCount = schema.features.length;
-  const predict = async (features: Float32Array, rows: number) =>
+  const predictNow = (features: Float32Array, rows: number) =>
     tf.tidy(() => {
       const x = tf.tensor2d(features, [rows, featureCount]);
       // One forward pass per batch (predict's default would split it into batches of 32).
-      const output = model.predict(x, { batchSize: PREDICT_BATCH_ROWS }) as tfjs.Tensor;
+      const output = model.predict(x, { batchSize: rows }) as tfjs.Tensor;
       return output.dataSync() as Float32Array;
     });
+  const predict = async (features: Float32Array, rows: number) => predictNow(features, rows);
+  const explainer =
+    background && settings.output.explanations
+      ? new BatchExplainer(
+          { schema, featureCount, outputWidth: outputWidthOf(schema), predict: predictNow },
+          background,
+          settings.output.explanations,
+          format,
+          (batch) => {
+            const fields = { ...batch, milliseconds: Math.round(batch.milliseconds) };
+            if (batch.unexplained > 0)
+              log.warn(fields, 'Explained a batch; some rows could not be (explanation: null)');
+            else log.info(fields, 'Explained a batch');
+          },
+        )
+      : undefined;
+  if (explainer) {
+    log.info(
+      {
+        method: explainer.method,
+        backgroundRows: explainer.backgroundRows,
+        ...settings.output.explanations,
+      },
+      'Explaining each scored row (Shapley values per input column)',
+    );
+  }
 
   const dir = await mkdtemp(path.join(options.workDir ?? os.tmpdir(), 'lathe-batch-'));
   const part = new PartFile(path.join(dir, partName));
@@ -238,6 +277,7 @@ async function scoreShard(
       partFormat,
       predict,
       part,
+      explainer,
     );
     const { sha256, sizeBytes } = await part.close();
     log.info(

@@ -74,6 +74,21 @@ describe('batchSettingsFromEnv', () => {
       'LATHE_BATCH_OUTPUT: passthroughColumns.0: "label" is an output column\'s name',
     ],
     [
+      {
+        LATHE_BATCH_OUTPUT: JSON.stringify({
+          format: 'csv',
+          include: ['explanations'],
+          passthroughColumns: ['shap_id'],
+          explanations: { backgroundRows: 50, kernelSamples: 2048 },
+        }),
+      },
+      'LATHE_BATCH_OUTPUT: passthroughColumns.0: "shap_id" is an output column\'s name',
+    ],
+    [
+      { LATHE_BATCH_OUTPUT: JSON.stringify({ format: 'jsonl', include: ['explanations'] }) },
+      'LATHE_BATCH_OUTPUT: explanations: is required when include has explanations',
+    ],
+    [
       { LATHE_BATCH_OUTPUT: JSON.stringify({ format: 'csv', include: [] }) },
       'LATHE_BATCH_OUTPUT: include: ',
     ],

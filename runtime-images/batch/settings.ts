@@ -46,6 +46,9 @@ export interface BatchSettings {
 
 /** Output column names a passthrough column may not take: the outputs' own. */
 const RESERVED_COLUMNS = new Set(['label', 'probabilities', 'prediction', 'error']);
+/** With explanations: the JSON Lines key, and the CSV columns' prefix. */
+const EXPLANATION_COLUMN = 'explanation';
+const EXPLANATION_PREFIX = 'shap_';
 
 const s3ObjectUri = z.string().refine(
   (uri) => {
@@ -79,14 +82,26 @@ const BatchEnvSchema = z.object({
   ),
   [BatchEnv.output]: jsonOf(
     BatchOutputOptionsSchema.superRefine((output, ctx) => {
+      const explained = output.include.includes('explanations');
       for (const [i, name] of output.passthroughColumns.entries()) {
-        if (RESERVED_COLUMNS.has(name) || name.startsWith('probability_')) {
+        if (
+          RESERVED_COLUMNS.has(name) ||
+          name.startsWith('probability_') ||
+          (explained && (name === EXPLANATION_COLUMN || name.startsWith(EXPLANATION_PREFIX)))
+        ) {
           ctx.addIssue({
             code: 'custom',
             path: ['passthroughColumns', i],
             message: `"${name}" is an output column's name`,
           });
         }
+      }
+      if (explained && !output.explanations) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['explanations'],
+          message: 'is required when include has explanations',
+        });
       }
     }),
   ),

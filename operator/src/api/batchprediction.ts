@@ -12,7 +12,7 @@ import { withCel } from './cel.js';
 import { observedGeneration, setList, timestamp } from './common.js';
 import { conditionsList } from './conditions.js';
 import { columnName, datasetVersion } from './dataset.js';
-import { ModelSelectorSchema } from './inferenceservice.js';
+import { DEFAULT_EXPLAIN, ModelSelectorSchema } from './inferenceservice.js';
 import { AGE_COLUMN, conditionColumn, defineKind, resourceSchema } from './kind.js';
 import { ResourcesSchema } from './quantity.js';
 
@@ -96,18 +96,71 @@ const BatchInputSpecSchema = withCel(
   ],
 );
 
-const BatchOutputSpecSchema = z
+/** What `spec.output.explanations` leaves unset: the InferenceService's `spec.explain` defaults. */
+export const DEFAULT_BATCH_EXPLANATIONS = {
+  backgroundRows: DEFAULT_EXPLAIN.backgroundRows,
+  kernelSamples: DEFAULT_EXPLAIN.kernelSamples,
+} as const;
+
+const BatchExplanationsSpecSchema = z
   .object({
-    format: BatchFormatSchema.describe('jsonl (one JSON object per row) or csv.').default('jsonl'),
-    include: setList(
-      BatchOutputFieldSchema,
-      { min: 1, max: 2 },
-      'What each row gets: label (the predicted class; a regression model writes prediction) and probabilities (per class).',
-    ).default(['label', 'probabilities']),
+    backgroundRows: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .describe(
+        "Training rows of the artifact's background sample each explanation averages over (at most the rows stored, 100 by default); each coalition costs this many model rows.",
+      )
+      .default(DEFAULT_BATCH_EXPLANATIONS.backgroundRows),
+    kernelSamples: z
+      .number()
+      .int()
+      .min(16)
+      .max(100_000)
+      .describe(
+        'Coalitions KernelSHAP evaluates per row for a model of more than 12 input columns (fewer are explained exactly); raised to the column count when below it.',
+      )
+      .default(DEFAULT_BATCH_EXPLANATIONS.kernelSamples),
+    topK: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .describe(
+        'Columns written per row: the K of largest absolute value (the others left out). Unset: every input column.',
+      )
+      .optional(),
   })
   .describe(
-    "Where and how the predictions are written: under s3://<Lathe's bucket>/batch/<namespace>/<name>/<uid>/ (status.output.uri), one part per shard, then manifest.json.",
+    'How rows are explained when include has explanations (docs/batch.md, "Explanations"). Unset: the same defaults as an InferenceService\'s spec.explain.',
   );
+
+const BatchOutputSpecSchema = withCel(
+  z
+    .object({
+      format: BatchFormatSchema.describe('jsonl (one JSON object per row) or csv.').default(
+        'jsonl',
+      ),
+      include: setList(
+        BatchOutputFieldSchema,
+        { min: 1, max: 3 },
+        "What each row gets: label (the predicted class; a regression model writes prediction), probabilities (per class) and explanations (the prediction's Shapley values per input column, as the InferenceService's :explain computes them; needs a model trained with a background sample, and much more CPU).",
+      ).default(['label', 'probabilities']),
+      explanations: BatchExplanationsSpecSchema.optional(),
+    })
+    .describe(
+      "Where and how the predictions are written: under s3://<Lathe's bucket>/batch/<namespace>/<name>/<uid>/ (status.output.uri), one part per shard, then manifest.json.",
+    ),
+  [
+    {
+      rule: "!has(self.explanations) || self.include.exists(f, f == 'explanations')",
+      message: 'spec.output.explanations is set only when spec.output.include has explanations',
+      fieldPath: '.explanations',
+      holds: (self) => self.explanations === undefined || self.include.includes('explanations'),
+    },
+  ],
+);
 
 /** `BatchPrediction.spec`. */
 export const BatchPredictionSpecSchema = withCel(

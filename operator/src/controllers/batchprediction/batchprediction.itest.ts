@@ -5,6 +5,8 @@
  *   online server's predictions for the same rows, row for row, with every id once, in order;
  * - a shard pod killed while it runs is retried alone, and the output still holds every row once;
  * - a Dataset version (both splits, raw) is scored through datasetRef;
+ * - 300 rows with explanations: every row's Shapley values add up to its predicted probability,
+ *   and a row's equal the Service's `:explain` answer for it;
  * - bad records under the threshold become error rows in place; over it the run fails with the
  *   count;
  * - a missing model or Dataset is a waiting condition, not a crash, and the run starts when the
@@ -295,6 +297,94 @@ describe('BatchPrediction', () => {
     }
     expect(total).toBe(1500);
     expect(right / total).toBeGreaterThan(0.8);
+  }, 300_000);
+
+  it('explains 300 rows: values add up to the prediction, and match the Service’s :explain', async () => {
+    const rows = 300;
+    await store.write(
+      info.minio.bucket,
+      `sources/${namespace}/explain/rows.csv`,
+      table(rows, 13, false),
+    );
+    await batch('explain', {
+      input: { s3: { prefix: `sources/${namespace}/explain/` } },
+      passthroughColumns: ['id'],
+      output: { include: ['label', 'probabilities', 'explanations'] },
+      shards: 2,
+    });
+    const status = await finished('explain');
+    expect(status.phase, JSON.stringify(status.conditions)).toBe('Succeeded');
+    const { rows: output } = await outputOf(status);
+    expect(output.map((r) => r.id)).toEqual(Array.from({ length: rows }, (_, i) => String(i)));
+    type Explained = {
+      label: string;
+      probabilities: Record<string, number>;
+      explanation: {
+        output: string;
+        baseValue: number;
+        prediction: number;
+        values: Record<string, number>;
+      };
+    };
+    for (const row of output as unknown as Explained[]) {
+      const { output: explained, baseValue, prediction, values } = row.explanation;
+      expect(explained).toBe(row.label);
+      expect(Object.keys(values)).toEqual(['x1', 'x2', 'colour']);
+      expect(Math.abs(prediction - row.probabilities[explained]!)).toBeLessThan(1e-5);
+      const sum = baseValue + values.x1! + values.x2! + values.colour!;
+      expect(Math.abs(sum - prediction)).toBeLessThan(1e-4);
+    }
+
+    // Row 0 through the Service's :explain (the same background rows, by default: 50).
+    await client
+      .create(latheKinds.inferenceService.resource, {
+        apiVersion: 'lathe.dev/v1alpha1',
+        kind: 'InferenceService',
+        metadata: { name: 'grades', namespace },
+        spec: { model: { name: 'grades', version: 1 } },
+      })
+      .catch((error: { statusCode?: number }) => {
+        // The first case created it already.
+        if (error.statusCode !== 409) throw error;
+      });
+    const svc = await eventually(
+      async () => {
+        const isvc = await client.get<KubeObject>(
+          latheKinds.inferenceService.resource,
+          namespace,
+          'grades',
+        );
+        expect(JSON.stringify(isvc.status)).toMatch(
+          /"type":"Ready","status":"True"|"status":"True","type":"Ready"/,
+        );
+        return client.get<KubeObject>(builtin.service, namespace, 'grades');
+      },
+      { what: 'grades served', timeoutMs: 180_000 },
+    );
+    const [, x1, x2, colour] = table(rows, 13, false).split('\n')[1]!.split(',');
+    const response = await fetch(
+      `http://${(svc.spec as { clusterIP: string }).clusterIP}/v1/models/grades:explain`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ instances: [{ x1: Number(x1), x2: Number(x2), colour }] }),
+      },
+    );
+    expect(response.status).toBe(200);
+    const online = (
+      (await response.json()) as {
+        explanations: {
+          outputs: string[];
+          baseValue: number[];
+          values: Record<string, number[]>;
+        }[];
+      }
+    ).explanations[0]!;
+    const offline = (output[0] as unknown as Explained).explanation;
+    const k = online.outputs.indexOf(offline.output);
+    expect(Math.abs(online.baseValue[k]! - offline.baseValue)).toBeLessThan(1e-5);
+    for (const column of ['x1', 'x2', 'colour'])
+      expect(Math.abs(online.values[column]![k]! - offline.values[column]!)).toBeLessThan(1e-5);
   }, 300_000);
 
   it('writes bad records as error rows under the threshold, and fails over it with the count', async () => {

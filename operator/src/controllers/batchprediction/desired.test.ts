@@ -106,6 +106,25 @@ describe('desiredBatchJob', () => {
     ]);
   });
 
+  it.each([
+    [{ include: ['label', 'explanations'] }, { backgroundRows: 50, kernelSamples: 2048 }],
+    [
+      { include: ['explanations'], explanations: { kernelSamples: 100, topK: 5 } },
+      { backgroundRows: 50, kernelSamples: 100, topK: 5 },
+    ],
+  ])('passes the explanation options of %j, with the server’s defaults', (output, expected) => {
+    const job = desiredBatchJob(batch({ output }), run, { image: 'i', store, owner, grant });
+    const env = job.spec?.template.spec?.containers[0]?.env ?? [];
+    const value = env.find((e) => e.name === 'LATHE_BATCH_OUTPUT')?.value;
+    expect(JSON.parse(String(value)).explanations).toEqual(expected);
+  });
+
+  it('refuses explanation options without explanations in include (the CRD rule)', () => {
+    expect(() => batch({ output: { include: ['label'], explanations: { topK: 3 } } })).toThrow(
+      'spec.output.explanations is set only when spec.output.include has explanations',
+    );
+  });
+
   it('runs no more pods at once than there are shards; shards default to parallelism', () => {
     expect(shardCount(batch({ parallelism: 5 }))).toBe(5);
     const job = desiredBatchJob(

@@ -18,7 +18,7 @@ import {
   type ObjectStoreConfig,
   RESULT_PATH_ENV,
 } from '../../../../contract/runtime-env.js';
-import type { BatchPrediction } from '../../api/batchprediction.js';
+import { type BatchPrediction, DEFAULT_BATCH_EXPLANATIONS } from '../../api/batchprediction.js';
 import { quantityValue } from '../../api/quantity.js';
 import type { JobObject, Wire } from '../../runtime/builtin-kinds.js';
 import { childLabels } from '../../runtime/labels.js';
@@ -102,6 +102,9 @@ export function desiredBatchJob(
     format: bp.spec.output.format,
     include: [...bp.spec.output.include],
     passthroughColumns: [...(bp.spec.passthroughColumns ?? [])],
+    ...(bp.spec.output.include.includes('explanations')
+      ? { explanations: bp.spec.output.explanations ?? { ...DEFAULT_BATCH_EXPLANATIONS } }
+      : {}),
   };
   const env: Wire<V1EnvVar>[] = [
     ...storeAccess.env,

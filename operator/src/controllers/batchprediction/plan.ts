@@ -4,14 +4,25 @@
  * the input (a Dataset version's raw splits, or objects under the namespace's prefixes, listed
  * with their sizes for the shards' byte ranges), or why the run cannot start yet — waiting for
  * what is not there, stalled on what will never do. Reads the caches and lists the store.
+ *
+ * A run that explains its rows needs a model whose artifact holds an explanation background
+ * (`background.json`; artifacts trained before Lathe stored one have none): the plan reads the
+ * artifact's manifest and stalls with `ModelNotExplainable` when it lists none, before any pod
+ * starts, rather than letting every shard load the model to fail on it (the shard still checks,
+ * for a manifest it could not read here).
  */
 import type { BatchInput } from '../../../../contract/batch.js';
-import type { ObjectStore } from '../../../../contract/object-store.js';
+import { ArtifactManifestSchema, sha256Digest } from '../../../../contract/manifest.js';
+import { type ObjectStore, StorageUnavailableError } from '../../../../contract/object-store.js';
 import {
   batchRunPrefix,
   DatasetFile,
   datasetVersionPrefix,
   isReadableByNamespace,
+  keyInArtifact,
+  MANIFEST_FILE,
+  ModelFile,
+  parseS3Uri,
   s3Uri,
 } from '../../../../contract/object-store-layout.js';
 import type { Readiness } from '../../runtime/conditions.js';
@@ -58,6 +69,17 @@ export async function planRun(
       notStarted: stalled(
         'UnsupportedModelFormat',
         `ModelVersion ${mv.metadata.name} is a ${mv.spec.artifact.format} artifact; batch scoring runs TensorFlow.js models`,
+      ),
+    };
+  }
+  if (
+    bp.spec.output.include.includes('explanations') &&
+    (await artifactLacksBackground(store, mv.spec.artifact))
+  ) {
+    return {
+      notStarted: stalled(
+        'ModelNotExplainable',
+        `ModelVersion ${mv.metadata.name} has no explanation background (${ModelFile.background}) in its artifact: it was trained before Lathe stored one, so its rows cannot be explained; retrain the model, or leave explanations out of spec.output.include`,
       ),
     };
   }
@@ -164,4 +186,32 @@ async function planInput(
       csv: { delimiter: s3.csv.delimiter, header: s3.csv.header },
     },
   };
+}
+
+/**
+ * Whether the artifact's verified manifest lists no explanation background. A manifest that
+ * cannot be read (but for an unavailable store: retried) or does not match `digest` decides
+ * nothing here: the shards' verification reports it.
+ */
+export async function artifactLacksBackground(
+  store: Pick<ObjectStore, 'read'>,
+  artifact: { uri: string; digest: string },
+): Promise<boolean> {
+  const { bucket, key } = parseS3Uri(artifact.uri);
+  let bytes: Buffer;
+  try {
+    bytes = await store.read(bucket, keyInArtifact(key, MANIFEST_FILE));
+  } catch (error) {
+    if (error instanceof StorageUnavailableError) throw error;
+    return false;
+  }
+  if (sha256Digest(bytes) !== artifact.digest) return false;
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return false;
+  }
+  const manifest = ArtifactManifestSchema.safeParse(json);
+  return manifest.success && !manifest.data.files.some((f) => f.path === ModelFile.background);
 }
