@@ -12,7 +12,7 @@
  * is read by every shard of it and scored by none. (A CSV field holding a line break cannot be
  * split this way: such a file needs one shard.)
  *
- * Under the run's output prefix (`batchRunPrefix`), shard i writes `part-<i>.<format>` (its rows
+ * Under the run's output prefix (`batchOutputPrefix`), shard i writes `part-<i>.<format>` (its rows
  * in input order: the outputs and the passthrough columns, or an error row with the reason), then
  * its marker `_shards/<i>.json` (`BatchShardMarker`: rows, failed records, the part's size and
  * sha256). The marker is written last, so a marker means a complete part; a shard that finds its
