@@ -1,7 +1,8 @@
 /**
  * `BatchPrediction`: score a whole table with a model, in bulk, once — a Dataset version's rows,
- * files in the namespace's prefixes, or a file at an HTTP(S) URL — and write the predictions to the object store, in
- * parallel shards that a retried or restarted run resumes (`contract/batch.ts`).
+ * files in the namespace's prefixes, or a file at an HTTP(S) URL — and write the predictions to
+ * the object store, in parallel shards that a retried or restarted run resumes
+ * (`contract/batch.ts`).
  *
  * One object is one run: its spec is immutable (create another to score again), and its status
  * says how far the run got, what it scored with what, and where the output is.
