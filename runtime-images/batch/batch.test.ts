@@ -1,5 +1,7 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type BatchInput,
   type BatchShardMarker,
@@ -9,6 +11,7 @@ import {
 import { manifestFor, sha256Digest } from '../../contract/manifest.js';
 import type { TrainResult } from '../../contract/results.js';
 import { decodeCsv } from '../ingest/csv.js';
+import { type HttpTransport, nodeTransport } from '../ingest/guarded-http.js';
 import { loadTensorflow, type Tf } from '../tensorflow/backend.js';
 import type { TrainSettings } from '../trainer/env.js';
 import { memoryStore } from '../trainer/memory-store.js';
@@ -71,6 +74,8 @@ const settings = (overrides: Partial<BatchSettings> = {}): BatchSettings => ({
   gpus: 0,
   objectStore,
   resultPath: '/dev/null',
+  httpHeadersDir: undefined,
+  httpPolicy: { apiServer: [], deny: [], allow: [] },
   ...overrides,
 });
 const runShard = (overrides: Partial<BatchSettings> = {}) =>
@@ -97,6 +102,28 @@ async function modelProbabilities(x: number[][]): Promise<number[][]> {
   model.dispose();
   return out as number[][];
 }
+
+/** The CSV input over HTTP: `/ranged.csv` honours `Range`, `/whole.csv` ignores it. */
+const csvServer = http.createServer((req, res) => {
+  const match = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+  if (req.url !== '/ranged.csv' || !match) {
+    res.writeHead(200, { 'content-length': csvBytes.length }).end(csvBytes);
+    return;
+  }
+  const first = Number(match[1]);
+  res
+    .writeHead(206, {
+      'content-range': `bytes ${first}-${csvBytes.length - 1}/${csvBytes.length}`,
+    })
+    .end(csvBytes.subarray(first));
+});
+/** The guarded GET refuses loopback: a documentation address is judged, the local server reached. */
+const httpTransport: HttpTransport = {
+  resolve: async () => [{ address: '192.0.2.10', family: 4 }],
+  get: (url, _address, headers) =>
+    nodeTransport.get(url, { address: '127.0.0.1', family: 4 }, headers),
+};
+afterAll(() => new Promise<void>((resolve) => csvServer.close(() => resolve())));
 
 const object = (uri: string) => store.objects.get(uri.replace(/^s3:\/\//, ''));
 const marker = (run: string, shard: number): BatchShardMarker | undefined => {
@@ -177,6 +204,42 @@ describe('runBatchShard', () => {
       const best = expected[i]!.indexOf(Math.max(...expected[i]!));
       expect(line.label).toBe(classes[best]);
     }
+  });
+
+  it.each([
+    ['a server that honours Range', 'ranged'],
+    ['a server that ignores Range', 'whole'],
+  ])('scores an HTTP(S) input in 3 shards from %s as the same S3 object', async (_, file) => {
+    await new Promise<void>((resolve) =>
+      csvServer.listening ? resolve() : csvServer.listen(0, '127.0.0.1', resolve),
+    );
+    const port = (csvServer.address() as AddressInfo).port;
+    const partsOf = async (run: string, objects: BatchInput['objects']) => {
+      const parts: string[] = [];
+      for (let shard = 0; shard < 3; shard++) {
+        const result = await runBatchShard(
+          settings({
+            shardIndex: shard,
+            input: { ...input, objects },
+            outputUri: `s3://lathe/batch/ns/bp/${run}/`,
+          }),
+          log,
+          { store, loadBackend, piiKey: undefined, httpTransport },
+        );
+        expect(result).toMatchObject({ outcome: 'succeeded', shard });
+        parts.push(
+          object(`s3://lathe/batch/ns/bp/${run}/${batchPartFile(shard, 'jsonl')}`)!.toString(),
+        );
+      }
+      return parts;
+    };
+    const overHttp = await partsOf(`http-${file}`, [
+      { uri: `http://source.test:${port}/${file}.csv?sig=s3cret`, format: 'csv' },
+    ]);
+    const fromS3 = await partsOf(`s3-${file}`, [input.objects[0]!]);
+    expect(overHttp).toEqual(fromS3);
+    expect(overHttp.every((part) => part.length > 0)).toBe(true);
+    expect(overHttp.join('').split('\n').filter(Boolean)).toHaveLength(half);
   });
 
   it('skips a shard whose marker is there for the same model, rewriting nothing', async () => {

@@ -22,6 +22,8 @@ import {
   RuntimeEnvError,
   TrainEnv,
 } from '../../contract/runtime-env.js';
+import type { AddressPolicy } from '../ingest/address-policy.js';
+import { httpPolicyFromEnv } from '../ingest/settings.js';
 import { executionEnv, jsonOf, prefixUri } from '../trainer/env.js';
 
 export interface BatchSettings {
@@ -42,6 +44,10 @@ export interface BatchSettings {
   gpus: number;
   objectStore: ObjectStoreConfig;
   resultPath: string;
+  /** HTTP input: where the request headers' Secret is mounted (one file per header). */
+  httpHeadersDir: string | undefined;
+  /** HTTP input: which addresses may be reached (the install's policy, as ingestion's). */
+  httpPolicy: AddressPolicy;
 }
 
 /** Output column names a passthrough column may not take: the outputs' own. */
@@ -50,15 +56,16 @@ const RESERVED_COLUMNS = new Set(['label', 'probabilities', 'prediction', 'error
 const EXPLANATION_COLUMN = 'explanation';
 const EXPLANATION_PREFIX = 'shap_';
 
-const s3ObjectUri = z.string().refine(
+const inputObjectUri = z.string().refine(
   (uri) => {
+    if (/^https?:\/\/[^\s/]/.test(uri)) return URL.canParse(uri);
     try {
       return !parseS3Uri(uri).key.endsWith('/') && parseS3Uri(uri).key !== '';
     } catch {
       return false;
     }
   },
-  { message: 'must be an s3://<bucket>/<key> URI of an object' },
+  { message: 'must be an s3://<bucket>/<key> URI of an object or an http(s):// URL' },
 );
 
 const BatchEnvSchema = z.object({
@@ -68,8 +75,17 @@ const BatchEnvSchema = z.object({
     .regex(/^sha256:[a-f0-9]{64}$/, { message: 'must be sha256:<64 lowercase hex digits>' }),
   [BatchEnv.input]: jsonOf(
     BatchInputSchema.extend({
-      objects: z.array(BatchInputSchema.shape.objects.element.extend({ uri: s3ObjectUri })),
+      objects: z.array(BatchInputSchema.shape.objects.element.extend({ uri: inputObjectUri })),
     }).superRefine((input, ctx) => {
+      for (const [i, o] of input.objects.entries()) {
+        if (o.uri.startsWith('s3://') && o.sizeBytes === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['objects', i, 'sizeBytes'],
+            message: 'an S3 object needs its size (the operator lists it)',
+          });
+        }
+      }
       const headerless = !input.csv.header && input.objects.some((o) => o.format === 'csv');
       if (headerless && (input.columns ?? []).length === 0) {
         ctx.addIssue({
@@ -109,6 +125,7 @@ const BatchEnvSchema = z.object({
   [BatchEnv.shards]: z.coerce.number().int().min(1),
   [BatchEnv.shardIndex]: z.coerce.number().int().min(0),
   [BatchEnv.maxFailedRecordsPercent]: z.coerce.number().min(0).max(100).default(0),
+  [BatchEnv.httpHeadersDir]: z.string().min(1).optional(),
   ...executionEnv,
 });
 
@@ -135,5 +152,7 @@ export function batchSettingsFromEnv(env: Record<string, string | undefined>): B
     gpus: e[TrainEnv.gpus],
     objectStore: objectStoreFromEnv(env),
     resultPath: e[RESULT_PATH_ENV],
+    httpHeadersDir: e[BatchEnv.httpHeadersDir],
+    httpPolicy: httpPolicyFromEnv(env),
   };
 }

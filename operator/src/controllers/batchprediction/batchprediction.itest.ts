@@ -10,8 +10,13 @@
  * - bad records under the threshold become error rows in place; over it the run fails with the
  *   count;
  * - a missing model or Dataset is a waiting condition, not a crash, and the run starts when the
- *   model appears.
+ *   model appears;
+ * - a CSV at an HTTP URL (a server on the host, behind a token from a Secret) is read by 3 shards
+ *   with Range requests and gives the same output as the same file in the store;
+ * - a chosen output prefix holds the run (under its UID); one outside the namespace stalls.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchManifestSchema } from '../../../../contract/batch.js';
 import { parseS3Uri } from '../../../../contract/object-store-layout.js';
@@ -43,6 +48,39 @@ let namespace: string;
 let manager: Manager | undefined;
 
 const colours = ['red', 'green', 'blue'];
+
+/** Bytes the host's HTTP server serves, by path; and the Range headers it was asked. */
+const served = new Map<string, Buffer>();
+const rangesAsked: string[] = [];
+const TOKEN = 'Bearer itest-token';
+/** An HTTP server on the host address, which pods reach: honours Range, wants the token. */
+const server = http.createServer((req, res) => {
+  const body = served.get(new URL(req.url ?? '/', 'http://x').pathname);
+  if (req.headers.authorization !== TOKEN) {
+    res.writeHead(401).end();
+    return;
+  }
+  if (!body) {
+    res.writeHead(404).end();
+    return;
+  }
+  const match = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+  if (!match) {
+    res.writeHead(200, { 'content-length': body.length }).end(body);
+    return;
+  }
+  rangesAsked.push(req.headers.range!);
+  const first = Number(match[1]);
+  const last = match[2] ? Math.min(Number(match[2]), body.length - 1) : body.length - 1;
+  if (first >= body.length) {
+    res.writeHead(416, { 'content-range': `bytes */${body.length}` }).end();
+    return;
+  }
+  res
+    .writeHead(206, { 'content-range': `bytes ${first}-${last}/${body.length}` })
+    .end(body.subarray(first, last + 1));
+});
+let baseUrl: string;
 
 /** `rows` rows of `id,x1,x2,colour,y`: y depends on x1 + x2 and the colour. */
 function table(rows: number, seed: number, withLabel: boolean): string {
@@ -101,6 +139,8 @@ async function outputOf(status: BatchPredictionStatus) {
 
 beforeAll(async () => {
   await installCrds();
+  await new Promise<void>((resolve) => server.listen(0, info.hostAddress, resolve));
+  baseUrl = `http://${info.hostAddress}:${(server.address() as AddressInfo).port}`;
   namespace = await createTestNamespace('batch');
   manager = startTestManager(namespace, testControllers(), 'batch-itest');
   await store.write(info.minio.bucket, `sources/${namespace}/train.csv`, table(1500, 1, true));
@@ -139,6 +179,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  server.close();
   await manager?.stop();
   if (!process.env.KEEP) await deleteTestNamespace(namespace);
 });
@@ -462,5 +503,80 @@ describe('BatchPrediction', () => {
     const status = await finished('no-model');
     expect(status.phase, JSON.stringify(status.conditions)).toBe('Succeeded');
     expect(status.model?.modelVersion).toBe('nobody-v1');
+  }, 300_000);
+
+  it('scores a CSV at an HTTP URL in 3 shards with Range requests, as the same file in the store', async () => {
+    const rows = 6000;
+    const csv = table(rows, 13, false);
+    served.set('/rows.csv', Buffer.from(csv));
+    await store.write(info.minio.bucket, `sources/${namespace}/http/rows.csv`, csv);
+    await client.create(builtin.secret, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'input-token', namespace },
+      stringData: { authorization: TOKEN },
+    });
+    const common = { passthroughColumns: ['id'], parallelism: 3, shards: 3 };
+    await batch('over-http', {
+      input: {
+        http: { url: `${baseUrl}/rows.csv`, headersSecretRef: { name: 'input-token' } },
+      },
+      ...common,
+    });
+    await batch('over-s3', {
+      input: { s3: { key: `sources/${namespace}/http/rows.csv` } },
+      ...common,
+    });
+    const overHttp = await finished('over-http');
+    expect(overHttp.phase, JSON.stringify(overHttp.conditions)).toBe('Succeeded');
+    expect(overHttp).toMatchObject({
+      shards: { total: 3, succeeded: 3, failed: 0 },
+      rows: { written: rows, failed: 0 },
+    });
+    // The operator never learns the size: only the shards ask the server.
+    expect(overHttp.input).toEqual({ objects: 1 });
+    const overS3 = await finished('over-s3');
+    expect(overS3.phase, JSON.stringify(overS3.conditions)).toBe('Succeeded');
+    const fromHttp = await outputOf(overHttp);
+    const fromS3 = await outputOf(overS3);
+    expect(fromHttp.manifest.parts.map((p) => p.rows)).toEqual(
+      fromS3.manifest.parts.map((p) => p.rows),
+    );
+    expect(fromHttp.manifest.parts.map((p) => p.sha256)).toEqual(
+      fromS3.manifest.parts.map((p) => p.sha256),
+    );
+    expect(fromHttp.rows.map((r) => r.id)).toEqual(
+      Array.from({ length: rows }, (_, i) => String(i)),
+    );
+    // Each shard asked its own range (besides the one byte that tells the size).
+    expect(new Set(rangesAsked.filter((r) => r !== 'bytes=0-0' && r !== 'bytes=0-')).size).toBe(2);
+  }, 300_000);
+
+  it('writes under a chosen output prefix, below the run’s UID; stalls on one outside the namespace', async () => {
+    await store.write(
+      info.minio.bucket,
+      `sources/${namespace}/prefixed/rows.csv`,
+      table(300, 17, false),
+    );
+    const input = { s3: { key: `sources/${namespace}/prefixed/rows.csv` } };
+    await batch('prefixed', { input, output: { prefix: `batch/${namespace}/daily/` }, shards: 2 });
+    await batch('elsewhere', { input, output: { prefix: 'batch/another-namespace/' } });
+    const status = await finished('prefixed');
+    expect(status.phase, JSON.stringify(status.conditions)).toBe('Succeeded');
+    const uid = (await getBatch('prefixed')).metadata.uid;
+    const prefix = `s3://${info.minio.bucket}/batch/${namespace}/daily/${uid}/`;
+    expect(status.output).toEqual({ uri: prefix, manifest: `${prefix}manifest.json` });
+    expect((await outputOf(status)).rows).toHaveLength(300);
+    await eventually(
+      async () => {
+        const stalled = (await getBatch('elsewhere')).status;
+        expect(stalled?.phase).toBe('Pending');
+        expect(stalled?.conditions?.find((c) => c.type === 'Stalled')).toMatchObject({
+          status: 'True',
+          reason: 'OutputOutsideNamespace',
+        });
+      },
+      { what: 'elsewhere stalled' },
+    );
   }, 300_000);
 });

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { manifestFor, sha256Digest } from '../../../../contract/manifest.js';
+import type { ObjectStore } from '../../../../contract/object-store.js';
 import { ObjectNotFoundError, StorageUnavailableError } from '../../../../contract/object-store.js';
-import { artifactLacksBackground } from './plan.js';
+import { BatchPredictionSchema } from '../../api/batchprediction.js';
+import type { BatchPredictionObject, ModelVersionObject } from '../lathe-kinds.js';
+import { artifactLacksBackground, planRun } from './plan.js';
 
 const withBackground = manifestFor({
   'model.json': Buffer.from('{}'),
@@ -42,5 +45,103 @@ describe('artifactLacksBackground', () => {
         digest: without.digest,
       }),
     ).rejects.toThrow(StorageUnavailableError);
+  });
+});
+
+const digest = `sha256:${'b'.repeat(64)}`;
+const modelVersion = {
+  apiVersion: 'lathe.dev/v1alpha1',
+  kind: 'ModelVersion',
+  metadata: { name: 'iris-v3', namespace: 'ml' },
+  spec: {
+    modelName: 'iris',
+    version: 3,
+    artifact: { uri: 's3://lathe/models/ml/iris/3/', digest, format: 'tfjs' },
+  },
+  status: { conditions: [{ type: 'Ready', status: 'True' }] },
+} as unknown as ModelVersionObject;
+
+/** The caches hold the model; the store lists `objects` and records what was listed. */
+function world(objects: { key: string; sizeBytes: number }[] = []) {
+  const listed: string[] = [];
+  const store = {
+    listObjects: async (_bucket: string, prefix: string) => {
+      listed.push(prefix);
+      return objects.filter((o) => o.key.startsWith(prefix));
+    },
+  } as unknown as ObjectStore;
+  const ctx = {
+    byField: () => [modelVersion],
+    reader: () => ({ get: () => undefined, list: () => [] }),
+  } as never;
+  return { store, ctx, listed };
+}
+
+function batch(spec: Record<string, unknown>): BatchPredictionObject {
+  return BatchPredictionSchema.parse({
+    apiVersion: 'lathe.dev/v1alpha1',
+    kind: 'BatchPrediction',
+    metadata: { name: 'score', namespace: 'ml', uid: 'u1' },
+    spec: { model: { name: 'iris', version: 3 }, ...spec },
+  }) as BatchPredictionObject;
+}
+
+describe('planRun', () => {
+  it('plans an HTTP input without a size and without touching the URL or the store', async () => {
+    const { store, ctx, listed } = world();
+    const planned = await planRun(
+      batch({
+        input: {
+          http: {
+            url: 'https://data.example/t.csv?sig=x',
+            csv: { delimiter: ';', header: false },
+          },
+        },
+      }),
+      ctx,
+      store,
+      'lathe',
+    );
+    expect(planned).toMatchObject({
+      run: {
+        input: {
+          objects: [{ uri: 'https://data.example/t.csv?sig=x', format: 'csv' }],
+          csv: { delimiter: ';', header: false },
+        },
+        outputUri: 's3://lathe/batch/ml/score/u1/',
+      },
+    });
+    expect('run' in planned && planned.run.input.objects[0]).not.toHaveProperty('sizeBytes');
+    expect(listed).toEqual([]);
+  });
+
+  it('writes under the chosen output prefix, below the run’s UID', async () => {
+    const { store, ctx } = world([{ key: 'sources/ml/t.csv', sizeBytes: 10 }]);
+    const planned = await planRun(
+      batch({ input: { s3: { key: 'sources/ml/t.csv' } }, output: { prefix: 'batch/ml/daily/' } }),
+      ctx,
+      store,
+      'lathe',
+    );
+    expect(planned).toMatchObject({ run: { outputUri: 's3://lathe/batch/ml/daily/u1/' } });
+  });
+
+  it('stalls on an output prefix of another namespace, naming the field', async () => {
+    const { store, ctx, listed } = world();
+    const planned = await planRun(
+      batch({ input: { http: { url: 'https://x/t.csv' } }, output: { prefix: 'batch/other/' } }),
+      ctx,
+      store,
+      'lathe',
+    );
+    expect(planned).toEqual({
+      notStarted: {
+        state: 'stalled',
+        reason: 'OutputOutsideNamespace',
+        message:
+          "spec.output.prefix batch/other/ is not under batch/ml/ (a prefix ending with /): a run writes only under its own namespace's batch/ prefix",
+      },
+    });
+    expect(listed).toEqual([]);
   });
 });

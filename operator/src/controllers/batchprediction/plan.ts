@@ -1,9 +1,11 @@
 /**
  * What a BatchPrediction's run will score, with what, before its Job exists: the model (a Ready
- * TensorFlow.js version of the selector, resolved as an InferenceService resolves its own) and
- * the input (a Dataset version's raw splits, or objects under the namespace's prefixes, listed
- * with their sizes for the shards' byte ranges), or why the run cannot start yet — waiting for
- * what is not there, stalled on what will never do. Reads the caches and lists the store.
+ * TensorFlow.js version of the selector, resolved as an InferenceService resolves its own), the
+ * input (a Dataset version's raw splits, or objects under the namespace's prefixes, listed
+ * with their sizes for the shards' byte ranges, or a URL, whose size only the shards ask: the
+ * operator never connects to a user's URL), and where it writes (`batchOutputPrefix`), or why
+ * the run cannot start yet — waiting for what is not there, stalled on what will never do.
+ * Reads the caches and lists the store.
  *
  * A run that explains its rows needs a model whose artifact holds an explanation background
  * (`background.json`; artifacts trained before Lathe stored one have none): the plan reads the
@@ -15,7 +17,7 @@ import type { BatchInput } from '../../../../contract/batch.js';
 import { ArtifactManifestSchema, sha256Digest } from '../../../../contract/manifest.js';
 import { type ObjectStore, StorageUnavailableError } from '../../../../contract/object-store.js';
 import {
-  batchRunPrefix,
+  batchOutputPrefix,
   DatasetFile,
   datasetVersionPrefix,
   isReadableByNamespace,
@@ -83,6 +85,17 @@ export async function planRun(
       ),
     };
   }
+  const output = batchOutputPrefix(
+    namespace,
+    bp.metadata.name ?? '',
+    bp.metadata.uid ?? 'run',
+    bp.spec.output.prefix,
+  );
+  if (!output.ok) {
+    return {
+      notStarted: stalled('OutputOutsideNamespace', `spec.output.prefix ${output.message}`),
+    };
+  }
   const input = await planInput(bp, ctx, store, bucket);
   if ('notStarted' in input) return input;
   return {
@@ -92,10 +105,7 @@ export async function planRun(
       modelDigest: mv.spec.artifact.digest,
       ...(input.dataset ? { dataset: input.dataset } : {}),
       input: input.input,
-      outputUri: s3Uri(
-        bucket,
-        batchRunPrefix(namespace, bp.metadata.name ?? '', bp.metadata.uid ?? 'run'),
-      ),
+      outputUri: s3Uri(bucket, output.prefix),
       shards: shardCount(bp),
     },
   };
@@ -153,6 +163,16 @@ async function planInput(
         csv: { delimiter: ',', header: true },
       },
       dataset: { name: ref.name, version },
+    };
+  }
+  const http = bp.spec.input.http;
+  if (http) {
+    return {
+      input: {
+        // No size: the shards ask the server (the operator makes no request to a user's URL).
+        objects: [{ uri: http.url, format: http.format }],
+        csv: { delimiter: http.csv.delimiter, header: http.csv.header },
+      },
     };
   }
   const s3 = bp.spec.input.s3!;
