@@ -4,7 +4,7 @@
  * retried or restarted run skips it.
  *
  * A run scores a list of input objects (raw CSV or JSON Lines records: a Dataset version's raw
- * splits, or files in the namespace's prefixes) with one verified model, split into `shards`
+ * splits, files in the namespace's prefixes, or one HTTP(S) URL read with `Range` requests) with one verified model, split into `shards`
  * contiguous byte ranges over the objects taken end to end (`shardRanges`). A record belongs to
  * the shard whose range holds its first byte, so every record is scored exactly once whatever the
  * shard count, without a counting pass; a shard reads from a little before its range to the end
@@ -12,7 +12,7 @@
  * is read by every shard of it and scored by none. (A CSV field holding a line break cannot be
  * split this way: such a file needs one shard.)
  *
- * Under the run's output prefix (`batchRunPrefix`), shard i writes `part-<i>.<format>` (its rows
+ * Under the run's output prefix (`batchOutputPrefix`), shard i writes `part-<i>.<format>` (its rows
  * in input order: the outputs and the passthrough columns, or an error row with the reason), then
  * its marker `_shards/<i>.json` (`BatchShardMarker`: rows, failed records, the part's size and
  * sha256, and the distribution of what it scored, counted: `contract/distribution-counts.ts`).
@@ -34,14 +34,18 @@ export const BatchFormatSchema = z.enum(['jsonl', 'csv']);
 export type BatchFormat = z.infer<typeof BatchFormatSchema>;
 
 /** What a run writes per row besides the passthrough columns. */
-export const BatchOutputFieldSchema = z.enum(['label', 'probabilities']);
+export const BatchOutputFieldSchema = z.enum(['label', 'probabilities', 'explanations']);
 export type BatchOutputField = z.infer<typeof BatchOutputFieldSchema>;
 
 /** One input object: raw records, read by byte ranges. */
 export const BatchInputObjectSchema = z.object({
-  /** `s3://<bucket>/<key>`. */
+  /** `s3://<bucket>/<key>`, or an `http(s)://` URL (`spec.input.http`), read with `Range`. */
   uri: z.string().min(1),
-  sizeBytes: z.number().int().min(0),
+  /**
+   * Known to the operator for an S3 object (it lists them); absent for a URL, whose size every
+   * shard learns from the server itself (the operator makes no request to a user's URL).
+   */
+  sizeBytes: z.number().int().min(0).optional(),
   format: z.enum(['csv', 'jsonl']),
 });
 export type BatchInputObject = z.infer<typeof BatchInputObjectSchema>;
@@ -57,12 +61,28 @@ export const BatchInputSchema = z.object({
 });
 export type BatchInput = z.infer<typeof BatchInputSchema>;
 
+/**
+ * How a run explains its rows (`include: explanations`): the inference server's `spec.explain`
+ * settings that make sense in bulk, and how many columns a row gets.
+ */
+export const BatchExplanationOptionsSchema = z.object({
+  /** Background rows each explanation averages over (at most the rows stored). */
+  backgroundRows: z.number().int().min(1).max(10_000),
+  /** KernelSHAP's coalitions per row (models of more than 12 columns; raised to the column count). */
+  kernelSamples: z.number().int().min(16).max(100_000),
+  /** The columns of largest |value| a row gets; unset: every column. */
+  topK: z.number().int().min(1).optional(),
+});
+export type BatchExplanationOptions = z.infer<typeof BatchExplanationOptionsSchema>;
+
 /** `LATHE_BATCH_OUTPUT`: how rows are written. */
 export const BatchOutputOptionsSchema = z.object({
   format: BatchFormatSchema,
   include: z.array(BatchOutputFieldSchema).min(1),
   /** Input columns copied to each output row (ids), before the outputs. */
   passthroughColumns: z.array(z.string()).default([]),
+  /** Set when `include` has `explanations`. */
+  explanations: BatchExplanationOptionsSchema.optional(),
 });
 export type BatchOutputOptions = z.infer<typeof BatchOutputOptionsSchema>;
 
@@ -79,7 +99,7 @@ export interface ObjectRange {
  * contiguous ranges of (nearly) equal size. Empty ranges are left out; a shard may have none.
  */
 export function shardRanges(
-  objects: readonly Pick<BatchInputObject, 'sizeBytes'>[],
+  objects: readonly { sizeBytes: number }[],
   shards: number,
   index: number,
 ): ObjectRange[] {

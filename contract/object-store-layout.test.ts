@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  batchOutputPrefix,
   datasetVersionPrefix,
   feedbackFileKey,
   isReadableByNamespace,
@@ -102,5 +103,29 @@ describe('isReadableByNamespace', () => {
       'batch/team-a/',
     ]);
     expect(SHARED_PREFIX).toBe('shared/');
+  });
+});
+
+describe('batchOutputPrefix', () => {
+  it.each([
+    [undefined, { ok: true, prefix: 'batch/ml/score/u1/' }],
+    ['batch/ml/', { ok: true, prefix: 'batch/ml/u1/' }],
+    ['batch/ml/daily/2026-12-07/', { ok: true, prefix: 'batch/ml/daily/2026-12-07/u1/' }],
+  ])('writes a run with the prefix %s under the run’s UID', (prefix, expected) => {
+    expect(batchOutputPrefix('ml', 'score', 'u1', prefix)).toEqual(expected);
+  });
+
+  it.each([
+    ['batch/other/', 'batch/other/ is not under batch/ml/'],
+    ['batch/mlx/', 'batch/mlx/ is not under batch/ml/'],
+    ['sources/ml/out/', 'is not under batch/ml/'],
+    ['datasets/ml/iris/', 'is not under batch/ml/'],
+    ['batch/ml/out', 'is not under batch/ml/ (a prefix ending with /)'],
+    ['batch/ml/../other/', 'has an empty, . or .. segment'],
+    ['batch/ml//x/', 'has an empty, . or .. segment'],
+  ])('refuses %s, a prefix the namespace may not write', (prefix, message) => {
+    const result = batchOutputPrefix('ml', 'score', 'u1', prefix);
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.message).toContain(message);
   });
 });

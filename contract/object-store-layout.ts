@@ -88,6 +88,36 @@ export function batchRunPrefix(namespace: string, name: string, run: string): st
   return `batch/${namespace}/${name}/${run}/`;
 }
 
+/**
+ * Where a run of the BatchPrediction `name` writes: `batchRunPrefix`, or under the user's
+ * `spec.output.prefix` as `<prefix><run>/`. A chosen prefix must lie under
+ * `batch/<namespace>/` — the only part of the namespace's prefixes its shards may be granted to
+ * write (the others hold ingested data, models and logs that other controllers own) — with no
+ * empty, `.` or `..` segment. The run's UID under it keeps two runs naming the same prefix from
+ * sharing parts or markers (a marker carries only the model's digest, so another run's marker
+ * would pass for this run's finished shard).
+ */
+export function batchOutputPrefix(
+  namespace: string,
+  name: string,
+  run: string,
+  prefix: string | undefined,
+): { ok: true; prefix: string } | { ok: false; message: string } {
+  if (prefix === undefined) return { ok: true, prefix: batchRunPrefix(namespace, name, run) };
+  const root = `batch/${namespace}/`;
+  const segments = prefix.split('/');
+  if (!prefix.startsWith(root) || !prefix.endsWith('/')) {
+    return {
+      ok: false,
+      message: `${prefix} is not under ${root} (a prefix ending with /): a run writes only under its own namespace's batch/ prefix`,
+    };
+  }
+  if (segments.slice(0, -1).some((s) => s === '' || s === '.' || s === '..')) {
+    return { ok: false, message: `${prefix} has an empty, . or .. segment` };
+  }
+  return { ok: true, prefix: `${prefix}${run}/` };
+}
+
 export function trainingRunPrefix(namespace: string, trainingJob: string): string {
   return `runs/${namespace}/${trainingJob}/`;
 }

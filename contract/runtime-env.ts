@@ -197,6 +197,12 @@ export const BatchEnv = {
   maxFailedRecordsPercent: 'LATHE_BATCH_MAX_FAILED_RECORDS_PERCENT',
   /** Set by Kubernetes in every pod of an Indexed Job: this pod's shard. */
   shardIndex: 'JOB_COMPLETION_INDEX',
+  /**
+   * HTTP input: a directory where `spec.input.http.headersSecretRef` is mounted, one file per
+   * header (as `IngestEnv.httpHeadersDir`). The address policy is `IngestEnv`'s `httpDenyCidrs`,
+   * `httpAllowCidrs` and `httpApiServerAddresses`, the same install policy as ingestion's.
+   */
+  httpHeadersDir: 'LATHE_BATCH_HTTP_HEADERS_DIR',
 } as const;
 
 /** Variables of the retrain trigger (`runtime-images/retrain`), run by a RetrainPolicy's CronJob. */

@@ -393,7 +393,7 @@ async function main(): Promise<void> {
   console.log(`  additivity residual ${why!.residual[k]!.toExponential(1)}`);
 
   step(
-    'Scoring the whole Iris table in batch (BatchPrediction iris-batch: the Dataset version, 4 shards, 2 at a time)',
+    'Scoring the whole Iris table in batch, each prediction explained (BatchPrediction iris-batch: the Dataset version, 4 shards, 2 at a time)',
     'batchprediction/iris-batch',
   );
   console.log(`$ kubectl -n ${namespace} apply -f examples/batchprediction-iris.yaml`);

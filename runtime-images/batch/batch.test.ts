@@ -1,14 +1,17 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type BatchInput,
   type BatchShardMarker,
   batchMarkerFile,
   batchPartFile,
 } from '../../contract/batch.js';
-import { sha256Digest } from '../../contract/manifest.js';
+import { manifestFor, sha256Digest } from '../../contract/manifest.js';
 import type { TrainResult } from '../../contract/results.js';
 import { decodeCsv } from '../ingest/csv.js';
+import { type HttpTransport, nodeTransport } from '../ingest/guarded-http.js';
 import { loadTensorflow, type Tf } from '../tensorflow/backend.js';
 import type { TrainSettings } from '../trainer/env.js';
 import { memoryStore } from '../trainer/memory-store.js';
@@ -72,6 +75,8 @@ const settings = (overrides: Partial<BatchSettings> = {}): BatchSettings => ({
   gpus: 0,
   objectStore,
   resultPath: '/dev/null',
+  httpHeadersDir: undefined,
+  httpPolicy: { apiServer: [], deny: [], allow: [] },
   ...overrides,
 });
 const runShard = (overrides: Partial<BatchSettings> = {}) =>
@@ -103,6 +108,28 @@ async function modelProbabilities(x: number[][]): Promise<number[][]> {
   model.dispose();
   return out as number[][];
 }
+
+/** The CSV input over HTTP: `/ranged.csv` honours `Range`, `/whole.csv` ignores it. */
+const csvServer = http.createServer((req, res) => {
+  const match = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+  if (req.url !== '/ranged.csv' || !match) {
+    res.writeHead(200, { 'content-length': csvBytes.length }).end(csvBytes);
+    return;
+  }
+  const first = Number(match[1]);
+  res
+    .writeHead(206, {
+      'content-range': `bytes ${first}-${csvBytes.length - 1}/${csvBytes.length}`,
+    })
+    .end(csvBytes.subarray(first));
+});
+/** The guarded GET refuses loopback: a documentation address is judged, the local server reached. */
+const httpTransport: HttpTransport = {
+  resolve: async () => [{ address: '192.0.2.10', family: 4 }],
+  get: (url, _address, headers) =>
+    nodeTransport.get(url, { address: '127.0.0.1', family: 4 }, headers),
+};
+afterAll(() => new Promise<void>((resolve) => csvServer.close(() => resolve())));
 
 const object = (uri: string) => store.objects.get(uri.replace(/^s3:\/\//, ''));
 const marker = (run: string, shard: number): BatchShardMarker | undefined => {
@@ -253,6 +280,42 @@ describe('runBatchShard', () => {
     });
   });
 
+  it.each([
+    ['a server that honours Range', 'ranged'],
+    ['a server that ignores Range', 'whole'],
+  ])('scores an HTTP(S) input in 3 shards from %s as the same S3 object', async (_, file) => {
+    await new Promise<void>((resolve) =>
+      csvServer.listening ? resolve() : csvServer.listen(0, '127.0.0.1', resolve),
+    );
+    const port = (csvServer.address() as AddressInfo).port;
+    const partsOf = async (run: string, objects: BatchInput['objects']) => {
+      const parts: string[] = [];
+      for (let shard = 0; shard < 3; shard++) {
+        const result = await runBatchShard(
+          settings({
+            shardIndex: shard,
+            input: { ...input, objects },
+            outputUri: `s3://lathe/batch/ns/bp/${run}/`,
+          }),
+          log,
+          { store, loadBackend, piiKey: undefined, httpTransport },
+        );
+        expect(result).toMatchObject({ outcome: 'succeeded', shard });
+        parts.push(
+          object(`s3://lathe/batch/ns/bp/${run}/${batchPartFile(shard, 'jsonl')}`)!.toString(),
+        );
+      }
+      return parts;
+    };
+    const overHttp = await partsOf(`http-${file}`, [
+      { uri: `http://source.test:${port}/${file}.csv?sig=s3cret`, format: 'csv' },
+    ]);
+    const fromS3 = await partsOf(`s3-${file}`, [input.objects[0]!]);
+    expect(overHttp).toEqual(fromS3);
+    expect(overHttp.every((part) => part.length > 0)).toBe(true);
+    expect(overHttp.join('').split('\n').filter(Boolean)).toHaveLength(half);
+  });
+
   it('skips a shard whose marker is there for the same model, rewriting nothing', async () => {
     await runShard({ shardIndex: 1, outputUri: 's3://lathe/batch/ns/bp/run-2/' });
     const before = new Map(store.objects);
@@ -312,6 +375,69 @@ describe('runBatchShard', () => {
       for (const c of classes.keys())
         expect(Number(fields[3 + c])).toBeCloseTo(expected[i]![c]!, 5);
     }
+  });
+});
+
+describe('runBatchShard with explanations', () => {
+  it("writes each row's Shapley values of its predicted class, adding up to its probability", async () => {
+    const result = await runShard({
+      shards: 3,
+      shardIndex: 2,
+      output: {
+        format: 'jsonl',
+        include: ['label', 'probabilities', 'explanations'],
+        passthroughColumns: ['id'],
+        explanations: { backgroundRows: 20, kernelSamples: 64 },
+      },
+      outputUri: 's3://lathe/batch/ns/bp/run-8/',
+    });
+    expect(result).toMatchObject({ outcome: 'succeeded', failedRecords: 0 });
+    const lines = object(`s3://lathe/batch/ns/bp/run-8/${batchPartFile(2, 'jsonl')}`)!
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.length).toBeGreaterThan(50);
+    const columns = version.schema.inputs.map((i) => i.name);
+    for (const line of lines) {
+      const { output, baseValue, prediction, values } = line.explanation;
+      expect(output).toBe(line.label);
+      expect(Object.keys(values)).toEqual(columns);
+      expect(prediction).toBeCloseTo(line.probabilities[output], 5);
+      const sum =
+        baseValue + Object.values(values as Record<string, number>).reduce((a, b) => a + b);
+      expect(sum).toBeCloseTo(prediction, 5);
+    }
+  });
+
+  it('fails a model without an explanation background with ArtifactInvalid, naming it', async () => {
+    // The trained artifact without background.json: another manifest, another digest.
+    const prefix = 'lathe/models/ns/m/1/';
+    const manifest = JSON.parse(store.objects.get(`${prefix}manifest.json`)!.toString()) as {
+      files: { path: string }[];
+    };
+    const files = Object.fromEntries(
+      manifest.files
+        .filter((f) => f.path !== 'background.json')
+        .map((f) => [f.path, store.objects.get(`${prefix}${f.path}`)!]),
+    );
+    const old = manifestFor(files);
+    store.put('models/ns/m/old/', { ...files, 'manifest.json': old.manifest });
+    const result = await runShard({
+      modelUri: 's3://lathe/models/ns/m/old/',
+      modelDigest: old.digest,
+      output: {
+        format: 'csv',
+        include: ['label', 'explanations'],
+        passthroughColumns: [],
+        explanations: { backgroundRows: 20, kernelSamples: 64 },
+      },
+      outputUri: 's3://lathe/batch/ns/bp/run-9/',
+    });
+    expect(result).toMatchObject({ outcome: 'failed', reason: 'ArtifactInvalid' });
+    expect(result.outcome === 'failed' && result.message).toMatch(
+      /no explanation background \(background\.json\).*leave explanations out of spec\.output\.include/,
+    );
   });
 });
 

@@ -10,9 +10,13 @@
  *    the inference server load it (`readLayersArtifact`; TensorFlow.js layers models only: a
  *    scikit-learn artifact fails naming its format), on the fastest backend (native first).
  * 3. The shard's byte ranges (`shardRanges`) are streamed from the store object by object
- *    (`openReadRange`), cut into records (`records.ts`: a CSV object's header read separately),
+ *    (`openReadRange`), or from an HTTP(S) input with `Range` requests (`http-source.ts`, its
+ *    size learned from the server first; a server that says none: shard 0 reads it all), cut
+ *    into records (`records.ts`: a CSV object's header read separately),
  *    prepared with the model's `schema.json`, scored 1,024 at a time and written in input order
- *    to a local part file (`score.ts`): memory holds one batch, whatever the shard's size.
+ *    to a local part file (`score.ts`): memory holds one batch, whatever the shard's size. With
+ *    `explanations` included, each batch's rows are also explained (`explain.ts`) against the
+ *    artifact's background; an artifact without one fails the shard (`ArtifactInvalid`) first.
  *    Each scored batch is also counted (`distribution.ts`): the inputs over the training
  *    distributions of the model's dataset version (`stats.json`, when it has one), and the
  *    predictions.
@@ -47,14 +51,21 @@ import { parseS3Uri } from '../../contract/object-store-layout.js';
 import { PiiKeyMissingError, piiHashing, piiKeyFromEnv } from '../../contract/pii-hash.js';
 import type { BatchResult, FailureReason } from '../../contract/results.js';
 import { CsvSyntaxError } from '../ingest/csv.js';
+import { IngestFailure } from '../ingest/failure.js';
+import { displayUrl, type HttpTransport } from '../ingest/guarded-http.js';
+import { readHeaderFiles } from '../ingest/sources.js';
 import { intraOpThreadsFor, type LoadedTensorflow, loadTensorflow } from '../tensorflow/backend.js';
 import {
   ArtifactError,
   buildLayersModel,
+  explanationBackgroundOf,
   largestKernel,
+  outputWidthOf,
   readLayersArtifact,
 } from '../tensorflow/layers-artifact.js';
 import { shardDistribution } from './distribution.js';
+import { BatchExplainer } from './explain.js';
+import { type HttpSourceOptions, httpBytesFrom, httpSizeOf } from './http-source.js';
 import {
   csvHeaderOf,
   type InputRecord,
@@ -90,6 +101,9 @@ export interface BatchShardOptions {
   loadBackend?: (settings: BatchSettings, intraOpThreads: number) => Promise<LoadedTensorflow>;
   /** Where the part is written before its upload (default: `os.tmpdir()`). */
   workDir?: string;
+  /** How an HTTP input is reached (default: node:dns and node:http(s)); tests pass their own. */
+  httpTransport?: HttpTransport;
+  httpRetryDelayMs?: (attempt: number) => number;
   /** Every how many scored rows one is counted (default `COUNT_STRIDE`). */
   countStride?: number;
 }
@@ -115,6 +129,7 @@ export async function runBatchShard(
 function asFailure(error: unknown): { reason: FailureReason; message: string } {
   const message = (error as Error)?.message ?? String(error);
   if (error instanceof BatchFailure) return { reason: error.reason, message };
+  if (error instanceof IngestFailure) return { reason: error.reason, message };
   if (error instanceof ArtifactError) {
     // Another framework's artifact is not a broken one: this image cannot run it.
     if (error.reason === 'UnsupportedFormat') return { reason: 'InternalError', message };
@@ -204,13 +219,22 @@ async function scoreShard(
     { uri: settings.modelUri, digest: artifact.digest, task: schema.task },
     'Verified the model artifact',
   );
+  const explained = settings.output.include.includes('explanations');
+  const background = explained ? explanationBackgroundOf(artifact) : undefined;
+  if (explained && !background) {
+    throw new BatchFailure(
+      'ArtifactInvalid',
+      `the model has no explanation background (background.json) in its artifact, so its rows cannot be explained; retrain it with this version of Lathe, or leave explanations out of spec.output.include`,
+    );
+  }
   const piiKey = 'piiKey' in options ? options.piiKey : piiKeyFromEnv(process.env);
   const hashing = piiHashing(piiKey);
 
-  const ranges = shardRanges(settings.input.objects, settings.shards, shard);
+  const http = await httpSourceOptions(settings, log, options);
+  const ranges = await rangesOfShard(settings, http, log);
   log.info(
     {
-      ranges: ranges.map((r) => ({ uri: settings.input.objects[r.object]!.uri, ...r })),
+      ranges: ranges.map((r) => ({ uri: shownUri(settings.input.objects[r.object]!), ...r })),
       shards: settings.shards,
     },
     'Planned the shard',
@@ -225,13 +249,39 @@ async function scoreShard(
   const { tf } = loaded;
   const model = await buildLayersModel(tf, artifact);
   const featureCount = schema.features.length;
-  const predict = async (features: Float32Array, rows: number) =>
+  const predictNow = (features: Float32Array, rows: number) =>
     tf.tidy(() => {
       const x = tf.tensor2d(features, [rows, featureCount]);
       // One forward pass per batch (predict's default would split it into batches of 32).
-      const output = model.predict(x, { batchSize: PREDICT_BATCH_ROWS }) as tfjs.Tensor;
+      const output = model.predict(x, { batchSize: rows }) as tfjs.Tensor;
       return output.dataSync() as Float32Array;
     });
+  const predict = async (features: Float32Array, rows: number) => predictNow(features, rows);
+  const explainer =
+    background && settings.output.explanations
+      ? new BatchExplainer(
+          { schema, featureCount, outputWidth: outputWidthOf(schema), predict: predictNow },
+          background,
+          settings.output.explanations,
+          format,
+          (batch) => {
+            const fields = { ...batch, milliseconds: Math.round(batch.milliseconds) };
+            if (batch.unexplained > 0)
+              log.warn(fields, 'Explained a batch; some rows could not be (explanation: null)');
+            else log.info(fields, 'Explained a batch');
+          },
+        )
+      : undefined;
+  if (explainer) {
+    log.info(
+      {
+        method: explainer.method,
+        backgroundRows: explainer.backgroundRows,
+        ...settings.output.explanations,
+      },
+      'Explaining each scored row (Shapley values per input column)',
+    );
+  }
 
   const dir = await mkdtemp(path.join(options.workDir ?? os.tmpdir(), 'lathe-batch-'));
   const part = new PartFile(path.join(dir, partName));
@@ -244,12 +294,13 @@ async function scoreShard(
       options.countStride,
     );
     const counts = await scoreRecords(
-      shardRecords(store, settings, ranges),
+      shardRecords(store, settings, http, ranges),
       schema,
       hashing,
       partFormat,
       predict,
       part,
+      explainer,
       distribution.observe,
     );
     const { sha256, sizeBytes } = await part.close();
@@ -342,20 +393,89 @@ function defaultBackend(
   return loadTensorflow({ choice: settings.backend, gpus: settings.gpus, intraOpThreads });
 }
 
-/** How the records of `object` are read (a CSV object's header read from the store). */
+function isHttp(object: BatchInputObject): boolean {
+  return /^https?:\/\//.test(object.uri);
+}
+
+/** An object's URI as logs and messages may show it (a URL's query may hold a signature). */
+function shownUri(object: BatchInputObject): string {
+  return isHttp(object) ? displayUrl(object.uri) : object.uri;
+}
+
+/** How an HTTP input is read, when the run has one: its headers read from the mounted Secret. */
+async function httpSourceOptions(
+  settings: BatchSettings,
+  log: Logger,
+  options: BatchShardOptions,
+): Promise<HttpSourceOptions | undefined> {
+  if (!settings.input.objects.some(isHttp)) return undefined;
+  return {
+    headers: await readHeaderFiles(settings.httpHeadersDir),
+    policy: settings.httpPolicy,
+    log,
+    ...(options.httpTransport ? { transport: options.httpTransport } : {}),
+    ...(options.httpRetryDelayMs ? { retryDelayMs: options.httpRetryDelayMs } : {}),
+  };
+}
+
+/**
+ * The shard's ranges. An HTTP object's size is asked of its server by every shard (the same
+ * answer for all); a server that gives none (a streamed answer, no `Range`) leaves the input
+ * unsplittable: shard 0 reads it whole and the others score nothing.
+ */
+async function rangesOfShard(
+  settings: BatchSettings,
+  http: HttpSourceOptions | undefined,
+  log: Logger,
+): Promise<ObjectRange[]> {
+  const sizes: (number | undefined)[] = [];
+  for (const object of settings.input.objects) {
+    sizes.push(
+      object.sizeBytes ?? (http && isHttp(object) ? await httpSizeOf(object.uri, http) : undefined),
+    );
+  }
+  const known = sizes.filter((size) => size !== undefined);
+  if (known.length === sizes.length) {
+    return shardRanges(
+      known.map((sizeBytes) => ({ sizeBytes })),
+      settings.shards,
+      settings.shardIndex,
+    );
+  }
+  log.warn(
+    { shards: settings.shards },
+    'The HTTP input did not say its size; shard 0 reads it whole, the other shards score nothing',
+  );
+  if (settings.shardIndex !== 0) return [];
+  return sizes.map((size, object) => ({ object, start: 0, end: size ?? Number.POSITIVE_INFINITY }));
+}
+
+/** The bytes of `object` from `offset` to its end: from the store, or its URL with `Range`. */
+async function bytesFrom(
+  store: BatchStore,
+  http: HttpSourceOptions | undefined,
+  object: BatchInputObject,
+  offset: number,
+): Promise<AsyncIterable<Buffer | Uint8Array>> {
+  if (http && isHttp(object)) return httpBytesFrom(object.uri, offset, http);
+  const { bucket, key } = parseS3Uri(object.uri);
+  return store.openReadRange(bucket, key, offset);
+}
+
+/** How the records of `object` are read (a CSV object's header read from its first bytes). */
 async function recordFormatOf(
   store: BatchStore,
   settings: BatchSettings,
+  http: HttpSourceOptions | undefined,
   object: BatchInputObject,
 ): Promise<RecordFormat> {
   if (object.format === 'jsonl') return { format: 'jsonl' };
   const { delimiter, header } = settings.input.csv;
   if (!header) return { format: 'csv', delimiter, columns: settings.input.columns ?? [], header };
-  const { bucket, key } = parseS3Uri(object.uri);
   const columns = await csvHeaderOf(
-    await store.openReadRange(bucket, key, 0),
+    await bytesFrom(store, http, object, 0),
     delimiter,
-    object.uri,
+    shownUri(object),
   );
   return { format: 'csv', delimiter, columns, header };
 }
@@ -364,13 +484,13 @@ async function recordFormatOf(
 async function* shardRecords(
   store: BatchStore,
   settings: BatchSettings,
+  http: HttpSourceOptions | undefined,
   ranges: readonly ObjectRange[],
 ): AsyncGenerator<InputRecord[]> {
   for (const range of ranges) {
     const object = settings.input.objects[range.object]!;
-    const format = await recordFormatOf(store, settings, object);
-    const { bucket, key } = parseS3Uri(object.uri);
-    const chunks = await store.openReadRange(bucket, key, readOffsetOf(range.start));
+    const format = await recordFormatOf(store, settings, http, object);
+    const chunks = await bytesFrom(store, http, object, readOffsetOf(range.start));
     yield* recordBatchesOfRange(chunks, range, format);
   }
 }

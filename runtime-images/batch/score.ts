@@ -11,7 +11,8 @@
  * model's float32 outputs, as the server returns them. A record that cannot be prepared (a cell
  * that does not fit its column, a line that is not a record) is an error row in its place: the
  * passthrough columns and `error`, the reason. CSV parts (RFC 4180) have a header and an `error`
- * column, empty on scored rows.
+ * column, empty on scored rows. With `explanations` included, a scored row also gets its
+ * prediction's Shapley values (`explain.ts`, called once per batch after its forward pass).
  *
  * The part goes to a local file, hashed (sha256) as it is written: the marker records its digest
  * and size, and the upload streams it from disk.
@@ -28,6 +29,7 @@ import {
   type PreparedSchema,
   recordPreparer,
 } from '../../contract/prepared-data.js';
+import { type BatchExplainer, type ExplanationText, explanationCsvColumns } from './explain.js';
 import type { InputRecord } from './records.js';
 
 /** Records per forward pass. */
@@ -44,6 +46,7 @@ type CellSource =
   | { from: 'probability'; k: number }
   | { from: 'prediction' }
   | { from: 'error' }
+  | { from: 'explanation'; k: number }
   | { from: 'none' };
 
 /**
@@ -102,7 +105,10 @@ export class PartFormat {
               ? this.classes.map((c) => `probability_${c}`)
               : []),
           ];
-    return [...this.options.passthroughColumns, ...outputs, 'error'];
+    const explanations = this.options.include.includes('explanations')
+      ? explanationCsvColumns(this.schema)
+      : [];
+    return [...this.options.passthroughColumns, ...outputs, ...explanations, 'error'];
   }
 
   /** What the part starts with: the CSV header line, or nothing. */
@@ -146,6 +152,12 @@ export class PartFormat {
             outputs.push([`probability_${this.classes[k]}`, { from: 'probability', k }]);
       }
     }
+    if (include.includes('explanations')) {
+      if (this.json) outputs.push(['explanation', { from: 'explanation', k: 0 }]);
+      else
+        for (const [k, column] of explanationCsvColumns(this.schema).entries())
+          outputs.push([column, { from: 'explanation', k }]);
+    }
     // The probabilities object's keys in the order (and with the values) assignment gives them.
     const probabilities: Record<string, number> = {};
     for (let k = 0; k < width; k++) probabilities[this.classes[k]!] = k;
@@ -168,8 +180,14 @@ export class PartFormat {
     return csvCell(value);
   }
 
-  /** The line of a scored record, given its `width` outputs from `offset`. */
-  scoredLine(record: InputRecord, outputs: Float32Array, offset: number, width: number): string {
+  /** The line of a scored record, given its `width` outputs from `offset` (and explanation). */
+  scoredLine(
+    record: InputRecord,
+    outputs: Float32Array,
+    offset: number,
+    width: number,
+    explanation?: ExplanationText,
+  ): string {
     const { line, labels, probabilityKeys, probabilityIndex } = this.scoredTemplateOf(width);
     const json = this.json;
     let best = 0;
@@ -201,6 +219,9 @@ export class PartFormat {
                 outputNumberText(outputs[offset + probabilityIndex[j]!]!, true);
             text += '}';
           }
+          break;
+        case 'explanation':
+          text += explanation?.[cell.k] ?? (json ? 'null' : '');
           break;
         default:
           break;
@@ -288,9 +309,10 @@ export type ScoredBatchObserver = (
 /**
  * Scores `records` in order into `part` (after its preamble): batches of `PREDICT_BATCH_ROWS`
  * records, each written once the model has scored it. `records` may come one at a time or in
- * arrays (`recordBatchesOfRange`: one await per chunk, not per record). Throws what `hashing` throws (a PII
- * column without the namespace key), the model's errors and the file's. `observe`, when given,
- * sees each batch once it is scored.
+ * arrays (`recordBatchesOfRange`: one await per chunk, not per record). With `explainer`, each
+ * batch's scored rows are explained after its forward pass (`explain.ts`). Throws what `hashing`
+ * throws (a PII column without the namespace key), the model's errors and the file's. `observe`,
+ * when given, sees each batch once it is scored.
  */
 export async function scoreRecords(
   records: AsyncIterable<InputRecord | readonly InputRecord[]>,
@@ -299,6 +321,7 @@ export async function scoreRecords(
   format: PartFormat,
   predict: PredictBatch,
   part: PartFile,
+  explainer?: BatchExplainer,
   observe?: ScoredBatchObserver,
 ): Promise<ScoreCounts> {
   const counts: ScoreCounts = { rows: 0, failedRecords: 0, failureExamples: [] };
@@ -322,6 +345,14 @@ export async function scoreRecords(
         `the model returned ${outputs.length} values for ${prepared} rows of ${width} outputs`,
       );
     }
+    const explanations =
+      explainer && prepared > 0
+        ? await explainer.explainBatch(
+            features.subarray(0, prepared * featureCount),
+            prepared,
+            outputs,
+          )
+        : undefined;
     let text = '';
     let next = 0;
     for (let i = 0; i < batch.length; i++) {
@@ -333,7 +364,8 @@ export async function scoreRecords(
         if (counts.failureExamples.length < FAILURE_EXAMPLES)
           counts.failureExamples.push({ row: counts.rows, error });
       } else {
-        text += format.scoredLine(record, outputs, next++ * width, width);
+        text += format.scoredLine(record, outputs, next * width, width, explanations?.[next]);
+        next++;
       }
       counts.rows++;
     }

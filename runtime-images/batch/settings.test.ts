@@ -39,6 +39,23 @@ describe('batchSettingsFromEnv', () => {
     expect(batchSettingsFromEnv(env({ LATHE_BATCH_STATS_URI: statsUri })).statsUri).toBe(statsUri);
   });
 
+  it('reads an HTTP input (no size: the shard learns it), its headers and address policy', () => {
+    const settings = batchSettingsFromEnv(
+      env({
+        LATHE_BATCH_INPUT: JSON.stringify({
+          objects: [{ uri: 'https://data.example/t.csv?sig=1', format: 'csv' }],
+        }),
+        LATHE_BATCH_HTTP_HEADERS_DIR: '/var/run/lathe/input-headers',
+        LATHE_HTTP_SOURCE_DENY_CIDRS: '10.96.0.0/12',
+      }),
+    );
+    expect(settings.input.objects).toEqual([
+      { uri: 'https://data.example/t.csv?sig=1', format: 'csv' },
+    ]);
+    expect(settings.httpHeadersDir).toBe('/var/run/lathe/input-headers');
+    expect(settings.httpPolicy.deny.map((c) => c.text)).toEqual(['10.96.0.0/12']);
+  });
+
   it.each([
     [
       { LATHE_BATCH_STATS_URI: 's3://lathe/datasets/ns/d/v1/' },
@@ -59,11 +76,20 @@ describe('batchSettingsFromEnv', () => {
     [
       {
         LATHE_BATCH_INPUT: JSON.stringify({
-          objects: [{ uri: 'http://x/a.csv', sizeBytes: 1, format: 'csv' }],
+          objects: [{ uri: 'ftp://x/a.csv', sizeBytes: 1, format: 'csv' }],
         }),
       },
-      'LATHE_BATCH_INPUT: objects.0.uri: must be an s3://<bucket>/<key> URI of an object',
+      'LATHE_BATCH_INPUT: objects.0.uri: must be an s3://<bucket>/<key> URI of an object or an http(s):// URL',
     ],
+    [
+      {
+        LATHE_BATCH_INPUT: JSON.stringify({
+          objects: [{ uri: 's3://lathe/sources/ns/a.csv', format: 'csv' }],
+        }),
+      },
+      'LATHE_BATCH_INPUT: objects.0.sizeBytes: an S3 object needs its size',
+    ],
+    [{ LATHE_HTTP_SOURCE_DENY_CIDRS: '10.0.0.0/99' }, 'LATHE_HTTP_SOURCE_DENY_CIDRS: '],
     [
       {
         LATHE_BATCH_INPUT: JSON.stringify({
@@ -82,6 +108,21 @@ describe('batchSettingsFromEnv', () => {
         }),
       },
       'LATHE_BATCH_OUTPUT: passthroughColumns.0: "label" is an output column\'s name',
+    ],
+    [
+      {
+        LATHE_BATCH_OUTPUT: JSON.stringify({
+          format: 'csv',
+          include: ['explanations'],
+          passthroughColumns: ['shap_id'],
+          explanations: { backgroundRows: 50, kernelSamples: 2048 },
+        }),
+      },
+      'LATHE_BATCH_OUTPUT: passthroughColumns.0: "shap_id" is an output column\'s name',
+    ],
+    [
+      { LATHE_BATCH_OUTPUT: JSON.stringify({ format: 'jsonl', include: ['explanations'] }) },
+      'LATHE_BATCH_OUTPUT: explanations: is required when include has explanations',
     ],
     [
       { LATHE_BATCH_OUTPUT: JSON.stringify({ format: 'csv', include: [] }) },

@@ -22,6 +22,8 @@ import {
   RuntimeEnvError,
   TrainEnv,
 } from '../../contract/runtime-env.js';
+import type { AddressPolicy } from '../ingest/address-policy.js';
+import { httpPolicyFromEnv } from '../ingest/settings.js';
 import { executionEnv, jsonOf, prefixUri } from '../trainer/env.js';
 
 export interface BatchSettings {
@@ -44,11 +46,19 @@ export interface BatchSettings {
   gpus: number;
   objectStore: ObjectStoreConfig;
   resultPath: string;
+  /** HTTP input: where the request headers' Secret is mounted (one file per header). */
+  httpHeadersDir: string | undefined;
+  /** HTTP input: which addresses may be reached (the install's policy, as ingestion's). */
+  httpPolicy: AddressPolicy;
 }
 
 /** Output column names a passthrough column may not take: the outputs' own. */
 const RESERVED_COLUMNS = new Set(['label', 'probabilities', 'prediction', 'error']);
+/** With explanations: the JSON Lines key, and the CSV columns' prefix. */
+const EXPLANATION_COLUMN = 'explanation';
+const EXPLANATION_PREFIX = 'shap_';
 
+/** An object in the store (the training statistics). */
 const s3ObjectUri = z.string().refine(
   (uri) => {
     try {
@@ -60,6 +70,18 @@ const s3ObjectUri = z.string().refine(
   { message: 'must be an s3://<bucket>/<key> URI of an object' },
 );
 
+const inputObjectUri = z.string().refine(
+  (uri) => {
+    if (/^https?:\/\/[^\s/]/.test(uri)) return URL.canParse(uri);
+    try {
+      return !parseS3Uri(uri).key.endsWith('/') && parseS3Uri(uri).key !== '';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be an s3://<bucket>/<key> URI of an object or an http(s):// URL' },
+);
+
 const BatchEnvSchema = z.object({
   [BatchEnv.modelUri]: prefixUri,
   [BatchEnv.modelDigest]: z
@@ -67,8 +89,17 @@ const BatchEnvSchema = z.object({
     .regex(/^sha256:[a-f0-9]{64}$/, { message: 'must be sha256:<64 lowercase hex digits>' }),
   [BatchEnv.input]: jsonOf(
     BatchInputSchema.extend({
-      objects: z.array(BatchInputSchema.shape.objects.element.extend({ uri: s3ObjectUri })),
+      objects: z.array(BatchInputSchema.shape.objects.element.extend({ uri: inputObjectUri })),
     }).superRefine((input, ctx) => {
+      for (const [i, o] of input.objects.entries()) {
+        if (o.uri.startsWith('s3://') && o.sizeBytes === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['objects', i, 'sizeBytes'],
+            message: 'an S3 object needs its size (the operator lists it)',
+          });
+        }
+      }
       const headerless = !input.csv.header && input.objects.some((o) => o.format === 'csv');
       if (headerless && (input.columns ?? []).length === 0) {
         ctx.addIssue({
@@ -81,14 +112,26 @@ const BatchEnvSchema = z.object({
   ),
   [BatchEnv.output]: jsonOf(
     BatchOutputOptionsSchema.superRefine((output, ctx) => {
+      const explained = output.include.includes('explanations');
       for (const [i, name] of output.passthroughColumns.entries()) {
-        if (RESERVED_COLUMNS.has(name) || name.startsWith('probability_')) {
+        if (
+          RESERVED_COLUMNS.has(name) ||
+          name.startsWith('probability_') ||
+          (explained && (name === EXPLANATION_COLUMN || name.startsWith(EXPLANATION_PREFIX)))
+        ) {
           ctx.addIssue({
             code: 'custom',
             path: ['passthroughColumns', i],
             message: `"${name}" is an output column's name`,
           });
         }
+      }
+      if (explained && !output.explanations) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['explanations'],
+          message: 'is required when include has explanations',
+        });
       }
     }),
   ),
@@ -97,6 +140,7 @@ const BatchEnvSchema = z.object({
   [BatchEnv.shards]: z.coerce.number().int().min(1),
   [BatchEnv.shardIndex]: z.coerce.number().int().min(0),
   [BatchEnv.maxFailedRecordsPercent]: z.coerce.number().min(0).max(100).default(0),
+  [BatchEnv.httpHeadersDir]: z.string().min(1).optional(),
   ...executionEnv,
 });
 
@@ -124,5 +168,7 @@ export function batchSettingsFromEnv(env: Record<string, string | undefined>): B
     gpus: e[TrainEnv.gpus],
     objectStore: objectStoreFromEnv(env),
     resultPath: e[RESULT_PATH_ENV],
+    httpHeadersDir: e[BatchEnv.httpHeadersDir],
+    httpPolicy: httpPolicyFromEnv(env),
   };
 }

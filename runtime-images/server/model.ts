@@ -8,16 +8,13 @@
  * artifact without one serves predictions, and `:explain` says why it cannot answer.
  */
 import type { Tensor } from '@tensorflow/tfjs';
-import {
-  type ExplanationBackground,
-  ExplanationBackgroundSchema,
-} from '../../contract/explain/background.js';
-import { ModelFile } from '../../contract/object-store-layout.js';
+import type { ExplanationBackground } from '../../contract/explain/background.js';
 import { type PiiHashing, PiiKeyMissingError, piiHashing } from '../../contract/pii-hash.js';
 import type { PreparedSchema } from '../../contract/prepared-data.js';
 import {
   ArtifactError,
   buildLayersModel,
+  explanationBackgroundOf,
   type LayersArtifact,
   type LayersArtifactStore,
   outputWidthOf,
@@ -26,7 +23,7 @@ import {
 import { type PiiRedaction, piiRedactionOf } from './pii.js';
 import type { TensorflowJs } from './tensorflow.js';
 
-export { ArtifactError };
+export { ArtifactError, explanationBackgroundOf };
 
 /** A model ready to run on prepared rows. */
 export interface ServedModel {
@@ -81,42 +78,6 @@ export async function loadServedModel(
   const artifact = await readLayersArtifact(store, options);
   const model = await servedModelOf(tf, artifact, options);
   return { ...model, background: explanationBackgroundOf(artifact) };
-}
-
-/**
- * The artifact's `background.json`, parsed from the bytes the loader verified
- * (`readLayersArtifact`: nothing is read again) and checked against its schema's features;
- * undefined when the manifest does not list one. Throws `ArtifactError` for a file that is not
- * a valid background of this model.
- */
-export function explanationBackgroundOf(
-  artifact: Pick<LayersArtifact, 'background' | 'schema'>,
-): ExplanationBackground | undefined {
-  const file = ModelFile.background;
-  const bytes = artifact.background;
-  if (!bytes) return undefined;
-  let background: ExplanationBackground;
-  try {
-    background = ExplanationBackgroundSchema.parse(JSON.parse(bytes.toString('utf8')));
-  } catch (error) {
-    const issue = (error as { issues?: { path: unknown[]; message: string }[] }).issues?.[0];
-    const why = issue ? `${issue.path.join('.')}: ${issue.message}` : (error as Error).message;
-    throw new ArtifactError(
-      'ModelInvalid',
-      `${file} is not a valid explanation background (${why})`,
-    );
-  }
-  const features = artifact.schema.features;
-  if (
-    background.features.length !== features.length ||
-    background.features.some((name, i) => name !== features[i])
-  ) {
-    throw new ArtifactError(
-      'ModelInvalid',
-      `${file} has features ${background.features.join(', ')}; ${ModelFile.schema} prepares ${features.join(', ')}`,
-    );
-  }
-  return background;
 }
 
 /**

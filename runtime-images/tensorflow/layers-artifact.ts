@@ -6,10 +6,10 @@
  * against the digest the operator recorded (`verifyArtifact`: the manifest's digest, then every
  * file's size and sha256, `metrics.json` included). The files the model is built from
  * (`model.json`, `schema.json`, the weight shards) and the small explanation background
- * (`background.json`, which the server parses) are read whole during that verification and
- * used as verified, so each is downloaded once and none can change between check and use; a
- * file `model.json` names that verification did not keep is read and checked against the
- * verified manifest (`checkAgainstManifest`). The model is built from memory (no filesystem),
+ * (`background.json`, parsed by `explanationBackgroundOf` for the server and batch scoring)
+ * are read whole during that verification and used as verified, so each is downloaded once and
+ * none can change between check and use; a file `model.json` names that verification did not
+ * keep is read and checked against the verified manifest (`checkAgainstManifest`). The model is built from memory (no filesystem),
  * and its input and output shapes are checked against the fitted preparation (`schema.json`).
  *
  * Reading (`readLayersArtifact`) needs no TensorFlow.js, so a program can size TensorFlow's
@@ -17,6 +17,10 @@
  * (`buildLayersModel`) on it.
  */
 import type * as tfjs from '@tensorflow/tfjs';
+import {
+  type ExplanationBackground,
+  ExplanationBackgroundSchema,
+} from '../../contract/explain/background.js';
 import {
   type ArtifactManifest,
   type ArtifactReader,
@@ -263,4 +267,40 @@ export async function buildLayersModel(
     );
   }
   return model;
+}
+
+/**
+ * The artifact's `background.json`, parsed from the bytes the loader verified
+ * (`readLayersArtifact`: nothing is read again) and checked against its schema's features;
+ * undefined when the manifest does not list one. Throws `ArtifactError` for a file that is not
+ * a valid background of this model.
+ */
+export function explanationBackgroundOf(
+  artifact: Pick<LayersArtifact, 'background' | 'schema'>,
+): ExplanationBackground | undefined {
+  const file = ModelFile.background;
+  const bytes = artifact.background;
+  if (!bytes) return undefined;
+  let background: ExplanationBackground;
+  try {
+    background = ExplanationBackgroundSchema.parse(JSON.parse(bytes.toString('utf8')));
+  } catch (error) {
+    const issue = (error as { issues?: { path: unknown[]; message: string }[] }).issues?.[0];
+    const why = issue ? `${issue.path.join('.')}: ${issue.message}` : (error as Error).message;
+    throw new ArtifactError(
+      'ModelInvalid',
+      `${file} is not a valid explanation background (${why})`,
+    );
+  }
+  const features = artifact.schema.features;
+  if (
+    background.features.length !== features.length ||
+    background.features.some((name, i) => name !== features[i])
+  ) {
+    throw new ArtifactError(
+      'ModelInvalid',
+      `${file} has features ${background.features.join(', ')}; ${ModelFile.schema} prepares ${features.join(', ')}`,
+    );
+  }
+  return background;
 }

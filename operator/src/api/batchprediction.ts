@@ -1,7 +1,8 @@
 /**
- * `BatchPrediction`: score a whole table with a model, in bulk, once — a Dataset version's rows
- * or files in the namespace's prefixes — and write the predictions to the object store, in
- * parallel shards that a retried or restarted run resumes (`contract/batch.ts`).
+ * `BatchPrediction`: score a whole table with a model, in bulk, once — a Dataset version's rows,
+ * files in the namespace's prefixes, or a file at an HTTP(S) URL — and write the predictions to
+ * the object store, in parallel shards that a retried or restarted run resumes
+ * (`contract/batch.ts`).
  *
  * One object is one run: its spec is immutable (create another to score again), and its status
  * says how far the run got, what it scored with what, and where the output is.
@@ -11,13 +12,35 @@ import { BatchFormatSchema, BatchOutputFieldSchema } from '../../../contract/bat
 import { withCel } from './cel.js';
 import { boundedRecord, observedGeneration, setList, timestamp } from './common.js';
 import { conditionsList } from './conditions.js';
-import { columnName, datasetVersion } from './dataset.js';
-import { ModelSelectorSchema } from './inferenceservice.js';
+import { columnName, datasetVersion, HttpSourceSchema } from './dataset.js';
+import { DEFAULT_EXPLAIN, ModelSelectorSchema } from './inferenceservice.js';
 import { AGE_COLUMN, conditionColumn, defineKind, resourceSchema } from './kind.js';
 import { ResourcesSchema } from './quantity.js';
 
 /** The most shards one run may have (the Job's completions). */
 export const MAX_BATCH_SHARDS = 1000;
+
+/** How raw records are read: the same for objects in the store and for a URL. */
+const recordFormatFields = {
+  format: z
+    .enum(['csv', 'jsonl'])
+    .describe('Format of the records: csv or jsonl (JSON Lines).')
+    .default('csv'),
+  csv: z
+    .object({
+      delimiter: z.string().min(1).max(1).describe('Field delimiter, one character.').default(','),
+      header: z
+        .boolean()
+        .describe('Whether the first line of each file holds the column names.')
+        .default(true),
+    })
+    .describe('How to read CSV.')
+    .prefault({}),
+};
+
+const HttpInputSchema = HttpSourceSchema.extend(recordFormatFields).describe(
+  "One file at an HTTP(S) URL, read by the shards with Range requests (a server that ignores them still works, more slowly), prepared with the model's own preparation. The operator never fetches the URL: the shards do, under the install's HTTP source policy, as a Dataset's ingestion does.",
+);
 
 const S3InputSchema = withCel(
   z
@@ -36,25 +59,7 @@ const S3InputSchema = withCel(
           'Key prefix in Lathe’s bucket: every object under it is scored, in key order. Exactly one of key or prefix is set.',
         )
         .optional(),
-      format: z
-        .enum(['csv', 'jsonl'])
-        .describe('Format of the objects: csv or jsonl (JSON Lines).')
-        .default('csv'),
-      csv: z
-        .object({
-          delimiter: z
-            .string()
-            .min(1)
-            .max(1)
-            .describe('Field delimiter, one character.')
-            .default(','),
-          header: z
-            .boolean()
-            .describe('Whether the first line of each object holds the column names.')
-            .default(true),
-        })
-        .describe('How to read CSV.')
-        .prefault({}),
+      ...recordFormatFields,
     })
     .describe(
       "Raw records in Lathe's bucket, under the namespace's prefixes (sources/<namespace>/, batch/<namespace>/, …) or shared/: prepared with the model's own preparation, as the inference server prepares a request.",
@@ -84,30 +89,103 @@ const BatchInputSpecSchema = withCel(
         )
         .optional(),
       s3: S3InputSchema.optional(),
+      http: HttpInputSchema.optional(),
     })
-    .describe('What to score: a Dataset version, or objects in the object store. Exactly one.'),
+    .describe(
+      'What to score: a Dataset version, objects in the object store, or a file at a URL. Exactly one.',
+    ),
   [
     {
-      rule: 'has(self.datasetRef) != has(self.s3)',
-      message: 'spec.input sets exactly one of datasetRef or s3',
+      rule: '[has(self.datasetRef), has(self.s3), has(self.http)].filter(x, x).size() == 1',
+      message: 'spec.input sets exactly one of datasetRef, s3 or http',
       reason: 'FieldValueRequired',
-      holds: (self) => (self.datasetRef === undefined) !== (self.s3 === undefined),
+      holds: (self) =>
+        [self.datasetRef, self.s3, self.http].filter((x) => x !== undefined).length === 1,
     },
   ],
 );
 
-const BatchOutputSpecSchema = z
+/** What `spec.output.explanations` leaves unset: the InferenceService's `spec.explain` defaults. */
+export const DEFAULT_BATCH_EXPLANATIONS = {
+  backgroundRows: DEFAULT_EXPLAIN.backgroundRows,
+  kernelSamples: DEFAULT_EXPLAIN.kernelSamples,
+} as const;
+
+const BatchExplanationsSpecSchema = z
   .object({
-    format: BatchFormatSchema.describe('jsonl (one JSON object per row) or csv.').default('jsonl'),
-    include: setList(
-      BatchOutputFieldSchema,
-      { min: 1, max: 2 },
-      'What each row gets: label (the predicted class; a regression model writes prediction) and probabilities (per class).',
-    ).default(['label', 'probabilities']),
+    backgroundRows: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .describe(
+        "Training rows of the artifact's background sample each explanation averages over (at most the rows stored, 100 by default); each coalition costs this many model rows.",
+      )
+      .default(DEFAULT_BATCH_EXPLANATIONS.backgroundRows),
+    kernelSamples: z
+      .number()
+      .int()
+      .min(16)
+      .max(100_000)
+      .describe(
+        'Coalitions KernelSHAP evaluates per row for a model of more than 12 input columns (fewer are explained exactly); raised to the column count when below it.',
+      )
+      .default(DEFAULT_BATCH_EXPLANATIONS.kernelSamples),
+    topK: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .describe(
+        'Columns written per row: the K of largest absolute value (the others left out). Unset: every input column.',
+      )
+      .optional(),
   })
   .describe(
-    "Where and how the predictions are written: under s3://<Lathe's bucket>/batch/<namespace>/<name>/<uid>/ (status.output.uri), one part per shard, then manifest.json.",
+    'How rows are explained when include has explanations (docs/batch.md, "Explanations"). Unset: the same defaults as an InferenceService\'s spec.explain.',
   );
+
+const BatchOutputSpecSchema = withCel(
+  z
+    .object({
+      prefix: z
+        .string()
+        .max(512)
+        .regex(/^batch\/[a-z0-9]([-a-z0-9]*[a-z0-9])?\/([^/]+\/)*$/, {
+          message: 'must be a key prefix batch/<namespace>/…/ ending with /',
+        })
+        .describe(
+          "Where the run writes, as a key prefix in Lathe's bucket under batch/<this namespace>/, ending with /: the run's parts, markers and manifest go under <prefix><uid>/ (the object's UID, so two runs naming the same prefix never mix their parts). Unset: batch/<namespace>/<name>/.",
+        )
+        .optional(),
+      format: BatchFormatSchema.describe('jsonl (one JSON object per row) or csv.').default(
+        'jsonl',
+      ),
+      include: setList(
+        BatchOutputFieldSchema,
+        { min: 1, max: 3 },
+        "What each row gets: label (the predicted class; a regression model writes prediction), probabilities (per class) and explanations (the prediction's Shapley values per input column, as the InferenceService's :explain computes them; needs a model trained with a background sample, and much more CPU).",
+      ).default(['label', 'probabilities']),
+      explanations: BatchExplanationsSpecSchema.optional(),
+    })
+    .describe(
+      "Where and how the predictions are written: under s3://<Lathe's bucket>/<prefix><uid>/ (status.output.uri; prefix defaults to batch/<namespace>/<name>/), one part per shard, then manifest.json.",
+    ),
+  [
+    {
+      rule: "!has(self.prefix) || (!self.prefix.contains('/./') && !self.prefix.contains('/../'))",
+      message: 'spec.output.prefix may not hold a . or .. segment',
+      reason: 'FieldValueInvalid',
+      holds: (self) => self.prefix === undefined || !/\/\.\.?\//.test(self.prefix),
+    },
+    {
+      rule: "!has(self.explanations) || self.include.exists(f, f == 'explanations')",
+      message: 'spec.output.explanations is set only when spec.output.include has explanations',
+      fieldPath: '.explanations',
+      holds: (self) => self.explanations === undefined || self.include.includes('explanations'),
+    },
+  ],
+);
 
 /** `BatchPrediction.spec`. */
 export const BatchPredictionSpecSchema = withCel(
@@ -206,7 +284,9 @@ export const BatchPredictionStatusSchema = z
         dataset: z.string().max(253).describe('The Dataset, for a datasetRef input.').optional(),
         datasetVersion: z.string().max(64).describe('Its version.').optional(),
         objects: count('Input objects.'),
-        sizeBytes: count('Their total size.'),
+        sizeBytes: count(
+          'Their total size; absent for an HTTP input, whose size only the shards learn.',
+        ).optional(),
       })
       .describe('What is scored, resolved once when the run starts.')
       .optional(),
@@ -294,7 +374,7 @@ export const batchPredictionKind = defineKind({
   plural: 'batchpredictions',
   shortNames: ['lbp'],
   description:
-    'A BatchPrediction scores a whole table (a Dataset version, or objects in the object store) with a model in parallel, resumable shards, and writes the predictions to the object store.',
+    'A BatchPrediction scores a whole table (a Dataset version, objects in the object store, or a file at an HTTP(S) URL) with a model in parallel, resumable shards, and writes the predictions to the object store.',
   printerColumns: [
     {
       name: 'Model',

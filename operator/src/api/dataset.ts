@@ -48,7 +48,8 @@ export function datasetVersion(description: string) {
     .describe(description);
 }
 
-const HttpSourceSchema = z
+/** A Dataset's HTTP(S) source (a BatchPrediction's HTTP input extends it). */
+export const HttpSourceSchema = z
   .object({
     url: z
       .string()

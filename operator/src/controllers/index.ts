@@ -69,6 +69,7 @@ export function controllers(
       access,
       image: config.images.trainer,
       piiMasterKey: config.piiMasterKey,
+      ...(config.httpSource ? { httpSource: config.httpSource } : {}),
     }),
   ];
 }

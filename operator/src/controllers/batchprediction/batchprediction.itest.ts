@@ -5,14 +5,21 @@
  *   online server's predictions for the same rows, row for row, with every id once, in order;
  * - a shard pod killed while it runs is retried alone, and the output still holds every row once;
  * - a Dataset version (both splits, raw) is scored through datasetRef;
+ * - 300 rows with explanations: every row's Shapley values add up to its predicted probability,
+ *   and a row's equal the Service's `:explain` answer for it;
  * - bad records under the threshold become error rows in place; over it the run fails with the
  *   count;
  * - a run records the distribution of its inputs and predictions: counts per training bin that
  *   match a count by hand, a low PSI for rows like the training data and a high one, naming the
  *   column, for rows shifted away from it;
  * - a missing model or Dataset is a waiting condition, not a crash, and the run starts when the
- *   model appears.
+ *   model appears;
+ * - a CSV at an HTTP URL (a server on the host, behind a token from a Secret) is read by 3 shards
+ *   with Range requests and gives the same output as the same file in the store;
+ * - a chosen output prefix holds the run (under its UID); one outside the namespace stalls.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchManifestSchema } from '../../../../contract/batch.js';
 import { DatasetStatsSchema } from '../../../../contract/dataset-stats.js';
@@ -47,6 +54,39 @@ let namespace: string;
 let manager: Manager | undefined;
 
 const colours = ['red', 'green', 'blue'];
+
+/** Bytes the host's HTTP server serves, by path; and the Range headers it was asked. */
+const served = new Map<string, Buffer>();
+const rangesAsked: string[] = [];
+const TOKEN = 'Bearer itest-token';
+/** An HTTP server on the host address, which pods reach: honours Range, wants the token. */
+const server = http.createServer((req, res) => {
+  const body = served.get(new URL(req.url ?? '/', 'http://x').pathname);
+  if (req.headers.authorization !== TOKEN) {
+    res.writeHead(401).end();
+    return;
+  }
+  if (!body) {
+    res.writeHead(404).end();
+    return;
+  }
+  const match = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+  if (!match) {
+    res.writeHead(200, { 'content-length': body.length }).end(body);
+    return;
+  }
+  rangesAsked.push(req.headers.range!);
+  const first = Number(match[1]);
+  const last = match[2] ? Math.min(Number(match[2]), body.length - 1) : body.length - 1;
+  if (first >= body.length) {
+    res.writeHead(416, { 'content-range': `bytes */${body.length}` }).end();
+    return;
+  }
+  res
+    .writeHead(206, { 'content-range': `bytes ${first}-${last}/${body.length}` })
+    .end(body.subarray(first, last + 1));
+});
+let baseUrl: string;
 
 /** `rows` rows of `id,x1,x2,colour,y`: y depends on x1 + x2 and the colour. */
 function table(rows: number, seed: number, withLabel: boolean): string {
@@ -105,6 +145,8 @@ async function outputOf(status: BatchPredictionStatus) {
 
 beforeAll(async () => {
   await installCrds();
+  await new Promise<void>((resolve) => server.listen(0, info.hostAddress, resolve));
+  baseUrl = `http://${info.hostAddress}:${(server.address() as AddressInfo).port}`;
   namespace = await createTestNamespace('batch');
   manager = startTestManager(namespace, testControllers(), 'batch-itest');
   await store.write(info.minio.bucket, `sources/${namespace}/train.csv`, table(1500, 1, true));
@@ -143,6 +185,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  server.close();
   await manager?.stop();
   if (!process.env.KEEP) await deleteTestNamespace(namespace);
 });
@@ -301,6 +344,94 @@ describe('BatchPrediction', () => {
     }
     expect(total).toBe(1500);
     expect(right / total).toBeGreaterThan(0.8);
+  }, 300_000);
+
+  it('explains 300 rows: values add up to the prediction, and match the Service’s :explain', async () => {
+    const rows = 300;
+    await store.write(
+      info.minio.bucket,
+      `sources/${namespace}/explain/rows.csv`,
+      table(rows, 13, false),
+    );
+    await batch('explain', {
+      input: { s3: { prefix: `sources/${namespace}/explain/` } },
+      passthroughColumns: ['id'],
+      output: { include: ['label', 'probabilities', 'explanations'] },
+      shards: 2,
+    });
+    const status = await finished('explain');
+    expect(status.phase, JSON.stringify(status.conditions)).toBe('Succeeded');
+    const { rows: output } = await outputOf(status);
+    expect(output.map((r) => r.id)).toEqual(Array.from({ length: rows }, (_, i) => String(i)));
+    type Explained = {
+      label: string;
+      probabilities: Record<string, number>;
+      explanation: {
+        output: string;
+        baseValue: number;
+        prediction: number;
+        values: Record<string, number>;
+      };
+    };
+    for (const row of output as unknown as Explained[]) {
+      const { output: explained, baseValue, prediction, values } = row.explanation;
+      expect(explained).toBe(row.label);
+      expect(Object.keys(values)).toEqual(['x1', 'x2', 'colour']);
+      expect(Math.abs(prediction - row.probabilities[explained]!)).toBeLessThan(1e-5);
+      const sum = baseValue + values.x1! + values.x2! + values.colour!;
+      expect(Math.abs(sum - prediction)).toBeLessThan(1e-4);
+    }
+
+    // Row 0 through the Service's :explain (the same background rows, by default: 50).
+    await client
+      .create(latheKinds.inferenceService.resource, {
+        apiVersion: 'lathe.dev/v1alpha1',
+        kind: 'InferenceService',
+        metadata: { name: 'grades', namespace },
+        spec: { model: { name: 'grades', version: 1 } },
+      })
+      .catch((error: { statusCode?: number }) => {
+        // The first case created it already.
+        if (error.statusCode !== 409) throw error;
+      });
+    const svc = await eventually(
+      async () => {
+        const isvc = await client.get<KubeObject>(
+          latheKinds.inferenceService.resource,
+          namespace,
+          'grades',
+        );
+        expect(JSON.stringify(isvc.status)).toMatch(
+          /"type":"Ready","status":"True"|"status":"True","type":"Ready"/,
+        );
+        return client.get<KubeObject>(builtin.service, namespace, 'grades');
+      },
+      { what: 'grades served', timeoutMs: 180_000 },
+    );
+    const [, x1, x2, colour] = table(rows, 13, false).split('\n')[1]!.split(',');
+    const response = await fetch(
+      `http://${(svc.spec as { clusterIP: string }).clusterIP}/v1/models/grades:explain`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ instances: [{ x1: Number(x1), x2: Number(x2), colour }] }),
+      },
+    );
+    expect(response.status).toBe(200);
+    const online = (
+      (await response.json()) as {
+        explanations: {
+          outputs: string[];
+          baseValue: number[];
+          values: Record<string, number[]>;
+        }[];
+      }
+    ).explanations[0]!;
+    const offline = (output[0] as unknown as Explained).explanation;
+    const k = online.outputs.indexOf(offline.output);
+    expect(Math.abs(online.baseValue[k]! - offline.baseValue)).toBeLessThan(1e-5);
+    for (const column of ['x1', 'x2', 'colour'])
+      expect(Math.abs(online.values[column]![k]! - offline.values[column]!)).toBeLessThan(1e-5);
   }, 300_000);
 
   it('writes bad records as error rows under the threshold, and fails over it with the count', async () => {
@@ -493,5 +624,80 @@ describe('BatchPrediction', () => {
     const status = await finished('no-model');
     expect(status.phase, JSON.stringify(status.conditions)).toBe('Succeeded');
     expect(status.model?.modelVersion).toBe('nobody-v1');
+  }, 300_000);
+
+  it('scores a CSV at an HTTP URL in 3 shards with Range requests, as the same file in the store', async () => {
+    const rows = 6000;
+    const csv = table(rows, 13, false);
+    served.set('/rows.csv', Buffer.from(csv));
+    await store.write(info.minio.bucket, `sources/${namespace}/http/rows.csv`, csv);
+    await client.create(builtin.secret, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'input-token', namespace },
+      stringData: { authorization: TOKEN },
+    });
+    const common = { passthroughColumns: ['id'], parallelism: 3, shards: 3 };
+    await batch('over-http', {
+      input: {
+        http: { url: `${baseUrl}/rows.csv`, headersSecretRef: { name: 'input-token' } },
+      },
+      ...common,
+    });
+    await batch('over-s3', {
+      input: { s3: { key: `sources/${namespace}/http/rows.csv` } },
+      ...common,
+    });
+    const overHttp = await finished('over-http');
+    expect(overHttp.phase, JSON.stringify(overHttp.conditions)).toBe('Succeeded');
+    expect(overHttp).toMatchObject({
+      shards: { total: 3, succeeded: 3, failed: 0 },
+      rows: { written: rows, failed: 0 },
+    });
+    // The operator never learns the size: only the shards ask the server.
+    expect(overHttp.input).toEqual({ objects: 1 });
+    const overS3 = await finished('over-s3');
+    expect(overS3.phase, JSON.stringify(overS3.conditions)).toBe('Succeeded');
+    const fromHttp = await outputOf(overHttp);
+    const fromS3 = await outputOf(overS3);
+    expect(fromHttp.manifest.parts.map((p) => p.rows)).toEqual(
+      fromS3.manifest.parts.map((p) => p.rows),
+    );
+    expect(fromHttp.manifest.parts.map((p) => p.sha256)).toEqual(
+      fromS3.manifest.parts.map((p) => p.sha256),
+    );
+    expect(fromHttp.rows.map((r) => r.id)).toEqual(
+      Array.from({ length: rows }, (_, i) => String(i)),
+    );
+    // Each shard asked its own range (besides the one byte that tells the size).
+    expect(new Set(rangesAsked.filter((r) => r !== 'bytes=0-0' && r !== 'bytes=0-')).size).toBe(2);
+  }, 300_000);
+
+  it('writes under a chosen output prefix, below the run’s UID; stalls on one outside the namespace', async () => {
+    await store.write(
+      info.minio.bucket,
+      `sources/${namespace}/prefixed/rows.csv`,
+      table(300, 17, false),
+    );
+    const input = { s3: { key: `sources/${namespace}/prefixed/rows.csv` } };
+    await batch('prefixed', { input, output: { prefix: `batch/${namespace}/daily/` }, shards: 2 });
+    await batch('elsewhere', { input, output: { prefix: 'batch/another-namespace/' } });
+    const status = await finished('prefixed');
+    expect(status.phase, JSON.stringify(status.conditions)).toBe('Succeeded');
+    const uid = (await getBatch('prefixed')).metadata.uid;
+    const prefix = `s3://${info.minio.bucket}/batch/${namespace}/daily/${uid}/`;
+    expect(status.output).toEqual({ uri: prefix, manifest: `${prefix}manifest.json` });
+    expect((await outputOf(status)).rows).toHaveLength(300);
+    await eventually(
+      async () => {
+        const stalled = (await getBatch('elsewhere')).status;
+        expect(stalled?.phase).toBe('Pending');
+        expect(stalled?.conditions?.find((c) => c.type === 'Stalled')).toMatchObject({
+          status: 'True',
+          reason: 'OutputOutsideNamespace',
+        });
+      },
+      { what: 'elsewhere stalled' },
+    );
   }, 300_000);
 });

@@ -118,6 +118,25 @@ describe('desiredBatchJob', () => {
     ]);
   });
 
+  it.each([
+    [{ include: ['label', 'explanations'] }, { backgroundRows: 50, kernelSamples: 2048 }],
+    [
+      { include: ['explanations'], explanations: { kernelSamples: 100, topK: 5 } },
+      { backgroundRows: 50, kernelSamples: 100, topK: 5 },
+    ],
+  ])('passes the explanation options of %j, with the server’s defaults', (output, expected) => {
+    const job = desiredBatchJob(batch({ output }), run, { image: 'i', store, owner, grant });
+    const env = job.spec?.template.spec?.containers[0]?.env ?? [];
+    const value = env.find((e) => e.name === 'LATHE_BATCH_OUTPUT')?.value;
+    expect(JSON.parse(String(value)).explanations).toEqual(expected);
+  });
+
+  it('refuses explanation options without explanations in include (the CRD rule)', () => {
+    expect(() => batch({ output: { include: ['label'], explanations: { topK: 3 } } })).toThrow(
+      'spec.output.explanations is set only when spec.output.include has explanations',
+    );
+  });
+
   it('runs no more pods at once than there are shards; shards default to parallelism', () => {
     expect(shardCount(batch({ parallelism: 5 }))).toBe(5);
     const job = desiredBatchJob(
@@ -126,6 +145,91 @@ describe('desiredBatchJob', () => {
       { image: 'i', store, owner, grant },
     );
     expect(job.spec?.parallelism).toBe(2);
+  });
+
+  it("gives an HTTP input's shards the headers Secret as a volume (no values in the Job) and the install's policy", () => {
+    const bp = batch({
+      input: {
+        http: { url: 'https://data.example/t.csv', headersSecretRef: { name: 'tok' } },
+      },
+    });
+    const { dataset: _, ...s3Run } = run;
+    const httpRun: BatchRun = {
+      ...s3Run,
+      input: {
+        objects: [{ uri: 'https://data.example/t.csv', format: 'csv' }],
+        csv: { delimiter: ',', header: true },
+      },
+    };
+    const httpSource = { denyCIDRs: ['10.96.0.0/12'], allowCIDRs: [], apiServerAddresses: [] };
+    const job = desiredBatchJob(bp, httpRun, { image: 'i', store, owner, grant, httpSource });
+    const pod = job.spec!.template.spec!;
+    const env = Object.fromEntries(pod.containers[0]!.env!.map((e) => [e.name, e.value]));
+    expect(env.LATHE_BATCH_HTTP_HEADERS_DIR).toBe('/var/run/lathe/input-headers');
+    expect(env.LATHE_HTTP_SOURCE_DENY_CIDRS).toBe('10.96.0.0/12');
+    expect(env).not.toHaveProperty('LATHE_HTTP_SOURCE_ALLOW_CIDRS');
+    expect(pod.volumes).toContainEqual({ name: 'input-headers', secret: { secretName: 'tok' } });
+    expect(pod.containers[0]!.volumeMounts).toContainEqual({
+      name: 'input-headers',
+      mountPath: '/var/run/lathe/input-headers',
+      readOnly: true,
+    });
+    // The size is the shards' to learn: no total is pinned, and the status has none.
+    expect(job.metadata?.annotations).not.toHaveProperty('lathe.dev/batch-input-bytes');
+    expect(batchStatusFields({ job }).input).toEqual({ objects: 1 });
+
+    // An S3 or dataset input gets neither.
+    const plain = desiredBatchJob(batch(), run, { image: 'i', store, owner, grant, httpSource });
+    const plainEnv = plain.spec!.template.spec!.containers[0]!.env!.map((e) => e.name);
+    expect(plainEnv).not.toContain('LATHE_BATCH_HTTP_HEADERS_DIR');
+    expect(plainEnv).not.toContain('LATHE_HTTP_SOURCE_DENY_CIDRS');
+  });
+});
+
+describe('BatchPrediction spec', () => {
+  const parsed = (spec: Record<string, unknown>) =>
+    BatchPredictionSchema.safeParse({
+      apiVersion: 'lathe.dev/v1alpha1',
+      kind: 'BatchPrediction',
+      metadata: { name: 'score', namespace: 'ml' },
+      spec: { model: { name: 'iris' }, ...spec },
+    });
+
+  it('reads an HTTP input with the S3 input’s format and CSV defaults', () => {
+    const result = parsed({
+      input: { http: { url: 'https://data.example/t.jsonl', format: 'jsonl' } },
+    });
+    expect(result.success && result.data.spec.input.http).toEqual({
+      url: 'https://data.example/t.jsonl',
+      format: 'jsonl',
+      csv: { delimiter: ',', header: true },
+    });
+  });
+
+  it.each([
+    [
+      { http: { url: 'https://x/t.csv' }, s3: { key: 'sources/ml/t.csv' } },
+      'exactly one of datasetRef, s3 or http',
+    ],
+    [{}, 'exactly one of datasetRef, s3 or http'],
+    [{ http: { url: 'ftp://x/t.csv' } }, 'must be an http:// or https:// URL'],
+  ])('refuses the input %j', (input, message) => {
+    const result = parsed({ input });
+    expect(result.success).toBe(false);
+    expect(JSON.stringify(result.error?.issues)).toContain(message);
+  });
+
+  it.each([
+    ['batch/ml/daily/', true],
+    ['batch/ml/', true],
+    ['batch/ml', false],
+    ['sources/ml/out/', false],
+    ['batch/ml/../other/', false],
+    ['batch/ml/./x/', false],
+    ['batch/ml//x/', false],
+  ])('output prefix %s is valid: %s', (prefix, valid) => {
+    const result = parsed({ input: { datasetRef: { name: 'iris' } }, output: { prefix } });
+    expect(result.success).toBe(valid);
   });
 });
 

@@ -9,6 +9,10 @@
  * retried (`FailIndex`), an invalid environment (2) fails the run at once (`FailJob`, an
  * operator bug), and anything else — the store unreachable (75), a pod killed or evicted — is
  * retried within the limit.
+ *
+ * An HTTP input's request headers come from the user's Secret as a read-only volume (one file per
+ * header, as a Dataset's ingestion Job gets them), never as values in the Job; the install's HTTP
+ * source policy goes with them, and the shard enforces it on every connection.
  */
 import type { V1EnvVar } from '@kubernetes/client-node';
 import type { BatchInput, BatchOutputOptions } from '../../../../contract/batch.js';
@@ -18,12 +22,14 @@ import {
   type ObjectStoreConfig,
   RESULT_PATH_ENV,
 } from '../../../../contract/runtime-env.js';
-import type { BatchPrediction } from '../../api/batchprediction.js';
+import { type BatchPrediction, DEFAULT_BATCH_EXPLANATIONS } from '../../api/batchprediction.js';
 import { quantityValue } from '../../api/quantity.js';
+import type { HttpSourcePolicy } from '../../config.js';
 import type { JobObject, Wire } from '../../runtime/builtin-kinds.js';
 import { childLabels } from '../../runtime/labels.js';
 import type { OwnerReference } from '../../runtime/resource.js';
 import { nodeHeapEnv, resourceRequirements } from '../shared/container.js';
+import { httpSourcePolicyEnv } from '../shared/http-source-policy.js';
 import { literalEnv } from '../shared/kubelet-literal.js';
 import { childName } from '../shared/names.js';
 import { CredentialRole, type Grant, objectStorePodAccess } from '../shared/object-store-access.js';
@@ -32,6 +38,9 @@ import {
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
 } from '../shared/pod-security.js';
+
+/** Where an HTTP input's headers Secret is mounted in a shard. */
+const HEADERS_DIR = '/var/run/lathe/input-headers';
 
 /** Each shard's resources unless the spec says otherwise. */
 export const DEFAULT_BATCH_RESOURCES = { cpu: '1', memory: '1Gi' } as const;
@@ -90,7 +99,14 @@ export function shardCount(bp: Pick<BatchPrediction, 'spec'>): number {
 export function desiredBatchJob(
   bp: BatchPrediction,
   run: BatchRun,
-  options: { image: string; store: ObjectStoreConfig; owner: OwnerReference; grant: Grant },
+  options: {
+    image: string;
+    store: ObjectStoreConfig;
+    owner: OwnerReference;
+    grant: Grant;
+    /** Where an HTTP input may connect (the operator's `httpSource`); none: the defaults. */
+    httpSource?: HttpSourcePolicy;
+  },
 ): JobObject {
   const name = bp.metadata.name ?? '';
   const labels = {
@@ -106,6 +122,9 @@ export function desiredBatchJob(
     format: bp.spec.output.format,
     include: [...bp.spec.output.include],
     passthroughColumns: [...(bp.spec.passthroughColumns ?? [])],
+    ...(bp.spec.output.include.includes('explanations')
+      ? { explanations: bp.spec.output.explanations ?? { ...DEFAULT_BATCH_EXPLANATIONS } }
+      : {}),
   };
   const env: Wire<V1EnvVar>[] = [
     ...storeAccess.env,
@@ -122,6 +141,11 @@ export function desiredBatchJob(
     { name: RESULT_PATH_ENV, value: DEFAULT_TERMINATION_MESSAGE_PATH },
     batchNodeOptions(resources.memory),
   ];
+  const http = bp.spec.input.http;
+  const headersSecret = http?.headersSecretRef?.name;
+  if (http && options.httpSource) env.push(...httpSourcePolicyEnv(options.httpSource));
+  if (headersSecret) env.push({ name: BatchEnv.httpHeadersDir, value: HEADERS_DIR });
+  const sizes = run.input.objects.map((o) => o.sizeBytes);
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -139,9 +163,10 @@ export function desiredBatchJob(
             }
           : {}),
         [BatchAnnotation.objects]: String(run.input.objects.length),
-        [BatchAnnotation.sizeBytes]: String(
-          run.input.objects.reduce((sum, o) => sum + o.sizeBytes, 0),
-        ),
+        // An HTTP input's size is known to its shards only.
+        ...(sizes.every((size) => size !== undefined)
+          ? { [BatchAnnotation.sizeBytes]: String(sizes.reduce((sum, size) => sum + size, 0)) }
+          : {}),
         [BatchAnnotation.outputUri]: run.outputUri,
         ...(run.statsUri ? { [BatchAnnotation.statsUri]: run.statsUri } : {}),
         [BatchAnnotation.grant]: JSON.stringify(options.grant),
@@ -191,10 +216,22 @@ export function desiredBatchJob(
               resources: resourceRequirements(resources),
               securityContext: restrictedContainerSecurityContext,
               terminationMessagePolicy: 'FallbackToLogsOnError',
-              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, storeAccess.volumeMount],
+              volumeMounts: [
+                { name: 'tmp', mountPath: '/tmp' },
+                storeAccess.volumeMount,
+                ...(headersSecret
+                  ? [{ name: 'input-headers', mountPath: HEADERS_DIR, readOnly: true }]
+                  : []),
+              ],
             },
           ],
-          volumes: [{ name: 'tmp', emptyDir: {} }, storeAccess.volume],
+          volumes: [
+            { name: 'tmp', emptyDir: {} },
+            storeAccess.volume,
+            ...(headersSecret
+              ? [{ name: 'input-headers', secret: { secretName: headersSecret } }]
+              : []),
+          ],
         },
       },
     },

@@ -1,18 +1,31 @@
 /**
  * What a BatchPrediction's run will score, with what, before its Job exists: the model (a Ready
- * TensorFlow.js version of the selector, resolved as an InferenceService resolves its own) and
- * the input (a Dataset version's raw splits, or objects under the namespace's prefixes, listed
- * with their sizes for the shards' byte ranges) and the training statistics the shards count the
- * inputs over (`stats.json` of the model's dataset version, when there is one), or why the run cannot start yet — waiting for
- * what is not there, stalled on what will never do. Reads the caches and lists the store.
+ * TensorFlow.js version of the selector, resolved as an InferenceService resolves its own), the
+ * input (a Dataset version's raw splits, or objects under the namespace's prefixes, listed
+ * with their sizes for the shards' byte ranges, or a URL, whose size only the shards ask: the
+ * operator never connects to a user's URL), where it writes (`batchOutputPrefix`), and the
+ * training statistics the shards count the inputs over (`stats.json` of the model's dataset
+ * version, when there is one), or why the run cannot start yet — waiting for what is not there,
+ * stalled on what will never do. Reads the caches and lists the store.
+ *
+ * A run that explains its rows needs a model whose artifact holds an explanation background
+ * (`background.json`; artifacts trained before Lathe stored one have none): the plan reads the
+ * artifact's manifest and stalls with `ModelNotExplainable` when it lists none, before any pod
+ * starts, rather than letting every shard load the model to fail on it (the shard still checks,
+ * for a manifest it could not read here).
  */
 import type { BatchInput } from '../../../../contract/batch.js';
-import type { ObjectStore } from '../../../../contract/object-store.js';
+import { ArtifactManifestSchema, sha256Digest } from '../../../../contract/manifest.js';
+import { type ObjectStore, StorageUnavailableError } from '../../../../contract/object-store.js';
 import {
-  batchRunPrefix,
+  batchOutputPrefix,
   DatasetFile,
   datasetVersionPrefix,
   isReadableByNamespace,
+  keyInArtifact,
+  MANIFEST_FILE,
+  ModelFile,
+  parseS3Uri,
   s3Uri,
 } from '../../../../contract/object-store-layout.js';
 import type { Readiness } from '../../runtime/conditions.js';
@@ -62,6 +75,28 @@ export async function planRun(
       ),
     };
   }
+  if (
+    bp.spec.output.include.includes('explanations') &&
+    (await artifactLacksBackground(store, mv.spec.artifact))
+  ) {
+    return {
+      notStarted: stalled(
+        'ModelNotExplainable',
+        `ModelVersion ${mv.metadata.name} has no explanation background (${ModelFile.background}) in its artifact: it was trained before Lathe stored one, so its rows cannot be explained; retrain the model, or leave explanations out of spec.output.include`,
+      ),
+    };
+  }
+  const output = batchOutputPrefix(
+    namespace,
+    bp.metadata.name ?? '',
+    bp.metadata.uid ?? 'run',
+    bp.spec.output.prefix,
+  );
+  if (!output.ok) {
+    return {
+      notStarted: stalled('OutputOutsideNamespace', `spec.output.prefix ${output.message}`),
+    };
+  }
   const input = await planInput(bp, ctx, store, bucket);
   if ('notStarted' in input) return input;
   const statsUri = await trainingStatsUri(mv.spec.lineage?.dataset, namespace, store, bucket);
@@ -73,10 +108,7 @@ export async function planRun(
       ...(input.dataset ? { dataset: input.dataset } : {}),
       input: input.input,
       ...(statsUri ? { statsUri } : {}),
-      outputUri: s3Uri(
-        bucket,
-        batchRunPrefix(namespace, bp.metadata.name ?? '', bp.metadata.uid ?? 'run'),
-      ),
+      outputUri: s3Uri(bucket, output.prefix),
       shards: shardCount(bp),
     },
   };
@@ -152,6 +184,16 @@ async function planInput(
       dataset: { name: ref.name, version },
     };
   }
+  const http = bp.spec.input.http;
+  if (http) {
+    return {
+      input: {
+        // No size: the shards ask the server (the operator makes no request to a user's URL).
+        objects: [{ uri: http.url, format: http.format }],
+        csv: { delimiter: http.csv.delimiter, header: http.csv.header },
+      },
+    };
+  }
   const s3 = bp.spec.input.s3!;
   const where = s3.key ?? s3.prefix ?? '';
   if (!isReadableByNamespace(where, namespace)) {
@@ -183,4 +225,32 @@ async function planInput(
       csv: { delimiter: s3.csv.delimiter, header: s3.csv.header },
     },
   };
+}
+
+/**
+ * Whether the artifact's verified manifest lists no explanation background. A manifest that
+ * cannot be read (but for an unavailable store: retried) or does not match `digest` decides
+ * nothing here: the shards' verification reports it.
+ */
+export async function artifactLacksBackground(
+  store: Pick<ObjectStore, 'read'>,
+  artifact: { uri: string; digest: string },
+): Promise<boolean> {
+  const { bucket, key } = parseS3Uri(artifact.uri);
+  let bytes: Buffer;
+  try {
+    bytes = await store.read(bucket, keyInArtifact(key, MANIFEST_FILE));
+  } catch (error) {
+    if (error instanceof StorageUnavailableError) throw error;
+    return false;
+  }
+  if (sha256Digest(bytes) !== artifact.digest) return false;
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return false;
+  }
+  const manifest = ArtifactManifestSchema.safeParse(json);
+  return manifest.success && !manifest.data.files.some((f) => f.path === ModelFile.background);
 }

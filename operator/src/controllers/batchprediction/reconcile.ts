@@ -4,8 +4,9 @@
  * 1. `pii-key` — the namespace's PII key Secret (shards hash raw values of the model's hashed
  *    PII columns, as the server does);
  * 2. `run` — before the run's Job exists: resolves the model (a Ready version: waits for one),
- *    the input (a Dataset version's raw splits, or objects under the namespace's prefixes:
- *    waits while they are missing, stalls on an input it may not read), issues the shards'
+ *    the input (a Dataset version's raw splits, objects under the namespace's prefixes, or a
+ *    URL that only the shards fetch: waits while they are missing, stalls on an input it may
+ *    not read), where it writes (stalls on an output prefix outside the namespace), issues the shards'
  *    credentials (read the model and the input, write the run's output) and creates the Indexed
  *    Job, which pins all of it (`plan.ts`). Once it exists: keeps the credentials fresh, reads the shards'
  *    markers for progress, writes the manifest when the Job completes (the shards' counts
@@ -16,6 +17,7 @@
  */
 import type { ObjectStore } from '../../../../contract/object-store.js';
 import { parseS3Uri } from '../../../../contract/object-store-layout.js';
+import type { HttpSourcePolicy } from '../../config.js';
 import { controllerReference } from '../../runtime/apply.js';
 import { kinds } from '../../runtime/builtin-kinds.js';
 import { owns, type ReconcileContext, watches, watchesPodsOf } from '../../runtime/controller.js';
@@ -42,6 +44,8 @@ export interface BatchPredictionControllerOptions {
   /** The trainer image, whose `batch` mode scores a shard. */
   image: string;
   piiMasterKey?: string | undefined;
+  /** Where an HTTP input may connect (the install's policy, as for a Dataset's HTTP source). */
+  httpSource?: HttpSourcePolicy;
 }
 
 type Ctx = ReconcileContext<BatchPredictionObject>;
@@ -82,6 +86,7 @@ export function batchPredictionController({
   access,
   image,
   piiMasterKey,
+  httpSource,
 }: BatchPredictionControllerOptions) {
   const run: Step<BatchPredictionObject, BatchFacts> = {
     name: 'run',
@@ -111,6 +116,7 @@ export function batchPredictionController({
           store: access.store,
           owner: controllerReference(bp, latheKinds.batchPrediction.resource),
           grant,
+          ...(httpSource ? { httpSource } : {}),
         });
         await ctx.apply(kinds.job, created);
         ctx.log.info(
@@ -223,14 +229,16 @@ function part(facts: BatchFacts, requeueAfterMs?: number) {
 }
 
 /**
- * What the shards of `run` may read (the model, the input, the training statistics) and write
- * (the run's output).
+ * What the shards of `run` may read (the model, the input objects in the store: a URL needs no
+ * grant, the training statistics) and write (the run's output).
  */
 function grantOf(bp: BatchPredictionObject, run: BatchRun, bucket: string): Grant {
   return grants.batch(
     artifactGrantPrefix(run.modelUri, bucket, bp.metadata.namespace ?? ''),
     [
-      ...run.input.objects.map((o) => parseS3Uri(o.uri).key),
+      ...run.input.objects
+        .filter((o) => o.uri.startsWith('s3://'))
+        .map((o) => parseS3Uri(o.uri).key),
       ...(run.statsUri ? [parseS3Uri(run.statsUri).key] : []),
     ],
     parseS3Uri(run.outputUri).key,

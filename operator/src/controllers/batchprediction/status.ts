@@ -79,7 +79,9 @@ export function batchStatusFields(facts: BatchFacts): Partial<BatchPredictionSta
       ...(dataset ? { dataset } : {}),
       ...(datasetVersion ? { datasetVersion } : {}),
       objects: Number(annotations[BatchAnnotation.objects] ?? 0),
-      sizeBytes: Number(annotations[BatchAnnotation.sizeBytes] ?? 0),
+      ...(annotations[BatchAnnotation.sizeBytes] !== undefined
+        ? { sizeBytes: Number(annotations[BatchAnnotation.sizeBytes]) }
+        : {}),
     },
     shards: {
       total: job.spec?.completions ?? 0,

@@ -21,6 +21,7 @@ import type { JobObject, Wire } from '../../runtime/builtin-kinds.js';
 import { childLabels } from '../../runtime/labels.js';
 import type { OwnerReference } from '../../runtime/resource.js';
 import { nodeHeapEnv, resourceRequirements } from '../shared/container.js';
+import { httpSourcePolicyEnv } from '../shared/http-source-policy.js';
 import { literalEnv } from '../shared/kubelet-literal.js';
 import {
   CredentialRole,
@@ -40,18 +41,6 @@ export const INGEST_DEADLINE_SECONDS = 6 * 3600;
 
 const WORK_DIR = '/work';
 const HEADERS_DIR = '/var/run/lathe/source-headers';
-
-/** The install's HTTP-source policy as the ingestion program reads it; unset lists are left out. */
-function httpSourcePolicyEnv(policy: HttpSourcePolicy): Wire<V1EnvVar>[] {
-  const lists: [string, string[]][] = [
-    [IngestEnv.httpDenyCidrs, policy.denyCIDRs],
-    [IngestEnv.httpAllowCidrs, policy.allowCIDRs],
-    [IngestEnv.httpApiServerAddresses, policy.apiServerAddresses],
-  ];
-  return lists
-    .filter(([, list]) => list.length > 0)
-    .map(([name, list]) => ({ name, value: list.join(',') }));
-}
 
 export function desiredIngestJob(
   ds: Dataset,
