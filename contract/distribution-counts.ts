@@ -127,9 +127,14 @@ export class DistributionCounter {
 
   /** Counts one row's raw cells (`record[column]`); cells of other columns are ignored. */
   countInputs(record: Readonly<Record<string, unknown>>): void {
+    this.countCells(record, (r, column) => r[column]);
+  }
+
+  /** `countInputs` of a row whose cells `cellOf` reads (a batch shard's records, in place). */
+  countCells<Row>(row: Row, cellOf: (row: Row, column: string) => unknown): void {
     this.rows++;
     for (const column of this.columns) {
-      const cell = record[column.name];
+      const cell = cellOf(row, column.name);
       if (isMissing(cell)) continue;
       if (column.numeric) {
         const value = Number(cell);

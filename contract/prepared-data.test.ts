@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PII_HASH_SCHEME, type PiiHashing } from './pii-hash.js';
 import {
   CellError,
+  csvLinePreparer,
   decodeLabel,
   encodeLabel,
   formatNumber,
@@ -210,6 +211,58 @@ describe('recordPreparer', () => {
     // Both paths were taken, many times.
     expect(prepared).toBeGreaterThan(500);
     expect(failed).toBeGreaterThan(500);
+  });
+
+  it('prepares CSV lines in place as their records, at any column order, or says their width differs', () => {
+    const random = seededRandom(29);
+    const texts = cells.filter((c): c is string => typeof c === 'string' && !c.includes(';'));
+    const names = inputs.map((input) => input.name);
+    let prepared = 0;
+    let failed = 0;
+    let widths = 0;
+    for (let trial = 0; trial < 400; trial++) {
+      // A layout: the inputs shuffled, one maybe left out, an id and a column named twice.
+      const columns = names
+        .filter(() => random() > 0.05)
+        .sort(() => random() - 0.5)
+        .concat(trial % 3 === 0 ? ['id', 'n'] : ['id']);
+      const prepare = csvLinePreparer(wide, columns, ';', hashing);
+      const out = new Float32Array(2 + wide.features.length);
+      for (let row = 0; row < 25; row++) {
+        const count = random() < 0.1 ? columns.length + (random() < 0.5 ? -1 : 1) : columns.length;
+        const fields = Array.from(
+          { length: count },
+          () => texts[Math.floor(random() * texts.length)]!,
+        );
+        const line = fields.join(';');
+        if (line.split(';').length !== columns.length) {
+          expect(prepare(line, out, 2)).toBe(-1);
+          widths++;
+          continue;
+        }
+        const record = Object.fromEntries(columns.map((column, j) => [column, fields[j]]));
+        let expected: number[] | string;
+        try {
+          expected = preparedByDefinition(wide, record, hashing);
+        } catch (error) {
+          expected = (error as CellError).column;
+        }
+        try {
+          expect(prepare(line, out, 2)).toBe(2 + wide.features.length);
+          expect(Array.from(out.subarray(2))).toEqual(
+            Array.from(Float32Array.from(expected as number[])),
+          );
+          prepared++;
+        } catch (error) {
+          if (!(error instanceof CellError)) throw error;
+          expect(error.column).toBe(expected);
+          failed++;
+        }
+      }
+    }
+    expect(prepared).toBeGreaterThan(100);
+    expect(failed).toBeGreaterThan(100);
+    expect(widths).toBeGreaterThan(100);
   });
 
   it('leaves the array as it was when a cell does not fit', () => {

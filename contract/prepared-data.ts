@@ -218,13 +218,18 @@ export type RecordPreparer = (
  * (Clinger's fast path), without the runtime call `Number` makes for a string.
  */
 export function plainDecimal(text: string): number {
-  const length = text.length;
-  let i = text.charCodeAt(0) === 45 ? 1 : 0;
+  return plainDecimalIn(text, 0, text.length);
+}
+
+/** `plainDecimal` of `text.slice(from, to)`, without making the slice. */
+export function plainDecimalIn(text: string, from: number, to: number): number {
+  const negative = text.charCodeAt(from) === 45;
+  let i = negative ? from + 1 : from;
   let digits = 0;
   let mantissa = 0;
   /** Digits after the point; -1 before it. */
   let scale = -1;
-  for (; i < length; i++) {
+  for (; i < to; i++) {
     const c = text.charCodeAt(i);
     if (c >= 48 && c <= 57) {
       mantissa = mantissa * 10 + (c - 48);
@@ -235,7 +240,7 @@ export function plainDecimal(text: string): number {
   }
   if (digits === 0 || digits > 15) return Number.NaN;
   const value = scale > 0 ? mantissa / POWERS_OF_TEN[scale]! : mantissa;
-  return text.charCodeAt(0) === 45 ? -value : value;
+  return negative ? -value : value;
 }
 
 /** A missing cell of a column the preparation dropped such rows of. */
@@ -270,57 +275,194 @@ function categoryIndexOf(
   };
 }
 
-/** The source of a `RecordPreparer` for `schema`, and the values its `k` and `f` arrays hold. */
-function preparerSource(schema: PreparedSchema, hashing: PiiHashing) {
+/**
+ * How generated code reads one input's cell: `read` sets `raw` (the cell's value) and, where it
+ * can, `n` to a number or NaN without making the cell's text (`number`); `missing`: the input is
+ * not in the record's layout, so `raw` is undefined.
+ */
+interface CellReader {
+  /** Statements that set `raw` to the input's cell. */
+  raw(input: InputTransform): string;
+  /** An expression giving the cell's plain decimal or NaN, reading `raw` or the text in place. */
+  plainNumber(input: InputTransform): string;
+}
+
+/** The statements that prepare one input whose cell `reader` reads, writing at `offset`. */
+function inputSource(
+  input: InputTransform,
+  offset: number,
+  reader: CellReader,
+  hashing: PiiHashing,
+  constant: (value: number) => string,
+  call: (fn: (raw: unknown) => number) => string,
+): string[] {
+  const slot = `out[at + ${offset}]`;
+  if (input.kind === 'numeric') {
+    // A plain decimal (`plainDecimal`), or a cell that starts with a visible character and is
+    // a finite number as `Number` reads it (trimming, as `parseNumericCell` does), is that
+    // number: every missing token but "" reads as NaN. Anything else goes the general way.
+    const lines = [
+      `n = ${reader.plainNumber(input)};`,
+      'if (n !== n) {',
+      reader.raw(input),
+      "  if (typeof raw === 'string' && raw.charCodeAt(0) > 32 && (n = +raw, n - n === 0)) {}",
+      "  else if (typeof raw === 'number' && raw - raw === 0) n = raw;",
+      `  else n = ${call(numericSlowPath(input))}(raw);`,
+      '}',
+    ];
+    // Each scaling as `scaleNumber` computes it, operation for operation: the same floats.
+    const s = input.scale;
+    if (s.method === 'standard')
+      lines.push(`${slot} = (n - ${constant(s.mean)}) / ${constant(s.std)};`);
+    else if (s.method === 'minMax')
+      lines.push(
+        s.max === s.min
+          ? `${slot} = 0;`
+          : `${slot} = (n - ${constant(s.min)}) / ${constant(s.max - s.min)};`,
+      );
+    else lines.push(`${slot} = n;`);
+    return lines;
+  }
+  const lines = [reader.raw(input), `i = ${call(categoryIndexOf(input, hashing))}(raw);`];
+  const known = input.categories.length;
+  if (input.encoding === 'ordinal') {
+    lines.push(`${slot} = i >= 0 ? i : ${input.other ? known : -1};`);
+    return lines;
+  }
+  const width = known + (input.other ? 1 : 0);
+  for (let j = 0; j < width; j++) lines.push(`out[at + ${offset + j}] = 0;`);
+  lines.push(`if (i >= 0) out[at + ${offset} + i] = 1;`);
+  if (input.other) lines.push(`else out[at + ${offset + known}] = 1;`);
+  return lines;
+}
+
+/** How many features an input prepares into. */
+function featureWidthOf(input: InputTransform): number {
+  if (input.kind === 'numeric' || input.encoding === 'ordinal') return 1;
+  return input.categories.length + (input.other ? 1 : 0);
+}
+
+/**
+ * A generated preparer: `body` (statements over `raw`, `n`, `i` and what `header` declares),
+ * compiled with the constants `k`, the functions `f`, `d` (`plainDecimal`) and `r`
+ * (`plainDecimalIn`) in scope.
+ */
+function compilePreparer<T extends (...args: never[]) => number>(
+  parameters: string,
+  build: (
+    constant: (value: number) => string,
+    call: (fn: (raw: unknown) => number) => string,
+  ) => string[],
+): T {
   /** Numeric constants (scaling), read as `k[i]`. */
   const k: number[] = [];
   /** Functions (slow paths, category lookups), called as `f[i](raw)`. */
   const f: ((raw: unknown) => number)[] = [];
-  const constant = (value: number) => `k[${k.push(value) - 1}]`;
-  const call = (fn: (raw: unknown) => number) => `f[${f.push(fn) - 1}]`;
-  const lines: string[] = ['let raw, n, i;'];
-  let offset = 0;
+  const body = build(
+    (value) => `k[${k.push(value) - 1}]`,
+    (fn) => `f[${f.push(fn) - 1}]`,
+  );
+  return new Function(
+    'k',
+    'f',
+    'd',
+    'r',
+    `return function prepare(${parameters}) {\nlet raw, n, i;\n${body.join('\n')}\n};`,
+  )(k, f, plainDecimal, plainDecimalIn) as T;
+}
+
+/** The record preparer of `schema` (see `recordPreparer`), compiled. */
+function compileRecordPreparer(schema: PreparedSchema, hashing: PiiHashing): RecordPreparer {
+  const reader: CellReader = {
+    raw: (input) => `raw = record[${JSON.stringify(input.name)}];`,
+    plainNumber: (input) => {
+      const cell = `record[${JSON.stringify(input.name)}]`;
+      return `typeof ${cell} === 'string' ? d(${cell}) : NaN`;
+    },
+  };
+  return compilePreparer('record, out, at', (constant, call) => {
+    const lines: string[] = [];
+    let offset = 0;
+    for (const input of schema.inputs) {
+      lines.push(...inputSource(input, offset, reader, hashing, constant, call));
+      offset += featureWidthOf(input);
+    }
+    lines.push(`return at + ${offset};`);
+    return lines;
+  });
+}
+
+/**
+ * Writes the prepared features of one CSV line without quotes at `out[at]`, … (as
+ * `RecordPreparer`), its fields cut at the delimiter and numbers read in place; returns the index
+ * after the last feature, or -1 when the line has another number of fields than the columns
+ * (the caller then reads it the general way, which says so). Throws `CellError`.
+ */
+export type CsvLinePreparer = (line: string, out: FeatureSink, at: number) => number;
+
+/**
+ * The preparation of `schema` for CSV lines of `columns` (the header's names) cut at
+ * `delimiter`, generated as `recordPreparer` is: the same features and errors as preparing the
+ * line's record (`csvRecordMaker`), without cutting the line into a string per field: each
+ * field is found with `indexOf`, a plain decimal read where it lies (`plainDecimalIn`), and only
+ * the other cells (categories, missing values, odd numbers) sliced out. A column named twice
+ * is read from its last place, as the record's object keeps it. A line with a cell that does not
+ * fit is prepared again as a record, so the error names the same column.
+ */
+export function csvLinePreparer(
+  schema: PreparedSchema,
+  columns: readonly string[],
+  delimiter: string,
+  hashing: PiiHashing = NO_KEY_HASHING,
+): CsvLinePreparer {
+  const place = new Map<string, number>();
+  for (const [j, column] of columns.entries()) place.set(column, j);
+  const offsets = new Map<InputTransform, number>();
+  let width = 0;
   for (const input of schema.inputs) {
-    lines.push(`raw = record[${JSON.stringify(input.name)}];`);
-    const slot = `out[at + ${offset}]`;
-    if (input.kind === 'numeric') {
-      // A plain decimal (`plainDecimal`), or a cell that starts with a visible character and
-      // is a finite number as `Number` reads it (trimming, as `parseNumericCell` does), is that
-      // number: every missing token but "" reads as NaN. Anything else goes the general way.
-      lines.push(
-        "if (typeof raw === 'string' && ((n = d(raw)) === n || (raw.charCodeAt(0) > 32 && (n = +raw, n - n === 0)))) {}",
-        "else if (typeof raw === 'number' && raw - raw === 0) n = raw;",
-        `else n = ${call(numericSlowPath(input))}(raw);`,
-      );
-      // Each scaling as `scaleNumber` computes it, operation for operation: the same floats.
-      const s = input.scale;
-      if (s.method === 'standard')
-        lines.push(`${slot} = (n - ${constant(s.mean)}) / ${constant(s.std)};`);
-      else if (s.method === 'minMax')
-        lines.push(
-          s.max === s.min
-            ? `${slot} = 0;`
-            : `${slot} = (n - ${constant(s.min)}) / ${constant(s.max - s.min)};`,
-        );
-      else lines.push(`${slot} = n;`);
-      offset += 1;
-      continue;
-    }
-    lines.push(`i = ${call(categoryIndexOf(input, hashing))}(raw);`);
-    const known = input.categories.length;
-    if (input.encoding === 'ordinal') {
-      lines.push(`${slot} = i >= 0 ? i : ${input.other ? known : -1};`);
-      offset += 1;
-      continue;
-    }
-    const width = known + (input.other ? 1 : 0);
-    for (let j = 0; j < width; j++) lines.push(`out[at + ${offset + j}] = 0;`);
-    lines.push(`if (i >= 0) out[at + ${offset} + i] = 1;`);
-    if (input.other) lines.push(`else out[at + ${offset + known}] = 1;`);
-    offset += width;
+    offsets.set(input, width);
+    width += featureWidthOf(input);
   }
-  lines.push(`return at + ${offset};`);
-  return { body: lines.join('\n'), k, f };
+  const last = columns.length - 1;
+  const separator = JSON.stringify(delimiter);
+  const inPlace = compilePreparer<CsvLinePreparer>('line, out, at', (constant, call) => {
+    const field: CellReader = {
+      raw: () => 'raw = line.slice(p, e);',
+      plainNumber: () => 'r(line, p, e)',
+    };
+    const absent: CellReader = { raw: () => 'raw = undefined;', plainNumber: () => 'NaN' };
+    const lines = ['let p = 0, e = 0;'];
+    for (let j = 0; j <= last; j++) {
+      // Field j lies in [p, e): up to the next delimiter, the last one to the line's end.
+      lines.push(
+        j < last
+          ? `e = line.indexOf(${separator}, p); if (e === -1) return -1;`
+          : `if (line.indexOf(${separator}, p) !== -1) return -1; e = line.length;`,
+      );
+      for (const input of schema.inputs)
+        if (place.get(input.name) === j)
+          lines.push(...inputSource(input, offsets.get(input)!, field, hashing, constant, call));
+      lines.push('p = e + 1;');
+    }
+    for (const input of schema.inputs)
+      if (!place.has(input.name))
+        lines.push(...inputSource(input, offsets.get(input)!, absent, hashing, constant, call));
+    lines.push(`return at + ${width};`);
+    return lines;
+  });
+  // A cell that does not fit is met in the line's order: the record's preparation says which
+  // one fails first in the schema's order, as for any other record.
+  const ofRecord = recordPreparer(schema, hashing);
+  return (line, out, at) => {
+    try {
+      return inPlace(line, out, at);
+    } catch (error) {
+      if (!(error instanceof CellError)) throw error;
+      const fields = line.split(delimiter);
+      if (fields.length !== columns.length) return -1;
+      return ofRecord(Object.fromEntries(columns.map((c, j) => [c, fields[j]])), out, at);
+    }
+  };
 }
 
 /**
@@ -345,13 +487,7 @@ export function recordPreparer(
   if (!preparer) {
     // A caller making a hashing per call gets no reuse, and no unbounded map either.
     if (byHashing.size >= 8) byHashing.clear();
-    const { body, k, f } = preparerSource(schema, hashing);
-    preparer = new Function(
-      'k',
-      'f',
-      'd',
-      `return function prepare(record, out, at) {\n${body}\n};`,
-    )(k, f, plainDecimal) as RecordPreparer;
+    preparer = compileRecordPreparer(schema, hashing);
     byHashing.set(hashing, preparer);
   }
   return preparer;

@@ -14,6 +14,7 @@
 import type { DatasetStats } from '../../contract/dataset-stats.js';
 import { DistributionCounter } from '../../contract/distribution-counts.js';
 import type { PreparedSchema } from '../../contract/prepared-data.js';
+import { cellOf } from './records.js';
 import type { ScoredBatchObserver } from './score.js';
 
 /**
@@ -59,7 +60,7 @@ export function shardDistribution(
       if (errors[i] !== undefined) continue;
       const offset = next++ * width;
       if (scored++ % stride !== 0) continue;
-      counter.countInputs(records[i]!.values);
+      counter.countCells(records[i]!, cellOf);
       if (schema.task === 'regression') {
         counter.countValue(outputs[offset]!);
       } else {

@@ -169,6 +169,81 @@ export function csvRecordMaker(
 }
 
 /**
+ * How the records of one CSV object are made: its columns, their places, its delimiter, and
+ * `recordOf` (`csvRecordMaker`). `lines` says whether a line without quotes may stay a
+ * `CsvLineRecord` (not when a column is named `__proto__`, which a record object cannot hold
+ * as its own key).
+ */
+export class CsvLayout {
+  readonly recordOf: (fields: readonly string[]) => InputRecord;
+  readonly lines: boolean;
+  private readonly places = new Map<string, number>();
+
+  constructor(
+    readonly columns: readonly string[],
+    readonly delimiter: string,
+  ) {
+    this.recordOf = csvRecordMaker(columns);
+    this.lines = !columns.includes('__proto__');
+    for (const [j, column] of columns.entries()) this.places.set(column, j);
+  }
+
+  /** Where `column` is in a line (its last place, as the record keeps it), or undefined. */
+  placeOf(column: string): number | undefined {
+    return this.places.get(column);
+  }
+}
+
+/**
+ * A CSV record of one line without quotes, kept as the line: its fields are cut out only when
+ * asked (`values`, `error`: the line split once, as `csvRecordMaker` would have made it), so a
+ * preparation that reads the line in place (`csvLinePreparer`) and a passthrough cell read by
+ * its place (`cell`) make no string per field. The same record as the split line's.
+ */
+export class CsvLineRecord implements InputRecord {
+  private split: InputRecord | undefined;
+
+  constructor(
+    readonly line: string,
+    readonly layout: CsvLayout,
+  ) {}
+
+  private record(): InputRecord {
+    this.split ??= this.layout.recordOf(this.line.split(this.layout.delimiter));
+    return this.split;
+  }
+
+  get values(): Readonly<Record<string, unknown>> {
+    return this.record().values;
+  }
+
+  get error(): string | undefined {
+    return this.record().error;
+  }
+
+  /** The cell of `column`: `values[column]`, cut from the line alone when it has the field. */
+  cell(column: string): unknown {
+    const place = this.layout.placeOf(column);
+    if (place === undefined || this.split) return this.values[column];
+    const { line, layout } = this;
+    let from = 0;
+    for (let j = 0; j < place; j++) {
+      const at = line.indexOf(layout.delimiter, from);
+      if (at === -1) return this.values[column];
+      from = at + 1;
+    }
+    // The field at its place: what the split line's record holds, whatever else the line has.
+    const to = line.indexOf(layout.delimiter, from);
+    return line.slice(from, to === -1 ? line.length : to);
+  }
+}
+
+/** A record's cell of `column` (`values[column]`, read in place from a `CsvLineRecord`). */
+export function cellOf(record: InputRecord, column: string): unknown {
+  return record instanceof CsvLineRecord ? record.cell(column) : record.values[column];
+}
+
+/**
  * The records of the range `[start, end)` of an object whose bytes from `readOffsetOf(start)`
  * are `chunks`, in order. Stops reading once the last record is complete (breaking out of the
  * chunks, which closes their stream). One record per step: `recordBatchesOfRange` is the same
@@ -211,14 +286,16 @@ class RangeReader {
   /** Whether a line beginning at or after the range's end was met (the range is done). */
   done = false;
   private readonly recordOf: (fields: readonly string[]) => InputRecord;
+  private readonly layout: CsvLayout | undefined;
 
   constructor(
     private readonly format: RecordFormat,
     private out: InputRecord[],
   ) {
     this.skipHeader = format.format === 'csv' && format.header;
-    this.recordOf =
-      format.format === 'csv' ? csvRecordMaker(format.columns) : () => ({ values: {} });
+    this.layout =
+      format.format === 'csv' ? new CsvLayout(format.columns, format.delimiter) : undefined;
+    this.recordOf = this.layout ? this.layout.recordOf : () => ({ values: {} });
   }
 
   /** Where the next records go. */
@@ -274,7 +351,11 @@ class RangeReader {
         this.skipHeader = false;
         continue;
       }
-      out.push(this.recordOf(text.slice(from, end).split(delimiter)));
+      const line = text.slice(from, end);
+      const layout = this.layout!;
+      out.push(
+        layout.lines ? new CsvLineRecord(line, layout) : layout.recordOf(line.split(delimiter)),
+      );
     }
   }
 

@@ -1,9 +1,10 @@
 /**
  * Scoring a shard's records into its output part, in bounded memory: records are prepared with
  * the model's own `schema.json` (`recordPreparer`, the inference server's preparation, PII columns
- * hashed with the namespace key), run through the model 1,024 at a time (one forward pass per
- * batch, as Keras' `model.predict(batch_size=1024)`), and written out in input order as each
- * batch finishes, so the shard holds one batch of rows whatever its size.
+ * hashed with the namespace key; a CSV line without quotes is prepared where it lies,
+ * `csvLinePreparer`, its fields never cut into strings), run through the model 1,024 at a time
+ * (one forward pass per batch, as Keras' `model.predict(batch_size=1024)`), and written out in
+ * input order as each batch finishes, so the shard holds one batch of rows whatever its size.
  *
  * A row is the passthrough columns (copied raw; a missing one is null), then the outputs: for
  * classification `label` and/or `probabilities` (JSON Lines: an object class → probability; CSV:
@@ -24,13 +25,15 @@ import type { BatchOutputOptions } from '../../contract/batch.js';
 import type { PiiHashing } from '../../contract/pii-hash.js';
 import {
   CellError,
+  type CsvLinePreparer,
   csvField,
+  csvLinePreparer,
   formatNumber,
   type PreparedSchema,
   recordPreparer,
 } from '../../contract/prepared-data.js';
 import { type BatchExplainer, type ExplanationText, explanationCsvColumns } from './explain.js';
-import type { InputRecord } from './records.js';
+import { type CsvLayout, CsvLineRecord, cellOf, type InputRecord } from './records.js';
 
 /** Records per forward pass. */
 export const PREDICT_BATCH_ROWS = 1024;
@@ -199,7 +202,7 @@ export class PartFormat {
       text += prefixes[i]!;
       switch (cell.from) {
         case 'passthrough':
-          text += this.valueText(record.values[cell.column]);
+          text += this.valueText(cellOf(record, cell.column));
           break;
         case 'label':
           text += labels[best]!;
@@ -237,7 +240,7 @@ export class PartFormat {
     for (let i = 0; i < cells.length; i++) {
       const cell = cells[i]!;
       text += prefixes[i]!;
-      if (cell.from === 'passthrough') text += this.valueText(record.values[cell.column]);
+      if (cell.from === 'passthrough') text += this.valueText(cellOf(record, cell.column));
       else if (cell.from === 'error') text += this.valueText(error);
     }
     return text + suffix;
@@ -376,24 +379,49 @@ export async function scoreRecords(
     prepared = 0;
   };
 
+  /** The line preparer of each CSV layout met (one per object). */
+  const linePreparers = new Map<CsvLayout, CsvLinePreparer>();
+  const linePreparerOf = (layout: CsvLayout) => {
+    let preparer = linePreparers.get(layout);
+    if (!preparer) {
+      preparer = csvLinePreparer(schema, layout.columns, layout.delimiter, hashing);
+      linePreparers.set(layout, preparer);
+    }
+    return preparer;
+  };
+
+  /**
+   * Prepares `record` at `at`: a CSV line in place (its fields are never cut unless the line
+   * has another number of fields than the columns, when its record says so), any other record
+   * from its values. The index after its features, or its error. Throws `CellError`.
+   */
+  const prepareAt = (record: InputRecord, at: number): number | string => {
+    if (record instanceof CsvLineRecord) {
+      const end = linePreparerOf(record.layout)(record.line, features, at);
+      if (end >= 0) return end;
+    }
+    const error = record.error;
+    return error === undefined ? prepare(record.values, features, at) : error;
+  };
+
   /** Adds a record to the batch (preparing it); whether the batch is full. */
   const add = (record: InputRecord): boolean => {
-    let error = record.error;
-    if (error === undefined) {
-      const at = prepared * featureCount;
-      try {
-        const end = prepare(record.values, features, at);
-        if (end - at !== featureCount) {
-          throw new Error(`prepared ${end - at} features, schema.json names ${featureCount}`);
-        }
-        prepared++;
-      } catch (caught) {
-        if (!(caught instanceof CellError)) throw caught;
-        error = caught.message;
+    const at = prepared * featureCount;
+    let outcome: number | string;
+    try {
+      outcome = prepareAt(record, at);
+    } catch (caught) {
+      if (!(caught instanceof CellError)) throw caught;
+      outcome = caught.message;
+    }
+    if (typeof outcome === 'number') {
+      if (outcome - at !== featureCount) {
+        throw new Error(`prepared ${outcome - at} features, schema.json names ${featureCount}`);
       }
+      prepared++;
     }
     batch.push(record);
-    errors.push(error);
+    errors.push(typeof outcome === 'string' ? outcome : undefined);
     return batch.length >= PREDICT_BATCH_ROWS;
   };
 
