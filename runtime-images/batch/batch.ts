@@ -54,7 +54,12 @@ import { CsvSyntaxError } from '../ingest/csv.js';
 import { IngestFailure } from '../ingest/failure.js';
 import { displayUrl, type HttpTransport } from '../ingest/guarded-http.js';
 import { readHeaderFiles } from '../ingest/sources.js';
-import { intraOpThreadsFor, type LoadedTensorflow, loadTensorflow } from '../tensorflow/backend.js';
+import {
+  intraOpThreadsFor,
+  type LoadedTensorflow,
+  loadTensorflow,
+  tensorValues,
+} from '../tensorflow/backend.js';
 import {
   ArtifactError,
   buildLayersModel,
@@ -250,11 +255,10 @@ async function scoreShard(
   const model = await buildLayersModel(tf, artifact);
   const featureCount = schema.features.length;
   const predictNow = (features: Float32Array, rows: number) =>
-    tf.tidy(() => {
+    tensorValues(tf, () => {
       const x = tf.tensor2d(features, [rows, featureCount]);
       // One forward pass per batch (predict's default would split it into batches of 32).
-      const output = model.predict(x, { batchSize: rows }) as tfjs.Tensor;
-      return output.dataSync() as Float32Array;
+      return model.predict(x, { batchSize: rows }) as tfjs.Tensor;
     });
   const predict = async (features: Float32Array, rows: number) => predictNow(features, rows);
   const explainer =

@@ -11,6 +11,7 @@ import type { Tensor } from '@tensorflow/tfjs';
 import type { ExplanationBackground } from '../../contract/explain/background.js';
 import { type PiiHashing, PiiKeyMissingError, piiHashing } from '../../contract/pii-hash.js';
 import type { PreparedSchema } from '../../contract/prepared-data.js';
+import { tensorValues } from '../tensorflow/backend.js';
 import {
   ArtifactError,
   buildLayersModel,
@@ -99,12 +100,9 @@ export async function servedModelOf(
   const outputWidth = outputWidthOf(schema);
 
   const predict = (features: Float32Array, rows: number): Float32Array =>
-    tf.tidy(() => {
-      // `apply` is the layers' forward pass in inference mode, without `predict`'s batching
-      // and input standardisation around it (the shape was checked when the request was read).
-      const output = model.apply(tf.tensor2d(features, [rows, featureCount])) as Tensor;
-      return output.dataSync() as Float32Array;
-    });
+    // `apply` is the layers' forward pass in inference mode, without `predict`'s batching and
+    // input standardisation around it (the shape was checked when the request was read).
+    tensorValues(tf, () => model.apply(tf.tensor2d(features, [rows, featureCount])) as Tensor);
 
   for (const size of new Set([1, ...(options.warmUpBatchSizes ?? [])])) {
     const out = predict(new Float32Array(size * featureCount), size);

@@ -11,6 +11,7 @@ import {
   loadTensorflow,
   nativeAddonDir,
   preparedAddonDir,
+  tensorValues,
 } from './backend.js';
 
 describe('backendPlan', () => {
@@ -190,5 +191,15 @@ describe('loadTensorflow with a GPU build that finds no GPU', () => {
     expect(loaded.skipped).toEqual([
       { backend: 'tensorflow-gpu', reason: 'TensorFlow found no usable GPU (see its log above)' },
     ]);
+  });
+});
+
+describe('tensorValues', () => {
+  it('reads the computed tensor and frees it and its intermediates', async () => {
+    const { tf } = await loadTensorflow({ choice: 'cpu', gpus: 0 });
+    const before = tf.memory().numTensors;
+    const values = tensorValues(tf, () => tf.tensor1d([1, 2, 3]).mul(2).add(1));
+    expect(Array.from(values)).toEqual([3, 5, 7]);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -36,6 +36,7 @@ import {
   type LoadedTensorflow,
   loadTensorflow,
   type Tf,
+  tensorValues,
 } from '../tensorflow/backend.js';
 import {
   ArtifactError,
@@ -231,14 +232,13 @@ async function predictAll(
     const outputs = new Float32Array(split.acceptedRows * width);
     for (let start = 0; start < split.acceptedRows; start += PREDICT_BATCH_ROWS) {
       const rows = Math.min(PREDICT_BATCH_ROWS, split.acceptedRows - start);
-      const batch = tf.tidy(() => {
+      const batch = tensorValues(tf, () => {
         const x = tf.tensor2d(
           features.subarray(start * featureCount, (start + rows) * featureCount),
           [rows, featureCount],
         );
         // One forward pass per batch (predict's default would split it into batches of 32).
-        const output = model.predict(x, { batchSize: PREDICT_BATCH_ROWS }) as tfjs.Tensor;
-        return output.dataSync() as Float32Array;
+        return model.predict(x, { batchSize: PREDICT_BATCH_ROWS }) as tfjs.Tensor;
       });
       outputs.set(batch, start * width);
     }

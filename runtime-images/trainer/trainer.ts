@@ -16,6 +16,7 @@ import {
   type LoadedTensorflow,
   loadTensorflow,
   type Tf,
+  tensorValues,
 } from '../tensorflow/backend.js';
 import { metricsFile, serializeLayersModel, uploadArtifact } from './artifact.js';
 import { DatasetError, type PreparedDataset, preparedDataset, type Split } from './dataset.js';
@@ -83,9 +84,9 @@ async function modelCardFiles(
 ): Promise<Record<string, Buffer>> {
   const width = dataset.schema.task === 'classification' ? dataset.classCount : 1;
   const predict = (rows: number[][]): number[][] => {
-    const flat = tf.tidy(() => {
+    const flat = tensorValues(tf, () => {
       const x = tf.tensor2d(rows, [rows.length, dataset.featureCount]);
-      return (model.predict(x, { batchSize: 8192 }) as tfjs.Tensor).dataSync() as Float32Array;
+      return model.predict(x, { batchSize: 8192 }) as tfjs.Tensor;
     });
     return rows.map((_, i) => Array.from(flat.subarray(i * width, (i + 1) * width)));
   };
@@ -136,10 +137,9 @@ async function modelCardFiles(
 
 /** The saved model's outputs on `split`: probabilities (classes per row) or predictions. */
 export function predictionsOf(tf: Tf, model: tfjs.LayersModel, split: Split, featureCount: number) {
-  return tf.tidy(() => {
+  return tensorValues(tf, () => {
     const x = tf.tensor2d(split.features, [split.rows, featureCount]);
-    const output = model.predict(x, { batchSize: 8192 }) as tfjs.Tensor;
-    return output.dataSync() as Float32Array;
+    return model.predict(x, { batchSize: 8192 }) as tfjs.Tensor;
   });
 }
 
