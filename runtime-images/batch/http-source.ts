@@ -21,10 +21,9 @@
  * it; 5xx, 408, 429 and connection failures are retried a few times before the body is read
  * (a failure mid-body fails the shard, which its Job retries).
  */
-import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
 import type { AddressPolicy } from '../ingest/address-policy.js';
-import { IngestFailure, messageOf } from '../ingest/failure.js';
+import { httpStatusFailure, IngestFailure, messageOf } from '../ingest/failure.js';
 import {
   displayUrl,
   guardedGet,
@@ -49,20 +48,6 @@ export interface HttpSourceOptions {
 }
 
 const TRANSIENT_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
-
-function statusFailure(status: number, shown: string): IngestFailure {
-  // The standard reason phrase, not the server's: what a source sends is never quoted.
-  const phrase = STATUS_CODES[status];
-  const what = `GET ${shown} answered ${status}${phrase ? ` ${phrase}` : ''}`;
-  if (status === 404 || status === 410) return new IngestFailure('SourceNotFound', what);
-  if (status === 401 || status === 403 || status === 407) {
-    return new IngestFailure(
-      'SourceUnauthorized',
-      `${what} (check spec.input.http.headersSecretRef)`,
-    );
-  }
-  return new IngestFailure('SourceUnavailable', what);
-}
 
 /** The transport with `range` (and no content coding: a range of gzip is no range of the file). */
 function rangedTransport(base: HttpTransport, range: string): HttpTransport {
@@ -100,7 +85,7 @@ async function rangedGet(
         return response;
       }
       response.discard();
-      failure = statusFailure(response.status, shown);
+      failure = httpStatusFailure(response.status, shown, 'spec.input.http.headersSecretRef');
       transient = TRANSIENT_STATUSES.has(response.status);
     } catch (error) {
       if (error instanceof IngestFailure && error.reason !== 'SourceUnavailable') throw error;

@@ -4,6 +4,7 @@
  * the exit codes (the contract's `RuntimeExitCode`), and the redaction that keeps credentials
  * out of messages.
  */
+import { STATUS_CODES } from 'node:http';
 import type { FailureReason } from '../../contract/results.js';
 
 export {
@@ -53,4 +54,24 @@ export function redact(text: string, secrets: readonly string[]): string {
     if (secret.length >= 4) out = out.split(secret).join('***');
   }
   return out;
+}
+
+/**
+ * The failure of an HTTP source's answer `status` to a GET of `shown` (the URL as logs may show
+ * it): not found, unauthorized (naming `headersField`, the spec field holding the request's
+ * headers) or unavailable.
+ */
+export function httpStatusFailure(
+  status: number,
+  shown: string,
+  headersField = 'spec.source.http.headersSecretRef',
+): IngestFailure {
+  // The standard reason phrase, not the server's: what a source sends is never quoted.
+  const phrase = STATUS_CODES[status];
+  const what = `GET ${shown} answered ${status}${phrase ? ` ${phrase}` : ''}`;
+  if (status === 404 || status === 410) return new IngestFailure('SourceNotFound', what);
+  if (status === 401 || status === 403 || status === 407) {
+    return new IngestFailure('SourceUnauthorized', `${what} (check ${headersField})`);
+  }
+  return new IngestFailure('SourceUnavailable', what);
 }

@@ -11,7 +11,6 @@
  * address is `SourceAddressRefused`, terminal.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { STATUS_CODES } from 'node:http';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -24,7 +23,7 @@ import { isReadableByNamespace } from '../../contract/object-store-layout.js';
 import type { ObjectStoreConfig } from '../../contract/runtime-env.js';
 import type { DatasetSpec } from '../../operator/src/api/dataset.js';
 import type { AddressPolicy } from './address-policy.js';
-import { IngestFailure, messageOf } from './failure.js';
+import { httpStatusFailure, IngestFailure, messageOf } from './failure.js';
 import type { FeedbackStore } from './feedback.js';
 import { displayUrl, guardedGet, type HopResponse, type HttpTransport } from './guarded-http.js';
 import type { SourcePart } from './table.js';
@@ -59,20 +58,6 @@ export async function readHeaderFiles(dir: string | undefined): Promise<Record<s
   return headers;
 }
 
-function httpFailure(status: number, shown: string): IngestFailure {
-  // The standard reason phrase, not the server's: what a source sends is never quoted.
-  const phrase = STATUS_CODES[status];
-  const what = `GET ${shown} answered ${status}${phrase ? ` ${phrase}` : ''}`;
-  if (status === 404 || status === 410) return new IngestFailure('SourceNotFound', what);
-  if (status === 401 || status === 403 || status === 407) {
-    return new IngestFailure(
-      'SourceUnauthorized',
-      `${what} (check spec.source.http.headersSecretRef)`,
-    );
-  }
-  return new IngestFailure('SourceUnavailable', what);
-}
-
 /**
  * The HTTP(S) source: one GET through `guardedGet` (every address and redirect hop checked
  * against `policy`), streamed.
@@ -98,7 +83,7 @@ export async function* httpParts(
   }
   if (response.status < 200 || response.status > 299) {
     response.discard();
-    throw httpFailure(response.status, shown);
+    throw httpStatusFailure(response.status, shown);
   }
   const body = response.body;
   async function* chunks(): AsyncGenerator<Buffer> {

@@ -13,7 +13,12 @@ import { withCel } from './cel.js';
 import { boundedRecord, observedGeneration, setList, timestamp } from './common.js';
 import { conditionsList } from './conditions.js';
 import { columnName, datasetVersion, HttpSourceSchema } from './dataset.js';
-import { DEFAULT_EXPLAIN, ModelSelectorSchema } from './inferenceservice.js';
+import {
+  DEFAULT_EXPLAIN,
+  explainBackgroundRows,
+  explainKernelSamples,
+  ModelSelectorSchema,
+} from './inferenceservice.js';
 import { AGE_COLUMN, conditionColumn, defineKind, resourceSchema } from './kind.js';
 import { ResourcesSchema } from './quantity.js';
 
@@ -113,24 +118,8 @@ export const DEFAULT_BATCH_EXPLANATIONS = {
 
 const BatchExplanationsSpecSchema = z
   .object({
-    backgroundRows: z
-      .number()
-      .int()
-      .min(1)
-      .max(10_000)
-      .describe(
-        "Training rows of the artifact's background sample each explanation averages over (at most the rows stored, 100 by default); each coalition costs this many model rows.",
-      )
-      .default(DEFAULT_BATCH_EXPLANATIONS.backgroundRows),
-    kernelSamples: z
-      .number()
-      .int()
-      .min(16)
-      .max(100_000)
-      .describe(
-        'Coalitions KernelSHAP evaluates per row for a model of more than 12 input columns (fewer are explained exactly); raised to the column count when below it.',
-      )
-      .default(DEFAULT_BATCH_EXPLANATIONS.kernelSamples),
+    backgroundRows: explainBackgroundRows(),
+    kernelSamples: explainKernelSamples(),
     topK: z
       .number()
       .int()

@@ -277,6 +277,33 @@ export const DEFAULT_EXPLAIN = {
 /** Most model rows one explained row may cost per coalition: `maxRows × backgroundRows`. */
 export const MAX_EXPLAIN_ROWS_TIMES_BACKGROUND = 100_000;
 
+/**
+ * `backgroundRows` of an explanation's cost, as an InferenceService's `spec.explain` and a
+ * BatchPrediction's `spec.output.explanations` both set it.
+ */
+export const explainBackgroundRows = () =>
+  z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .describe(
+      "Training rows of the artifact's background sample each explanation averages over (at most the rows stored, 100 by default); each coalition costs this many model rows.",
+    )
+    .default(DEFAULT_EXPLAIN.backgroundRows);
+
+/** `kernelSamples` of an explanation's cost (see `explainBackgroundRows`). */
+export const explainKernelSamples = () =>
+  z
+    .number()
+    .int()
+    .min(16)
+    .max(100_000)
+    .describe(
+      'Coalitions KernelSHAP evaluates per row for a model of more than 12 input columns (fewer are explained exactly); raised to the column count when below it.',
+    )
+    .default(DEFAULT_EXPLAIN.kernelSamples);
+
 const ExplainSchema = withCel(
   z
     .object({
@@ -296,24 +323,8 @@ const ExplainSchema = withCel(
           'Longest one :explain request may compute; then 504 (checked between model calls).',
         )
         .default(DEFAULT_EXPLAIN.timeoutSeconds),
-      backgroundRows: z
-        .number()
-        .int()
-        .min(1)
-        .max(10_000)
-        .describe(
-          "Training rows of the artifact's background sample each explanation averages over (at most the rows stored, 100 by default); each coalition costs this many model rows.",
-        )
-        .default(DEFAULT_EXPLAIN.backgroundRows),
-      kernelSamples: z
-        .number()
-        .int()
-        .min(16)
-        .max(100_000)
-        .describe(
-          'Coalitions KernelSHAP evaluates per row for a model of more than 12 input columns (fewer are explained exactly); raised to the column count when below it.',
-        )
-        .default(DEFAULT_EXPLAIN.kernelSamples),
+      backgroundRows: explainBackgroundRows(),
+      kernelSamples: explainKernelSamples(),
     })
     .describe(
       'Local explanations (:explain): Shapley values per input column, and what one request may cost (docs/server.md, "Explanations"). Unset: the same defaults.',
