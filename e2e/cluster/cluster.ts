@@ -13,7 +13,6 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
@@ -51,6 +50,7 @@ import { exposedHostServices, networkObjectsOf, objectStoreNamespace } from './h
 import { netnsPath, recordedSlot, setUpNetwork, tearDownNetwork } from './network.js';
 import { networkPlanOf } from './network-plan.js';
 import { clusterIdentities, generatePki, kubeconfigFor } from './pki.js';
+import { freePort } from './ports.js';
 import { isAlive, recordedPid, startDetached, stopRecorded } from './processes.js';
 import { type ClusterInfo, clusterInfoPath, repoRoot, stateDir } from './testenv.js';
 
@@ -137,18 +137,6 @@ export interface UpOptions {
   nodeName?: string;
   nodeCapacity?: Record<string, string>;
   log?: (line: string) => void;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Runs prepare.sh (host tools + component build, cached) and maps binary name → path. */

@@ -4,24 +4,12 @@
  * the server's cluster tests. Test support only.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { modelVersionPrefix } from '../../contract/object-store-layout.js';
 import { ServeEnv } from '../../contract/runtime-env.js';
+import { freePort } from '../cluster/ports.js';
 import { clusterInfo, eventually, repoRoot } from '../cluster/testenv.js';
 import { programObjectStoreEnv } from './controllers.js';
-
-/** A port nobody listens on now, on loopback. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** A started server program. */
 export interface ServerProgram {

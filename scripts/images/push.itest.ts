@@ -11,9 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../e2e/cluster/ports.js';
 import { eventually, repoRoot } from '../../e2e/cluster/testenv.js';
 import { registryConfigOf } from '../../e2e/kubelet/config.js';
-import { freePort } from '../../e2e/testing/server-program.js';
 import { readManifest } from './cli.js';
 
 const run = promisify(execFile);
