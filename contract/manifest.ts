@@ -293,20 +293,32 @@ export function verifyDatasetManifest(
     : { verified: true, digest, manifest: parsed.manifest };
 }
 
+/**
+ * An artifact file's JSON read with `schema`, or why it is not that: the JSON error, or the
+ * first schema issue with its path.
+ */
+export function parsedArtifactJson<T>(
+  schema: { parse(value: unknown): T },
+  bytes: Buffer,
+): { value: T } | { why: string } {
+  try {
+    return { value: schema.parse(JSON.parse(bytes.toString('utf8'))) };
+  } catch (error) {
+    const detail = (error as { issues?: { path: unknown[]; message: string }[] }).issues?.[0];
+    return {
+      why: detail ? `${detail.path.join('.')}: ${detail.message}` : (error as Error).message,
+    };
+  }
+}
+
 /** Parses `manifest.json` bytes, or says why they are not a manifest (`ManifestInvalid`). */
 function parseManifest(
   manifestBytes: Buffer,
 ): { manifest: ArtifactManifest } | { reason: 'ManifestInvalid'; message: string } {
-  try {
-    return {
-      manifest: ArtifactManifestSchema.parse(JSON.parse(manifestBytes.toString('utf8'))),
-    };
-  } catch (error) {
-    const detail = (error as { issues?: { path: unknown[]; message: string }[] }).issues?.[0];
-    const why = detail ? `${detail.path.join('.')}: ${detail.message}` : (error as Error).message;
-    return {
-      reason: 'ManifestInvalid',
-      message: `${MANIFEST_FILE} is not a valid manifest (${why})`,
-    };
-  }
+  const parsed = parsedArtifactJson(ArtifactManifestSchema, manifestBytes);
+  if ('value' in parsed) return { manifest: parsed.value };
+  return {
+    reason: 'ManifestInvalid',
+    message: `${MANIFEST_FILE} is not a valid manifest (${parsed.why})`,
+  };
 }

@@ -25,6 +25,7 @@ import {
   type ArtifactManifest,
   type ArtifactReader,
   checkAgainstManifest,
+  parsedArtifactJson,
   verifyArtifact,
 } from '../../contract/manifest.js';
 import { keyInArtifact, ModelFile, parseS3Uri } from '../../contract/object-store-layout.js';
@@ -170,17 +171,14 @@ export async function readLayersArtifact(
     await readChecked(store, bucket, prefix, verification, ModelFile.model),
   );
   const schemaBytes = await readChecked(store, bucket, prefix, verification, ModelFile.schema);
-  let schema: PreparedSchema;
-  try {
-    schema = PreparedSchemaSchema.parse(JSON.parse(schemaBytes.toString('utf8')));
-  } catch (error) {
-    const issue = (error as { issues?: { path: unknown[]; message: string }[] }).issues?.[0];
-    const why = issue ? `${issue.path.join('.')}: ${issue.message}` : (error as Error).message;
+  const parsedSchema = parsedArtifactJson(PreparedSchemaSchema, schemaBytes);
+  if ('why' in parsedSchema) {
     throw new ArtifactError(
       'ModelInvalid',
-      `${ModelFile.schema} is not a valid prepared schema (${why})`,
+      `${ModelFile.schema} is not a valid prepared schema (${parsedSchema.why})`,
     );
   }
+  const schema: PreparedSchema = parsedSchema.value;
 
   // Weight shards in manifest order, concatenated: what the layers loader expects.
   const shards: Buffer[] = [];
@@ -281,17 +279,14 @@ export function explanationBackgroundOf(
   const file = ModelFile.background;
   const bytes = artifact.background;
   if (!bytes) return undefined;
-  let background: ExplanationBackground;
-  try {
-    background = ExplanationBackgroundSchema.parse(JSON.parse(bytes.toString('utf8')));
-  } catch (error) {
-    const issue = (error as { issues?: { path: unknown[]; message: string }[] }).issues?.[0];
-    const why = issue ? `${issue.path.join('.')}: ${issue.message}` : (error as Error).message;
+  const parsed = parsedArtifactJson(ExplanationBackgroundSchema, bytes);
+  if ('why' in parsed) {
     throw new ArtifactError(
       'ModelInvalid',
-      `${file} is not a valid explanation background (${why})`,
+      `${file} is not a valid explanation background (${parsed.why})`,
     );
   }
+  const background: ExplanationBackground = parsed.value;
   const features = artifact.schema.features;
   if (
     background.features.length !== features.length ||
