@@ -285,7 +285,7 @@ class RangeReader {
   private decoder: CsvDecoder | undefined;
   /** Whether a line beginning at or after the range's end was met (the range is done). */
   done = false;
-  private readonly recordOf: (fields: readonly string[]) => InputRecord;
+  /** How a CSV record is made (undefined for JSON Lines). */
   private readonly layout: CsvLayout | undefined;
 
   constructor(
@@ -295,7 +295,6 @@ class RangeReader {
     this.skipHeader = format.format === 'csv' && format.header;
     this.layout =
       format.format === 'csv' ? new CsvLayout(format.columns, format.delimiter) : undefined;
-    this.recordOf = this.layout ? this.layout.recordOf : () => ({ values: {} });
   }
 
   /** Where the next records go. */
@@ -405,7 +404,7 @@ class RangeReader {
         this.skipHeader = false;
         continue;
       }
-      this.out.push(this.recordOf(fields));
+      this.out.push(this.layout!.recordOf(fields));
     }
   }
 
