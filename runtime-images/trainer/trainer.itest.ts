@@ -36,7 +36,7 @@ import {
   python,
   runProgram as run,
   sklearnDataset,
-  sklearnDir,
+  sklearnPythonPath,
 } from '../../e2e/testing/sklearn-fixture.js';
 import { loadTensorflow } from '../tensorflow/backend.js';
 import { classificationMetrics } from './metrics.js';
@@ -68,7 +68,7 @@ const programs = {
   tensorflow: (env: Record<string, string>) =>
     run(process.execPath, ['--import', 'tsx', 'runtime-images/trainer/main.ts'], env),
   sklearn: (env: Record<string, string>) =>
-    run(python, ['-m', 'lathe_sklearn'], { ...env, PYTHONPATH: sklearnDir }),
+    run(python, ['-m', 'lathe_sklearn'], { ...env, PYTHONPATH: sklearnPythonPath }),
 };
 
 function trainEnv(job: string, dataset: Version, extra: Record<string, string> = {}) {
