@@ -351,7 +351,7 @@ export function trainingJobSpecSchema(at: string) {
         .max(63)
         .regex(QUEUE_NAME_PATTERN, { message: 'must be a valid label value' })
         .describe(
-          "Kueue LocalQueue to admit the run through: set as the label kueue.x-k8s.io/queue-name on the training workload (Job, JobSet or TrainJob). Kueue then suspends it until it is admitted.",
+          'Kueue LocalQueue to admit the run through: set as the label kueue.x-k8s.io/queue-name on the training workload (Job, JobSet or TrainJob). Kueue then suspends it until it is admitted.',
         )
         .optional(),
       modelName: modelName(
@@ -420,7 +420,9 @@ export const TrainingJobStatusSchema = z
       .number()
       .int()
       .min(0)
-      .describe('Training pods started so far; for a distributed run, attempts of the worker group.')
+      .describe(
+        'Training pods started so far; for a distributed run, attempts of the worker group.',
+      )
       .optional(),
     jobName: dnsSubdomain('Name of the batch/v1 Job running the training.').optional(),
     modelVersion: z
@@ -446,7 +448,9 @@ export const TrainingJobStatusSchema = z
           .number()
           .int()
           .min(0)
-          .describe('Restarts of the whole worker group so far (bounded by spec.distributed.maxRestarts).'),
+          .describe(
+            'Restarts of the whole worker group so far (bounded by spec.distributed.maxRestarts).',
+          ),
         failedWorker: z
           .number()
           .int()
