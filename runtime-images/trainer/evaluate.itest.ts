@@ -407,7 +407,7 @@ describe('the evaluate mode failing', () => {
 
   it('names the scikit-learn format it cannot run, exit 1', async () => {
     const sklearnChampion = await train('cancer-sklearn', cancerA, {}, 'sklearn');
-    expect(sklearnChampion.artifact.format).toBe('joblib');
+    expect(sklearnChampion.artifact.format).toBe('onnx');
     const { code, result } = await evaluate(sklearnChampion.artifact, cancerB);
     expect(code).toBe(1);
     expect(result).toMatchObject({ outcome: 'failed', reason: 'InternalError' });

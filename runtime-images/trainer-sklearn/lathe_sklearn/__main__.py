@@ -1,15 +1,20 @@
-"""python -m lathe_sklearn: one training run, exit 0 on success, 1 on a failed run, 2 on an
-invalid environment; the result goes to LATHE_RESULT_PATH (the pod's termination message).
+"""python -m lathe_sklearn [train|evaluate]: one run, exit 0 on success, 1 on a failed run, 75 on
+a transient failure (the object store), 2 on an invalid environment; the result goes to
+LATHE_RESULT_PATH (the pod's termination message).
 
 Estimators (LATHE_HP_ESTIMATOR, from spec.hyperparameters.extra.estimator):
   classification: logistic_regression (default), random_forest, gradient_boosting
   regression:     ridge (default), random_forest, gradient_boosting
 LATHE_HP_C (logistic regression's inverse regularisation, default 1.0), LATHE_HP_ALPHA (ridge,
 default 1.0), LATHE_HP_N_ESTIMATORS (forests and boosting, default 100) and
-LATHE_HYPERPARAMETERS' seed are passed on. The artifact holds model.joblib (the fitted
-estimator: its inputs are the prepared features of schema.json; for classification
-predict_proba's columns are estimator.classes_, indices into schema.label.classes), schema.json,
-metrics.json, and manifest.json, written last.
+LATHE_HYPERPARAMETERS' seed are passed on.
+
+The artifact (format onnx) holds model.onnx (the estimator exported with skl2onnx under Lathe's
+ONNX artifact contract, checked against scikit-learn's own predictions on the test split before
+upload; what the inference server runs), model.joblib (the fitted estimator, for Python users:
+its inputs are the prepared features of schema.json; for classification predict_proba's columns
+are estimator.classes_, indices into schema.label.classes), schema.json, metrics.json, and
+manifest.json, written last.
 """
 
 import io
@@ -22,9 +27,12 @@ from lathe_runtime.artifact import write_artifact
 from lathe_runtime.dataset import parse_schema, parse_split, read_dataset
 from lathe_runtime.log import logger, utc_now
 from lathe_runtime.metrics import classification_metrics, regression_metrics
+from lathe_runtime.onnx_check import ARTIFACT_FORMAT, MODEL_FILE, check_onnx_export
 from lathe_runtime.program import run_program
 from lathe_runtime.settings import TrainSettings
 from lathe_runtime.store import Store, put_json
+
+from .onnx_export import export_onnx
 
 log = logger("lathe-trainer-sklearn")
 
@@ -119,6 +127,16 @@ def train(settings):
              {"epoch": 1, "totalEpochs": 1, "loss": train_loss, "metrics": train_metrics,
               "backend": "scikit-learn", "updatedAt": utc_now()})
 
+    onnx_model = export_onnx(estimator, settings.task, x_train.shape[1], len(classes))
+    expected = (estimator.predict(x_test) if settings.task == "regression"
+                else probabilities_over(estimator, x_test, classes))
+    # float32 inputs and arithmetic against scikit-learn's float64: a regression target in the
+    # hundreds carries float32's relative error, hence the relative part of the tolerance.
+    difference = check_onnx_export(onnx_model, settings.task, x_train.shape[1], classes, x_test, expected,
+                                   rtol=1e-4 if settings.task == "regression" else 1e-5)
+    log("info", "Exported the model to ONNX and checked it against scikit-learn on the test split",
+        bytes=len(onnx_model), largestDifference=difference)
+
     model = io.BytesIO()
     joblib.dump(estimator, model)
     metrics_file = {
@@ -131,6 +149,7 @@ def train(settings):
         "backend": "scikit-learn",
     }
     artifact = {
+        MODEL_FILE: onnx_model,
         "model.joblib": model.getvalue(),
         contract.SCHEMA_FILE: files[contract.SCHEMA_FILE],
         contract.METRICS_FILE: (json.dumps(metrics_file, indent=2) + "\n").encode(),
@@ -139,7 +158,7 @@ def train(settings):
     log("info", "Saved the model artifact", uri=settings.output_uri, digest=digest,
         seconds=round(time.time() - started, 3))
     return {"kind": "train", "outcome": "succeeded",
-            "artifact": {"uri": settings.output_uri, "digest": digest, "format": "joblib"},
+            "artifact": {"uri": settings.output_uri, "digest": digest, "format": ARTIFACT_FORMAT},
             "metrics": metrics, "backend": "scikit-learn", "epochs": 1}
 
 
