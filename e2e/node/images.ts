@@ -62,6 +62,14 @@ function trainer(): ImageEntry {
 }
 
 /**
+ * Where a Python trainer's modules are: its own directory, then the shared runtime package
+ * (`runtime-images/python/lathe_runtime`), as its image copies both into /app.
+ */
+export function pythonTrainerPath(trainerDir: string): string {
+  return [trainerDir, path.join(repoRoot, 'runtime-images/python')].join(path.delimiter);
+}
+
+/**
  * The scikit-learn trainer (Python), run by the interpreter of the environment that
  * `runtime-images/python/prepare-env.sh trainer-sklearn ...` builds.
  */
@@ -70,7 +78,7 @@ function sklearnTrainer(): ImageEntry {
   const env = pythonEnvDir('trainer-sklearn', path.join(dir, 'requirements.txt'));
   return {
     entrypoint: [pythonOf(env), '-m', 'lathe_sklearn'],
-    env: { ...cacheEnv(), PYTHONPATH: dir, PYTHONUNBUFFERED: '1' },
+    env: { ...cacheEnv(), PYTHONPATH: pythonTrainerPath(dir), PYTHONUNBUFFERED: '1' },
     workingDir: repoRoot,
     files: [repoRoot],
   };

@@ -38,7 +38,7 @@ import {
   python,
   runProgram,
   sklearnDataset,
-  sklearnDir,
+  sklearnPythonPath,
 } from '../../e2e/testing/sklearn-fixture.js';
 import type { RetrainPolicy } from '../../operator/src/api/retrainpolicy.js';
 import type { ModelVersionObject } from '../../operator/src/controllers/lathe-kinds.js';
@@ -114,7 +114,10 @@ async function train(
           ['--import', 'tsx', 'runtime-images/trainer/main.ts'],
           env,
         )
-      : await runProgram(python, ['-m', 'lathe_sklearn'], { ...env, PYTHONPATH: sklearnDir });
+      : await runProgram(python, ['-m', 'lathe_sklearn'], {
+          ...env,
+          PYTHONPATH: sklearnPythonPath,
+        });
   const result = parseResult('train', readFileSync(resultPath, 'utf8'));
   if (result?.outcome !== 'succeeded') {
     throw new Error(`training ${job} failed: ${JSON.stringify(result)}\n${run.stderr}`);
@@ -404,7 +407,7 @@ describe('the evaluate mode failing', () => {
 
   it('names the scikit-learn format it cannot run, exit 1', async () => {
     const sklearnChampion = await train('cancer-sklearn', cancerA, {}, 'sklearn');
-    expect(sklearnChampion.artifact.format).toBe('joblib');
+    expect(sklearnChampion.artifact.format).toBe('onnx');
     const { code, result } = await evaluate(sklearnChampion.artifact, cancerB);
     expect(code).toBe(1);
     expect(result).toMatchObject({ outcome: 'failed', reason: 'InternalError' });
