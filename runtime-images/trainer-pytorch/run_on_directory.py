@@ -35,7 +35,7 @@ if __name__ == "__main__":
         relaunch_under_torchrun([os.path.abspath(__file__), root])
     store = DirectoryStore(root)
     from lathe_pytorch import __main__ as program
-    from lathe_pytorch import train
+    from lathe_pytorch import evaluate, train
 
-    train.Store = lambda settings: store
+    train.Store = evaluate.Store = lambda settings: store
     sys.exit(program.main(args))

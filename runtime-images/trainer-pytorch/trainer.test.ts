@@ -59,7 +59,10 @@ const directory: ArtifactReader = {
   },
   async digestOf(bucket, key) {
     const bytes = await this.read(bucket, key);
-    return { digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, sizeBytes: bytes.length };
+    return {
+      digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`,
+      sizeBytes: bytes.length,
+    };
   },
 };
 
@@ -68,12 +71,12 @@ function fileAt(uri: string, file: string): Buffer {
 }
 
 /** Writes a prepared version of `table` into the store; its URI and name. */
-function storeVersion(name: string, table: NumericTable): { uri: string; version: string; test: Buffer } {
+function storeVersion(
+  name: string,
+  table: NumericTable,
+): { uri: string; version: string; test: Buffer } {
   const { files } = preparedVersionOf(table, 0.2, 11);
-  const version = createHash('sha256')
-    .update(files['manifest.json']!)
-    .digest('hex')
-    .slice(0, 16);
+  const version = createHash('sha256').update(files['manifest.json']!).digest('hex').slice(0, 16);
   const dir = path.join(root, 'lathe/datasets/ns', name, version);
   mkdirSync(dir, { recursive: true });
   for (const [file, bytes] of Object.entries(files)) writeFileSync(path.join(dir, file), bytes);
@@ -286,16 +289,30 @@ describe('the PyTorch trainer', () => {
   }, 60_000);
 
   it.each([
-    [{ LATHE_HP_LAYERS: '64,wide' }, {}, 'LATHE_HP_LAYERS: must be 1 to 16 comma-separated unit counts'],
+    [
+      { LATHE_HP_LAYERS: '64,wide' },
+      {},
+      'LATHE_HP_LAYERS: must be 1 to 16 comma-separated unit counts',
+    ],
     [{ LATHE_HP_ACTIVATION: 'gelu' }, {}, 'LATHE_HP_ACTIVATION: must be one of relu, tanh'],
     [{}, { batchSize: 0 }, 'hyperparameters.batchSize: must be >= 1'],
     [{}, { optimizer: 'lamb' }, 'hyperparameters.optimizer: must be one of adam, sgd'],
-  ])('refuses an invalid environment %j %j with exit 2, naming the variable', async (extra, hp, message) => {
-    const run = await runTrainer('invalid', classes, 'classification', { ...hyperparameters, ...hp }, extra);
-    expect(run.code, run.output).toBe(2);
-    expect(run.result).toMatchObject({ outcome: 'failed', reason: 'InternalError' });
-    expect((run.result as { message: string }).message).toContain(message);
-  }, 60_000);
+  ])(
+    'refuses an invalid environment %j %j with exit 2, naming the variable',
+    async (extra, hp, message) => {
+      const run = await runTrainer(
+        'invalid',
+        classes,
+        'classification',
+        { ...hyperparameters, ...hp },
+        extra,
+      );
+      expect(run.code, run.output).toBe(2);
+      expect(run.result).toMatchObject({ outcome: 'failed', reason: 'InternalError' });
+      expect((run.result as { message: string }).message).toContain(message);
+    },
+    60_000,
+  );
 
   it('fails an early-stopping monitor the run does not compute, naming the choices', async () => {
     const run = await runTrainer('monitor', classes, 'classification', {
@@ -331,8 +348,11 @@ from lathe_pytorch.distributed import torchrun_needed
 print(json.dumps(torchrun_needed(json.loads(sys.argv[1]))))
 `;
     const stdout = await new Promise<string>((resolve, reject) =>
-      execFile(python, ['-c', program, JSON.stringify(env)], { env: { PYTHONPATH: pytorchPythonPath } }, (error, out, err) =>
-        error ? reject(new Error(err)) : resolve(out),
+      execFile(
+        python,
+        ['-c', program, JSON.stringify(env)],
+        { env: { PYTHONPATH: pytorchPythonPath } },
+        (error, out, err) => (error ? reject(new Error(err)) : resolve(out)),
       ),
     );
     expect(JSON.parse(stdout)).toBe(expected);

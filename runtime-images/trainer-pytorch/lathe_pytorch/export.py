@@ -7,22 +7,19 @@ image's own evaluation.
 classification, ``predictions`` [N, 1] (in the label's units) for regression; N is dynamic.
 ``torch.onnx.export`` traces the serving model at opset 17, which ONNX Runtime 1.14 and later run.
 
-``model.pt`` is the same serving model as TorchScript (``torch.jit.trace``): the evaluate mode
-scores a champion with it, without ONNX Runtime. The export is checked against torch's own
-outputs on the given rows with ONNX Runtime when its Python package is importable (it is not a
-dependency of the image; its absence skips the check and says so).
+``model.pt`` is the same serving model as TorchScript (``torch.jit.trace``): torch's own model,
+which loads without the training code (``load_torchscript``), so that what the ONNX model
+serves can be compared with what PyTorch computes. The trainer checks the export against
+torch's outputs before it uploads anything (``lathe_runtime.onnx_check``).
 """
 
 import io
 
-ONNX_FILE = "model.onnx"
+from lathe_runtime.onnx_check import INPUT_NAME, MODEL_FILE, output_name
+
+ONNX_FILE = MODEL_FILE
 TORCHSCRIPT_FILE = "model.pt"
-INPUT_NAME = "features"
 OPSET = 17
-
-
-def output_name(task):
-    return "probabilities" if task == "classification" else "predictions"
 
 
 def onnx_bytes(serving, features, task):
@@ -67,26 +64,3 @@ def predict(model, rows, chunk=8192):
         for start in range(0, len(rows), chunk):
             outputs.append(model(torch.as_tensor(rows[start:start + chunk], dtype=torch.float32)).numpy())
     return np.concatenate(outputs) if outputs else np.zeros((0, 1), dtype=np.float32)
-
-
-def onnx_check(model_bytes, rows, expected, absolute=1e-4, relative=1e-5):
-    """None when ONNX Runtime is absent, else the largest absolute difference between its
-    outputs on ``rows`` and ``expected`` (torch's); raises ValueError when an output differs by
-    more than ``absolute + relative * |expected|`` (float32 keeps ~7 digits: a regression in
-    the tens of thousands differs in its third decimal)."""
-    try:
-        import onnxruntime
-    except ImportError:
-        return None
-    import numpy as np
-
-    session = onnxruntime.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
-    got = session.run(None, {INPUT_NAME: np.asarray(rows, dtype=np.float32)})[0]
-    if got.shape != expected.shape:
-        raise ValueError(f"the ONNX export returns shape {got.shape} where torch returns {expected.shape}")
-    difference = np.abs(got - expected)
-    if not np.all(difference <= absolute + relative * np.abs(expected)):
-        worst = np.unravel_index(np.argmax(difference - relative * np.abs(expected)), difference.shape)
-        raise ValueError(f"the ONNX export disagrees with torch: {got[worst]} where torch computes "
-                         f"{expected[worst]} (row {worst[0]})")
-    return float(difference.max()) if difference.size else 0.0

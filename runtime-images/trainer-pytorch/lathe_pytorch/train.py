@@ -12,10 +12,11 @@ from lathe_runtime.artifact import write_artifact
 from lathe_runtime.dataset import parse_schema, parse_split, read_dataset
 from lathe_runtime.log import logger
 from lathe_runtime.metrics import classification_metrics, regression_metrics
+from lathe_runtime.onnx_check import ARTIFACT_FORMAT, check_onnx_export
 from lathe_runtime.settings import TrainSettings
 from lathe_runtime.store import Store
 
-from .export import ONNX_FILE, TORCHSCRIPT_FILE, onnx_bytes, onnx_check, predict, torchscript_bytes
+from .export import ONNX_FILE, TORCHSCRIPT_FILE, onnx_bytes, predict, torchscript_bytes
 from .network import hyperparameters_of, serving_model
 from .run_files import RunReporter
 from .training import TrainingError, train_network
@@ -114,13 +115,10 @@ def _save(settings, store, schema, files, outcome, x_test, y_test, classes, back
 
     features = x_test.shape[1]
     model_onnx = onnx_bytes(serving, features, settings.task)
-    try:
-        difference = onnx_check(model_onnx, x_test[:CHECK_ROWS], scored[:CHECK_ROWS])
-    except ValueError as error:
-        raise contract.ContractError("TrainingFailed", str(error)) from error
-    log("info", "Exported the model to ONNX", bytes=len(model_onnx),
-        **({"largestDifferenceFromTorch": difference} if difference is not None
-           else {"checked": "skipped: onnxruntime is not installed"}))
+    difference = check_onnx_export(model_onnx, settings.task, features, classes, x_test[:CHECK_ROWS],
+                                   scored[:CHECK_ROWS])
+    log("info", "Exported the model to ONNX and checked it against torch", bytes=len(model_onnx),
+        largestDifference=difference)
 
     distributed = (f" (DistributedDataParallel over {'nccl' if backend == 'pytorch-cuda' else 'gloo'}, "
                    f"{placement.world_size} processes)" if placement.distributed else "")
@@ -140,5 +138,5 @@ def _save(settings, store, schema, files, outcome, x_test, y_test, classes, back
         contract.METRICS_FILE: (json.dumps(metrics_file, indent=2) + "\n").encode(),
     })
     return {"kind": "train", "outcome": "succeeded",
-            "artifact": {"uri": settings.output_uri, "digest": digest, "format": "onnx"},
+            "artifact": {"uri": settings.output_uri, "digest": digest, "format": ARTIFACT_FORMAT},
             "metrics": metrics, "backend": backend, "epochs": len(outcome.history)}
