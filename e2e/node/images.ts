@@ -62,6 +62,14 @@ function trainer(): ImageEntry {
 }
 
 /**
+ * Where a Python trainer's modules are: its own directory, then the shared runtime package
+ * (`runtime-images/python/lathe_runtime`), as its image copies both into /app.
+ */
+export function pythonTrainerPath(trainerDir: string): string {
+  return [trainerDir, path.join(repoRoot, 'runtime-images/python')].join(path.delimiter);
+}
+
+/**
  * The scikit-learn trainer (Python), run by the interpreter of the environment that
  * `runtime-images/python/prepare-env.sh trainer-sklearn ...` builds.
  */
@@ -70,7 +78,24 @@ function sklearnTrainer(): ImageEntry {
   const env = pythonEnvDir('trainer-sklearn', path.join(dir, 'requirements.txt'));
   return {
     entrypoint: [pythonOf(env), '-m', 'lathe_sklearn'],
-    env: { ...cacheEnv(), PYTHONPATH: dir, PYTHONUNBUFFERED: '1' },
+    env: { ...cacheEnv(), PYTHONPATH: pythonTrainerPath(dir), PYTHONUNBUFFERED: '1' },
+    workingDir: repoRoot,
+    files: [repoRoot],
+  };
+}
+
+/**
+ * The PyTorch trainer (Python), run by the interpreter of the environment that
+ * `runtime-images/python/prepare-env.sh trainer-pytorch ...` builds on Debian's python3-torch.
+ * A distributed worker starts torchrun from the same interpreter (`python -m lathe_pytorch`
+ * re-executes itself under `lathe_pytorch.torchrun` when PET_* ask for several processes).
+ */
+function pytorchTrainer(): ImageEntry {
+  const dir = path.join(repoRoot, 'runtime-images/trainer-pytorch');
+  const env = pythonEnvDir('trainer-pytorch', path.join(dir, 'requirements.txt'));
+  return {
+    entrypoint: [pythonOf(env), '-m', 'lathe_pytorch'],
+    env: { ...cacheEnv(), PYTHONPATH: pythonTrainerPath(dir), PYTHONUNBUFFERED: '1' },
     workingDir: repoRoot,
     files: [repoRoot],
   };
@@ -97,6 +122,7 @@ export const builtInImages: ImageMap = {
   // GPU only where TensorFlow finds one.
   'ghcr.io/lathe-dev/lathe-trainer-gpu': trainer(),
   'ghcr.io/lathe-dev/lathe-trainer-sklearn': sklearnTrainer(),
+  'ghcr.io/lathe-dev/lathe-trainer-pytorch': pytorchTrainer(),
   // No entrypoint: `command` is looked up on the host's PATH (sh, sleep, cat, env, ...).
   'lathe.dev/test/busybox': {},
   'lathe.dev/test/http': tsProgram('e2e/images/http-server.ts'),

@@ -10,8 +10,11 @@ import path from 'node:path';
 import { pythonEnvDir, pythonOf } from '../../runtime-images/python/env-dir.js';
 import type { NumericTable } from '../../runtime-images/trainer/prepared-fixture.js';
 import { repoRoot } from '../cluster/testenv.js';
+import { pythonTrainerPath } from '../node/images.js';
 
 export const sklearnDir = path.join(repoRoot, 'runtime-images/trainer-sklearn');
+/** PYTHONPATH of `python -m lathe_sklearn`: the trainer and the shared `lathe_runtime`. */
+export const sklearnPythonPath = pythonTrainerPath(sklearnDir);
 /** The interpreter of the scikit-learn trainer's environment. */
 export const python = pythonOf(
   pythonEnvDir('trainer-sklearn', path.join(sklearnDir, 'requirements.txt')),

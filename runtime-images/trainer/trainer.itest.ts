@@ -36,7 +36,7 @@ import {
   python,
   runProgram as run,
   sklearnDataset,
-  sklearnDir,
+  sklearnPythonPath,
 } from '../../e2e/testing/sklearn-fixture.js';
 import { loadTensorflow } from '../tensorflow/backend.js';
 import { classificationMetrics } from './metrics.js';
@@ -68,7 +68,7 @@ const programs = {
   tensorflow: (env: Record<string, string>) =>
     run(process.execPath, ['--import', 'tsx', 'runtime-images/trainer/main.ts'], env),
   sklearn: (env: Record<string, string>) =>
-    run(python, ['-m', 'lathe_sklearn'], { ...env, PYTHONPATH: sklearnDir }),
+    run(python, ['-m', 'lathe_sklearn'], { ...env, PYTHONPATH: sklearnPythonPath }),
 };
 
 function trainEnv(job: string, dataset: Version, extra: Record<string, string> = {}) {
@@ -116,7 +116,7 @@ async function trainAndCheck(
           'schema.json',
           'weights.bin',
         ]
-      : ['manifest.json', 'metrics.json', 'model.joblib', 'schema.json'],
+      : ['manifest.json', 'metrics.json', 'model.joblib', 'model.onnx', 'schema.json'],
   );
   const schema = await store.read(bucket, `${prefix}schema.json`);
   expect(schema.equals(dataset.files['schema.json']!)).toBe(true);
@@ -249,7 +249,7 @@ describe('the scikit-learn trainer as a program', () => {
     expect(result).toMatchObject({
       backend: 'scikit-learn',
       epochs: 1,
-      artifact: { format: 'joblib' },
+      artifact: { format: 'onnx' },
     });
     expect(Object.keys(metrics.metrics).sort()).toEqual([...classificationKeys, 'rocAuc'].sort());
     expect(metrics.metrics.accuracy).toBeGreaterThanOrEqual(0.9);
@@ -333,7 +333,7 @@ describe('the trainer images on the process node', () => {
       },
       'tfjs',
     ],
-    ['ghcr.io/lathe-dev/lathe-trainer-sklearn:0.1.0', 'job-sklearn', {}, 'joblib'],
+    ['ghcr.io/lathe-dev/lathe-trainer-sklearn:0.1.0', 'job-sklearn', {}, 'onnx'],
   ] as const)(
     '%s runs as a Job and reports its result in the termination message',
     async (image, job, extra, format) => {

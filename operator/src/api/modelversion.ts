@@ -48,6 +48,8 @@ export const ArtifactSchema = z
       .describe('sha256 of the artifact’s manifest.json (which lists the sha256 of every file).'),
   })
   .describe('The trained artifact. Immutable.');
+/** How an artifact is serialised (`spec.artifact.format`). */
+export type ArtifactFormat = z.infer<typeof ArtifactSchema>['format'];
 
 /** Where the model came from. */
 export const LineageSchema = z

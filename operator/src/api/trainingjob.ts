@@ -235,12 +235,76 @@ export const HyperparametersSchema = z
   .describe('Hyperparameters of the training run.');
 export type Hyperparameters = z.infer<typeof HyperparametersSchema>;
 
+/** The engines a distributed run can be handed to (`spec.distributed.backend`). */
+export const DISTRIBUTED_BACKENDS = ['TrainJob', 'JobSet', 'IndexedJob'] as const;
+export type DistributedBackendName = (typeof DISTRIBUTED_BACKENDS)[number];
+
+/** torchrun's default rendezvous port, and Kubeflow Trainer's. */
+export const DEFAULT_RENDEZVOUS_PORT = 29500;
+
+/**
+ * `spec.distributed`: train across several pods (workers), for images that support it (PyTorch
+ * DDP through torchrun). The run is handed to an existing engine: Kubeflow Trainer's TrainJob,
+ * JobSet, or an Indexed Job with a headless Service that the operator runs itself.
+ */
+export const DistributedSpecSchema = z
+  .object({
+    workers: z
+      .number()
+      .int()
+      .min(1)
+      .max(1024)
+      .describe(
+        'Pods (nodes) training together. Every worker gets the same rendezvous environment (MASTER_ADDR, MASTER_PORT, WORLD_SIZE, NODE_RANK, PET_*).',
+      ),
+    processesPerWorker: z
+      .number()
+      .int()
+      .min(1)
+      .max(256)
+      .describe(
+        "Processes each worker runs (torchrun's --nproc-per-node, PET_NPROC_PER_NODE). Unset: the GPUs requested per worker (spec.resources.gpu), or 1 without GPUs.",
+      )
+      .optional(),
+    backend: z
+      .enum(['Auto', ...DISTRIBUTED_BACKENDS])
+      .describe(
+        'The engine that runs the workers. Auto: TrainJob when Kubeflow Trainer serves it and a (Cluster)TrainingRuntime exists, else JobSet when installed, else an Indexed Job. A pinned engine that is not installed stalls the TrainingJob. status.distributed shows the choice and why.',
+      )
+      .default('Auto'),
+    maxRestarts: z
+      .number()
+      .int()
+      .min(0)
+      .max(100)
+      .describe(
+        'Restarts of the whole worker group after a worker fails, before the TrainingJob fails. A failed worker restarts every worker, never one pod alone.',
+      )
+      .default(3),
+    port: z
+      .number()
+      .int()
+      .min(1024)
+      .max(65535)
+      .describe(
+        'Rendezvous port on worker 0 (MASTER_PORT). Unset: 29500. Kubeflow Trainer sets its own (29500).',
+      )
+      .optional(),
+  })
+  .describe(
+    'Train across several pods. Only for custom images that support it (PyTorch DDP through torchrun): the built-in TensorFlow.js trainer trains on one node.',
+  );
+export type DistributedSpec = z.infer<typeof DistributedSpecSchema>;
+
+/** A Kueue LocalQueue name: a label value. */
+const QUEUE_NAME_PATTERN = /^[a-z0-9A-Z]([-_.a-z0-9A-Z]*[a-z0-9A-Z])?$/;
+
 /**
  * The schema of a TrainingJob spec found at `at` (`spec`, or `spec.template.spec` in a
  * RetrainPolicy), so that its rules' messages name the field where the user wrote it.
  */
 export function trainingJobSpecSchema(at: string) {
-  return z
+  const spec = z
     .object({
       datasetRef: DatasetReferenceSchema,
       model: modelSpecSchema(at),
@@ -280,11 +344,33 @@ export function trainingJobSpecSchema(at: string) {
         .boolean()
         .describe('Suspend the run: no pod is started, and a running pod is stopped.')
         .default(false),
+      distributed: DistributedSpecSchema.optional(),
+      queueName: z
+        .string()
+        .min(1)
+        .max(63)
+        .regex(QUEUE_NAME_PATTERN, { message: 'must be a valid label value' })
+        .describe(
+          'Kueue LocalQueue to admit the run through: set as the label kueue.x-k8s.io/queue-name on the training workload (Job, JobSet or TrainJob). Kueue then suspends it until it is admitted.',
+        )
+        .optional(),
       modelName: modelName(
         'Name of the model the result is registered as: creates ModelVersion <modelName>-v<N>.',
       ),
     })
     .describe('The desired state of the TrainingJob.');
+  return withCel(spec, [
+    {
+      rule: '!has(self.distributed) || self.distributed.workers == 1 || has(self.model.custom)',
+      message: `${at}.distributed.workers: TensorFlow.js trains on one node; use a custom image that supports distributed training (such as the PyTorch trainer) for workers > 1`,
+      fieldPath: '.distributed.workers',
+      reason: 'FieldValueForbidden',
+      holds: (self) =>
+        self.distributed === undefined ||
+        self.distributed.workers === 1 ||
+        self.model.custom !== undefined,
+    },
+  ]);
 }
 
 /** `TrainingJob.spec`. */
@@ -330,7 +416,14 @@ export const TrainingJobStatusSchema = z
     completionTime: timestamp('When the run finished.').optional(),
     datasetVersion: datasetVersion('The Dataset version the model was trained on.').optional(),
     progress: ProgressSchema.optional(),
-    attempts: z.number().int().min(0).describe('Training pods started so far.').optional(),
+    attempts: z
+      .number()
+      .int()
+      .min(0)
+      .describe(
+        'Training pods started so far; for a distributed run, attempts of the worker group.',
+      )
+      .optional(),
     jobName: dnsSubdomain('Name of the batch/v1 Job running the training.').optional(),
     modelVersion: z
       .object({
@@ -338,6 +431,34 @@ export const TrainingJobStatusSchema = z
         version: z.number().int().min(1).describe('Its version number.'),
       })
       .describe('The ModelVersion this run produced.')
+      .optional(),
+    distributed: z
+      .object({
+        backend: z
+          .enum(DISTRIBUTED_BACKENDS)
+          .describe('The engine running the workers.')
+          .optional(),
+        reason: boundedString(
+          'Why this engine: Pinned, TrainJobInstalled, JobSetInstalled, NoEngineInstalled, or why a pinned one cannot run (BackendNotInstalled).',
+          128,
+        ),
+        message: boundedString('The choice in words.', 1024),
+        workers: z.number().int().min(1).describe('Workers in the group.'),
+        restarts: z
+          .number()
+          .int()
+          .min(0)
+          .describe(
+            'Restarts of the whole worker group so far (bounded by spec.distributed.maxRestarts).',
+          ),
+        failedWorker: z
+          .number()
+          .int()
+          .min(0)
+          .describe('The worker (its rank) whose failure ended the latest attempt.')
+          .optional(),
+      })
+      .describe('The distributed run: which engine runs it, why, and its group restarts.')
       .optional(),
     failure: z
       .object({
@@ -390,6 +511,13 @@ export const trainingJobKind = defineKind({
       description: 'Epochs done of total, and the latest loss.',
     },
     { name: 'Status', type: 'string', jsonPath: '.status.phase', description: 'Phase of the run.' },
+    {
+      name: 'Backend',
+      type: 'string',
+      jsonPath: '.status.distributed.backend',
+      description: 'The engine running a distributed run (TrainJob, JobSet, IndexedJob).',
+      priority: 1,
+    },
     {
       name: 'Model-Version',
       type: 'string',

@@ -60,6 +60,7 @@ export const isConflict = (e: unknown): boolean =>
   isApiError(e) && e.statusCode === 409 && e.reason !== 'AlreadyExists';
 export const isAlreadyExists = (e: unknown): boolean =>
   isApiError(e) && e.statusCode === 409 && e.reason === 'AlreadyExists';
+export const isForbidden = (e: unknown): boolean => isApiError(e) && e.statusCode === 403;
 export const isGone = (e: unknown): boolean => isApiError(e) && e.statusCode === 410;
 /** 422: the object itself is invalid; retrying the same request cannot succeed. */
 export const isInvalid = (e: unknown): boolean => isApiError(e) && e.statusCode === 422;
@@ -161,6 +162,11 @@ export interface KubeClient {
       preconditions?: { uid?: string; resourceVersion?: string };
     },
   ): Promise<void>;
+  /**
+   * Discovery of one API group version (`GET /apis/<group>/<version>`): the names of the
+   * resources it serves (`jobsets`, `jobsets/status`), or undefined when it is not served.
+   */
+  servedResources(group: string, version: string): Promise<string[] | undefined>;
   /**
    * Starts a watch. `onEvent` is called once per event; `onDone` exactly once when the watch
    * ends, with the error if it failed (an HTTP error carries `statusCode`). Aborting through the
@@ -270,6 +276,17 @@ export class HttpKubeClient implements KubeClient {
     name: string,
   ): Promise<T> {
     return this.request<T>('GET', objectPath(resource, namespace, name));
+  }
+
+  async servedResources(group: string, version: string): Promise<string[] | undefined> {
+    const path = group === '' ? `/api/${version}` : `/apis/${group}/${version}`;
+    try {
+      const list = await this.request<{ resources?: { name?: string }[] }>('GET', path);
+      return (list?.resources ?? []).flatMap((r) => (r.name ? [r.name] : []));
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
   }
 
   list<T extends KubeObject>(

@@ -146,6 +146,19 @@ describe('desiredTrainingJob', () => {
   });
 
   it.each([
+    { queueName: undefined, suspend: false, label: undefined, suspended: false },
+    { queueName: undefined, suspend: true, label: undefined, suspended: true },
+    { queueName: 'team-a', suspend: false, label: 'team-a', suspended: true },
+  ])(
+    'queueName $queueName, suspend $suspend: Kueue label $label, created suspended $suspended',
+    (c) => {
+      const created = job(trainingJob({ queueName: c.queueName, suspend: c.suspend }));
+      expect(created.metadata?.labels?.['kueue.x-k8s.io/queue-name']).toBe(c.label);
+      expect(created.spec?.suspend).toBe(c.suspended);
+    },
+  );
+
+  it.each([
     ['lr', 'LATHE_HP_LR'],
     ['warmup-steps', 'LATHE_HP_WARMUP_STEPS'],
     ['a.b', 'LATHE_HP_A_B'],

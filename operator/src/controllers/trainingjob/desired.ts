@@ -8,7 +8,7 @@
  * requested as `nvidia.com/gpu` (limits), with the toleration GPU nodes are usually tainted
  * with and the GPU variant of the image; scheduling fields pass through verbatim.
  */
-import type { V1EnvVar } from '@kubernetes/client-node';
+import type { V1EnvVar, V1PodTemplateSpec } from '@kubernetes/client-node';
 import {
   DEFAULT_TERMINATION_MESSAGE_PATH,
   type TrainResult,
@@ -31,6 +31,7 @@ import {
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
 } from '../shared/pod-security.js';
+import { KUEUE_QUEUE_NAME_LABEL } from './distributed/backend.js';
 
 export const DEFAULT_TRAINING_RESOURCES = { cpu: '1', memory: '2Gi' } as const;
 /** The label (and annotation) that ties a ModelVersion to the TrainingJob that produced it. */
@@ -89,20 +90,40 @@ export function extraHyperparameterVariable(name: string): string {
   return `${TrainEnv.extraHyperparameterPrefix}${name.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`;
 }
 
-export function desiredTrainingJob(
+/** One trainer pod, as a Job's (or JobSet's) template carries it. */
+export type TrainerPodTemplate = Wire<V1PodTemplateSpec> & {
+  metadata: { labels: Record<string, string> };
+  spec: NonNullable<Wire<V1PodTemplateSpec>['spec']>;
+};
+
+/** What the training pod needs besides the TrainingJob and its run. */
+export interface TrainerPodOptions {
+  image: string;
+  gpuImage: string;
+  store: ObjectStoreConfig;
+}
+
+/** The labels of a TrainingJob's training children and pods. */
+export function trainerLabels(tj: TrainingJob): Record<string, string> {
+  return {
+    ...childLabels('TrainingJob', tj.metadata.name ?? ''),
+    'app.kubernetes.io/component': 'trainer',
+  };
+}
+
+/**
+ * The trainer's pod: Lathe's trainer (or the custom image) with the contract's environment,
+ * resources, scheduling and the object-store credentials; every backend runs this pod.
+ */
+export function trainerPodTemplate(
   tj: TrainingJob,
   run: TrainingRun,
-  options: {
-    image: string;
-    gpuImage: string;
-    store: ObjectStoreConfig;
-    owner: OwnerReference;
-  },
-): JobObject {
+  options: TrainerPodOptions,
+  labels: Record<string, string>,
+): TrainerPodTemplate {
   const name = tj.metadata.name ?? '';
   const namespace = tj.metadata.namespace ?? '';
   const spec = tj.spec;
-  const labels = { ...childLabels('TrainingJob', name), 'app.kubernetes.io/component': 'trainer' };
   const gpus = spec.resources?.gpu ?? 0;
   const resources = {
     cpu: spec.resources?.cpu ?? DEFAULT_TRAINING_RESOURCES.cpu,
@@ -146,55 +167,72 @@ export function desiredTrainingJob(
   const image = custom?.image ?? (gpus > 0 ? options.gpuImage : options.image);
 
   return {
+    metadata: { labels },
+    spec: {
+      restartPolicy: 'Never',
+      automountServiceAccountToken: false,
+      securityContext: restrictedPodSecurityContext,
+      ...(spec.nodeSelector ? { nodeSelector: spec.nodeSelector } : {}),
+      ...(tolerations.length > 0 ? { tolerations } : {}),
+      ...(spec.affinity ? { affinity: spec.affinity as JobAffinity } : {}),
+      ...(spec.priorityClassName ? { priorityClassName: spec.priorityClassName } : {}),
+      containers: [
+        {
+          name: 'trainer',
+          image,
+          ...(custom?.command ? { command: literalsForKubelet(custom.command) } : {}),
+          ...(custom?.args ? { args: literalsForKubelet(custom.args) } : {}),
+          env,
+          resources: resourceRequirements({ ...resources, gpu: gpus }),
+          securityContext: restrictedContainerSecurityContext,
+          terminationMessagePolicy: 'FallbackToLogsOnError',
+          volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, storeAccess.volumeMount],
+        },
+      ],
+      volumes: [{ name: 'tmp', emptyDir: {} }, storeAccess.volume],
+    },
+  };
+}
+
+/** The annotations that pin a run's dataset version and task on its top object. */
+export function runAnnotations(run: TrainingRun): Record<string, string> {
+  return {
+    [TrainingAnnotation.datasetVersion]: run.datasetVersion,
+    [TrainingAnnotation.task]: run.task,
+  };
+}
+
+/**
+ * The training Job of a single-pod run. With `spec.queueName` it carries Kueue's label and is
+ * created suspended: Kueue resumes it when the queue admits it.
+ */
+export function desiredTrainingJob(
+  tj: TrainingJob,
+  run: TrainingRun,
+  options: TrainerPodOptions & { owner: OwnerReference },
+): JobObject {
+  const spec = tj.spec;
+  const labels = trainerLabels(tj);
+  return {
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: {
       name: trainingJobName(tj),
-      namespace,
-      labels,
-      annotations: {
-        [TrainingAnnotation.datasetVersion]: run.datasetVersion,
-        [TrainingAnnotation.task]: run.task,
-      },
+      namespace: tj.metadata.namespace ?? '',
+      labels: spec.queueName ? { ...labels, [KUEUE_QUEUE_NAME_LABEL]: spec.queueName } : labels,
+      annotations: runAnnotations(run),
       ownerReferences: [options.owner],
     },
     spec: {
       backoffLimit: spec.backoffLimit,
       ...(spec.activeDeadlineSeconds ? { activeDeadlineSeconds: spec.activeDeadlineSeconds } : {}),
-      suspend: spec.suspend,
-      template: {
-        metadata: { labels },
-        spec: {
-          restartPolicy: 'Never',
-          automountServiceAccountToken: false,
-          securityContext: restrictedPodSecurityContext,
-          ...(spec.nodeSelector ? { nodeSelector: spec.nodeSelector } : {}),
-          ...(tolerations.length > 0 ? { tolerations } : {}),
-          ...(spec.affinity ? { affinity: spec.affinity as JobAffinity } : {}),
-          ...(spec.priorityClassName ? { priorityClassName: spec.priorityClassName } : {}),
-          containers: [
-            {
-              name: 'trainer',
-              image,
-              ...(custom?.command ? { command: literalsForKubelet(custom.command) } : {}),
-              ...(custom?.args ? { args: literalsForKubelet(custom.args) } : {}),
-              env,
-              resources: resourceRequirements({ ...resources, gpu: gpus }),
-              securityContext: restrictedContainerSecurityContext,
-              terminationMessagePolicy: 'FallbackToLogsOnError',
-              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, storeAccess.volumeMount],
-            },
-          ],
-          volumes: [{ name: 'tmp', emptyDir: {} }, storeAccess.volume],
-        },
-      },
+      suspend: spec.suspend || spec.queueName !== undefined,
+      template: trainerPodTemplate(tj, run, options, labels),
     },
   };
 }
 
-type JobAffinity = NonNullable<
-  NonNullable<NonNullable<JobObject['spec']>['template']['spec']>['affinity']
->;
+type JobAffinity = NonNullable<TrainerPodTemplate['spec']['affinity']>;
 
 /** The hyperparameters a ModelVersion records, as strings (at most 64). */
 export function hyperparameterStrings(tj: TrainingJob): Record<string, string> {

@@ -3,7 +3,7 @@ import { TrainingJobSchema } from '../../api/trainingjob.js';
 import type { JobObject } from '../../runtime/builtin-kinds.js';
 import type { TrainingJobObject } from '../lathe-kinds.js';
 import { trainingJobName } from './desired.js';
-import { runJobOf } from './training.js';
+import { runJobOf, suspensionToPatch } from './training.js';
 
 const tj = TrainingJobSchema.parse({
   apiVersion: 'lathe.dev/v1alpha1',
@@ -54,5 +54,43 @@ describe('runJobOf', () => {
     ['once registered, with its Job gone', [], true, undefined],
   ])('%s', (_, jobs, registered, want) => {
     expect(runJobOf(tj, jobs, registered)?.metadata?.name).toBe(want);
+  });
+});
+
+describe('suspensionToPatch', () => {
+  const with_ = (spec: Partial<TrainingJobObject['spec']>) =>
+    ({ ...tj, spec: { ...tj.spec, ...spec } }) as TrainingJobObject;
+  it.each([
+    { name: 'in step', suspend: false, queueName: undefined, workload: false, patch: false },
+    {
+      name: 'suspend a running Job',
+      suspend: true,
+      queueName: undefined,
+      workload: false,
+      patch: true,
+    },
+    {
+      name: 'resume a suspended Job',
+      suspend: false,
+      queueName: undefined,
+      workload: true,
+      patch: true,
+    },
+    {
+      name: 'Kueue holds it: leave it',
+      suspend: false,
+      queueName: 'q',
+      workload: true,
+      patch: false,
+    },
+    {
+      name: 'suspend a Kueue-admitted Job',
+      suspend: true,
+      queueName: 'q',
+      workload: false,
+      patch: true,
+    },
+  ])('$name: $patch', ({ suspend, queueName, workload, patch }) => {
+    expect(suspensionToPatch(with_({ suspend, queueName }), workload)).toBe(patch);
   });
 });

@@ -96,6 +96,16 @@ export const runStep: TrainingStep = {
   },
 };
 
+/**
+ * Whether the workload's `spec.suspend` must be patched to the TrainingJob's. Under Kueue
+ * (`spec.queueName`) the queue resumes the workload when it admits it, so the operator only
+ * ever suspends it (for `spec.suspend: true`), never resumes it. Pure.
+ */
+export function suspensionToPatch(tj: TrainingJobObject, workloadSuspended: boolean): boolean {
+  if (workloadSuspended === tj.spec.suspend) return false;
+  return tj.spec.queueName === undefined || tj.spec.suspend;
+}
+
 /** Whether this pass must create the run's Job. */
 const needsJob = (facts: Readonly<Partial<TrainingFacts>>) => !facts.registered && !facts.job;
 
@@ -179,7 +189,7 @@ export function jobStep(images: TrainingJobImages): TrainingStep {
           'Train',
           `Created Job ${jobName} on dataset version ${version}${tj.spec.suspend ? ' (suspended)' : ''}`,
         );
-      } else if (job && !finished && (job.spec?.suspend ?? false) !== tj.spec.suspend) {
+      } else if (job && !finished && suspensionToPatch(tj, job.spec?.suspend ?? false)) {
         // Only `spec.suspend`: a merge patch, so the rest of the Job (its template is
         // immutable) is left as it was created.
         await ctx.client.patch(

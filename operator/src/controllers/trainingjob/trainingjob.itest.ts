@@ -520,7 +520,7 @@ describe('TrainingJob', () => {
       expect(ready(m)).toBe(true);
       return m;
     });
-    expect(mv.spec.artifact.format).toBe('joblib');
+    expect(mv.spec.artifact.format).toBe('onnx');
     expect(mv.spec.lineage?.trainingJob?.backend).toBe('scikit-learn');
     expect(mv.spec.metrics?.accuracy).toBeGreaterThanOrEqual(0.9);
     const tfjs = await getMv('iris-v1');

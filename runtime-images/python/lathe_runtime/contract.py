@@ -1,6 +1,6 @@
-"""The parts of Lathe's runtime contract this trainer uses, mirrored from
-contract/ (runtime-env.ts, object-store-layout.ts, results.ts). The TypeScript
-module is the source of truth; tests run this program against the operator's parsers."""
+"""The parts of Lathe's runtime contract the Python trainers use, mirrored from contract/
+(runtime-env.ts, object-store-layout.ts, results.ts). The TypeScript modules are the source of
+truth; tests run the Python side against them (runtime-images/python/*.test.ts)."""
 
 import json
 import re
@@ -20,16 +20,36 @@ RUN_URI = "LATHE_RUN_URI"
 TASK = "LATHE_TASK"
 HYPERPARAMETERS = "LATHE_HYPERPARAMETERS"
 EXTRA_HYPERPARAMETER_PREFIX = "LATHE_HP_"
+FAIRNESS = "LATHE_FAIRNESS"
+PII_KEY = "LATHE_PII_KEY"
 RESULT_PATH = "LATHE_RESULT_PATH"
 DEFAULT_RESULT_PATH = "/dev/termination-log"
+# runtime-env.ts: EvaluateEnv (with TASK and the object store's)
+EVALUATE_MODEL_URI = "LATHE_EVALUATE_MODEL_URI"
+EVALUATE_MODEL_DIGEST = "LATHE_EVALUATE_MODEL_DIGEST"
 
 # object-store-layout.ts: DatasetFile, RunFile
 DATASET_FILES = ("schema.json", "train.csv", "test.csv")
+TEST_RAW_FILE = "test.raw.jsonl"
+SCHEMA_FILE = "schema.json"
+METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.json"
 PROGRESS_FILE = "progress.json"
 
 # results.ts
 MAX_TERMINATION_MESSAGE_BYTES = 4096
+# RuntimeExitCode: a transient reason (worth the Job's back-off) exits 75, any other failure 1,
+# an invalid environment 2.
+EXIT_SUCCEEDED = 0
+EXIT_FAILED = 1
+EXIT_INVALID_ENVIRONMENT = 2
+EXIT_TRANSIENT = 75
+TRANSIENT_REASONS = frozenset({"SourceUnavailable", "StorageUnavailable"})
+
+
+def exit_code_for(reason):
+    """The exit code of a failure with ``reason`` (results.ts exitCodeFor)."""
+    return EXIT_TRANSIENT if reason in TRANSIENT_REASONS else EXIT_FAILED
 
 
 class ContractError(Exception):

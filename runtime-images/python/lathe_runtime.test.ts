@@ -1,3 +1,8 @@
+/**
+ * The shared Python runtime package (`lathe_runtime`) against the TypeScript contract it
+ * mirrors: the manifest's bytes and digest, and reading a dataset version checked against its
+ * manifest. Runs the system python3: these parts need only the standard library.
+ */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,11 +11,11 @@ import { manifestFor } from '../../contract/manifest.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-/** Runs the scikit-learn trainer's manifest writer (Python, standard library only) on `files`. */
+/** Runs the Python trainers' manifest writer (standard library only) on `files`. */
 function pythonManifest(files: Record<string, Buffer>): { manifest: Buffer; digest: string } {
   const program = `
 import base64, json, sys
-from lathe_sklearn.manifest import manifest_for
+from lathe_runtime.manifest import manifest_for
 files = {p: base64.b64decode(b) for p, b in json.load(sys.stdin).items()}
 manifest, digest = manifest_for(files)
 print(json.dumps({"manifest": base64.b64encode(manifest).decode(), "digest": digest}))
@@ -24,7 +29,7 @@ print(json.dumps({"manifest": base64.b64encode(manifest).decode(), "digest": dig
   return { manifest: Buffer.from(out.manifest, 'base64'), digest: out.digest };
 }
 
-describe('the scikit-learn trainer writes the manifest the operator verifies', () => {
+describe('the Python trainers write the manifest the operator verifies', () => {
   it('reproduces the bytes and digest pinned in the contract (manifest.test.ts)', () => {
     const files = {
       'weights.bin': Buffer.from([0, 1, 2, 3]),
@@ -54,7 +59,7 @@ describe('the scikit-learn trainer writes the manifest the operator verifies', (
 });
 
 /**
- * Runs the trainer's `read_dataset` on a dataset version held in memory; returns the files it
+ * Runs the Python trainers' `read_dataset` on a dataset version held in memory; returns the files it
  * read, or the contract reason and message it failed with.
  */
 function pythonReadDataset(
@@ -63,8 +68,8 @@ function pythonReadDataset(
 ): { files?: string[]; reason?: string; message?: string } {
   const program = `
 import base64, json, sys
-from lathe_sklearn.__main__ import read_dataset
-from lathe_sklearn.contract import ContractError
+from lathe_runtime.dataset import read_dataset
+from lathe_runtime.contract import ContractError
 request = json.load(sys.stdin)
 objects = {k: base64.b64decode(v) for k, v in request["files"].items()}
 class Store:
@@ -88,7 +93,7 @@ except ContractError as error:
   );
 }
 
-describe('the scikit-learn trainer verifies the dataset version before training', () => {
+describe('the Python trainers verify the dataset version before training', () => {
   const data = {
     'schema.json': Buffer.from('{"task":"classification"}'),
     'train.csv': Buffer.from('a,y\n1,0\n'),
