@@ -110,8 +110,8 @@ describe('engine objects', () => {
       'Service/jobset-webhook-service',
       'EndpointSlice/jobset-webhook-service',
     ]);
-    const service = objects[2] as { spec: { ports: { name: string; port: number }[] } };
-    const slice = objects[3] as {
+    const service = objects[2] as unknown as { spec: { ports: { name: string; port: number }[] } };
+    const slice = objects[3] as unknown as {
       metadata: { labels: Record<string, string> };
       endpoints: { addresses: string[] }[];
       ports: { name: string; port: number }[];
