@@ -185,6 +185,8 @@ export const BatchEnv = {
   modelUri: 'LATHE_BATCH_MODEL_URI',
   /** Its verified digest; the shard refuses anything else. */
   modelDigest: 'LATHE_BATCH_MODEL_DIGEST',
+  /** Its `spec.artifact.format`: `tfjs` (default) on TensorFlow.js, `onnx` on ONNX Runtime. */
+  modelFormat: 'LATHE_BATCH_MODEL_FORMAT',
   /** `BatchInput`, JSON: the objects scored and how CSV is read. */
   input: 'LATHE_BATCH_INPUT',
   /** `BatchOutputOptions`, JSON: format, outputs, passthrough columns. */

@@ -75,6 +75,13 @@ export const LineageSchema = z
             'What computed the training: a TensorFlow.js backend (tensorflow-gpu, tensorflow, wasm, cpu) or a framework (scikit-learn).',
           )
           .optional(),
+        image: z
+          .string()
+          .max(512)
+          .describe(
+            'The custom trainer image that trained the model (the TrainingJob’s spec.model.custom.image); absent for Lathe’s own trainer. A RetrainPolicy scores the model as a champion with this image’s evaluate mode.',
+          )
+          .optional(),
       })
       .describe('The TrainingJob that produced the model.')
       .optional(),
