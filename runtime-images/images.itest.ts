@@ -10,6 +10,8 @@
  * - trainer: trains one epoch on a small prepared dataset version (native TensorFlow), and
  *   leaves an artifact that verifies;
  * - trainer-sklearn: the same with scikit-learn;
+ * - trainer-pytorch: the same with PyTorch, then as two DistributedDataParallel processes that
+ *   the image's torchrun starts from PET_* (the same accuracy);
  * - server: loads the trainer's model, answers V2 `ready` and a V2 inference;
  * - retrain: starts and fails with a configuration error naming its variables.
  *
@@ -158,10 +160,14 @@ function trainEnv(job: string): Record<string, string> {
   };
 }
 
-async function train(image: string, job: string): Promise<TrainResult & { outcome: 'succeeded' }> {
+async function train(
+  image: string,
+  job: string,
+  env: Record<string, string> = {},
+): Promise<TrainResult & { outcome: 'succeeded' }> {
   const results = writableDir(`result-${job}`);
   const run = await runImage(image, {
-    env: trainEnv(job),
+    env: { ...trainEnv(job), ...env },
     mounts: { [results]: '/result' },
   });
   const result = parseResult(
@@ -319,6 +325,22 @@ describe('the built images', () => {
 
   it('the scikit-learn trainer trains on the same version', async () => {
     await train(reference('trainer-sklearn'), 'sklearn');
+  });
+
+  it('the PyTorch trainer trains on the same version, alone and as two DDP processes under torchrun', async () => {
+    const single = await train(reference('trainer-pytorch'), 'pytorch');
+    expect(single).toMatchObject({ backend: 'pytorch', artifact: { format: 'onnx' } });
+    // A worker pod as the operator starts it: PET_* only; the image starts torchrun itself,
+    // which needs nothing writable but the result path and /tmp.
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const ddp = await train(reference('trainer-pytorch'), 'pytorch-ddp', {
+      PET_NNODES: '1',
+      PET_NPROC_PER_NODE: '2',
+      PET_NODE_RANK: '0',
+      PET_MASTER_ADDR: '127.0.0.1',
+      PET_MASTER_PORT: String(port),
+    });
+    expect(ddp.metrics.accuracy).toBe(single.metrics.accuracy);
   });
 
   it('the server loads the trained model, answers V2 ready and an inference', async () => {

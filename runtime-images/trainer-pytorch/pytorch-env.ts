@@ -68,3 +68,32 @@ print(json.dumps(predict(model, rows).tolist()))
   child.child.stdin?.end(JSON.stringify(rows));
   return JSON.parse((await child).stdout) as number[][];
 }
+
+/**
+ * torch's own outputs for raw `records` (objects keyed by column, as a client sends them): each
+ * prepared by the artifact's `schema.json` with the Python twin of the record preparation
+ * (`lathe_runtime.prepare`), then run through the artifact's TorchScript `model.pt`.
+ */
+export async function torchscriptOutputsForRecords(
+  python: string,
+  files: { schema: string; model: string },
+  records: Record<string, unknown>[],
+): Promise<number[][]> {
+  const program = `
+import json, sys
+import numpy as np
+from lathe_pytorch.export import load_torchscript, predict
+from lathe_runtime.prepare import record_preparer
+schema = json.load(open(sys.argv[1]))
+prepare = record_preparer(schema)
+rows = np.asarray([prepare(record) for record in json.load(sys.stdin)], dtype=np.float32)
+model = load_torchscript(open(sys.argv[2], "rb").read())
+print(json.dumps(predict(model, rows).tolist()))
+`;
+  const child = promisify(execFile)(python, ['-c', program, files.schema, files.model], {
+    env: { ...process.env, PYTHONPATH: pytorchPythonPath },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  child.child.stdin?.end(JSON.stringify(records));
+  return JSON.parse((await child).stdout) as number[][];
+}

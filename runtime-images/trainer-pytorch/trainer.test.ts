@@ -100,6 +100,40 @@ interface Run {
   runUri: string;
 }
 
+/** Runs `run_on_directory.py ROOT ...args` with `env`; its exit code, output and result text. */
+async function runHarness(
+  args: string[],
+  env: Record<string, string>,
+  resultPath: string,
+): Promise<{ code: number; output: string; resultText: string }> {
+  writeFileSync(resultPath, '');
+  const harness = path.join(pytorchTrainerDir, 'run_on_directory.py');
+  const { code, output } = await new Promise<{ code: number; output: string }>((resolve) => {
+    execFile(
+      python,
+      [harness, root, ...args],
+      {
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: os.homedir(),
+          PYTHONPATH: pytorchPythonPath,
+          LATHE_OBJECT_STORE_ENDPOINT: 'http://127.0.0.1:9',
+          LATHE_OBJECT_STORE_ACCESS_KEY: 'unused',
+          LATHE_OBJECT_STORE_SECRET_KEY: 'unused',
+          LATHE_RESULT_PATH: resultPath,
+          ...env,
+        },
+        maxBuffer: 64 << 20,
+      },
+      (error, stdout, stderr) => {
+        const exit = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+        resolve({ code: exit, output: `${stdout}${stderr}` });
+      },
+    );
+  });
+  return { code, output, resultText: readFileSync(resultPath, 'utf8') };
+}
+
 /** Runs the trainer (`run_on_directory.py`) with the contract's environment plus `extra`. */
 async function runTrainer(
   job: string,
@@ -109,33 +143,20 @@ async function runTrainer(
   extra: Record<string, string> = {},
 ): Promise<Run> {
   const runUri = `s3://lathe/runs/ns/${job}/`;
-  const resultPath = path.join(root, `${job}.result`);
-  writeFileSync(resultPath, '');
-  const env = {
-    PATH: process.env.PATH ?? '',
-    HOME: os.homedir(),
-    PYTHONPATH: pytorchPythonPath,
-    LATHE_OBJECT_STORE_ENDPOINT: 'http://127.0.0.1:9',
-    LATHE_OBJECT_STORE_ACCESS_KEY: 'unused',
-    LATHE_OBJECT_STORE_SECRET_KEY: 'unused',
-    LATHE_DATASET_URI: dataset.uri,
-    LATHE_DATASET_VERSION: dataset.version,
-    LATHE_OUTPUT_URI: `${runUri}artifact/`,
-    LATHE_RUN_URI: runUri,
-    LATHE_TASK: task,
-    LATHE_HYPERPARAMETERS: JSON.stringify(hyperparameters),
-    LATHE_RESULT_PATH: resultPath,
-    ...extra,
-  };
-  const harness = path.join(pytorchTrainerDir, 'run_on_directory.py');
-  const { code, output } = await new Promise<{ code: number; output: string }>((resolve) => {
-    execFile(python, [harness, root], { env, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
-      const exit = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      resolve({ code: exit, output: `${stdout}${stderr}` });
-    });
-  });
-  const result = parseResult('train', readFileSync(resultPath, 'utf8'));
-  return { code, output, result, runUri };
+  const { code, output, resultText } = await runHarness(
+    [],
+    {
+      LATHE_DATASET_URI: dataset.uri,
+      LATHE_DATASET_VERSION: dataset.version,
+      LATHE_OUTPUT_URI: `${runUri}artifact/`,
+      LATHE_RUN_URI: runUri,
+      LATHE_TASK: task,
+      LATHE_HYPERPARAMETERS: JSON.stringify(hyperparameters),
+      ...extra,
+    },
+    path.join(root, `${job}.result`),
+  );
+  return { code, output, result: parseResult('train', resultText), runUri };
 }
 
 function succeeded(run: Run): TrainResult & { outcome: 'succeeded' } {
@@ -232,6 +253,48 @@ describe('the PyTorch trainer', () => {
       expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
       for (const [c, value] of row.entries()) expect(value).toBeCloseTo(torch[r]![c]!, 5);
     }
+  }, 60_000);
+
+  it('evaluates its artifact on the raw test rows as it scored the prepared ones (evaluate mode)', async () => {
+    expect(single, 'the training test ran first').toBeDefined();
+    const { code, output, resultText } = await runHarness(
+      ['evaluate'],
+      {
+        LATHE_EVALUATE_MODEL_URI: single.artifact.uri,
+        LATHE_EVALUATE_MODEL_DIGEST: single.artifact.digest,
+        LATHE_DATASET_URI: classes.uri,
+        LATHE_TASK: 'classification',
+      },
+      path.join(root, 'evaluate.result'),
+    );
+    const result = parseResult('evaluate', resultText);
+    expect(result, output).toMatchObject({ outcome: 'succeeded', rows: 120 });
+    expect(code, output).toBe(0);
+    if (result?.outcome !== 'succeeded') throw new Error('unreachable');
+    // The same rows, prepared from test.raw.jsonl by the model's schema instead of read from
+    // test.csv, through ONNX Runtime instead of torch: the same figures to float precision.
+    expect(Object.keys(result.metrics).sort()).toEqual(Object.keys(single.metrics).sort());
+    expect(result.metrics.accuracy).toBe(single.metrics.accuracy);
+    expect(result.metrics.loss).toBeCloseTo(single.metrics.loss!, 4);
+  }, 60_000);
+
+  it('refuses to evaluate an artifact whose manifest is not the recorded one', async () => {
+    expect(single, 'the training test ran first').toBeDefined();
+    const { code, resultText } = await runHarness(
+      ['evaluate'],
+      {
+        LATHE_EVALUATE_MODEL_URI: single.artifact.uri,
+        LATHE_EVALUATE_MODEL_DIGEST: `sha256:${'0'.repeat(64)}`,
+        LATHE_DATASET_URI: classes.uri,
+        LATHE_TASK: 'classification',
+      },
+      path.join(root, 'evaluate-forged.result'),
+    );
+    expect(code).toBe(1);
+    expect(parseResult('evaluate', resultText)).toMatchObject({
+      outcome: 'failed',
+      reason: 'ArtifactInvalid',
+    });
   }, 60_000);
 
   it('trains the same model under torchrun with two DDP processes started from PET_*', async () => {
