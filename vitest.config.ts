@@ -35,6 +35,7 @@ export default defineConfig({
             'e2e/cluster/vitest-global-setup.ts',
             'runtime-images/tensorflow/vitest-setup.ts',
             'runtime-images/trainer-sklearn/vitest-setup.ts',
+            'runtime-images/trainer-pytorch/vitest-setup.ts',
           ],
           testTimeout: 180_000,
           hookTimeout: 600_000,

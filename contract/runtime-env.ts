@@ -101,6 +101,11 @@ export const ServeEnv = {
   modelUri: 'LATHE_MODEL_URI',
   /** The verified digest of the artifact's manifest; the server refuses anything else. */
   modelDigest: 'LATHE_MODEL_DIGEST',
+  /**
+   * The ModelVersion's `spec.artifact.format`: `tfjs` (the default, for an operator that did
+   * not set it) is run by TensorFlow.js, `onnx` by ONNX Runtime; any other is refused.
+   */
+  modelFormat: 'LATHE_MODEL_FORMAT',
   port: 'LATHE_PORT',
   bindAddress: 'LATHE_BIND_ADDRESS',
   batchMaxSize: 'LATHE_BATCH_MAX_SIZE',
@@ -180,6 +185,8 @@ export const BatchEnv = {
   modelUri: 'LATHE_BATCH_MODEL_URI',
   /** Its verified digest; the shard refuses anything else. */
   modelDigest: 'LATHE_BATCH_MODEL_DIGEST',
+  /** Its `spec.artifact.format`: `tfjs` (default) on TensorFlow.js, `onnx` on ONNX Runtime. */
+  modelFormat: 'LATHE_BATCH_MODEL_FORMAT',
   /** `BatchInput`, JSON: the objects scored and how CSV is read. */
   input: 'LATHE_BATCH_INPUT',
   /** `BatchOutputOptions`, JSON: format, outputs, passthrough columns. */

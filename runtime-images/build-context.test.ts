@@ -66,6 +66,25 @@ describe('the build context', () => {
   });
 });
 
+describe('the npm configuration', () => {
+  // onnxruntime-node's postinstall downloads CUDA providers from NuGet unless told to skip
+  // (npm_config_onnxruntime_node_install, from .npmrc): a build without it fails offline.
+  it.each(nodeImages)('the %s image build has .npmrc when it runs npm ci', (image) => {
+    const dir = path.join(repoRoot, 'runtime-images', image);
+    const dockerfile = readFileSync(path.join(dir, 'Dockerfile'), 'utf8');
+    const ignore = readFileSync(path.join(dir, 'Dockerfile.dockerignore'), 'utf8');
+    const copy = dockerfile.search(/^COPY .*\.npmrc/m);
+    expect(copy).toBeGreaterThan(-1);
+    expect(copy).toBeLessThan(dockerfile.search(/^RUN .*npm ci/m));
+    expect(inContext(ignore, '.npmrc')).toBe(true);
+  });
+
+  it('skips onnxruntime-node’s download', () => {
+    const npmrc = readFileSync(path.join(repoRoot, '.npmrc'), 'utf8');
+    expect(npmrc).toMatch(/^onnxruntime-node-install=skip$/m);
+  });
+});
+
 describe('inContext', () => {
   const ignore = '**\n!operator/**\n!package.json\n**/*.test.ts\n**/dist';
   it.each([

@@ -13,7 +13,8 @@
  * an index: 0 for the explained row's feature group, j + 1 for background row j's (0 too where
  * that group equals the explained row's, so KernelSHAP sees a column no background row changes).
  * The batched `predict` it is given assembles those indices into Float32 feature rows and runs
- * the model on them (a synchronous forward pass: SHAP's `model(X)`).
+ * the model on them (SHAP's `model(X)`): synchronously for TensorFlow.js; for a model that
+ * answers with a promise (ONNX Runtime), the row's calls are all started, awaited, and replayed.
  *
  * Bounded cost: each coalition is `background.length` model rows, KernelSHAP `kernelSamples`
  * coalitions per row; a deadline is checked before every model call and between rows, and the
@@ -73,8 +74,11 @@ export interface ExplainedModel {
   readonly featureCount: number;
   /** Values per row the model returns: the class count, or 1 for regression. */
   readonly outputWidth: number;
-  /** One forward pass: `rows` prepared rows (row-major) in, `rows × outputWidth` outputs out. */
-  predict(features: Float32Array, rows: number): Float32Array;
+  /**
+   * One forward pass: `rows` prepared rows (row-major) in, `rows × outputWidth` outputs out;
+   * a promise of them for a model that runs off the JavaScript thread (ONNX Runtime).
+   */
+  predict(features: Float32Array, rows: number): Float32Array | Promise<Float32Array>;
 }
 
 /** Prepared rows to explain (the server's `PreparedRows` is one). */
@@ -124,6 +128,14 @@ export async function explainRows(
         groups.map((g) => [g.column, g.features.every((f) => b[f] === x[f]) ? 0 : j + 1]),
       ),
     );
+    const rowsOf = (out: Float32Array, count: number): number[][] =>
+      Array.from({ length: count }, (_, i) =>
+        Array.from(out.subarray(i * outputWidth, (i + 1) * outputWidth)),
+      );
+    // A synchronous model answers each call; an asynchronous one is played twice: the first
+    // pass starts every call (the coalitions do not depend on the answers) and fills in zeros,
+    // the second replays the same calls with the answers, in order.
+    const pending: Promise<Float32Array>[] = [];
     const predict: BatchPredict = (cells) => {
       checkDeadline();
       const features = new Float32Array(cells.length * featureCount);
@@ -135,16 +147,28 @@ export async function explainRows(
         }
       });
       const out = model.predict(features, cells.length);
-      return cells.map((_, i) => Array.from(out.subarray(i * outputWidth, (i + 1) * outputWidth)));
+      if (out instanceof Float32Array) return rowsOf(out, cells.length);
+      pending.push(out);
+      return rowsOf(new Float32Array(cells.length * outputWidth), cells.length);
     };
-    const perOutput = explainRow({
+    const input = {
       predict,
       row: explained,
       columns,
       background: backgroundCells,
       maxBatchRows: EXPLAIN_BATCH_ROWS,
       samples: Math.max(options.kernelSamples, columns.length),
-    });
+    };
+    let perOutput = explainRow(input);
+    if (pending.length > 0) {
+      const answers = await Promise.all(pending);
+      checkDeadline();
+      let call = 0;
+      perOutput = explainRow({
+        ...input,
+        predict: (cells) => rowsOf(answers[call++]!, cells.length),
+      });
+    }
     const first = perOutput[0]!;
     explanations.push({
       method: first.method,

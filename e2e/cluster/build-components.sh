@@ -19,6 +19,10 @@
 # Usage: build-components.sh            build what is missing, print the bin directories
 #        build-components.sh --locate   print the bin directories; build nothing, and fail
 #                                       (naming what is missing) unless all are built
+#        build-components.sh --engine jobset|trainer
+#                                       build one optional engine (JobSet's or Kubeflow
+#                                       Trainer's controller manager) if missing, print its
+#                                       bin directory and its module's source directory
 #        LATHE_CACHE_DIR=/x build-components.sh
 set -euo pipefail
 
@@ -135,6 +139,27 @@ build_component() {
   shift 3
   cached_build "$name" "$version" "$module_at" go_build "$name" "$module_at" "$@"
 }
+
+# The optional engines: built only when a cluster asks for them (`--engine NAME`), so a plain
+# cluster:prepare costs nothing more. Each prints its bin directory, then its module's source
+# directory in the Go module cache, where the CRDs and manifests it ships are read from (they
+# are applied from there, never copied into this repository).
+if [ "${1:-}" = "--engine" ]; then
+  case "${2:-}" in
+    jobset)
+      module=sigs.k8s.io/jobset version=$JOBSET_VERSION
+      BIN_NAME=jobset-controller build_component jobset "$version" "$module@$version" \
+        "-s -w -X sigs.k8s.io/jobset/pkg/version.GitVersion=$version" sigs.k8s.io/jobset ;;
+    trainer)
+      module=github.com/kubeflow/trainer/v2 version=$TRAINER_VERSION
+      build_component trainer "$version" "$module@$version" "-s -w" \
+        "$module/cmd/trainer-controller-manager" ;;
+    *) log "unknown engine '${2:-}': jobset or trainer"; exit 2 ;;
+  esac
+  echo "$components_dir/${2}-$version/bin"
+  go mod download -json "$module@$version" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p'
+  exit 0
+fi
 
 kube_minor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)
 kube_ldflags="-s -w"

@@ -3,8 +3,17 @@
  */
 import { requestedNodeKind } from '../kubelet/config.js';
 import { down, isHealthy, up } from './cluster.js';
+import { startEngine, stopEngines } from './engine-control.js';
+import { type EngineName, engineNames } from './engines.js';
 
-const usage = 'usage: cli.ts up [--no-node] [--node process|kubelet] | down | status';
+const usage =
+  'usage: cli.ts up [--no-node] [--node process|kubelet] [--jobset] [--trainer] | down | status\n' +
+  '       cli.ts engine start|stop jobset|trainer';
+
+/** The engines `up` is asked for: `--jobset`, `--trainer` (Trainer brings JobSet). */
+function requestedEngines(flags: string[]): EngineName[] {
+  return engineNames.filter((name) => flags.includes(`--${name}`));
+}
 
 async function main(command: string | undefined, flags: string[]): Promise<number> {
   switch (command) {
@@ -13,6 +22,7 @@ async function main(command: string | undefined, flags: string[]): Promise<numbe
         node: !flags.includes('--no-node'),
         nodeKind: requestedNodeKind(flags),
       });
+      for (const engine of requestedEngines(flags)) await startEngine(engine);
       console.log(`
 Local cluster is up (API server ${info.apiServerUrl}, node ${info.nodeName}: ${info.node === 'kubelet' ? 'a kubelet on containerd' : 'the process node'}).
 
@@ -31,6 +41,16 @@ ${
     : ''
 }Component logs:    .lathe/logs/
 Stop it with:      npm run cluster:down`);
+      return 0;
+    }
+    case 'engine': {
+      const [action, name] = flags;
+      if (!engineNames.includes(name as EngineName) || !['start', 'stop'].includes(action ?? '')) {
+        console.error(usage);
+        return 2;
+      }
+      if (action === 'start') await startEngine(name as EngineName);
+      else await stopEngines([name as EngineName]);
       return 0;
     }
     case 'down': {

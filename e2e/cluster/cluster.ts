@@ -58,6 +58,9 @@ const exec = promisify(execFile);
 
 /** Stop order: the node first (it stops its pods), the control plane last, etcd at the very end. */
 const stopOrder = [
+  // The optional engines (engines.ts): controllers first, while the API server still answers.
+  'trainer-controller',
+  'jobset-controller',
   'process-node',
   'kubelet',
   'kube-proxy',
@@ -171,7 +174,17 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
   if (stale.length) log(`Stopped processes left by an earlier run: ${stale.join(', ')}`);
   const staleNode = await tearDownRealNode();
   if (staleNode.length) log(`Removed what an earlier real node left: ${staleNode.join(', ')}`);
-  for (const dir of ['etcd', 'minio', 'postgres', 'pki', 'logs', 'node', 'kube-proxy', 'coredns'])
+  for (const dir of [
+    'etcd',
+    'minio',
+    'postgres',
+    'pki',
+    'logs',
+    'node',
+    'kube-proxy',
+    'coredns',
+    'engines',
+  ])
     await rm(path.join(stateDir, dir), { recursive: true, force: true });
   await rm(clusterInfoPath, { force: true });
   const { plan: network, stale: staleNetwork } = await setUpNetwork(stateDir);

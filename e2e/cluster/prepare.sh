@@ -62,15 +62,30 @@ if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then
   fi
 fi
 
+# PyTorch for the PyTorch trainer's environment: Debian's python3-torch (CPU-only; PyPI's Linux
+# wheels pull ~3 GB of CUDA libraries), imported by the system's python3, which the environment
+# is made from (--system-site-packages; runtime-images/trainer-pytorch/requirements.txt).
+if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "[prepare] Installing PyTorch from Debian's packages (python3-torch)" >&2
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-torch python3-venv >&2
+  else
+    echo "[prepare] Debian's python3-torch is missing (apt-get install python3-torch python3-venv)" >&2
+    exit 1
+  fi
+fi
+
 for tool in openssl go; do
   command -v "$tool" >/dev/null || { echo "[prepare] $tool is missing: install it first" >&2; exit 1; }
 done
 
 # The trainer's native CPU backend (libtensorflow from PyPI, compiled with node-gyp), and the
-# scikit-learn trainer's Python environment: about a minute each, once.
+# scikit-learn and PyTorch trainers' Python environments: about a minute each, once.
 runtime="$here/../../runtime-images"
 bash "$runtime/tensorflow/prepare.sh" >/dev/null
 bash "$runtime/python/prepare-env.sh" trainer-sklearn "$runtime/trainer-sklearn/requirements.txt" >/dev/null
+bash "$runtime/python/prepare-env.sh" trainer-pytorch "$runtime/trainer-pytorch/requirements.txt" >/dev/null
 
 echo "$pg_bin"
 exec bash "$here/build-components.sh"

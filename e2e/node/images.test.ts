@@ -57,6 +57,7 @@ describe('programs run from the repository', () => {
     'ghcr.io/lathe-dev/lathe-trainer',
     'ghcr.io/lathe-dev/lathe-trainer-gpu',
     'ghcr.io/lathe-dev/lathe-trainer-sklearn',
+    'ghcr.io/lathe-dev/lathe-trainer-pytorch',
     'lathe.dev/test/http',
   ])('%s keeps the repository visible over volumes', (image) => {
     const entry = builtInImages[image];

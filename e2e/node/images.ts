@@ -84,6 +84,23 @@ function sklearnTrainer(): ImageEntry {
   };
 }
 
+/**
+ * The PyTorch trainer (Python), run by the interpreter of the environment that
+ * `runtime-images/python/prepare-env.sh trainer-pytorch ...` builds on Debian's python3-torch.
+ * A distributed worker starts torchrun from the same interpreter (`python -m lathe_pytorch`
+ * re-executes itself under `lathe_pytorch.torchrun` when PET_* ask for several processes).
+ */
+function pytorchTrainer(): ImageEntry {
+  const dir = path.join(repoRoot, 'runtime-images/trainer-pytorch');
+  const env = pythonEnvDir('trainer-pytorch', path.join(dir, 'requirements.txt'));
+  return {
+    entrypoint: [pythonOf(env), '-m', 'lathe_pytorch'],
+    env: { ...cacheEnv(), PYTHONPATH: pythonTrainerPath(dir), PYTHONUNBUFFERED: '1' },
+    workingDir: repoRoot,
+    files: [repoRoot],
+  };
+}
+
 /** The bind mounts that keep an image's own files visible over the pod's volumes. */
 export function imageFileMounts(image: ImageEntry): BindMount[] {
   return (image.files ?? []).map((dir) => ({ hostPath: dir, containerPath: dir, readOnly: false }));
@@ -105,6 +122,7 @@ export const builtInImages: ImageMap = {
   // GPU only where TensorFlow finds one.
   'ghcr.io/lathe-dev/lathe-trainer-gpu': trainer(),
   'ghcr.io/lathe-dev/lathe-trainer-sklearn': sklearnTrainer(),
+  'ghcr.io/lathe-dev/lathe-trainer-pytorch': pytorchTrainer(),
   // No entrypoint: `command` is looked up on the host's PATH (sh, sleep, cat, env, ...).
   'lathe.dev/test/busybox': {},
   'lathe.dev/test/http': tsProgram('e2e/images/http-server.ts'),

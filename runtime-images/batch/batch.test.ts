@@ -12,6 +12,7 @@ import { manifestFor, sha256Digest } from '../../contract/manifest.js';
 import type { TrainResult } from '../../contract/results.js';
 import { decodeCsv } from '../ingest/csv.js';
 import { type HttpTransport, nodeTransport } from '../ingest/guarded-http.js';
+import { denseLayersOf, denseNetworkOnnx } from '../onnx/dense-network-onnx.js';
 import { loadTensorflow, type Tf } from '../tensorflow/backend.js';
 import type { TrainSettings } from '../trainer/env.js';
 import { memoryStore } from '../trainer/memory-store.js';
@@ -65,6 +66,7 @@ const input: BatchInput = {
 const settings = (overrides: Partial<BatchSettings> = {}): BatchSettings => ({
   modelUri: trained.artifact.uri,
   modelDigest: trained.artifact.digest,
+  modelFormat: 'tfjs',
   input,
   output: { format: 'jsonl', include: ['label', 'probabilities'], passthroughColumns: ['id'] },
   outputUri: 's3://lathe/batch/ns/bp/run-1/',
@@ -522,6 +524,78 @@ describe('runBatchShard with bad records', () => {
       outcome: 'failed',
       reason: 'SourceNotFound',
       message: 's3://lathe/sources/ns/gone.jsonl does not exist',
+    });
+  });
+});
+
+describe('runBatchShard on an ONNX artifact', () => {
+  /** The trained model's weights written as ONNX (`model.onnx`), with its schema and background. */
+  async function onnxArtifact(): Promise<{ uri: string; digest: string }> {
+    const prefix = 'lathe/models/ns/m/1/';
+    const modelJson = JSON.parse(store.objects.get(`${prefix}model.json`)!.toString());
+    const weights = store.objects.get(`${prefix}weights.bin`)!;
+    const model = await tf.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: modelJson.modelTopology,
+        weightSpecs: modelJson.weightsManifest[0].weights,
+        weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.length),
+      }),
+    );
+    const files = {
+      'model.onnx': Buffer.from(denseNetworkOnnx(denseLayersOf(model), 'classification')),
+      'schema.json': store.objects.get(`${prefix}schema.json`)!,
+      'background.json': store.objects.get(`${prefix}background.json`)!,
+    };
+    model.dispose();
+    const { manifest, digest } = manifestFor(files);
+    store.put('models/ns/m/onnx/', { ...files, 'manifest.json': manifest });
+    return { uri: 's3://lathe/models/ns/m/onnx/', digest };
+  }
+
+  it('scores every record as the TensorFlow.js model of the same weights, and explains them', async () => {
+    const { uri, digest } = await onnxArtifact();
+    const result = await runShard({
+      modelUri: uri,
+      modelDigest: digest,
+      modelFormat: 'onnx',
+      shards: 1,
+      shardIndex: 0,
+      output: {
+        format: 'jsonl',
+        include: ['label', 'probabilities', 'explanations'],
+        passthroughColumns: ['id'],
+        explanations: { backgroundRows: 10, kernelSamples: 32 },
+      },
+      outputUri: 's3://lathe/batch/ns/bp/run-onnx/',
+    });
+    expect(result).toMatchObject({ outcome: 'succeeded', failedRecords: 0, rows: rows.length });
+    const lines = object(`s3://lathe/batch/ns/bp/run-onnx/${batchPartFile(0, 'jsonl')}`)!
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.id)).toEqual(rows.map((r) => r.id));
+    const expected = await modelProbabilities(table.rows);
+    const classes = version.schema.label.classes!;
+    for (const [i, line] of lines.entries()) {
+      for (const [c, name] of classes.entries())
+        expect(Math.abs(line.probabilities[name] - expected[i]![c]!)).toBeLessThan(1e-5);
+      const { baseValue, prediction, values } = line.explanation;
+      expect(prediction).toBeCloseTo(line.probabilities[line.label], 5);
+      const sum =
+        baseValue + Object.values(values as Record<string, number>).reduce((a, b) => a + b);
+      expect(sum).toBeCloseTo(prediction, 5);
+    }
+  });
+
+  it('fails a TensorFlow.js artifact recorded as onnx, naming what it lacks', async () => {
+    const result = await runShard({
+      modelFormat: 'onnx',
+      outputUri: 's3://lathe/batch/ns/bp/run-x/',
+    });
+    expect(result).toMatchObject({
+      outcome: 'failed',
+      message: expect.stringContaining('the artifact has no model.onnx'),
     });
   });
 });

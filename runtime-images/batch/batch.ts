@@ -6,9 +6,9 @@
  *    model digest means the part is complete, and the shard reports it without reading or
  *    writing anything else (a retried or restarted run skips finished shards). A marker of
  *    another model is overwritten.
- * 2. The artifact is verified against the recorded digest and loaded as the `evaluate` mode and
- *    the inference server load it (`readLayersArtifact`; TensorFlow.js layers models only: a
- *    scikit-learn artifact fails naming its format), on the fastest backend (native first).
+ * 2. The artifact is verified against the recorded digest and loaded as the inference server
+ *    loads it: a TensorFlow.js layers model (`readLayersArtifact`) on the fastest backend
+ *    (native first), or an ONNX model (`readOnnxArtifact`, format `onnx`) on ONNX Runtime.
  * 3. The shard's byte ranges (`shardRanges`) are streamed from the store object by object
  *    (`openReadRange`), or from an HTTP(S) input with `Range` requests (`http-source.ts`, its
  *    size learned from the server first; a server that says none: shard 0 reads it all), cut
@@ -54,6 +54,8 @@ import { CsvSyntaxError } from '../ingest/csv.js';
 import { IngestFailure } from '../ingest/failure.js';
 import { displayUrl, type HttpTransport } from '../ingest/guarded-http.js';
 import { readHeaderFiles } from '../ingest/sources.js';
+import { type OnnxArtifact, readOnnxArtifact } from '../onnx/onnx-artifact.js';
+import { loadOnnxModel } from '../onnx/onnx-runtime.js';
 import {
   intraOpThreadsFor,
   type LoadedTensorflow,
@@ -64,6 +66,7 @@ import {
   ArtifactError,
   buildLayersModel,
   explanationBackgroundOf,
+  type LayersArtifact,
   largestKernel,
   outputWidthOf,
   readLayersArtifact,
@@ -215,10 +218,11 @@ async function scoreShard(
     };
   }
 
-  const artifact = await readLayersArtifact(store, {
-    uri: settings.modelUri,
-    digest: settings.modelDigest,
-  });
+  const location = { uri: settings.modelUri, digest: settings.modelDigest };
+  const artifact =
+    settings.modelFormat === 'onnx'
+      ? await readOnnxArtifact(store, location)
+      : await readLayersArtifact(store, location);
   const schema = artifact.schema;
   log.info(
     { uri: settings.modelUri, digest: artifact.digest, task: schema.task },
@@ -245,21 +249,12 @@ async function scoreShard(
     'Planned the shard',
   );
 
-  const intraOpThreads = intraOpThreadsFor(PREDICT_BATCH_ROWS * largestKernel(artifact));
-  const loaded = await (options.loadBackend ?? defaultBackend)(settings, intraOpThreads);
-  log.info(
-    { backend: loaded.backend, skipped: loaded.skipped, requested: settings.backend },
-    `Chose the TensorFlow.js backend ${loaded.backend}`,
-  );
-  const { tf } = loaded;
-  const model = await buildLayersModel(tf, artifact);
+  const model =
+    'model' in artifact
+      ? await onnxShardModel(artifact, log)
+      : await tensorflowShardModel(artifact, settings, options, log);
+  const predictNow = model.predict;
   const featureCount = schema.features.length;
-  const predictNow = (features: Float32Array, rows: number) =>
-    tensorValues(tf, () => {
-      const x = tf.tensor2d(features, [rows, featureCount]);
-      // One forward pass per batch (predict's default would split it into batches of 32).
-      return model.predict(x, { batchSize: rows }) as tfjs.Tensor;
-    });
   const predict = async (features: Float32Array, rows: number) => predictNow(features, rows);
   const explainer =
     background && settings.output.explanations
@@ -359,7 +354,7 @@ async function scoreShard(
     };
   } finally {
     part.destroy();
-    model.dispose();
+    await model.dispose();
     await rm(dir, { recursive: true, force: true });
   }
 }
@@ -388,6 +383,54 @@ async function trainingStatsOf(
   if (!parsed.success)
     throw new Error(`The training statistics ${uri} are not a stats.json: ${parsed.error.message}`);
   return parsed.data;
+}
+
+/** A shard's model: one forward pass over prepared rows, and what frees it. */
+interface ShardModel {
+  predict(features: Float32Array, rows: number): Float32Array | Promise<Float32Array>;
+  dispose(): void | Promise<void>;
+}
+
+/**
+ * A TensorFlow.js artifact's model, on the fastest backend (native first), its intra-op threads
+ * sized for the largest matmul of a scoring batch.
+ */
+async function tensorflowShardModel(
+  artifact: LayersArtifact,
+  settings: BatchSettings,
+  options: BatchShardOptions,
+  log: Logger,
+): Promise<ShardModel> {
+  const intraOpThreads = intraOpThreadsFor(PREDICT_BATCH_ROWS * largestKernel(artifact));
+  const loaded = await (options.loadBackend ?? defaultBackend)(settings, intraOpThreads);
+  log.info(
+    { backend: loaded.backend, skipped: loaded.skipped, requested: settings.backend },
+    `Chose the TensorFlow.js backend ${loaded.backend}`,
+  );
+  const { tf } = loaded;
+  const model = await buildLayersModel(tf, artifact);
+  const featureCount = artifact.schema.features.length;
+  return {
+    predict: (features, rows) =>
+      tensorValues(tf, () => {
+        const x = tf.tensor2d(features, [rows, featureCount]);
+        // One forward pass per batch (predict's default would split it into batches of 32).
+        return model.predict(x, { batchSize: rows }) as tfjs.Tensor;
+      }),
+    dispose: () => {
+      model.dispose();
+    },
+  };
+}
+
+/** An ONNX artifact's model on ONNX Runtime, with the pod's CPU budget. */
+async function onnxShardModel(artifact: OnnxArtifact, log: Logger): Promise<ShardModel> {
+  const model = await loadOnnxModel(artifact.model, artifact.schema);
+  log.info({ intraOpThreads: model.intraOpThreads }, 'Loaded the ONNX model on ONNX Runtime (CPU)');
+  return {
+    predict: (features, rows) => model.predict(features, rows),
+    dispose: () => model.release(),
+  };
 }
 
 function defaultBackend(

@@ -126,7 +126,7 @@ async function serverExplanations(
   backgroundRows = options.backgroundRows,
 ) {
   const features = Float32Array.from(records.flatMap((r) => prepareRecord(model.schema, r)));
-  const outputs = model.predict(features, records.length);
+  const outputs = await model.predict(features, records.length);
   const explained = await explainRows(
     model,
     { rows: records.length, features },
@@ -276,7 +276,7 @@ describe('BatchExplainer in a part', () => {
     const poisoned: ExplainedModel = {
       ...model,
       predict(features, rows) {
-        const out = predict(features, rows);
+        const out = predict(features, rows) as Float32Array;
         for (let r = 0; r < rows; r++)
           if (features[r * model.featureCount] === 18.5) out[r] = Number.NaN;
         return out;
@@ -289,7 +289,7 @@ describe('BatchExplainer in a part', () => {
       batches.push(batch),
     );
     const features = Float32Array.from(records.flatMap((r) => prepareRecord(model.schema, r)));
-    const texts = await explainer.explainBatch(features, 3, poisoned.predict(features, 3));
+    const texts = await explainer.explainBatch(features, 3, await poisoned.predict(features, 3));
     expect(texts[1]).toEqual(['null']);
     const expected = await serverExplanations(model, [good[0]!, good[2]!]);
     for (const [i, r] of [0, 2].entries()) {

@@ -31,6 +31,8 @@ export interface BatchSettings {
   modelUri: string;
   /** Its digest (`sha256:<hex>` of its manifest): the shard refuses anything else. */
   modelDigest: string;
+  /** Its format: `tfjs` runs on TensorFlow.js, `onnx` on ONNX Runtime. */
+  modelFormat: 'tfjs' | 'onnx';
   input: BatchInput;
   output: BatchOutputOptions;
   /** Where the parts and markers go: `s3://<bucket>/batch/<ns>/<name>/<run>/`. */
@@ -87,6 +89,7 @@ const BatchEnvSchema = z.object({
   [BatchEnv.modelDigest]: z
     .string()
     .regex(/^sha256:[a-f0-9]{64}$/, { message: 'must be sha256:<64 lowercase hex digits>' }),
+  [BatchEnv.modelFormat]: z.enum(['tfjs', 'onnx']).default('tfjs'),
   [BatchEnv.input]: jsonOf(
     BatchInputSchema.extend({
       objects: z.array(BatchInputSchema.shape.objects.element.extend({ uri: inputObjectUri })),
@@ -157,6 +160,7 @@ export function batchSettingsFromEnv(env: Record<string, string | undefined>): B
   return {
     modelUri: e[BatchEnv.modelUri],
     modelDigest: e[BatchEnv.modelDigest],
+    modelFormat: e[BatchEnv.modelFormat],
     input: e[BatchEnv.input],
     output: e[BatchEnv.output],
     outputUri: e[BatchEnv.outputUri],

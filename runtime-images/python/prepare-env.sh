@@ -7,6 +7,13 @@
 # A changed requirements file gives a new entry; a cached environment whose interpreter no
 # longer starts (Python upgraded under it) is rebuilt. env-dir.ts computes the same path.
 #
+# A requirements file may build on packages of the system's Python instead of PyPI's wheels:
+#   # system-site-packages: torch (Debian: python3-torch)
+# makes the environment from the system interpreter (/usr/bin/python3, LATHE_SYSTEM_PYTHON
+# overrides) with --system-site-packages, after checking that it imports each module named
+# before the parenthesis (the parenthesis says what to install when it does not). PyTorch's
+# PyPI wheels for Linux pull ~3 GB of CUDA libraries; Debian's python3-torch is CPU-only.
+#
 # Usage: prepare-env.sh NAME REQUIREMENTS [--locate]
 #   --locate   print the environment's directory if built, else fail naming the command to run
 #   LATHE_CACHE_DIR=/x prepare-env.sh ...   cache root (default ~/.cache/lathe)
@@ -24,19 +31,33 @@ python_dir="$cache_root/python"
 hash=$(sha256sum "$requirements" | cut -c1-12)
 dest="$python_dir/$name-$hash"
 
-works() { [ -f "$dest/.complete" ] && "$dest/bin/python" -c 'import sys' 2>/dev/null; }
+# "# system-site-packages: MODULE... (HINT)": the modules and the hint, or nothing.
+system_modules=$(sed -n 's/^# system-site-packages: *\([^(]*\).*/\1/p' "$requirements" | xargs)
+system_hint=$(sed -n 's/^# system-site-packages: *[^(]*(\(.*\)).*/\1/p' "$requirements")
+imports="import sys${system_modules:+; import ${system_modules// /, }}"
+if [ -n "$system_modules" ]; then
+  interpreter=${LATHE_SYSTEM_PYTHON:-/usr/bin/python3}
+else
+  interpreter=python3
+fi
+
+works() { [ -f "$dest/.complete" ] && "$dest/bin/python" -c "$imports" 2>/dev/null; }
 if works; then echo "$dest"; exit 0; fi
 if [ "$locate" = --locate ]; then
   log "not prepared in $dest: run 'bash runtime-images/python/prepare-env.sh $name ${2}'"
   exit 1
 fi
 
-command -v python3 >/dev/null || { log "python3 is missing: install Python 3.11 (Debian: python3, python3-venv)"; exit 1; }
-python3 -c 'import venv, ensurepip' 2>/dev/null || { log "python3 cannot create virtual environments: install python3-venv"; exit 1; }
+command -v "$interpreter" >/dev/null || { log "$interpreter is missing: install Python 3.11 (Debian: python3, python3-venv)"; exit 1; }
+"$interpreter" -c 'import venv, ensurepip' 2>/dev/null || { log "$interpreter cannot create virtual environments: install python3-venv"; exit 1; }
+if [ -n "$system_modules" ] && ! "$interpreter" -c "$imports" 2>/dev/null; then
+  log "$interpreter cannot import $system_modules, which $requirements takes from the system: install it${system_hint:+ ($system_hint)}"
+  exit 1
+fi
 # A requirements file may state the Python versions its wheels exist for: "# python: 3.9-3.11".
 if range=$(sed -n 's/^# python: *\([0-9.]*\)-\([0-9.]*\).*/\1 \2/p' "$requirements") && [ -n "$range" ]; then
   read -r low high <<<"$range"
-  python3 - "$low" "$high" <<'PY' || { log "$(python3 --version) is outside $low-$high, the versions $requirements supports"; exit 1; }
+  "$interpreter" - "$low" "$high" <<'PY' || { log "$("$interpreter" --version) is outside $low-$high, the versions $requirements supports"; exit 1; }
 import sys
 low, high = (tuple(map(int, v.split("."))) for v in sys.argv[1:3])
 sys.exit(0 if low <= sys.version_info[:2] <= high else 1)
@@ -53,11 +74,23 @@ log "Creating the $name environment from $requirements (first run only; cached i
 # Built in place (a venv records its own path); .complete marks it whole, so an interrupted
 # build is started over.
 rm -rf "$dest"
-python3 -m venv "$dest"
+"$interpreter" -m venv ${system_modules:+--system-site-packages} "$dest"
 # Exactly the pinned set: --no-deps so nothing unpinned slips in, binary wheels only.
 nice -n 10 "$dest/bin/python" -m pip install --quiet --disable-pip-version-check \
   --no-deps --only-binary=:all: -r "$requirements" >&2
-"$dest/bin/python" -m pip check >&2 || { log "the pinned set is inconsistent (pip check above)"; exit 1; }
+# With system site packages, pip check also judges the system's own (Debian's pygobject wants
+# pycairo, ...): only the problems of the pinned packages count.
+pinned=$(sed -n 's/^\([A-Za-z0-9._-]*\)==.*/\1/p' "$requirements" | tr 'A-Z_.' 'a-z--')
+problems=$("$dest/bin/python" -m pip check 2>&1 | while read -r package rest; do
+  if [ -z "$system_modules" ] || grep -qxF "$(echo "$package" | tr 'A-Z_.' 'a-z--')" <<<"$pinned"; then
+    echo "$package $rest"
+  fi
+done | grep -v '^No broken requirements' || true)
+if [ -n "$problems" ]; then
+  echo "$problems" >&2
+  log "the pinned set is inconsistent (pip check above)"
+  exit 1
+fi
 cp "$requirements" "$dest/requirements.txt"
 echo "$(( $(date +%s) - started ))" >"$dest/build-seconds"
 touch "$dest/.complete"

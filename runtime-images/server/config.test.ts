@@ -32,6 +32,18 @@ describe('serverConfigFromEnv', () => {
     });
   });
 
+  it('reads the artifact format, tfjs when an older operator did not set it', () => {
+    expect(serverConfigFromEnv(env).modelFormat).toBe('tfjs');
+    expect(serverConfigFromEnv({ ...env, LATHE_MODEL_FORMAT: 'onnx' }).modelFormat).toBe('onnx');
+    // Formats the server does not run are read, and refused as the artifact's fault (main.ts).
+    expect(serverConfigFromEnv({ ...env, LATHE_MODEL_FORMAT: 'joblib' }).modelFormat).toBe(
+      'joblib',
+    );
+    expect(() => serverConfigFromEnv({ ...env, LATHE_MODEL_FORMAT: 'pickle' })).toThrow(
+      'LATHE_MODEL_FORMAT',
+    );
+  });
+
   it('bounds shutdown within a 30 s grace period by default, and feedback is off without a token', () => {
     const config = serverConfigFromEnv(env);
     expect(config).toMatchObject({

@@ -14,6 +14,7 @@ import {
   RuntimeEnvError,
   ServeEnv,
 } from '../../contract/runtime-env.js';
+import { type ArtifactFormat, ArtifactSchema } from '../../operator/src/api/modelversion.js';
 import { DEFAULT_EXPLAIN_LIMITS, type ExplainLimits } from './explain.js';
 import { DEFAULT_RECENT_REQUESTS_LIMITS, type RecentRequestsLimits } from './feedback.js';
 import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_SERVER_LIMITS, type ServerLimits } from './server.js';
@@ -28,6 +29,8 @@ export interface ServerConfig {
   modelVersion: string;
   modelUri: string;
   modelDigest: string;
+  /** The ModelVersion's artifact format (`spec.artifact.format`); `main.ts` refuses unserved ones. */
+  modelFormat: ArtifactFormat;
   port: number;
   bindAddress: string;
   /** Most requests sharing one forward pass; 1 turns batching off. */
@@ -77,6 +80,7 @@ export function serverConfigFromEnv(env: Record<string, string | undefined>): Se
       [ServeEnv.modelDigest]: z
         .string()
         .regex(/^sha256:[a-f0-9]{64}$/, { message: 'must be sha256:<64 hex digits>' }),
+      [ServeEnv.modelFormat]: ArtifactSchema.shape.format.default('tfjs'),
       [ServeEnv.port]: int(1, 65535).default(8080),
       [ServeEnv.bindAddress]: z.string().min(1).default('0.0.0.0'),
       [ServeEnv.batchMaxSize]: int(1, 4096).default(1),
@@ -121,6 +125,7 @@ export function serverConfigFromEnv(env: Record<string, string | undefined>): Se
     modelVersion: e[ServeEnv.modelVersion] as string,
     modelUri: e[ServeEnv.modelUri] as string,
     modelDigest: e[ServeEnv.modelDigest] as string,
+    modelFormat: e[ServeEnv.modelFormat] as ArtifactFormat,
     port: e[ServeEnv.port] as number,
     bindAddress: e[ServeEnv.bindAddress] as string,
     batchMaxSize: e[ServeEnv.batchMaxSize] as number,

@@ -127,7 +127,7 @@ describe('explainRows', () => {
             expect(explanation.values[column]![k]).toBeCloseTo(value, 4);
           }
         }
-        const prediction = Array.from(model.predict(Float32Array.from(x), 1));
+        const prediction = Array.from(model.predict(Float32Array.from(x), 1) as Float32Array);
         expect(explanation.prediction).toEqual(prediction);
         for (const residual of explanation.residual) expect(Math.abs(residual)).toBeLessThan(1e-9);
         if (method === 'kernel') expect(explanation.samples).toBeGreaterThan(0);
@@ -155,6 +155,32 @@ describe('explainRows', () => {
       5,
     );
   });
+
+  it.each([
+    ['exact', 0],
+    ['kernel', 12],
+  ])(
+    'explains a model that answers with a promise (ONNX Runtime) as the same model answering at once: %s',
+    async (_, noise) => {
+      const schema = fixtureSchema('classification', noise);
+      const weights = [0, 1, 2].map((k) =>
+        Array.from({ length: schema.features.length }, (_, f) => ((f * 5 + k) % 7) - 3),
+      );
+      const model = linearModel('classification', noise, weights);
+      const asynchronous: ExplainedModel = {
+        ...model,
+        predict: async (features, rows) => model.predict(features, rows),
+      };
+      const rows = preparedRows(model, fixtureRows('classification', 2, 5, noise));
+      const background = fixtureRows('classification', 7, 3, noise).map((r) =>
+        prepareRecord(schema, r),
+      );
+      const expected = await explainRows(model, rows, background, noLimit);
+      const calls = model.calls;
+      expect(await explainRows(asynchronous, rows, background, noLimit)).toEqual(expected);
+      expect(model.calls).toBe(2 * calls);
+    },
+  );
 
   it('stops with ExplainTimeoutError once the deadline has passed, between model calls', async () => {
     const model = linearModel('regression', 0, [[1, 1, 1, 1, 1, 1]]);

@@ -5,13 +5,16 @@
  * layout with its manifest — the same files Lathe's trainer writes, the explanation background
  * (`background.json`, a seeded sample of the prepared training rows) included. The benchmark widens it with
  * `noiseInputs` (numeric columns the label does not depend on): 24 of them make the 30-feature
- * MLP `bench:serve` measures.
+ * MLP `bench:serve` measures. `onnxFixtureArtifact` writes the same trained weights as an ONNX
+ * artifact, for ONNX Runtime's tests and column of the benchmark.
  */
 import type { LayersModel, Tensor } from '@tensorflow/tfjs';
 import { explanationBackground } from '../../contract/explain/background.js';
 import { manifestFor } from '../../contract/manifest.js';
 import { MANIFEST_FILE, ModelFile } from '../../contract/object-store-layout.js';
+import { ONNX_MODEL_FILE } from '../../contract/onnx-artifact.js';
 import { type PreparedSchema, prepareRecord } from '../../contract/prepared-data.js';
+import { denseLayersOf, denseNetworkOnnx } from '../onnx/dense-network-onnx.js';
 import type { TensorflowJs } from './tensorflow.js';
 
 export type FixtureTask = 'classification' | 'regression';
@@ -235,6 +238,25 @@ export async function makeFixtureArtifact(
   };
   const { manifest, digest } = manifestFor(files);
   return { schema, files, manifest, digest, model, rows };
+}
+
+/**
+ * The fixture's trained model as an ONNX artifact (`contract/onnx-artifact.ts`): the same
+ * weights in `model.onnx` (`denseNetworkOnnx`), with the same schema and background, so ONNX
+ * Runtime's answers can be compared with TensorFlow.js's.
+ */
+export function onnxFixtureArtifact(
+  artifact: Pick<FixtureArtifact, 'files' | 'model' | 'schema'>,
+): Pick<FixtureArtifact, 'files' | 'manifest' | 'digest'> {
+  const files: Record<string, Buffer> = {
+    [ONNX_MODEL_FILE]: Buffer.from(
+      denseNetworkOnnx(denseLayersOf(artifact.model), artifact.schema.task),
+    ),
+    [ModelFile.schema]: artifact.files[ModelFile.schema]!,
+    [ModelFile.background]: artifact.files[ModelFile.background]!,
+  };
+  const { manifest, digest } = manifestFor(files);
+  return { files, manifest, digest };
 }
 
 /** Uploads the artifact under `prefix`, manifest last (as a trainer does). */

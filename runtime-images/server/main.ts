@@ -3,9 +3,10 @@
  * over KServe V1 and the Open Inference Protocol V2.
  *
  * Start-up: validate the environment (exit 2 naming a bad variable); listen at once (live, not
- * ready); verify and read the artifact, load TensorFlow.js (`LATHE_BACKEND`; `auto` is
- * WebAssembly, see tensorflow.ts), build the model and warm it up; only then report ready. An
- * artifact that fails verification or is not a servable model ends the process with exit code 1
+ * ready); verify and read the artifact of the ModelVersion's format (`LATHE_MODEL_FORMAT`),
+ * load TensorFlow.js (`tfjs`; `LATHE_BACKEND`, `auto` is WebAssembly, see tensorflow.ts) or ONNX
+ * Runtime (`onnx`), build the model and warm it up; only then report ready. An artifact that
+ * fails verification, is of another format, or is not a servable model ends the process with exit code 1
  * and a `serve` failure in the termination message — it never becomes ready. An unreachable
  * object store is retried with backoff while the server stays not ready.
  *
@@ -22,7 +23,8 @@ import { feedbackPrefix, parseS3Uri } from '../../contract/object-store-layout.j
 import { piiKeyFromEnv } from '../../contract/pii-hash.js';
 import { DEFAULT_TERMINATION_MESSAGE_PATH, writeResult } from '../../contract/results.js';
 import { RESULT_PATH_ENV, RuntimeEnvError } from '../../contract/runtime-env.js';
-import { BackendUnavailableError, intraOpThreadsFor } from '../tensorflow/backend.js';
+import { readOnnxArtifact } from '../onnx/onnx-artifact.js';
+import { BackendUnavailableError, cpuBudget, intraOpThreadsFor } from '../tensorflow/backend.js';
 import {
   type LayersArtifact,
   largestKernel,
@@ -35,6 +37,8 @@ import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import {
   ArtifactError,
   explanationBackgroundOf,
+  onnxServedModelOf,
+  SERVED_FORMATS,
   type ServedModel,
   servedModelOf,
 } from './model.js';
@@ -71,24 +75,11 @@ function feedbackSinks(
   };
 }
 
-/**
- * Reads and verifies the artifact (retrying an unreachable store), then loads TensorFlow.js with
- * its intra-op threads sized for the model's largest matmul at the largest batch, then builds
- * and warms up the model.
- */
-async function loadWithRetry(
-  config: ServerConfig,
-  store: ObjectStore,
-  log: Logger,
-): Promise<ServedModel> {
-  let artifact: LayersArtifact;
+/** `read`, retried with backoff while the object store cannot be reached. */
+async function withStoreRetry<T>(read: () => Promise<T>, log: Logger): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      artifact = await readLayersArtifact(store, {
-        uri: config.modelUri,
-        digest: config.modelDigest,
-      });
-      break;
+      return await read();
     } catch (error) {
       if (!(error instanceof StorageUnavailableError)) throw error;
       const delayMs = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
@@ -96,6 +87,44 @@ async function loadWithRetry(
       await new Promise((r) => setTimeout(r, delayMs));
     }
   }
+}
+
+/**
+ * Reads and verifies the artifact of the ModelVersion's format (retrying an unreachable store),
+ * then builds and warms up its model: TensorFlow.js (`tfjs`), with its intra-op threads sized
+ * for the model's largest matmul at the largest batch, or ONNX Runtime (`onnx`), with the pod's
+ * CPU budget. Any other format is refused (`UnsupportedFormat`).
+ */
+async function loadWithRetry(
+  config: ServerConfig,
+  store: ObjectStore,
+  log: Logger,
+): Promise<ServedModel> {
+  const format = config.modelFormat;
+  if (!(SERVED_FORMATS as readonly string[]).includes(format)) {
+    throw new ArtifactError(
+      'UnsupportedFormat',
+      `the ModelVersion's artifact is format ${format}; the inference server runs ${SERVED_FORMATS.join(' and ')} models (export the model to ONNX to serve it: docs/server.md)`,
+    );
+  }
+  const location = { uri: config.modelUri, digest: config.modelDigest };
+  const common = {
+    name: config.modelName,
+    version: config.modelVersion,
+    warmUpBatchSizes: [config.batchMaxSize],
+    piiKey: piiKeyFromEnv(process.env),
+  };
+  if (format === 'onnx') {
+    const artifact = await withStoreRetry(() => readOnnxArtifact(store, location), log);
+    const background = explanationBackgroundOf(artifact);
+    const intraOpThreads = cpuBudget();
+    log.info({ intraOpThreads }, 'Loading the ONNX model with ONNX Runtime (CPU)');
+    return onnxServedModelOf(artifact, { ...common, background, intraOpThreads });
+  }
+  const artifact: LayersArtifact = await withStoreRetry(
+    () => readLayersArtifact(store, location),
+    log,
+  );
   // Parsed from the bytes verification kept, before TensorFlow.js is loaded: a bad one stops
   // the server early.
   const background = explanationBackgroundOf(artifact);
@@ -112,13 +141,7 @@ async function loadWithRetry(
     },
     `Loaded TensorFlow.js on the ${backend} backend`,
   );
-  return servedModelOf(tf, artifact, {
-    name: config.modelName,
-    version: config.modelVersion,
-    warmUpBatchSizes: [config.batchMaxSize],
-    piiKey: piiKeyFromEnv(process.env),
-    background,
-  });
+  return servedModelOf(tf, artifact, { ...common, background });
 }
 
 function fail(
@@ -241,6 +264,7 @@ async function main(): Promise<void> {
       model: model.name,
       version: model.version,
       digest: model.digest,
+      format: model.format,
       features: model.featureCount,
       backgroundRows: model.background?.rows.length ?? 0,
       batchMaxSize: config.batchMaxSize,

@@ -2,8 +2,11 @@
  * The served model: a verified Lathe artifact loaded into TensorFlow.js by the shared loader
  * (`runtime-images/tensorflow/layers-artifact.ts`: verification against the recorded digest,
  * every downloaded file checked against the verified manifest, the model built from memory and
- * its shapes checked against `schema.json`), then run once per batch size it will see before
- * the server reports ready. The explanation background (`background.json`), when the manifest
+ * its shapes checked against `schema.json`), or an ONNX artifact into ONNX Runtime
+ * (`runtime-images/onnx/`: verified the same way, its input and output checked against the
+ * contract of `contract/onnx-artifact.ts`), then run once per batch size it will see before
+ * the server reports ready. Both take the same prepared features and return the same outputs,
+ * so everything past `predict` (protocols, batching, explanations, the request log) is shared. The explanation background (`background.json`), when the manifest
  * lists it, is parsed from the bytes the loader verified (read once, used as checked); an
  * artifact without one serves predictions, and `:explain` says why it cannot answer.
  */
@@ -11,6 +14,8 @@ import type { Tensor } from '@tensorflow/tfjs';
 import type { ExplanationBackground } from '../../contract/explain/background.js';
 import { type PiiHashing, PiiKeyMissingError, piiHashing } from '../../contract/pii-hash.js';
 import type { PreparedSchema } from '../../contract/prepared-data.js';
+import type { OnnxArtifact } from '../onnx/onnx-artifact.js';
+import { loadOnnxModel, type OnnxSessionOptions } from '../onnx/onnx-runtime.js';
 import { tensorValues } from '../tensorflow/backend.js';
 import {
   ArtifactError,
@@ -45,13 +50,21 @@ export interface ServedModel {
    * for an artifact written before Lathe stored one.
    */
   readonly background?: ExplanationBackground | undefined;
+  /** The artifact's format: how the model is run. */
+  readonly format: ServedFormat;
   /**
    * Runs one forward pass over `rows` prepared rows (row-major, `rows × featureCount`) and
-   * returns the outputs row-major (`rows × outputWidth`). Synchronous: the event loop is busy
-   * for the duration, which is what lets concurrent requests gather into the next batch.
+   * returns the outputs row-major (`rows × outputWidth`). TensorFlow.js answers synchronously:
+   * the event loop is busy for the duration, which is what lets concurrent requests gather into
+   * the next batch. ONNX Runtime answers with a promise: it runs on its own threads while the
+   * event loop reads the requests that will make the next batch (the batcher runs one at a time).
    */
-  predict(features: Float32Array, rows: number): Float32Array;
+  predict(features: Float32Array, rows: number): Float32Array | Promise<Float32Array>;
 }
+
+/** The artifact formats the server runs (`ModelVersion.spec.artifact.format`). */
+export const SERVED_FORMATS = ['tfjs', 'onnx'] as const;
+export type ServedFormat = (typeof SERVED_FORMATS)[number];
 
 export interface LoadModelOptions {
   name: string;
@@ -82,30 +95,82 @@ export async function loadServedModel(
 }
 
 /**
- * Builds and warms up the model of an artifact already read (`readLayersArtifact`). Throws
- * `PiiKeyMissingError` for a model with a keyed PII column and no `piiKey`: it could not
- * prepare a raw value of that column, nor keep one out of the request log.
+ * Builds and warms up the TensorFlow.js model of an artifact already read
+ * (`readLayersArtifact`). Throws `PiiKeyMissingError` for a model with a keyed PII column and no
+ * `piiKey`: it could not prepare a raw value of that column, nor keep one out of the request log.
  */
 export async function servedModelOf(
   tf: TensorflowJs,
   artifact: LayersArtifact,
   options: Omit<LoadModelOptions, 'uri' | 'digest'>,
 ): Promise<ServedModel> {
-  const schema = artifact.schema;
-  const keyed = schema.inputs.find((i) => i.kind === 'categorical' && i.hash !== undefined);
-  if (keyed && options.piiKey === undefined) throw new PiiKeyMissingError(keyed.name);
-  const hashing = piiHashing(options.piiKey);
+  const hashing = piiHashingFor(artifact.schema, options);
   const model = await buildLayersModel(tf, artifact);
-  const featureCount = schema.features.length;
-  const outputWidth = outputWidthOf(schema);
-
+  const featureCount = artifact.schema.features.length;
   const predict = (features: Float32Array, rows: number): Float32Array =>
     // `apply` is the layers' forward pass in inference mode, without `predict`'s batching and
     // input standardisation around it (the shape was checked when the request was read).
     tensorValues(tf, () => model.apply(tf.tensor2d(features, [rows, featureCount])) as Tensor);
+  return warmedUp(
+    { format: 'tfjs', digest: artifact.digest, schema: artifact.schema, predict },
+    hashing,
+    options,
+  );
+}
 
+/**
+ * Builds the ONNX Runtime session of an ONNX artifact already read (`readOnnxArtifact`), checks
+ * it against the contract (`contract/onnx-artifact.ts`) and warms it up. Throws as
+ * `servedModelOf` does, and `ArtifactError` (`ModelInvalid`) for a model that breaks the
+ * contract.
+ */
+export async function onnxServedModelOf(
+  artifact: OnnxArtifact,
+  options: Omit<LoadModelOptions, 'uri' | 'digest'> & OnnxSessionOptions,
+): Promise<ServedModel> {
+  const hashing = piiHashingFor(artifact.schema, options);
+  const model = await loadOnnxModel(artifact.model, artifact.schema, options);
+  return warmedUp(
+    {
+      format: 'onnx',
+      digest: artifact.digest,
+      schema: artifact.schema,
+      predict: (features, rows) => model.predict(features, rows),
+    },
+    hashing,
+    options,
+  );
+}
+
+/**
+ * How raw PII values are hashed for `schema`. Throws `PiiKeyMissingError` for a model with a
+ * keyed PII column and no `piiKey`: it could not prepare a raw value of that column, nor keep
+ * one out of the request log.
+ */
+function piiHashingFor(
+  schema: PreparedSchema,
+  options: Pick<LoadModelOptions, 'piiKey'>,
+): PiiHashing {
+  const keyed = schema.inputs.find((i) => i.kind === 'categorical' && i.hash !== undefined);
+  if (keyed && options.piiKey === undefined) throw new PiiKeyMissingError(keyed.name);
+  return piiHashing(options.piiKey);
+}
+
+/**
+ * The served model, once it has run on every batch size it will see (1, and the largest
+ * batch) and returned one output row per input row: the first request pays no compilation or
+ * allocation, and a model that returns the wrong width never becomes ready.
+ */
+async function warmedUp(
+  run: Pick<ServedModel, 'format' | 'digest' | 'schema' | 'predict'>,
+  hashing: PiiHashing,
+  options: Omit<LoadModelOptions, 'uri' | 'digest'>,
+): Promise<ServedModel> {
+  const { schema } = run;
+  const featureCount = schema.features.length;
+  const outputWidth = outputWidthOf(schema);
   for (const size of new Set([1, ...(options.warmUpBatchSizes ?? [])])) {
-    const out = predict(new Float32Array(size * featureCount), size);
+    const out = await run.predict(new Float32Array(size * featureCount), size);
     if (out.length !== size * outputWidth) {
       throw new ArtifactError(
         'ModelInvalid',
@@ -113,17 +178,14 @@ export async function servedModelOf(
       );
     }
   }
-
   return {
+    ...run,
     name: options.name,
     version: options.version,
-    digest: artifact.digest,
-    schema,
     featureCount,
     outputWidth,
     piiHashing: hashing,
     piiRedaction: piiRedactionOf(schema, hashing),
     background: options.background,
-    predict,
   };
 }

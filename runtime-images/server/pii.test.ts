@@ -123,6 +123,7 @@ describe('InferenceServer with PII columns', () => {
     name: 'churn',
     version: '1',
     digest: 'sha256:0',
+    format: 'tfjs',
     schema,
     featureCount: 3,
     outputWidth: 2,

@@ -73,7 +73,7 @@ describe('loadServedModel', () => {
     const model = await load('models/ns/iris/1/', artifact.digest);
     const rows = fixtureRows('classification', 4, 9);
     const features = Float32Array.from(rows.flatMap((r) => prepareRecord(artifact.schema, r)));
-    const out = model.predict(features, 4);
+    const out = await model.predict(features, 4);
     const expected = expectedOutputs(tf, artifact, rows).flat();
     expect(Array.from(out)).toEqual(Array.from(Float32Array.from(expected)));
     expect(model.featureCount).toBe(6);
@@ -903,7 +903,7 @@ describe('InferenceServer explain', () => {
       const features = background.flatMap((b) =>
         b.map((v, f) => (members.has(groups.findIndex((g) => g.includes(f))) ? x[f]! : v)),
       );
-      const out = loaded.predict(Float32Array.from(features), background.length);
+      const out = loaded.predict(Float32Array.from(features), background.length) as Float32Array;
       return [0, 1, 2].map(
         (k) => background.reduce((s, _, r) => s + out[r * 3 + k]!, 0) / background.length,
       );

@@ -385,7 +385,16 @@ export class InferenceServer {
     );
   }
 
-  private runBatch(model: ServedModel, items: PreparedRows[]): Float32Array[] {
+  /**
+   * One forward pass over the rows of `items`, split back per item. Synchronous when the model
+   * is (TensorFlow.js: no promise, no extra turn of the event loop); a promise when it is not
+   * (ONNX Runtime runs off the JavaScript thread, and requests arriving meanwhile gather into
+   * the next batch).
+   */
+  private runBatch(
+    model: ServedModel,
+    items: PreparedRows[],
+  ): Float32Array[] | Promise<Float32Array[]> {
     let rows = 0;
     for (const item of items) rows += item.rows;
     let features: Float32Array;
@@ -403,14 +412,8 @@ export class InferenceServer {
       rows,
     );
     const outputs = model.predict(features, rows);
-    const results: Float32Array[] = new Array(items.length);
-    let offset = 0;
-    for (let i = 0; i < items.length; i++) {
-      const size = items[i]!.rows * model.outputWidth;
-      results[i] = outputs.subarray(offset, offset + size);
-      offset += size;
-    }
-    return results;
+    if (outputs instanceof Float32Array) return splitOutputs(model, items, outputs);
+    return outputs.then((values) => splitOutputs(model, items, values));
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -668,7 +671,7 @@ export class InferenceServer {
       );
     }
     const started = performance.now();
-    const outputs = model.predict(rows.features, rows.rows);
+    const outputs = await model.predict(rows.features, rows.rows);
     let explanations: object[];
     try {
       explanations = await explainRows(
@@ -943,6 +946,22 @@ export class InferenceServer {
 }
 
 /** The rows of a remembered request as the request log writes them. */
+/** A batch's outputs (`rows × outputWidth`, row-major) cut into each item's rows, in order. */
+function splitOutputs(
+  model: ServedModel,
+  items: readonly PreparedRows[],
+  outputs: Float32Array,
+): Float32Array[] {
+  const results: Float32Array[] = new Array(items.length);
+  let offset = 0;
+  for (let i = 0; i < items.length; i++) {
+    const size = items[i]!.rows * model.outputWidth;
+    results[i] = outputs.subarray(offset, offset + size);
+    offset += size;
+  }
+  return results;
+}
+
 function rowsOf(model: ServedModel, request: RememberedRequest) {
   const features: number[][] = new Array(request.rows);
   for (let r = 0; r < request.rows; r++) {

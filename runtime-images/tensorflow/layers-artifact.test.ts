@@ -49,12 +49,22 @@ describe('readLayersArtifact', () => {
     );
   });
 
-  it('refuses an artifact without model.json, listing what it has', async () => {
+  it('names an ONNX artifact as an unsupported format for this reader', async () => {
     const { store, digest } = storeOf({ 'model.onnx': Buffer.from('x'), 'schema.json': schema });
     await expect(readLayersArtifact(store, { uri: 's3://lathe/m/', digest })).rejects.toMatchObject(
       {
+        reason: 'UnsupportedFormat',
+        message: expect.stringContaining('an ONNX model (model.onnx, format onnx)'),
+      },
+    );
+  });
+
+  it('refuses an artifact without model.json, listing what it has', async () => {
+    const { store, digest } = storeOf({ 'model.pt': Buffer.from('x'), 'schema.json': schema });
+    await expect(readLayersArtifact(store, { uri: 's3://lathe/m/', digest })).rejects.toMatchObject(
+      {
         reason: 'ModelInvalid',
-        message: 'the artifact has no model.json (files: model.onnx, schema.json)',
+        message: 'the artifact has no model.json (files: model.pt, schema.json)',
       },
     );
   });

@@ -29,6 +29,7 @@ import {
   verifyArtifact,
 } from '../../contract/manifest.js';
 import { keyInArtifact, ModelFile, parseS3Uri } from '../../contract/object-store-layout.js';
+import { ONNX_MODEL_FILE } from '../../contract/onnx-artifact.js';
 import { type PreparedSchema, PreparedSchemaSchema } from '../../contract/prepared-data.js';
 import type { Tf } from './backend.js';
 
@@ -119,11 +120,23 @@ function keptWhole(path: string): boolean {
   );
 }
 
+/** The artifact's `schema.json`, parsed from its verified bytes. Throws `ArtifactError`. */
+export function artifactSchemaOf(bytes: Buffer): PreparedSchema {
+  const parsed = parsedArtifactJson(PreparedSchemaSchema, bytes);
+  if ('why' in parsed) {
+    throw new ArtifactError(
+      'ModelInvalid',
+      `${ModelFile.schema} is not a valid prepared schema (${parsed.why})`,
+    );
+  }
+  return parsed.value;
+}
+
 /**
  * One file of the artifact: the bytes verification kept, else read and checked against the
  * verified manifest.
  */
-async function readChecked(
+export async function readChecked(
   store: LayersArtifactStore,
   bucket: string,
   prefix: string,
@@ -155,6 +168,12 @@ export async function readLayersArtifact(
   const manifest = verification.manifest;
   const listed = new Set(manifest.files.map((f) => f.path));
   if (!listed.has(ModelFile.model)) {
+    if (listed.has(ONNX_MODEL_FILE)) {
+      throw new ArtifactError(
+        'UnsupportedFormat',
+        `the artifact is an ONNX model (${ONNX_MODEL_FILE}, format onnx); this reads TensorFlow.js layers models (${ModelFile.model}); ONNX models are read by runtime-images/onnx`,
+      );
+    }
     if (listed.has(JOBLIB_MODEL_FILE)) {
       throw new ArtifactError(
         'UnsupportedFormat',
@@ -170,15 +189,9 @@ export async function readLayersArtifact(
   const modelJson = parseModelJson(
     await readChecked(store, bucket, prefix, verification, ModelFile.model),
   );
-  const schemaBytes = await readChecked(store, bucket, prefix, verification, ModelFile.schema);
-  const parsedSchema = parsedArtifactJson(PreparedSchemaSchema, schemaBytes);
-  if ('why' in parsedSchema) {
-    throw new ArtifactError(
-      'ModelInvalid',
-      `${ModelFile.schema} is not a valid prepared schema (${parsedSchema.why})`,
-    );
-  }
-  const schema: PreparedSchema = parsedSchema.value;
+  const schema = artifactSchemaOf(
+    await readChecked(store, bucket, prefix, verification, ModelFile.schema),
+  );
 
   // Weight shards in manifest order, concatenated: what the layers loader expects.
   const shards: Buffer[] = [];

@@ -7,7 +7,7 @@
  * model's own scaling applied by hand to the raw rows, the model loaded by TensorFlow.js
  * directly, the metrics computed by scikit-learn.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -125,43 +125,45 @@ async function train(
   return result;
 }
 
-/** Runs the real program in `evaluate` mode, as the evaluation Job does. */
+/** Runs the real program (or the scikit-learn one) in `evaluate` mode, as the evaluation Job does. */
 async function evaluate(
   champion: { uri: string; digest: string },
   version: Version,
   extra: Record<string, string> = {},
   args = ['evaluate'],
+  program: 'tensorflow' | 'sklearn' = 'tensorflow',
 ) {
   const resultPath = resultFile();
-  const run = await runProgram(
-    process.execPath,
-    ['--import', 'tsx', 'runtime-images/trainer/main.ts', ...args],
-    {
-      ...objectStoreEnv,
-      LATHE_EVALUATE_MODEL_URI: champion.uri,
-      LATHE_EVALUATE_MODEL_DIGEST: champion.digest,
-      LATHE_DATASET_URI: version.uri,
-      LATHE_TASK: version.table.task,
-      LATHE_RESULT_PATH: resultPath,
-      ...extra,
-    },
-  );
+  const env = {
+    ...objectStoreEnv,
+    LATHE_EVALUATE_MODEL_URI: champion.uri,
+    LATHE_EVALUATE_MODEL_DIGEST: champion.digest,
+    LATHE_DATASET_URI: version.uri,
+    LATHE_TASK: version.table.task,
+    LATHE_RESULT_PATH: resultPath,
+    ...extra,
+  };
+  const run =
+    program === 'tensorflow'
+      ? await runProgram(
+          process.execPath,
+          ['--import', 'tsx', 'runtime-images/trainer/main.ts', ...args],
+          env,
+        )
+      : await runProgram(python, ['-m', 'lathe_sklearn', ...args], {
+          ...env,
+          PYTHONPATH: sklearnPythonPath,
+        });
   return { ...run, result: parseResult('evaluate', readFileSync(resultPath, 'utf8')) };
 }
 
 type Succeeded = Extract<EvaluateResult, { outcome: 'succeeded' }>;
 
-/**
- * The champion's metrics on `version`'s raw test rows, computed without the evaluate mode's
- * code: the champion's standard scaling applied by hand, rows with a missing cell rejected (the
- * champion's version imputed nothing), the model loaded by TensorFlow.js from its files, and the
- * metrics by scikit-learn (macro averages over the champion's classes and the split's).
- */
-async function independentMetrics(
-  champion: Trained,
-  championSchema: PreparedSchema,
-  version: Version,
-) {
+/** Runs a model on rows of prepared features: class probabilities, or one prediction, per row. */
+type Predict = (x: number[][]) => Promise<number[][]>;
+
+/** The champion's TensorFlow.js model, loaded by TensorFlow.js from its files. */
+async function tensorflowPredict(champion: Trained): Promise<Predict> {
   const prefix = champion.artifact.uri.replace(`s3://${bucket}/`, '');
   const modelJson = JSON.parse((await store.read(bucket, `${prefix}model.json`)).toString());
   const weights = await store.read(bucket, `${prefix}weights.bin`);
@@ -172,6 +174,62 @@ async function independentMetrics(
       weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.length),
     }),
   );
+  return async (x) => {
+    const outputs =
+      x.length === 0
+        ? []
+        : (tf.tidy(() =>
+            (model.predict(tf.tensor2d(x)) as ReturnType<typeof tf.tensor>).arraySync(),
+          ) as number[][]);
+    model.dispose();
+    return outputs;
+  };
+}
+
+/**
+ * The champion's fitted scikit-learn estimator (`model.joblib`, not the ONNX export the evaluate
+ * mode runs): predict_proba over the schema's classes, or predict.
+ */
+async function sklearnPredict(champion: Trained, schema: PreparedSchema): Promise<Predict> {
+  const prefix = champion.artifact.uri.replace(`s3://${bucket}/`, '');
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'lathe-joblib-')), 'model.joblib');
+  writeFileSync(file, await store.read(bucket, `${prefix}model.joblib`));
+  const program = `
+import json, sys, joblib, numpy as np
+model = joblib.load(sys.argv[1])
+x = np.array(json.load(sys.stdin), dtype=np.float64).reshape(-1, int(sys.argv[2]))
+if sys.argv[3] == "regression":
+    out = model.predict(x).reshape(-1, 1)
+else:
+    out = np.zeros((len(x), int(sys.argv[4])))
+    out[:, model.classes_.astype(int)] = model.predict_proba(x)
+print(json.dumps(out.tolist()))
+`;
+  const classes = String(schema.label.classes?.length ?? 0);
+  return async (x) => {
+    const { code, stdout, stderr } = await runProgram(
+      python,
+      ['-c', program, file, String(schema.features.length), schema.task, classes],
+      {},
+      JSON.stringify(x),
+    );
+    if (code !== 0) throw new Error(`scikit-learn failed: ${stderr}`);
+    return JSON.parse(stdout) as number[][];
+  };
+}
+
+/**
+ * The champion's metrics on `version`'s raw test rows, computed without the evaluate mode's
+ * code: the champion's standard scaling applied by hand, rows with a missing cell rejected (the
+ * champion's version imputed nothing), the model run by its own framework (`predict`), and the
+ * metrics by scikit-learn (macro averages over the champion's classes and the split's).
+ */
+async function independentMetrics(
+  champion: Trained,
+  championSchema: PreparedSchema,
+  version: Version,
+  predict?: Predict,
+) {
   const table = version.table;
   const rows = version.files['test.raw.jsonl']!.toString()
     .trim()
@@ -186,13 +244,7 @@ async function independentMetrics(
   const x = accepted.map((row) =>
     table.featureNames.map((name, c) => ((row[name] as number) - scale[c]!.mean) / scale[c]!.std),
   );
-  const outputs =
-    x.length === 0
-      ? []
-      : (tf.tidy(() =>
-          (model.predict(tf.tensor2d(x)) as ReturnType<typeof tf.tensor>).arraySync(),
-        ) as number[][]);
-  model.dispose();
+  const outputs = await (predict ?? (await tensorflowPredict(champion)))(x);
   const label = (row: Record<string, unknown>) => row[table.labelName];
   let next = 0;
   if (table.task === 'regression') {
@@ -267,14 +319,21 @@ print(json.dumps({k: float(v) for k, v in out.items()}))
   return JSON.parse(stdout) as Record<string, number>;
 }
 
-/** Equal to 6 significant digits (the program predicts on native TensorFlow, this test on JS). */
-function expectSameMetrics(actual: Record<string, number>, expected: Record<string, number>) {
+/**
+ * Equal to 6 significant digits (the program predicts on native TensorFlow, this test on JS), or
+ * to `tolerance` (an ONNX export in float32 against scikit-learn's float64).
+ */
+function expectSameMetrics(
+  actual: Record<string, number>,
+  expected: Record<string, number>,
+  tolerance = 1e-6,
+) {
   expect(Object.keys(actual).sort()).toEqual(Object.keys(expected).sort());
   for (const [key, value] of Object.entries(expected)) {
     expect(
       Math.abs(actual[key]! - value),
       `${key}: ${actual[key]} vs ${value}`,
-    ).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(value)));
+    ).toBeLessThanOrEqual(tolerance * Math.max(1, Math.abs(value)));
   }
 }
 
@@ -394,6 +453,108 @@ describe('the evaluate mode as a program', () => {
   });
 });
 
+describe("the scikit-learn trainer's evaluate mode (python -m lathe_sklearn evaluate)", () => {
+  it('scores a model on its own version as the trainer did', async () => {
+    const champion = await train('cancer-sklearn-own', cancerA, {}, 'sklearn');
+    const { code, result, stdout } = await evaluate(
+      champion.artifact,
+      cancerA,
+      {},
+      undefined,
+      'sklearn',
+    );
+    expect(code, stdout).toBe(0);
+    expect(result).toMatchObject({ kind: 'evaluate', outcome: 'succeeded', rows: 114 });
+    expectSameMetrics((result as Succeeded).metrics, champion.metrics, 1e-5);
+  });
+
+  it('counts rows it cannot prepare and classes it never saw as wrong, as scikit-learn computes', async () => {
+    const iris = await sklearnDataset('iris');
+    const irisA = await uploadVersion(
+      'iris-sklearn',
+      iris,
+      { testFraction: 0.2, seed: 11 },
+      { missing: 'drop' },
+    );
+    const irisB = await uploadVersion(
+      'iris-sklearn',
+      {
+        ...iris,
+        rows: iris.rows.map((row, r) => (r % 6 === 0 ? [...row.slice(0, 3), Number.NaN] : row)),
+        labels: iris.labels.map((label, r) =>
+          label === 'virginica' && iris.rows[r]![2]! >= 6 ? 'virginica-large' : label,
+        ),
+      },
+      { testFraction: 0.3, seed: 13 },
+      { scale: 'minMax' },
+    );
+    const champion = await train('iris-sklearn-a', irisA, {}, 'sklearn');
+    const { code, result, stdout } = await evaluate(
+      champion.artifact,
+      irisB,
+      {},
+      undefined,
+      'sklearn',
+    );
+    expect(code, stdout).toBe(0);
+    const expected = await independentMetrics(
+      champion,
+      irisA.schema,
+      irisB,
+      await sklearnPredict(champion, irisA.schema),
+    );
+    expect(expected.rejected).toBeGreaterThan(0);
+    expect(expected.unseen).toBeGreaterThan(0);
+    expect(result).toMatchObject({ outcome: 'succeeded', rows: 45 });
+    expectSameMetrics((result as Succeeded).metrics, expected.metrics, 1e-5);
+    expect(stdout).toContain(`"rejectedRows": ${expected.rejected}`);
+    expect(stdout).toContain('"unseenClasses": [{"name": "virginica-large"');
+  });
+
+  it('scores a regression model on another version in the label’s units', async () => {
+    const diabetes = await sklearnDataset('diabetes');
+    const diabetesA = await uploadVersion(
+      'diabetes-sklearn',
+      diabetes,
+      { testFraction: 0.2, seed: 11 },
+      {},
+    );
+    const diabetesB = await uploadVersion(
+      'diabetes-sklearn',
+      diabetes,
+      { testFraction: 0.25, seed: 12 },
+      { scale: 'minMax' },
+    );
+    const champion = await train('diabetes-sklearn-a', diabetesA, {}, 'sklearn');
+    const { code, result } = await evaluate(champion.artifact, diabetesB, {}, undefined, 'sklearn');
+    expect(code).toBe(0);
+    const expected = await independentMetrics(
+      champion,
+      diabetesA.schema,
+      diabetesB,
+      await sklearnPredict(champion, diabetesA.schema),
+    );
+    expectSameMetrics((result as Succeeded).metrics, expected.metrics, 1e-5);
+    expect((result as Succeeded).metrics.rmse).toBeGreaterThan(20);
+  });
+
+  it('refuses an artifact that is not the recorded digest (exit 1) and invalid arguments (exit 2)', async () => {
+    const champion = await train('cancer-sklearn-digest', cancerA, {}, 'sklearn');
+    const tampered = await evaluate(
+      { uri: champion.artifact.uri, digest: `sha256:${'1'.repeat(64)}` },
+      cancerB,
+      {},
+      undefined,
+      'sklearn',
+    );
+    expect(tampered.code).toBe(1);
+    expect(tampered.result).toMatchObject({ outcome: 'failed', reason: 'ArtifactInvalid' });
+    const badArgs = await evaluate(champion.artifact, cancerB, {}, ['evaluation'], 'sklearn');
+    expect(badArgs.code).toBe(2);
+    expect(badArgs.stdout).toContain('Invalid arguments [\\"evaluation\\"]');
+  });
+});
+
 describe('the evaluate mode failing', () => {
   it('refuses an artifact that is not the recorded digest, exit 1', async () => {
     const { code, result } = await evaluate(
@@ -405,14 +566,14 @@ describe('the evaluate mode failing', () => {
     expect(result?.outcome === 'failed' && result.message).toContain('(DigestMismatch)');
   });
 
-  it('names the scikit-learn format it cannot run, exit 1', async () => {
+  it('names the format of a scikit-learn artifact it cannot run, exit 1', async () => {
     const sklearnChampion = await train('cancer-sklearn', cancerA, {}, 'sklearn');
     expect(sklearnChampion.artifact.format).toBe('onnx');
     const { code, result } = await evaluate(sklearnChampion.artifact, cancerB);
     expect(code).toBe(1);
     expect(result).toMatchObject({ outcome: 'failed', reason: 'InternalError' });
     expect(result?.outcome === 'failed' && result.message).toContain(
-      'scikit-learn model (model.joblib, format joblib)',
+      'the artifact is an ONNX model (model.onnx, format onnx)',
     );
   });
 

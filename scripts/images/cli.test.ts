@@ -3,7 +3,7 @@ import { parse } from 'yaml';
 import { helmValues, parseArgs } from './cli.js';
 
 describe('npm run images arguments', () => {
-  it('builds all seven by default', () => {
+  it('builds all eight by default', () => {
     expect(parseArgs([]).only).toEqual([
       'operator',
       'retrain',
@@ -12,6 +12,7 @@ describe('npm run images arguments', () => {
       'server',
       'trainer-sklearn',
       'trainer',
+      'trainer-pytorch',
     ]);
   });
 

@@ -1,5 +1,5 @@
 /**
- * `npm run images`: builds Lathe's six images from their Dockerfiles with buildah, on this
+ * `npm run images`: builds Lathe's eight images from their Dockerfiles with buildah, on this
  * machine, without a Docker engine or a container registry, and writes one OCI archive per
  * image plus a manifest under ~/.cache/lathe/images/archives/.
  *
@@ -48,6 +48,8 @@ export const images = [
   { name: 'server', base: 'NODE_IMAGE' },
   { name: 'trainer-sklearn', base: 'PYTHON_IMAGE' },
   { name: 'trainer', base: 'NODE_IMAGE' },
+  // Debian's python3-torch and its libraries: the largest image, built last.
+  { name: 'trainer-pytorch', base: 'PYTHON_IMAGE' },
 ] as const;
 export type ImageName = (typeof images)[number]['name'];
 

@@ -48,6 +48,8 @@ export const ArtifactSchema = z
       .describe('sha256 of the artifact’s manifest.json (which lists the sha256 of every file).'),
   })
   .describe('The trained artifact. Immutable.');
+/** How an artifact is serialised (`spec.artifact.format`). */
+export type ArtifactFormat = z.infer<typeof ArtifactSchema>['format'];
 
 /** Where the model came from. */
 export const LineageSchema = z
@@ -71,6 +73,13 @@ export const LineageSchema = z
           .max(64)
           .describe(
             'What computed the training: a TensorFlow.js backend (tensorflow-gpu, tensorflow, wasm, cpu) or a framework (scikit-learn).',
+          )
+          .optional(),
+        image: z
+          .string()
+          .max(512)
+          .describe(
+            'The custom trainer image that trained the model (the TrainingJob’s spec.model.custom.image); absent for Lathe’s own trainer. A RetrainPolicy scores the model as a champion with this image’s evaluate mode.',
           )
           .optional(),
       })

@@ -124,6 +124,8 @@ class EvaluateSettings(ObjectStoreSettings):
         self.model_digest = read.digest(contract.EVALUATE_MODEL_DIGEST)
         self.dataset_uri = read.s3_uri(contract.DATASET_URI)
         self.task = read.one_of(contract.TASK, ("classification", "regression"))
+        # spec.fairness of the challenger (JSON), when the evaluation should compute group metrics.
+        self.fairness = read.optional(contract.FAIRNESS)
         self.pii_key = None
         key = env.get(contract.PII_KEY) or ""
         if key:

@@ -19,17 +19,19 @@ manifest.json, written last.
 
 import io
 import json
+import os
 import sys
 import time
 
 from lathe_runtime import contract
 from lathe_runtime.artifact import write_artifact
 from lathe_runtime.dataset import parse_schema, parse_split, read_dataset
+from lathe_runtime.evaluate import evaluate_onnx
 from lathe_runtime.log import logger, utc_now
 from lathe_runtime.metrics import classification_metrics, regression_metrics
 from lathe_runtime.onnx_check import ARTIFACT_FORMAT, MODEL_FILE, check_onnx_export
 from lathe_runtime.program import run_program
-from lathe_runtime.settings import TrainSettings
+from lathe_runtime.settings import EvaluateSettings, TrainSettings
 from lathe_runtime.store import Store, put_json
 
 from .onnx_export import export_onnx
@@ -162,8 +164,25 @@ def train(settings):
             "metrics": metrics, "backend": "scikit-learn", "epochs": 1}
 
 
-def main():
-    return run_program("train", log, Settings, train)
+def evaluate(settings):
+    """The evaluate mode: the artifact's model.onnx on the dataset version's raw test rows,
+    prepared with the model's schema.json (lathe_runtime.evaluate)."""
+    return evaluate_onnx(settings, log)
+
+
+def main(args=None):
+    args = sys.argv[1:] if args is None else args
+    if args in ([], ["train"]):
+        return run_program("train", log, Settings, train)
+    if args == ["evaluate"]:
+        return run_program("evaluate", log, EvaluateSettings, evaluate)
+    message = f"Invalid arguments {json.dumps(args)}: expected none (train), \"train\" or \"evaluate\""
+    log("error", message)
+    kind = "evaluate" if "evaluate" in args else "train"
+    result_path = os.environ.get(contract.RESULT_PATH) or contract.DEFAULT_RESULT_PATH
+    contract.write_result({"kind": kind, "outcome": "failed", "reason": "InternalError", "message": message},
+                          result_path)
+    return contract.EXIT_INVALID_ENVIRONMENT
 
 
 if __name__ == "__main__":

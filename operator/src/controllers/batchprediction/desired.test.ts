@@ -47,6 +47,7 @@ const run: BatchRun = {
   modelVersion: 'iris-v3',
   modelUri: 's3://lathe/models/ml/iris/3/',
   modelDigest: `sha256:${'b'.repeat(64)}`,
+  modelFormat: 'tfjs',
   dataset: { name: 'iris', version: 'abc' },
   input: {
     objects: [
@@ -88,6 +89,7 @@ describe('desiredBatchJob', () => {
     });
     expect(env).toMatchObject({
       LATHE_BATCH_MODEL_DIGEST: run.modelDigest,
+      LATHE_BATCH_MODEL_FORMAT: 'tfjs',
       LATHE_BATCH_SHARDS: '4',
       LATHE_BATCH_MAX_FAILED_RECORDS_PERCENT: '0',
       // 1Gi: semi-spaces of 64 MiB, taken from the old space's 768.

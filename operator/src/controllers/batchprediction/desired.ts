@@ -83,6 +83,8 @@ export interface BatchRun {
   modelVersion: string;
   modelUri: string;
   modelDigest: string;
+  /** The artifact's format: `tfjs` or `onnx` (the plan refuses others). */
+  modelFormat: 'tfjs' | 'onnx';
   dataset?: { name: string; version: string };
   input: BatchInput;
   /** `stats.json` of the model's dataset version, when it has one. */
@@ -130,6 +132,7 @@ export function desiredBatchJob(
     ...storeAccess.env,
     literalEnv(BatchEnv.modelUri, run.modelUri),
     { name: BatchEnv.modelDigest, value: run.modelDigest },
+    { name: BatchEnv.modelFormat, value: run.modelFormat },
     literalEnv(BatchEnv.input, JSON.stringify(run.input)),
     literalEnv(BatchEnv.output, JSON.stringify(output)),
     literalEnv(BatchEnv.outputUri, run.outputUri),

@@ -62,7 +62,7 @@ const modelVersion = {
 } as unknown as ModelVersionObject;
 
 /** The caches hold the model; the store lists `objects` and records what was listed. */
-function world(objects: { key: string; sizeBytes: number }[] = []) {
+function world(objects: { key: string; sizeBytes: number }[] = [], format = 'tfjs') {
   const listed: string[] = [];
   const store = {
     listObjects: async (_bucket: string, prefix: string) => {
@@ -71,7 +71,12 @@ function world(objects: { key: string; sizeBytes: number }[] = []) {
     },
   } as unknown as ObjectStore;
   const ctx = {
-    byField: () => [modelVersion],
+    byField: () => [
+      {
+        ...modelVersion,
+        spec: { ...modelVersion.spec, artifact: { ...modelVersion.spec.artifact, format } },
+      },
+    ],
     reader: () => ({ get: () => undefined, list: () => [] }),
   } as never;
   return { store, ctx, listed };
@@ -113,6 +118,38 @@ describe('planRun', () => {
     });
     expect('run' in planned && planned.run.input.objects[0]).not.toHaveProperty('sizeBytes');
     expect(listed).toEqual([]);
+  });
+
+  it.each(['tfjs', 'onnx'])(
+    'plans a %s model, passing its format to the shards',
+    async (format) => {
+      const { store, ctx } = world([], format);
+      const planned = await planRun(
+        batch({ input: { http: { url: 'https://data.example/t.csv' } } }),
+        ctx,
+        store,
+        'lathe',
+      );
+      expect(planned).toMatchObject({ run: { modelFormat: format } });
+    },
+  );
+
+  it('stalls on a model of a format batch scoring does not run, naming it', async () => {
+    const { store, ctx } = world([], 'joblib');
+    const planned = await planRun(
+      batch({ input: { http: { url: 'https://data.example/t.csv' } } }),
+      ctx,
+      store,
+      'lathe',
+    );
+    expect(planned).toEqual({
+      notStarted: {
+        state: 'stalled',
+        reason: 'UnsupportedModelFormat',
+        message:
+          'ModelVersion iris-v3 is a joblib artifact; batch scoring runs TensorFlow.js (tfjs) and ONNX (onnx) models',
+      },
+    });
   });
 
   it('writes under the chosen output prefix, below the run’s UID', async () => {

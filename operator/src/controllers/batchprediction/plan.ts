@@ -67,11 +67,12 @@ export async function planRun(
   );
   if (!resolved.ok) return { notStarted: waiting('WaitingForModel', resolved.message) };
   const mv = resolved.modelVersion;
-  if (mv.spec.artifact.format !== 'tfjs') {
+  const modelFormat = mv.spec.artifact.format;
+  if (modelFormat !== 'tfjs' && modelFormat !== 'onnx') {
     return {
       notStarted: stalled(
         'UnsupportedModelFormat',
-        `ModelVersion ${mv.metadata.name} is a ${mv.spec.artifact.format} artifact; batch scoring runs TensorFlow.js models`,
+        `ModelVersion ${mv.metadata.name} is a ${modelFormat} artifact; batch scoring runs TensorFlow.js (tfjs) and ONNX (onnx) models`,
       ),
     };
   }
@@ -105,6 +106,7 @@ export async function planRun(
       modelVersion: mv.metadata.name ?? '',
       modelUri: mv.spec.artifact.uri,
       modelDigest: mv.spec.artifact.digest,
+      modelFormat,
       ...(input.dataset ? { dataset: input.dataset } : {}),
       input: input.input,
       ...(statsUri ? { statsUri } : {}),

@@ -88,6 +88,7 @@ describe('serving children', () => {
       LATHE_MODEL_VERSION: '2',
       LATHE_MODEL_URI: 's3://lathe/models/ns/iris/2/',
       LATHE_MODEL_DIGEST: `sha256:${'2'.repeat(64)}`,
+      LATHE_MODEL_FORMAT: 'tfjs',
       LATHE_BATCH_MAX_SIZE: '16',
       LATHE_REQUEST_LOG_SAMPLE_RATE: '0.1',
       LATHE_FEEDBACK_URI: 's3://lathe/feedback/ns/iris/',

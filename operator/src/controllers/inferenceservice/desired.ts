@@ -94,6 +94,8 @@ export function desiredServingDeployment(
     // A ModelVersion's URI is a user's text when it was registered by hand.
     literalEnv(ServeEnv.modelUri, mv.spec.artifact.uri),
     { name: ServeEnv.modelDigest, value: mv.spec.artifact.digest },
+    // tfjs runs on TensorFlow.js, onnx on ONNX Runtime; the server refuses any other.
+    { name: ServeEnv.modelFormat, value: mv.spec.artifact.format },
     { name: ServeEnv.port, value: String(SERVER_PORT) },
     // Hashes PII columns in requests and keeps their raw values out of the request log.
     piiKeyEnv(),

@@ -1,8 +1,13 @@
 /**
- * The champion's evaluation on the challenger's test split: an owned Job (the trainer image in
+ * The champion's evaluation on the challenger's test split: an owned Job (a trainer image in
  * `evaluate` mode), named after the two ModelVersions so it is started once, read through the
  * pod index when it finished, and deleted by the promotion step once the decision it served is
  * recorded (or by the history step, if a crash came in between).
+ *
+ * The image is the one that trained the champion: a model from a custom image (scikit-learn,
+ * PyTorch, ...) is scored by that image's own `evaluate` mode, as a KServe predictor runs the
+ * framework's own runtime, and a TensorFlow.js model by Lathe's trainer. An image without an
+ * evaluate mode gives no evaluate result, and the decision names the image and why.
  */
 
 import type { FairnessSummary } from '../../../../contract/fairness/summary.js';
@@ -11,7 +16,12 @@ import { parseResult } from '../../../../contract/results.js';
 import { type JobObject, kinds } from '../../runtime/builtin-kinds.js';
 import type { ReconcileContext } from '../../runtime/controller.js';
 import type { OwnerReference } from '../../runtime/resource.js';
-import type { ModelVersionObject, RetrainPolicyObject, TrainingJobObject } from '../lathe-kinds.js';
+import {
+  latheKinds,
+  type ModelVersionObject,
+  type RetrainPolicyObject,
+  type TrainingJobObject,
+} from '../lathe-kinds.js';
 import { cachedPodsOfJob, observeJobRun } from '../shared/job-run.js';
 import { childName, shortHash } from '../shared/names.js';
 import {
@@ -47,6 +57,24 @@ export function evaluationJobName(
   );
 }
 
+/**
+ * The image that evaluates `champion`: the custom image its lineage records, else the custom
+ * image of the TrainingJob that produced it when that still exists (a ModelVersion recorded
+ * before lineage kept the image), else Lathe's trainer `trainerImage`.
+ */
+export function evaluationImageOf(
+  champion: ModelVersionObject,
+  trainerImage: string,
+  trainingJobOf: (name: string) => TrainingJobObject | undefined,
+): { image: string; custom: boolean } {
+  const lineage = champion.spec.lineage?.trainingJob;
+  if (lineage?.image) return { image: lineage.image, custom: true };
+  const run = lineage ? trainingJobOf(lineage.name) : undefined;
+  const sameRun = run && (!lineage?.uid || run.metadata.uid === lineage.uid);
+  const custom = sameRun ? run.spec.model.custom?.image : undefined;
+  return custom ? { image: custom, custom: true } : { image: trainerImage, custom: false };
+}
+
 /** Starts the champion's evaluation, or reads how it ended. */
 export async function evaluateChampion(
   policy: RetrainPolicyObject,
@@ -67,6 +95,9 @@ export async function evaluateChampion(
   const name = evaluationJobName(policy.metadata.name ?? '', challenger, champion);
   const job = ctx.childrenOf(kinds.job, policy).find((j) => j.metadata?.name === name);
   const config = options.access.store;
+  const evaluator = evaluationImageOf(champion, options.image, (trainingJob) =>
+    ctx.reader(latheKinds.trainingJob).get(namespace, trainingJob),
+  );
   if (!job) {
     const datasetVersion = datasetVersionPrefix(namespace, lineage.name, lineage.version);
     await options.access.provide(
@@ -87,14 +118,14 @@ export async function evaluateChampion(
         challenger: challenger.metadata.name ?? '',
         datasetUri: s3Uri(config.bucket, datasetVersion),
         task: run.status?.task ?? 'classification',
-        image: options.image,
+        image: evaluator.image,
         store: config,
         owner: options.owner,
         fairness: hasChampionRules(run.spec.fairness) ? run.spec.fairness : undefined,
       }),
     );
     ctx.log.info(
-      { job: name, champion: champion.metadata.name },
+      { job: name, champion: champion.metadata.name, image: evaluator.image },
       'Started the champion evaluation',
     );
     return { state: 'pending' };
@@ -111,9 +142,18 @@ export async function evaluateChampion(
       fairnessError: result.fairnessError,
     };
   }
+  const image = job.spec?.template.spec?.containers[0]?.image ?? evaluator.image;
+  const why =
+    result?.outcome === 'failed'
+      ? `${result.reason}: ${result.message}`
+      : evaluator.custom
+        ? `the image ${image} that trained it gave no evaluate result: it has no evaluate mode (args [evaluate], docs/trainer.md)${observed.phase === 'Failed' && observed.message ? ` (${observed.message})` : ''}`
+        : observed.phase === 'Failed'
+          ? observed.message
+          : 'no result';
   return {
     state: 'failed',
     job,
-    error: `the evaluation of ${champion.metadata.name} on dataset version ${lineage.version} failed: ${result?.outcome === 'failed' ? `${result.reason}: ${result.message}` : observed.phase === 'Failed' ? observed.message : 'no result'}`,
+    error: `the evaluation of ${champion.metadata.name} on dataset version ${lineage.version} failed: ${why}`,
   };
 }

@@ -292,7 +292,13 @@ export function desiredModelVersion(
       hyperparameters: hyperparameterStrings(tj),
       lineage: {
         dataset: { name: tj.spec.datasetRef.name, version: options.datasetVersion },
-        trainingJob: { name, uid: tj.metadata.uid, backend: result.backend },
+        trainingJob: {
+          name,
+          uid: tj.metadata.uid,
+          backend: result.backend,
+          // A custom image evaluates its own models when they are champions.
+          ...(tj.spec.model.custom ? { image: tj.spec.model.custom.image } : {}),
+        },
       },
       stage: 'none',
       deletionPolicy: 'Retain',

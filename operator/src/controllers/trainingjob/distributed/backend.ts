@@ -71,15 +71,23 @@ export interface DesiredChild {
   object: KubeObject & Applicable;
 }
 
-/** Where an attempt stands: a `JobRun`, a failure naming the worker that failed first. */
-export type WorkerGroupRun =
+/**
+ * Where an attempt stands: a `JobRun`, a failure naming the worker that failed first. An engine
+ * that restarts the group itself within one attempt (JobSet's `failurePolicy.maxRestarts`)
+ * reports how often it did in `restarts`.
+ */
+export type WorkerGroupRun = (
   | Exclude<JobRun, { phase: 'Failed' }>
   | (Extract<JobRun, { phase: 'Failed' }> & {
       /** The rank of the worker whose failure ended the attempt, when known. */
       failedWorker: number | undefined;
-      /** False when a restart cannot help (the deadline passed). */
+      /** False when a restart cannot help (the deadline passed, the engine spent its restarts). */
       restartable: boolean;
-    });
+    })
+) & {
+  /** Restarts of the whole group the engine made itself within this attempt. */
+  restarts?: number;
+};
 
 /** An attempt found among the TrainingJob's children. */
 export interface ExistingAttempt {
