@@ -3,7 +3,10 @@
  * model server (PyPI `kserve`) serving the same MLP (30 prepared features → 64 → 32 → 3, trained
  * here with TensorFlow.js; KServe gets the same weights in Keras from tensorflow-cpu), measured
  * with the same load generator (wrk), V1 and V2, one row per request, at concurrency 1 and 8,
- * in two CPU set-ups, one after the other:
+ * in two CPU set-ups, one after the other. Lathe serves it twice: as TensorFlow.js (format
+ * `tfjs`) and, the same weights written as ONNX (`Gemm`/`Relu`/`Softmax`,
+ * `runtime-images/onnx/dense-network-onnx.ts`), on ONNX Runtime (format `onnx`); the table's
+ * last columns are ONNX Runtime against TensorFlow.js:
  *
  * - pinned: each server pinned to core 0 (`taskset`, set when it starts, so thread pools are
  *   sized for one core), wrk to core 1 — the servers' efficiency per core;
@@ -42,6 +45,7 @@ import { clusterInfo, repoRoot } from '../e2e/cluster/testenv.js';
 import {
   fixtureRows,
   makeFixtureArtifact,
+  onnxFixtureArtifact,
   uploadFixtureArtifact,
 } from '../runtime-images/server/fixture.js';
 import { loadTensorflow } from '../runtime-images/server/tensorflow.js';
@@ -141,7 +145,12 @@ async function wrk(
 }
 
 /** The environment of Lathe's server for the benchmark, serving `uri` as model `mlp` on `port`. */
-function latheServerEnv(uri: string, digest: string, port: number): NodeJS.ProcessEnv {
+function latheServerEnv(
+  uri: string,
+  digest: string,
+  port: number,
+  format: 'tfjs' | 'onnx' = 'tfjs',
+): NodeJS.ProcessEnv {
   const { minio } = clusterInfo();
   return {
     PATH: process.env.PATH,
@@ -153,6 +162,7 @@ function latheServerEnv(uri: string, digest: string, port: number): NodeJS.Proce
     [ServeEnv.modelVersion]: '1',
     [ServeEnv.modelUri]: uri,
     [ServeEnv.modelDigest]: digest,
+    [ServeEnv.modelFormat]: format,
     [ServeEnv.port]: String(port),
     [ServeEnv.bindAddress]: '127.0.0.1',
     [ServeEnv.batchMaxSize]: '32',
@@ -240,6 +250,8 @@ interface Cell {
   concurrency: number;
   lathe: WrkResult;
   kserve: WrkResult;
+  /** Lathe's server on ONNX Runtime, the same weights. */
+  onnx: WrkResult;
 }
 
 async function main(): Promise<void> {
@@ -263,6 +275,10 @@ async function main(): Promise<void> {
     for (const [file, bytes] of Object.entries(artifact.files))
       await writeFile(path.join(dir, file), bytes);
     const uri = `s3://${minio.bucket}/${prefix}`;
+    const onnxArtifact = onnxFixtureArtifact(artifact);
+    const onnxPrefix = modelVersionPrefix(namespace, 'mlp', 3);
+    await uploadFixtureArtifact(store, minio.bucket, onnxPrefix, onnxArtifact);
+    const onnxUri = `s3://${minio.bucket}/${onnxPrefix}`;
 
     const raw = fixtureRows('classification', 32, 5, NOISE_INPUTS).map(
       ({ species: _label, ...r }) => r,
@@ -304,11 +320,11 @@ async function main(): Promise<void> {
         .join(' ')} at the start`,
     );
     console.log(
-      `Lathe: lathe-server (TensorFlow.js, backend auto, batch ≤32/5 ms), one process · KServe: kserve 0.21.0, Keras (tensorflow-cpu 2.21.0), 1 uvicorn worker pinned, ${kserveWorkers} unpinned`,
+      `Lathe: lathe-server (TensorFlow.js, backend auto, batch ≤32/5 ms), one process · KServe: kserve 0.21.0, Keras (tensorflow-cpu 2.21.0), 1 uvicorn worker pinned, ${kserveWorkers} unpinned · ONNX: lathe-server on ONNX Runtime (onnxruntime-node, CPU, intra-op threads = the CPUs it may use), same batching`,
     );
-    const header = `${'cpus'.padEnd(9)}${'protocol'.padEnd(9)}${'rows'.padStart(5)}${'conc'.padStart(6)} │ ${'Lathe req/s'.padStart(11)}${'p50'.padStart(10)}${'p99'.padStart(10)} │ ${'KServe req/s'.padStart(12)}${'p50'.padStart(10)}${'p99'.padStart(10)} │ ${'req/s ×'.padStart(8)}${'p50 ×'.padStart(7)}${'p99 ×'.padStart(7)}`;
+    const header = `${'cpus'.padEnd(9)}${'protocol'.padEnd(9)}${'rows'.padStart(5)}${'conc'.padStart(6)} │ ${'Lathe req/s'.padStart(11)}${'p50'.padStart(10)}${'p99'.padStart(10)} │ ${'KServe req/s'.padStart(12)}${'p50'.padStart(10)}${'p99'.padStart(10)} │ ${'req/s ×'.padStart(8)}${'p50 ×'.padStart(7)}${'p99 ×'.padStart(7)} │ ${'ONNX req/s'.padStart(10)}${'p50'.padStart(10)}${'p99'.padStart(10)} │ ${'vs TF.js ×'.padStart(10)}${'p50 ×'.padStart(7)}${'p99 ×'.padStart(7)}`;
     const cells: Cell[] = [];
-    const coldStarts: { setup: CpuSetup; lathe: number; kserve: number }[] = [];
+    const coldStarts: { setup: CpuSetup; lathe: number; kserve: number; onnx: number }[] = [];
     let httpFloor: WrkResult | undefined;
 
     for (const setup of ['pinned', 'unpinned'] as const) {
@@ -336,6 +352,23 @@ async function main(): Promise<void> {
         "Lathe's server",
       );
       const latheColdStartS = (performance.now() - latheSpawned) / 1000;
+      const onnxPort = await freePort();
+      const onnxSpawned = performance.now();
+      const onnx = start(
+        setup,
+        process.execPath,
+        ['--import', 'tsx', 'runtime-images/server/main.ts'],
+        latheServerEnv(onnxUri, onnxArtifact.digest, onnxPort, 'onnx'),
+      );
+      running.push(onnx.child);
+      children.push(onnx.child);
+      await waitFor(
+        `http://127.0.0.1:${onnxPort}/v2/health/ready`,
+        onnx.child,
+        onnx.output,
+        "Lathe's server on ONNX Runtime",
+      );
+      const onnxColdStartS = (performance.now() - onnxSpawned) / 1000;
       const kservePort = await freePort();
       const kserveSpawned = performance.now();
       const kserve = start(
@@ -384,9 +417,15 @@ async function main(): Promise<void> {
         'KServe',
       );
       const kserveColdStartS = (performance.now() - kserveSpawned) / 1000;
-      coldStarts.push({ setup, lathe: latheColdStartS, kserve: kserveColdStartS });
+      coldStarts.push({
+        setup,
+        lathe: latheColdStartS,
+        kserve: kserveColdStartS,
+        onnx: onnxColdStartS,
+      });
       const lUrls = urls(lathePort);
       const kUrls = urls(kservePort);
+      const oUrls = urls(onnxPort);
 
       if (setup === 'pinned') {
         // Same model on both sides: the two servers' probabilities for the same rows.
@@ -401,10 +440,15 @@ async function main(): Promise<void> {
           };
           return body.predictions.flatMap((p) => (Array.isArray(p) ? p : p.probabilities));
         };
-        const [lp, kp] = [await probabilities(lathePort), await probabilities(kservePort)];
+        const [lp, kp, op] = [
+          await probabilities(lathePort),
+          await probabilities(kservePort),
+          await probabilities(onnxPort),
+        ];
         const maxDiff = Math.max(...lp.map((v, i) => Math.abs(v - kp[i]!)));
+        const onnxDiff = Math.max(...lp.map((v, i) => Math.abs(v - op[i]!)));
         console.log(
-          `Same model: largest difference between the two servers' probabilities on 32 rows: ${maxDiff.toExponential(1)}\n`,
+          `Same model: largest difference between the probabilities on 32 rows of Lathe (TensorFlow.js) and KServe: ${maxDiff.toExponential(1)}; and Lathe on ONNX Runtime: ${onnxDiff.toExponential(1)}\n`,
         );
         console.log(header);
         console.log('─'.repeat(header.length));
@@ -413,6 +457,7 @@ async function main(): Promise<void> {
       for (const protocol of ['v1', 'v2'] as const) {
         await wrk(setup, lUrls[protocol], bodies(1)[protocol], 8, 1, dir);
         await wrk(setup, kUrls[protocol], bodies(1)[protocol], 8, 1, dir);
+        await wrk(setup, oUrls[protocol], bodies(1)[protocol], 8, 1, dir);
       }
 
       for (const protocol of ['v1', 'v2'] as const) {
@@ -421,11 +466,14 @@ async function main(): Promise<void> {
             const body = bodies(rows)[protocol];
             const l = await wrk(setup, lUrls[protocol], body, concurrency, durationS, dir);
             const k = await wrk(setup, kUrls[protocol], body, concurrency, durationS, dir);
-            cells.push({ setup, protocol, rows, concurrency, lathe: l, kserve: k });
+            const o = await wrk(setup, oUrls[protocol], body, concurrency, durationS, dir);
+            cells.push({ setup, protocol, rows, concurrency, lathe: l, kserve: k, onnx: o });
             const errors =
-              l.errors + k.errors > 0 ? `  (errors: Lathe ${l.errors}, KServe ${k.errors})` : '';
+              l.errors + k.errors + o.errors > 0
+                ? `  (errors: Lathe ${l.errors}, KServe ${k.errors}, ONNX ${o.errors})`
+                : '';
             console.log(
-              `${setup.padEnd(9)}${protocol.padEnd(9)}${String(rows).padStart(5)}${String(concurrency).padStart(6)} │ ${fmt(l.rps).padStart(11)}${us(l.p50).padStart(10)}${us(l.p99).padStart(10)} │ ${fmt(k.rps).padStart(12)}${us(k.p50).padStart(10)}${us(k.p99).padStart(10)} │ ${fmt(l.rps / k.rps, 2).padStart(8)}${fmt(l.p50 / k.p50, 2).padStart(7)}${fmt(l.p99 / k.p99, 2).padStart(7)}${errors}`,
+              `${setup.padEnd(9)}${protocol.padEnd(9)}${String(rows).padStart(5)}${String(concurrency).padStart(6)} │ ${fmt(l.rps).padStart(11)}${us(l.p50).padStart(10)}${us(l.p99).padStart(10)} │ ${fmt(k.rps).padStart(12)}${us(k.p50).padStart(10)}${us(k.p99).padStart(10)} │ ${fmt(l.rps / k.rps, 2).padStart(8)}${fmt(l.p50 / k.p50, 2).padStart(7)}${fmt(l.p99 / k.p99, 2).padStart(7)} │ ${fmt(o.rps).padStart(10)}${us(o.p50).padStart(10)}${us(o.p99).padStart(10)} │ ${fmt(o.rps / l.rps, 2).padStart(10)}${fmt(o.p50 / l.p50, 2).padStart(7)}${fmt(o.p99 / l.p99, 2).padStart(7)}${errors}`,
             );
           }
         }
@@ -470,6 +518,13 @@ async function main(): Promise<void> {
         console.log(
           `  Lathe :explain, V1, 1 raw row (${explain.method}${explain.samples ? `, ${explain.samples} coalitions` : ''} × ${explain.backgroundRows} background rows), concurrency 1: p50 ${explain.p50.toFixed(1)} ms, p99 ${explain.p99.toFixed(1)} ms (${explain.requests} requests)`,
         );
+        const onnxExplain = await explainLatency(
+          onnxPort,
+          JSON.stringify({ instances: raw.slice(0, 1) }),
+        );
+        console.log(
+          `  Lathe on ONNX Runtime, the same :explain: p50 ${onnxExplain.p50.toFixed(1)} ms, p99 ${onnxExplain.p99.toFixed(1)} ms`,
+        );
       }
       // SIGTERM lets Node write the CPU profile; the next set-up starts on idle cores.
       await Promise.all(running.map(stop));
@@ -480,7 +535,14 @@ async function main(): Promise<void> {
     );
     for (const c of coldStarts)
       console.log(
-        `  ${c.setup.padEnd(9)} Lathe ${c.lathe.toFixed(2)} s, KServe ${c.kserve.toFixed(2)} s (${(c.lathe / c.kserve).toFixed(2)}×)`,
+        `  ${c.setup.padEnd(9)} Lathe ${c.lathe.toFixed(2)} s, KServe ${c.kserve.toFixed(2)} s (${(c.lathe / c.kserve).toFixed(2)}×), Lathe on ONNX Runtime ${c.onnx.toFixed(2)} s`,
+      );
+    console.log(
+      '\nONNX Runtime against TensorFlow.js in Lathe’s server (same weights, same server; ×: ONNX / TF.js):',
+    );
+    for (const c of cells)
+      console.log(
+        `  ${c.setup.padEnd(9)} ${c.protocol} ${c.rows} row(s), concurrency ${String(c.concurrency).padStart(2)}: req/s ${fmt(c.onnx.rps / c.lathe.rps, 2)}×, p50 ${fmt(c.onnx.p50 / c.lathe.p50, 2)}×, p99 ${fmt(c.onnx.p99 / c.lathe.p99, 2)}×`,
       );
     console.log('\nTargets (unpinned, 1 row, concurrency 8: req/s ≥ 5× KServe, p99 ≤ 0.5×):');
     for (const protocol of ['v1', 'v2'] as const) {

@@ -12,7 +12,8 @@
  * - trainer-sklearn: the same with scikit-learn;
  * - trainer-pytorch: the same with PyTorch, then as two DistributedDataParallel processes that
  *   the image's torchrun starts from PET_* (the same accuracy);
- * - server: loads the trainer's model, answers V2 `ready` and a V2 inference;
+ * - server: loads the trainer's model, answers V2 `ready` and a V2 inference; the same with the
+ *   scikit-learn trainer's ONNX model (ONNX Runtime's library and what it links, in the image);
  * - retrain: starts and fails with a configuration error naming its variables.
  *
  * The images are built (or found up to date, in seconds) before the tests; `.ci/run` builds them
@@ -323,8 +324,11 @@ describe('the built images', () => {
     expect(trained.backend).toBe('tensorflow');
   });
 
+  let trainedOnnx: TrainResult & { outcome: 'succeeded' };
+
   it('the scikit-learn trainer trains on the same version', async () => {
-    await train(reference('trainer-sklearn'), 'sklearn');
+    trainedOnnx = await train(reference('trainer-sklearn'), 'sklearn');
+    expect(trainedOnnx.artifact.format).toBe('onnx');
   });
 
   it('the PyTorch trainer trains on the same version, alone and as two DDP processes under torchrun', async () => {
@@ -343,10 +347,14 @@ describe('the built images', () => {
     expect(ddp.metrics.accuracy).toBe(single.metrics.accuracy);
   });
 
-  it('the server loads the trained model, answers V2 ready and an inference', async () => {
-    expect(trained, 'the trainer test ran first').toBeDefined();
+  it.each([
+    ['TensorFlow.js model', () => trained],
+    ['scikit-learn trainer’s ONNX model (ONNX Runtime in the image)', () => trainedOnnx],
+  ])('the server loads the trained %s, answers V2 ready and an inference', async (_, model) => {
+    const served = model();
+    expect(served, 'the trainer test ran first').toBeDefined();
     const port = 20_000 + Math.floor(Math.random() * 20_000);
-    const name = `${containerPrefix}-server`;
+    const name = `${containerPrefix}-server-${served.artifact.format}`;
     const child: ChildProcess = spawn(
       'podman',
       podmanArgs(reference('server'), {
@@ -357,8 +365,9 @@ describe('the built images', () => {
           LATHE_INFERENCE_SERVICE: 'smoke',
           LATHE_MODEL_NAME: 'smoke',
           LATHE_MODEL_VERSION: '1',
-          LATHE_MODEL_URI: trained.artifact.uri,
-          LATHE_MODEL_DIGEST: trained.artifact.digest,
+          LATHE_MODEL_URI: served.artifact.uri,
+          LATHE_MODEL_DIGEST: served.artifact.digest,
+          LATHE_MODEL_FORMAT: served.artifact.format,
           LATHE_PORT: String(port),
           LATHE_BIND_ADDRESS: '127.0.0.1',
           LATHE_POD_NAME: 'smoke-server',

@@ -83,6 +83,22 @@ describe('loadOnnxModel', () => {
     }
   });
 
+  it('reads features given as a view into a larger buffer at the view’s offset', async () => {
+    const layer: DenseLayer = {
+      inputs: 2,
+      units: 1,
+      kernel: Float32Array.from([1, 10]),
+      bias: Float32Array.from([0]),
+      activation: 'linear',
+    };
+    const model = await loadOnnxModel(denseNetworkOnnx([layer], 'regression'), regressor, {
+      intraOpThreads: 1,
+    });
+    const buffer = Float32Array.from([100, 200, 1, 2, 3, 4]);
+    expect(Array.from(await model.predict(buffer.subarray(2), 2))).toEqual([21, 43]);
+    await model.release();
+  });
+
   it('refuses a model that breaks the contract, saying which part', async () => {
     const wrongClasses = denseNetworkOnnx(layersOf(2, 'softmax'), 'classification');
     await expect(loadOnnxModel(wrongClasses, classifier)).rejects.toMatchObject({

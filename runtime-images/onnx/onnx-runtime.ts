@@ -13,7 +13,9 @@
  * work: the same CPUs run the server's JavaScript between two batches.
  *
  * ONNX Runtime is imported when a model is loaded, so a program serving TensorFlow.js never
- * loads its 48 MB library.
+ * loads its 48 MB library. Its Linux build (1.31) sends usage telemetry over HTTPS unless
+ * `ORT_DISABLE_TELEMETRY` is set: a serving pod phones no one, so it is set before the import
+ * (unless the operator of the pod set it), as the images also do.
  */
 import type { InferenceSession } from 'onnxruntime-node';
 import { onnxModelBinding } from '../../contract/onnx-artifact.js';
@@ -55,6 +57,7 @@ export async function loadOnnxModel(
   schema: PreparedSchema,
   options: OnnxSessionOptions = {},
 ): Promise<OnnxModel> {
+  process.env.ORT_DISABLE_TELEMETRY ??= '1';
   const ort = await import('onnxruntime-node');
   const intraOpThreads = options.intraOpThreads ?? cpuBudget();
   let session: InferenceSession;

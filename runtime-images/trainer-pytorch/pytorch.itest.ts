@@ -4,21 +4,25 @@
  * it is PyTorch) trained on it, the ModelVersion registered and verified with format `onnx`,
  * then served by an InferenceService through its Service on V1 and V2. The served predictions
  * must equal torch's own: the artifact's TorchScript `model.pt` run on the same raw rows,
- * prepared with the Python twin of the record preparation. The Dataset, TrainingJob,
- * ModelVersion and InferenceService controllers run in-process; the ingestion, trainer and
- * server programs run as pods on the process node.
+ * prepared with the Python twin of the record preparation. Then a RetrainPolicy judges a
+ * scikit-learn challenger against the PyTorch champion on the challenger's test split, the
+ * champion scored there by the PyTorch image's own evaluate mode (ONNX Runtime on the served
+ * model.onnx): frameworks compete on the same rows. Every controller runs in-process; the
+ * ingestion, trainer, evaluation and server programs run as pods on the process node.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
 import {
   DatasetFile,
   datasetVersionPrefix,
   parseS3Uri,
+  s3Uri,
 } from '../../contract/object-store-layout.js';
+import { parseResult } from '../../contract/results.js';
 import {
   clusterInfo,
   createTestNamespace,
@@ -28,6 +32,7 @@ import {
   repoRoot,
 } from '../../e2e/cluster/testenv.js';
 import {
+  programObjectStoreEnv,
   runtimeImage,
   startTestManager,
   testClient,
@@ -37,12 +42,18 @@ import {
 import {
   latheKinds,
   type ModelVersionObject,
+  type RetrainPolicyObject,
   type TrainingJobObject,
 } from '../../operator/src/controllers/lathe-kinds.js';
+import { RUN_NOW_ANNOTATION } from '../../operator/src/controllers/retrainpolicy/desired.js';
 import type { ServiceObject } from '../../operator/src/runtime/builtin-kinds.js';
 import type { Manager } from '../../operator/src/runtime/manager.js';
 import { builtin, type KubeObject } from '../../operator/src/runtime/resource.js';
-import { preparePytorchEnv, torchscriptOutputsForRecords } from './pytorch-env.js';
+import {
+  preparePytorchEnv,
+  pytorchPythonPath,
+  torchscriptOutputsForRecords,
+} from './pytorch-env.js';
 
 const { minio } = clusterInfo();
 const { store } = testStore();
@@ -72,22 +83,28 @@ async function post(
   return { status: response.status, json: (await response.json()) as Record<string, unknown> };
 }
 
+let irisCsv: string;
+/** The Dataset's source: the example iris CSV, under this namespace's key so a test can change it. */
+const dataKey = () => `sources/${namespace}/iris.csv`;
+
 beforeAll(async () => {
   python = await preparePytorchEnv();
   workDir = mkdtempSync(path.join(os.tmpdir(), 'lathe-pytorch-itest-'));
   await installCrds();
   namespace = await createTestNamespace('pytorch');
-  manager = startTestManager(
-    namespace,
-    testControllers('dataset', 'trainingjob', 'modelversion', 'inferenceservice'),
-    'pytorch-itest',
-  );
-  const dataset = parse(
-    await readFile(path.join(repoRoot, 'examples/dataset-iris.yaml'), 'utf8'),
-  ) as KubeObject;
-  dataset.metadata = { ...dataset.metadata, namespace };
-  await client.create(latheKinds.dataset.resource, dataset);
-});
+  irisCsv = await readFile(path.join(repoRoot, 'examples/data/iris.csv'), 'utf8');
+  await store.write(minio.bucket, dataKey(), irisCsv);
+  manager = startTestManager(namespace, testControllers(), 'pytorch-itest');
+  await client.create(latheKinds.dataset.resource, {
+    apiVersion: 'lathe.dev/v1alpha1',
+    kind: 'Dataset',
+    metadata: { name: 'iris', namespace },
+    spec: {
+      source: { s3: { bucket: minio.bucket, key: dataKey() } },
+      schema: { label: 'species' },
+    },
+  });
+}, 300_000);
 
 afterAll(async () => {
   await manager?.stop();
@@ -233,5 +250,119 @@ describe('a PyTorch model through the whole loop', () => {
     for (const [k, value] of (probabilities?.data ?? []).entries()) {
       expect(value).toBeCloseTo(expected[Math.floor(k / 3)]![k % 3]!, 5);
     }
+  });
+  it('loses its place to a scikit-learn challenger judged on the same split, scored there by its own evaluate mode', async () => {
+    const spec = (model: Record<string, unknown>, hyperparameters: Record<string, unknown>) => ({
+      spec: { datasetRef: { name: 'iris' }, model, hyperparameters, modelName: 'iris-policy' },
+    });
+    // The champion: a PyTorch network barely trained (one epoch at a tiny learning rate).
+    await client.create(latheKinds.retrainPolicy.resource, {
+      apiVersion: 'lathe.dev/v1alpha1',
+      kind: 'RetrainPolicy',
+      metadata: { name: 'iris', namespace, annotations: { [RUN_NOW_ANNOTATION]: 'first' } },
+      spec: {
+        template: spec(
+          { custom: { image: runtimeImage('trainer-pytorch') } },
+          { epochs: 1, learningRate: 0.0001, seed: 3, extra: { layers: '4' } },
+        ),
+        triggers: { datasetChange: true },
+        promotion: { metric: 'accuracy', direction: 'maximize', minImprovement: 0.01 },
+      },
+    });
+    const getPolicy = () =>
+      client.get<RetrainPolicyObject>(latheKinds.retrainPolicy.resource, namespace, 'iris');
+    const first = await eventually(
+      async () => {
+        const p = await getPolicy();
+        expect(p.status?.lastPromotion?.decision).toBe('Promoted');
+        return p;
+      },
+      { what: 'the PyTorch run promoted', timeoutMs: 240_000 },
+    );
+    const champion = await client.get<ModelVersionObject>(
+      latheKinds.modelVersion.resource,
+      namespace,
+      first.status?.lastPromotion?.challenger.modelVersion ?? '',
+    );
+    expect(champion.spec.artifact.format).toBe('onnx');
+    expect(champion.spec.lineage?.trainingJob?.backend).toBe('pytorch');
+
+    // The challenger: scikit-learn on a new dataset version (rows reversed, a few left out: another
+    // test split), which the dataset change starts.
+    await client.patch(latheKinds.retrainPolicy.resource, namespace, 'iris', 'json', [
+      {
+        op: 'replace',
+        path: '/spec/template',
+        value: spec(
+          { custom: { image: runtimeImage('trainer-sklearn') } },
+          { seed: 3, extra: { estimator: 'gradient_boosting', n_estimators: '40' } },
+        ),
+      },
+    ]);
+    const [header, ...lines] = irisCsv.trim().split('\n');
+    const newData = [header, ...lines.reverse().filter((_, i) => i % 15 !== 7)].join('\n');
+    await store.write(minio.bucket, dataKey(), `${newData}\n`);
+    await client.patch(latheKinds.dataset.resource, namespace, 'iris', 'merge', {
+      metadata: { annotations: { 'lathe.dev/refresh': 'new-data' } },
+    });
+    const judged = await eventually(
+      async () => {
+        const p = await getPolicy();
+        expect(p.status?.lastPromotion?.champion?.modelVersion).toBe(champion.metadata?.name);
+        return p;
+      },
+      {
+        what: 'the scikit-learn challenger judged against the PyTorch champion',
+        timeoutMs: 300_000,
+      },
+    );
+    const decision = judged.status!.lastPromotion!;
+    expect(decision.decision, decision.reason).toBe('Promoted');
+    expect(decision.reason).toContain('on the same test split');
+    const challenger = await client.get<ModelVersionObject>(
+      latheKinds.modelVersion.resource,
+      namespace,
+      decision.challenger.modelVersion,
+    );
+    expect(challenger.spec.lineage?.trainingJob?.backend).toBe('scikit-learn');
+    expect(challenger.spec.lineage?.dataset.version).not.toBe(
+      champion.spec.lineage?.dataset.version,
+    );
+
+    // The champion's figure is its score on the challenger's split by the PyTorch image's
+    // evaluate mode: the same program run here gives the same number, not its training score.
+    const resultPath = path.join(workDir, 'evaluate.result');
+    writeFileSync(resultPath, '');
+    const output = await new Promise<string>((resolve) =>
+      execFile(
+        python,
+        ['-m', 'lathe_pytorch', 'evaluate'],
+        {
+          env: {
+            PATH: process.env.PATH ?? '',
+            PYTHONPATH: pytorchPythonPath,
+            ...programObjectStoreEnv(),
+            LATHE_EVALUATE_MODEL_URI: champion.spec.artifact.uri,
+            LATHE_EVALUATE_MODEL_DIGEST: champion.spec.artifact.digest,
+            LATHE_DATASET_URI: s3Uri(
+              minio.bucket,
+              datasetVersionPrefix(
+                namespace,
+                'iris',
+                challenger.spec.lineage?.dataset.version ?? '',
+              ),
+            ),
+            LATHE_TASK: 'classification',
+            LATHE_RESULT_PATH: resultPath,
+          },
+        },
+        (_error, stdout, stderr) => resolve(`${stdout}${stderr}`),
+      ),
+    );
+    const result = parseResult('evaluate', readFileSync(resultPath, 'utf8'));
+    expect(result, output).toMatchObject({ outcome: 'succeeded' });
+    if (result?.outcome !== 'succeeded') throw new Error('unreachable');
+    expect(decision.champion?.value).toBeCloseTo(result.metrics.accuracy!, 6);
+    expect(decision.challenger.value).toBeGreaterThan(decision.champion!.value! + 0.01);
   });
 });

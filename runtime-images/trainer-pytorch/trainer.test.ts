@@ -321,6 +321,43 @@ describe('the PyTorch trainer', () => {
     );
   }, 120_000);
 
+  it('trains as two pods of one process each, and both pods report rank 0’s result', async () => {
+    expect(single, 'the single-process test ran first').toBeDefined();
+    const port = String(await freePort());
+    const pod = (rank: number) =>
+      runHarness(
+        [],
+        {
+          LATHE_DATASET_URI: classes.uri,
+          LATHE_DATASET_VERSION: classes.version,
+          LATHE_OUTPUT_URI: 's3://lathe/runs/ns/pods/artifact/',
+          LATHE_RUN_URI: 's3://lathe/runs/ns/pods/',
+          LATHE_TASK: 'classification',
+          LATHE_HYPERPARAMETERS: JSON.stringify(hyperparameters),
+          LATHE_HP_LAYERS: '32,16',
+          // As the operator sets them for worker `rank` of two (worker 0's address).
+          WORLD_SIZE: '2',
+          RANK: String(rank),
+          NODE_RANK: String(rank),
+          PET_NNODES: '2',
+          PET_NPROC_PER_NODE: '1',
+          PET_NODE_RANK: String(rank),
+          PET_MASTER_ADDR: '127.0.0.1',
+          PET_MASTER_PORT: port,
+        },
+        path.join(root, `pod-${rank}.result`),
+      );
+    const [first, second] = await Promise.all([pod(0), pod(1)]);
+    expect(first.code, first.output).toBe(0);
+    expect(second.code, second.output).toBe(0);
+    const result = parseResult('train', first.resultText);
+    expect(result).toMatchObject({ outcome: 'succeeded' });
+    expect(parseResult('train', second.resultText)).toEqual(result);
+    if (result?.outcome !== 'succeeded') throw new Error('unreachable');
+    expect(result.metrics.accuracy).toBe(single.metrics.accuracy);
+    expect(await verifyArtifact(directory, result.artifact)).toMatchObject({ verified: true });
+  }, 120_000);
+
   it('trains a regression in the label units and stops early on val_loss', async () => {
     const prices = storeVersion('prices', syntheticRegression(500, 4));
     const run = await runTrainer(

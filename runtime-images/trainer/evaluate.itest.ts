@@ -566,14 +566,14 @@ describe('the evaluate mode failing', () => {
     expect(result?.outcome === 'failed' && result.message).toContain('(DigestMismatch)');
   });
 
-  it('names the scikit-learn format it cannot run, exit 1', async () => {
+  it('names the format of a scikit-learn artifact it cannot run, exit 1', async () => {
     const sklearnChampion = await train('cancer-sklearn', cancerA, {}, 'sklearn');
     expect(sklearnChampion.artifact.format).toBe('onnx');
     const { code, result } = await evaluate(sklearnChampion.artifact, cancerB);
     expect(code).toBe(1);
     expect(result).toMatchObject({ outcome: 'failed', reason: 'InternalError' });
     expect(result?.outcome === 'failed' && result.message).toContain(
-      'scikit-learn model (model.joblib, format joblib)',
+      'the artifact is an ONNX model (model.onnx, format onnx)',
     );
   });
 

@@ -264,6 +264,54 @@ describe('the scikit-learn trainer as a program', () => {
     expect(Object.keys(metrics.metrics).sort()).toEqual(regressionKeys);
     expect(metrics.metrics.r2).toBeGreaterThan(0.2);
   });
+
+  it("exports an estimator that saw some of the schema's classes in the schema's columns, and refuses an export that differs", async () => {
+    // Iris without versicolor (class 1) in a schema of four classes: the ONNX model must give
+    // [setosa, 0, virginica, 0] as scikit-learn's predict_proba placed in the schema's order.
+    const program = `
+import json
+import numpy as np
+from sklearn import datasets, ensemble, linear_model
+from lathe_runtime.contract import ContractError
+from lathe_runtime.onnx_check import check_onnx_export, run_onnx, session_of
+from lathe_sklearn.__main__ import probabilities_over
+from lathe_sklearn.onnx_export import export_onnx
+iris = datasets.load_iris()
+keep = iris.target != 1
+x, y = iris.data[keep], iris.target[keep]
+classes = ["setosa", "versicolor", "virginica", "unseen"]
+out = {}
+for name, estimator in [("logistic", linear_model.LogisticRegression(max_iter=1000)),
+                        ("boosting", ensemble.GradientBoostingClassifier(n_estimators=10, random_state=0))]:
+    estimator.fit(x, y)
+    model = export_onnx(estimator, "classification", 4, len(classes))
+    expected = probabilities_over(estimator, iris.data, classes)
+    difference = check_onnx_export(model, "classification", 4, classes, iris.data, expected)
+    got = run_onnx(session_of(model), "classification", iris.data)
+    try:
+        check_onnx_export(model, "classification", 4, classes, iris.data, expected + 1e-3)
+        refused = None
+    except ContractError as error:
+        refused = [error.reason, str(error)]
+    out[name] = {"difference": difference, "zeros": float(np.abs(got[:, [1, 3]]).max()),
+                 "refused": refused}
+print(json.dumps(out))
+`;
+    const result = await run(python, ['-c', program], { PYTHONPATH: sklearnPythonPath });
+    expect(result.code, result.stderr).toBe(0);
+    const out = JSON.parse(result.stdout) as Record<
+      string,
+      { difference: number; zeros: number; refused: [string, string] | null }
+    >;
+    for (const [name, estimator] of Object.entries(out)) {
+      expect(estimator.difference, name).toBeLessThan(1e-5);
+      expect(estimator.zeros, name).toBe(0);
+      expect(estimator.refused?.[0], name).toBe('TrainingFailed');
+      expect(estimator.refused?.[1], name).toMatch(
+        /^the ONNX export differs from the framework's own probabilities on \d+ of 150 test rows \(row 0, column 0: /,
+      );
+    }
+  });
 });
 
 describe.each(['tensorflow', 'sklearn'] as const)('the %s trainer failing', (program) => {
