@@ -224,6 +224,12 @@ export function jobReadiness(
   if (!run)
     return { state: 'progressing', reason: 'Creating', message: 'Creating the training Job' };
   if (run.phase !== 'Pending') return undefined;
+  if (run.reason === 'Suspended' && tj.spec.queueName)
+    return {
+      state: 'progressing',
+      reason: 'Queued',
+      message: `Waiting for Kueue to admit the training workload (spec.queueName ${tj.spec.queueName})`,
+    };
   if (run.reason === 'Suspended')
     return { state: 'progressing', reason: 'Resuming', message: 'Resuming the training Job' };
   return { state: 'progressing', reason: run.reason, message: run.message };
