@@ -158,4 +158,40 @@ describe('PyTorch DDP on the Indexed Job backend', () => {
       rank0?.outcome === 'succeeded' ? rank0.artifact.digest : '',
     );
   }, 480_000);
+
+  it('a worker killed mid-training restarts the whole group, which trains again to one ModelVersion', async () => {
+    const job = torchJob('ddp-killed', {
+      distributed: { workers: 2, backend: 'IndexedJob', maxRestarts: 1 },
+    }) as KubeObject & { spec: { hyperparameters: Record<string, unknown> } };
+    job.spec.hyperparameters = { ...job.spec.hyperparameters, epochs: 400 };
+    await client.create(latheKinds.trainingJob.resource, job);
+    // Once the group trains (an epoch reported), kill worker 1 of the first attempt.
+    await eventually(
+      async () => {
+        const tj = await client.get<TrainingJobObject>(
+          latheKinds.trainingJob.resource,
+          namespace,
+          'ddp-killed',
+        );
+        expect(tj.status?.progress?.epoch ?? 0).toBeGreaterThan(0);
+      },
+      { what: 'the first attempt training', timeoutMs: 180_000, intervalMs: 200 },
+    );
+    const victim = (
+      await client.list<PodObject>(kinds.pod.resource, {
+        namespace,
+        labelSelector: 'lathe.dev/trainingjob=ddp-killed,lathe.dev/attempt=0',
+      })
+    ).items.find(
+      (p) => p.metadata?.annotations?.['batch.kubernetes.io/job-completion-index'] === '1',
+    );
+    await client.delete(kinds.pod.resource, namespace, victim?.metadata?.name ?? '');
+
+    const tj = await succeeded('ddp-killed');
+    expect(tj.status?.distributed).toMatchObject({ restarts: 1, backend: 'IndexedJob' });
+    expect(tj.status?.progress).toMatchObject({ epoch: 400, totalEpochs: 400 });
+    const versions = await modelVersionsOf(tj);
+    expect(versions).toHaveLength(1);
+    expect(versions[0]?.spec.metrics?.accuracy).toBeGreaterThanOrEqual(0.9);
+  }, 480_000);
 });

@@ -79,6 +79,13 @@ export interface DistributedFacts {
   failedWorker: number | undefined;
   /** The failed attempt is to be followed by this one. */
   restartNext: number | undefined;
+  /** Restarts the engine made itself within the current attempt (JobSet's failurePolicy). */
+  engineRestarts?: number;
+}
+
+/** Restarts of the whole group: one per attempt after the first, plus the engine's own. */
+export function groupRestarts(d: DistributedFacts): number {
+  return (d.attempt ?? 0) + (d.engineRestarts ?? 0);
 }
 
 type Facts = Readonly<Partial<TrainingFacts>>;
@@ -245,7 +252,7 @@ export function workloadDescription(facts: Facts): string {
   const name = facts.workload?.metadata?.name ?? '';
   const d = facts.distributed;
   if (!d?.backend) return `Job ${name}`;
-  const restarts = d.attempt ? `, restart ${d.attempt}` : '';
+  const restarts = groupRestarts(d) ? `, restart ${groupRestarts(d)}` : '';
   return `${d.workers} workers on ${d.backend} (${d.reason}${restarts}) in ${name}`;
 }
 
@@ -304,7 +311,7 @@ export function trainingJobStatusFields(
           reason: facts.distributed.reason.slice(0, 128),
           message: facts.distributed.message.slice(0, 1024),
           workers: facts.distributed.workers,
-          restarts: facts.distributed.attempt ?? 0,
+          restarts: groupRestarts(facts.distributed),
           failedWorker: facts.distributed.failedWorker,
         }
       : undefined,

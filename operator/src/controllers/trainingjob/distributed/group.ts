@@ -130,7 +130,11 @@ export function attemptOutcome(
     attempt === 0
       ? 'spec.distributed.maxRestarts is 0'
       : `after ${attempt} restart${attempt === 1 ? '' : 's'} of the group (spec.distributed.maxRestarts ${maxRestarts})`;
-  const why = run.restartable ? restarts : 'not restarted: a restart cannot help';
+  const why = run.restartable
+    ? restarts
+    : run.restarts !== undefined
+      ? 'the engine restarts the group itself, so no new attempt is made'
+      : 'not restarted: a restart cannot help';
   return {
     kind: 'fail',
     failure: {

@@ -151,6 +151,7 @@ export function distributedRunStep(options: DistributedOptions): TrainingStep {
       const distributed: DistributedFacts = {
         ...base,
         failedWorker: run?.phase === 'Failed' ? run.failedWorker : undefined,
+        engineRestarts: run?.restarts,
       };
       let failure: TrainingFacts['failure'];
       if (run && found && !registered) {
