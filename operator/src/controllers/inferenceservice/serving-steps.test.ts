@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DeploymentObject, PodObject } from '../../runtime/builtin-kinds.js';
-import { servedDeployment } from './serving-steps.js';
+import type { Resolution } from '../shared/resolve-model-version.js';
+import { servableResolution, servedDeployment } from './serving-steps.js';
 
 const deployment = (
   labels: Record<string, string>,
@@ -73,5 +74,36 @@ describe('servedDeployment', () => {
     expect(servedDeployment(deployment(v2, undefined), [pod('3', 'ErrImagePull')]).failure).toBe(
       undefined,
     );
+  });
+});
+
+describe('servableResolution', () => {
+  const resolved = (format: string) =>
+    ({
+      ok: true,
+      modelVersion: {
+        metadata: { name: 'iris-v4' },
+        spec: { artifact: { format, uri: 's3://lathe/models/ns/iris/4/', digest: 'sha256:0' } },
+      },
+    }) as unknown as Resolution;
+
+  it.each(['tfjs', 'onnx'])('keeps a version of format %s', (format) => {
+    expect(servableResolution(resolved(format))).toEqual(resolved(format));
+  });
+
+  it.each(['joblib', 'savedmodel', 'torchscript', 'other'])(
+    'refuses a version of format %s, naming it and what is served',
+    (format) => {
+      expect(servableResolution(resolved(format))).toEqual({
+        ok: false,
+        reason: 'UnsupportedModelFormat',
+        message: `ModelVersion iris-v4 is a ${format} artifact; the inference server runs tfjs and onnx models (export the model to ONNX)`,
+      });
+    },
+  );
+
+  it('passes an unresolved verdict through', () => {
+    const unresolved: Resolution = { ok: false, reason: 'ModelNotFound', message: 'none' };
+    expect(servableResolution(unresolved)).toBe(unresolved);
   });
 });

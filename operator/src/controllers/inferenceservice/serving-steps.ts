@@ -20,7 +20,7 @@ import {
   type ObjectStoreAccess,
   rotationRequeue,
 } from '../shared/object-store-access.js';
-import { resolveModelVersion } from '../shared/resolve-model-version.js';
+import { type Resolution, resolveModelVersion } from '../shared/resolve-model-version.js';
 import {
   desiredAutoscaler,
   desiredDisruptionBudget,
@@ -64,21 +64,44 @@ export function storageStep(store: Access): ServingStep {
   };
 }
 
+/** The artifact formats the inference server runs (`runtime-images/server/model.ts`). */
+const SERVABLE_FORMATS: readonly string[] = ['tfjs', 'onnx'];
+
+/**
+ * `resolution`, unless it resolved to a version whose artifact the inference server cannot run
+ * (`joblib`, `savedmodel`, …): then `UnsupportedModelFormat`, so no Deployment is rolled out for
+ * it (the version already serving keeps serving) instead of pods that exit at start.
+ */
+export function servableResolution(resolution: Resolution): Resolution {
+  if (!resolution.ok) return resolution;
+  const { metadata, spec } = resolution.modelVersion;
+  if (SERVABLE_FORMATS.includes(spec.artifact.format)) return resolution;
+  return {
+    ok: false,
+    reason: 'UnsupportedModelFormat',
+    message: `ModelVersion ${metadata.name} is a ${spec.artifact.format} artifact; the inference server runs tfjs and onnx models (export the model to ONNX)`,
+  };
+}
+
 /** Resolve: the ModelVersions the primary and the canary serve (`ModelResolved`). */
 export const resolveStep: ServingStep = {
   name: 'resolve',
   async run(isvc, ctx) {
     const versions = versionsOfModel(isvc, ctx);
     const { model, canary: canarySpec } = isvc.spec;
-    const primary = resolveModelVersion(versions, model.name, {
-      ...(model.version !== undefined ? { version: model.version } : {}),
-      ...(model.stage ? { stage: model.stage } : {}),
-    });
+    const primary = servableResolution(
+      resolveModelVersion(versions, model.name, {
+        ...(model.version !== undefined ? { version: model.version } : {}),
+        ...(model.stage ? { stage: model.stage } : {}),
+      }),
+    );
     const canary = canarySpec
-      ? resolveModelVersion(versions, model.name, {
-          ...(canarySpec.version !== undefined ? { version: canarySpec.version } : {}),
-          ...(canarySpec.stage ? { stage: canarySpec.stage } : {}),
-        })
+      ? servableResolution(
+          resolveModelVersion(versions, model.name, {
+            ...(canarySpec.version !== undefined ? { version: canarySpec.version } : {}),
+            ...(canarySpec.stage ? { stage: canarySpec.stage } : {}),
+          }),
+        )
       : undefined;
     return {
       facts: { primary, ...(canary ? { canary } : {}) },

@@ -13,7 +13,12 @@ import { productionWinner } from './registry.js';
 
 export type Resolution =
   | { ok: true; modelVersion: ModelVersionObject }
-  | { ok: false; reason: 'ModelNotFound' | 'ModelNotReady'; message: string };
+  | {
+      ok: false;
+      /** `UnsupportedModelFormat`: a caller's own verdict (`servableResolution`). */
+      reason: 'ModelNotFound' | 'ModelNotReady' | 'UnsupportedModelFormat';
+      message: string;
+    };
 
 export interface VersionSelector {
   version?: number;
