@@ -291,7 +291,22 @@ describe('a distributed run in status', () => {
       facts: { workload, distributed },
       expected: '2 workers on IndexedJob (NoEngineInstalled, restart 1) in ddp-train-1a2b3c4d-a1',
     },
+    {
+      name: 'a group JobSet restarted twice in its first attempt',
+      facts: {
+        workload,
+        distributed: { ...distributed, backend: 'JobSet' as const, attempt: 0, engineRestarts: 2 },
+      },
+      expected: '2 workers on JobSet (NoEngineInstalled, restart 2) in ddp-train-1a2b3c4d-a1',
+    },
   ])('the Ready message says where $name trains', ({ facts, expected }) => {
     expect(workloadDescription(facts)).toBe(expected);
+  });
+
+  it("counts the engine's own restarts with the attempts", () => {
+    const engine = { ...distributed, attempt: 0, engineRestarts: 2 };
+    expect(trainingJobStatusFields(tj, { distributed: engine }).distributed?.restarts).toBe(2);
+    const both = { ...distributed, attempt: 1, engineRestarts: 1 };
+    expect(trainingJobStatusFields(tj, { distributed: both }).distributed?.restarts).toBe(2);
   });
 });

@@ -82,12 +82,12 @@ describe('chooseBackend', () => {
     expect(chooseBackend('Auto', none, all).message).toMatch(/TrainJob.*JobSet is not installed/);
   });
 
-  it('treats an engine installed after the operator started as missing, saying to restart it', () => {
+  it('treats an engine this build has no backend for as missing', () => {
     expect(chooseBackend('Auto', trainer, builtinOnly).backend).toBe('IndexedJob');
     const pinned = chooseBackend('JobSet', jobset, builtinOnly);
     expect(pinned.backend).toBeUndefined();
     expect(pinned.message).toBe(
-      'spec.distributed.backend is JobSet, but the operator runs no JobSet backend (it takes the engines installed when it starts: restart it after installing one); install it or set backend Auto',
+      'spec.distributed.backend is JobSet, but the operator does not run its JobSet backend (it takes the engines served when it starts: restart it after installing one); install it or set backend Auto',
     );
   });
 });

@@ -8,8 +8,7 @@
  * in the TrainingJob's namespace) exists for it to run from; else JobSet when `jobset.x-k8s.io`
  * serves `JobSet`; else the Indexed Job, which needs nothing but `batch/v1`. A pinned backend
  * whose API is missing stalls the TrainingJob with a reason, instead of silently running
- * somewhere else. An engine installed after the operator started (whose backend it does not run,
- * `engine-backends.ts`) counts as not installed, and the message says to restart it.
+ * somewhere else. An engine this operator build has no backend for counts as not installed.
  *
  * `chooseBackend` is pure; `EngineDiscovery` asks the API server and keeps the answer for a
  * while, so a reconcile does not pay for discovery and an engine installed later is seen.
@@ -41,6 +40,8 @@ function missing(
   installed: InstalledEngines,
   implemented: ReadonlySet<DistributedBackendName>,
 ): string | undefined {
+  if (!implemented.has(backend))
+    return `the operator does not run its ${backend} backend (it takes the engines served when it starts: restart it after installing one)`;
   if (backend === 'TrainJob') {
     if (!installed.trainJob)
       return 'the API server does not serve trainer.kubeflow.org TrainJob (Kubeflow Trainer is not installed)';
@@ -49,9 +50,6 @@ function missing(
   }
   if (backend === 'JobSet' && !installed.jobSet)
     return 'the API server does not serve jobset.x-k8s.io JobSet (JobSet is not installed)';
-  // Installed, but the operator watches only the engines served when it started.
-  if (!implemented.has(backend))
-    return `the operator runs no ${backend} backend (it takes the engines installed when it starts: restart it after installing one)`;
   return undefined;
 }
 

@@ -70,6 +70,11 @@ describe('attemptOutcome', () => {
           'Worker 1 of Job g-a0 failed (exit code 1); after 3 restarts of the group (spec.distributed.maxRestarts 3). Its last output: RuntimeError: NCCL timeout',
       },
     });
+    // An engine that restarts the group itself (JobSet) fails once: no new attempt after it.
+    const engine = attemptOutcome({ ...failed(false), restarts: 2 }, undefined, 0, 3);
+    expect(engine.kind === 'fail' && engine.failure.message).toContain(
+      'the engine restarts the group itself, so no new attempt is made',
+    );
     const own = attemptOutcome(
       failed(),
       { outcome: 'failed', reason: 'DatasetInvalid', message: 'no label column' } as never,
