@@ -24,48 +24,24 @@ import {
 import { requestedNodeKind } from '../e2e/kubelet/config.js';
 import { installLathe, latheHelmInstallArgs, pushImagesTo } from '../e2e/kubelet/install.js';
 import type { RowExplanation } from '../runtime-images/server/explain.js';
+import { showOtherFrameworks } from './demo/frameworks.js';
+import {
+  type Conditions,
+  condition,
+  current,
+  follow,
+  getJson,
+  namespace,
+  servedAt,
+  step,
+} from './demo/narration.js';
 
-const namespace = 'lathe-demo';
 const examples = [
   'dataset-iris.yaml',
   'trainingjob-iris.yaml',
   'inferenceservice-iris.yaml',
   'retrainpolicy-iris.yaml',
 ];
-
-let currentStep = '';
-let inspect = '';
-const step = (text: string, object = '') => {
-  currentStep = text;
-  inspect = object;
-  console.log(`\n==> ${text}`);
-};
-
-type Conditions = { type: string; status: string; reason?: string; message?: string }[];
-
-async function getJson<T>(kind: string, name: string): Promise<T> {
-  return JSON.parse(await kubectlOrThrow(['-n', namespace, 'get', kind, name, '-o', 'json'])) as T;
-}
-
-function condition(status: { conditions?: Conditions } | undefined, type: string) {
-  return status?.conditions?.find((c) => c.type === type);
-}
-
-/** Polls `probe` (which prints what changed) until it returns a value. */
-async function follow<T>(
-  probe: () => Promise<T | undefined>,
-  timeoutMs: number,
-  what: string,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(`${what} did not happen within ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 async function main(): Promise<void> {
   // `--node kubelet` (or LATHE_NODE=kubelet): the real node, every pod a container.
@@ -288,32 +264,10 @@ async function main(): Promise<void> {
     'Serving it: InferenceService iris (KServe V1 and Open Inference V2)',
     'inferenceservice/iris',
   );
-  await follow(
-    async () => {
-      const isvc = await getJson<{ status?: { conditions?: Conditions } }>(
-        'inferenceservice',
-        'iris',
-      );
-      return condition(isvc.status, 'Ready')?.status === 'True' ? isvc : undefined;
-    },
-    300_000,
-    'InferenceService iris Ready',
-  );
+  const base = await servedAt('iris');
   console.log(
     await kubectlOrThrow(['-n', namespace, 'get', 'inferenceservice', 'iris', '-o', 'wide']),
   );
-  const clusterIP = (
-    await kubectlOrThrow([
-      '-n',
-      namespace,
-      'get',
-      'service',
-      'iris',
-      '-o',
-      'jsonpath={.spec.clusterIP}',
-    ])
-  ).trim();
-  const base = `http://${clusterIP}`;
 
   step(`Predicting through the Service (${base}) on both protocols`, 'inferenceservice/iris');
   const csv = (await readFile(path.join(repoRoot, 'examples/data/iris.csv'), 'utf8'))
@@ -441,6 +395,8 @@ async function main(): Promise<void> {
     .slice(0, 3))
     console.log(`    ${line}`);
 
+  await showOtherFrameworks(instances, base);
+
   step(
     "Tenant isolation: the server's own object-store credentials reach only its model and its request log",
     'secret/iris-serve-store',
@@ -566,7 +522,8 @@ async function main(): Promise<void> {
 }
 
 main().catch(async (error: Error) => {
-  console.error(`\nThe demo failed at: ${currentStep}\n${error.message}`);
+  console.error(`\nThe demo failed at: ${current.step}\n${error.message}`);
+  const inspect = current.inspect;
   if (inspect) {
     console.error(
       `Inspect it with: source .lathe/env.sh && kubectl -n ${namespace} describe ${inspect}`,

@@ -128,6 +128,8 @@ export const builtInImages: ImageMap = {
   'lathe.dev/test/http': tsProgram('e2e/images/http-server.ts'),
   // A hostile custom trainer for the tenancy tests (tries other namespaces' data).
   'lathe.dev/test/tenant-probe': tsProgram('e2e/images/tenant-probe.ts'),
+  // A distributed run's workers meeting at MASTER_ADDR:MASTER_PORT (spec.distributed tests).
+  'lathe.dev/test/rendezvous-probe': tsProgram('e2e/images/rendezvous-probe.ts'),
 };
 
 /**

@@ -18,6 +18,7 @@ import {
   type Grant,
   ObjectStoreAccess,
 } from '../../operator/src/controllers/shared/object-store-access.js';
+import type { DistributedBackend } from '../../operator/src/controllers/trainingjob/distributed/backend.js';
 import { OperatorMetrics } from '../../operator/src/observability/metrics.js';
 import type { SecretObject } from '../../operator/src/runtime/builtin-kinds.js';
 import type { ControllerDefinition } from '../../operator/src/runtime/controller.js';
@@ -85,19 +86,29 @@ export const runtimeImage = (name: string) => `ghcr.io/lathe-dev/lathe-${name}:$
 
 export const testClient = () => new HttpKubeClient(kubeConfig());
 
+type ControllerName =
+  | 'dataset'
+  | 'trainingjob'
+  | 'modelversion'
+  | 'inferenceservice'
+  | 'retrainpolicy'
+  | 'batchprediction';
+
 /**
  * The operator's controllers as `main.ts` builds them (`controllers()`), configured with the
  * local cluster's MinIO and this version's runtime images; `names` picks some of them.
  */
-export function testControllers(
-  ...names: (
-    | 'dataset'
-    | 'trainingjob'
-    | 'modelversion'
-    | 'inferenceservice'
-    | 'retrainpolicy'
-    | 'batchprediction'
-  )[]
+export function testControllers(...names: ControllerName[]): ControllerDefinition<KubeObject>[] {
+  return testControllersWith({}, ...names);
+}
+
+/**
+ * `testControllers` with the distributed-training engines a suite runs with (`main.ts` passes
+ * those the API server serves; a suite that starts JobSet passes its backend).
+ */
+export function testControllersWith(
+  options: { distributedBackends?: readonly DistributedBackend[] },
+  ...names: ControllerName[]
 ): ControllerDefinition<KubeObject>[] {
   const all = controllers({
     objectStore: testStore().storeConfig,
@@ -110,6 +121,7 @@ export function testControllers(
       retrain: runtimeImage('retrain'),
       activator: runtimeImage('activator'),
     },
+    ...options,
   });
   return names.length === 0 ? all : all.filter((c) => (names as string[]).includes(c.name));
 }

@@ -10,6 +10,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { ConfigError, LATHE_VERSION, loadConfig, type OperatorConfig } from './config.js';
 import { controllers } from './controllers/index.js';
+import { servedEngineBackends } from './controllers/trainingjob/distributed/engine-backends.js';
 import { startServers } from './observability/health.js';
 import { createLogger } from './observability/logging.js';
 import { OperatorMetrics } from './observability/metrics.js';
@@ -97,7 +98,15 @@ async function main(): Promise<void> {
       process.exit(1);
     },
   });
-  for (const definition of controllers(config)) manager.add(definition);
+  const distributedBackends = await servedEngineBackends(client).catch((err: unknown) => {
+    log.warn({ err }, 'Discovering the distributed-training engines failed; using none');
+    return [];
+  });
+  log.info(
+    { engines: distributedBackends.map((b) => b.name) },
+    'Distributed-training engines served by the API server (besides the Indexed Job)',
+  );
+  for (const definition of controllers({ ...config, distributedBackends })) manager.add(definition);
 
   const servers = await startServers({
     bindAddress: config.bindAddress,

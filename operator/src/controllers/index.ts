@@ -17,13 +17,20 @@ import {
   defaultCredentialSettings,
   ObjectStoreAccess,
 } from './shared/object-store-access.js';
+import type { DistributedBackend } from './trainingjob/distributed/backend.js';
 import { trainingJobController } from './trainingjob/reconcile.js';
 
-/** Builds the controllers from the operator's configuration (the parts they read). */
+/**
+ * Builds the controllers from the operator's configuration (the parts they read).
+ * `distributedBackends`: the engines besides the built-in Indexed Job that distributed runs may
+ * be handed to (`main.ts` passes those the API server serves when it starts).
+ */
 export function controllers(
   config: Pick<OperatorConfig, 'objectStore' | 'images'> &
     Partial<Pick<OperatorConfig, 'piiMasterKey'>> &
-    Partial<Pick<OperatorConfig, 'httpSource' | 'objectStoreCredentials'>>,
+    Partial<Pick<OperatorConfig, 'httpSource' | 'objectStoreCredentials'>> & {
+      distributedBackends?: readonly DistributedBackend[];
+    },
 ): ControllerDefinition<KubeObject>[] {
   const store = config.objectStore ? new ObjectStore(config.objectStore) : undefined;
   // One issuer of the pods' credentials for every controller.
@@ -49,6 +56,7 @@ export function controllers(
       access,
       image: config.images.trainer,
       gpuImage: config.images.trainerGpu,
+      extraBackends: config.distributedBackends ?? [],
     }),
     modelVersionController({ store, bucket: config.objectStore?.bucket }),
     inferenceServiceController({

@@ -8,6 +8,7 @@
  */
 import { loadConfig } from '../config.js';
 import { controllers } from '../controllers/index.js';
+import { engineBackends } from '../controllers/trainingjob/distributed/engine-backends.js';
 import { permissionsOf } from './derive.js';
 import { leaderElectionPermissions, operatorPermissions } from './operator-permissions.js';
 import { normaliseRules, type PermissionRule } from './permissions.js';
@@ -17,8 +18,8 @@ import { normaliseRules, type PermissionRule } from './permissions.js';
  * object store), so that what a configured operator can do is what the role grants.
  */
 export function registeredControllers() {
-  return controllers(
-    loadConfig(
+  return controllers({
+    ...loadConfig(
       {
         POD_NAMESPACE: 'lathe-system',
         LATHE_OBJECT_STORE_ENDPOINT: 'http://object-store:9000',
@@ -27,7 +28,10 @@ export function registeredControllers() {
       },
       'rbac-generator',
     ),
-  );
+    // Every engine a distributed run may be handed to: which are installed is known only where
+    // the operator runs (engine-backends.ts), so the role allows them all.
+    distributedBackends: engineBackends,
+  });
 }
 
 /** The permissions of each registered controller, by controller name. */

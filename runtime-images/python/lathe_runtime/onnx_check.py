@@ -26,6 +26,12 @@ def session_of(model_bytes):
     """An onnxruntime session on the CPU, single-threaded (a trainer pod's check, not serving)."""
     import onnxruntime
 
+    # Errors only (graph optimisation notes would fill the run's log), and no telemetry. On a
+    # read-only root, `import onnxruntime` itself still warns once that it cannot persist its
+    # telemetry identifier; harmless.
+    onnxruntime.set_default_logger_severity(3)
+    if hasattr(onnxruntime, "disable_telemetry_events"):
+        onnxruntime.disable_telemetry_events()
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1

@@ -27,6 +27,10 @@ export type ExampleKind = keyof typeof exampleFiles;
 export const moreExampleFiles: Record<string, ExampleKind> = {
   'dataset-diabetes.yaml': 'Dataset',
   'dataset-iris-feedback.yaml': 'Dataset',
+  'trainingjob-iris-sklearn.yaml': 'TrainingJob',
+  'trainingjob-iris-pytorch.yaml': 'TrainingJob',
+  'inferenceservice-iris-sklearn.yaml': 'InferenceService',
+  'inferenceservice-iris-torch.yaml': 'InferenceService',
 };
 
 /** A fresh copy of the example manifest in `file`. */

@@ -13,7 +13,6 @@
 import { ObjectNotFoundError } from '../../../../contract/object-store.js';
 import { DatasetFile, datasetVersionPrefix } from '../../../../contract/object-store-layout.js';
 import { PreparedSchemaSchema } from '../../../../contract/prepared-data.js';
-import type { JobObject } from '../../runtime/builtin-kinds.js';
 import { findCondition, isConditionTrue } from '../../runtime/conditions.js';
 import type { ReconcileContext } from '../../runtime/controller.js';
 import type { Step } from '../../runtime/steps.js';
@@ -22,7 +21,9 @@ import { TrainingAnnotation } from './desired.js';
 import type { DatasetPin, DatasetResolution, TrainingFacts } from './status.js';
 
 /** The dataset version and task a training Job was created with (its annotations). Pure. */
-export function datasetPinOfJob(job: JobObject): DatasetPin {
+export function datasetPinOfJob(job: {
+  metadata?: { annotations?: Record<string, string> };
+}): DatasetPin {
   const annotations = job.metadata?.annotations ?? {};
   const task = annotations[TrainingAnnotation.task];
   return {
@@ -95,7 +96,7 @@ async function resolveDataset(
 export const datasetStep: Step<TrainingJobObject, TrainingFacts> = {
   name: 'dataset',
   async run(tj, ctx, facts) {
-    if (facts.job) return { facts: { dataset: datasetPinOfJob(facts.job) } };
+    if (facts.workload) return { facts: { dataset: datasetPinOfJob(facts.workload) } };
     const lineage = facts.registered?.spec.lineage?.dataset?.version;
     if (lineage) return { facts: { dataset: { version: lineage, task: tj.spec.task } } };
     if (!facts.storage) return { halt: true };

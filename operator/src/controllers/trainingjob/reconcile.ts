@@ -24,8 +24,8 @@
 import { ObjectNotFoundError, type ObjectStore } from '../../../../contract/object-store.js';
 import { RunFile, trainingRunPrefix } from '../../../../contract/object-store-layout.js';
 import { type TrainingProgress, TrainingProgressSchema } from '../../../../contract/results.js';
-import { kinds } from '../../runtime/builtin-kinds.js';
 import { owns, watches, watchesPodsOf } from '../../runtime/controller.js';
+import type { KubeClient } from '../../runtime/kube-client.js';
 import { ownerKeyFromLabels } from '../../runtime/labels.js';
 import { defineStepController, type Step } from '../../runtime/steps.js';
 import { latheKinds, type TrainingJobObject } from '../lathe-kinds.js';
@@ -35,12 +35,17 @@ import {
   objectStoreSecretPermissions,
 } from '../shared/object-store-access.js';
 import { datasetStep } from './dataset.js';
+import type { DistributedBackend } from './distributed/backend.js';
+import { EngineDiscovery } from './distributed/choose.js';
+import { indexedJobBackend } from './distributed/indexed-job.js';
+import { distributedRunStep, workerGroupStep } from './distributed/steps.js';
 import { modelVersionIndexes, registrationStep } from './registration.js';
 import {
   runFinished,
   type TrainingFacts,
   trainingJobStatusFields,
   trainingReadiness,
+  workloadDescription,
 } from './status.js';
 import { credentialsStep, jobStep, runStep } from './training.js';
 
@@ -53,6 +58,19 @@ export interface TrainingJobControllerOptions {
   access: ObjectStoreAccess | undefined;
   image: string;
   gpuImage: string;
+  /**
+   * The engines a distributed run can be handed to, besides the built-in Indexed Job (JobSet,
+   * TrainJob: `distributed/`); their kinds are owned (watched) only when given.
+   */
+  extraBackends?: readonly DistributedBackend[];
+}
+
+/** A step that is the single-pod run's or the distributed run's, as `spec.distributed` says. */
+function perRunKind(single: TrainingStep, distributed: TrainingStep): TrainingStep {
+  return {
+    name: single.name,
+    run: (tj, ctx, facts) => (tj.spec.distributed ? distributed : single).run(tj, ctx, facts),
+  };
 }
 
 type TrainingStep = Step<TrainingJobObject, TrainingFacts>;
@@ -76,6 +94,17 @@ async function readProgress(
 export function trainingJobController(options: TrainingJobControllerOptions) {
   const { store, access } = options;
   const storeConfig = access?.store;
+  let discovery: EngineDiscovery | undefined;
+  const distributed = {
+    backends: [indexedJobBackend, ...(options.extraBackends ?? [])],
+    discovery: (client: KubeClient) => {
+      discovery ??= new EngineDiscovery(client);
+      return discovery;
+    },
+  };
+  const ownedKinds = new Map(
+    distributed.backends.flatMap((b) => b.ownedKinds).map((k) => [k.resource.plural, k]),
+  );
 
   const storage: TrainingStep = {
     name: 'storage',
@@ -99,13 +128,13 @@ export function trainingJobController(options: TrainingJobControllerOptions) {
   const progress: TrainingStep = {
     name: 'progress',
     async run(tj, _ctx, facts) {
-      const { run, job, storage: found } = facts;
-      if (!found || !job || !run || run.phase === 'Pending') return undefined;
+      const { run, workload, storage: found } = facts;
+      if (!found || !workload || !run || run.phase === 'Pending') return undefined;
       const latest = await readProgress(found, tj);
       if (run.phase !== 'Running' || tj.spec.suspend) return { facts: { progress: latest } };
       return {
         facts: { progress: latest },
-        readiness: trainingReadiness(job.metadata?.name ?? '', latest),
+        readiness: trainingReadiness(workloadDescription(facts), latest),
         requeueAfterMs: PROGRESS_POLL_MS,
       };
     },
@@ -133,7 +162,7 @@ export function trainingJobController(options: TrainingJobControllerOptions) {
   return defineStepController<TrainingJobObject, TrainingFacts>({
     name: 'trainingjob',
     for: latheKinds.trainingJob,
-    owns: [owns(kinds.job, { deletes: true })],
+    owns: [...ownedKinds.values()].map((kind) => owns(kind, { deletes: true })),
     watches: [
       watchesPodsOf('TrainingJob'),
       watches(latheKinds.dataset, (ds, caches) =>
@@ -157,15 +186,22 @@ export function trainingJobController(options: TrainingJobControllerOptions) {
       ...objectStoreSecretPermissions,
       // Registering the result: a live list by label (the cache may lag) and a create.
       { apiGroups: ['lathe.dev'], resources: ['modelversions'], verbs: ['list', 'create'] },
+      // Choosing a distributed backend: does Kubeflow Trainer have a runtime to run from?
+      // (Discovery itself needs no rule.)
+      {
+        apiGroups: ['trainer.kubeflow.org'],
+        resources: ['clustertrainingruntimes', 'trainingruntimes'],
+        verbs: ['list'],
+      },
       // spec.ttlSecondsAfterFinished deletes the TrainingJob itself.
       { apiGroups: ['lathe.dev'], resources: ['trainingjobs'], verbs: ['delete'] },
     ],
     steps: [
-      runStep,
+      perRunKind(runStep, distributedRunStep(distributed)),
       storage,
       datasetStep,
       ...(access ? [credentialsStep(access)] : []),
-      jobStep(options),
+      perRunKind(jobStep(options), workerGroupStep({ ...distributed, images: options })),
       progress,
       registrationStep,
       ttl,

@@ -14,6 +14,7 @@ import {
   type TrainingFacts,
   trainingJobStatusFields,
   trainingPhase,
+  workloadDescription,
 } from './status.js';
 
 function trainingJob(suspend = false): TrainingJob {
@@ -188,6 +189,13 @@ describe('jobReadiness', () => {
     ['spec.suspend on a running Job', suspended, running, false, 'Suspended'],
     ['spec.suspend before the Job exists', suspended, undefined, false, 'Suspended'],
     ['resumed, the Job still suspended', tj, jobSuspended, false, 'Resuming'],
+    [
+      'waiting for Kueue to admit it',
+      { ...tj, spec: { ...tj.spec, queueName: 'team-a' } },
+      jobSuspended,
+      false,
+      'Queued',
+    ],
     ['a finished run', suspended, succeeded, true, undefined],
   ])('%s → %s', (_, object, run, finished, reason) => {
     const readiness = jobReadiness(object, run, finished);
@@ -239,5 +247,66 @@ describe('progressSummary', () => {
         updatedAt: '',
       }),
     ).toBe('12/50 loss=0.2143 acc=0.967');
+  });
+});
+
+describe('a distributed run in status', () => {
+  const distributed = {
+    backend: 'IndexedJob' as const,
+    reason: 'NoEngineInstalled',
+    message: 'Auto: an Indexed Job with a headless Service (JobSet is not installed)',
+    workers: 2,
+    attempt: 1,
+    failedWorker: 1,
+    restartNext: undefined,
+  };
+  const workload = { metadata: { name: 'ddp-train-1a2b3c4d-a1' } };
+
+  it('reports the backend, why, the restarts and the failed worker; the attempt is the job', () => {
+    const fields = trainingJobStatusFields(tj, { workload, distributed, attempts: 2 });
+    expect(fields).toMatchObject({
+      jobName: 'ddp-train-1a2b3c4d-a1',
+      attempts: 2,
+      distributed: {
+        backend: 'IndexedJob',
+        reason: 'NoEngineInstalled',
+        message: distributed.message,
+        workers: 2,
+        restarts: 1,
+        failedWorker: 1,
+      },
+    });
+    expect(trainingJobStatusFields(tj, {}).distributed).toBeUndefined();
+  });
+
+  it.each([
+    { name: 'a single-pod run', facts: { workload }, expected: 'Job ddp-train-1a2b3c4d-a1' },
+    {
+      name: 'a first attempt',
+      facts: { workload, distributed: { ...distributed, attempt: 0 } },
+      expected: '2 workers on IndexedJob (NoEngineInstalled) in ddp-train-1a2b3c4d-a1',
+    },
+    {
+      name: 'a restarted group',
+      facts: { workload, distributed },
+      expected: '2 workers on IndexedJob (NoEngineInstalled, restart 1) in ddp-train-1a2b3c4d-a1',
+    },
+    {
+      name: 'a group JobSet restarted twice in its first attempt',
+      facts: {
+        workload,
+        distributed: { ...distributed, backend: 'JobSet' as const, attempt: 0, engineRestarts: 2 },
+      },
+      expected: '2 workers on JobSet (NoEngineInstalled, restart 2) in ddp-train-1a2b3c4d-a1',
+    },
+  ])('the Ready message says where $name trains', ({ facts, expected }) => {
+    expect(workloadDescription(facts)).toBe(expected);
+  });
+
+  it("counts the engine's own restarts with the attempts", () => {
+    const engine = { ...distributed, attempt: 0, engineRestarts: 2 };
+    expect(trainingJobStatusFields(tj, { distributed: engine }).distributed?.restarts).toBe(2);
+    const both = { ...distributed, attempt: 1, engineRestarts: 1 };
+    expect(trainingJobStatusFields(tj, { distributed: both }).distributed?.restarts).toBe(2);
   });
 });

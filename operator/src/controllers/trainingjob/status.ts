@@ -13,9 +13,14 @@
 
 import type { ObjectStore } from '../../../../contract/object-store.js';
 import type { TrainingProgress, TrainResult } from '../../../../contract/results.js';
-import type { TrainingJob, TrainingJobStatus } from '../../api/trainingjob.js';
+import type {
+  DistributedBackendName,
+  TrainingJob,
+  TrainingJobStatus,
+} from '../../api/trainingjob.js';
 import type { JobObject } from '../../runtime/builtin-kinds.js';
 import type { ConditionInput } from '../../runtime/conditions.js';
+import type { KubeObject } from '../../runtime/resource.js';
 import type { Readiness } from '../../runtime/steps.js';
 import type { ModelVersionObject } from '../lathe-kinds.js';
 import type { JobRun } from '../shared/job-run.js';
@@ -46,6 +51,13 @@ export interface TrainingFacts {
   /** The Job of the run: the one that completed once registered, else the current spec's. */
   job: JobObject | undefined;
   run: JobRun | undefined;
+  /**
+   * The object that runs the training: the Job, or a distributed run's current attempt (an
+   * Indexed Job, a JobSet, a TrainJob). Carries the pinned dataset version and task.
+   */
+  workload: KubeObject | undefined;
+  /** A distributed run: its backend and why, its attempts (`distributed/steps.ts`). */
+  distributed: DistributedFacts | undefined;
   /** Pods the Job started: active + failed + succeeded. */
   attempts: number | undefined;
   result: TrainResult | undefined;
@@ -53,6 +65,27 @@ export interface TrainingFacts {
   dataset: DatasetPin;
   progress: TrainingProgress | undefined;
   modelVersion: { name: string; version: number } | undefined;
+}
+
+/** Where a distributed run stands. */
+export interface DistributedFacts {
+  /** Undefined when no backend can run it (a pinned one not installed). */
+  backend: DistributedBackendName | undefined;
+  reason: string;
+  message: string;
+  workers: number;
+  /** The current attempt (0 for the first start of the group); undefined before the first. */
+  attempt: number | undefined;
+  failedWorker: number | undefined;
+  /** The failed attempt is to be followed by this one. */
+  restartNext: number | undefined;
+  /** Restarts the engine made itself within the current attempt (JobSet's failurePolicy). */
+  engineRestarts?: number;
+}
+
+/** Restarts of the whole group: one per attempt after the first, plus the engine's own. */
+export function groupRestarts(d: DistributedFacts): number {
+  return (d.attempt ?? 0) + (d.engineRestarts ?? 0);
 }
 
 type Facts = Readonly<Partial<TrainingFacts>>;
@@ -191,6 +224,12 @@ export function jobReadiness(
   if (!run)
     return { state: 'progressing', reason: 'Creating', message: 'Creating the training Job' };
   if (run.phase !== 'Pending') return undefined;
+  if (run.reason === 'Suspended' && tj.spec.queueName)
+    return {
+      state: 'progressing',
+      reason: 'Queued',
+      message: `Waiting for Kueue to admit the training workload (spec.queueName ${tj.spec.queueName})`,
+    };
   if (run.reason === 'Suspended')
     return { state: 'progressing', reason: 'Resuming', message: 'Resuming the training Job' };
   return { state: 'progressing', reason: run.reason, message: run.message };
@@ -198,14 +237,23 @@ export function jobReadiness(
 
 /** Readiness of a running trainer, with its latest epoch. */
 export function trainingReadiness(
-  jobName: string,
+  where: string,
   progress: TrainingProgress | undefined,
 ): Readiness {
   return {
     state: 'progressing',
     reason: 'Training',
-    message: `Training in Job ${jobName}${progress ? ` (epoch ${progressSummary(progress)})` : ''}`,
+    message: `Training in ${where}${progress ? ` (epoch ${progressSummary(progress)})` : ''}`,
   };
+}
+
+/** Where the training runs, in words: `Job x`, or `2 workers on IndexedJob (…) in x`. */
+export function workloadDescription(facts: Facts): string {
+  const name = facts.workload?.metadata?.name ?? '';
+  const d = facts.distributed;
+  if (!d?.backend) return `Job ${name}`;
+  const restarts = groupRestarts(d) ? `, restart ${groupRestarts(d)}` : '';
+  return `${d.workers} workers on ${d.backend} (${d.reason}${restarts}) in ${name}`;
 }
 
 /** The phase `kubectl get` shows, from the facts. */
@@ -256,7 +304,17 @@ export function trainingJobStatusFields(
     datasetVersion: facts.dataset?.version,
     progress: facts.progress ? statusProgress(facts.progress) : undefined,
     attempts: facts.attempts,
-    jobName: facts.job?.metadata?.name,
+    jobName: (facts.workload ?? facts.job)?.metadata?.name,
+    distributed: facts.distributed
+      ? {
+          backend: facts.distributed.backend,
+          reason: facts.distributed.reason.slice(0, 128),
+          message: facts.distributed.message.slice(0, 1024),
+          workers: facts.distributed.workers,
+          restarts: groupRestarts(facts.distributed),
+          failedWorker: facts.distributed.failedWorker,
+        }
+      : undefined,
     modelVersion,
     failure: failure
       ? { reason: failure.reason.slice(0, 128), message: failure.message.slice(0, 4096) }

@@ -26,11 +26,18 @@ import {
   CredentialRole,
   grants,
   type ObjectStoreAccess,
+  type ObjectStoreConfig,
   rotationRequeue,
 } from '../shared/object-store-access.js';
-import { desiredTrainingJob, TrainingAnnotation, trainingJobName } from './desired.js';
+import {
+  desiredTrainingJob,
+  TrainingAnnotation,
+  type TrainingRun,
+  trainingJobName,
+} from './desired.js';
 import { cachedModelVersionOf } from './registration.js';
 import {
+  type DatasetPin,
   failureOf,
   failureReadiness,
   jobReadiness,
@@ -71,6 +78,26 @@ export function runJobOf(
   return jobs.find((j) => j.metadata?.name === name);
 }
 
+/** Where a run reads and writes in the object store, and its task. Pure. */
+export function trainingRunOf(
+  tj: TrainingJobObject,
+  config: ObjectStoreConfig,
+  dataset: DatasetPin,
+): TrainingRun {
+  const namespace = tj.metadata.namespace ?? '';
+  const runPrefix = trainingRunPrefix(namespace, tj.metadata.name ?? '');
+  return {
+    datasetVersion: dataset.version,
+    datasetUri: s3Uri(
+      config.bucket,
+      datasetVersionPrefix(namespace, tj.spec.datasetRef.name, dataset.version),
+    ),
+    runUri: s3Uri(config.bucket, runPrefix),
+    outputUri: s3Uri(config.bucket, `${runPrefix}${RunFile.artifactDir}`),
+    task: dataset.task ?? 'classification',
+  };
+}
+
 /** Pods the Job started so far. */
 function attemptsOf(job: JobObject): number {
   return (job.status?.active ?? 0) + (job.status?.failed ?? 0) + (job.status?.succeeded ?? 0);
@@ -87,7 +114,15 @@ export const runStep: TrainingStep = {
       run?.phase === 'Succeeded' || run?.phase === 'Failed' ? run.terminationMessage : undefined;
     const result = parseResult('train', message);
     const failure = run && !registered ? failureOf(run, result) : undefined;
-    const facts = { registered, job, run, result, failure, attempts: job && attemptsOf(job) };
+    const facts = {
+      registered,
+      job,
+      workload: job,
+      run,
+      result,
+      failure,
+      attempts: job && attemptsOf(job),
+    };
     return {
       facts,
       conditions: runConditions(facts),
@@ -107,7 +142,8 @@ export function suspensionToPatch(tj: TrainingJobObject, workloadSuspended: bool
 }
 
 /** Whether this pass must create the run's Job. */
-const needsJob = (facts: Readonly<Partial<TrainingFacts>>) => !facts.registered && !facts.job;
+const needsJob = (facts: Readonly<Partial<TrainingFacts>>) =>
+  !facts.registered && (!facts.workload || facts.distributed?.restartNext !== undefined);
 
 /**
  * `credentials`: the trainer pod's own object-store credentials — read this run's dataset
@@ -121,7 +157,7 @@ export function credentialsStep(access: ObjectStoreAccess): TrainingStep {
       const running = facts.run?.phase === 'Pending' || facts.run?.phase === 'Running';
       if (!needsJob(facts) && !running) return undefined;
       const version =
-        facts.job?.metadata?.annotations?.[TrainingAnnotation.datasetVersion] ??
+        facts.workload?.metadata?.annotations?.[TrainingAnnotation.datasetVersion] ??
         facts.dataset?.version;
       if (!version) return undefined;
       const namespace = tj.metadata.namespace ?? '';
@@ -151,6 +187,8 @@ export function jobStep(images: TrainingJobImages): TrainingStep {
       if (facts.registered) return { conditions };
       const jobName = trainingJobName(tj);
       const stale = await ctx.prune(kinds.job, tj, [jobName]);
+      // A distributed run of an earlier spec leaves its workers' headless Service.
+      await ctx.prune(kinds.service, tj, []);
       if (stale.length > 0)
         ctx.log.info({ deleted: stale }, 'Stopped the training of an older TrainingJob spec');
 
@@ -158,28 +196,14 @@ export function jobStep(images: TrainingJobImages): TrainingStep {
       let run = facts.run;
       if (!job && facts.storage && facts.dataset) {
         const { config } = facts.storage;
-        const { version, task } = facts.dataset;
-        const runPrefix = trainingRunPrefix(namespace, tj.metadata.name ?? '');
+        const { version } = facts.dataset;
         job = await ctx.apply(
           kinds.job,
-          desiredTrainingJob(
-            tj,
-            {
-              datasetVersion: version,
-              datasetUri: s3Uri(
-                config.bucket,
-                datasetVersionPrefix(namespace, tj.spec.datasetRef.name, version),
-              ),
-              runUri: s3Uri(config.bucket, runPrefix),
-              outputUri: s3Uri(config.bucket, `${runPrefix}${RunFile.artifactDir}`),
-              task: task ?? 'classification',
-            },
-            {
-              ...images,
-              store: config,
-              owner: controllerReference(tj, latheKinds.trainingJob.resource),
-            },
-          ),
+          desiredTrainingJob(tj, trainingRunOf(tj, config, facts.dataset), {
+            ...images,
+            store: config,
+            owner: controllerReference(tj, latheKinds.trainingJob.resource),
+          }),
         );
         run = undefined;
         await ctx.events.record(

@@ -87,7 +87,7 @@ describe('chooseBackend', () => {
     const pinned = chooseBackend('JobSet', jobset, builtinOnly);
     expect(pinned.backend).toBeUndefined();
     expect(pinned.message).toBe(
-      'spec.distributed.backend is JobSet, but this Lathe build has no JobSet backend; install it or set backend Auto',
+      'spec.distributed.backend is JobSet, but the operator does not run its JobSet backend (it takes the engines served when it starts: restart it after installing one); install it or set backend Auto',
     );
   });
 });

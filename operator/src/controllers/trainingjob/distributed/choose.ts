@@ -40,7 +40,8 @@ function missing(
   installed: InstalledEngines,
   implemented: ReadonlySet<DistributedBackendName>,
 ): string | undefined {
-  if (!implemented.has(backend)) return `this Lathe build has no ${backend} backend`;
+  if (!implemented.has(backend))
+    return `the operator does not run its ${backend} backend (it takes the engines served when it starts: restart it after installing one)`;
   if (backend === 'TrainJob') {
     if (!installed.trainJob)
       return 'the API server does not serve trainer.kubeflow.org TrainJob (Kubeflow Trainer is not installed)';
