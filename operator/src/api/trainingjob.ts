@@ -324,14 +324,16 @@ export function trainingJobSpecSchema(at: string) {
         .int()
         .min(0)
         .max(20)
-        .describe('Retries of a failed training pod before the TrainingJob fails.')
+        .describe(
+          'Retries of a failed training pod before the TrainingJob fails. A distributed run restarts its whole worker group instead, up to spec.distributed.maxRestarts.',
+        )
         .default(2),
       activeDeadlineSeconds: z
         .number()
         .int()
         .min(1)
         .describe(
-          'Deadline of the run in seconds, retries included; the TrainingJob fails when it passes.',
+          'Deadline of the run in seconds, retries included; the TrainingJob fails when it passes. For a distributed run, of each attempt of the worker group (a passed deadline is not restarted).',
         )
         .optional(),
       ttlSecondsAfterFinished: z

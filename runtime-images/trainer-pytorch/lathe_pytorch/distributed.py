@@ -20,8 +20,6 @@ import os
 import sys
 from dataclasses import dataclass
 
-PET_VARIABLES = ("PET_NNODES", "PET_NPROC_PER_NODE", "PET_NODE_RANK", "PET_MASTER_ADDR", "PET_MASTER_PORT")
-
 
 @dataclass(frozen=True)
 class Placement:

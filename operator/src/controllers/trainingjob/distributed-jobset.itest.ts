@@ -4,7 +4,9 @@
  * the first run builds it, about 3 minutes, then it is cached). With JobSet installed, Auto picks
  * it; the rendezvous probe (`e2e/images/rendezvous-probe.ts`) proves the workers met at
  * `<jobset>-node-0-0.<jobset>` with the environment Lathe gave them; and a worker killed mid-run
- * restarts the whole group through JobSet's own `failurePolicy`, inside one attempt.
+ * restarts the whole group through JobSet's own `failurePolicy`, inside one attempt. Then the
+ * PyTorch trainer (`runtime-images/trainer-pytorch`) as two DDP workers handed to JobSet
+ * converges to the accuracy of the same training on one pod.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -21,11 +23,13 @@ import {
   repoRoot,
 } from '../../../../e2e/cluster/testenv.js';
 import {
+  runtimeImage,
   startTestManager,
   testClient,
   testControllersWith,
   testStore,
 } from '../../../../e2e/testing/controllers.js';
+import { preparePytorchEnv } from '../../../../runtime-images/trainer-pytorch/pytorch-env.js';
 import type { TrainingJobInput } from '../../api/trainingjob.js';
 import { kinds, type PodObject } from '../../runtime/builtin-kinds.js';
 import type { Manager } from '../../runtime/manager.js';
@@ -99,6 +103,7 @@ async function modelVersionsOf(tj: TrainingJobObject): Promise<ModelVersionObjec
 beforeAll(async () => {
   // Fails here, naming the build or start-up step, when JobSet cannot run: never a silent skip.
   started = await startEngine('jobset');
+  await preparePytorchEnv();
   await installCrds();
   namespace = await createTestNamespace('ddp-jobset');
   manager = startTestManager(
@@ -204,4 +209,44 @@ describe('TrainingJob spec.distributed handed to JobSet', () => {
     expect(tj.status?.distributed?.restarts).toBe(jobset?.status?.restarts);
     expect(await modelVersionsOf(tj)).toHaveLength(1);
   });
+
+  it('PyTorch DDP on two JobSet workers converges to the accuracy of one pod', async () => {
+    const torch = (name: string, distributed?: { workers: number; backend: 'JobSet' }) => ({
+      apiVersion: 'lathe.dev/v1alpha1',
+      kind: 'TrainingJob',
+      metadata: { name, namespace },
+      spec: {
+        datasetRef: { name: 'iris' },
+        model: { custom: { image: runtimeImage('trainer-pytorch') } },
+        hyperparameters: {
+          epochs: 60,
+          batchSize: 16,
+          learningRate: 0.02,
+          seed: 7,
+          extra: { layers: '16' },
+        },
+        resources: { cpu: '1', memory: '1Gi' },
+        modelName: name,
+        ...(distributed ? { distributed } : {}),
+      },
+    });
+    await client.create(latheKinds.trainingJob.resource, torch('torch-single'));
+    await client.create(
+      latheKinds.trainingJob.resource,
+      torch('torch-ddp', { workers: 2, backend: 'JobSet' }),
+    );
+    const [single, ddp] = await Promise.all([
+      finished('torch-single', 'Succeeded', 420_000),
+      finished('torch-ddp', 'Succeeded', 420_000),
+    ]);
+    expect(ddp.status?.distributed).toMatchObject({ backend: 'JobSet', workers: 2 });
+    const [singleMv] = await modelVersionsOf(single);
+    const ddpMvs = await modelVersionsOf(ddp);
+    expect(ddpMvs).toHaveLength(1);
+    const one = singleMv?.spec.metrics?.accuracy ?? 0;
+    const two = ddpMvs[0]?.spec.metrics?.accuracy ?? 0;
+    console.log(`accuracy: one pod ${one}, two DDP workers on JobSet ${two}`);
+    expect(one).toBeGreaterThanOrEqual(0.9);
+    expect(Math.abs(two - one)).toBeLessThanOrEqual(0.05);
+  }, 480_000);
 });
