@@ -112,8 +112,19 @@ export interface DistributedBackend {
   keptAcrossAttempts(
     plan: Pick<WorkerGroupPlan, 'group'>,
   ): { kind: KindSpec<KubeObject>; name: string }[];
-  /** Where the attempt stands, from its top object and what the caches hold beneath it. */
-  observe(caches: CacheReaders, top: KubeObject): WorkerGroupRun;
+  /**
+   * Where the attempt stands, from its top object and what the caches hold beneath it (an
+   * engine whose pods are not in the caches reads them from the API server).
+   */
+  observe(
+    ctx: CacheReaders & Pick<ReconcileContext<TrainingJobObject>, 'client'>,
+    top: KubeObject,
+  ): WorkerGroupRun | Promise<WorkerGroupRun>;
+  /**
+   * For an engine whose pods enqueue nothing (they are not in the operator's caches): how often
+   * an unfinished attempt is looked at.
+   */
+  pollWhileActiveMs?: number;
   /** Sets the top object's suspension (a merge patch: the rest is left as created). */
   setSuspended(
     ctx: ReconcileContext<TrainingJobObject>,

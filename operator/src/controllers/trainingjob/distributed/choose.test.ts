@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { DistributedBackendName } from '../../../api/trainingjob.js';
 import type { KubeClient } from '../../../runtime/kube-client.js';
 import { ApiError } from '../../../runtime/kube-client.js';
-import { chooseBackend, EngineDiscovery, type InstalledEngines } from './choose.js';
+import { chooseBackend, EngineDiscovery, type InstalledEngines, unfitBackends } from './choose.js';
 
 const all: ReadonlySet<DistributedBackendName> = new Set(['TrainJob', 'JobSet', 'IndexedJob']);
 const builtinOnly: ReadonlySet<DistributedBackendName> = new Set(['IndexedJob']);
@@ -79,7 +79,26 @@ describe('chooseBackend', () => {
     expect(chooseBackend('Auto', trainerNoRuntime, all).message).toContain(
       'no ClusterTrainingRuntime',
     );
-    expect(chooseBackend('Auto', none, all).message).toMatch(/TrainJob.*JobSet is not installed/);
+    expect(chooseBackend('Auto', none, all).message).toBe(
+      'Auto: an Indexed Job with a headless Service (Kubeflow Trainer is not installed (no trainer.kubeflow.org TrainJob); JobSet is not installed (no jobset.x-k8s.io JobSet))',
+    );
+    // Not installed is what a user without the engines reads, whatever this build runs.
+    expect(chooseBackend('Auto', none, builtinOnly).message).toBe(
+      chooseBackend('Auto', none, all).message,
+    );
+  });
+
+  it('passes Trainer over for a run without a command, and says why', () => {
+    const unfit = unfitBackends(undefined);
+    const auto = chooseBackend('Auto', trainer, all, unfit);
+    expect(auto.backend).toBe('JobSet');
+    expect(auto.message).toContain('set spec.model.custom.command to run on TrainJob');
+    expect(chooseBackend('TrainJob', trainer, all, unfit).message).toMatch(
+      /; or set backend Auto$/,
+    );
+    expect(chooseBackend('Auto', trainer, all, unfitBackends(['torchrun'])).backend).toBe(
+      'TrainJob',
+    );
   });
 
   it('treats an engine this build has no backend for as missing', () => {
@@ -87,7 +106,13 @@ describe('chooseBackend', () => {
     const pinned = chooseBackend('JobSet', jobset, builtinOnly);
     expect(pinned.backend).toBeUndefined();
     expect(pinned.message).toBe(
-      'spec.distributed.backend is JobSet, but the operator does not run its JobSet backend (it takes the engines served when it starts: restart it after installing one); install it or set backend Auto',
+      'spec.distributed.backend is JobSet, but JobSet was installed after the operator started: restart the operator to use it; or set backend Auto',
+    );
+    expect(chooseBackend('Auto', trainer, builtinOnly).message).toBe(
+      'Auto: an Indexed Job with a headless Service (Kubeflow Trainer was installed after the operator started: restart the operator to use it; JobSet was installed after the operator started: restart the operator to use it)',
+    );
+    expect(chooseBackend('JobSet', none, all).message).toBe(
+      'spec.distributed.backend is JobSet, but JobSet is not installed (no jobset.x-k8s.io JobSet); install it or set backend Auto',
     );
   });
 });

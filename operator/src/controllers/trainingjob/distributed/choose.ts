@@ -34,23 +34,59 @@ export type BackendChoice =
 /** Auto's order of preference. */
 const AUTO_ORDER: readonly DistributedBackendName[] = ['TrainJob', 'JobSet', 'IndexedJob'];
 
-/** Why an engine cannot run here, or undefined when it can. */
+/** The engines' names and what their absence looks like from the API server. */
+const ENGINE_NAME: Record<DistributedBackendName, string> = {
+  TrainJob: 'Kubeflow Trainer',
+  JobSet: 'JobSet',
+  IndexedJob: 'the Indexed Job',
+};
+
+/**
+ * Why an engine cannot run here, or undefined when it can. Whether it is installed is asked
+ * first: a user who never installed JobSet should read that, not that the operator skipped it.
+ */
 function missing(
   backend: DistributedBackendName,
   installed: InstalledEngines,
   implemented: ReadonlySet<DistributedBackendName>,
+  unfit: Unfit,
 ): string | undefined {
-  if (!implemented.has(backend))
-    return `the operator does not run its ${backend} backend (it takes the engines served when it starts: restart it after installing one)`;
   if (backend === 'TrainJob') {
     if (!installed.trainJob)
-      return 'the API server does not serve trainer.kubeflow.org TrainJob (Kubeflow Trainer is not installed)';
+      return 'Kubeflow Trainer is not installed (no trainer.kubeflow.org TrainJob)';
     if (!installed.trainingRuntime)
       return 'Kubeflow Trainer is installed but no ClusterTrainingRuntime (or TrainingRuntime in this namespace) exists';
   }
   if (backend === 'JobSet' && !installed.jobSet)
-    return 'the API server does not serve jobset.x-k8s.io JobSet (JobSet is not installed)';
-  return undefined;
+    return 'JobSet is not installed (no jobset.x-k8s.io JobSet)';
+  if (!implemented.has(backend))
+    return backend === 'IndexedJob'
+      ? 'this operator build has no Indexed Job backend'
+      : `${ENGINE_NAME[backend]} was installed after the operator started: restart the operator to use it`;
+  return unfit[backend];
+}
+
+/** Whether the engine (with a runtime, for Trainer) is absent from the API server. */
+function notInstalled(backend: DistributedBackendName, installed: InstalledEngines): boolean {
+  if (backend === 'TrainJob') return !installed.trainJob || !installed.trainingRuntime;
+  return backend === 'JobSet' && !installed.jobSet;
+}
+
+/** Why an installed engine cannot run this TrainingJob, by backend (see `unfitBackends`). */
+export type Unfit = Partial<Record<DistributedBackendName, string>>;
+
+/**
+ * The backends that cannot run this TrainingJob although installed: Kubeflow Trainer's runtime
+ * gives the trainer container a command of its own, so a TrainJob needs the image's command.
+ * Pure.
+ */
+export function unfitBackends(customCommand: readonly string[] | undefined): Unfit {
+  return customCommand
+    ? {}
+    : {
+        TrainJob:
+          "Kubeflow Trainer's runtime replaces the image's entrypoint with its own command: set spec.model.custom.command to run on TrainJob",
+      };
 }
 
 /** The backend of a distributed run: the pinned one if it can run, else Auto's pick. Pure. */
@@ -58,20 +94,23 @@ export function chooseBackend(
   pinned: DistributedSpec['backend'],
   installed: InstalledEngines,
   implemented: ReadonlySet<DistributedBackendName>,
+  unfit: Unfit = {},
 ): BackendChoice {
   if (pinned !== 'Auto') {
-    const why = missing(pinned, installed, implemented);
+    const why = missing(pinned, installed, implemented, unfit);
     return why
       ? {
           backend: undefined,
           reason: 'BackendNotInstalled',
-          message: `spec.distributed.backend is ${pinned}, but ${why}; install it or set backend Auto`,
+          message: `spec.distributed.backend is ${pinned}, but ${why}; ${
+            notInstalled(pinned, installed) ? 'install it or set' : 'or set'
+          } backend Auto`,
         }
       : { backend: pinned, reason: 'Pinned', message: `spec.distributed.backend pins ${pinned}` };
   }
   const skipped: string[] = [];
   for (const backend of AUTO_ORDER) {
-    const why = missing(backend, installed, implemented);
+    const why = missing(backend, installed, implemented, unfit);
     if (why) {
       skipped.push(why);
       continue;

@@ -20,7 +20,17 @@ describe('servedEngineBackends', () => {
     expect(await servedEngineBackends(serving(byGroup))).toEqual([]);
   });
 
+  it('takes TrainJob beside JobSet when Trainer serves trainjobs', async () => {
+    const served = await servedEngineBackends(
+      serving({
+        'trainer.kubeflow.org/v1alpha1': ['trainjobs', 'clustertrainingruntimes'],
+        'jobset.x-k8s.io/v1alpha2': ['jobsets'],
+      }),
+    );
+    expect(served.map((b) => b.name)).toEqual(['TrainJob', 'JobSet']);
+  });
+
   it('has a backend for every engine but the built-in one', () => {
-    expect(engineBackends.map((b) => b.name)).toEqual(['JobSet']);
+    expect(engineBackends.map((b) => b.name)).toEqual(['TrainJob', 'JobSet']);
   });
 });

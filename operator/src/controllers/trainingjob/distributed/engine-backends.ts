@@ -9,9 +9,10 @@
 import type { KubeClient } from '../../../runtime/kube-client.js';
 import type { DistributedBackend } from './backend.js';
 import { jobSetBackend } from './jobset.js';
+import { trainJobBackend } from './trainjob.js';
 
 /** Every engine backend this build has, in the order Auto prefers them. */
-export const engineBackends: readonly DistributedBackend[] = [jobSetBackend];
+export const engineBackends: readonly DistributedBackend[] = [trainJobBackend, jobSetBackend];
 
 /** The engine backends whose top kind the API server serves now. */
 export async function servedEngineBackends(

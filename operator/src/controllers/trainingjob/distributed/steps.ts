@@ -34,7 +34,12 @@ import {
 } from '../status.js';
 import { suspensionToPatch, type TrainingJobImages, trainingRunOf } from '../training.js';
 import { type DistributedBackend, DistributedLabel, type WorkerGroupRun } from './backend.js';
-import { type BackendChoice, chooseBackend, type EngineDiscovery } from './choose.js';
+import {
+  type BackendChoice,
+  chooseBackend,
+  type EngineDiscovery,
+  unfitBackends,
+} from './choose.js';
 import {
   attemptOutcome,
   ChoiceAnnotation,
@@ -78,15 +83,15 @@ function currentAttempt(
 }
 
 /** The attempt that succeeded, for a registered run (any spec's group). */
-function succeededAttempt(
+async function succeededAttempt(
   tj: TrainingJobObject,
   ctx: Ctx,
   backends: readonly DistributedBackend[],
-): { found: Found; run: WorkerGroupRun } | undefined {
+): Promise<{ found: Found; run: WorkerGroupRun } | undefined> {
   for (const backend of backends) {
     for (const object of ctx.childrenOf(backend.topKind, tj)) {
       if (object.metadata?.labels?.[DistributedLabel.backend] !== backend.name) continue;
-      const run = backend.observe(ctx, object);
+      const run = await backend.observe(ctx, object);
       const attempt = Number(object.metadata?.labels?.[DistributedLabel.attempt] ?? 0);
       if (run.phase === 'Succeeded') return { found: { backend, attempt, object }, run };
     }
@@ -117,7 +122,7 @@ export function distributedRunStep(options: DistributedOptions): TrainingStep {
       if (!spec) throw new Error('distributedRun runs only for spec.distributed');
       const registered = cachedModelVersionOf(tj, ctx);
       const group = workerGroupName(tj);
-      const done = registered ? succeededAttempt(tj, ctx, options.backends) : undefined;
+      const done = registered ? await succeededAttempt(tj, ctx, options.backends) : undefined;
       const found = done?.found ?? currentAttempt(tj, ctx, options.backends, group);
       const choice = found
         ? recordedChoice(found)
@@ -125,6 +130,7 @@ export function distributedRunStep(options: DistributedOptions): TrainingStep {
             spec.backend,
             await options.discovery(ctx.client).installed(tj.metadata.namespace ?? ''),
             implemented,
+            unfitBackends(tj.spec.model.custom?.command),
           );
       const base: DistributedFacts = {
         backend: choice.backend,
@@ -144,7 +150,7 @@ export function distributedRunStep(options: DistributedOptions): TrainingStep {
           halt: true,
         };
       }
-      let run = done?.run ?? (found ? found.backend.observe(ctx, found.object) : undefined);
+      let run = done?.run ?? (found ? await found.backend.observe(ctx, found.object) : undefined);
       const message =
         run?.phase === 'Succeeded' || run?.phase === 'Failed' ? run.terminationMessage : undefined;
       const result = parseResult('train', message);
@@ -178,10 +184,13 @@ export function distributedRunStep(options: DistributedOptions): TrainingStep {
         distributed,
         attempts: found ? found.attempt + 1 : undefined,
       };
+      const poll = found?.backend.pollWhileActiveMs;
+      const active = run === undefined || run.phase === 'Pending' || run.phase === 'Running';
       return {
         facts,
         conditions: runConditions(facts),
         ...(failure ? { readiness: failureReadiness(failure) } : {}),
+        ...(poll && active && !registered && !failure ? { requeueAfterMs: poll } : {}),
       };
     },
   };
