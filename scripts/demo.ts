@@ -32,8 +32,10 @@ import {
   follow,
   getJson,
   namespace,
+  promoteToProduction,
   servedAt,
   step,
+  verifiedModelVersion,
 } from './demo/narration.js';
 
 const examples = [
@@ -188,29 +190,20 @@ async function main(): Promise<void> {
     `Verifying ModelVersion ${mvName}: every byte of the artifact against its digest`,
     `modelversion/${mvName}`,
   );
-  const mv = await follow(
-    async () => {
-      const m = await getJson<{
-        spec: {
-          metrics?: Record<string, number>;
-          artifact: { uri: string; digest: string };
-          lineage?: {
-            dataset: { name: string; version: string };
-            trainingJob?: { name: string; backend?: string };
-          };
-        };
-        status?: {
-          conditions?: Conditions;
-          importance?: { score: string; columns: { column: string; mean: number; std: number }[] };
-        };
-      }>('modelversion', mvName);
-      if (condition(m.status, 'Stalled')?.status === 'True')
-        throw new Error(condition(m.status, 'Stalled')?.message);
-      return condition(m.status, 'Ready')?.status === 'True' ? m : undefined;
-    },
-    120_000,
-    `ModelVersion ${mvName} Ready`,
-  );
+  const mv = await verifiedModelVersion<{
+    spec: {
+      metrics?: Record<string, number>;
+      artifact: { uri: string; digest: string };
+      lineage?: {
+        dataset: { name: string; version: string };
+        trainingJob?: { name: string; backend?: string };
+      };
+    };
+    status?: {
+      conditions?: Conditions;
+      importance?: { score: string; columns: { column: string; mean: number; std: number }[] };
+    };
+  }>(mvName);
   console.log(`  artifact ${mv.spec.artifact.uri} (${mv.spec.artifact.digest})`);
   console.log(
     `  lineage: Dataset ${mv.spec.lineage?.dataset.name} version ${mv.spec.lineage?.dataset.version}, TrainingJob ${mv.spec.lineage?.trainingJob?.name}, backend ${mv.spec.lineage?.trainingJob?.backend}`,
@@ -246,19 +239,7 @@ async function main(): Promise<void> {
   }
 
   step(`Promoting ${mvName} to production`, `modelversion/${mvName}`);
-  const promote = [
-    '-n',
-    namespace,
-    'patch',
-    'modelversion',
-    mvName,
-    '--type',
-    'merge',
-    '-p',
-    '{"spec":{"stage":"production"}}',
-  ];
-  console.log(`$ kubectl ${promote.join(' ')}`);
-  await kubectlOrThrow(promote);
+  await promoteToProduction(mvName);
 
   step(
     'Serving it: InferenceService iris (KServe V1 and Open Inference V2)',

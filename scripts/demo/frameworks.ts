@@ -8,12 +8,13 @@ import path from 'node:path';
 import { kubectlOrThrow, repoRoot } from '../../e2e/cluster/testenv.js';
 import {
   type Conditions,
-  condition,
   follow,
   getJson,
   namespace,
+  promoteToProduction,
   servedAt,
   step,
+  verifiedModelVersion,
 } from './narration.js';
 
 const runs = [
@@ -98,30 +99,11 @@ export async function showOtherFrameworks(
 
   for (const [i, { service }] of runs.entries()) {
     const mvName = trained[i]?.modelVersion?.name ?? '';
-    const mv = await follow(
-      async () => {
-        const m = await getJson<ModelVersionView>('modelversion', mvName);
-        if (condition(m.status, 'Stalled')?.status === 'True')
-          throw new Error(condition(m.status, 'Stalled')?.message);
-        return condition(m.status, 'Ready')?.status === 'True' ? m : undefined;
-      },
-      120_000,
-      `ModelVersion ${mvName} Ready`,
-    );
+    const mv = await verifiedModelVersion<ModelVersionView>(mvName);
     console.log(
-      `  ${mvName}: format ${mv.spec.artifact.format}, trained with ${mv.spec.lineage?.trainingJob?.backend}, test accuracy ${mv.spec.metrics?.accuracy?.toFixed(4)}; promoting to production for InferenceService ${service}`,
+      `  ${mvName}: format ${mv.spec.artifact.format}, trained with ${mv.spec.lineage?.trainingJob?.backend}, test accuracy ${mv.spec.metrics?.accuracy?.toFixed(4)}; served by InferenceService ${service} once in production`,
     );
-    await kubectlOrThrow([
-      '-n',
-      namespace,
-      'patch',
-      'modelversion',
-      mvName,
-      '--type',
-      'merge',
-      '-p',
-      '{"spec":{"stage":"production"}}',
-    ]);
+    await promoteToProduction(mvName);
   }
 
   const answers = [

@@ -69,3 +69,36 @@ export async function servedAt(name: string): Promise<string> {
   ]);
   return `http://${clusterIP.trim()}`;
 }
+
+/** Waits until ModelVersion `name` is verified (Ready), failing on Stalled; returns it. */
+export async function verifiedModelVersion<T extends { status?: { conditions?: Conditions } }>(
+  name: string,
+): Promise<T> {
+  return follow(
+    async () => {
+      const mv = await getJson<T>('modelversion', name);
+      if (condition(mv.status, 'Stalled')?.status === 'True')
+        throw new Error(condition(mv.status, 'Stalled')?.message);
+      return condition(mv.status, 'Ready')?.status === 'True' ? mv : undefined;
+    },
+    120_000,
+    `ModelVersion ${name} Ready`,
+  );
+}
+
+/** `kubectl patch modelversion <name>` to stage production, the command printed. */
+export async function promoteToProduction(name: string): Promise<void> {
+  const promote = [
+    '-n',
+    namespace,
+    'patch',
+    'modelversion',
+    name,
+    '--type',
+    'merge',
+    '-p',
+    '{"spec":{"stage":"production"}}',
+  ];
+  console.log(`$ kubectl ${promote.join(' ')}`);
+  await kubectlOrThrow(promote);
+}

@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import re
+from typing import NamedTuple
 
 from . import contract
 from .manifest import MANIFEST_FILE, check_against_manifest
@@ -87,3 +88,30 @@ def parse_split(data, schema, file):
     if not np.isfinite(values).all():
         raise contract.ContractError("DatasetInvalid", f"{file}: a cell is not a finite number")
     return values[:, :-1], values[:, -1]
+
+
+class TrainingData(NamedTuple):
+    """A dataset version as a trainer reads it: its files as read (schema.json's bytes go into
+    the artifact), the parsed schema, the features and labels of both splits, and the classes
+    (empty for regression)."""
+
+    files: dict
+    schema: dict
+    x_train: object
+    y_train: object
+    x_test: object
+    y_test: object
+    classes: list
+
+
+def read_training_data(store, settings):
+    """The run's dataset version (settings.dataset_uri and dataset_version), every file checked
+    against its manifest, prepared for settings.task, with at least one row in each split."""
+    files = read_dataset(store, settings.dataset_uri, settings.dataset_version)
+    schema = parse_schema(files[contract.SCHEMA_FILE], settings.task)
+    x_train, y_train = parse_split(files["train.csv"], schema, "train.csv")
+    x_test, y_test = parse_split(files["test.csv"], schema, "test.csv")
+    if len(y_train) == 0 or len(y_test) == 0:
+        raise contract.ContractError("DatasetInvalid", "train.csv and test.csv need at least one row each")
+    classes = schema["label"].get("classes") or []
+    return TrainingData(files, schema, x_train, y_train, x_test, y_test, classes)

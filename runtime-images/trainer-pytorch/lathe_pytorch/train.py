@@ -9,7 +9,7 @@ import time
 
 from lathe_runtime import contract
 from lathe_runtime.artifact import write_artifact
-from lathe_runtime.dataset import parse_schema, parse_split, read_dataset
+from lathe_runtime.dataset import read_training_data
 from lathe_runtime.log import logger
 from lathe_runtime.metrics import classification_metrics, regression_metrics
 from lathe_runtime.onnx_check import ARTIFACT_FORMAT, check_onnx_export
@@ -65,13 +65,7 @@ def run_training(settings, placement, device):
     hp = settings.hp
     reporter = RunReporter(store, settings.run_uri, hp.epochs, backend) if placement.leader else None
 
-    files = read_dataset(store, settings.dataset_uri, settings.dataset_version)
-    schema = parse_schema(files[contract.SCHEMA_FILE], settings.task)
-    x_train, y_train = parse_split(files["train.csv"], schema, "train.csv")
-    x_test, y_test = parse_split(files["test.csv"], schema, "test.csv")
-    if len(y_train) == 0 or len(y_test) == 0:
-        raise contract.ContractError("DatasetInvalid", "train.csv and test.csv need at least one row each")
-    classes = schema["label"].get("classes") or []
+    files, schema, x_train, y_train, x_test, y_test, classes = read_training_data(store, settings)
     _check_labels(settings.task, y_train, classes, "train.csv")
     _check_labels(settings.task, y_test, classes, "test.csv")
     outputs = len(classes) if settings.task == "classification" else 1

@@ -25,7 +25,7 @@ import time
 
 from lathe_runtime import contract
 from lathe_runtime.artifact import write_artifact
-from lathe_runtime.dataset import parse_schema, parse_split, read_dataset
+from lathe_runtime.dataset import read_training_data
 from lathe_runtime.evaluate import evaluate_onnx
 from lathe_runtime.log import logger, utc_now
 from lathe_runtime.metrics import classification_metrics, regression_metrics
@@ -100,13 +100,7 @@ def train(settings):
     put_json(store, settings.run_uri, contract.PROGRESS_FILE,
              {"epoch": 0, "totalEpochs": 1, "metrics": {}, "backend": "scikit-learn", "updatedAt": utc_now()})
 
-    files = read_dataset(store, settings.dataset_uri, settings.dataset_version)
-    schema = parse_schema(files[contract.SCHEMA_FILE], settings.task)
-    x_train, y_train = parse_split(files["train.csv"], schema, "train.csv")
-    x_test, y_test = parse_split(files["test.csv"], schema, "test.csv")
-    if len(y_train) == 0 or len(y_test) == 0:
-        raise contract.ContractError("DatasetInvalid", "train.csv and test.csv need at least one row each")
-    classes = schema["label"].get("classes") or []
+    files, schema, x_train, y_train, x_test, y_test, classes = read_training_data(store, settings)
     log("info", "Loaded the dataset version", trainRows=len(y_train), testRows=len(y_test),
         features=x_train.shape[1], estimator=settings.estimator)
 
