@@ -6,7 +6,9 @@
  * Trainer serving TrainJob, Auto picks it for a run with a command; the rendezvous probe
  * (`e2e/images/rendezvous-probe.ts`) proves the two workers met at Trainer's
  * `<trainjob>-node-0-0.<trainjob>`, and worker 0's result, read from a pod that carries none of
- * Lathe's labels, registers the ModelVersion.
+ * Lathe's labels, registers the ModelVersion. A worker killed mid-run is replaced by the
+ * runtime's Job inside the same TrainJob (its torch runtime has no JobSet failurePolicy), and
+ * the run still registers one ModelVersion.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -29,11 +31,17 @@ import {
   testStore,
 } from '../../../../e2e/testing/controllers.js';
 import type { TrainingJobInput } from '../../api/trainingjob.js';
+import { kinds, type PodObject } from '../../runtime/builtin-kinds.js';
 import type { Manager } from '../../runtime/manager.js';
 import type { KubeObject } from '../../runtime/resource.js';
 import { latheKinds, type ModelVersionObject, type TrainingJobObject } from '../lathe-kinds.js';
 import { servedEngineBackends } from './distributed/engine-backends.js';
-import { TRAINJOB_RUNTIME, type TrainJobObject, trainJobKind } from './distributed/trainjob.js';
+import {
+  JOBSET_NAME_LABEL,
+  TRAINJOB_RUNTIME,
+  type TrainJobObject,
+  trainJobKind,
+} from './distributed/trainjob.js';
 
 const info = clusterInfo();
 const { store } = testStore();
@@ -54,6 +62,7 @@ const PROBE_COMMAND = [
 function trainingJob(
   name: string,
   distributed: NonNullable<TrainingJobInput['spec']['distributed']>,
+  env: Record<string, string> = {},
 ): KubeObject {
   return {
     apiVersion: 'lathe.dev/v1alpha1',
@@ -65,7 +74,10 @@ function trainingJob(
         custom: {
           image: PROBE,
           command: PROBE_COMMAND,
-          env: [{ name: 'PROBE_TIMEOUT_SECONDS', value: '90' }],
+          env: Object.entries({ PROBE_TIMEOUT_SECONDS: '90', ...env }).map(([n, value]) => ({
+            name: n,
+            value,
+          })),
         },
       },
       resources: { cpu: '100m', memory: '256Mi' },
@@ -155,5 +167,66 @@ describe('TrainingJob spec.distributed handed to Kubeflow Trainer', () => {
     // Trainer's JobSet is named after the TrainJob: <trainjob>-node-0-<pod index>.
     const name = trainJob?.metadata?.name ?? '';
     expect(ranks.hellos.map((h) => h.hostname)).toEqual([`${name}-node-0-0`, `${name}-node-0-1`]);
+  });
+
+  it('replaces a killed worker inside the TrainJob and registers one ModelVersion', async () => {
+    await client.create(
+      latheKinds.trainingJob.resource,
+      trainingJob(
+        'killed',
+        { workers: 2, backend: 'TrainJob', maxRestarts: 2 },
+        { PROBE_HOLD_SECONDS: '15' },
+      ),
+    );
+    const victim = await eventually(
+      async () => {
+        const pods = (
+          await client.list<PodObject>(kinds.pod.resource, {
+            namespace,
+            labelSelector: JOBSET_NAME_LABEL,
+          })
+        ).items.filter((p) => p.metadata?.labels?.[JOBSET_NAME_LABEL]?.startsWith('killed-'));
+        expect(pods.filter((p) => p.status?.phase === 'Running')).toHaveLength(2);
+        const pod = pods.find(
+          (p) => p.metadata?.annotations?.['batch.kubernetes.io/job-completion-index'] === '1',
+        );
+        expect(pod).toBeDefined();
+        return pod as PodObject;
+      },
+      { what: 'both workers of the TrainJob running', timeoutMs: 90_000 },
+    );
+    await client.delete(kinds.pod.resource, namespace, victim.metadata?.name ?? '');
+    const tj = await eventually(
+      async () => {
+        const current = await getTj('killed');
+        expect(current.status?.phase, JSON.stringify(current.status)).toBe('Succeeded');
+        return current;
+      },
+      { what: 'TrainingJob killed Succeeded', timeoutMs: 240_000 },
+    );
+    expect(tj.status?.distributed).toMatchObject({ backend: 'TrainJob', reason: 'Pinned' });
+    // The runtime's Job (default backoffLimit, no JobSet failurePolicy) replaced the killed
+    // worker inside the same TrainJob: still the first attempt, no JobSet restart.
+    expect(tj.status?.attempts).toBe(1);
+    expect(tj.status?.distributed?.restarts).toBe(0);
+    const jobsetName = victim.metadata?.labels?.[JOBSET_NAME_LABEL];
+    const replacements = (
+      await client.list<PodObject>(kinds.pod.resource, {
+        namespace,
+        labelSelector: `${JOBSET_NAME_LABEL}=${jobsetName}`,
+      })
+    ).items.filter(
+      (p) =>
+        p.metadata?.annotations?.['batch.kubernetes.io/job-completion-index'] === '1' &&
+        p.metadata?.name !== victim.metadata?.name,
+    );
+    expect(replacements.length).toBeGreaterThan(0);
+    const mvs = (
+      await client.list<ModelVersionObject>(latheKinds.modelVersion.resource, {
+        namespace,
+        labelSelector: `lathe.dev/trainingjob-uid=${tj.metadata.uid}`,
+      })
+    ).items;
+    expect(mvs).toHaveLength(1);
   });
 });
