@@ -11,8 +11,10 @@ import type * as k8s from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadConfig } from '../../operator/src/config.js';
+import { engineResources } from '../../operator/src/controllers/trainingjob/distributed/choose.js';
 import {
   clusterRoleRules,
+  clusterScopedRules,
   leaderElectionRoleRules,
 } from '../../operator/src/rbac/cluster-permissions.js';
 import {
@@ -284,8 +286,11 @@ describe('the restricted check itself', () => {
 });
 
 describe('RBAC', () => {
-  it('the ClusterRole grants exactly the permissions the code declares', async () => {
-    expect(only(await render(), 'ClusterRole').rules).toEqual(clusterRoleRules());
+  it('the ClusterRoles grant exactly the permissions the code declares, cluster-scoped reads apart', async () => {
+    const roles = (await render()).filter((m) => m.kind === 'ClusterRole');
+    const scoped = (m: Manifest) => m.metadata.name.endsWith('-cluster-scoped');
+    expect(roles.filter((m) => !scoped(m)).map((m) => m.rules)).toEqual([clusterRoleRules()]);
+    expect(roles.filter(scoped).map((m) => m.rules)).toEqual([clusterScopedRules()]);
   });
 
   it('the leader-election Role grants only the Lease the operator is told to use', async () => {
@@ -295,11 +300,20 @@ describe('RBAC', () => {
   });
 
   it('binds cluster-wide by default, and only in the watched namespaces when they are set', async () => {
+    const roleRefs = (manifests: Manifest[]) =>
+      manifests
+        .filter((m) => m.kind === 'ClusterRoleBinding')
+        .map((m) => (m.roleRef as k8s.V1RoleRef).name)
+        .sort();
     const clusterWide = await render();
-    expect(clusterWide.filter((m) => m.kind === 'ClusterRoleBinding')).toHaveLength(1);
+    expect(roleRefs(clusterWide)).toEqual([
+      `lathe-${namespace}`,
+      `lathe-${namespace}-cluster-scoped`,
+    ]);
 
+    // Only the cluster-scoped reads stay cluster-wide: no RoleBinding could grant them.
     const scoped = await render({ 'watchNamespaces[0]': 'team-a', 'watchNamespaces[1]': 'team-b' });
-    expect(scoped.filter((m) => m.kind === 'ClusterRoleBinding')).toHaveLength(0);
+    expect(roleRefs(scoped)).toEqual([`lathe-${namespace}-cluster-scoped`]);
     const bindings = scoped.filter(
       (m) => m.kind === 'RoleBinding' && (m.roleRef as k8s.V1RoleRef).kind === 'ClusterRole',
     );
@@ -463,7 +477,7 @@ describe('RBAC scope', () => {
   // belongs in a separate ClusterRole with its own ClusterRoleBinding.
   it('every ClusterRole rule is on a namespaced resource, so the per-namespace RoleBindings grant all of it', () => {
     const namespaced = new Set(
-      Object.values(builtin)
+      [...Object.values(builtin), ...Object.values(engineResources)]
         .filter((r) => r.namespaced)
         .map((r) => `${r.group}/${r.plural}`),
     );
@@ -471,6 +485,12 @@ describe('RBAC scope', () => {
       (r) => !r.startsWith('lathe.dev/') && !namespaced.has(r),
     );
     expect(unknownScope).toEqual([]);
+  });
+
+  it('the cluster-scoped ClusterRole, bound cluster-wide in every mode, only reads', () => {
+    expect(clusterScopedRules().length).toBeGreaterThan(0);
+    for (const rule of clusterScopedRules())
+      expect(rule.verbs.filter((v) => !['get', 'list', 'watch'].includes(v))).toEqual([]);
   });
 });
 

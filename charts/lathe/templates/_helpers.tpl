@@ -64,6 +64,13 @@ same name in two namespaces do not share (and fight over) one.
 {{- end }}
 
 {{/*
+The ClusterRole of the operator's reads of cluster-scoped resources (clusterrole-cluster-scoped.yaml).
+*/}}
+{{- define "lathe.clusterScopedRoleName" -}}
+{{- printf "%s-%s-cluster-scoped" (include "lathe.fullname" .) .Release.Namespace | trunc 253 }}
+{{- end }}
+
+{{/*
 Services are DNS labels: at most 63 characters.
 */}}
 {{- define "lathe.metricsServiceName" -}}

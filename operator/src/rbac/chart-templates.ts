@@ -7,12 +7,17 @@
  * from the chart's helpers, so the generated files stay identical across releases.
  */
 import { stringify } from 'yaml';
-import { clusterRoleRules, leaderElectionRoleRules } from './cluster-permissions.js';
+import {
+  clusterRoleRules,
+  clusterScopedRules,
+  leaderElectionRoleRules,
+} from './cluster-permissions.js';
 import type { PermissionRule } from './permissions.js';
 
 /** Paths of the generated templates, relative to the repository root. */
 export const generatedTemplatePaths = {
   clusterRole: 'charts/lathe/templates/clusterrole.yaml',
+  clusterScopedRole: 'charts/lathe/templates/clusterrole-cluster-scoped.yaml',
   leaderElectionRole: 'charts/lathe/templates/leader-election-role.yaml',
 } as const;
 
@@ -57,6 +62,30 @@ export function renderClusterRoleTemplate(
   ].join('\n')}\n`;
 }
 
+/**
+ * `charts/lathe/templates/clusterrole-cluster-scoped.yaml`: the rules on cluster-scoped
+ * resources (default: the declared ones), which a per-namespace RoleBinding could not grant;
+ * clusterrolebinding.yaml binds this role cluster-wide in every mode.
+ */
+export function renderClusterScopedRoleTemplate(
+  rules: readonly PermissionRule[] = clusterScopedRules(),
+): string {
+  return `${[
+    header(
+      "The operator's cluster-scoped reads (a RoleBinding cannot grant them), bound cluster-wide even with watchNamespaces.",
+    ),
+    '{{- if .Values.rbac.create }}',
+    'apiVersion: rbac.authorization.k8s.io/v1',
+    'kind: ClusterRole',
+    'metadata:',
+    '  name: {{ include "lathe.clusterScopedRoleName" . }}',
+    '  labels:',
+    '    {{- include "lathe.labels" . | nindent 4 }}',
+    rulesYaml(rules),
+    '{{- end }}',
+  ].join('\n')}\n`;
+}
+
 /** `charts/lathe/templates/leader-election-role.yaml`, for the Lease named by the chart. */
 export function renderLeaderElectionRoleTemplate(
   rules: readonly PermissionRule[] = leaderElectionRoleRules(leaseNameExpression),
@@ -80,6 +109,7 @@ export function renderLeaderElectionRoleTemplate(
 export function renderRbacTemplates(): Record<string, string> {
   return {
     [generatedTemplatePaths.clusterRole]: renderClusterRoleTemplate(),
+    [generatedTemplatePaths.clusterScopedRole]: renderClusterScopedRoleTemplate(),
     [generatedTemplatePaths.leaderElectionRole]: renderLeaderElectionRoleTemplate(),
   };
 }

@@ -8,7 +8,9 @@
  */
 import { loadConfig } from '../config.js';
 import { controllers } from '../controllers/index.js';
+import { engineResources } from '../controllers/trainingjob/distributed/choose.js';
 import { engineBackends } from '../controllers/trainingjob/distributed/engine-backends.js';
+import { builtin } from '../runtime/resource.js';
 import { permissionsOf } from './derive.js';
 import { leaderElectionPermissions, operatorPermissions } from './operator-permissions.js';
 import { normaliseRules, type PermissionRule } from './permissions.js';
@@ -39,9 +41,46 @@ export function controllerPermissions(): Record<string, PermissionRule[]> {
   return Object.fromEntries(registeredControllers().map((c) => [c.name, permissionsOf(c)]));
 }
 
-/** The ClusterRole's rules, in normal form. */
+/**
+ * The cluster-scoped resources a rule may name, as `group/plural`. A RoleBinding grants a
+ * ClusterRole's rules on namespaced resources only, so a rule on one of these would do nothing
+ * once `watchNamespaces` is set: such rules go to a ClusterRole of their own, always bound
+ * cluster-wide (`clusterScopedRules`).
+ */
+const clusterScopedResources = new Set(
+  [...Object.values(builtin), ...Object.values(engineResources)]
+    .filter((r) => !r.namespaced)
+    .map((r) => `${r.group}/${r.plural}`),
+);
+
+/** Every declared rule, split by the scope of its resources. */
+function rulesByScope(): { namespaced: PermissionRule[]; clusterScoped: PermissionRule[] } {
+  const namespaced: PermissionRule[] = [];
+  const clusterScoped: PermissionRule[] = [];
+  for (const rule of [...operatorPermissions, ...Object.values(controllerPermissions()).flat()]) {
+    for (const group of rule.apiGroups) {
+      for (const resource of rule.resources) {
+        const atomic = { ...rule, apiGroups: [group], resources: [resource] };
+        const scoped = clusterScopedResources.has(`${group}/${resource.split('/')[0]}`);
+        (scoped ? clusterScoped : namespaced).push(atomic);
+      }
+    }
+  }
+  return { namespaced, clusterScoped };
+}
+
+/** The ClusterRole's rules (namespaced resources and Lathe's kinds), in normal form. */
 export function clusterRoleRules(): PermissionRule[] {
-  return normaliseRules([...operatorPermissions, ...Object.values(controllerPermissions()).flat()]);
+  return normaliseRules(rulesByScope().namespaced);
+}
+
+/**
+ * The rules on cluster-scoped resources (Kubeflow Trainer's ClusterTrainingRuntimes), in normal
+ * form: the chart's second ClusterRole, bound cluster-wide even when `watchNamespaces` is set.
+ */
+export function clusterScopedRules(): PermissionRule[] {
+  const { clusterScoped } = rulesByScope();
+  return clusterScoped.length > 0 ? normaliseRules(clusterScoped) : [];
 }
 
 /** The leader-election Role's rules for the Lease `leaseName`, in normal form. */
