@@ -65,6 +65,23 @@ export interface WorkerGroupPlan {
   template: TrainerPodTemplate;
 }
 
+/**
+ * The metadata of an attempt's top object (Job, JobSet, TrainJob): its name, the plan's labels
+ * (with Kueue's queue label when `spec.queueName` is set, which Kueue reads on the top object),
+ * the pinning annotations and the owner reference.
+ */
+export function workloadMetadata(plan: WorkerGroupPlan) {
+  return {
+    name: plan.name,
+    namespace: plan.namespace,
+    labels: plan.queueName
+      ? { ...plan.labels, [KUEUE_QUEUE_NAME_LABEL]: plan.queueName }
+      : plan.labels,
+    annotations: plan.annotations,
+    ownerReferences: [plan.owner],
+  };
+}
+
 /** One child to apply: its kind and its desired object. */
 export interface DesiredChild {
   kind: KindSpec<KubeObject>;

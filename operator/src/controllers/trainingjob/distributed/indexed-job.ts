@@ -30,9 +30,9 @@ import {
   type DesiredChild,
   type DistributedBackend,
   DistributedLabel,
-  KUEUE_QUEUE_NAME_LABEL,
   type WorkerGroupPlan,
   type WorkerGroupRun,
+  workloadMetadata,
 } from './backend.js';
 import { JOB_COMPLETION_INDEX_FIELD_PATH, rendezvousEnv } from './rendezvous.js';
 
@@ -80,15 +80,7 @@ export function desiredWorkerJob(plan: WorkerGroupPlan): JobObject {
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: {
-      name: plan.name,
-      namespace: plan.namespace,
-      labels: plan.queueName
-        ? { ...plan.labels, [KUEUE_QUEUE_NAME_LABEL]: plan.queueName }
-        : plan.labels,
-      annotations: plan.annotations,
-      ownerReferences: [plan.owner],
-    },
+    metadata: workloadMetadata(plan),
     spec: {
       completionMode: 'Indexed',
       completions: plan.workers,

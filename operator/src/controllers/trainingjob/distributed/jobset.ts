@@ -26,9 +26,9 @@ import { builtinKind, type KubeObject } from '../../../runtime/resource.js';
 import {
   type DesiredChild,
   type DistributedBackend,
-  KUEUE_QUEUE_NAME_LABEL,
   type WorkerGroupPlan,
   type WorkerGroupRun,
+  workloadMetadata,
 } from './backend.js';
 import { engineResources } from './choose.js';
 import { JOB_COMPLETION_INDEX_FIELD_PATH, rendezvousEnv } from './rendezvous.js';
@@ -100,15 +100,7 @@ export function desiredJobSet(plan: WorkerGroupPlan): JobSetObject {
   return {
     apiVersion: 'jobset.x-k8s.io/v1alpha2',
     kind: 'JobSet',
-    metadata: {
-      name: plan.name,
-      namespace: plan.namespace,
-      labels: plan.queueName
-        ? { ...plan.labels, [KUEUE_QUEUE_NAME_LABEL]: plan.queueName }
-        : plan.labels,
-      annotations: plan.annotations,
-      ownerReferences: [plan.owner],
-    },
+    metadata: workloadMetadata(plan),
     spec: {
       suspend: plan.suspend || plan.queueName !== undefined,
       network: { enableDNSHostnames: true, publishNotReadyAddresses: true },

@@ -34,9 +34,9 @@ import type { TrainingJobObject } from '../../lathe-kinds.js';
 import {
   type DesiredChild,
   type DistributedBackend,
-  KUEUE_QUEUE_NAME_LABEL,
   type WorkerGroupPlan,
   type WorkerGroupRun,
+  workloadMetadata,
 } from './backend.js';
 import { engineResources } from './choose.js';
 import {
@@ -120,15 +120,7 @@ export function desiredTrainJob(plan: WorkerGroupPlan): TrainJobObject {
   return {
     apiVersion: 'trainer.kubeflow.org/v1alpha1',
     kind: 'TrainJob',
-    metadata: {
-      name: plan.name,
-      namespace: plan.namespace,
-      labels: plan.queueName
-        ? { ...plan.labels, [KUEUE_QUEUE_NAME_LABEL]: plan.queueName }
-        : plan.labels,
-      annotations: plan.annotations,
-      ownerReferences: [plan.owner],
-    },
+    metadata: workloadMetadata(plan),
     spec: {
       runtimeRef: {
         name: TRAINJOB_RUNTIME,
