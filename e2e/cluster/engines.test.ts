@@ -78,6 +78,25 @@ describe('engine processes', () => {
     expect(spec.files?.[0]?.path).toBe('/repo/.lathe/engines/jobset/config.yaml');
   });
 
+  it('binds back what it reads from under /tmp (a clone there), before its serving-certs directory', () => {
+    const args = engineSpec(engines.jobset, {
+      ...layout,
+      stateDir: '/tmp/ci/.lathe',
+      kubeconfig: '/tmp/ci/.lathe/kubeconfig',
+    }).args;
+    const tmpfs = args.indexOf('--tmpfs');
+    expect(args.slice(tmpfs, tmpfs + 8)).toEqual([
+      '--tmpfs',
+      '/tmp',
+      '--bind',
+      '/tmp/ci/.lathe',
+      '/tmp/ci/.lathe',
+      '--bind',
+      '/tmp/ci/.lathe/engines/jobset/serving-certs',
+      servingCertsPath,
+    ]);
+  });
+
   it("serves JobSet's webhooks on the host address, its own certificates, no leader election", () => {
     const config = jobsetConfigurationOf(layout);
     expect(config).toContain('  host: 10.250.3.1\n  port: 2101');

@@ -167,8 +167,25 @@ export function servingCertsDir(layout: EngineLayout, engine: EngineName): strin
 }
 
 /**
+ * What the engine reads that a private `/tmp` would hide: the state directory (its kubeconfig
+ * and configuration), its binary's and its module's directories, when they lie under `/tmp`
+ * (a clone under /tmp, as CI may make), each bound back at its own path.
+ */
+function pathsUnderTmp(layout: EngineLayout): string[] {
+  const candidates = [
+    layout.stateDir,
+    path.dirname(layout.kubeconfig),
+    path.dirname(layout.binary),
+    layout.moduleDir,
+  ].filter((p) => p === '/tmp' || p.startsWith('/tmp/'));
+  const unique = [...new Set(candidates)].sort();
+  return unique.filter((p) => !unique.some((q) => q !== p && p.startsWith(`${q}/`)));
+}
+
+/**
  * The engine's process: its binary in a mount namespace with a private `/tmp`, where
- * `servingCertsPath` is its `servingCertsDir`.
+ * `servingCertsPath` is its `servingCertsDir` (what it needs from under the host's `/tmp`
+ * bound back first).
  */
 export function engineSpec(engine: Engine, layout: EngineLayout): ComponentSpec {
   return {
@@ -180,6 +197,7 @@ export function engineSpec(engine: Engine, layout: EngineLayout): ComponentSpec 
       '/',
       '--tmpfs',
       '/tmp',
+      ...pathsUnderTmp(layout).flatMap((p) => ['--bind', p, p]),
       '--bind',
       servingCertsDir(layout, engine.name),
       servingCertsPath,
