@@ -214,7 +214,16 @@ export async function stopEngines(names: EngineName[]): Promise<void> {
       ...engine.resources.map((r) => `crd/${r}`),
     ]);
     await stopRecorded(stateDir, [], 10_000, [engine.component]);
-    await kubectl(['delete', 'namespace', '--ignore-not-found', '--wait=false', engine.namespace]);
+    // Waited for: an engine started again right after (the next suite) would otherwise apply its
+    // webhook Service into the Terminating namespace and lose it when the namespace goes.
+    await kubectl([
+      'delete',
+      'namespace',
+      '--ignore-not-found',
+      '--wait=true',
+      '--timeout=120s',
+      engine.namespace,
+    ]);
     await rm(path.join(stateDir, 'engines', name), { recursive: true, force: true });
   }
 }
