@@ -408,6 +408,9 @@ function hostCleanup(createdHere: boolean): void {
   if (createdHere) rmSync('/var/lib/containers', { recursive: true, force: true });
 }
 
+/** How long an untagged build stage is kept as layer cache. */
+const staleBuildHours = 24;
+
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0) throw new Error('npm run images needs root (buildah, mmdebstrap)');
@@ -439,6 +442,12 @@ async function main(): Promise<void> {
       );
       writeFileSync(manifestPath(), `${JSON.stringify(manifest, null, 2)}\n`);
     }
+    // Every build leaves its untagged stages (1.5–2.7 GB each) as the next build's layer cache;
+    // kept for a day, so repeated builds on one machine do not fill its disk (a real node there
+    // then taints itself with disk-pressure).
+    run('podman', ['image', 'prune', '--force', '--filter', `until=${staleBuildHours}h`], {
+      quiet: true,
+    });
     log(
       `done in ${Math.round((performance.now() - started) / 1000)} s; manifest: ${manifestPath()}`,
     );
