@@ -22,7 +22,12 @@ import {
   repoRoot,
 } from '../e2e/cluster/testenv.js';
 import { requestedNodeKind } from '../e2e/kubelet/config.js';
-import { installLathe, latheHelmInstallArgs, pushImagesTo } from '../e2e/kubelet/install.js';
+import {
+  installLathe,
+  latheHelmInstallArgs,
+  pushImagesTo,
+  registryPrefix,
+} from '../e2e/kubelet/install.js';
 import type { RowExplanation } from '../runtime-images/server/explain.js';
 import { showOtherFrameworks } from './demo/frameworks.js';
 import {
@@ -376,7 +381,11 @@ async function main(): Promise<void> {
     .slice(0, 3))
     console.log(`    ${line}`);
 
-  await showOtherFrameworks(instances, base);
+  await showOtherFrameworks(
+    instances,
+    base,
+    info.registry ? registryPrefix(info.registry) : undefined,
+  );
 
   step(
     "Tenant isolation: the server's own object-store credentials reach only its model and its request log",

@@ -4,6 +4,7 @@
  * cluster has), both exported to ONNX, verified, promoted and served by the same inference
  * server as the TensorFlow.js model — and the three asked the same question.
  */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { kubectlOrThrow, repoRoot } from '../../e2e/cluster/testenv.js';
 import {
@@ -58,13 +59,18 @@ async function predictV1(base: string, model: string, instances: unknown[]): Pro
   return ((await response.json()) as { predictions: Prediction[] }).predictions;
 }
 
+/** Where the examples name Lathe's images. */
+const latheImagePrefix = 'ghcr.io/lathe-dev';
+
 /**
  * Trains, verifies, promotes and serves the scikit-learn and PyTorch models, then prints the
- * three models' answers to `instances` side by side (`tfjsBase`: the TensorFlow.js service).
+ * three models' answers to `instances` side by side (`tfjsBase`: the TensorFlow.js service;
+ * `imagePrefix`: the registry prefix Lathe's images were pushed to, on the real node).
  */
 export async function showOtherFrameworks(
   instances: Record<string, unknown>[],
   tfjsBase: string,
+  imagePrefix?: string,
 ): Promise<void> {
   step(
     'Every framework through the same loop: scikit-learn, and PyTorch on 2 pods (DistributedDataParallel), both exported to ONNX',
@@ -72,7 +78,12 @@ export async function showOtherFrameworks(
   );
   for (const file of runs.flatMap((r) => r.files)) {
     console.log(`$ kubectl -n ${namespace} apply -f examples/${file}`);
-    await kubectlOrThrow(['-n', namespace, 'apply', '-f', path.join(repoRoot, 'examples', file)]);
+    const manifest = await readFile(path.join(repoRoot, 'examples', file), 'utf8');
+    // On the real node the images come from the cluster's registry, where the demo pushed them.
+    const input = imagePrefix
+      ? manifest.replaceAll(`${latheImagePrefix}/`, `${imagePrefix}/`)
+      : manifest;
+    await kubectlOrThrow(['-n', namespace, 'apply', '-f', '-'], { input });
   }
   const trained = await Promise.all(
     runs.map(({ job }) =>
