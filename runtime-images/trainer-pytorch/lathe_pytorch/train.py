@@ -73,6 +73,10 @@ def run_training(settings, placement, device):
         log("info", "Loaded the dataset version", trainRows=len(y_train), testRows=len(y_test),
             features=x_train.shape[1], layers=list(hp.layers), worldSize=placement.world_size,
             device=str(device))
+    else:
+        # Every worker says where it stands, so each pod's log shows it took part.
+        log("info", "Joined the worker group", rank=placement.rank, worldSize=placement.world_size,
+            trainRows=len(y_train), device=str(device))
 
     try:
         outcome = train_network(x_train, y_train, settings.task, outputs, hp, placement, device,
