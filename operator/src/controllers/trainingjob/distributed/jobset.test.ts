@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { TrainingJob } from '../../../api/trainingjob.js';
 import type { PodObject } from '../../../runtime/builtin-kinds.js';
 import { KUEUE_QUEUE_NAME_LABEL, type WorkerGroupPlan } from './backend.js';
 import {
@@ -10,44 +9,10 @@ import {
   observeJobSet,
 } from './jobset.js';
 import { JOB_COMPLETION_INDEX_FIELD_PATH, TRAINER_RESERVED_ENV } from './rendezvous.js';
+import { workerGroupPlanOf } from './testdata/worker-group-plan.js';
 
 function planOf(overrides: Partial<WorkerGroupPlan> = {}, maxRestarts = 2): WorkerGroupPlan {
-  return {
-    trainingJob: {
-      metadata: { name: 'ddp', namespace: 'team' },
-      spec: { distributed: { workers: 2, backend: 'JobSet', maxRestarts } },
-    } as unknown as TrainingJob,
-    namespace: 'team',
-    group: 'ddp-train-abc123',
-    name: 'ddp-train-abc123-a0',
-    attempt: 0,
-    workers: 2,
-    processesPerWorker: 1,
-    port: 29500,
-    labels: { 'lathe.dev/worker-group': 'ddp-train-abc123', 'lathe.dev/attempt': '0' },
-    annotations: { 'lathe.dev/dataset-version': '3' },
-    queueName: undefined,
-    owner: {
-      apiVersion: 'lathe.dev/v1alpha1',
-      kind: 'TrainingJob',
-      name: 'ddp',
-      uid: 'u1',
-      controller: true,
-      blockOwnerDeletion: true,
-    },
-    suspend: false,
-    activeDeadlineSeconds: 600,
-    template: {
-      metadata: { labels: { app: 'trainer' } },
-      spec: {
-        restartPolicy: 'Never',
-        containers: [
-          { name: 'trainer', image: 'trainer:1', env: [{ name: 'LATHE_RUN', value: 'x' }] },
-        ],
-      },
-    },
-    ...overrides,
-  };
+  return workerGroupPlanOf('JobSet', maxRestarts, { activeDeadlineSeconds: 600, ...overrides });
 }
 
 const envOf = (jobset: JobSetObject) =>

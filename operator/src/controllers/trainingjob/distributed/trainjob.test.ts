@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { TrainingJob } from '../../../api/trainingjob.js';
 import type { PodObject } from '../../../runtime/builtin-kinds.js';
 import { KUEUE_QUEUE_NAME_LABEL, type WorkerGroupPlan } from './backend.js';
 import { JOBSET_RESTART_LABEL, type JobSetObject } from './jobset.js';
 import { TRAINER_RESERVED_ENV } from './rendezvous.js';
+import { PLAN_NAME, workerGroupPlanOf } from './testdata/worker-group-plan.js';
 import {
   desiredTrainJob,
   JOBSET_NAME_LABEL,
@@ -12,34 +12,11 @@ import {
   type TrainJobObject,
 } from './trainjob.js';
 
-const NAME = 'ddp-train-abc123-a0';
+const NAME = PLAN_NAME;
 
 function planOf(overrides: Partial<WorkerGroupPlan> = {}): WorkerGroupPlan {
-  return {
-    trainingJob: {
-      metadata: { name: 'ddp', namespace: 'team' },
-      spec: { distributed: { workers: 2, backend: 'TrainJob', maxRestarts: 1 } },
-    } as unknown as TrainingJob,
-    namespace: 'team',
-    group: 'ddp-train-abc123',
-    name: NAME,
-    attempt: 0,
-    workers: 2,
-    processesPerWorker: 1,
+  return workerGroupPlanOf('TrainJob', 1, {
     port: 23456,
-    labels: { 'lathe.dev/worker-group': 'ddp-train-abc123', 'lathe.dev/attempt': '0' },
-    annotations: { 'lathe.dev/dataset-version': '3' },
-    queueName: undefined,
-    owner: {
-      apiVersion: 'lathe.dev/v1alpha1',
-      kind: 'TrainingJob',
-      name: 'ddp',
-      uid: 'u1',
-      controller: true,
-      blockOwnerDeletion: true,
-    },
-    suspend: false,
-    activeDeadlineSeconds: undefined,
     template: {
       metadata: { labels: { app: 'trainer' } },
       spec: {
@@ -59,7 +36,7 @@ function planOf(overrides: Partial<WorkerGroupPlan> = {}): WorkerGroupPlan {
       },
     },
     ...overrides,
-  };
+  });
 }
 
 describe('desiredTrainJob', () => {
