@@ -13,6 +13,7 @@ export default defineConfig({
           name: 'unit',
           include: [
             'contract/**/*.test.ts',
+            'console/**/*.test.ts',
             'operator/**/*.test.ts',
             'e2e/**/*.test.ts',
             'runtime-images/**/*.test.ts',
