@@ -9,7 +9,7 @@
  * `data-field="stage"`.
  */
 import { type Html, html } from '../html.js';
-import { href, modelHref, trainingHref } from '../links.js';
+import { href, modelHref, trainingHref } from '../page-links.js';
 import { formatMetric, valueAttribute } from '../numbers.js';
 import { lineChart } from '../svg-chart.js';
 import type { TrainingEpochSummaries } from '../training/history.js';

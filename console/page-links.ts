@@ -1,5 +1,6 @@
 /**
- * The console's URLs (a stand-in for console-core's `links.ts`, with the same functions, until
+ * The console's URLs of the model, training and serving pages: a stand-in for console-core's
+ * `links.ts` (the same functions), which the pages switch to once it is on main. Until
  * it lands on main).
  */
 
