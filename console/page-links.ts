@@ -1,7 +1,6 @@
 /**
  * The console's URLs of the model, training and serving pages: a stand-in for console-core's
- * `links.ts` (the same functions), which the pages switch to once it is on main. Until
- * it lands on main).
+ * `links.ts` (the same functions), which the pages switch to once it is on main.
  */
 
 /** `path` with the query parameters that are set. */
