@@ -9,8 +9,8 @@
  * `data-field="stage"`.
  */
 import { type Html, html } from '../html.js';
-import { href, modelHref, trainingHref } from '../page-links.js';
 import { formatMetric, valueAttribute } from '../numbers.js';
+import { href, modelHref, trainingHref } from '../page-links.js';
 import { lineChart } from '../svg-chart.js';
 import type { TrainingEpochSummaries } from '../training/history.js';
 import type { ModelComparisonView, VersionColumn } from './comparison.js';

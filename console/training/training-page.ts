@@ -9,8 +9,8 @@
  * `<tr data-epoch="<n>">` per epoch, its cells `data-field="loss|valLoss|<metric>"`.
  */
 import { type Html, html } from '../html.js';
-import { href, modelHref } from '../page-links.js';
 import { formatMetric, valueAttribute } from '../numbers.js';
+import { href, modelHref } from '../page-links.js';
 import { lineChart } from '../svg-chart.js';
 import { MAX_EPOCH_ROWS, type TrainingView } from './training-view.js';
 
