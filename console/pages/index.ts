@@ -3,7 +3,9 @@
  * is added here.
  */
 import type { Page } from '../routes.js';
+import { decisionsPage } from './decisions.js';
 import { homePage } from './home.js';
+import { lineagePage } from './lineage.js';
 import { objectPage } from './object.js';
 
-export const pages: readonly Page[] = [homePage, objectPage];
+export const pages: readonly Page[] = [homePage, lineagePage, decisionsPage, objectPage];
