@@ -4,6 +4,15 @@
  */
 import type { Page } from '../routes.js';
 import { homePage } from './home.js';
+import { modelComparisonPage } from './model-comparison.js';
 import { objectPage } from './object.js';
+import { servingPage } from './serving.js';
+import { trainingPage } from './training.js';
 
-export const pages: readonly Page[] = [homePage, objectPage];
+export const pages: readonly Page[] = [
+  homePage,
+  objectPage,
+  modelComparisonPage,
+  trainingPage,
+  servingPage,
+];
