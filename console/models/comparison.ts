@@ -17,7 +17,7 @@ import {
   type PromotionRecord,
   recordedDecision,
 } from '../../operator/src/controllers/retrainpolicy/decision.js';
-import { lowerIsBetter } from '../numbers.js';
+import { formatMetric, lowerIsBetter } from '../numbers.js';
 import { epochSummaries, type TrainingEpochSummaries } from '../training/history.js';
 
 /** The most versions shown side by side; the chart covers them all. */
@@ -336,13 +336,13 @@ export function stageHistory(versions: readonly ModelVersionObject[]): StageEven
     const decision = recordedDecision(mv);
     if (decision) {
       const champion = decision.champion
-        ? ` against ${decision.champion.modelVersion} (${decision.champion.value})`
+        ? ` against ${decision.champion.modelVersion} (${formatMetric(decision.champion.value)})`
         : '';
       events.push({
         ...base,
         time: decision.time,
         kind: decision.decision,
-        text: `${decision.decision} by RetrainPolicy ${decision.policy}: ${decision.metric} ${decision.challenger.value}${champion}; ${decision.reason}`,
+        text: `${decision.decision} by RetrainPolicy ${decision.policy}: ${decision.metric} ${formatMetric(decision.challenger.value)}${champion}; ${decision.reason}`,
         decision,
       });
     }
