@@ -6,7 +6,8 @@
  * source turns bad keeps the version it had. A Parquet URL passes the HTTP source's address
  * guard like any other.
  *
- * The Parquet files are written here from examples/data/iris.csv with hyparquet-writer.
+ * The Parquet files are written here from examples/data/iris.csv with hyparquet-writer; the
+ * example examples/dataset-diabetes-parquet.yaml (pyarrow's file) gets the version of its CSV.
  */
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -14,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import {
   clusterInfo,
   createTestNamespace,
@@ -201,6 +203,19 @@ describe('a Parquet Dataset', () => {
       expect(ds.status?.currentVersion, name).toBe(fromCsv.status?.currentVersion);
       expect(ds.status?.labels).toEqual({ setosa: 50, versicolor: 50, virginica: 50 });
     }
+  });
+
+  it('reads the example diabetes.parquet into the version of diabetes.csv', async () => {
+    for (const file of ['dataset-diabetes.yaml', 'dataset-diabetes-parquet.yaml']) {
+      const example = parse(
+        await readFile(path.join(repoRoot, 'examples', file), 'utf8'),
+      ) as DatasetInput;
+      await createDataset({ ...example, metadata: { ...example.metadata, namespace } });
+    }
+    const fromCsv = await readyDataset('diabetes');
+    const fromParquet = await readyDataset('diabetes-parquet');
+    expect(fromParquet.status?.rows).toBe(442);
+    expect(fromParquet.status?.currentVersion).toBe(fromCsv.status?.currentVersion);
   });
 
   it("goes through the HTTP source's address guard", async () => {
