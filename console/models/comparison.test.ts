@@ -8,6 +8,7 @@ import {
   MAX_COLUMNS,
   modelComparisonView,
   parseComparisonQuery,
+  STAGE_HISTORY_LIMIT,
   sortedMetricNames,
   stageHistory,
 } from './comparison.js';
@@ -100,6 +101,21 @@ describe('modelComparisonView', () => {
     expect(diff.sameHyperparameters).toBe(1);
   });
 
+  it('lists the newest stage-history events only', () => {
+    const all = Array.from({ length: 60 }, (_, i) => {
+      const minute = String(i).padStart(2, '0');
+      return mv(i + 1, {
+        created: `2026-12-01T10:${minute}:00Z`,
+        stage: 'archived',
+        status: { stage: 'archived', stageTransitionTime: `2026-12-02T10:${minute}:00Z` },
+      });
+    });
+    const v = view(all);
+    expect(v.stageEvents).toBe(120);
+    expect(v.stageHistory).toHaveLength(STAGE_HISTORY_LIMIT);
+    expect(v.stageHistory[0]).toMatchObject({ version: 60, kind: 'Stage' });
+  });
+
   it('charts the chosen metric across every version, not only the shown ones', () => {
     const all = Array.from({ length: 8 }, (_, i) =>
       mv(i + 1, { metrics: { accuracy: 0.5 + i / 20, rmse: i } }),
@@ -133,7 +149,7 @@ describe('modelComparisonView', () => {
     });
     expect(v.columns[1]!.epochs).toBeUndefined();
     expect(v.columns[0]!.trainingJob).toBe('iris-run-1');
-    expect(v.columns[0]!.dataset).toEqual({ name: 'iris', version: 'd1' });
+    expect(v.columns[0]!.dataset).toEqual({ name: 'iris', version: '000000000001' });
   });
 
   it('lines importance and group metrics up by column and group', () => {

@@ -17,13 +17,15 @@ import {
   type PromotionRecord,
   recordedDecision,
 } from '../../operator/src/controllers/retrainpolicy/decision.js';
-import { lowerIsBetter } from '../numbers.js';
+import { formatMetric, lowerIsBetter } from '../numbers.js';
 import { epochSummaries, type TrainingEpochSummaries } from '../training/history.js';
 
 /** The most versions shown side by side; the chart covers them all. */
 export const MAX_COLUMNS = 12;
 /** Versions shown when the query chooses none: the newest. */
 export const DEFAULT_COLUMNS = 6;
+/** The most stage-history events listed (the newest); a model retrained daily has thousands. */
+export const STAGE_HISTORY_LIMIT = 100;
 
 /** What the page's query string asks for (`?v=3&v=5&diff=1&metric=f1`). */
 export interface ComparisonQuery {
@@ -119,7 +121,10 @@ export interface ModelComparisonView {
   importance: ImportanceRow[];
   fairness: ({ verdict: string; message: string } | undefined)[];
   groups: GroupRow[];
+  /** The newest `STAGE_HISTORY_LIMIT` events, newest first. */
   stageHistory: StageEvent[];
+  /** Events recorded in all. */
+  stageEvents: number;
   chart: { metric: string | undefined; metrics: string[]; points: { x: number; y: number }[] };
   query: ComparisonQuery;
 }
@@ -139,10 +144,7 @@ export function modelComparisonView(input: {
 }): ModelComparisonView {
   const { query } = input;
   const all = [...input.versions].sort((a, b) => b.spec.version - a.spec.version);
-  const byNumber = new Map(all.map((mv) => [mv.spec.version, mv]));
-  const asked = query.versions ?? all.slice(0, DEFAULT_COLUMNS).map((mv) => mv.spec.version);
-  const present = asked.filter((v) => byNumber.has(v)).sort((a, b) => a - b);
-  const shown = present.slice(0, MAX_COLUMNS).map((v) => byNumber.get(v)!);
+  const { shown, notShown } = chosenVersions(all, query);
   const shownNames = new Set(shown.map((mv) => mv.metadata.name));
 
   const columns = shown.map((mv): VersionColumn => {
@@ -184,6 +186,7 @@ export function modelComparisonView(input: {
     ? allHyperparameters.filter((row) => row.differs)
     : allHyperparameters;
 
+  const history = stageHistory(all);
   const chartMetrics = sortedMetricNames(all.flatMap((mv) => Object.keys(mv.spec.metrics ?? {})));
   const chartMetric =
     query.metric !== undefined && chartMetrics.includes(query.metric)
@@ -207,10 +210,7 @@ export function modelComparisonView(input: {
       shown: shownNames.has(mv.metadata.name),
     })),
     columns,
-    notShown: {
-      missing: asked.filter((v) => !byNumber.has(v)),
-      overLimit: present.slice(MAX_COLUMNS),
-    },
+    notShown,
     metrics,
     hyperparameters,
     sameHyperparameters: allHyperparameters.length - hyperparameters.length,
@@ -221,9 +221,31 @@ export function modelComparisonView(input: {
         : undefined,
     ),
     groups: groupRows(shown),
-    stageHistory: stageHistory(all),
+    stageHistory: history.slice(0, STAGE_HISTORY_LIMIT),
+    stageEvents: history.length,
     chart: { metric: chartMetric, metrics: chartMetrics, points },
     query,
+  };
+}
+
+/**
+ * The versions `query` chooses among `versions` (any order), oldest first: those asked for, or
+ * the newest `DEFAULT_COLUMNS`; at most `MAX_COLUMNS`.
+ */
+export function chosenVersions(
+  versions: readonly ModelVersionObject[],
+  query: ComparisonQuery,
+): { shown: ModelVersionObject[]; notShown: ModelComparisonView['notShown'] } {
+  const byNumber = new Map(versions.map((mv) => [mv.spec.version, mv]));
+  const newest = [...byNumber.keys()].sort((a, b) => b - a).slice(0, DEFAULT_COLUMNS);
+  const asked = query.versions ?? newest;
+  const present = asked.filter((v) => byNumber.has(v)).sort((a, b) => a - b);
+  return {
+    shown: present.slice(0, MAX_COLUMNS).map((v) => byNumber.get(v)!),
+    notShown: {
+      missing: asked.filter((v) => !byNumber.has(v)),
+      overLimit: present.slice(MAX_COLUMNS),
+    },
   };
 }
 
@@ -233,7 +255,7 @@ export function sortedMetricNames(names: readonly string[]): string[] {
     const i = PREFERRED_METRICS.indexOf(n);
     return i === -1 ? PREFERRED_METRICS.length : i;
   };
-  return [...new Set(names)].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  return [...new Set(names)].sort((a, b) => rank(a) - rank(b) || byText(a, b));
 }
 
 /** The columns holding the best of `values`; none unless at least two are finite. */
@@ -252,7 +274,7 @@ function importanceRows(shown: readonly ModelVersionObject[]): ImportanceRow[] {
     }
   }
   return [...strongest]
-    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .sort((a, b) => b[1] - a[1] || byText(a[0], b[0]))
     .map(([column]) => ({
       column,
       values: shown.map((mv) => {
@@ -276,7 +298,7 @@ function groupRows(shown: readonly ModelVersionObject[]): GroupRow[] {
     for (const g of mv.status?.fairness?.groups ?? []) keys.set(`${g.scope}\u0000${g.group}`, g);
   }
   return [...keys.values()]
-    .sort((a, b) => a.scope.localeCompare(b.scope) || a.group.localeCompare(b.group))
+    .sort((a, b) => byText(a.scope, b.scope) || byText(a.group, b.group))
     .map(({ scope, group }) => ({
       scope,
       group,
@@ -321,20 +343,24 @@ export function stageHistory(versions: readonly ModelVersionObject[]): StageEven
     const decision = recordedDecision(mv);
     if (decision) {
       const champion = decision.champion
-        ? ` against ${decision.champion.modelVersion} (${decision.champion.value})`
+        ? ` against ${decision.champion.modelVersion} (${formatMetric(decision.champion.value)})`
         : '';
       events.push({
         ...base,
         time: decision.time,
         kind: decision.decision,
-        text: `${decision.decision} by RetrainPolicy ${decision.policy}: ${decision.metric} ${decision.challenger.value}${champion}; ${decision.reason}`,
+        text: `${decision.decision} by RetrainPolicy ${decision.policy}: ${decision.metric} ${formatMetric(decision.challenger.value)}${champion}; ${decision.reason}`,
         decision,
       });
     }
   }
   const order = { Promoted: 0, Rejected: 0, Stage: 1, Registered: 2 };
   return events.sort(
-    (a, b) =>
-      b.time.localeCompare(a.time) || b.version - a.version || order[a.kind] - order[b.kind],
+    (a, b) => byText(b.time, a.time) || b.version - a.version || order[a.kind] - order[b.kind],
   );
+}
+
+/** Code-point order: stable across locales, and much cheaper than `localeCompare` on 1,000 rows. */
+function byText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -1,7 +1,8 @@
 /**
- * The console's URLs of the model, training and serving pages: a stand-in for console-core's
- * `links.ts` (the same functions), which the pages switch to once it is on main.
+ * The console's URLs, built in one place so every page links to the others the same way.
+ * Each takes the namespace filter along (`?namespace=`), so following a link keeps the view.
  */
+import { consoleKindOf, type KindKey } from './kinds.js';
 
 /** `path` with the query parameters that are set. */
 export function href(path: string, query: Record<string, string | undefined> = {}): string {
@@ -12,6 +13,21 @@ export function href(path: string, query: Record<string, string | undefined> = {
 }
 
 const segment = encodeURIComponent;
+
+/** The page of one object: `/objects/<plural>/<namespace>/<name>`. */
+export function objectHref(kind: KindKey, namespace: string, name: string): string {
+  return `/objects/${consoleKindOf(kind).plural}/${segment(namespace)}/${segment(name)}`;
+}
+
+/** The lineage of one model (`/lineage?namespace=…&model=…`), or of everything visible. */
+export function lineageHref(namespace?: string, model?: string): string {
+  return href('/lineage', { namespace, model });
+}
+
+/** The decision log, optionally of one namespace. */
+export function decisionsHref(namespace?: string): string {
+  return href('/decisions', { namespace });
+}
 
 /** Model comparison: the versions of one model (console-pages). */
 export function modelHref(namespace: string, model: string): string {
