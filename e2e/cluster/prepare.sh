@@ -12,12 +12,14 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 #   ip       network namespaces, veths and the bridge of the node and its pods
 #   nsenter  starts the node, kube-proxy, CoreDNS and every container in their namespace
 #   nft      what kube-proxy (nftables mode) programs the node namespace's rules with
+#   chromium the headless browser the web console's browser tests drive through playwright-core
+#            (e2e/browser/): Debian's build, so no test downloads a browser of its own
 # and for the real node (LATHE_NODE=kubelet; e2e/kubelet/):
 #   containerd, ctr, runc   the container runtime the kubelet drives
 #   /usr/lib/cni/bridge     the CNI plugins (bridge, host-local, loopback) pods are wired with
 #   gcc                     compiles the pod sandbox's pause program (static: libc6-dev)
-tools=(bwrap:bubblewrap ip:iproute2 nsenter:util-linux nft:nftables containerd:containerd
-  runc:runc /usr/lib/cni/bridge:containernetworking-plugins gcc:gcc /usr/lib/x86_64-linux-gnu/libc.a:libc6-dev)
+tools=(bwrap:bubblewrap ip:iproute2 nsenter:util-linux nft:nftables chromium:chromium
+  containerd:containerd runc:runc /usr/lib/cni/bridge:containernetworking-plugins gcc:gcc /usr/lib/x86_64-linux-gnu/libc.a:libc6-dev)
 missing=()
 for entry in "${tools[@]}"; do
   tool=${entry%%:*}
