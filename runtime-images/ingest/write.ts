@@ -6,6 +6,12 @@
  * the same order as its split (a BatchPrediction scores the raw rows with any model).
  * It also measures the train split's distributions, which drift detection compares served
  * requests against.
+ *
+ * Nearly every spill line has no quote: it is prepared in place by the contract's
+ * `csvLinePreparer` (the same generated preparation as `prepareRecord`, fields found by their
+ * commas, numbers read where they lie) and both of its lines are written as bytes into their
+ * files' chunks, never built as strings (docs/ingestion.md, "Performance"). A row with a quoted
+ * cell takes the general way; both give the same bytes (`same-bytes.test.ts`).
  */
 import path from 'node:path';
 import type { ColumnDistribution } from '../../contract/dataset-stats.js';
