@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# The Python environment the ingestion benchmark's baseline runs in: pandas and numpy from
-# PyPI (pinned), in a virtual environment cached outside the repository:
+# The Python environment the ingestion benchmark's baseline runs in: pandas, numpy and pyarrow
+# (pandas' Parquet reader) from PyPI (pinned), in a virtual environment cached outside the
+# repository:
 #
-#   ${LATHE_CACHE_DIR:-~/.cache/lathe}/venvs/pandas-<pandas version>/
+#   ${LATHE_CACHE_DIR:-~/.cache/lathe}/venvs/pandas-<pandas version>-pyarrow-<pyarrow version>/
 #
 # Idempotent: a second run only checks the environment is complete. Prints the venv's python.
 set -euo pipefail
 
 PANDAS_VERSION=3.1.1
 NUMPY_VERSION=2.4.6
+PYARROW_VERSION=26.0.1
 
 cache_root=${LATHE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lathe}
-venv="$cache_root/venvs/pandas-$PANDAS_VERSION"
+venv="$cache_root/venvs/pandas-$PANDAS_VERSION-pyarrow-$PYARROW_VERSION"
 log() { printf '[pandas-venv] %s\n' "$*" >&2; }
 
 if [ -f "$venv/.complete" ]; then
@@ -36,11 +38,11 @@ mkdir -p "$cache_root/venvs"
 exec {lock_fd}>"$cache_root/venvs/pandas.lock"
 flock "$lock_fd"
 if [ ! -f "$venv/.complete" ]; then
-  log "Creating $venv (pandas $PANDAS_VERSION, numpy $NUMPY_VERSION from PyPI; first run only)"
+  log "Creating $venv (pandas $PANDAS_VERSION, numpy $NUMPY_VERSION, pyarrow $PYARROW_VERSION from PyPI; first run only)"
   rm -rf "$venv"
   "$python" -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-    "pandas==$PANDAS_VERSION" "numpy==$NUMPY_VERSION" >&2
+    "pandas==$PANDAS_VERSION" "numpy==$NUMPY_VERSION" "pyarrow==$PYARROW_VERSION" >&2
   touch "$venv/.complete"
 fi
 echo "$venv/bin/python"

@@ -21,10 +21,14 @@ import { Manager } from './runtime/manager.js';
 const shutdownTimeoutMs = 25_000;
 
 const usage = `Usage: lathe-operator [--help | --version]
+       lathe-operator console [--help | --version]
 
 The Lathe operator. It takes no other arguments: it is configured by its environment
 (LATHE_* variables, validated at start; docs/operator.md), and talks to the API server of
 KUBECONFIG, ~/.kube/config or its in-cluster service account.
+
+\`console\` runs the read-only web console instead (docs/console.md), the program the chart's
+<release>-console Deployment starts from this image.
 `;
 
 /**
@@ -155,7 +159,11 @@ function flush(log: Logger): Promise<void> {
   return new Promise((resolve) => log.flush(() => resolve()));
 }
 
-if (!answeredFlags(process.argv.slice(2))) {
+const argv = process.argv.slice(2);
+if (argv[0] === 'console') {
+  // The console is its own program in the same image: loaded only when asked for.
+  import('../../console/main.js').then((m) => m.consoleMain(argv.slice(1)), fatal);
+} else if (!answeredFlags(argv)) {
   main().catch(fatal);
 }
 

@@ -15,6 +15,7 @@
  * prepared files live in the scratch directory.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type DatasetStats, DatasetStatsSchema } from '../../contract/dataset-stats.js';
 import { ObjectStore, StorageUnavailableError } from '../../contract/object-store.js';
@@ -31,7 +32,8 @@ import { IngestFailure, messageOf } from './failure.js';
 import { feedbackTable } from './feedback.js';
 import { SpillWriter } from './files.js';
 import { fitPreparation } from './fit.js';
-import { checkMinRows, SourceProfiler } from './profile.js';
+import { parquetTable } from './parquet.js';
+import { checkMinRows, isObservedColumn, SourceProfiler } from './profile.js';
 import { publishVersion, type VersionFiles } from './publish.js';
 import { countKeptRows, rowRules } from './rows.js';
 import type { IngestSettings } from './settings.js';
@@ -91,11 +93,19 @@ export async function openTable(
       secretKey: settings.s3SecretKey,
     });
   } else throw new IngestFailure('InvalidData', 'spec.source names no source');
-  return tableOf(spec, parts);
+  return tableOf(spec, parts, settings.workDir);
 }
 
-export function tableOf(spec: DatasetSpec, parts: AsyncIterable<SourcePart>): Table {
+/** The parts as a table in `spec.format`; a Parquet part is spooled to `workDir` while read. */
+export function tableOf(
+  spec: DatasetSpec,
+  parts: AsyncIterable<SourcePart>,
+  workDir: string = tmpdir(),
+): Table {
   if (spec.format === 'jsonl') return jsonLinesTable(parts);
+  if (spec.format === 'parquet') {
+    return parquetTable(parts, { workDir, observes: (column) => isObservedColumn(spec, column) });
+  }
   return csvTable(parts, {
     delimiter: spec.csv.delimiter,
     header: spec.csv.header,

@@ -84,6 +84,33 @@ export function labelCategory(type: ColumnType, cell: Cell): string | undefined 
   return parseCategoryCell(isNumericType(type) ? 'categorical' : type, cell);
 }
 
+/**
+ * Whether a source column is kept for preparation (one of the profile's working columns): the
+ * label, or a feature or sensitive column that `pii` does not drop.
+ */
+export function keepsColumn(spec: DatasetSpec, name: string): boolean {
+  if (name === spec.schema.label) return true;
+  if (spec.preparation.pii?.some((p) => p.column === name && p.action === 'Drop')) return false;
+  const prep = spec.preparation;
+  const declared = spec.schema.columns;
+  const feature =
+    (!declared || declared.some((c) => c.name === name)) &&
+    (!prep.select || prep.select.includes(name)) &&
+    !prep.drop?.includes(name);
+  return feature || (spec.fairness?.sensitiveColumns.includes(name) ?? false);
+}
+
+/**
+ * Whether the first pass looks at a source column at all: kept (`keepsColumn`), or checked by
+ * a validation rule. A columnar reader may leave the others undecoded (the Parquet reader
+ * does) and give null cells: nothing reads them.
+ */
+export function isObservedColumn(spec: DatasetSpec, name: string): boolean {
+  return (
+    keepsColumn(spec, name) || (spec.validation?.columns?.some((r) => r.name === name) ?? false)
+  );
+}
+
 export class SourceProfiler {
   private readonly spec: DatasetSpec;
   private readonly declared: Map<string, ColumnType> | undefined;
@@ -125,9 +152,7 @@ export class SourceProfiler {
   }
 
   private keeps(name: string): boolean {
-    if (name === this.spec.schema.label) return true;
-    if (this.piiAction.get(name) === 'Drop') return false;
-    return this.isFeature(name) || this.sensitive.has(name);
+    return keepsColumn(this.spec, name);
   }
 
   /** Whether select/drop and the declared columns make `name` a feature (its type aside). */

@@ -121,7 +121,8 @@ export function csvTable(parts: AsyncIterable<SourcePart>, options: CsvTableOpti
   return { columns, batches };
 }
 
-function checkHeader(header: string[], source: string): void {
+/** Refuses a header with an empty column name or a name twice (naming positions, not names). */
+export function checkHeader(header: string[], source: string): void {
   const seen = new Map<string, number>();
   for (const [i, name] of header.entries()) {
     if (name === '') {

@@ -390,9 +390,9 @@ export const DatasetSpecSchema = withCel(
     .object({
       source: DatasetSourceSchema,
       format: z
-        .enum(['csv', 'jsonl'])
+        .enum(['csv', 'jsonl', 'parquet'])
         .describe(
-          'Format of the source data: csv or jsonl (JSON Lines). Ignored for postgres and feedback.',
+          'Format of the source data: csv, jsonl (JSON Lines) or parquet (Apache Parquet, read one row group at a time; flat columns only). Ignored for postgres and feedback.',
         )
         .default('csv'),
       csv: CsvOptionsSchema.prefault({}),

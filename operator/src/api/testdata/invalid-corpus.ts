@@ -145,7 +145,7 @@ export const invalidCorpus: readonly InvalidCase[] = [
     name: 'dataset with an unknown format',
     kind: 'Dataset',
     operation: 'create',
-    set: { 'spec.format': 'parquet' },
+    set: { 'spec.format': 'avro' },
     field: 'spec.format',
   },
   {
