@@ -22,6 +22,10 @@ export interface ConsoleConfig {
   reviewCacheSeconds: number;
   /** Where run records are read from; undefined: pages that need them say so. */
   objectStore: ObjectStoreConfig | undefined;
+  /** How often the servers' metrics sampler samples every InferenceService, in seconds. */
+  sampleIntervalSeconds: number;
+  /** Samples kept per InferenceService (the serving page's window is interval × samples). */
+  samples: number;
 }
 
 const optional = <T extends z.ZodType>(schema: T) =>
@@ -66,6 +70,8 @@ const envSchema = z.object({
   ),
   LATHE_CONSOLE_SECURE_COOKIE: optional(boolean),
   LATHE_CONSOLE_REVIEW_CACHE_SECONDS: optional(integer(1, 600)),
+  LATHE_CONSOLE_SAMPLE_INTERVAL_SECONDS: optional(integer(1, 3600)),
+  LATHE_CONSOLE_SAMPLES: optional(integer(2, 10_000)),
   LATHE_OBJECT_STORE_ENDPOINT: optional(
     z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
   ),
@@ -116,6 +122,8 @@ export function loadConsoleConfig(env: NodeJS.ProcessEnv): ConsoleConfig {
     watchNamespaces: e.LATHE_WATCH_NAMESPACES ?? [],
     secureCookie: e.LATHE_CONSOLE_SECURE_COOKIE ?? false,
     reviewCacheSeconds: e.LATHE_CONSOLE_REVIEW_CACHE_SECONDS ?? 30,
+    sampleIntervalSeconds: e.LATHE_CONSOLE_SAMPLE_INTERVAL_SECONDS ?? 20,
+    samples: e.LATHE_CONSOLE_SAMPLES ?? 180,
     objectStore:
       set === 3
         ? {

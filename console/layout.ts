@@ -23,6 +23,8 @@ export interface Shell {
   /** The namespaces the viewer may see, for the filter; absent on the login page. */
   namespaces?: readonly string[];
   namespace?: string | undefined;
+  /** Reload every this many seconds (a page showing something live); undefined: never. */
+  refreshSeconds?: number | undefined;
 }
 
 const style = `
@@ -68,6 +70,15 @@ dl.fields dt { font-weight: 600; } dl.fields dd { margin: 0; }
 label { font-weight: 600; }
 textarea { width: 100%; font: 12px monospace; }
 button, select { font: inherit; }
+.hint { color: var(--muted); margin: 2px 0 8px; }
+.notice { background: #fff8e1; border: 1px solid #f0d48a; padding: 8px 10px; border-radius: 6px; }
+.live { color: var(--progressing); font-weight: 600; }
+td.best, tr.best td, tr.best th { background: #eaf6ee; font-weight: 600; }
+tr.differs th { color: var(--accent); } tr.differs td { background: #fdf6e3; }
+.charts { display: flex; flex-wrap: wrap; gap: 12px; }
+svg.chart { background: #fff; border: 1px solid var(--line); border-radius: 6px; max-width: 100%; height: auto; }
+.chooser fieldset { border: 1px solid var(--line); background: #fff; border-radius: 6px; }
+.chooser label { font-weight: normal; margin-right: 8px; white-space: nowrap; }
 `;
 
 /** The whole HTML document of a page. */
@@ -96,7 +107,7 @@ export function renderDocument(shell: Shell): string {
   );
   return `<!doctype html>
 ${html`<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="icon" href="data:,"><title>${shell.title} · Lathe console</title><style>${raw(style)}</style></head>
+${shell.refreshSeconds !== undefined ? html`<meta http-equiv="refresh" content="${shell.refreshSeconds}">` : ''}<link rel="icon" href="data:,"><title>${shell.title} · Lathe console</title><style>${raw(style)}</style></head>
 <body><header><a class="brand" href="${href('/', { namespace: shell.namespace })}">Lathe</a><nav>${nav}</nav>${filter}${who}</header>
 <main><h1>${shell.title}</h1>
 ${shell.body}

@@ -19,6 +19,8 @@ import { ConfigError, type ConsoleConfig, loadConsoleConfig } from './config.js'
 import { pages } from './pages/index.js';
 import { objectStoreRunRecords } from './run-records.js';
 import { createConsoleServer } from './server.js';
+import { ServingSampler } from './serving/sampler.js';
+import { ServingPods } from './serving/serving-pods.js';
 
 const usage = `Usage: lathe-console [--help | --version]
 
@@ -77,15 +79,25 @@ async function main(): Promise<void> {
     ttlMs: config.reviewCacheSeconds * 1000,
   });
   const store = config.objectStore;
+  const servingPods = new ServingPods({ client, log, namespaces: config.watchNamespaces });
+  const sampler = new ServingSampler({
+    services: () => cache.reader('inferenceService').list(),
+    podsOf: (isvc) => servingPods.podsOf(isvc),
+    intervalMs: config.sampleIntervalSeconds * 1000,
+    capacity: config.samples,
+  });
   const server = createConsoleServer({
     cache,
     reviewer,
     pages,
     runRecords: store ? objectStoreRunRecords(new ObjectStore(store), store.bucket) : undefined,
+    serving: sampler,
     log,
     secureCookie: config.secureCookie,
   });
   cache.start();
+  servingPods.start();
+  sampler.start();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.bindAddress, () => resolve());
@@ -103,7 +115,8 @@ async function main(): Promise<void> {
     hardStop.unref();
     server.close();
     server.closeIdleConnections();
-    await cache.stop();
+    sampler.stop();
+    await Promise.all([cache.stop(), servingPods.stop()]);
     log.info('Shut down');
     log.flush(() => process.exit(0));
   };

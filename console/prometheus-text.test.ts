@@ -28,8 +28,8 @@ describe('parsePrometheusText', () => {
     expect(parsePrometheusText(`# HELP x what\n# TYPE x counter\n\n${line}\n`)).toEqual([sample]);
   });
 
-  it('reads NaN', () => {
-    expect(parsePrometheusText('x NaN')[0]!.value).toBeNaN();
+  it.each(['NaN', 'Nan', 'nan'])('reads %s, as Go’s ParseFloat does', (text) => {
+    expect(parsePrometheusText(`x ${text}`)[0]!.value).toBeNaN();
   });
 
   it.each([

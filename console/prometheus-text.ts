@@ -7,7 +7,7 @@
  *
  * The operator's autoscaler reads two series with a regular expression (`parseLoadSample`);
  * the console needs every label of several families, so it parses properly: comments, label
- * escapes (`\\`, `\"`, `\n`), `NaN` and `±Inf`, optional timestamps.
+ * escapes (`\\`, `\"`, `\n`), `NaN` and `±Inf` in any case, optional timestamps.
  */
 
 /** One sample line: `name{labels} value [timestamp]`. */
@@ -72,10 +72,12 @@ function parseSampleLine(line: string): MetricSample | undefined {
   return value === undefined ? undefined : { name, labels, value };
 }
 
+/** As Go's `strconv.ParseFloat` (Prometheus' own reader): NaN and Inf in any case (prom-client writes `Nan`). */
 function parseSampleValue(text: string): number | undefined {
-  if (text === 'NaN') return Number.NaN;
-  if (text === '+Inf' || text === 'Inf') return Number.POSITIVE_INFINITY;
-  if (text === '-Inf') return Number.NEGATIVE_INFINITY;
+  const special = text.toLowerCase();
+  if (special === 'nan') return Number.NaN;
+  if (special === '+inf' || special === 'inf') return Number.POSITIVE_INFINITY;
+  if (special === '-inf') return Number.NEGATIVE_INFINITY;
   if (text === '' || !/^[-+]?[0-9.]+([eE][-+]?[0-9]+)?$/.test(text)) return undefined;
   const value = Number(text);
   return Number.isNaN(value) ? undefined : value;

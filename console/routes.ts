@@ -14,6 +14,9 @@
  * - `params` (from the path pattern), `query` (the URL's query), `now`.
  * - `runRecords`: the object store's run records (undefined when the install configured no
  *   object store); read only keys built from objects got through `objects`.
+ * - `serving`: what the servers' metrics sampler kept of each InferenceService
+ *   (`serving/sampler.ts`; undefined when the console does not sample); read only for an
+ *   InferenceService got through `objects`.
  *
  * A page reads only from these — no API call per request — so it renders in time proportional
  * to the objects it shows (issue 25: p95 ≤ 200 ms with 1,000 objects). To say "no such
@@ -25,6 +28,7 @@
 import type { Viewer, VisibleObjects } from './access.js';
 import type { Html } from './html.js';
 import type { RunRecords } from './run-records.js';
+import type { ServingHistory } from './serving/sampler.js';
 
 /** What a page renders from. */
 export interface PageContext {
@@ -36,6 +40,7 @@ export interface PageContext {
   params: Readonly<Record<string, string>>;
   query: URLSearchParams;
   runRecords: RunRecords | undefined;
+  serving: { history(namespace: string, name: string): ServingHistory } | undefined;
   now: Date;
 }
 
@@ -43,6 +48,8 @@ export interface PageContext {
 export interface Rendered {
   title?: string;
   body: Html;
+  /** Reload the page every this many seconds (a live run), with `<meta http-equiv=refresh>`. */
+  refreshSeconds?: number;
 }
 
 /** One page of the console. */

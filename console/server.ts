@@ -28,7 +28,7 @@ import type { ConsoleCache } from './cache.js';
 import { type Html, html } from './html.js';
 import { renderDocument, type Shell } from './layout.js';
 import { loginBody, safeNext } from './login.js';
-import { checkPages, matchPage, type Page, PageNotFound } from './routes.js';
+import { checkPages, matchPage, type Page, type PageContext, PageNotFound } from './routes.js';
 import type { RunRecords } from './run-records.js';
 
 export interface ConsoleServerOptions {
@@ -36,6 +36,8 @@ export interface ConsoleServerOptions {
   reviewer: AccessReviewer;
   pages: readonly Page[];
   runRecords: RunRecords | undefined;
+  /** The servers' metrics sampler the serving page draws from; undefined: none. */
+  serving?: PageContext['serving'];
   log: Logger;
   /** Mark the token cookie `Secure` (when the console is reached over HTTPS). */
   secureCookie: boolean;
@@ -156,6 +158,7 @@ export function consoleHandler(options: ConsoleServerOptions) {
     let status = 200;
     let title: string;
     let body: Html;
+    let refreshSeconds: number | undefined;
     if (!match) {
       status = 404;
       title = 'Not found';
@@ -169,10 +172,12 @@ export function consoleHandler(options: ConsoleServerOptions) {
           params: match.params,
           query: url.searchParams,
           runRecords: options.runRecords,
+          serving: options.serving,
           now: now(),
         });
         title = ('body' in rendered ? rendered.title : undefined) ?? match.page.title;
         body = 'body' in rendered ? rendered.body : rendered;
+        refreshSeconds = 'body' in rendered ? rendered.refreshSeconds : undefined;
       } catch (error) {
         if (!(error instanceof PageNotFound)) throw error;
         status = 404;
@@ -180,7 +185,7 @@ export function consoleHandler(options: ConsoleServerOptions) {
         body = html`<p>${error.message}</p>`;
       }
     }
-    const document = renderDocument({ ...shell, title, body });
+    const document = renderDocument({ ...shell, title, body, refreshSeconds });
     const ms = performance.now() - started;
     send(res, status, document, { 'Server-Timing': `render;dur=${ms.toFixed(1)}` });
     options.log.debug(

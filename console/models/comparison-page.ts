@@ -9,8 +9,8 @@
  * `data-field="stage"`.
  */
 import { type Html, html } from '../html.js';
+import { href, modelHref, trainingHref } from '../links.js';
 import { formatMetric, valueAttribute } from '../numbers.js';
-import { href, modelHref, trainingHref } from '../page-links.js';
 import { lineChart } from '../svg-chart.js';
 import type { TrainingEpochSummaries } from '../training/history.js';
 import type { ModelComparisonView, VersionColumn } from './comparison.js';
@@ -34,7 +34,7 @@ export function renderModelComparison(view: ModelComparisonView): Html {
   const row = (label: string, field: string, cell: (c: VersionColumn) => Html | string) =>
     html`<tr data-field="${field}"><th scope="row">${label}</th>${columns.map((c) => html`<td data-version="${c.version}">${cell(c)}</td>`)}</tr>`;
 
-  return html`<h1>Model ${model} <small>in ${namespace}</small></h1>
+  return html`<p class="muted" id="subject">The versions of model <b>${model}</b> in namespace <b>${namespace}</b>.</p>
 ${chooser(view)}
 ${notShown(view)}
 ${

@@ -133,7 +133,7 @@ describe('modelComparisonView', () => {
     });
     expect(v.columns[1]!.epochs).toBeUndefined();
     expect(v.columns[0]!.trainingJob).toBe('iris-run-1');
-    expect(v.columns[0]!.dataset).toEqual({ name: 'iris', version: 'd1' });
+    expect(v.columns[0]!.dataset).toEqual({ name: 'iris', version: '000000000001' });
   });
 
   it('lines importance and group metrics up by column and group', () => {

@@ -139,10 +139,7 @@ export function modelComparisonView(input: {
 }): ModelComparisonView {
   const { query } = input;
   const all = [...input.versions].sort((a, b) => b.spec.version - a.spec.version);
-  const byNumber = new Map(all.map((mv) => [mv.spec.version, mv]));
-  const asked = query.versions ?? all.slice(0, DEFAULT_COLUMNS).map((mv) => mv.spec.version);
-  const present = asked.filter((v) => byNumber.has(v)).sort((a, b) => a - b);
-  const shown = present.slice(0, MAX_COLUMNS).map((v) => byNumber.get(v)!);
+  const { shown, notShown } = chosenVersions(all, query);
   const shownNames = new Set(shown.map((mv) => mv.metadata.name));
 
   const columns = shown.map((mv): VersionColumn => {
@@ -207,10 +204,7 @@ export function modelComparisonView(input: {
       shown: shownNames.has(mv.metadata.name),
     })),
     columns,
-    notShown: {
-      missing: asked.filter((v) => !byNumber.has(v)),
-      overLimit: present.slice(MAX_COLUMNS),
-    },
+    notShown,
     metrics,
     hyperparameters,
     sameHyperparameters: allHyperparameters.length - hyperparameters.length,
@@ -224,6 +218,27 @@ export function modelComparisonView(input: {
     stageHistory: stageHistory(all),
     chart: { metric: chartMetric, metrics: chartMetrics, points },
     query,
+  };
+}
+
+/**
+ * The versions `query` chooses among `versions` (any order), oldest first: those asked for, or
+ * the newest `DEFAULT_COLUMNS`; at most `MAX_COLUMNS`.
+ */
+export function chosenVersions(
+  versions: readonly ModelVersionObject[],
+  query: ComparisonQuery,
+): { shown: ModelVersionObject[]; notShown: ModelComparisonView['notShown'] } {
+  const byNumber = new Map(versions.map((mv) => [mv.spec.version, mv]));
+  const newest = [...byNumber.keys()].sort((a, b) => b - a).slice(0, DEFAULT_COLUMNS);
+  const asked = query.versions ?? newest;
+  const present = asked.filter((v) => byNumber.has(v)).sort((a, b) => a - b);
+  return {
+    shown: present.slice(0, MAX_COLUMNS).map((v) => byNumber.get(v)!),
+    notShown: {
+      missing: asked.filter((v) => !byNumber.has(v)),
+      overLimit: present.slice(MAX_COLUMNS),
+    },
   };
 }
 

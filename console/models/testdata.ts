@@ -39,7 +39,7 @@ export function modelVersionFixture(
       metrics: overrides.metrics ?? { accuracy: 0.9, loss: 0.3 },
       hyperparameters: overrides.hyperparameters ?? { epochs: '20', learningRate: '0.01' },
       lineage: {
-        dataset: { name: 'iris', version: `d${version}` },
+        dataset: { name: 'iris', version: String(version).padStart(12, '0') },
         trainingJob: { name: `iris-run-${version}`, backend: 'tensorflow' },
       },
       stage: overrides.stage ?? 'none',
