@@ -14,15 +14,23 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consoleFleet } from '../bench/console-fleet.js';
-import { ConsoleBrowser, describeProblems, type PageVisit } from '../e2e/browser/browser.js';
+import { ConsoleBrowser } from '../e2e/browser/browser.js';
+import {
+  comparableCells,
+  exactValue,
+  expectClean,
+  tableRows,
+  textOf,
+} from '../e2e/browser/console-page.js';
 import { parseKubectlTable } from '../e2e/browser/kubectl-table.js';
 import {
   createTestNamespace,
   deleteTestNamespace,
+  eventually,
   installCrds,
   kubectlOrThrow,
 } from '../e2e/cluster/testenv.js';
-import { type ConsoleLoop, runConsoleLoop } from '../e2e/testing/console-loop.js';
+import { type ConsoleLoop, predict, runConsoleLoop } from '../e2e/testing/console-loop.js';
 import {
   type ConsoleProgram,
   createWithStatus,
@@ -31,6 +39,12 @@ import {
   viewerToken,
 } from '../e2e/testing/console-program.js';
 import { startTestManager, testClient, testControllers } from '../e2e/testing/controllers.js';
+import type {
+  InferenceServiceObject,
+  ModelVersionObject,
+  RetrainPolicyObject,
+  TrainingJobObject,
+} from '../operator/src/controllers/lathe-kinds.js';
 import type { Manager } from '../operator/src/runtime/manager.js';
 import { consoleKinds } from './kinds.js';
 
@@ -49,46 +63,19 @@ async function kubectlJson<T>(kind: string, name: string): Promise<T> {
   return JSON.parse(await kubectlOrThrow(['-n', team, 'get', kind, name, '-o', 'json'])) as T;
 }
 
-/** Asserts a visit went cleanly: HTTP 200 and no problem while loading. */
-function expectClean(visit: PageVisit): void {
-  expect(visit.problems, describeProblems(visit.problems)).toEqual([]);
-  expect(visit.status).toBe(200);
-}
-
 /** Nothing of the hidden namespace in the page: not its name, not any object's. */
 async function expectNothingHidden(page: Page): Promise<void> {
   const text = await page.content();
   expect(text).not.toContain(hidden);
-  for (const name of hiddenNames) expect(text, name).not.toContain(name);
+  for (const name of hiddenNames) expect(text, name).not.toMatch(new RegExp(`[>"/]${name}[<"/?&]`));
 }
 
-/**
- * A row's cells less those that move between two reads (ages and other times: `date` printer
- * columns) and the console's own HEALTH.
- */
-function comparableCells(kind: string) {
-  const descriptor = consoleKinds.find((k) => k.kind === kind)!.descriptor;
-  const moving = new Set([
-    'AGE',
-    'HEALTH',
-    ...descriptor.printerColumns.filter((c) => c.type === 'date').map((c) => c.name.toUpperCase()),
-  ]);
-  return (row: Record<string, string>) =>
-    Object.fromEntries(Object.entries(row).filter(([column]) => !moving.has(column)));
-}
-
-/** The cells of `kind`'s rows in the page's object tables, by column, as shown. */
-function tableRows(page: Page, kind: string): Promise<Record<string, string>[]> {
-  return page.$$eval(`table[data-kind="${kind}"] tbody tr[data-kind="${kind}"]`, (rows) =>
-    rows.map((row) =>
-      Object.fromEntries(
-        [...row.querySelectorAll('td[data-column]')].map((cell) => [
-          cell.getAttribute('data-column')!.toUpperCase(),
-          cell.textContent!.trim(),
-        ]),
-      ),
-    ),
-  );
+/** GET `path` as the viewer (or with `bearer`), the body as text. */
+async function get(path: string, bearer = token) {
+  const response = await fetch(`${program!.base}${path}`, {
+    headers: { authorization: `Bearer ${bearer}` },
+  });
+  return { status: response.status, body: await response.text() };
 }
 
 beforeAll(async () => {
@@ -102,7 +89,8 @@ beforeAll(async () => {
   manager = startTestManager(team, testControllers(), 'console-itest');
   loop = await runConsoleLoop(team);
   token = await viewerToken(team, 'viewer', [team]);
-  program = await startConsoleProgram();
+  // Sampled every 2 s, so the serving page has measured figures within the test.
+  program = await startConsoleProgram({ env: { LATHE_CONSOLE_SAMPLE_INTERVAL_SECONDS: '2' } });
   browser = await ConsoleBrowser.launch('console browser');
 }, 900_000);
 
@@ -195,26 +183,219 @@ describe('the web console in a browser', () => {
     }
   });
 
+  it('lineage: data version → run → version (stage) → service (traffic), as the objects say', async () => {
+    const mv = await browser!.visit(
+      `${program!.base}/objects/modelversions/${team}/${loop.promoted}`,
+      'object ModelVersion',
+    );
+    expectClean(mv);
+    const visit = await browser!.follow(`a[href^="/lineage"]`, 'lineage');
+    expectClean(visit);
+    await expectNothingHidden(visit.page);
+    const section = `section[data-namespace="${team}"][data-model="${loop.model}"]`;
+    const isvc = await kubectlJson<InferenceServiceObject>('inferenceservice', loop.service);
+    for (const name of [loop.promoted, loop.rejected]) {
+      const row = `${section} tr[data-model-version="${name}"]`;
+      const version = await kubectlJson<ModelVersionObject>('modelversion', name);
+      const run = await kubectlJson<TrainingJobObject>(
+        'trainingjob',
+        version.spec.lineage!.trainingJob!.name,
+      );
+      expect(await textOf(visit.page, `${row} [data-field="datasetVersion"]`)).toBe(
+        version.spec.lineage!.dataset.version,
+      );
+      expect(await textOf(visit.page, `${row} [data-field="phase"]`)).toBe(run.status!.phase);
+      expect(await textOf(visit.page, `${row} [data-field="trigger"]`)).toBe('manual');
+      expect(await textOf(visit.page, `${row} [data-field="version"]`)).toBe(
+        String(version.spec.version),
+      );
+      expect(await textOf(visit.page, `${row} [data-field="stage"]`)).toBe(version.spec.stage);
+    }
+    const served = isvc.status!.servedVersions!.find((v) => v.modelVersion === loop.promoted)!;
+    const serving = `${section} tr[data-model-version="${loop.promoted}"] [data-service="${loop.service}"]`;
+    expect(await textOf(visit.page, `${serving} [data-field="trafficPercent"]`)).toBe(
+      String(served.trafficPercent),
+    );
+    expect(await textOf(visit.page, `${serving} [data-field="readyReplicas"]`)).toBe(
+      String(served.readyReplicas),
+    );
+    expect(await textOf(visit.page, `${serving} [data-field="role"]`)).toBe(served.role);
+    expect(
+      await visit.page.$$(`${section} tr[data-model-version="${loop.rejected}"] [data-service]`),
+    ).toHaveLength(0);
+  });
+
+  it('model comparison: each version’s metrics and stage as kubectl holds them, then its run’s training curves', async () => {
+    const mv = await browser!.visit(
+      `${program!.base}/objects/modelversions/${team}/${loop.promoted}`,
+      'object ModelVersion',
+    );
+    expectClean(mv);
+    const visit = await browser!.follow(
+      `a[href="/models/${team}/${loop.model}"]`,
+      'model comparison',
+    );
+    expectClean(visit);
+    await expectNothingHidden(visit.page);
+    for (const name of [loop.promoted, loop.rejected]) {
+      const version = await kubectlJson<ModelVersionObject>('modelversion', name);
+      const n = version.spec.version;
+      expect(Object.keys(version.spec.metrics ?? {})).toContain('accuracy');
+      for (const [metric, value] of Object.entries(version.spec.metrics ?? {}))
+        expect(
+          await exactValue(visit.page, `td[data-metric="${metric}"][data-version="${n}"]`),
+          `v${n} ${metric}`,
+        ).toBe(value);
+      expect(
+        await textOf(visit.page, `tr[data-field="stage"] td[data-version="${n}"] [data-stage]`),
+      ).toBe(version.spec.stage);
+      expect(
+        await textOf(
+          visit.page,
+          `tr[data-field="dataset"] td[data-version="${n}"] [data-dataset-version]`,
+        ),
+      ).toBe(version.spec.lineage!.dataset.version);
+    }
+    // The better version is starred on accuracy.
+    const promoted = await kubectlJson<ModelVersionObject>('modelversion', loop.promoted);
+    expect(
+      await visit.page.getAttribute(
+        `td[data-metric="accuracy"][data-version="${promoted.spec.version}"]`,
+        'class',
+      ),
+    ).toContain('best');
+
+    const run = promoted.spec.lineage!.trainingJob!.name;
+    const training = await browser!.follow(`a[data-trainingjob="${run}"]`, 'training');
+    expectClean(training);
+    expect(new URL(training.page.url()).pathname).toBe(`/training/${team}/${run}`);
+    const job = await kubectlJson<TrainingJobObject>('trainingjob', run);
+    const progress = job.status!.progress!;
+    expect(await textOf(training.page, '[data-field="phase"]')).toBe(job.status!.phase);
+    expect(await exactValue(training.page, '[data-progress="epoch"]')).toBe(progress.epoch);
+    expect(await exactValue(training.page, '[data-progress="totalEpochs"]')).toBe(
+      progress.totalEpochs,
+    );
+    expect(await exactValue(training.page, '[data-progress="loss"]')).toBe(progress.loss);
+    // One row per epoch of the run's history, the last one the loss the status reports.
+    const epochs = Number(await training.page.getAttribute('#epochs-table', 'data-epochs'));
+    expect(epochs).toBe(progress.epoch);
+    expect(await training.page.$$('#epochs-table tr[data-epoch]')).toHaveLength(epochs);
+    expect(
+      await exactValue(
+        training.page,
+        `#epochs-table tr[data-epoch="${epochs}"] td[data-field="loss"]`,
+      ),
+    ).toBeCloseTo(progress.loss!, 6);
+    expect(await training.page.$$('svg#loss-curve')).toHaveLength(1);
+  });
+
+  it('serving: the served versions as kubectl holds them, and the requests the console measured', async () => {
+    const home = await browser!.visit(`${program!.base}/`, 'home');
+    expectClean(home);
+    await browser!.follow(
+      `table[data-kind="InferenceService"] tr[data-name="${loop.service}"] td[data-column="NAME"] a`,
+      'object InferenceService',
+    );
+    // Requests while the console samples, so that two samples see them.
+    const sent = await predict(team, loop.service, 30);
+    expect(sent).toBe(30);
+    await eventually(
+      async () => {
+        const page = await get(`/serving/${team}/${loop.service}`);
+        const rate = /data-measured="requestsPerSecond"[^>]*data-value="([^"]+)"/.exec(
+          page.body,
+        )?.[1];
+        if (!(Number(rate) > 0)) throw new Error(`measured requests per second: ${rate}`);
+      },
+      { what: 'the console to measure the requests', timeoutMs: 60_000, intervalMs: 1_000 },
+    );
+    const visit = await browser!.follow(`a[href="/serving/${team}/${loop.service}"]`, 'serving');
+    expectClean(visit);
+    await expectNothingHidden(visit.page);
+    const isvc = await kubectlJson<InferenceServiceObject>('inferenceservice', loop.service);
+    expect(await exactValue(visit.page, 'dd[data-field="replicas"]')).toBe(isvc.status!.replicas);
+    for (const served of isvc.status!.servedVersions!) {
+      const row = `#served-versions tr[data-version="${served.version}"]`;
+      expect(await textOf(visit.page, `${row} td[data-field="role"]`)).toBe(served.role);
+      for (const field of ['replicas', 'readyReplicas', 'trafficPercent'] as const)
+        expect(await exactValue(visit.page, `${row} td[data-field="${field}"]`), field).toBe(
+          served[field],
+        );
+    }
+    expect(await exactValue(visit.page, '[data-measured="requestsPerSecond"]')).toBeGreaterThan(0);
+    expect(await exactValue(visit.page, '[data-measured="errorRate"]')).toBe(0);
+    expect(
+      Number(await visit.page.getAttribute('#sampling', 'data-samples')),
+    ).toBeGreaterThanOrEqual(2);
+  });
+
+  it('decision log: both runs started, the first version promoted and the second rejected, with the policy’s reason', async () => {
+    const home = await browser!.visit(`${program!.base}/`, 'home');
+    expectClean(home);
+    const visit = await browser!.follow('header nav a[href^="/decisions"]', 'decision log');
+    expectClean(visit);
+    await expectNothingHidden(visit.page);
+    const policy = await kubectlJson<RetrainPolicyObject>('retrainpolicy', loop.policy);
+    const rejected = `#decision-log tr[data-action="Challenger rejected"][data-subject="${loop.rejected}"]`;
+    expect(await textOf(visit.page, `${rejected} [data-field="outcome"]`)).toBe(
+      `Rejected: ${policy.status!.lastPromotion!.reason}`,
+    );
+    expect(
+      await visit.page.$$(
+        `#decision-log tr[data-action="Challenger promoted"][data-subject="${loop.promoted}"]`,
+      ),
+    ).toHaveLength(1);
+    for (const run of loop.runs)
+      expect(
+        await visit.page.$$(
+          `#decision-log tr[data-action="Retrain started"][data-subject="${run}"]`,
+        ),
+        run,
+      ).toHaveLength(1);
+  });
+
   it('hides every object of a namespace the viewer may not read, even by its URL', async () => {
     const [dataset] = hiddenNames;
-    for (const path of [`/objects/datasets/${hidden}/${dataset}`, `/?namespace=${hidden}`]) {
-      const response = await fetch(`${program!.base}${path}`, {
-        headers: { authorization: `Bearer ${token}` },
-      });
-      const body = await response.text();
-      expect([200, 404], path).toContain(response.status);
-      expect(body, path).not.toContain(`data-name="${dataset}"`);
-      expect(body, path).not.toContain(`data-namespace="${hidden}`);
+    const model = 'model-0';
+    for (const path of [
+      `/objects/datasets/${hidden}/${dataset}`,
+      `/models/${hidden}/${model}`,
+      `/training/${hidden}/${model}-run-1`,
+      `/serving/${hidden}/${model}`,
+    ]) {
+      const { status, body } = await get(path);
+      expect(status, path).toBe(404);
+      expect(body, path).not.toContain('data-value=');
+    }
+    for (const path of [
+      `/?namespace=${hidden}`,
+      `/lineage?namespace=${hidden}`,
+      `/decisions?namespace=${hidden}`,
+      '/',
+      '/lineage',
+      '/decisions',
+    ]) {
+      const { status, body } = await get(path);
+      expect(status, path).toBe(200);
+      expect(body, path).not.toContain(`data-namespace="${hidden}"`);
+      for (const name of hiddenNames)
+        expect(body, `${path}: ${name}`).not.toMatch(new RegExp(`[>"/]${name}[<"/?&]`));
+    }
+    // The same URLs show them to a viewer who may read that namespace: the 404s above are
+    // the viewer's rights, not missing objects.
+    const insider = await viewerToken(hidden, 'insider', [hidden]);
+    for (const path of [`/objects/datasets/${hidden}/${dataset}`, `/models/${hidden}/${model}`]) {
+      const { status, body } = await get(path, insider);
+      expect(status, path).toBe(200);
+      expect(body, path).toContain(hidden);
     }
     // A viewer with no rights at all sees no object of either namespace.
     const nobody = await viewerToken(team, 'nobody', []);
-    const response = await fetch(`${program!.base}/`, {
-      headers: { authorization: `Bearer ${nobody}` },
-    });
-    const body = await response.text();
-    expect(response.status).toBe(200);
+    const { status, body } = await get('/', nobody);
+    expect(status).toBe(200);
     expect(body).not.toContain('data-name=');
     expect(body).not.toContain(loop.promoted);
-    for (const name of hiddenNames) expect(body).not.toContain(name);
+    for (const name of hiddenNames) expect(body).not.toMatch(new RegExp(`[>"/]${name}[<"/?&]`));
   });
 });

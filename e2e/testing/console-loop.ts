@@ -73,6 +73,31 @@ async function decided(namespace: string, policy: string, decision: 'Promoted' |
 }
 
 /**
+ * Sends `count` predictions to InferenceService `service` through its Service, one after the
+ * other, and returns how many were answered with 200.
+ */
+export async function predict(namespace: string, service: string, count: number): Promise<number> {
+  const svc = await client.get<KubeObject>(builtin.service, namespace, service);
+  const url = `http://${(svc.spec as { clusterIP: string }).clusterIP}/v1/models/iris:predict`;
+  const rows = [
+    { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 },
+    { sepal_length: 5.9, sepal_width: 3.0, petal_length: 5.1, petal_width: 1.8 },
+  ];
+  let answered = 0;
+  for (let i = 0; i < count; i++) {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ instances: [rows[i % 2]] }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    await response.text();
+    if (response.ok) answered++;
+  }
+  return answered;
+}
+
+/**
  * Runs the loop in `namespace` (the controllers must be running on it) and returns what it
  * made. About 3–5 minutes on a busy 2-core machine.
  */
@@ -132,23 +157,7 @@ export async function runConsoleLoop(namespace: string): Promise<ConsoleLoop> {
     },
     { what: 'InferenceService iris Ready', timeoutMs: 180_000, intervalMs: 1_000 },
   );
-  const service = await client.get<KubeObject>(builtin.service, namespace, 'iris');
-  const url = `http://${(service.spec as { clusterIP: string }).clusterIP}/v1/models/iris:predict`;
-  const rows = [
-    { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 },
-    { sepal_length: 5.9, sepal_width: 3.0, petal_length: 5.1, petal_width: 1.8 },
-  ];
-  let predictions = 0;
-  for (let i = 0; i < 20; i++) {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ instances: [rows[i % 2]] }),
-      signal: AbortSignal.timeout(10_000),
-    });
-    await response.text();
-    if (response.ok) predictions++;
-  }
+  const predictions = await predict(namespace, 'iris', 20);
 
   await client.patch(latheKinds.retrainPolicy.resource, namespace, 'iris-retrain', 'json', [
     { op: 'replace', path: '/spec/template', value: template('poor') },
