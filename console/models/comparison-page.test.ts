@@ -102,6 +102,16 @@ describe('renderModelComparison', () => {
     expect(render(versions)).toContain('No training history found');
   });
 
+  it('says when the stage history is cut to the newest events', () => {
+    const many = Array.from({ length: 120 }, (_, i) => mv(i + 1));
+    const page = render(many);
+    expect(page).toContain(
+      '<p class="muted" id="stage-history-limit">The newest 100 of 120 events.</p>',
+    );
+    expect(page.match(/<tr data-event="Registered"/g)).toHaveLength(100);
+    expect(render(versions)).not.toContain('id="stage-history-limit"');
+  });
+
   it('escapes what users wrote', () => {
     const page = render([mv(1, { hyperparameters: { note: '<img src=x onerror=alert(1)>' } })]);
     expect(page).not.toContain('<img');

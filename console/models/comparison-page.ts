@@ -159,6 +159,7 @@ ${lineChart({
 function stageHistoryTable(view: ModelComparisonView): Html {
   return html`<section id="stage-history"><h2>Stage history</h2>
 <p class="hint">Registrations, the stage each version is in since <code>status.stageTransitionTime</code>, and the promotion decisions a RetrainPolicy recorded (<code>lathe.dev/promotion</code>).</p>
+${view.stageEvents > view.stageHistory.length ? html`<p class="muted" id="stage-history-limit">The newest ${view.stageHistory.length} of ${view.stageEvents} events.</p>` : ''}
 ${
   view.stageHistory.length === 0
     ? html`<p class="empty">Nothing recorded.</p>`

@@ -33,6 +33,7 @@ function context(
     params,
     query: new URLSearchParams(query),
     runRecords: undefined,
+    serving: undefined,
     now: new Date('2026-12-07T13:00:00Z'),
   };
 }

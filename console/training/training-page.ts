@@ -63,6 +63,7 @@ ${lineChart({
   yLabel: 'Loss',
   xAxis: 'integer',
   emptyText: noEpochs,
+  width: 600,
 })}
 ${
   view.curves.metrics.length > 0
@@ -75,6 +76,7 @@ ${
         yLabel: 'Value',
         xAxis: 'integer',
         emptyText: noEpochs,
+        width: 600,
       })
     : ''
 }
