@@ -54,6 +54,9 @@ describe('renderModelComparison', () => {
     expect(cell(render(versions), 'data-field="trainingjob"', 1)).toContain(
       '<a href="/training/team-a/iris-run-1" data-trainingjob="iris-run-1">',
     );
+    expect(render(versions)).toContain(
+      '<a href="/objects/modelversions/team-a/iris-v1">iris-v1</a>',
+    );
   });
 
   it('toggles differences only with a link that keeps the chosen versions', () => {
