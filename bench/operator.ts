@@ -25,9 +25,16 @@
  * - Order-balanced throughput (with both `peer` and `lathe`): the order of two runs on one API
  *   server matters (the second finds etcd larger and fragmented by the first's deletes), and the
  *   comparison above always runs the peer first. So `--throughput-rounds` more rounds run both
- *   at the first size, Lathe first in even rounds, the peer first in odd ones (an odd count
+ *   through every size, Lathe first in even rounds, the peer first in odd ones (an odd count
  *   balances the order exactly: peer, lathe | lathe, peer | peer, lathe | lathe, peer);
- *   printed: each run's objects/s and the ratio of the means, the comparison's runs included.
+ *   printed per size: each run's objects/s and the ratio of the means, the CPU per object of
+ *   each operator and of the API server (CPU seconds of the phase / objects), and peak RSS, the
+ *   comparison's runs included. The machine's load average is printed with the figures.
+ *
+ * Where the operator's CPU goes: pass `--lathe-node-flags "--max-semi-space-size=4 --cpu-prof
+ * --cpu-prof-dir=DIR"` (with `--only lathe`); each Lathe run leaves a profile in DIR when it
+ * stops, and `npx tsx bench/cpu-profile-summary.ts DIR/CPU….cpuprofile --objects N` prints its
+ * self time by area and by frame under load.
  * - Restart (`restart`): Lathe with MinIO and leader election verifies N ModelVersions while a
  *   second replica is started and the first stopped (SIGTERM) 40% of the way through — the
  *   Helm e2e test's `rollout restart`, at a size too slow for the test suite. Every object must
@@ -42,7 +49,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdir, readdir, stat } from 'node:fs/promises';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
@@ -73,6 +80,7 @@ import {
 import {
   apiRequestCounts,
   countsSince,
+  cpuPerObjectMs,
   cpuSeconds,
   limitOf,
   linearFit,
@@ -137,6 +145,13 @@ interface OperatorRun {
   phases: Phase[];
   /** API requests per object during the first size, largest first. */
   requestsPerObject: [string, number][];
+}
+
+/** The machine's load average, printed with every figure (the machine is shared). */
+function loadAverage(): string {
+  return `load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`;
 }
 
 /** The API server's request counters (admin credentials, through kubectl). */
@@ -253,6 +268,7 @@ async function cpuSince(
     machine: (after.machine.busy - before.machine.busy) / wall,
     cores,
     singleThreaded,
+    wallSeconds: wall,
   };
 }
 
@@ -345,8 +361,9 @@ async function comparisonRun(
         cpu,
       };
       run.phases.push(phase);
+      const perObject = cpuPerObjectMs(cpu, phase.created);
       console.log(
-        `  ${name} at ${size}: ${(phase.created / phase.seconds).toFixed(1)} objects/s, p50 ${phase.p50} ms, p99 ${phase.p99} ms, RSS ${phase.rss.toFixed(0)} MiB`,
+        `  ${name} at ${size}: ${(phase.created / phase.seconds).toFixed(1)} objects/s, p50 ${phase.p50} ms, p99 ${phase.p99} ms, RSS ${phase.rss.toFixed(0)} MiB, CPU per object ${perObject.operator.toFixed(2)} ms (API server ${perObject.apiServer.toFixed(2)} ms), ${loadAverage()}`,
       );
       if (snapshotDir) snapshots.push(await heapSnapshot(operator, snapshotDir));
       from = size;
@@ -441,6 +458,18 @@ function printComparison(runs: OperatorRun[]): void {
       }),
     );
   }
+  for (const size of sizes) {
+    line(
+      `CPU per object ${size === sizes[0] ? `at ${size}` : `to ${size}`}`,
+      runs.map((r) => {
+        const p = r.phases.find((x) => x.objects === size);
+        if (!p) return '-';
+        const ms = cpuPerObjectMs(p.cpu, p.created);
+        return `${ms.operator.toFixed(2)} ms (API server ${ms.apiServer.toFixed(2)})`;
+      }),
+    );
+  }
+  console.log(loadAverage());
   const [peer, lathe] = [
     runs.find((r) => r.name === 'go-peer'),
     runs.find((r) => r.name === 'lathe'),
@@ -469,9 +498,10 @@ function printComparison(runs: OperatorRun[]): void {
 }
 
 /**
- * More rounds of both operators at the first size, Lathe first in even rounds and the peer
- * first in odd ones, so neither gains from running on the fresher API server; prints each
- * run's throughput and the ratio of the means, the comparison's runs included.
+ * More rounds of both operators through every size, Lathe first in even rounds and the peer
+ * first in odd ones, so neither gains from running on the fresher API server; prints, per size,
+ * each run's throughput, the ratio of the means, CPU per object and peak RSS, the comparison's
+ * runs included.
  */
 async function balancedThroughput(
   comparison: readonly OperatorRun[],
@@ -479,34 +509,45 @@ async function balancedThroughput(
   peer: () => Promise<OperatorRun>,
   lathe: () => Promise<OperatorRun>,
 ): Promise<void> {
-  const size = sizes[0]!;
-  const rate = (r: OperatorRun) => (r.phases[0] ? r.phases[0].created / r.phases[0].seconds : 0);
-  const rates = new Map<string, number[]>();
-  const add = (r: OperatorRun) => rates.set(r.name, [...(rates.get(r.name) ?? []), rate(r)]);
-  comparison.forEach(add);
-  const order = comparison.map((r) => r.name);
-  console.log(`\nThroughput at ${size}, ${rounds} more rounds in alternating order:`);
+  const runs = [...comparison];
+  console.log(`\nThroughput at ${sizes.join(', ')}, ${rounds} more rounds in alternating order:`);
   for (let round = 0; round < rounds; round++) {
     const [first, second] = round % 2 === 0 ? [lathe, peer] : [peer, lathe];
-    for (const run of [first, second]) {
-      const r = await run();
-      add(r);
-      order.push(r.name);
-    }
+    for (const run of [first, second]) runs.push(await run());
   }
+  console.log(`Order of the runs: ${runs.map((r) => r.name).join(', ')}`);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const peerRates = rates.get('go-peer') ?? [];
-  const latheRates = rates.get('lathe') ?? [];
-  console.log(`Order of the runs: ${order.join(', ')}`);
-  console.log(
-    `go-peer: ${peerRates.map((r) => r.toFixed(1)).join(', ')} objects/s, mean ${mean(peerRates).toFixed(1)}`,
-  );
-  console.log(
-    `lathe:   ${latheRates.map((r) => r.toFixed(1)).join(', ')} objects/s, mean ${mean(latheRates).toFixed(1)}`,
-  );
-  console.log(
-    `Lathe / Go peer throughput at ${size}, order-balanced: ×${(mean(latheRates) / mean(peerRates)).toFixed(2)}`,
-  );
+  for (const size of sizes) {
+    const figures = (name: string) => {
+      const phases = runs
+        .filter((r) => r.name === name)
+        .flatMap((r) => r.phases.filter((p) => p.objects === size));
+      const rates = phases.map((p) => p.created / p.seconds);
+      const cpu = phases.map((p) => cpuPerObjectMs(p.cpu, p.created));
+      return {
+        rates,
+        rate: mean(rates),
+        operatorMs: mean(cpu.map((c) => c.operator)),
+        apiServerMs: mean(cpu.map((c) => c.apiServer)),
+        peakRss: Math.max(...phases.map((p) => p.rss)),
+      };
+    };
+    const [p, l] = [figures('go-peer'), figures('lathe')];
+    const what =
+      size === sizes[0] ? `at ${size}` : `from ${sizes[sizes.indexOf(size) - 1]} to ${size}`;
+    console.log(`Throughput ${what}:`);
+    for (const [name, f] of [
+      ['go-peer', p],
+      ['lathe  ', l],
+    ] as const)
+      console.log(
+        `  ${name} ${f.rates.map((r) => r.toFixed(1)).join(', ')} objects/s, mean ${f.rate.toFixed(1)}; CPU per object ${f.operatorMs.toFixed(2)} ms (API server ${f.apiServerMs.toFixed(2)} ms); peak RSS ${f.peakRss.toFixed(0)} MiB`,
+      );
+    console.log(
+      `  Lathe / Go peer throughput ${what}, order-balanced: ×${(l.rate / p.rate).toFixed(2)}; CPU per object ×${(l.operatorMs / p.operatorMs).toFixed(2)}`,
+    );
+  }
+  console.log(loadAverage());
 }
 
 /** Lathe verifies `count` real artifacts while its replica is replaced 40% of the way in. */
@@ -649,7 +690,7 @@ async function main(): Promise<void> {
   if (built instanceof Error) throw new Error(`npm run build failed: ${built.message}`);
   await installCrds();
   console.log(
-    `Operator benchmark: sizes ${sizes.join(', ')}; ${concurrency} concurrent creates; ${workers} workers each; restart test at ${restartObjects}`,
+    `Operator benchmark: sizes ${sizes.join(', ')}; ${concurrency} concurrent creates; ${workers} workers each; restart test at ${restartObjects}; ${cpus().length} cores, ${loadAverage()}`,
   );
   if (only.has('jobs')) await jobBaseline(sizes[0]!);
 
@@ -695,8 +736,8 @@ async function main(): Promise<void> {
     await balancedThroughput(
       runs,
       throughputRounds,
-      () => peerRun([sizes[0]!]),
-      () => latheRun([sizes[0]!]),
+      () => peerRun(),
+      () => latheRun(),
     );
   }
   if (only.has('restart') && restartObjects > 0) {

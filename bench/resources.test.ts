@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { apiRequestCounts, countsSince, limitOf, linearFit } from './resources.js';
+import { apiRequestCounts, countsSince, cpuPerObjectMs, limitOf, linearFit } from './resources.js';
 
 describe('apiRequestCounts', () => {
   it('sums requests by verb, resource and code, and counts the growth', () => {
@@ -95,5 +95,39 @@ describe('limitOf', () => {
     const verdict = limitOf({ ...cpu, ...change });
     expect(verdict).toMatch(expected);
     expect(verdict).toContain('cores');
+  });
+});
+
+describe('cpuPerObjectMs', () => {
+  const cpu = {
+    apiServer: 1,
+    etcd: 0.25,
+    operator: 0.5,
+    client: 0.1,
+    machine: 2,
+    cores: 2,
+    singleThreaded: true,
+  };
+  it.each([
+    [
+      'cores × seconds / objects',
+      { wallSeconds: 10 },
+      1000,
+      { operator: 5, apiServer: 10, etcd: 2.5 },
+    ],
+    [
+      'no length: unknown',
+      {},
+      1000,
+      { operator: Number.NaN, apiServer: Number.NaN, etcd: Number.NaN },
+    ],
+    [
+      'no objects: unknown',
+      { wallSeconds: 10 },
+      0,
+      { operator: Number.NaN, apiServer: Number.NaN, etcd: Number.NaN },
+    ],
+  ])('%s', (_what, extra, objects, expected) => {
+    expect(cpuPerObjectMs({ ...cpu, ...extra }, objects)).toEqual(expected);
   });
 });

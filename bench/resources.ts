@@ -94,6 +94,27 @@ export interface PhaseCpu {
   cores: number;
   /** Whether the operator is one Node.js thread (saturates at one core) or multi-threaded. */
   singleThreaded: boolean;
+  /** The phase's length, over which the cores above were averaged. */
+  wallSeconds?: number;
+}
+
+/**
+ * Milliseconds of CPU per object of each process in a phase (cores × wall seconds / objects),
+ * or NaN without the phase's length.
+ */
+export function cpuPerObjectMs(
+  cpu: PhaseCpu,
+  objects: number,
+): { operator: number; apiServer: number; etcd: number } {
+  const perObject = (cores: number) =>
+    cpu.wallSeconds === undefined || objects <= 0
+      ? Number.NaN
+      : (cores * cpu.wallSeconds * 1000) / objects;
+  return {
+    operator: perObject(cpu.operator),
+    apiServer: perObject(cpu.apiServer),
+    etcd: perObject(cpu.etcd),
+  };
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * A small JSON REST client for the Kubernetes API, on top of @kubernetes/client-node's
- * `KubeConfig` (authentication, TLS, token refresh) and `Watch` (streaming).
+ * `KubeConfig` (authentication, TLS, token refresh) and `ApiTransport` (one keep-alive
+ * connection pool for requests and watches).
  *
  * Why not the generated typed clients: they deserialise into classes with `Date` timestamps
  * for built-in kinds and plain JSON for custom resources, so a cache mixing both would hold two
@@ -11,9 +12,8 @@
  * Errors from the API server become `ApiError`, which carries the HTTP status and the
  * `Status` reason so callers can branch on NotFound / Conflict / Gone / Invalid.
  */
-import http from 'node:http';
-import https from 'node:https';
 import * as k8s from '@kubernetes/client-node';
+import { ApiTransport, type RawResponse } from './api-transport.js';
 import {
   apiVersionOf,
   collectionPath,
@@ -182,15 +182,14 @@ export interface KubeClient {
 
 const requestTimeoutMs = 30_000;
 
-/** `KubeClient` over HTTP(S), authenticated through a `KubeConfig`. */
+/** `KubeClient` over HTTP(S), authenticated through a `KubeConfig` (see `ApiTransport`). */
 export class HttpKubeClient implements KubeClient {
   readonly kubeConfig: k8s.KubeConfig;
-  readonly #watch: k8s.Watch;
-  readonly #agents = new KeepAliveAgents();
+  readonly #transport: ApiTransport;
 
   constructor(kubeConfig: k8s.KubeConfig) {
     this.kubeConfig = kubeConfig;
-    this.#watch = new k8s.Watch(kubeConfig);
+    this.#transport = new ApiTransport(kubeConfig);
   }
 
   /** Sends one request and returns its parsed JSON body (undefined for an empty body). */
@@ -203,71 +202,34 @@ export class HttpKubeClient implements KubeClient {
       contentType?: string;
     } = {},
   ): Promise<T> {
-    const cluster = this.kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error('The kubeconfig has no current cluster');
-    const url = new URL(cluster.server.replace(/\/$/, '') + path);
-    for (const [key, value] of Object.entries(options.query ?? {})) {
-      if (value !== undefined) url.searchParams.set(key, String(value));
+    const target = path + queryString(options.query);
+    const body =
+      options.body === undefined
+        ? undefined
+        : {
+            text: JSON.stringify(options.body),
+            contentType: options.contentType ?? 'application/json',
+          };
+    let response: RawResponse;
+    try {
+      response = await this.#transport.send(method, target, body, requestTimeoutMs);
+    } catch (error) {
+      throw new ApiError(0, undefined, `${method} ${path} failed: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
-    const requestOptions: https.RequestOptions = { method, headers: {} };
-    await this.kubeConfig.applyToHTTPSOptions(requestOptions);
-    if (!cluster.proxyUrl) requestOptions.agent = this.#agents.agentFor(url, requestOptions);
-    const headers = requestOptions.headers as Record<string, string>;
-    headers.Accept = 'application/json';
-    let payload: string | undefined;
-    if (options.body !== undefined) {
-      payload = JSON.stringify(options.body);
-      headers['Content-Type'] = options.contentType ?? 'application/json';
-      headers['Content-Length'] = String(Buffer.byteLength(payload));
+    const { statusCode: code, text } = response;
+    let parsed: unknown;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      parsed = undefined;
     }
-    const transport = url.protocol === 'http:' ? http : https;
-    return await new Promise<T>((resolve, reject) => {
-      const req = transport.request(
-        url,
-        { ...requestOptions, timeout: requestTimeoutMs },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('error', reject);
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            const code = res.statusCode ?? 0;
-            let parsed: unknown;
-            try {
-              parsed = text === '' ? undefined : JSON.parse(text);
-            } catch {
-              parsed = undefined;
-            }
-            if (code >= 200 && code < 300) {
-              resolve(parsed as T);
-              return;
-            }
-            const status =
-              parsed !== undefined && typeof parsed === 'object'
-                ? (parsed as ApiStatus)
-                : undefined;
-            const detail =
-              status?.message ?? (text.slice(0, 300) || res.statusMessage || 'no body');
-            reject(
-              new ApiError(code, status, `${method} ${path} failed with HTTP ${code}: ${detail}`),
-            );
-          });
-        },
-      );
-      req.on('timeout', () =>
-        req.destroy(new Error(`${method} ${path} timed out after ${requestTimeoutMs} ms`)),
-      );
-      req.on('error', (error) =>
-        reject(
-          error instanceof ApiError
-            ? error
-            : new ApiError(0, undefined, `${method} ${path} failed: ${error.message}`, {
-                cause: error,
-              }),
-        ),
-      );
-      req.end(payload);
-    });
+    if (code >= 200 && code < 300) return parsed as T;
+    const status =
+      parsed !== undefined && typeof parsed === 'object' ? (parsed as ApiStatus) : undefined;
+    const detail = status?.message ?? (text.slice(0, 300) || response.statusMessage || 'no body');
+    throw new ApiError(code, status, `${method} ${path} failed with HTTP ${code}: ${detail}`);
   }
 
   get<T extends KubeObject>(
@@ -364,65 +326,38 @@ export class HttpKubeClient implements KubeClient {
     onEvent: (event: WatchEvent) => void,
     onDone: (error: unknown) => void,
   ): Promise<WatchHandle> {
-    const controller = await this.#watch.watch(
-      collectionPath(resource, options.namespace),
-      {
+    const path =
+      collectionPath(resource, options.namespace) +
+      queryString({
+        watch: true,
         allowWatchBookmarks: true,
         resourceVersion: options.resourceVersion,
         labelSelector: options.labelSelector,
         timeoutSeconds: options.timeoutSeconds,
+      });
+    return await this.#transport.stream(
+      path,
+      (line) => {
+        let event: WatchEvent;
+        try {
+          event = JSON.parse(line) as WatchEvent;
+        } catch {
+          return; // a torn line: the informer's watchdog and relist cover what it carried
+        }
+        onEvent(event);
       },
-      (type: string, object: KubeObject) => onEvent({ type, object }),
       onDone,
     );
-    return { abort: () => controller.abort() };
   }
 }
 
-/** The TLS settings of a request that decide which connections it may reuse. */
-const tlsFields = [
-  'ca',
-  'cert',
-  'key',
-  'pfx',
-  'passphrase',
-  'rejectUnauthorized',
-  'servername',
-] as const satisfies readonly (keyof https.RequestOptions)[];
-
-/**
- * One keep-alive agent for all requests, instead of the fresh `https.Agent` client-node's
- * `applyToHTTPSOptions` makes for each request — which costs a TCP connection and a TLS
- * handshake per API call (client-go reuses one HTTP/2 connection). The agent is replaced when
- * the TLS material changes (a rotated client certificate), so a request never rides on a
- * connection made with other credentials.
- */
-class KeepAliveAgents {
-  #current: { tls: unknown[]; agent: https.Agent } | undefined;
-  readonly #plain = new http.Agent({ keepAlive: true });
-
-  agentFor(url: URL, options: https.RequestOptions): http.Agent {
-    if (url.protocol === 'http:') return this.#plain;
-    const tls = tlsFields.map((field) => options[field]);
-    const current = this.#current;
-    if (current && tls.every((value, i) => sameValue(value, current.tls[i]))) return current.agent;
-    const settings: https.AgentOptions = { keepAlive: true };
-    tlsFields.forEach((field, i) => {
-      if (tls[i] !== undefined) Object.assign(settings, { [field]: tls[i] });
-    });
-    this.#current = { tls, agent: new https.Agent(settings) };
-    // Close the replaced agent's idle sockets; in-flight requests finish on theirs.
-    for (const sockets of Object.values(current?.agent.freeSockets ?? {}))
-      for (const socket of sockets ?? []) socket.destroy();
-    return this.#current.agent;
-  }
-}
-
-function sameValue(a: unknown, b: unknown): boolean {
-  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
-  if (Array.isArray(a) && Array.isArray(b))
-    return a.length === b.length && a.every((v, i) => sameValue(v, b[i]));
-  return a === b;
+/** `?a=1&b=x` of the defined values, or '' when there are none. */
+function queryString(query: Record<string, string | number | boolean | undefined> = {}): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query))
+    if (value !== undefined) params.set(key, String(value));
+  const text = params.toString();
+  return text === '' ? '' : `?${text}`;
 }
 
 /** Server-side apply and create need `apiVersion` and `kind` in the body. */
