@@ -103,7 +103,8 @@ class FileBytes implements AsyncBuffer {
       if (bytesRead === 0) break;
       done += bytesRead;
     }
-    return buffer.buffer.slice(0, done) as ArrayBuffer;
+    // The buffer owns its ArrayBuffer (allocUnsafeSlow: not the shared pool); slicing would copy it.
+    return (done === buffer.length ? buffer.buffer : buffer.buffer.slice(0, done)) as ArrayBuffer;
   }
 
   /** Drops the cached ranges (the previous row group's). */
