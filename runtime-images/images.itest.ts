@@ -5,7 +5,7 @@
  * mounted directories writable. The containers share the host network, so they reach the local
  * cluster's MinIO at the same address as the tests.
  *
- * - operator: `--version` and `--help` (every module loads);
+ * - operator: `--version` and `--help` (every module loads), and `console --version`;
  * - ingest: reads a small CSV over HTTP, writes a dataset version and its result;
  * - trainer: trains one epoch on a small prepared dataset version (native TensorFlow), and
  *   leaves an artifact that verifies;
@@ -279,6 +279,10 @@ describe('the built images', () => {
     const help = await runImage(reference('operator'), { args: ['--help'] });
     expect(help.output).toContain('Usage: lathe-operator');
     expect(help.code).toBe(0);
+    // The web console ships in the same image (the chart runs it with `console`).
+    const consoleVersion = await runImage(reference('operator'), { args: ['console', '--version'] });
+    expect(consoleVersion.output).toMatch(/^lathe-console \d+\.\d+\.\d+ \(Node\.js v20\.19\.\d+\)/);
+    expect(consoleVersion.code).toBe(0);
   });
 
   it('ingest reads a small CSV over HTTP and writes a dataset version', async () => {
