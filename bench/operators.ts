@@ -8,6 +8,7 @@
  *   `bench/go-peer/build.sh`, ready when it prints `ready` (its ModelVersion cache synced).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -19,6 +20,8 @@ export interface RunningOperator {
   stop(): Promise<void>;
   /** Sends a signal without waiting (heap snapshots: SIGUSR2). */
   signal(name: NodeJS.Signals): void;
+  /** Resolves when the process exits, however it ends: its exit code or the signal that ended it. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 /** A TCP port nobody listens on now. */
@@ -36,14 +39,15 @@ async function freePort(): Promise<number> {
 
 function running(child: ChildProcess): RunningOperator {
   let exited = false;
-  const exit = new Promise<void>((resolve) =>
-    child.once('exit', () => {
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
       exited = true;
-      resolve();
+      resolve({ code, signal });
     }),
   );
   return {
     pid: child.pid ?? 0,
+    exited: exit,
     signal: (name) => {
       if (!exited) child.kill(name);
     },
@@ -74,6 +78,15 @@ export interface LatheOptions {
   leaderIdentity?: string;
   /** For heap snapshots on SIGUSR2. */
   heapSnapshotDir?: string;
+  /**
+   * `dist` (default): the build, as the image runs it (`npm run build` first); `source`: the
+   * TypeScript through tsx, for a test that should not build first (tsx adds some memory).
+   */
+  entry?: 'dist' | 'source';
+  /** Append the operator's stdout and stderr (its JSON log) here instead of this process's stderr. */
+  logPath?: string;
+  /** `LATHE_LOG_LEVEL` (default `error`). */
+  logLevel?: string;
 }
 
 /** Starts Lathe's operator and resolves once `/readyz` says every cache has synced. */
@@ -84,44 +97,49 @@ export async function startLathe(options: LatheOptions): Promise<RunningOperator
   const snapshotFlags = options.heapSnapshotDir
     ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${options.heapSnapshotDir}`]
     : [];
-  const child = spawn(
-    process.execPath,
-    [...options.nodeFlags, ...snapshotFlags, path.join(repoRoot, 'dist/operator/src/main.js')],
-    {
-      cwd: repoRoot,
-      stdio: ['ignore', 'ignore', 'inherit'],
-      env: {
-        ...process.env,
-        KUBECONFIG: kubeconfigPath,
-        LATHE_LOG_LEVEL: 'error',
-        LATHE_WATCH_NAMESPACES: options.namespace,
-        LATHE_WORKERS: String(options.workers),
-        LATHE_BIND_ADDRESS: '127.0.0.1',
-        LATHE_METRICS_PORT: String(metricsPort),
-        LATHE_HEALTH_PORT: String(healthPort),
-        ...(options.leaderIdentity
-          ? {
-              LATHE_LEADER_ELECT: 'true',
-              LATHE_LEADER_ELECTION_NAMESPACE: options.namespace,
-              POD_NAME: options.leaderIdentity,
-            }
-          : { LATHE_LEADER_ELECT: 'false' }),
-        ...(options.objectStore
-          ? {
-              LATHE_OBJECT_STORE_ENDPOINT: minio.endpoint,
-              LATHE_OBJECT_STORE_BUCKET: minio.bucket,
-              LATHE_OBJECT_STORE_ACCESS_KEY: minio.accessKey,
-              LATHE_OBJECT_STORE_SECRET_KEY: minio.secretKey,
-            }
-          : {}),
-      },
+  const entry =
+    options.entry === 'source'
+      ? ['--import', 'tsx', path.join(repoRoot, 'operator/src/main.ts')]
+      : [path.join(repoRoot, 'dist/operator/src/main.js')];
+  const log = options.logPath ? openSync(options.logPath, 'a') : undefined;
+  const child = spawn(process.execPath, [...options.nodeFlags, ...snapshotFlags, ...entry], {
+    cwd: repoRoot,
+    stdio: ['ignore', log ?? 'ignore', log ?? 'inherit'],
+    env: {
+      ...process.env,
+      KUBECONFIG: kubeconfigPath,
+      LATHE_LOG_LEVEL: options.logLevel ?? 'error',
+      LATHE_WATCH_NAMESPACES: options.namespace,
+      LATHE_WORKERS: String(options.workers),
+      LATHE_BIND_ADDRESS: '127.0.0.1',
+      LATHE_METRICS_PORT: String(metricsPort),
+      LATHE_HEALTH_PORT: String(healthPort),
+      ...(options.leaderIdentity
+        ? {
+            LATHE_LEADER_ELECT: 'true',
+            LATHE_LEADER_ELECTION_NAMESPACE: options.namespace,
+            POD_NAME: options.leaderIdentity,
+          }
+        : { LATHE_LEADER_ELECT: 'false' }),
+      ...(options.objectStore
+        ? {
+            LATHE_OBJECT_STORE_ENDPOINT: minio.endpoint,
+            LATHE_OBJECT_STORE_BUCKET: minio.bucket,
+            LATHE_OBJECT_STORE_ACCESS_KEY: minio.accessKey,
+            LATHE_OBJECT_STORE_SECRET_KEY: minio.secretKey,
+          }
+        : {}),
     },
-  );
+  });
+  if (log !== undefined) closeSync(log);
   const operator = running(child);
   await eventually(
     async () => {
       if (child.exitCode !== null) throw new Error(`the operator exited with ${child.exitCode}`);
-      const response = await fetch(`http://127.0.0.1:${healthPort}/readyz`);
+      // Bounded: a port taken meanwhile by another program may accept and never answer.
+      const response = await fetch(`http://127.0.0.1:${healthPort}/readyz`, {
+        signal: AbortSignal.timeout(5_000),
+      });
       if (response.status !== 200) throw new Error(`/readyz answered ${response.status}`);
     },
     { timeoutMs: 120_000, intervalMs: 200, what: 'Lathe ready' },

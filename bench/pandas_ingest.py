@@ -1,7 +1,8 @@
-"""The ingestion benchmark's baseline: pandas read_csv plus the same preparation Lathe's
-ingestion program applies with a Dataset's defaults, on the same file.
+"""The ingestion benchmark's baseline: pandas read_csv (read_parquet for a .parquet file,
+pyarrow) plus the same preparation Lathe's ingestion program applies with a Dataset's
+defaults, on the same file.
 
-    python bench/pandas_ingest.py <data.csv> <label> <out-dir> [seed]
+    python bench/pandas_ingest.py <data.csv|data.parquet> <label> <out-dir> [seed]
 
 Stratified seeded split 80/20; fitted on the train split: numeric columns imputed with the mean
 and standardised (population standard deviation), categorical columns imputed with the most
@@ -23,7 +24,7 @@ def main() -> None:
     path, label, out, seed = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4] if len(sys.argv) > 4 else 42)
     wall, cpu = time.perf_counter(), time.process_time()
 
-    df = pd.read_csv(path)
+    df = pd.read_parquet(path) if path.endswith(".parquet") else pd.read_csv(path)
     read_seconds = time.perf_counter() - wall
 
     y_raw = df.pop(label).astype(str)

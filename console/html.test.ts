@@ -6,6 +6,7 @@ describe('html', () => {
     ['<script>alert(1)</script>', '&lt;script&gt;alert(1)&lt;/script&gt;'],
     [`a"b'c&d`, 'a&quot;b&#39;c&amp;d'],
     ['plain', 'plain'],
+    ['<<a && b>>', '&lt;&lt;a &amp;&amp; b&gt;&gt;'],
   ])('escapes %s', (input, expected) => {
     expect(escapeHtml(input)).toBe(expected);
     expect(html`<td>${input}</td>`.text).toBe(`<td>${expected}</td>`);

@@ -14,14 +14,24 @@ export class Html {
   }
 }
 
-/** Escapes text for an HTML text node or a quoted attribute value. */
+const escapes: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+const needsEscape = /[&<>"']/;
+const escaped = /[&<>"']/g;
+
+/**
+ * Escapes text for an HTML text node or a quoted attribute value. Most values (names,
+ * numbers, reasons) have nothing to escape and are returned as they are: the home page with
+ * 1,000 objects escapes some 20,000 values, and five `replaceAll` passes over each were a
+ * fifth of its render time (bench:console).
+ */
 export function escapeHtml(value: string): string {
-  return value
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
+  return needsEscape.test(value) ? value.replace(escaped, (c) => escapes[c]!) : value;
 }
 
 /** Marks trusted markup (a constant, or SVG this process built) as safe to insert. */

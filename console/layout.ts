@@ -3,7 +3,9 @@
  * signed in, and the page's body — one HTML document with its CSS inline and no script, so
  * tables, filters and links work without JavaScript (and a Content-Security-Policy can forbid
  * scripts outright). The filter is a plain GET form (`?namespace=`), like the Kubernetes
- * dashboard's namespace selector without its client-side app.
+ * dashboard's namespace selector without its client-side app. The head names an empty icon
+ * (`data:,`): without one a browser asks for /favicon.ico, which, like any unknown path,
+ * answers 401 or 404, and logs that as a console error on every page.
  */
 import type { Viewer } from './access.js';
 import { type Html, html, raw } from './html.js';
@@ -105,7 +107,7 @@ export function renderDocument(shell: Shell): string {
   );
   return `<!doctype html>
 ${html`<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-${shell.refreshSeconds !== undefined ? html`<meta http-equiv="refresh" content="${shell.refreshSeconds}">` : ''}<title>${shell.title} · Lathe console</title><style>${raw(style)}</style></head>
+${shell.refreshSeconds !== undefined ? html`<meta http-equiv="refresh" content="${shell.refreshSeconds}">` : ''}<link rel="icon" href="data:,"><title>${shell.title} · Lathe console</title><style>${raw(style)}</style></head>
 <body><header><a class="brand" href="${href('/', { namespace: shell.namespace })}">Lathe</a><nav>${nav}</nav>${filter}${who}</header>
 <main><h1>${shell.title}</h1>
 ${shell.body}

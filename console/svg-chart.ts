@@ -178,10 +178,12 @@ export function lineChart(options: LineChartOptions): Html {
         const d = segment.map((p) => `${r(sx(p.x))},${r(sy(p.y))}`).join(' ');
         parts.push(`<polyline fill="none" stroke="${colour}" stroke-width="2" points="${d}"/>`);
       }
+      // Dense series get smaller dots; every point keeps its tooltip.
+      const radius = series.points.length > 40 ? 1.5 : 3;
       for (const p of segment) {
         const label = `${series.name}: ${formatY(p.y)} at ${options.xLabel.toLowerCase()} ${formatX(p.x)}`;
         parts.push(
-          `<circle cx="${r(sx(p.x))}" cy="${r(sy(p.y))}" r="3" fill="${colour}"><title>${escapeHtml(label)}</title></circle>`,
+          `<circle cx="${r(sx(p.x))}" cy="${r(sy(p.y))}" r="${radius}" fill="${colour}"><title>${escapeHtml(label)}</title></circle>`,
         );
       }
     }

@@ -15,6 +15,9 @@
  */
 import { z } from 'zod';
 import { PII_HASH_SCHEME, type PiiHashing, piiHashing } from './pii-hash.js';
+import { formatNumber, POWERS_OF_TEN } from './prepared-number.js';
+
+export { formatNumber, formatNumberBytes, shortestFloat32 } from './prepared-number.js';
 
 export const PREPARED_FORMAT_VERSION = 1;
 
@@ -560,114 +563,6 @@ export function decodeLabel(schema: PreparedSchema, value: number): string | num
   if (schema.task === 'regression') return value;
   const classes = schema.label.classes ?? [];
   return classes[value] ?? value;
-}
-
-/**
- * How prepared numbers are written: shortest round-trip form of the float32 nearest the value
- * (what a trainer computes in anyway), so the same data always gives the same bytes and the
- * same content hash. Integers print without a decimal point.
- */
-export function formatNumber(value: number): string {
-  if (Number.isInteger(value) && Math.abs(value) < 2 ** 24) return String(value);
-  const f = Math.fround(value);
-  const a = Math.abs(f);
-  if (!(a < 2 ** 22) || a < 1e-14 || isPowerOfTwo(f)) return shortestFloat32(f);
-  // Below 2^22 and off a power of two, f's rounding interval is symmetric and holds no short
-  // decimal on its edge, so "d digits read back as f" holds for every d above the shortest:
-  // search down from 8 digits (9 always read back). Each rounding is computed with doubles
-  // and integers (`roundedTo`), as `f.toPrecision(d)` would give it, and the text is built
-  // from its digits as `String(Number(...))` would write it, without formatting or parsing
-  // text. The unit test checks this against `shortestFloat32` on a million float32 values.
-  let exponent = Math.floor(Math.log10(a));
-  const y9 = scaled(a, 8 - exponent);
-  if (y9 >= 1e9) exponent++;
-  else if (y9 < 1e8) exponent--;
-  let best = roundedTo(f, a, exponent, 9);
-  for (let d = 8; d >= 1; d--) {
-    const candidate = roundedTo(f, a, exponent, d);
-    if (Math.fround(scaled(candidate.digits, -candidate.scale)) !== a) break;
-    best = candidate;
-  }
-  return decimalText(f < 0, best.digits, best.scale);
-}
-
-/** Powers of ten that doubles hold exactly. */
-const POWERS_OF_TEN = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
-
-/** a × 10^k, rounded once (|k| ≤ 22, so 10^|k| is exact). */
-function scaled(a: number, k: number): number {
-  return k >= 0 ? a * POWERS_OF_TEN[k]! : a / POWERS_OF_TEN[-k]!;
-}
-
-/**
- * |f| (= a, with 10^exponent ≤ a < 10^(exponent+1)) rounded half up to d significant digits:
- * the integer `digits` and `scale` with value digits × 10^-scale. a × 10^(d-1-exponent) is
- * below 10^9 and off by less than 2e-7, so rounding it is exact unless it lies within 1e-6 of
- * a half: then toExponential (exact) decides.
- */
-function roundedTo(
-  f: number,
-  a: number,
-  exponent: number,
-  d: number,
-): { digits: number; scale: number } {
-  const scale = d - 1 - exponent;
-  const y = scaled(a, scale);
-  const floor = Math.floor(y);
-  const fraction = y - floor;
-  if (Math.abs(fraction - 0.5) >= 1e-6) {
-    return { digits: fraction > 0.5 ? floor + 1 : floor, scale };
-  }
-  const text = Math.abs(f).toExponential(d - 1);
-  const e = text.indexOf('e');
-  return {
-    digits: Number(text.slice(0, e).replace('.', '')),
-    scale: d - 1 - Number(text.slice(e + 1)),
-  };
-}
-
-/**
- * How JavaScript writes the number digits × 10^-scale (`Number.prototype.toString`): its
- * shortest digits are those of `digits` without trailing zeros, as a decimal up to 21 digits
- * and down to 1e-6, else in exponent form.
- */
-function decimalText(negative: boolean, digits: number, scale: number): string {
-  let s = String(digits);
-  let end = s.length;
-  while (end > 1 && s.charCodeAt(end - 1) === 48) end--;
-  const zeros = s.length - end;
-  s = s.slice(0, end);
-  const k = s.length;
-  const n = k + zeros - scale;
-  let text: string;
-  if (k <= n && n <= 21) text = s + '0'.repeat(n - k);
-  else if (0 < n && n <= 21) text = `${s.slice(0, n)}.${s.slice(n)}`;
-  else if (-6 < n && n <= 0) text = `0.${'0'.repeat(-n)}${s}`;
-  else {
-    const e = n - 1;
-    text = `${s[0]}${k > 1 ? `.${s.slice(1)}` : ''}e${e >= 0 ? '+' : '-'}${Math.abs(e)}`;
-  }
-  return negative ? `-${text}` : text;
-}
-
-/** Whether `f` (a float32 value) is ± a power of two: its mantissa bits are all zero. */
-function isPowerOfTwo(f: number): boolean {
-  FLOAT32[0] = f;
-  return (BITS32[0]! & 0x7fffff) === 0;
-}
-const FLOAT32 = new Float32Array(1);
-const BITS32 = new Uint32Array(FLOAT32.buffer);
-
-/**
- * The definition `formatNumber` implements: the shortest `toPrecision` text (1 to 9 digits)
- * that reads back as the float32 `f`.
- */
-export function shortestFloat32(f: number): string {
-  for (let digits = 1; digits <= 9; digits++) {
-    const text = f.toPrecision(digits);
-    if (Math.fround(Number(text)) === f) return String(Number(text));
-  }
-  return String(f);
 }
 
 /** Quotes a CSV field when RFC 4180 requires it. */

@@ -25,10 +25,12 @@ import { requestedNodeKind } from '../e2e/kubelet/config.js';
 import {
   installLathe,
   latheHelmInstallArgs,
+  latheRelease,
   pushImagesTo,
   registryPrefix,
 } from '../e2e/kubelet/install.js';
 import type { RowExplanation } from '../runtime-images/server/explain.js';
+import { consoleService, prepareConsole } from './demo/console.js';
 import { showOtherFrameworks } from './demo/frameworks.js';
 import {
   type Conditions,
@@ -104,6 +106,13 @@ async function main(): Promise<void> {
       ).trim(),
     );
   }
+
+  step(
+    `The web console, started by the chart beside the operator (${latheRelease.namespace}/${consoleService})`,
+  );
+  const consoleAccess = await prepareConsole(namespace);
+  console.log(`  address: ${consoleAccess.url} (follow the loop there as it runs)`);
+  for (const line of consoleAccess.lines) console.log(`  $ ${line}`);
 
   step('Ingesting the Iris data: read, validated, prepared, split and versioned', 'dataset/iris');
   let lastIngestion = '';
@@ -507,6 +516,8 @@ async function main(): Promise<void> {
        -d '{"instances":[{"sepal_length":6.1,"sepal_width":2.8,"petal_length":4.7,"petal_width":1.2}]}'
   kubectl -n ${namespace} annotate dataset iris lathe.dev/refresh="$(date +%s)" --overwrite   # read the source again
   kubectl -n ${namespace} annotate retrainpolicy iris-nightly lathe.dev/run-now="$(date +%s)" --overwrite   # retrain now
+  Web console: ${consoleAccess.url}
+  ${consoleAccess.lines.join('\n  ')}
   MinIO: ${info.minio.endpoint} (credentials in .lathe/minio.env)
   Stop it with: npm run cluster:down`);
 }

@@ -83,6 +83,11 @@ export interface Manifest {
   [field: string]: unknown;
 }
 
+/** Whether a rendered object belongs to the web console (`console-*.yaml`), not the operator. */
+export function isConsoleManifest(m: Manifest): boolean {
+  return m.metadata.labels?.['app.kubernetes.io/component'] === 'console';
+}
+
 /** Splits `helm template` output into objects, dropping empty documents. */
 export function parseManifests(text: string): Manifest[] {
   return parseAllDocuments(text)

@@ -263,6 +263,39 @@ describe('helm install on the local cluster', () => {
     expect(pods.items.map((p) => p.spec.serviceAccountName)).toEqual(Array(replicas).fill(release));
   });
 
+  it('runs the console Ready under its own ServiceAccount, answering through lathe-console:http', async () => {
+    await eventually(
+      async () => {
+        const pods = await kubectlJson<{ items: PodJson[] }>([
+          '-n',
+          namespace,
+          'get',
+          'pods',
+          '-l',
+          'app.kubernetes.io/name=lathe-console',
+        ]);
+        const ready = pods.items.filter((p) =>
+          p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+        );
+        if (ready.length !== 1)
+          throw new Error(`console pods:\n${pods.items.map(podSummary).join('\n') || '(none)'}`);
+      },
+      { timeoutMs: 120_000, intervalMs: 1_000, what: 'the console pod Ready' },
+    );
+    const service = await kubectlJson<{
+      spec: { clusterIP: string; ports: { name: string; port: number }[] };
+    }>(['-n', namespace, 'get', 'service', `${release}-console`]);
+    const port = service.spec.ports.find((p) => p.name === 'http')?.port;
+    // This host routes the cluster's Service addresses (e2e/cluster/network.ts).
+    const url = `http://${service.spec.clusterIP}:${port}/`;
+    const anonymous = await eventually(() => fetch(url), { what: `GET ${url}` });
+    expect(anonymous.status).toBe(401);
+    const token = (await kubectl(['-n', namespace, 'create', 'token', release])).stdout.trim();
+    const page = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('Needs attention');
+  });
+
   it('elects one of the pods as leader through the Lease', async () => {
     const holder = await eventually(
       async () => {

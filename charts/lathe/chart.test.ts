@@ -26,6 +26,7 @@ import { builtin } from '../../operator/src/runtime/resource.js';
 import {
   chartDir,
   helmBinary,
+  isConsoleManifest,
   type Manifest,
   parseManifests,
   podSpecOf,
@@ -65,8 +66,9 @@ async function render(
   return parseManifests(result.stdout);
 }
 
+/** The one operator object of `kind` (the console's are in console.test.ts). */
 function only(manifests: Manifest[], kind: string): Manifest {
-  const found = manifests.filter((m) => m.kind === kind);
+  const found = manifests.filter((m) => m.kind === kind && !isConsoleManifest(m));
   if (found.length !== 1) throw new Error(`expected one ${kind}, rendered ${found.length}`);
   return found[0] as Manifest;
 }
@@ -287,7 +289,7 @@ describe('the restricted check itself', () => {
 
 describe('RBAC', () => {
   it('the ClusterRoles grant exactly the permissions the code declares, cluster-scoped reads apart', async () => {
-    const roles = (await render()).filter((m) => m.kind === 'ClusterRole');
+    const roles = (await render()).filter((m) => m.kind === 'ClusterRole' && !isConsoleManifest(m));
     const scoped = (m: Manifest) => m.metadata.name.endsWith('-cluster-scoped');
     expect(roles.filter((m) => !scoped(m)).map((m) => m.rules)).toEqual([clusterRoleRules()]);
     expect(roles.filter(scoped).map((m) => m.rules)).toEqual([clusterScopedRules()]);
@@ -302,7 +304,7 @@ describe('RBAC', () => {
   it('binds cluster-wide by default, and only in the watched namespaces when they are set', async () => {
     const roleRefs = (manifests: Manifest[]) =>
       manifests
-        .filter((m) => m.kind === 'ClusterRoleBinding')
+        .filter((m) => m.kind === 'ClusterRoleBinding' && !isConsoleManifest(m))
         .map((m) => (m.roleRef as k8s.V1RoleRef).name)
         .sort();
     const clusterWide = await render();
@@ -315,7 +317,10 @@ describe('RBAC', () => {
     const scoped = await render({ 'watchNamespaces[0]': 'team-a', 'watchNamespaces[1]': 'team-b' });
     expect(roleRefs(scoped)).toEqual([`lathe-${namespace}-cluster-scoped`]);
     const bindings = scoped.filter(
-      (m) => m.kind === 'RoleBinding' && (m.roleRef as k8s.V1RoleRef).kind === 'ClusterRole',
+      (m) =>
+        m.kind === 'RoleBinding' &&
+        !isConsoleManifest(m) &&
+        (m.roleRef as k8s.V1RoleRef).kind === 'ClusterRole',
     );
     expect(bindings.map((b) => b.metadata.namespace).sort()).toEqual(['team-a', 'team-b']);
     expect(envOf(operatorContainer(scoped), 'LATHE_WATCH_NAMESPACES')?.value).toBe('team-a,team-b');
@@ -327,7 +332,12 @@ describe('RBAC', () => {
       'serviceAccount.name': 'ops',
       'rbac.create': false,
     });
-    expect(manifests.map((m) => m.kind).filter((k) => /Role|ServiceAccount/.test(k))).toEqual([]);
+    expect(
+      manifests
+        .filter((m) => !isConsoleManifest(m))
+        .map((m) => m.kind)
+        .filter((k) => /Role|ServiceAccount/.test(k)),
+    ).toEqual([]);
     expect(podSpecOf(only(manifests, 'Deployment'))?.serviceAccountName).toBe('ops');
   });
 

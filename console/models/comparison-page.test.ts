@@ -54,6 +54,9 @@ describe('renderModelComparison', () => {
     expect(cell(render(versions), 'data-field="trainingjob"', 1)).toContain(
       '<a href="/training/team-a/iris-run-1" data-trainingjob="iris-run-1">',
     );
+    expect(render(versions)).toContain(
+      '<a href="/objects/modelversions/team-a/iris-v1">iris-v1</a>',
+    );
   });
 
   it('toggles differences only with a link that keeps the chosen versions', () => {
@@ -100,6 +103,16 @@ describe('renderModelComparison', () => {
     );
     expect(page).toContain('<td data-version="1" data-epoch="final" data-field="loss">—</td>');
     expect(render(versions)).toContain('No training history found');
+  });
+
+  it('says when the stage history is cut to the newest events', () => {
+    const many = Array.from({ length: 120 }, (_, i) => mv(i + 1));
+    const page = render(many);
+    expect(page).toContain(
+      '<p class="muted" id="stage-history-limit">The newest 100 of 120 events.</p>',
+    );
+    expect(page.match(/<tr data-event="Registered"/g)).toHaveLength(100);
+    expect(render(versions)).not.toContain('id="stage-history-limit"');
   });
 
   it('escapes what users wrote', () => {

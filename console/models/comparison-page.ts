@@ -9,7 +9,7 @@
  * `data-field="stage"`.
  */
 import { type Html, html } from '../html.js';
-import { href, modelHref, trainingHref } from '../links.js';
+import { href, modelHref, objectHref, trainingHref } from '../links.js';
 import { formatMetric, valueAttribute } from '../numbers.js';
 import { lineChart } from '../svg-chart.js';
 import type { TrainingEpochSummaries } from '../training/history.js';
@@ -29,7 +29,7 @@ export function renderModelComparison(view: ModelComparisonView): Html {
     });
   const head = html`<tr><th scope="col">Version</th>${columns.map(
     (c) =>
-      html`<th scope="col" data-version="${c.version}">v${c.version}<br><small>${c.name}</small></th>`,
+      html`<th scope="col" data-version="${c.version}">v${c.version}<br><small><a href="${objectHref('modelVersion', namespace, c.name)}">${c.name}</a></small></th>`,
   )}</tr>`;
   const row = (label: string, field: string, cell: (c: VersionColumn) => Html | string) =>
     html`<tr data-field="${field}"><th scope="row">${label}</th>${columns.map((c) => html`<td data-version="${c.version}">${cell(c)}</td>`)}</tr>`;
@@ -159,6 +159,7 @@ ${lineChart({
 function stageHistoryTable(view: ModelComparisonView): Html {
   return html`<section id="stage-history"><h2>Stage history</h2>
 <p class="hint">Registrations, the stage each version is in since <code>status.stageTransitionTime</code>, and the promotion decisions a RetrainPolicy recorded (<code>lathe.dev/promotion</code>).</p>
+${view.stageEvents > view.stageHistory.length ? html`<p class="muted" id="stage-history-limit">The newest ${view.stageHistory.length} of ${view.stageEvents} events.</p>` : ''}
 ${
   view.stageHistory.length === 0
     ? html`<p class="empty">Nothing recorded.</p>`

@@ -8,6 +8,7 @@ import {
   MAX_COLUMNS,
   modelComparisonView,
   parseComparisonQuery,
+  STAGE_HISTORY_LIMIT,
   sortedMetricNames,
   stageHistory,
 } from './comparison.js';
@@ -98,6 +99,21 @@ describe('modelComparisonView', () => {
     expect(diff.hyperparameters.map((h) => h.name)).toEqual(['learningRate', 'seed']);
     expect(diff.hyperparameters[1]!.values).toEqual(['1', undefined]);
     expect(diff.sameHyperparameters).toBe(1);
+  });
+
+  it('lists the newest stage-history events only', () => {
+    const all = Array.from({ length: 60 }, (_, i) => {
+      const minute = String(i).padStart(2, '0');
+      return mv(i + 1, {
+        created: `2026-12-01T10:${minute}:00Z`,
+        stage: 'archived',
+        status: { stage: 'archived', stageTransitionTime: `2026-12-02T10:${minute}:00Z` },
+      });
+    });
+    const v = view(all);
+    expect(v.stageEvents).toBe(120);
+    expect(v.stageHistory).toHaveLength(STAGE_HISTORY_LIMIT);
+    expect(v.stageHistory[0]).toMatchObject({ version: 60, kind: 'Stage' });
   });
 
   it('charts the chosen metric across every version, not only the shown ones', () => {

@@ -17,13 +17,15 @@ import {
   type PromotionRecord,
   recordedDecision,
 } from '../../operator/src/controllers/retrainpolicy/decision.js';
-import { lowerIsBetter } from '../numbers.js';
+import { formatMetric, lowerIsBetter } from '../numbers.js';
 import { epochSummaries, type TrainingEpochSummaries } from '../training/history.js';
 
 /** The most versions shown side by side; the chart covers them all. */
 export const MAX_COLUMNS = 12;
 /** Versions shown when the query chooses none: the newest. */
 export const DEFAULT_COLUMNS = 6;
+/** The most stage-history events listed (the newest); a model retrained daily has thousands. */
+export const STAGE_HISTORY_LIMIT = 100;
 
 /** What the page's query string asks for (`?v=3&v=5&diff=1&metric=f1`). */
 export interface ComparisonQuery {
@@ -119,7 +121,10 @@ export interface ModelComparisonView {
   importance: ImportanceRow[];
   fairness: ({ verdict: string; message: string } | undefined)[];
   groups: GroupRow[];
+  /** The newest `STAGE_HISTORY_LIMIT` events, newest first. */
   stageHistory: StageEvent[];
+  /** Events recorded in all. */
+  stageEvents: number;
   chart: { metric: string | undefined; metrics: string[]; points: { x: number; y: number }[] };
   query: ComparisonQuery;
 }
@@ -181,6 +186,7 @@ export function modelComparisonView(input: {
     ? allHyperparameters.filter((row) => row.differs)
     : allHyperparameters;
 
+  const history = stageHistory(all);
   const chartMetrics = sortedMetricNames(all.flatMap((mv) => Object.keys(mv.spec.metrics ?? {})));
   const chartMetric =
     query.metric !== undefined && chartMetrics.includes(query.metric)
@@ -215,7 +221,8 @@ export function modelComparisonView(input: {
         : undefined,
     ),
     groups: groupRows(shown),
-    stageHistory: stageHistory(all),
+    stageHistory: history.slice(0, STAGE_HISTORY_LIMIT),
+    stageEvents: history.length,
     chart: { metric: chartMetric, metrics: chartMetrics, points },
     query,
   };
@@ -248,7 +255,7 @@ export function sortedMetricNames(names: readonly string[]): string[] {
     const i = PREFERRED_METRICS.indexOf(n);
     return i === -1 ? PREFERRED_METRICS.length : i;
   };
-  return [...new Set(names)].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  return [...new Set(names)].sort((a, b) => rank(a) - rank(b) || byText(a, b));
 }
 
 /** The columns holding the best of `values`; none unless at least two are finite. */
@@ -267,7 +274,7 @@ function importanceRows(shown: readonly ModelVersionObject[]): ImportanceRow[] {
     }
   }
   return [...strongest]
-    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .sort((a, b) => b[1] - a[1] || byText(a[0], b[0]))
     .map(([column]) => ({
       column,
       values: shown.map((mv) => {
@@ -291,7 +298,7 @@ function groupRows(shown: readonly ModelVersionObject[]): GroupRow[] {
     for (const g of mv.status?.fairness?.groups ?? []) keys.set(`${g.scope}\u0000${g.group}`, g);
   }
   return [...keys.values()]
-    .sort((a, b) => a.scope.localeCompare(b.scope) || a.group.localeCompare(b.group))
+    .sort((a, b) => byText(a.scope, b.scope) || byText(a.group, b.group))
     .map(({ scope, group }) => ({
       scope,
       group,
@@ -336,20 +343,24 @@ export function stageHistory(versions: readonly ModelVersionObject[]): StageEven
     const decision = recordedDecision(mv);
     if (decision) {
       const champion = decision.champion
-        ? ` against ${decision.champion.modelVersion} (${decision.champion.value})`
+        ? ` against ${decision.champion.modelVersion} (${formatMetric(decision.champion.value)})`
         : '';
       events.push({
         ...base,
         time: decision.time,
         kind: decision.decision,
-        text: `${decision.decision} by RetrainPolicy ${decision.policy}: ${decision.metric} ${decision.challenger.value}${champion}; ${decision.reason}`,
+        text: `${decision.decision} by RetrainPolicy ${decision.policy}: ${decision.metric} ${formatMetric(decision.challenger.value)}${champion}; ${decision.reason}`,
         decision,
       });
     }
   }
   const order = { Promoted: 0, Rejected: 0, Stage: 1, Registered: 2 };
   return events.sort(
-    (a, b) =>
-      b.time.localeCompare(a.time) || b.version - a.version || order[a.kind] - order[b.kind],
+    (a, b) => byText(b.time, a.time) || b.version - a.version || order[a.kind] - order[b.kind],
   );
+}
+
+/** Code-point order: stable across locales, and much cheaper than `localeCompare` on 1,000 rows. */
+function byText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

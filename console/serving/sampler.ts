@@ -109,7 +109,10 @@ export class ServingSampler {
   /** One round: every service's status and pods, one sample each. Never throws. */
   async sampleOnce(): Promise<void> {
     this.#startedAtMs ??= this.#nowMs();
-    const all = [...this.#options.services()].sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
+    const all = [...this.#options.services()]
+      .map((isvc) => ({ isvc, key: keyOf(isvc) }))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .map(({ isvc }) => isvc);
     const sampled = all.slice(0, this.#maxServices);
     this.#overLimit = new Set(all.slice(this.#maxServices).map(keyOf));
     const keep = new Set(sampled.map(keyOf));

@@ -64,6 +64,7 @@ describe('renderServing', () => {
   it('shows the status as kubectl has it', () => {
     const page = renderServing(servingView(isvc, history([])), start).text;
     expect(page).toContain('<dd data-field="replicas" data-value="2">2</dd>');
+    expect(page).toContain('<a href="/objects/inferenceservices/team-a/iris"><b>iris</b></a>');
     expect(page).toMatch(
       /<tr data-version="4">.*<td data-field="role">canary<\/td>.*data-field="trafficPercent" data-value="10">10%<\/td>/s,
     );

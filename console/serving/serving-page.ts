@@ -11,7 +11,7 @@
  * in [0, 1] and latencies in seconds in `data-value`), and `#sampling` with `data-samples`.
  */
 import { type Html, html } from '../html.js';
-import { href, modelHref } from '../links.js';
+import { href, modelHref, objectHref } from '../links.js';
 import { formatMetric, formatMilliseconds, formatPercent, valueAttribute } from '../numbers.js';
 import { type ChartSeries, formatClock, lineChart } from '../svg-chart.js';
 import type { ServingView } from './serving-view.js';
@@ -19,7 +19,7 @@ import type { ServingView } from './serving-view.js';
 /** The page's main content (the layout adds the header). */
 export function renderServing(view: ServingView, nowMs: number): Html {
   const { namespace, name, status } = view;
-  return html`<p class="muted" id="subject">InferenceService <b>${name}</b> in namespace <b>${namespace}</b>.</p>
+  return html`<p class="muted" id="subject">InferenceService <a href="${objectHref('inferenceService', namespace, name)}"><b>${name}</b></a> in namespace <b>${namespace}</b>.</p>
 <dl class="fields" id="serving-status">
 <dt>Model</dt><dd><a href="${modelHref(namespace, view.model)}" data-field="model">${view.model}</a></dd>
 <dt>URL</dt><dd data-field="url">${status?.url ? html`<code>${status.url}</code>` : '—'}</dd>

@@ -89,6 +89,7 @@ describe('renderTraining', () => {
     expect(page).toContain('<b data-progress="loss" data-value="0.3333333333333333">0.3333</b>');
     expect(page).toContain('<b data-progress="accuracy" data-value="0.8">0.8</b>');
     expect(page).toContain('<dd data-field="phase">Running</dd>');
+    expect(page).toContain('<a href="/objects/trainingjobs/team-a/iris-run"><b>iris-run</b></a>');
     expect(page).toContain('id="live-note"');
     expect(page).toMatch(/<svg [^>]*id="loss-curve"/);
     expect(page).toMatch(/<svg [^>]*id="metric-curve"/);

@@ -9,7 +9,7 @@
  * `<tr data-epoch="<n>">` per epoch, its cells `data-field="loss|valLoss|<metric>"`.
  */
 import { type Html, html } from '../html.js';
-import { href, modelHref } from '../links.js';
+import { href, modelHref, objectHref } from '../links.js';
 import { formatMetric, valueAttribute } from '../numbers.js';
 import { lineChart } from '../svg-chart.js';
 import { MAX_EPOCH_ROWS, type TrainingView } from './training-view.js';
@@ -17,7 +17,7 @@ import { MAX_EPOCH_ROWS, type TrainingView } from './training-view.js';
 /** The page's main content (the layout adds the header, and the refresh while it is live). */
 export function renderTraining(view: TrainingView): Html {
   const { namespace, name, status } = view;
-  return html`<p class="muted" id="subject">TrainingJob <b>${name}</b> in namespace <b>${namespace}</b>.</p>
+  return html`<p class="muted" id="subject">TrainingJob <a href="${objectHref('trainingJob', namespace, name)}"><b>${name}</b></a> in namespace <b>${namespace}</b>.</p>
 ${view.refreshSeconds !== undefined ? html`<p class="live" role="status" id="live-note">Live: this page reloads every ${view.refreshSeconds} s while the run is not finished.</p>` : ''}
 <dl class="fields" id="training-status">
 <dt>Phase</dt><dd data-field="phase">${view.phase ?? '—'}</dd>
@@ -63,6 +63,7 @@ ${lineChart({
   yLabel: 'Loss',
   xAxis: 'integer',
   emptyText: noEpochs,
+  width: 600,
 })}
 ${
   view.curves.metrics.length > 0
@@ -75,6 +76,7 @@ ${
         yLabel: 'Value',
         xAxis: 'integer',
         emptyText: noEpochs,
+        width: 600,
       })
     : ''
 }

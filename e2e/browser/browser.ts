@@ -121,16 +121,21 @@ export class ConsoleBrowser {
   }
 
   /**
-   * Clicks the link `selector` on the open page, waits for the page it leads to, and saves a
-   * screenshot named `name` — following a link the way a user does, not by building its URL.
+   * Clicks `selector` (a link, a form's submit button) on the open page, waits for the page it
+   * leads to, after redirects, and saves a screenshot named `name` — following a link the way
+   * a user does, not by building its URL.
    */
   async follow(selector: string, name: string): Promise<PageVisit> {
     const page = this.current;
     if (!page) throw new Error('follow() needs a page open: visit() one first');
     const problems = watchProblems(page);
     const [response] = await Promise.all([
+      // The page the click ends on, after any redirect (a form's POST answered 303).
       page.waitForResponse(
-        (r) => r.request().isNavigationRequest() && r.frame() === page.mainFrame(),
+        (r) =>
+          r.request().isNavigationRequest() &&
+          r.frame() === page.mainFrame() &&
+          (r.status() < 300 || r.status() >= 400),
         { timeout: 60_000 },
       ),
       page.click(selector),
@@ -138,6 +143,12 @@ export class ConsoleBrowser {
     await page.waitForLoadState('networkidle', { timeout: 60_000 });
     const screenshot = await this.screenshot(name);
     return { page, status: response.status(), problems, screenshot };
+  }
+
+  /** Goes back to the previous page of the open tab and waits until it has loaded. */
+  async back(): Promise<void> {
+    if (!this.current) throw new Error('back() needs a page open');
+    await this.current.goBack({ waitUntil: 'networkidle', timeout: 60_000 });
   }
 
   /** Saves the open page's full-page screenshot as `<name>.png` and returns its path. */

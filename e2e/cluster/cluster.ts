@@ -455,7 +455,7 @@ async function createBucketAndSecret(
 }
 
 /**
- * The example data sets (`examples/data/*.csv`) at `s3://lathe/shared/examples/<file>`, where
+ * The example data sets (`examples/data/*.csv`, `*.parquet`) at `s3://lathe/shared/examples/<file>`, where
  * the example Datasets read them, so `kubectl apply -f examples/` works on the local cluster as
  * is, in any namespace (`shared/` is the prefix every namespace's S3 sources may read).
  */
@@ -463,9 +463,9 @@ export const exampleDataPrefix = 'shared/examples/';
 
 async function uploadExampleData(client: Minio.Client): Promise<void> {
   const dir = path.join(repoRoot, 'examples/data');
-  for (const file of (await readdir(dir)).filter((f) => f.endsWith('.csv'))) {
+  for (const file of (await readdir(dir)).filter((f) => /\.(csv|parquet)$/.test(f))) {
     await client.fPutObject('lathe', `${exampleDataPrefix}${file}`, path.join(dir, file), {
-      'Content-Type': 'text/csv',
+      'Content-Type': file.endsWith('.csv') ? 'text/csv' : 'application/vnd.apache.parquet',
     });
   }
 }

@@ -11,29 +11,61 @@ import { killGroup, readProcStat } from './process-group.js';
 
 /** Kills what earlier runs left under `<nodeDir>/pods`; returns the pid files it handled. */
 export function killStaleProcesses(nodeDir: string): string[] {
-  const podsDir = path.join(nodeDir, 'pods');
-  if (!existsSync(podsDir)) return [];
   const handled: string[] = [];
-  for (const pod of readdirSync(podsDir)) {
-    const dir = path.join(podsDir, pod);
-    let entries: string[];
-    try {
-      entries = readdirSync(dir);
-    } catch {
-      continue;
-    }
-    for (const file of entries.filter((f) => f.endsWith('.pid'))) {
-      const pidPath = path.join(dir, file);
-      try {
-        const recorded = JSON.parse(readFileSync(pidPath, 'utf8')) as PidFile;
-        const live = readProcStat(recorded.pid);
-        if (live && live.startTicks === recorded.startTicks) killGroup(recorded.pid);
-      } catch {
-        // unreadable: nothing we can safely kill
-      }
-      rmSync(pidPath, { force: true });
-      handled.push(pidPath);
-    }
+  for (const pidPath of pidFilesOf(nodeDir)) {
+    killIfSameProcess(pidPath);
+    rmSync(pidPath, { force: true });
+    handled.push(pidPath);
   }
   return handled;
+}
+
+/**
+ * SIGKILLs the process group of every live container of the pods in `namespace` (all pods when
+ * undefined), as an OOM kill or a crashed machine would, while the node runs: its workers see
+ * the exits and act as on any container's death (restart policy, pod phase). For failure
+ * tests. Returns the pid files of the containers it killed.
+ */
+export function killPodContainers(nodeDir: string, namespace?: string): string[] {
+  return pidFilesOf(nodeDir)
+    .filter(
+      (pidPath) =>
+        namespace === undefined || path.basename(path.dirname(pidPath)).startsWith(`${namespace}_`),
+    )
+    .filter(killIfSameProcess);
+}
+
+/** Every `<podDir>/<container>.pid` under `<nodeDir>/pods`. */
+function pidFilesOf(nodeDir: string): string[] {
+  const podsDir = path.join(nodeDir, 'pods');
+  if (!existsSync(podsDir)) return [];
+  const files: string[] = [];
+  for (const pod of readdirSync(podsDir)) {
+    const dir = path.join(podsDir, pod);
+    try {
+      files.push(
+        ...readdirSync(dir)
+          .filter((f) => f.endsWith('.pid'))
+          .map((f) => path.join(dir, f)),
+      );
+    } catch {
+      // the pod's directory went away meanwhile
+    }
+  }
+  return files;
+}
+
+/** Kills the recorded process group if its leader is still the recorded process (a reused pid is left alone). */
+function killIfSameProcess(pidPath: string): boolean {
+  try {
+    const recorded = JSON.parse(readFileSync(pidPath, 'utf8')) as PidFile;
+    const live = readProcStat(recorded.pid);
+    if (live && live.startTicks === recorded.startTicks) {
+      killGroup(recorded.pid);
+      return true;
+    }
+  } catch {
+    // unreadable: nothing we can safely kill
+  }
+  return false;
 }

@@ -32,24 +32,47 @@ export interface CsvBatch {
   lines: number[];
 }
 
+/**
+ * Records of a decoder made with `unsplitLines`: a line without a quote as its text, not yet
+ * cut at the delimiter (a caller that reads fields in place never makes their strings), and a
+ * record with a quote as its fields.
+ */
+export interface CsvLineBatch {
+  records: (string | string[])[];
+  lines: number[];
+}
+
 export class CsvDecoder {
   private readonly decoder = new StringDecoder('utf8');
   private readonly delimiter: string;
-  private batch: CsvBatch = { records: [], lines: [] };
+  private readonly unsplitLines: boolean;
+  private batch: CsvLineBatch = { records: [], lines: [] };
   /** Text of a record not yet complete. */
   private pending = '';
   /** Line number of the next character to be parsed (1-based). */
   private line = 1;
   private started = false;
 
-  constructor(delimiter: string) {
+  /** `unsplitLines`: `writeLines` and `endLines` give quote-free lines uncut (`CsvLineBatch`). */
+  constructor(delimiter: string, options: { unsplitLines?: boolean } = {}) {
     if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r')
       throw new Error(`the CSV delimiter must be one character other than a quote or line end`);
     this.delimiter = delimiter;
+    this.unsplitLines = options.unsplitLines ?? false;
   }
 
-  /** Decodes a chunk; returns the records it completes. */
+  /** Decodes a chunk; returns the records it completes (a decoder without `unsplitLines`). */
   write(chunk: Buffer | string): CsvBatch {
+    return this.writeLines(chunk) as CsvBatch;
+  }
+
+  /** Ends the input: returns a last record without a final line break, if any. */
+  end(): CsvBatch {
+    return this.endLines() as CsvBatch;
+  }
+
+  /** Decodes a chunk; returns the records it completes, as `CsvLineBatch` says. */
+  writeLines(chunk: Buffer | string): CsvLineBatch {
     let text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
     if (!this.started && text.length > 0) {
       this.started = true;
@@ -74,15 +97,15 @@ export class CsvDecoder {
     return this.takeBatch();
   }
 
-  /** Ends the input: returns a last record without a final line break, if any. */
-  end(): CsvBatch {
+  /** `end`, as `CsvLineBatch` says. */
+  endLines(): CsvLineBatch {
     const text = this.pending + this.decoder.end();
     this.pending = '';
     if (text.length > 0) this.parse(text, true);
     return this.takeBatch();
   }
 
-  private takeBatch(): CsvBatch {
+  private takeBatch(): CsvLineBatch {
     const batch = this.batch;
     this.batch = { records: [], lines: [] };
     return batch;
@@ -92,6 +115,7 @@ export class CsvDecoder {
   private parse(text: string, final: boolean): number {
     const delimiter = this.delimiter;
     const { records, lines } = this.batch;
+    const unsplit = this.unsplitLines;
     const length = text.length;
     let line = this.line;
     let p = 0;
@@ -108,7 +132,8 @@ export class CsvDecoder {
         let end = nl;
         if (end > p && text.charCodeAt(end - 1) === 13) end--;
         if (end > p) {
-          records.push(text.slice(p, end).split(delimiter));
+          const record = text.slice(p, end);
+          records.push(unsplit ? record : record.split(delimiter));
           lines.push(line);
         }
         line++;

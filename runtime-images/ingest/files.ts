@@ -7,24 +7,50 @@
 import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { csvField } from '../../contract/prepared-data.js';
+import { csvField, formatNumberBytes } from '../../contract/prepared-data.js';
 import { CsvDecoder } from './csv.js';
 import type { Cell } from './table.js';
 
-const FLUSH_CHARS = 256 * 1024;
+/** Bytes gathered before they go to the file (and the hash) at once. */
+const CHUNK_BYTES = 256 * 1024;
+/** The most bytes `formatNumberBytes` writes. */
+const NUMBER_BYTES = 32;
 /**
  * Bytes a file may have queued before a writer waits: large enough that computing the next
  * rows overlaps writing the last ones, small enough to keep memory flat.
  */
 const QUEUED_BYTES = 4 * 1024 * 1024;
 
-/** Appends text to a file through a buffer; optionally sha256s and counts the bytes. */
-export class TextFileWriter {
+/**
+ * Where the writing pass puts a line's text piece by piece, without building the line as a
+ * string first: ASCII copied a character to a byte, anything else encoded as UTF-8.
+ */
+export interface TextSink {
+  /** Appends any text (UTF-8). */
+  write(text: string): void;
+  /** Appends `text.slice(from, to)`, which the caller knows is ASCII. */
+  writeAscii(text: string, from?: number, to?: number): void;
+  /** Appends one ASCII character (its code). */
+  writeByte(code: number): void;
+  /** Appends bytes (e.g. a key encoded once). */
+  writeBytes(bytes: Uint8Array): void;
+  /** Appends a number as the prepared CSV writes it (`formatNumber`). */
+  writeNumber(value: number): void;
+}
+
+/** `Buffer.prototype.utf8Write`: `write` without its argument checks (Node's own binding). */
+type Utf8Writable = Buffer & { utf8Write(text: string, offset: number): number };
+
+/**
+ * Appends text to a file, encoding it (UTF-8) into a chunk of bytes at once, so no string is
+ * kept or joined; optionally sha256s and counts the bytes.
+ */
+export class TextFileWriter implements TextSink {
   readonly path: string;
   private readonly stream: WriteStream;
   private readonly hash: Hash | undefined;
-  private buffer: string[] = [];
-  private buffered = 0;
+  private chunk = Buffer.allocUnsafe(CHUNK_BYTES) as Utf8Writable;
+  private used = 0;
   sizeBytes = 0;
 
   constructor(path: string, options: { hash?: boolean } = {}) {
@@ -35,16 +61,62 @@ export class TextFileWriter {
 
   /** Queues `text`; call `drain()` now and then (e.g. once per batch). */
   write(text: string): void {
-    this.buffer.push(text);
-    this.buffered += text.length;
-    if (this.buffered >= FLUSH_CHARS) this.flush();
+    // A UTF-16 code unit takes at most 3 bytes of UTF-8.
+    if (this.used + 3 * text.length > CHUNK_BYTES) {
+      this.flush();
+      if (3 * text.length > CHUNK_BYTES) {
+        this.emit(Buffer.from(text));
+        return;
+      }
+    }
+    this.used += this.chunk.utf8Write(text, this.used);
+  }
+
+  writeAscii(text: string, from = 0, to = text.length): void {
+    if (this.used + (to - from) > CHUNK_BYTES) {
+      this.flush();
+      if (to - from > CHUNK_BYTES) {
+        this.emit(Buffer.from(text.slice(from, to), 'latin1'));
+        return;
+      }
+    }
+    const chunk = this.chunk;
+    let at = this.used;
+    for (let i = from; i < to; i++) chunk[at++] = text.charCodeAt(i);
+    this.used = at;
+  }
+
+  writeByte(code: number): void {
+    if (this.used === CHUNK_BYTES) this.flush();
+    this.chunk[this.used++] = code;
+  }
+
+  writeNumber(value: number): void {
+    if (this.used + NUMBER_BYTES > CHUNK_BYTES) this.flush();
+    this.used = formatNumberBytes(value, this.chunk, this.used);
+  }
+
+  writeBytes(bytes: Uint8Array): void {
+    if (this.used + bytes.length > CHUNK_BYTES) {
+      this.flush();
+      if (bytes.length > CHUNK_BYTES) {
+        this.emit(Buffer.from(bytes));
+        return;
+      }
+    }
+    this.chunk.set(bytes, this.used);
+    this.used += bytes.length;
   }
 
   private flush(): void {
-    if (this.buffer.length === 0) return;
-    const bytes = Buffer.from(this.buffer.join(''));
-    this.buffer = [];
-    this.buffered = 0;
+    if (this.used === 0) return;
+    const bytes = this.chunk.subarray(0, this.used);
+    this.chunk = Buffer.allocUnsafe(CHUNK_BYTES) as Utf8Writable;
+    this.used = 0;
+    this.emit(bytes);
+  }
+
+  private emit(bytes: Buffer): void {
     this.hash?.update(bytes);
     this.sizeBytes += bytes.length;
     this.stream.write(bytes);
@@ -112,6 +184,24 @@ export function spillLine(row: readonly Cell[]): string {
   // A row of one empty cell would read back as a blank line, which CSV skips.
   return quoted === '' ? '""' : quoted;
 }
+
+/**
+ * Reads a spill back in batches of lines: a line without a quote as its text (cut it at `,`;
+ * `spillLine` wrote exactly as many commas as cell boundaries), a row with a quoted cell as
+ * its cells. What the passes that read fields in place take.
+ */
+export async function* readSpillLines(path: string): AsyncGenerator<(string | Cell[])[]> {
+  const decoder = new CsvDecoder(',', { unsplitLines: true });
+  for await (const chunk of createReadStream(path, { highWaterMark: SPILL_READ_BYTES })) {
+    const { records } = decoder.writeLines(chunk as Buffer);
+    if (records.length > 0) yield records;
+  }
+  const { records } = decoder.endLines();
+  if (records.length > 0) yield records;
+}
+
+/** Bytes of the spill read at once. */
+const SPILL_READ_BYTES = 256 * 1024;
 
 /** Reads a spill back in batches of rows (cells as text, missing ones empty). */
 export async function* readSpill(path: string): AsyncGenerator<Cell[][]> {

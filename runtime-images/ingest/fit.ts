@@ -21,17 +21,18 @@ import {
   PreparedSchemaSchema,
   parseCategoryCell,
   parseNumericCell,
+  plainDecimalIn,
 } from '../../contract/prepared-data.js';
 import type { DatasetSpec } from '../../operator/src/api/dataset.js';
 import { IngestFailure } from './failure.js';
-import { readSpill } from './files.js';
+import { readSpillLines } from './files.js';
 import {
   isFeatureColumn,
   labelCategory,
   type SourceProfile,
   type WorkingColumn,
 } from './profile.js';
-import type { RowRules } from './rows.js';
+import { type RowRules, spillFieldStarts } from './rows.js';
 import { FrequencyCounter, QuantileSketch, RunningStats } from './sketches.js';
 import { SplitAssigner } from './split.js';
 import type { Cell } from './table.js';
@@ -147,40 +148,74 @@ export async function fitPreparation(
   let rows = 0;
   let testRows = 0;
 
-  for await (const batch of readSpill(spill)) {
-    for (const row of batch) {
-      if (!rules.keeps(row)) continue;
-      rows++;
-      const test = split.isTest(rules.stratumOf(row));
-      if (test) testRows++;
-      for (const fit of fits) {
-        const cell = row[fit.index] ?? null;
-        if (fit.numeric) {
-          const value = parseNumericCell(fit.column.name, cell);
-          if (value === undefined) {
-            if (!test) fit.trainMissing++;
-            continue;
-          }
-          fit.all.add(value);
-          if (!test) {
-            fit.train.add(value);
-            fit.quantiles.add(value);
-          }
-        } else {
-          const category = categoryOf(fit.column, fit.hash, cell);
-          if (category === undefined) {
-            if (!test) fit.trainMissing++;
-            continue;
-          }
-          fit.distinct.add(category);
-          if (!test) fit.trainCategories.add(category);
+  /** One kept row's cell of each input, `cellAt(j)` giving working column j's raw cell. */
+  const observeRow = (
+    test: boolean,
+    cellAt: (j: number) => Cell,
+    numberAt: (j: number) => number,
+  ) => {
+    for (const fit of fits) {
+      if (fit.numeric) {
+        // A plain decimal read in place (`plainDecimalIn`: what `Number` reads), else the
+        // general reading, which also says "missing".
+        let value: number | undefined = numberAt(fit.index);
+        if (Number.isNaN(value)) value = parseNumericCell(fit.column.name, cellAt(fit.index));
+        if (value === undefined) {
+          if (!test) fit.trainMissing++;
+          continue;
         }
+        fit.all.add(value);
+        if (!test) {
+          fit.train.add(value);
+          fit.quantiles.add(value);
+        }
+      } else {
+        const category = categoryOf(fit.column, fit.hash, cellAt(fit.index));
+        if (category === undefined) {
+          if (!test) fit.trainMissing++;
+          continue;
+        }
+        fit.distinct.add(category);
+        if (!test) fit.trainCategories.add(category);
       }
-      const labelCell = row[labelIndex] ?? null;
-      if (regression) labelStats.add(parseNumericCell(label.name, labelCell)!);
+    }
+    const labelCell = cellAt(labelIndex);
+    if (regression) labelStats.add(parseNumericCell(label.name, labelCell)!);
+    else {
+      const c = labelCategory(label.type, labelCell)!;
+      classes.set(c, (classes.get(c) ?? 0) + 1);
+    }
+  };
+
+  // Spill lines without a quote are read in place: fields found by their commas, numbers
+  // read where they lie; a row with a quoted cell is read as its cells.
+  const width = profile.working.length;
+  const starts = new Int32Array(width + 1);
+  let line = '';
+  const lineCell = (j: number): Cell => line.slice(starts[j]!, starts[j + 1]! - 1);
+  const lineNumber = (j: number) => plainDecimalIn(line, starts[j]!, starts[j + 1]! - 1);
+  let row: readonly Cell[] = [];
+  const rowCell = (j: number): Cell => row[j] ?? null;
+  const rowNumber = () => Number.NaN;
+  const observeCells = (cells: readonly Cell[]) => {
+    if (!rules.keeps(cells)) return;
+    rows++;
+    const test = split.isTest(rules.stratumOf(cells));
+    if (test) testRows++;
+    row = cells;
+    observeRow(test, rowCell, rowNumber);
+  };
+  for await (const batch of readSpillLines(spill)) {
+    for (const entry of batch) {
+      if (typeof entry !== 'string') observeCells(entry);
+      else if (!spillFieldStarts(entry, starts, width)) observeCells(entry.split(','));
       else {
-        const c = labelCategory(label.type, labelCell)!;
-        classes.set(c, (classes.get(c) ?? 0) + 1);
+        if (!rules.keepsLine(entry, starts)) continue;
+        rows++;
+        const test = split.isTest(rules.stratumOfLine(entry, starts));
+        if (test) testRows++;
+        line = entry;
+        observeRow(test, lineCell, lineNumber);
       }
     }
   }

@@ -9,7 +9,7 @@
  * | --- | --- |
  * | BOOLEAN | `true` / `false` |
  * | INT32, INT64 (signed or not) | the number; beyond 2^53 the exact digits as text |
- * | DOUBLE, FLOAT16 | the number (its shortest text) |
+ * | DOUBLE, FLOAT16 | the number (the spill writes its shortest text, `String(x)`) |
  * | FLOAT | the shortest text that reads back as the same float32 (`formatNumber`), not the double's digits |
  * | DECIMAL(p, s) | the decimal with s digits after the point (`12.30`) |
  * | STRING, ENUM, JSON, unannotated BYTE_ARRAY | the UTF-8 text |
@@ -84,6 +84,9 @@ export function unsupportedTypeOf(column: ParquetColumnNode): string | undefined
 export function plainCell(value: unknown): Cell {
   switch (typeof value) {
     case 'number':
+      // A number stays a number: the profiler reads it without parsing text, and the spill
+      // writes it as String(x), the shortest text that reads back as x (measured: turning it
+      // into text here costs more, in parsing it back, than it saves).
       return Number.isNaN(value) ? null : value;
     case 'string':
     case 'boolean':

@@ -236,7 +236,7 @@ describe('the same table as CSV and as Parquet', () => {
         validation: { columns: [{ name: 'f1', min: -100 }] },
       },
     ],
-  ])('gives the same dataset version: %s', async (_, extra) => {
+  ])('gives the same dataset version: %s', { timeout: 120_000 }, async (_, extra) => {
     const csv = [...generatedCsv(3000, 7)].join('');
     const [header, ...records] = decodeCsv(csv).filter((r) => r.length > 1);
     const columns: Record<string, Cell[]> = {};

@@ -103,7 +103,8 @@ class FileBytes implements AsyncBuffer {
       if (bytesRead === 0) break;
       done += bytesRead;
     }
-    return buffer.buffer.slice(0, done) as ArrayBuffer;
+    // The buffer owns its ArrayBuffer (allocUnsafeSlow: not the shared pool); slicing would copy it.
+    return (done === buffer.length ? buffer.buffer : buffer.buffer.slice(0, done)) as ArrayBuffer;
   }
 
   /** Drops the cached ranges (the previous row group's). */
@@ -178,43 +179,51 @@ async function openPart(
   return { metadata, names, read, readIndex, converters };
 }
 
-/** Decoded rows (arrays in `read` order) as full-width rows of cells. */
-function cellsOf(part: OpenedPart, decoded: unknown[][]): Cell[][] {
+/** Decoded columns (in `read` order, `count` values each) as full-width rows of cells. */
+function cellsOf(part: OpenedPart, columns: ArrayLike<unknown>[], count: number): Cell[][] {
   const { converters, readIndex } = part;
   const width = part.names.length;
-  const inPlace = readIndex.length === width;
-  const rows: Cell[][] = new Array(decoded.length);
-  for (let r = 0; r < decoded.length; r++) {
-    const values = decoded[r]!;
-    const row = (inPlace ? values : new Array(width).fill(null)) as Cell[];
-    for (let j = 0; j < converters.length; j++) row[readIndex[j]!] = converters[j]!(values[j]);
+  const sparse = readIndex.length < width;
+  const rows: Cell[][] = new Array(count);
+  for (let r = 0; r < count; r++) {
+    const row = new Array<Cell>(width);
+    if (sparse) row.fill(null);
+    for (let j = 0; j < converters.length; j++) row[readIndex[j]!] = converters[j]!(columns[j]![r]);
     rows[r] = row;
   }
   return rows;
 }
 
-/** Reads rows [start, end) of the file. */
+/**
+ * Decodes rows [start, end) of the file, column by column (`onChunk`: no row arrays of
+ * hyparquet's own); returns each read column's values for exactly those rows.
+ */
 async function readSlice(
   bytes: AsyncBuffer,
   part: OpenedPart,
   start: number,
   end: number,
-): Promise<unknown[][]> {
-  let rows: unknown[][] = [];
+): Promise<ArrayLike<unknown>[]> {
+  const count = end - start;
+  const columns = part.read.map(() => new Array<unknown>(count).fill(null));
+  const indexOf = new Map(part.read.map((name, j) => [name, j]));
   await parquetRead({
     file: bytes,
     metadata: part.metadata,
     columns: part.read,
     rowStart: start,
     rowEnd: end,
-    rowFormat: 'array',
     compressors: PARQUET_CODECS,
     parsers: TEXT_PARSERS,
-    onComplete: (decoded: unknown[][]) => {
-      rows = decoded;
+    onChunk: ({ columnName, columnData, rowStart, rowEnd }) => {
+      // A chunk is a page's values, which may begin before `start` or end after `end`.
+      const target = columns[indexOf.get(columnName)!]!;
+      const from = Math.max(rowStart, start);
+      const to = Math.min(rowEnd, end);
+      for (let row = from; row < to; row++) target[row - start] = columnData[row - rowStart];
     },
   });
-  return rows;
+  return columns;
 }
 
 /** The rows of one spooled part, a batch at a time. */
@@ -250,7 +259,7 @@ async function* partBatches(
           rows =
             part.read.length === 0
               ? emptyRows(end - start, columns.length)
-              : cellsOf(part, await readSlice(bytes, part, start, end));
+              : cellsOf(part, await readSlice(bytes, part, start, end), end - start);
         } catch (error) {
           if (error instanceof IngestFailure) throw error;
           throw new IngestFailure(

@@ -12,6 +12,7 @@ import {
   isNumericType,
   parseCategoryCell,
   parseNumericCell,
+  plainDecimal,
 } from '../../contract/prepared-data.js';
 import type { ColumnType, DatasetSpec } from '../../operator/src/api/dataset.js';
 import { IngestFailure } from './failure.js';
@@ -224,10 +225,13 @@ export class SourceProfiler {
         }
         this.seen[j]!++;
         if (!this.numeric[j]) continue;
-        const n =
-          typeof cell === 'number'
-            ? cell
-            : Number(typeof cell === 'string' ? cell.trim() : Number.NaN);
+        // A plain decimal is read without `Number`'s runtime call (`plainDecimal`: the same
+        // double); any other text as before.
+        let n = typeof cell === 'number' ? cell : Number.NaN;
+        if (typeof cell === 'string') {
+          n = plainDecimal(cell);
+          if (Number.isNaN(n)) n = Number(cell.trim());
+        }
         if (Number.isFinite(n)) {
           if (n < this.min[j]!) this.min[j] = n;
           if (n > this.max[j]!) this.max[j] = n;

@@ -14,6 +14,41 @@ export interface RowRules {
   keeps(row: readonly Cell[]): boolean;
   /** The row's stratum: its class when the split is stratified, else `ALL_ROWS`. */
   stratumOf(row: readonly Cell[]): string;
+  /** `keeps` of a spill line whose field j lies in `[starts[j], starts[j + 1] - 1)`. */
+  keepsLine(line: string, starts: Int32Array): boolean;
+  /** `stratumOf` of such a spill line. */
+  stratumOfLine(line: string, starts: Int32Array): string;
+}
+
+/** `isMissing` of the text `line.slice(from, to)`, cut out only when it may be a missing token. */
+export function isMissingIn(line: string, from: number, to: number): boolean {
+  if (to === from) return true;
+  // As `isMissing`'s fast path: a missing token is at most 4 characters once trimmed.
+  if (to - from > 4) {
+    const first = line.charCodeAt(from);
+    const last = line.charCodeAt(to - 1);
+    if (first > 32 && first < 127 && last > 32 && last < 127) return false;
+  }
+  return isMissing(line.slice(from, to));
+}
+
+/**
+ * Cuts a spill line without a quote at its commas: field j lies in
+ * `[starts[j], starts[j + 1] - 1)` for j < `width`. False when the line has another number of
+ * fields (it is then read the general way).
+ */
+export function spillFieldStarts(line: string, starts: Int32Array, width: number): boolean {
+  let p = 0;
+  starts[0] = 0;
+  for (let j = 1; j < width; j++) {
+    const comma = line.indexOf(',', p);
+    if (comma === -1) return false;
+    p = comma + 1;
+    starts[j] = p;
+  }
+  if (line.indexOf(',', p) !== -1) return false;
+  starts[width] = line.length + 1;
+  return true;
 }
 
 export function rowRules(spec: DatasetSpec, profile: SourceProfile): RowRules {
@@ -35,6 +70,16 @@ export function rowRules(spec: DatasetSpec, profile: SourceProfile): RowRules {
     },
     stratumOf(row) {
       return stratified ? labelCategory(label.type, row[labelIndex] ?? null)! : ALL_ROWS;
+    },
+    keepsLine(line, starts) {
+      if (isMissingIn(line, starts[labelIndex]!, starts[labelIndex + 1]! - 1)) return false;
+      for (const j of required) if (isMissingIn(line, starts[j]!, starts[j + 1]! - 1)) return false;
+      return true;
+    },
+    stratumOfLine(line, starts) {
+      if (!stratified) return ALL_ROWS;
+      const cell = line.slice(starts[labelIndex]!, starts[labelIndex + 1]! - 1);
+      return labelCategory(label.type, cell)!;
     },
   };
 }

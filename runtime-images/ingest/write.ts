@@ -6,12 +6,19 @@
  * the same order as its split (a BatchPrediction scores the raw rows with any model).
  * It also measures the train split's distributions, which drift detection compares served
  * requests against.
+ *
+ * Nearly every spill line has no quote: it is prepared in place by the contract's
+ * `csvLinePreparer` (the same generated preparation as `prepareRecord`, fields found by their
+ * commas, numbers read where they lie) and both of its lines are written as bytes into their
+ * files' chunks, never built as strings (docs/ingestion.md, "Performance"). A row with a quoted
+ * cell takes the general way; both give the same bytes (`same-bytes.test.ts`).
  */
 import path from 'node:path';
 import type { ColumnDistribution } from '../../contract/dataset-stats.js';
 import { DatasetFile } from '../../contract/object-store-layout.js';
 import {
   CellError,
+  csvLinePreparer,
   encodeLabel,
   preparedHeader,
   preparedLine,
@@ -20,11 +27,11 @@ import {
 } from '../../contract/prepared-data.js';
 import type { DatasetSpec } from '../../operator/src/api/dataset.js';
 import { IngestFailure } from './failure.js';
-import { readSpill, TextFileWriter } from './files.js';
+import { readSpillLines, TextFileWriter } from './files.js';
 import type { Fitted } from './fit.js';
 import type { SourceProfile } from './profile.js';
-import { rawLineWriter } from './raw-split.js';
-import type { RowRules } from './rows.js';
+import { rawLineWriter, rawSpillLineWriter } from './raw-split.js';
+import { type RowRules, spillFieldStarts } from './rows.js';
 import { SplitAssigner } from './split.js';
 import type { Cell } from './table.js';
 
@@ -114,50 +121,89 @@ export async function writePrepared(
   const split = new SplitAssigner(keptPerStratum, spec.split.testFraction, spec.split.seed);
   let trainRows = 0;
 
-  for await (const batch of readSpill(spill)) {
-    for (const row of batch) {
-      if (!rules.keeps(row)) continue;
-      const isTest = split.isTest(rules.stratumOf(row));
-      for (const { input, index } of inputs) record[input.name] = row[index] ?? null;
-      features.length = 0;
-      let line: string;
-      try {
-        prepareRecord(schema, record, features, fitted.piiHashing);
-        line = preparedLine(features, encodeLabel(schema, row[labelIndex] ?? null));
-      } catch (error) {
-        if (error instanceof CellError) {
-          // The contract's message quotes the cell (the server shows it to its caller); a
-          // status may not, so the value becomes "a value".
-          const quoted = JSON.stringify(error.value);
-          const message = quoted ? error.message.split(quoted).join('a value') : error.message;
-          throw new IngestFailure('InvalidData', message, {
-            column: error.column,
-            cause: error,
-          });
-        }
-        throw error;
+  /** A train row's features into the distributions. */
+  const countTrainRow = () => {
+    trainRows++;
+    for (const { input, at, width, scaledEdges, counts } of inputs) {
+      if (scaledEdges !== undefined) {
+        counts[binOf(scaledEdges, features[at]!)]!++;
+      } else if (input.kind === 'categorical' && input.encoding === 'oneHot') {
+        let hot = 0;
+        while (hot < width && features[at + hot] !== 1) hot++;
+        // The "other" slot, or no slot at all, both count as other.
+        counts[Math.min(hot, input.categories.length)]!++;
+      } else {
+        const code = features[at]!;
+        counts[code >= 0 && code < counts.length ? code : counts.length - 1]!++;
       }
-      if (isTest) {
-        test.write(`${line}\n`);
-        testRaw.write(`${rawLineOf(row)}\n`);
-        continue;
-      }
-      train.write(`${line}\n`);
-      trainRaw.write(`${rawLineOf(row)}\n`);
-      trainRows++;
-      for (const { input, at, width, scaledEdges, counts } of inputs) {
-        if (scaledEdges !== undefined) {
-          counts[binOf(scaledEdges, features[at]!)]!++;
-        } else if (input.kind === 'categorical' && input.encoding === 'oneHot') {
-          let hot = 0;
-          while (hot < width && features[at + hot] !== 1) hot++;
-          // The "other" slot, or no slot at all, both count as other.
-          counts[Math.min(hot, input.categories.length)]!++;
-        } else {
-          const code = features[at]!;
-          counts[code >= 0 && code < counts.length ? code : counts.length - 1]!++;
-        }
-      }
+    }
+  };
+  /** The general way: a row of cells (one with a quoted cell) through `prepareRecord`. */
+  const writeRow = (row: readonly Cell[]) => {
+    if (!rules.keeps(row)) return;
+    const isTest = split.isTest(rules.stratumOf(row));
+    for (const { input, index } of inputs) record[input.name] = row[index] ?? null;
+    features.length = 0;
+    let line: string;
+    try {
+      prepareRecord(schema, record, features, fitted.piiHashing);
+      line = preparedLine(features, encodeLabel(schema, row[labelIndex] ?? null));
+    } catch (error) {
+      throw failureOf(error);
+    }
+    (isTest ? test : train).write(`${line}\n`);
+    (isTest ? testRaw : trainRaw).write(`${rawLineOf(row)}\n`);
+    if (!isTest) countTrainRow();
+  };
+  // The fast way, for spill lines without a quote (nearly all): the same features, read in
+  // place from the line (`csvLinePreparer`), and both lines written piece by piece into their
+  // files' bytes, the raw one from the line's own characters (`rawSpillLineWriter`).
+  const width = profile.working.length;
+  const starts = new Int32Array(width + 1);
+  const prepareLine = csvLinePreparer(
+    schema,
+    profile.working.map((c) => c.name),
+    ',',
+    fitted.piiHashing,
+  );
+  const writeRawLine = rawSpillLineWriter(
+    schema,
+    fitted.inputIndexes,
+    labelIndex,
+    fitted.piiHashing,
+    fitted.evaluationColumns,
+  );
+  const featureCount = schema.features.length;
+  const writeLine = (text: string) => {
+    if (!spillFieldStarts(text, starts, width)) {
+      writeRow(text.split(','));
+      return;
+    }
+    if (!rules.keepsLine(text, starts)) return;
+    const isTest = split.isTest(rules.stratumOfLine(text, starts));
+    let label: number;
+    try {
+      prepareLine(text, features, 0);
+      label = encodeLabel(schema, text.slice(starts[labelIndex]!, starts[labelIndex + 1]! - 1));
+    } catch (error) {
+      throw failureOf(error);
+    }
+    // `preparedLine`'s text, a number at a time.
+    const out = isTest ? test : train;
+    for (let k = 0; k < featureCount; k++) {
+      out.writeNumber(features[k]!);
+      out.writeByte(44);
+    }
+    out.writeNumber(label);
+    out.writeByte(10);
+    writeRawLine(isTest ? testRaw : trainRaw, text, starts);
+    if (!isTest) countTrainRow();
+  };
+
+  for await (const batch of readSpillLines(spill)) {
+    for (const entry of batch) {
+      if (typeof entry === 'string') writeLine(entry);
+      else writeRow(entry);
     }
     await Promise.all([train.drain(), test.drain(), testRaw.drain(), trainRaw.drain()]);
   }
@@ -195,6 +241,18 @@ export async function writePrepared(
     ],
     distributions,
   };
+}
+
+/**
+ * The `IngestFailure` of a cell that does not fit (other errors as they are). The contract's
+ * message quotes the cell (the server shows it to its caller); a status may not, so the value
+ * becomes "a value".
+ */
+function failureOf(error: unknown): unknown {
+  if (!(error instanceof CellError)) return error;
+  const quoted = JSON.stringify(error.value);
+  const message = quoted ? error.message.split(quoted).join('a value') : error.message;
+  return new IngestFailure('InvalidData', message, { column: error.column, cause: error });
 }
 
 function writtenFile(file: TextFileWriter, name: string, sha256: string) {

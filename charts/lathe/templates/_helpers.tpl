@@ -195,3 +195,49 @@ garbage before the kernel's OOM killer would stop the container — unless nodeO
 {{- end -}}
 {{- join " " $flags -}}
 {{- end }}
+
+{{/*
+The web console (console-*.yaml): its resources are named <fullname>-console, and its pods
+carry a name label of their own, so neither the operator's Deployment nor its metrics Service
+ever selects them.
+*/}}
+{{- define "lathe.consoleFullname" -}}
+{{- printf "%s-console" (include "lathe.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "lathe.consoleSelectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-console" (include "lathe.name" .) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "lathe.consoleLabels" -}}
+helm.sh/chart: {{ include "lathe.chart" . }}
+{{ include "lathe.consoleSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+app.kubernetes.io/component: console
+app.kubernetes.io/part-of: lathe
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "lathe.consoleServiceAccountName" -}}
+{{- include "lathe.consoleFullname" . }}
+{{- end }}
+
+{{- define "lathe.consoleClusterRoleName" -}}
+{{- printf "%s-%s" (include "lathe.consoleFullname" .) .Release.Namespace | trunc 253 }}
+{{- end }}
+
+{{- define "lathe.consoleReviewRoleName" -}}
+{{- printf "%s-%s-reviews" (include "lathe.consoleFullname" .) .Release.Namespace | trunc 253 }}
+{{- end }}
+
+{{/*
+NODE_OPTIONS of the console: --max-old-space-size at 3/4 of console.resources.limits.memory,
+as for the operator.
+*/}}
+{{- define "lathe.consoleNodeOptions" -}}
+{{- $limit := include "lathe.memoryLimitMiB" (dict "Values" (dict "resources" .Values.console.resources)) | atoi -}}
+{{- if gt $limit 0 -}}
+{{- printf "--max-old-space-size=%d" (div (mul $limit 3) 4) -}}
+{{- end -}}
+{{- end }}

@@ -7,18 +7,20 @@
  * from the chart's helpers, so the generated files stay identical across releases.
  */
 import { stringify } from 'yaml';
+import { consoleReadPermissions, consoleReviewPermissions } from '../../../console/permissions.js';
 import {
   clusterRoleRules,
   clusterScopedRules,
   leaderElectionRoleRules,
 } from './cluster-permissions.js';
-import type { PermissionRule } from './permissions.js';
+import { normaliseRules, type PermissionRule } from './permissions.js';
 
 /** Paths of the generated templates, relative to the repository root. */
 export const generatedTemplatePaths = {
   clusterRole: 'charts/lathe/templates/clusterrole.yaml',
   clusterScopedRole: 'charts/lathe/templates/clusterrole-cluster-scoped.yaml',
   leaderElectionRole: 'charts/lathe/templates/leader-election-role.yaml',
+  consoleRoles: 'charts/lathe/templates/console-clusterrole.yaml',
 } as const;
 
 /** The Lease name in the Role, as a Helm expression (the Deployment passes the same value). */
@@ -105,11 +107,40 @@ export function renderLeaderElectionRoleTemplate(
   ].join('\n')}\n`;
 }
 
+/**
+ * `charts/lathe/templates/console-clusterrole.yaml`: the web console's two ClusterRoles (its
+ * reads, bound like the operator's role; its reviews, bound cluster-wide), from the permissions
+ * `console/permissions.ts` declares.
+ */
+export function renderConsoleRolesTemplate(
+  reads: readonly PermissionRule[] = normaliseRules(consoleReadPermissions),
+  reviews: readonly PermissionRule[] = normaliseRules(consoleReviewPermissions),
+): string {
+  const role = (name: string, rules: readonly PermissionRule[]) => [
+    'apiVersion: rbac.authorization.k8s.io/v1',
+    'kind: ClusterRole',
+    'metadata:',
+    `  name: {{ include "${name}" . }}`,
+    '  labels:',
+    '    {{- include "lathe.consoleLabels" . | nindent 4 }}',
+    rulesYaml(rules),
+  ];
+  return `${[
+    header("The web console's ClusterRoles: its reads, and the reviews that check a viewer."),
+    '{{- if and .Values.console.enabled .Values.rbac.create }}',
+    ...role('lathe.consoleClusterRoleName', reads),
+    '---',
+    ...role('lathe.consoleReviewRoleName', reviews),
+    '{{- end }}',
+  ].join('\n')}\n`;
+}
+
 /** Every generated template, by path relative to the repository root. */
 export function renderRbacTemplates(): Record<string, string> {
   return {
     [generatedTemplatePaths.clusterRole]: renderClusterRoleTemplate(),
     [generatedTemplatePaths.clusterScopedRole]: renderClusterScopedRoleTemplate(),
     [generatedTemplatePaths.leaderElectionRole]: renderLeaderElectionRoleTemplate(),
+    [generatedTemplatePaths.consoleRoles]: renderConsoleRolesTemplate(),
   };
 }

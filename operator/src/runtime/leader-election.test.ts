@@ -103,9 +103,11 @@ describe('LeaderElector', () => {
     let stored: LeaseObject | undefined;
     let rv = 0;
     const state = { hang: false };
+    const calls = { get: 0, replace: 0 };
     const never = new Promise<never>(() => undefined);
     const client = {
       get: async () => {
+        calls.get++;
         if (state.hang) return never;
         if (!stored) throw new ApiError(404, { reason: 'NotFound' }, 'not found');
         return structuredClone(stored);
@@ -116,6 +118,7 @@ describe('LeaderElector', () => {
         return structuredClone(stored);
       },
       replace: async (_r: unknown, body: LeaseObject) => {
+        calls.replace++;
         if (state.hang) return never;
         if (body.metadata?.resourceVersion !== stored?.metadata?.resourceVersion) {
           throw new ApiError(409, { reason: 'Conflict' }, 'conflict');
@@ -124,7 +127,15 @@ describe('LeaderElector', () => {
         return structuredClone(stored);
       },
     } as unknown as Pick<KubeClient, 'get' | 'create' | 'replace'>;
-    return { client, state, stored: () => stored };
+    /** Another replica writes the Lease as its holder (a takeover this one has not read). */
+    const steal = (holder: string) => {
+      stored = {
+        ...stored,
+        metadata: { ...stored?.metadata, resourceVersion: String(++rv) },
+        spec: { ...stored?.spec, holderIdentity: holder },
+      };
+    };
+    return { client, state, calls, steal, stored: () => stored };
   }
 
   beforeEach(() => {
@@ -157,6 +168,50 @@ describe('LeaderElector', () => {
     expect(elector.isLeader).toBe(true);
     await vi.advanceTimersByTimeAsync(1);
     expect(events).toEqual([`started@${t0}`, `stopped@${t0 + 14_000}`]);
+    expect(elector.isLeader).toBe(false);
+  });
+
+  it('renews as leader with one request each time, not a read and a write', async () => {
+    const { client, calls, stored } = fakeLeaseClient();
+    const elector = new LeaderElector({
+      client,
+      log: silent,
+      namespace: 'ns',
+      name: 'lease',
+      identity: 'me',
+      ...timing,
+      onStartedLeading: () => undefined,
+      onStoppedLeading: () => undefined,
+    });
+    elector.start();
+    await vi.advanceTimersByTimeAsync(0);
+    const afterAcquiring = { ...calls };
+    await vi.advanceTimersByTimeAsync(6_000); // renewals at 2, 4 and 6 s
+    expect(calls.get - afterAcquiring.get).toBe(0);
+    expect(calls.replace - afterAcquiring.replace).toBe(3);
+    expect(stored()?.spec?.holderIdentity).toBe('me');
+    expect(elector.isLeader).toBe(true);
+    await elector.stop();
+  });
+
+  it('reads the Lease when its renewal conflicts, and stops leading if another replica holds it', async () => {
+    const { client, steal } = fakeLeaseClient();
+    const events: string[] = [];
+    const elector = new LeaderElector({
+      client,
+      log: silent,
+      namespace: 'ns',
+      name: 'lease',
+      identity: 'me',
+      ...timing,
+      onStartedLeading: () => void events.push('started'),
+      onStoppedLeading: () => void events.push('stopped'),
+    });
+    elector.start();
+    await vi.advanceTimersByTimeAsync(0);
+    steal('other');
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(events).toEqual(['started', 'stopped']);
     expect(elector.isLeader).toBe(false);
   });
 

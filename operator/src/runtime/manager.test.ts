@@ -38,6 +38,9 @@ function fakeCluster() {
       return structuredClone(lease);
     },
     replace: async (_r: unknown, body: LeaseObject) => {
+      // As the API server: a write from a stale read conflicts.
+      if (body.metadata?.resourceVersion !== lease?.metadata?.resourceVersion)
+        throw new ApiError(409, { reason: 'Conflict' }, 'conflict');
       lease = { ...body, metadata: { ...body.metadata, resourceVersion: String(++rv) } };
       return structuredClone(lease);
     },

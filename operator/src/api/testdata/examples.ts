@@ -26,6 +26,7 @@ export type ExampleKind = keyof typeof exampleFiles;
 /** Further example manifests (another variant of a kind), by file. */
 export const moreExampleFiles: Record<string, ExampleKind> = {
   'dataset-diabetes.yaml': 'Dataset',
+  'dataset-diabetes-parquet.yaml': 'Dataset',
   'dataset-iris-feedback.yaml': 'Dataset',
   'trainingjob-iris-sklearn.yaml': 'TrainingJob',
   'trainingjob-iris-pytorch.yaml': 'TrainingJob',
