@@ -21,8 +21,8 @@
  * - **Watches** are read as UTF-8 text and split on newlines directly from the response.
  *
  * HTTP/2 (which client-go speaks) and undici's pool were measured against the same API server
- * and did not cost less CPU per request than keep-alive HTTP/1.1 from Node.js, on either
- * side; docs/operator.md#performance has the figures. Protobuf is not an option for Lathe's
+ * and cost no less CPU per request than keep-alive HTTP/1.1 from Node.js, on either side,
+ * beyond the noise of the measurement; docs/operator.md#performance has the figures. Protobuf is not an option for Lathe's
  * kinds: the API server serves custom resources as JSON only.
  */
 import http from 'node:http';
