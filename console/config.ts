@@ -6,7 +6,14 @@
  */
 import { z } from 'zod';
 import { type ObjectStoreConfig, objectStoreDefaults } from '../contract/object-store.js';
-import { ConfigError, type LogLevel, logLevels } from '../operator/src/config.js';
+import {
+  boolean,
+  ConfigError,
+  integer,
+  type LogLevel,
+  logLevels,
+  optional,
+} from '../operator/src/config.js';
 
 export { ConfigError };
 
@@ -27,24 +34,6 @@ export interface ConsoleConfig {
   /** Samples kept per InferenceService (the serving page's window is interval × samples). */
   samples: number;
 }
-
-const optional = <T extends z.ZodType>(schema: T) =>
-  z.preprocess(
-    (v) =>
-      typeof v === 'string' && v.trim() === '' ? undefined : typeof v === 'string' ? v.trim() : v,
-    schema.optional(),
-  );
-
-const integer = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, { error: `must be a whole number from ${min} to ${max}` })
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, { error: `must be a whole number from ${min} to ${max}` });
-
-const boolean = z
-  .enum(['true', 'false'], { error: 'must be true or false' })
-  .transform((s) => s === 'true');
 
 const envSchema = z.object({
   LATHE_LOG_LEVEL: optional(z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` })),

@@ -8,14 +8,13 @@
  */
 import { pathToFileURL } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
-import pino from 'pino';
 import { ObjectStore } from '../contract/object-store.js';
-import { LATHE_VERSION } from '../operator/src/config.js';
-import { redactedPaths } from '../operator/src/observability/logging.js';
+import { createLogger } from '../operator/src/observability/logging.js';
+import { answeredFlags, configOrExit, exitFatally } from '../operator/src/program.js';
 import { HttpKubeClient } from '../operator/src/runtime/kube-client.js';
 import { KubeAccessReviewer } from './access-review.js';
 import { InformerConsoleCache } from './cache.js';
-import { ConfigError, type ConsoleConfig, loadConsoleConfig } from './config.js';
+import { loadConsoleConfig } from './config.js';
 import { pages } from './pages/index.js';
 import { objectStoreRunRecords } from './run-records.js';
 import { createConsoleServer } from './server.js';
@@ -30,43 +29,9 @@ operator's LATHE_OBJECT_STORE_* variables; docs/console.md); talks to the API se
 KUBECONFIG, ~/.kube/config or its in-cluster service account.
 `;
 
-function answeredFlags(argv: readonly string[]): boolean {
-  if (argv.includes('--version')) {
-    process.stdout.write(`lathe-console ${LATHE_VERSION} (Node.js ${process.version})\n`);
-    return true;
-  }
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(usage);
-    return true;
-  }
-  if (argv.length > 0) {
-    process.stderr.write(`Unknown argument ${argv[0]}\n\n${usage}`);
-    process.exit(2);
-  }
-  return false;
-}
-
-function readConfig(): ConsoleConfig {
-  try {
-    return loadConsoleConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
-}
-
 async function main(): Promise<void> {
-  const config = readConfig();
-  const log = pino({
-    level: config.logLevel,
-    base: { component: 'lathe-console' },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-    redact: { paths: redactedPaths, censor: '[REDACTED]' },
-  });
+  const config = configOrExit(() => loadConsoleConfig(process.env));
+  const log = createLogger(config.logLevel, undefined, 'lathe-console');
   log.info({ config }, 'Loaded the configuration');
 
   const kubeConfig = new k8s.KubeConfig();
@@ -130,13 +95,8 @@ async function main(): Promise<void> {
  * console from the operator's image; `node dist/console/main.js` runs it directly.
  */
 export function consoleMain(argv: readonly string[]): void {
-  if (answeredFlags(argv)) return;
-  main().catch((error: unknown) => {
-    process.stderr.write(
-      `Fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-    process.exit(1);
-  });
+  if (answeredFlags(argv, { name: 'lathe-console', usage })) return;
+  main().catch(exitFatally);
 }
 
 const entry = process.argv[1];

@@ -113,21 +113,23 @@ const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a
 const imageReference = /^[a-z0-9][a-z0-9._\-/:@]*$/i;
 
 /** Empty and whitespace-only values count as unset, as an empty Helm value renders. */
-const optional = <T extends z.ZodType>(schema: T) =>
+export const optional = <T extends z.ZodType>(schema: T) =>
   z.preprocess(
     (v) =>
       typeof v === 'string' && v.trim() === '' ? undefined : typeof v === 'string' ? v.trim() : v,
     schema.optional(),
   );
 
-const integer = (min: number, max: number) =>
+/** A whole number from `min` to `max`, from an environment variable's text. */
+export const integer = (min: number, max: number) =>
   z
     .string()
     .regex(/^\d+$/, { error: `must be a whole number from ${min} to ${max}` })
     .transform(Number)
     .refine((n) => n >= min && n <= max, { error: `must be a whole number from ${min} to ${max}` });
 
-const boolean = z
+/** true/false (also 1/0, yes/no, any case), from an environment variable's text. */
+export const boolean = z
   .string()
   .transform((s) => s.toLowerCase())
   .refine((s) => ['true', 'false', '1', '0', 'yes', 'no'].includes(s), {

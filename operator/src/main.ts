@@ -8,12 +8,13 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { ConfigError, LATHE_VERSION, loadConfig, type OperatorConfig } from './config.js';
+import { loadConfig } from './config.js';
 import { controllers } from './controllers/index.js';
 import { servedEngineBackends } from './controllers/trainingjob/distributed/engine-backends.js';
 import { startServers } from './observability/health.js';
 import { createLogger } from './observability/logging.js';
 import { OperatorMetrics } from './observability/metrics.js';
+import { answeredFlags, configOrExit, exitFatally } from './program.js';
 import { HttpKubeClient } from './runtime/kube-client.js';
 import { Manager } from './runtime/manager.js';
 
@@ -31,41 +32,8 @@ KUBECONFIG, ~/.kube/config or its in-cluster service account.
 <release>-console Deployment starts from this image.
 `;
 
-/**
- * Answers --help and --version without reading the configuration or the cluster (after every
- * module has loaded, so the image's smoke test proves the program is whole); true when the
- * process should exit.
- */
-function answeredFlags(argv: readonly string[]): boolean {
-  if (argv.includes('--version')) {
-    process.stdout.write(`lathe-operator ${LATHE_VERSION} (Node.js ${process.version})\n`);
-    return true;
-  }
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(usage);
-    return true;
-  }
-  if (argv.length > 0) {
-    process.stderr.write(`Unknown argument ${argv[0]}\n\n${usage}`);
-    process.exit(2);
-  }
-  return false;
-}
-
-function readConfig(): OperatorConfig {
-  try {
-    return loadConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
-}
-
 async function main(): Promise<void> {
-  const config = readConfig();
+  const config = configOrExit(() => loadConfig(process.env));
   const log = createLogger(config.logLevel);
   log.info({ config }, 'Loaded the configuration');
 
@@ -162,14 +130,7 @@ function flush(log: Logger): Promise<void> {
 const argv = process.argv.slice(2);
 if (argv[0] === 'console') {
   // The console is its own program in the same image: loaded only when asked for.
-  import('../../console/main.js').then((m) => m.consoleMain(argv.slice(1)), fatal);
-} else if (!answeredFlags(argv)) {
-  main().catch(fatal);
-}
-
-function fatal(error: unknown): void {
-  process.stderr.write(
-    `Fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-  );
-  process.exit(1);
+  import('../../console/main.js').then((m) => m.consoleMain(argv.slice(1)), exitFatally);
+} else if (!answeredFlags(argv, { name: 'lathe-operator', usage })) {
+  main().catch(exitFatally);
 }

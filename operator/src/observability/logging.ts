@@ -32,11 +32,16 @@ export const redactedPaths = [
   '*.headers.Authorization',
 ];
 
-export function createLogger(level: Level, destination?: DestinationStream): Logger {
+/** A JSON-lines logger (pino) with secrets redacted, tagged with the process's `component`. */
+export function createLogger(
+  level: Level,
+  destination?: DestinationStream,
+  component = 'lathe-operator',
+): Logger {
   return pino(
     {
       level,
-      base: { component: 'lathe-operator' },
+      base: { component },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: redactedPaths, censor: '[REDACTED]' },
