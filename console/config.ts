@@ -13,6 +13,7 @@ import {
   type LogLevel,
   logLevels,
   optional,
+  parseEnvironment,
 } from '../operator/src/config.js';
 
 export { ConfigError };
@@ -78,19 +79,7 @@ const envSchema = z.object({
 
 /** Parses the console's configuration from `env`; throws `ConfigError` listing every problem. */
 export function loadConsoleConfig(env: NodeJS.ProcessEnv): ConsoleConfig {
-  const relevant = Object.fromEntries(Object.keys(envSchema.shape).map((k) => [k, env[k]]));
-  const parsed = envSchema.safeParse(relevant);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
-        const name = String(issue.path[0] ?? 'environment');
-        const value = env[name];
-        const shown = name.endsWith('_KEY') || value === undefined ? '' : ` (got "${value}")`;
-        return `${name}: ${issue.message}${shown}`;
-      }),
-    );
-  }
-  const e = parsed.data;
+  const e = parseEnvironment(envSchema, env);
   const store = {
     LATHE_OBJECT_STORE_ENDPOINT: e.LATHE_OBJECT_STORE_ENDPOINT,
     LATHE_OBJECT_STORE_ACCESS_KEY: e.LATHE_OBJECT_STORE_ACCESS_KEY,

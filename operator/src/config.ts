@@ -227,15 +227,15 @@ const envSchema = z.object({
 });
 
 /**
- * Parses the operator's configuration from `env`. Throws `ConfigError` listing every problem.
- * `hostname` only seeds the identity when `POD_NAME` is unset (local runs).
+ * The variables `schema` names, read from `env` and parsed; throws `ConfigError` listing every
+ * bad one with its value (never a `*_KEY`'s).
  */
-export function loadConfig(
+export function parseEnvironment<S extends z.ZodObject>(
+  schema: S,
   env: NodeJS.ProcessEnv,
-  hostname: string = os.hostname(),
-): OperatorConfig {
-  const relevant = Object.fromEntries(Object.keys(envSchema.shape).map((k) => [k, env[k]]));
-  const parsed = envSchema.safeParse(relevant);
+): z.infer<S> {
+  const relevant = Object.fromEntries(Object.keys(schema.shape).map((k) => [k, env[k]]));
+  const parsed = schema.safeParse(relevant);
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((issue) => {
@@ -246,7 +246,18 @@ export function loadConfig(
       }),
     );
   }
-  const e = parsed.data;
+  return parsed.data;
+}
+
+/**
+ * Parses the operator's configuration from `env`. Throws `ConfigError` listing every problem.
+ * `hostname` only seeds the identity when `POD_NAME` is unset (local runs).
+ */
+export function loadConfig(
+  env: NodeJS.ProcessEnv,
+  hostname: string = os.hostname(),
+): OperatorConfig {
+  const e = parseEnvironment(envSchema, env);
   const problems: string[] = [];
 
   const leaderElect = e.LATHE_LEADER_ELECT ?? true;
