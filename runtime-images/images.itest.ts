@@ -280,7 +280,9 @@ describe('the built images', () => {
     expect(help.output).toContain('Usage: lathe-operator');
     expect(help.code).toBe(0);
     // The web console ships in the same image (the chart runs it with `console`).
-    const consoleVersion = await runImage(reference('operator'), { args: ['console', '--version'] });
+    const consoleVersion = await runImage(reference('operator'), {
+      args: ['console', '--version'],
+    });
     expect(consoleVersion.output).toMatch(/^lathe-console \d+\.\d+\.\d+ \(Node\.js v20\.19\.\d+\)/);
     expect(consoleVersion.code).toBe(0);
   });
