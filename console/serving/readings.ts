@@ -18,7 +18,7 @@ import {
   histogramQuantile,
   parsePrometheusText,
   sumOf,
-} from '../prometheus-text.js';
+} from '../../operator/src/controllers/shared/prometheus-text.js';
 
 export const REQUESTS_METRIC = 'lathe_inference_requests_total';
 export const LATENCY_METRIC = 'lathe_inference_request_duration_seconds';

@@ -15,6 +15,11 @@
  * scales up but not down until it has seen a whole window.
  */
 
+import { finiteSumOf, parsePrometheusText } from '../shared/prometheus-text.js';
+
+/** The server's request-duration histogram, whose count and sum give the load. */
+const REQUEST_DURATION = 'lathe_inference_request_duration_seconds';
+
 /** One pod's counters at one time. */
 export interface LoadSample {
   atMs: number;
@@ -69,21 +74,11 @@ export function loadBetween(before: LoadSample, after: LoadSample): PodLoad | un
 
 /** Parses the two counters from a server's `/metrics` text (summing every label set). */
 export function parseLoadSample(text: string, atMs: number): LoadSample | undefined {
-  let count = 0;
-  let sum = 0;
-  let found = false;
-  for (const line of text.split('\n')) {
-    const match = /^lathe_inference_request_duration_seconds_(count|sum)(\{[^}]*\})?\s+(\S+)/.exec(
-      line,
-    );
-    if (!match) continue;
-    found = true;
-    const value = Number(match[3]);
-    if (!Number.isFinite(value)) continue;
-    if (match[1] === 'count') count += value;
-    else sum += value;
-  }
-  return found ? { atMs, count, sum } : undefined;
+  const samples = parsePrometheusText(text);
+  const count = `${REQUEST_DURATION}_count`;
+  const sum = `${REQUEST_DURATION}_sum`;
+  if (!samples.some((s) => s.name === count || s.name === sum)) return undefined;
+  return { atMs, count: finiteSumOf(samples, count), sum: finiteSumOf(samples, sum) };
 }
 
 export interface Recommendation {

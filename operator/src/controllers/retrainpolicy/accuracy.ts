@@ -4,6 +4,8 @@
  * `lathe_feedback_rows_total{outcome="correct"|"incorrect"}` counters. Pure.
  */
 
+import { finiteSumOf, parsePrometheusText } from '../shared/prometheus-text.js';
+
 export interface FeedbackCounts {
   correct: number;
   incorrect: number;
@@ -11,17 +13,10 @@ export interface FeedbackCounts {
 
 /** Sums the correct and incorrect feedback rows in a server's `/metrics` text. */
 export function parseFeedbackCounts(text: string): FeedbackCounts {
-  const counts: FeedbackCounts = { correct: 0, incorrect: 0 };
-  for (const line of text.split('\n')) {
-    const match = /^lathe_feedback_rows_total\{([^}]*)\}\s+(\S+)/.exec(line);
-    if (!match) continue;
-    const outcome = /outcome="([^"]*)"/.exec(match[1] ?? '')?.[1];
-    const value = Number(match[2]);
-    if (!Number.isFinite(value)) continue;
-    if (outcome === 'correct') counts.correct += value;
-    else if (outcome === 'incorrect') counts.incorrect += value;
-  }
-  return counts;
+  const samples = parsePrometheusText(text);
+  const rows = (outcome: string) =>
+    finiteSumOf(samples, 'lathe_feedback_rows_total', (labels) => labels.outcome === outcome);
+  return { correct: rows('correct'), incorrect: rows('incorrect') };
 }
 
 /** The accuracy over `counts`, or undefined when no row was labelled. */

@@ -1,13 +1,12 @@
 /**
  * The Prometheus text exposition format (version 0.0.4), read: what the inference servers'
- * `/metrics` answer (prom-client), turned into samples the serving page's sampler sums across
- * pods. And `histogramQuantile`, Prometheus' own estimate of a quantile from cumulative buckets
+ * `/metrics` answer (prom-client), turned into samples — for the autoscaler's load, the
+ * RetrainPolicy's feedback counts and the console's serving page, which sum them across pods. And `histogramQuantile`, Prometheus' own estimate of a quantile from cumulative buckets
  * (linear within the bucket the rank falls in), so a p95 here reads as `histogram_quantile(0.95,
  * ...)` would on the same counts.
  *
- * The operator's autoscaler reads two series with a regular expression (`parseLoadSample`);
- * the console needs every label of several families, so it parses properly: comments, label
- * escapes (`\\`, `\"`, `\n`), `NaN` and `±Inf` in any case, optional timestamps.
+ * Parsed properly: comments, label escapes (`\\`, `\"`, `\n`), `NaN` and `±Inf` in any case,
+ * optional timestamps.
  */
 
 /** One sample line: `name{labels} value [timestamp]`. */
@@ -91,6 +90,19 @@ export function sumOf(
 ): number {
   let sum = 0;
   for (const s of samples) if (s.name === name && where(s.labels)) sum += s.value;
+  return sum;
+}
+
+/** As `sumOf`, skipping values that are not finite (`NaN`: a figure a server could not compute). */
+export function finiteSumOf(
+  samples: readonly MetricSample[],
+  name: string,
+  where: (labels: Readonly<Record<string, string>>) => boolean = () => true,
+): number {
+  let sum = 0;
+  for (const s of samples) {
+    if (s.name === name && where(s.labels) && Number.isFinite(s.value)) sum += s.value;
+  }
   return sum;
 }
 
